@@ -1,0 +1,69 @@
+# Parta — `make help` lists the targets. Everything a fresh machine needs is installed by these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE   := $(CURDIR)/.cache
+UV      := $(CACHE)/tools/bin/uv
+PY      := $(CURDIR)/.venv/bin/python
+PROTOS  := $(shell find proto -name '*.proto' | sort)
+GEN     := libs/contracts/src
+STAMP   := $(CACHE)/stamps
+export UV_PYTHON_DOWNLOADS := never
+export UV_CACHE_DIR := $(CACHE)/uv
+
+.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render clean
+
+help: ## Show this help
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	python3 -m venv $(CACHE)/tools
+	$(CACHE)/tools/bin/pip install -q uv==0.13.9
+
+$(STAMP)/sync: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --all-packages --locked --python 3.11
+	@mkdir -p $(STAMP) && touch $@
+
+setup: $(STAMP)/sync proto ## Create .venv with every package and generate code
+
+$(STAMP)/proto: $(PROTOS) $(STAMP)/sync
+	$(PY) deploy/local/gen_proto.py
+	@touch $@
+
+proto: $(STAMP)/proto ## Generate Python code from proto/ into libs/contracts (git-ignored)
+
+lint: setup ## ruff, mypy (strict on the kit and every domain/), buf lint
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy --strict libs/common/src $$(ls -d services/*/src/*/domain 2>/dev/null)
+	$(PY) deploy/local/buf.py lint
+
+test: setup ## Start the local infrastructure and run unit, integration and e2e tiers
+	$(PY) deploy/local/testrun.py all
+
+test-unit: setup ## Unit tier only (no infrastructure)
+	$(PY) deploy/local/testrun.py unit
+
+test-integration: setup ## Integration tier (starts Kafka and the store if needed)
+	$(PY) deploy/local/testrun.py integration
+
+test-e2e: setup ## End-to-end tier (starts Kafka and the store if needed)
+	$(PY) deploy/local/testrun.py e2e
+
+infra-up: setup ## Install and start Kafka and the Mongo-wire store on loopback
+	$(PY) deploy/local/infra.py up
+
+infra-down: ## Stop the local infrastructure started by infra-up
+	python3 deploy/local/infra.py down
+
+run: setup ## Bring up infrastructure, every service and a demo school
+	$(PY) deploy/local/stack.py up
+
+stop: ## Stop everything `make run` started
+	python3 deploy/local/stack.py down
+
+bench: setup ## Benchmarks: each service beside the bare grpc.aio echo ceiling and the store alone
+	$(PY) deploy/local/testrun.py bench
+
+clean: ## Remove generated code and caches (keeps downloaded infrastructure)
+	rm -rf $(GEN)/parta $(STAMP) .venv

@@ -1,0 +1,352 @@
+"""Local infrastructure on loopback: install into .cache/, start, check readiness, stop by PID.
+
+    python deploy/local/infra.py up [kafka] [store] …   # idempotent; prints the endpoints as JSON
+    python deploy/local/infra.py down                   # stops what `up` started
+    python deploy/local/infra.py status
+
+Components: kafka (Apache Kafka 4.1 KRaft single node from Maven Central jars, Java 17) and
+store (the Mongo-wire server chosen in docs/store.md, or a real mongod / MONGODB_URI when given).
+Media servers (janus, coturn) are added by deploy/local/media.py when present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("PARTA_CACHE", ROOT / ".cache"))
+RUN = CACHE / "run"
+LOGS = CACHE / "logs"
+DATA = CACHE / "data"
+sys.path.insert(0, str(Path(__file__).parent))
+
+KAFKA_VERSION = "4.1.1"
+KAFKA_PORT = int(os.environ.get("PARTA_KAFKA_PORT", "9092"))
+KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTA_KAFKA_CONTROLLER_PORT", "9093"))
+STORE_PORT = int(os.environ.get("PARTA_STORE_PORT", "27017"))
+
+
+def say(message: str) -> None:
+    print(f"[infra] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def pid_file(name: str) -> Path:
+    return RUN / f"{name}.pid"
+
+
+def running_pid(name: str) -> int | None:
+    path = pid_file(name)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        path.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> int:
+    RUN.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
+        env={**os.environ, **(env or {})}, start_new_session=True,
+    )
+    pid_file(name).write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop_pid(name: str, timeout: float = 20.0) -> bool:
+    pid = running_pid(name)
+    if pid is None:
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        say(f"{name} did not stop in {timeout}s; killing")
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    pid_file(name).unlink(missing_ok=True)
+    return True
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if running_pid(name) is None:
+            tail = (LOGS / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{name} exited while starting; log tail:\n{tail}")
+        time.sleep(0.3)
+    raise SystemExit(f"{what} not ready after {timeout}s (see {LOGS / (name + '.log')})")
+
+
+# ---------------------------------------------------------------- kafka
+
+KAFKA_HOME = CACHE / "kafka"
+KAFKA_LIBS = KAFKA_HOME / "libs"
+
+KAFKA_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>parta.local</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{KAFKA_VERSION}</version></dependency>
+  </dependencies>
+  <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId>
+    <artifactId>maven-dependency-plugin</artifactId><version>3.8.1</version></plugin></plugins></build>
+</project>
+"""
+
+LOG4J2 = """status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %c{1} - %m%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = out
+logger.kafka.name = kafka.server.KafkaRaftServer
+logger.kafka.level = INFO
+"""
+
+
+def kafka_install() -> None:
+    marker = KAFKA_LIBS / f"kafka_2.13-{KAFKA_VERSION}.jar"
+    if marker.exists():
+        return
+    say(f"downloading Apache Kafka {KAFKA_VERSION} jars from Maven Central")
+    KAFKA_HOME.mkdir(parents=True, exist_ok=True)
+    (KAFKA_HOME / "pom.xml").write_text(KAFKA_POM)
+    subprocess.run(  # noqa: S603
+        ["mvn", "-B", "-q", "-f", str(KAFKA_HOME / "pom.xml"), "dependency:copy-dependencies",
+         "-DincludeScope=runtime", f"-DoutputDirectory={KAFKA_LIBS}"],
+        check=True,
+    )
+    if not marker.exists():
+        raise SystemExit(f"Kafka download did not produce {marker}")
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One single-node KRaft broker; tests start a second one on other ports to stop it at will."""
+
+    name: str = "kafka"
+    port: int = KAFKA_PORT
+    controller_port: int = KAFKA_CONTROLLER_PORT
+
+    @property
+    def data(self) -> Path:
+        return DATA / self.name
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def properties(self) -> str:
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={self.data}",
+            "num.partitions=3",
+            "auto.create.topics.enable=true",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "num.network.threads=2",
+            "num.io.threads=2",
+            "log.retention.hours=24",
+            "log.segment.bytes=67108864",
+            "",
+        ])
+
+    def ready(self) -> bool:
+        """A real metadata round trip (ApiVersions + Metadata), not just an open port."""
+        if not port_open(self.port):
+            return False
+        try:
+            import asyncio
+
+            from aiokafka import AIOKafkaClient
+
+            async def probe() -> bool:
+                client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+                try:
+                    await client.bootstrap()
+                    return bool(client.cluster.brokers())
+                finally:
+                    await client.close()
+
+            return asyncio.run(probe())
+        except Exception:
+            return False
+
+    def up(self) -> bool:
+        """Starts the broker unless it already runs; True when this call started it."""
+        if running_pid(self.name) and self.ready():
+            return False
+        if port_open(self.port):
+            if self.ready():
+                say(f"using the Kafka broker already listening on {self.bootstrap}")
+                return False
+            raise SystemExit(f"port {self.port} is taken by something that is not Kafka")
+        kafka_install()
+        self.data.mkdir(parents=True, exist_ok=True)
+        props = KAFKA_HOME / f"{self.name}.properties"
+        props.write_text(self.properties())
+        (KAFKA_HOME / "log4j2.properties").write_text(LOG4J2)
+        classpath = f"{KAFKA_LIBS}/*"
+        log4j = f"-Dlog4j2.configurationFile={KAFKA_HOME / 'log4j2.properties'}"
+        if not (self.data / "meta.properties").exists():
+            subprocess.run(  # noqa: S603
+                ["java", log4j, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
+                 uuid.uuid4().hex[:22], "-c", str(props), "--ignore-formatted"],
+                check=True, stdout=subprocess.DEVNULL,
+            )
+        spawn(self.name, ["java", "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", log4j,
+                          "-cp", classpath, "kafka.Kafka", str(props)])
+        wait_for("Kafka", self.ready, 90, self.name)
+        say(f"Kafka {KAFKA_VERSION} ready on {self.bootstrap}")
+        return True
+
+    def down(self) -> bool:
+        return stop_pid(self.name)
+
+
+def kafka_up() -> bool:
+    return KafkaNode().up()
+
+
+# ---------------------------------------------------------------- store
+
+
+def store_uri() -> str:
+    import store
+
+    return store.external_uri() or f"mongodb://127.0.0.1:{STORE_PORT}/?directConnection=true"
+
+
+def store_up() -> bool:
+    import store
+
+    if store.external_uri():
+        say("using MONGODB_URI from the environment")
+        return False
+    if running_pid("store") and store.ready(STORE_PORT):
+        return False
+    if port_open(STORE_PORT):
+        if store.ready(STORE_PORT):
+            say(f"using the Mongo-wire server already listening on 127.0.0.1:{STORE_PORT}")
+            return False
+        raise SystemExit(f"port {STORE_PORT} is taken by something that does not speak the Mongo wire protocol")
+    store.install(CACHE)
+    pid = store.start(CACHE, STORE_PORT)
+    pid_file("store").write_text(str(pid))
+    wait_for("store", lambda: store.ready(STORE_PORT), 60, "store")
+    say(f"Mongo-wire store ready on 127.0.0.1:{STORE_PORT}")
+    return True
+
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Component:
+    up: Callable[[], bool]
+
+
+COMPONENTS: dict[str, Component] = {"kafka": Component(kafka_up), "store": Component(store_up)}
+try:
+    import media  # Janus and coturn, when that part of the stack is present
+
+    COMPONENTS.update(media.COMPONENTS)
+except ImportError:
+    pass
+
+
+def endpoints() -> dict[str, str]:
+    return {"kafka": f"127.0.0.1:{KAFKA_PORT}", "mongodb": store_uri()}
+
+
+def up(names: list[str]) -> list[str]:
+    """Starts the named components (all by default); returns those this call started."""
+    started = []
+    for name in names or list(COMPONENTS):
+        if COMPONENTS[name].up():
+            started.append(name)
+    return started
+
+
+def down(names: list[str]) -> None:
+    for name in reversed(names or list(COMPONENTS)):
+        if stop_pid(name):
+            say(f"stopped {name}")
+
+
+def main(argv: list[str]) -> int:
+    command, names = (argv[0] if argv else "status"), argv[1:]
+    unknown = [n for n in names if n not in COMPONENTS]
+    if unknown:
+        print(f"unknown components: {unknown}; known: {list(COMPONENTS)}", file=sys.stderr)
+        return 2
+    if command == "up":
+        up(names)
+        print(json.dumps(endpoints()))
+    elif command == "down":
+        down(names)
+    elif command == "status":
+        for name in COMPONENTS:
+            pid = running_pid(name)
+            print(f"{name:8} {'running pid ' + str(pid) if pid else 'stopped'}")
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

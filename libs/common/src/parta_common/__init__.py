@@ -1,0 +1,1 @@
+"""Parta's shared service kit: settings, logging, gRPC runner, errors, auth, metrics, events, Mongo."""

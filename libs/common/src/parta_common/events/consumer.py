@@ -1,0 +1,207 @@
+"""Idempotent consumer runner: handle, then commit; retry with backoff; dead-letter after N tries."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from parta.common.v1 import envelope_pb2
+
+from parta_common.events.envelope import MalformedEvent, parse_envelope
+from parta_common.events.outbox import KafkaProducerHandle
+from parta_common.metrics import ServiceMetrics
+
+log = structlog.get_logger("parta.consumer")
+
+EventHandler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
+
+DLQ_SUFFIX = ".dlq"
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: EventConsumer):
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._runner.commit_processed(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None
+
+
+class EventConsumer:
+    """Consumes `topics` in group `group_id`; `handler` must be idempotent (delivery is at least once).
+
+    Records of one partition are handled strictly in order. The offset after a record is committed
+    only once its effect is done (or it has been dead-lettered), so a crash replays, never skips.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group_id: str,
+        topics: Iterable[str],
+        handler: EventHandler,
+        dead_letters: KafkaProducerHandle,
+        metrics: ServiceMetrics | None = None,
+        max_attempts: int = 5,
+        initial_backoff: float = 0.1,
+        offset_reset: str = "earliest",
+        client_id: str = "parta",
+    ):
+        self._bootstrap = bootstrap
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._max_attempts = max_attempts
+        self._initial_backoff = initial_backoff
+        self._offset_reset = offset_reset
+        self._client_id = client_id
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processed: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.started = asyncio.Event()
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group_id}")
+
+    async def _connect(self) -> AIOKafkaConsumer:
+        backoff = 0.5
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=self._group_id,
+                client_id=self._client_id,
+                enable_auto_commit=False,
+                auto_offset_reset=self._offset_reset,
+                isolation_level="read_committed",
+                metadata_max_age_ms=5_000,
+            )
+            consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+            try:
+                await consumer.start()
+                return consumer
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                log.warning("consumer_connect_failed", group=self._group_id, error=type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run(self) -> None:
+        self._consumer = await self._connect()
+        self.started.set()
+        consumer = self._consumer
+        while not self._stopping:
+            try:
+                batch = await consumer.getmany(timeout_ms=200, max_records=200)
+            except Exception as exc:
+                log.warning("consumer_fetch_failed", group=self._group_id, error=type(exc).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            for partition, records in batch.items():
+                for record in records:
+                    if self._stopping:
+                        break
+                    await self._handle(record)
+                    self._processed[partition] = record.offset + 1
+                await self.commit_processed({partition})
+                self._report_lag(consumer, partition)
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = parse_envelope(record.value)
+        except MalformedEvent as exc:
+            await self._dead_letter(record, f"malformed: {exc}")
+            return
+        backoff = self._initial_backoff
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._handler(envelope)
+                self._count("handled")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "event_handler_failed",
+                    group=self._group_id,
+                    event_type=envelope.event_type,
+                    event_id=envelope.event_id,
+                    attempt=attempt,
+                    error=type(exc).__name__,
+                    exc_info=attempt == self._max_attempts,
+                )
+                if attempt < self._max_attempts:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        await self._dead_letter(record, "handler failed")
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], why: str) -> None:
+        producer = await self._dead_letters.get()
+        headers = [
+            ("parta-dlq-reason", why.encode()[:200]),
+            ("parta-dlq-group", self._group_id.encode()),
+            ("parta-dlq-origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await producer.send_and_wait(record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers)
+        self._count("dead_lettered")
+        log.error("event_dead_lettered", group=self._group_id, topic=record.topic, offset=record.offset, why=why)
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.events_consumed.labels(self._metrics.service, self._group_id, outcome).inc()
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
+        if self._metrics is None:
+            return
+        end = consumer.highwater(partition)
+        position = self._processed.get(partition)
+        if end is not None and position is not None:
+            self._metrics.consumer_lag.labels(
+                self._metrics.service, self._group_id, partition.topic, str(partition.partition)
+            ).set(max(0, end - position))
+
+    async def commit_processed(self, partitions: set[TopicPartition]) -> None:
+        if self._consumer is None:
+            return
+        offsets = {tp: off for tp, off in self._processed.items() if tp in partitions}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except Exception as exc:
+            # Not fatal: the records will be replayed and the handler is idempotent.
+            log.warning("consumer_commit_failed", group=self._group_id, error=type(exc).__name__)
+        for tp in offsets:
+            self._processed.pop(tp, None)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+        if self._consumer is not None:
+            await self.commit_processed(set(self._processed))
+            await self._consumer.stop()
+            self._consumer = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"group": self._group_id, "topics": self._topics}

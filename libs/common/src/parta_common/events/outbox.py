@@ -1,0 +1,215 @@
+"""Transactional outbox on single-document atomicity, and the relay that drains it into Kafka.
+
+A state change and its events are written in one update of one document: the events are pushed
+onto the document's `_outbox` array and `_outbox_n` counts them. The relay finds documents with
+`_outbox_n > 0`, publishes their events in order with an idempotent producer, then pulls exactly
+the published ones. A crash between publish and pull re-publishes (at least once); consumers are
+idempotent. While Kafka is down nothing is pulled, so the outbox grows and drains on return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parta_common.events.envelope import OutboxRecord
+from parta_common.metrics import ServiceMetrics
+
+log = structlog.get_logger("parta.outbox")
+
+OUTBOX_FIELD = "_outbox"
+OUTBOX_COUNT = "_outbox_n"
+
+
+def outbox_push(records: Sequence[OutboxRecord]) -> dict[str, Any]:
+    """Update operators that append `records` to a document's outbox; merge into your own update."""
+    if not records:
+        return {}
+    return {
+        "$push": {OUTBOX_FIELD: {"$each": [r.to_document() for r in records]}},
+        "$inc": {OUTBOX_COUNT: len(records)},
+    }
+
+
+def outbox_fields(records: Sequence[OutboxRecord]) -> dict[str, Any]:
+    """Fields for a newly inserted document that carries its first events."""
+    return {OUTBOX_FIELD: [r.to_document() for r in records], OUTBOX_COUNT: len(records)}
+
+
+def merge_updates(*updates: dict[str, Any]) -> dict[str, Any]:
+    """Merge update documents operator by operator (e.g. a `$set` with an outbox `$push`)."""
+    merged: dict[str, Any] = {}
+    for update in updates:
+        for op, fields in update.items():
+            merged.setdefault(op, {}).update(fields)
+    return merged
+
+
+def outbox_index() -> IndexModel:
+    return IndexModel([(OUTBOX_COUNT, 1)], name="outbox_pending", sparse=True)
+
+
+def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=200,
+    )
+
+
+class KafkaProducerHandle:
+    """Owns the producer; starts it lazily and keeps retrying, so a service can boot while Kafka is down."""
+
+    def __init__(self, bootstrap: str, client_id: str):
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None
+
+    async def get(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = new_producer(self._bootstrap, self._client_id)
+                try:
+                    await producer.start()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                self._producer = producer
+        return self._producer
+
+    async def is_up(self) -> bool:
+        try:
+            producer = await asyncio.wait_for(self.get(), timeout=5)
+        except Exception:
+            return False
+        # A started producer that lost every broker connection reports no cluster metadata nodes.
+        return bool(producer.client.cluster.brokers())
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+
+class OutboxRelay:
+    """Publishes outbox events of the given collections; `notify()` wakes it after a local write."""
+
+    def __init__(
+        self,
+        database: AsyncDatabase[Any],
+        collections: Iterable[str],
+        producer: KafkaProducerHandle,
+        *,
+        metrics: ServiceMetrics | None = None,
+        poll_interval: float = 0.5,
+        batch_size: int = 200,
+    ):
+        self._db = database
+        self._collections = list(collections)
+        self._producer = producer
+        self._metrics = metrics
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=5)
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                published = await self.drain_once()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox_relay_failed", error=type(exc).__name__, retry_in=backoff)
+                await self._report_backlog()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if published == 0:
+                await self._sleep(self._poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def drain_once(self) -> int:
+        """Publish one batch per collection; returns how many events were published."""
+        total = 0
+        backlog = 0  # documents with pending events seen in this pass
+        for name in self._collections:
+            collection = self._db[name]
+            docs = await collection.find(
+                {OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}, limit=self._batch_size
+            ).to_list()
+            backlog += len(docs)
+            if not docs:
+                continue
+            producer = await self._producer.get()
+            futures = []
+            for doc in docs:
+                for event in doc.get(OUTBOX_FIELD, []):
+                    futures.append(
+                        await producer.send(event["topic"], value=bytes(event["envelope"]), key=event["key"].encode())
+                    )
+            await asyncio.gather(*futures)
+            for doc in docs:
+                ids = [event["id"] for event in doc.get(OUTBOX_FIELD, [])]
+                await collection.update_one(
+                    {"_id": doc["_id"]},
+                    {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
+                )
+                if self._metrics is not None:
+                    for event in doc.get(OUTBOX_FIELD, []):
+                        self._metrics.events_published.labels(self._metrics.service, event["topic"]).inc()
+            total += sum(len(doc.get(OUTBOX_FIELD, [])) for doc in docs)
+        if self._metrics is not None and backlog == 0:
+            self._metrics.outbox_backlog.labels(self._metrics.service).set(0)
+        return total
+
+    async def _report_backlog(self) -> None:
+        if self._metrics is None:
+            return
+        with contextlib.suppress(Exception):
+            self._metrics.outbox_backlog.labels(self._metrics.service).set(await self.backlog())
+
+    async def backlog(self) -> int:
+        count = 0
+        for name in self._collections:
+            count += await self._db[name].count_documents({OUTBOX_COUNT: {"$gt": 0}})
+        return count

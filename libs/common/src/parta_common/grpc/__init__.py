@@ -1,0 +1,1 @@
+"""gRPC edge of the kit: error mapping, authentication, request context, metrics, server runner."""

@@ -1,0 +1,71 @@
+"""Builds the pieces every service's bootstrap needs from its settings; no logic, no globals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parta_common.auth import KeyCache, KeySource, TokenVerifier
+from parta_common.events.outbox import KafkaProducerHandle, OutboxRelay
+from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
+from parta_common.grpc.keys import GrpcSigningKeySource
+from parta_common.grpc.server import ReadinessCheck
+from parta_common.metrics import ServiceMetrics
+from parta_common.mongo import create_mongo_client, ping
+from parta_common.settings import ServiceSettings
+
+
+@dataclass
+class Infrastructure:
+    service: str
+    settings: ServiceSettings
+    metrics: ServiceMetrics
+    mongo: AsyncMongoClient[dict[str, Any]]
+    database: AsyncDatabase[dict[str, Any]]
+    producer: KafkaProducerHandle
+    verifier: TokenVerifier
+
+    def readiness(self) -> list[ReadinessCheck]:
+        async def mongo_ready() -> bool:
+            return await ping(self.mongo)
+
+        return [mongo_ready, self.producer.is_up]
+
+    def relay(self, collections: Iterable[str], *, poll_interval: float = 0.5) -> OutboxRelay:
+        return OutboxRelay(
+            self.database, collections, self.producer, metrics=self.metrics, poll_interval=poll_interval
+        )
+
+    def edge(self, public_methods: Iterable[str] = (), principal_check: PrincipalCheck | None = None) -> EdgeInterceptor:
+        return EdgeInterceptor(
+            verifier=self.verifier, public_methods=public_methods, metrics=self.metrics, principal_check=principal_check
+        )
+
+    async def close(self) -> None:
+        await self.producer.close()
+        await self.mongo.close()
+
+
+def build_infrastructure(
+    service: str, settings: ServiceSettings, *, key_source: KeySource | None = None
+) -> Infrastructure:
+    """`key_source` defaults to identity's SigningKeyService at settings.identity_address."""
+    if key_source is None:
+        if not settings.identity_address:
+            raise ValueError("IDENTITY_ADDRESS is required to verify access tokens")
+        key_source = GrpcSigningKeySource(settings.identity_address)
+    mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service)
+    verifier = TokenVerifier(KeyCache(key_source), issuer=settings.auth_issuer, audience=settings.auth_audience)
+    return Infrastructure(
+        service=service,
+        settings=settings,
+        metrics=ServiceMetrics(service),
+        mongo=mongo,
+        database=mongo[settings.mongodb_database],
+        producer=KafkaProducerHandle(settings.kafka_bootstrap, client_id=f"{service}-{settings.replica_id or 'main'}"),
+        verifier=verifier,
+    )

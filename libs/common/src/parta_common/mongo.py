@@ -1,0 +1,52 @@
+"""MongoDB through PyMongo's async API (AsyncMongoClient): client factory, indexes, small helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
+
+Document = dict[str, Any]
+
+
+def create_mongo_client(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
+    # tz_aware: datetimes come back as UTC-aware, like the ones the domain writes.
+    return AsyncMongoClient(
+        uri,
+        appname=app_name,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5_000,
+        connectTimeoutMS=5_000,
+        uuidRepresentation="standard",
+    )
+
+
+async def ping(client: AsyncMongoClient[Document]) -> bool:
+    try:
+        await client.admin.command("ping")
+        return True
+    except Exception:
+        return False
+
+
+async def ensure_indexes(database: AsyncDatabase[Document], specs: Mapping[str, Sequence[IndexModel]]) -> None:
+    """Create the indexes each collection needs; idempotent, run at start-up."""
+    for collection, indexes in specs.items():
+        if indexes:
+            try:
+                await database[collection].create_indexes(list(indexes))
+            except OperationFailure as exc:
+                raise RuntimeError(f"cannot create indexes on {collection}: {exc}") from exc
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d5e-3b5c-4a57-9a0e-3e5b8f7f2a10")
+
+
+def idempotent_id(scope: str, actor: str, request_id: str) -> str:
+    """A document id derived from the client's request id: a retried create hits the same id and
+    returns the first result instead of making a second document."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{actor}\x1f{request_id}"))

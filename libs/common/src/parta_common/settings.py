@@ -1,0 +1,54 @@
+"""Settings base for every service: environment only, validated at start-up, no production secrets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Subclasses set `model_config = service_config("CHAT_")`.
+
+    Endpoints (Mongo, Kafka) have no defaults at all: a service that is not told where its
+    dependencies are refuses to start rather than guessing.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables the HTTP metrics endpoint")
+    log_level: str = "info"
+    mongodb_uri: SecretStr
+    mongodb_database: str
+    kafka_bootstrap: str
+    kafka_topic_prefix: str = ""
+    # Verifying access tokens: identity's address for signing keys, and the expected audience.
+    identity_address: str = ""
+    auth_issuer: str = "parta-identity"
+    auth_audience: str = "parta"
+    grace_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    replica_id: str = ""
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_endpoints(self) -> ServiceSettings:
+        if self.environment is Environment.PRODUCTION and self.grpc_host == "127.0.0.1":
+            # Loopback in production means no pod can reach us; almost always a missing variable.
+            raise ValueError("GRPC_HOST must be set explicitly in production")
+        return self
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)

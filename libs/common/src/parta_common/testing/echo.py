@@ -1,0 +1,120 @@
+"""A minimal service built on the kit, for the kit's own tests and the bare-gRPC benchmark ceiling.
+
+    python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+from collections.abc import Awaitable, Callable
+
+import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from parta.testing.v1 import echo_pb2, echo_pb2_grpc
+
+from parta_common import errors
+from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier
+from parta_common.grpc.context import current_principal
+from parta_common.grpc.edge import EdgeInterceptor
+from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec
+from parta_common.logging import configure_logging
+from parta_common.metrics import ServiceMetrics
+
+ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["EchoService"].full_name
+PUBLIC_ECHO = f"/{ECHO_SERVICE}/Echo"
+
+
+class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
+    async def Echo(self, request: echo_pb2.EchoRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
+        principal = current_principal.get()
+        return echo_pb2.EchoResponse(text=request.text, caller=principal.user_id if principal else "")
+
+    async def Fail(self, request: echo_pb2.FailRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
+        if request.mode == "invalid":
+            v = errors.Violations()
+            v.add("text", "must not be empty")
+            v.add("mode", "unknown mode")
+            v.raise_if_any()
+        if request.mode == "not_found":
+            raise errors.NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+        if request.mode == "exhausted":
+            raise errors.ResourceExhausted("slow down", retry_after_seconds=1.5, reason="RATE_LIMITED")
+        raise RuntimeError("secret internal detail: mongodb://user:hunter2@db")
+
+    async def Slow(self, request: echo_pb2.SlowRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
+        await asyncio.sleep(request.millis / 1000)
+        return echo_pb2.EchoResponse(text=f"slept {request.millis}")
+
+
+def echo_runner(
+    *,
+    verifier: TokenVerifier | None,
+    port: int = 0,
+    grace: float = 5.0,
+    readiness: list[ReadinessCheck] | None = None,
+    with_edge: bool = True,
+    metrics: ServiceMetrics | None = None,
+) -> GrpcServiceRunner:
+    interceptors = (
+        [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics)] if with_edge else []
+    )
+    register: Callable[[grpc.aio.Server], None] = lambda server: echo_pb2_grpc.add_EchoServiceServicer_to_server(
+        EchoServicer(), server
+    )
+    return GrpcServiceRunner(
+        ServerSpec(
+            name="echo",
+            host="127.0.0.1",
+            port=port,
+            registrars=[register],
+            service_names=[ECHO_SERVICE],
+            interceptors=interceptors,
+            readiness=readiness or [],
+            grace_seconds=grace,
+        )
+    )
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+def _keys_from_file(path: str) -> TokenVerifier:
+    data = json.loads(open(path).read())
+    key = PublicKey(data["kid"], Ed25519PublicKey.from_public_bytes(base64.b64decode(data["public_key"])))
+    return TokenVerifier(KeyCache(StaticKeySource([key])), issuer=data["issuer"], audience=data["audience"])
+
+
+async def _main(args: argparse.Namespace) -> None:
+    configure_logging("echo", "info", stream=sys.stderr)
+    verifier = _keys_from_file(args.keys_file) if args.keys_file else None
+    readiness: list[Callable[[], Awaitable[bool]]] = [_always_ready]
+    runner = echo_runner(verifier=verifier, port=args.port, grace=args.grace, readiness=readiness,
+                         with_edge=not args.bare)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    import signal
+
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    port = await runner.start()
+    print(f"PORT {port}", flush=True)
+    await stop.wait()
+    await runner.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--keys-file", default="")
+    parser.add_argument("--bare", action="store_true", help="no interceptors: the plain grpc.aio ceiling")
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""Store conformance suite: the MongoDB query patterns Parta's services rely on.
+
+Runs against whatever MongoDB-wire server ``PARTA_TEST_MONGODB_URI`` points at
+(real ``mongod``, or the local/CI stand-in picked in ``docs/store.md``), using
+PyMongo's native async API (``AsyncMongoClient``, ``gridfs.AsyncGridFSBucket``;
+pymongo>=4.10, not motor). Every test gets a fresh, randomly named database
+that is dropped afterwards.
+
+    PARTA_TEST_MONGODB_URI=mongodb://127.0.0.1:27017 pytest tests/store
+
+Server findings (see docs/store.md for the full comparison; these are notes,
+the tests below only cover what the services actually use and must pass on
+the chosen server):
+
+* SecantusDB 0.7.0b3 (chosen for local dev/CI): every test here passes,
+  including GridFS and the 50-way concurrent sequence allocation.
+* FerretDB v1.24.2 (sqlite and postgresql handlers): see docs/store.md for the
+  results of this suite; documented gaps of the v1 line are TTL indexes
+  (createIndexes with expireAfterSeconds is rejected), text indexes,
+  multi-document transactions, change streams, ``$lookup`` and most
+  ``$group`` accumulators. None of these is used by the services: expiry is
+  done by explicit sweeps, events go through an in-document outbox.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+import pytest_asyncio
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+URI_ENV = "PARTA_TEST_MONGODB_URI"
+
+# Works with pytest-asyncio in both "strict" and "auto" mode.
+pytestmark = pytest.mark.asyncio
+
+
+def _uri() -> str:
+    uri = os.environ.get(URI_ENV)
+    if not uri:
+        pytest.fail(
+            f"{URI_ENV} is not set: point it at a MongoDB-wire server, e.g. "
+            f"`python deploy/local/store.py start` then "
+            f"{URI_ENV}=mongodb://127.0.0.1:27017",
+            pytrace=False,
+        )
+    return uri
+
+
+@pytest_asyncio.fixture
+async def db():
+    client = AsyncMongoClient(_uri(), serverSelectionTimeoutMS=5000, uuidRepresentation="standard")
+    name = f"parta_conf_{uuid.uuid4().hex[:12]}"
+    try:
+        yield client[name]
+    finally:
+        try:
+            await client.drop_database(name)
+        finally:
+            await client.close()
+
+
+# --- helpers mirroring the services' query shapes ---------------------------
+
+async def next_seq(db, counter_id: str) -> int:
+    doc = await db.counters.find_one_and_update(
+        {"_id": counter_id},
+        {"$inc": {"seq": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    return doc["seq"]
+
+
+async def post_message(db, chat_id: str, text: str) -> int:
+    seq = await next_seq(db, f"chat:{chat_id}")
+    await db.messages.insert_one({"chat_id": chat_id, "seq": seq, "text": text})
+    return seq
+
+
+# --- tests -------------------------------------------------------------------
+
+async def test_ping(db):
+    res = await db.command("ping")
+    assert res["ok"] == 1
+
+
+async def test_unique_compound_index_rejects_duplicates(db):
+    name = await db.members.create_index(
+        [("chat_id", ASCENDING), ("user_id", ASCENDING)], unique=True
+    )
+    info = await db.members.index_information()
+    assert name in info and info[name].get("unique") is True
+
+    await db.members.insert_one({"chat_id": "c1", "user_id": "u1"})
+    await db.members.insert_one({"chat_id": "c1", "user_id": "u2"})
+    await db.members.insert_one({"chat_id": "c2", "user_id": "u1"})
+    with pytest.raises(DuplicateKeyError):
+        await db.members.insert_one({"chat_id": "c1", "user_id": "u1"})
+    assert await db.members.count_documents({}) == 3
+
+
+async def test_sequence_allocation_is_1_2_3(db):
+    assert [await next_seq(db, "chat:a") for _ in range(3)] == [1, 2, 3]
+    # independent counters
+    assert await next_seq(db, "chat:b") == 1
+    assert (await db.counters.find_one({"_id": "chat:a"}))["seq"] == 3
+
+
+async def test_concurrent_sequence_allocation_is_unique(db):
+    # The counter exists (first message of the chat, or created with the chat);
+    # then 50 concurrent allocations must each get a distinct number.
+    assert await next_seq(db, "chat:hot") == 1
+    seqs = await asyncio.gather(*(next_seq(db, "chat:hot") for _ in range(50)))
+    assert sorted(seqs) == list(range(2, 52))
+    assert (await db.counters.find_one({"_id": "chat:hot"}))["seq"] == 51
+
+
+async def test_concurrent_allocation_on_precreated_counter(db):
+    # The pattern the services use for a counter that may not exist yet:
+    # create it idempotently ($setOnInsert upsert, whose result is not needed),
+    # then $inc without upsert. Safe under concurrency on every server tested
+    # that passes this suite, and on real MongoDB.
+    async def ensure_then_inc(counter_id: str) -> int:
+        await db.counters.update_one({"_id": counter_id}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+        doc = await db.counters.find_one_and_update(
+            {"_id": counter_id}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
+        )
+        return doc["seq"]
+
+    seqs = await asyncio.gather(*(ensure_then_inc("chat:new") for _ in range(50)))
+    assert sorted(seqs) == list(range(1, 51))
+
+
+@pytest.mark.xfail(
+    reason=(
+        "SecantusDB 0.7.0b3 bug: when concurrent upserts race to create the same "
+        "document, the losers' $inc is applied but findAndModify returns value=None "
+        "(the number is lost, leaving a gap). Real MongoDB returns the post-image. "
+        "FerretDB v1 raises DuplicateKeyError here instead. Services must create "
+        "counters before concurrent use (see the test above)."
+    ),
+    strict=False,
+)
+async def test_concurrent_first_allocation_with_upsert(db):
+    seqs = await asyncio.gather(*(next_seq(db, "chat:cold") for _ in range(50)))
+    assert sorted(seqs) == list(range(1, 51))
+
+
+async def test_message_pagination_before_and_after_cursor(db):
+    await db.messages.create_index([("chat_id", ASCENDING), ("seq", ASCENDING)], unique=True)
+    for i in range(30):
+        await post_message(db, "chat1", f"m{i}")
+    for i in range(5):
+        await post_message(db, "chat2", f"other{i}")
+
+    # latest N before cursor
+    page = [
+        d["seq"]
+        async for d in db.messages.find({"chat_id": "chat1", "seq": {"$lt": 21}})
+        .sort("seq", DESCENDING)
+        .limit(10)
+    ]
+    assert page == list(range(20, 10, -1))
+
+    # the very latest page (no cursor)
+    latest = await db.messages.find({"chat_id": "chat1"}).sort("seq", DESCENDING).limit(5).to_list()
+    assert [d["seq"] for d in latest] == [30, 29, 28, 27, 26]
+    assert latest[0]["text"] == "m29"
+
+    # all after cursor
+    after = [
+        d["seq"]
+        async for d in db.messages.find({"chat_id": "chat1", "seq": {"$gt": 25}}).sort("seq", ASCENDING)
+    ]
+    assert after == [26, 27, 28, 29, 30]
+
+    # near the start: fewer than N
+    first = await db.messages.find({"chat_id": "chat1", "seq": {"$lt": 3}}).sort("seq", DESCENDING).limit(10).to_list()
+    assert [d["seq"] for d in first] == [2, 1]
+
+    # chats do not leak into each other
+    assert await db.messages.count_documents({"chat_id": "chat2"}) == 5
+    assert await db.messages.count_documents({"chat_id": "chat1", "seq": {"$gt": 10}}) == 20
+
+    with pytest.raises(DuplicateKeyError):
+        await db.messages.insert_one({"chat_id": "chat1", "seq": 5, "text": "dup"})
+
+
+async def test_count_documents(db):
+    await db.items.insert_many([{"k": i % 3, "n": i} for i in range(20)])
+    assert await db.items.count_documents({}) == 20
+    assert await db.items.count_documents({"k": 0}) == 7
+    assert await db.items.count_documents({"n": {"$gte": 10}}) == 10
+    assert await db.items.count_documents({"k": 5}) == 0
+
+
+async def test_update_one_set_push_addtoset_pull(db):
+    await db.chats.insert_one({"_id": "c1", "title": "old", "members": ["u1"], "log": []})
+
+    r = await db.chats.update_one({"_id": "c1"}, {"$set": {"title": "new", "meta.topic": "math"}})
+    assert r.matched_count == 1 and r.modified_count == 1
+    await db.chats.update_one({"_id": "c1"}, {"$push": {"log": {"ev": "renamed"}}})
+    await db.chats.update_one({"_id": "c1"}, {"$addToSet": {"members": "u2"}})
+    await db.chats.update_one({"_id": "c1"}, {"$addToSet": {"members": "u2"}})  # no-op
+    await db.chats.update_one({"_id": "c1"}, {"$addToSet": {"members": {"$each": ["u3", "u1"]}}})
+    await db.chats.update_one({"_id": "c1"}, {"$pull": {"members": "u1"}})
+
+    doc = await db.chats.find_one({"_id": "c1"})
+    assert doc["title"] == "new"
+    assert doc["meta"] == {"topic": "math"}
+    assert doc["log"] == [{"ev": "renamed"}]
+    assert doc["members"] == ["u2", "u3"]
+
+    # membership query on an array field
+    assert await db.chats.count_documents({"members": "u3"}) == 1
+    assert await db.chats.count_documents({"members": "u1"}) == 0
+
+    r = await db.chats.update_one({"_id": "missing"}, {"$set": {"x": 1}})
+    assert r.matched_count == 0
+
+
+async def test_optimistic_concurrency_with_version(db):
+    await db.lessons.insert_one({"_id": "l1", "version": 1, "state": {"phase": "scheduled"}})
+
+    async def cas(expected: int, phase: str):
+        return await db.lessons.find_one_and_update(
+            {"_id": "l1", "version": expected},
+            {"$set": {"state.phase": phase}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    doc = await cas(1, "live")
+    assert doc is not None and doc["version"] == 2 and doc["state"]["phase"] == "live"
+    # stale writer matches nothing
+    assert await cas(1, "cancelled") is None
+    doc = await db.lessons.find_one({"_id": "l1"})
+    assert doc["version"] == 2 and doc["state"]["phase"] == "live"
+
+    # filter on a nested field
+    doc = await db.lessons.find_one_and_update(
+        {"_id": "l1", "version": 2, "state.phase": "live"},
+        {"$set": {"state.phase": "ended"}, "$inc": {"version": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert doc["version"] == 3 and doc["state"]["phase"] == "ended"
+    assert await db.lessons.find_one_and_update(
+        {"_id": "l1", "state.phase": "live"}, {"$inc": {"version": 1}}
+    ) is None
+
+    # concurrent CAS from the same version: exactly one wins
+    results = await asyncio.gather(*(cas(3, f"p{i}") for i in range(10)))
+    assert sum(r is not None for r in results) == 1
+    assert (await db.lessons.find_one({"_id": "l1"}))["version"] == 4
+
+
+async def test_gridfs_round_trip_and_delete(db):
+    bucket = AsyncGridFSBucket(db, bucket_name="chatfiles")
+    blob = os.urandom(3 * 1024 * 1024)
+    meta = {"chat_id": "c1", "uploader": "u1", "content_type": "application/pdf"}
+
+    file_id = await bucket.upload_from_stream("notes.pdf", blob, metadata=meta)
+
+    stream = await bucket.open_download_stream(file_id)
+    data = await stream.read()
+    assert stream.filename == "notes.pdf"
+    assert stream.length == len(blob)
+    assert stream.metadata == meta
+    assert data == blob
+
+    files = await db["chatfiles.files"].find({"metadata.chat_id": "c1"}).to_list()
+    assert [f["_id"] for f in files] == [file_id]
+    assert await db["chatfiles.chunks"].count_documents({"files_id": file_id}) >= 12
+
+    await bucket.delete(file_id)
+    with pytest.raises(NoFile):
+        await bucket.open_download_stream(file_id)
+    assert await db["chatfiles.chunks"].count_documents({"files_id": file_id}) == 0
+
+
+async def test_delete_many(db):
+    await db.sessions.insert_many(
+        [{"user": f"u{i}", "expires_at": i} for i in range(10)]
+    )
+    r = await db.sessions.delete_many({"expires_at": {"$lt": 4}})
+    assert r.deleted_count == 4
+    assert await db.sessions.count_documents({}) == 6
+    r = await db.sessions.delete_many({"expires_at": {"$lt": 0}})
+    assert r.deleted_count == 0
+
+
+async def test_outbox_embedded_events_pull_by_id(db):
+    await db.chats.insert_one({"_id": "c1", "version": 1, "outbox": []})
+    # state change + outbox event in one atomic single-document update
+    for i in range(3):
+        await db.chats.update_one(
+            {"_id": "c1"},
+            {
+                "$set": {"last_seq": i + 1},
+                "$inc": {"version": 1},
+                "$push": {"outbox": {"id": f"ev{i}", "type": "message.created", "seq": i + 1}},
+            },
+        )
+    # relay: find documents with pending events
+    pending = await db.chats.find({"outbox.0": {"$exists": True}}).to_list()
+    assert [d["_id"] for d in pending] == ["c1"]
+    assert [e["id"] for e in pending[0]["outbox"]] == ["ev0", "ev1", "ev2"]
+
+    # acknowledge one event by id
+    r = await db.chats.update_one({"_id": "c1"}, {"$pull": {"outbox": {"id": "ev1"}}})
+    assert r.modified_count == 1
+    doc = await db.chats.find_one({"_id": "c1"})
+    assert [e["id"] for e in doc["outbox"]] == ["ev0", "ev2"]
+    assert doc["version"] == 4 and doc["last_seq"] == 3
+
+    # query by embedded event id
+    assert await db.chats.count_documents({"outbox.id": "ev2"}) == 1
+    assert await db.chats.count_documents({"outbox.id": "ev1"}) == 0
+
+    await db.chats.update_one({"_id": "c1"}, {"$pull": {"outbox": {"id": {"$in": ["ev0", "ev2"]}}}})
+    assert await db.chats.count_documents({"outbox.0": {"$exists": True}}) == 0
