@@ -63,10 +63,15 @@ def running_pid(name: str) -> int | None:
 def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-        env={**os.environ, **(env or {})}, start_new_session=True,
+    log = open(LOGS / f"{name}.log", "ab")
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
     pid_file(name).write_text(str(proc.pid))
     return proc.pid
@@ -152,9 +157,17 @@ def kafka_install() -> None:
     say(f"downloading Apache Kafka {KAFKA_VERSION} jars from Maven Central")
     KAFKA_HOME.mkdir(parents=True, exist_ok=True)
     (KAFKA_HOME / "pom.xml").write_text(KAFKA_POM)
-    subprocess.run(  # noqa: S603
-        ["mvn", "-B", "-q", "-f", str(KAFKA_HOME / "pom.xml"), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={KAFKA_LIBS}"],
+    subprocess.run(
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(KAFKA_HOME / "pom.xml"),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={KAFKA_LIBS}",
+        ],
         check=True,
     )
     if not marker.exists():
@@ -178,31 +191,33 @@ class KafkaNode:
         return f"127.0.0.1:{self.port}"
 
     def properties(self) -> str:
-        return "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={self.data}",
-            "num.partitions=3",
-            "auto.create.topics.enable=true",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "num.network.threads=2",
-            "num.io.threads=2",
-            "log.retention.hours=24",
-            "log.segment.bytes=67108864",
-            "",
-        ])
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.data}",
+                "num.partitions=3",
+                "auto.create.topics.enable=true",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "num.network.threads=2",
+                "num.io.threads=2",
+                "log.retention.hours=24",
+                "log.segment.bytes=67108864",
+                "",
+            ]
+        )
 
     def ready(self) -> bool:
         """A real metadata round trip (ApiVersions + Metadata), not just an open port."""
@@ -242,13 +257,38 @@ class KafkaNode:
         classpath = f"{KAFKA_LIBS}/*"
         log4j = f"-Dlog4j2.configurationFile={KAFKA_HOME / 'log4j2.properties'}"
         if not (self.data / "meta.properties").exists():
-            subprocess.run(  # noqa: S603
-                ["java", log4j, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-                 uuid.uuid4().hex[:22], "-c", str(props), "--ignore-formatted"],
-                check=True, stdout=subprocess.DEVNULL,
+            subprocess.run(
+                [
+                    "java",
+                    log4j,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    uuid.uuid4().hex[:22],
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
-        spawn(self.name, ["java", "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", log4j,
-                          "-cp", classpath, "kafka.Kafka", str(props)])
+        spawn(
+            self.name,
+            [
+                "java",
+                "-Xms128m",
+                "-Xmx512m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                log4j,
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(props),
+            ],
+        )
         wait_for("Kafka", self.ready, 90, self.name)
         say(f"Kafka {KAFKA_VERSION} ready on {self.bootstrap}")
         return True

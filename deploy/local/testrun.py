@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import infra  # noqa: E402
+import infra
 
 ROOT = infra.ROOT
 NO_TESTS = 5
@@ -25,7 +25,7 @@ def run_tier(tier: str, env: dict[str, str]) -> int:
     started = time.monotonic()
     args = [sys.executable, "-m", "pytest", "tests", "-m", tier, "-q", "-rfEs", "--durations=5"]
     extra = os.environ.get("PYTEST_ADDOPTS_EXTRA", "").split()
-    code = subprocess.call([*args, *extra], cwd=ROOT, env=env)  # noqa: S603
+    code = subprocess.call([*args, *extra], cwd=ROOT, env=env)
     if code == NO_TESTS:
         print(f"tier {tier}: no tests were collected — that is a failure, not a pass", flush=True)
         code = 1
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
             env["PARTA_KAFKA_BOOTSTRAP"] = endpoints["kafka"]
             env["PARTA_TEST_MONGODB_URI"] = endpoints["mongodb"]
         if target == "bench":
-            return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)  # noqa: S603
+            return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)
         failures = [tier for tier in tiers if run_tier(tier, env) != 0]
         if failures:
             print(f"FAILED tiers: {', '.join(failures)}", flush=True)

@@ -83,8 +83,8 @@ class Stack:
         env = {**os.environ, **self.env_for(package, port, extra)}
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_path = LOG_DIR / f"{name or package}-{self.run_id}.log"
-        log = open(log_path, "wb")  # noqa: SIM115 - owned by the child
-        process = subprocess.Popen(  # noqa: S603
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
             [sys.executable, "-m", package], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )
         service = ServiceProcess(package, f"127.0.0.1:{port}", process, log_path, env)

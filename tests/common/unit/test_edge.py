@@ -11,7 +11,6 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from parta.testing.v1 import echo_pb2, echo_pb2_grpc
-
 from parta_common.metrics import ServiceMetrics
 from parta_common.testing.echo import echo_runner
 from parta_common.testing.fakes import LogCapture, TokenMint

@@ -43,7 +43,9 @@ def test_inner_layers_do_not_import_outer_ones(package: Path):
     for layer, forbidden in outer.items():
         for path in (package / layer).rglob("*.py"):
             for imported in _imports(path):
-                if any(imported == f.rstrip(".") or imported.startswith(f if f.endswith(".") else f + ".")
-                       for f in forbidden):
+                if any(
+                    imported == f.rstrip(".") or imported.startswith(f if f.endswith(".") else f + ".")
+                    for f in forbidden
+                ):
                     offenders.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not offenders, "\n".join(offenders)

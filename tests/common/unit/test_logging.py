@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import structlog
-
 from parta_common.logging import mask_phone, scrub_text
 from parta_common.testing.fakes import LogCapture, TokenMint
 
@@ -12,8 +11,14 @@ def test_phone_numbers_codes_and_tokens_are_masked_in_every_field():
     logs = LogCapture()
     token = TokenMint().token("u1")
     log = structlog.get_logger("t")
-    log.info("code_sent to +7 916 123-45-67", phone="+79161234567", code="123456", access_token=token,
-             note=f"user typed 654321 with Bearer {token}", nested={"refresh_token": "abc", "who": "+79991112233"})
+    log.info(
+        "code_sent to +7 916 123-45-67",
+        phone="+79161234567",
+        code="123456",
+        access_token=token,
+        note=f"user typed 654321 with Bearer {token}",
+        nested={"refresh_token": "abc", "who": "+79991112233"},
+    )
     text = logs.text
     for secret in ("9161234567", "916 123-45-67", "123456", "654321", token, "abc", "9991112233"):
         assert secret not in text

@@ -36,11 +36,11 @@ class Infrastructure:
         return [mongo_ready, self.producer.is_up]
 
     def relay(self, collections: Iterable[str], *, poll_interval: float = 0.5) -> OutboxRelay:
-        return OutboxRelay(
-            self.database, collections, self.producer, metrics=self.metrics, poll_interval=poll_interval
-        )
+        return OutboxRelay(self.database, collections, self.producer, metrics=self.metrics, poll_interval=poll_interval)
 
-    def edge(self, public_methods: Iterable[str] = (), principal_check: PrincipalCheck | None = None) -> EdgeInterceptor:
+    def edge(
+        self, public_methods: Iterable[str] = (), principal_check: PrincipalCheck | None = None
+    ) -> EdgeInterceptor:
         return EdgeInterceptor(
             verifier=self.verifier, public_methods=public_methods, metrics=self.metrics, principal_check=principal_check
         )

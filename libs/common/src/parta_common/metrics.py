@@ -12,8 +12,11 @@ class ServiceMetrics:
         self.service = service
         self.registry = registry or CollectorRegistry()
         self.rpc_latency = Histogram(
-            "parta_rpc_latency_seconds", "RPC handling time", ["service", "method"],
-            registry=self.registry, buckets=_LATENCY_BUCKETS,
+            "parta_rpc_latency_seconds",
+            "RPC handling time",
+            ["service", "method"],
+            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
         )
         self.rpc_total = Counter(
             "parta_rpc_total", "RPCs by final status", ["service", "method", "code"], registry=self.registry
@@ -25,11 +28,15 @@ class ServiceMetrics:
             "parta_events_published_total", "Events relayed to Kafka", ["service", "topic"], registry=self.registry
         )
         self.events_consumed = Counter(
-            "parta_events_consumed_total", "Events handled by consumers", ["service", "group", "outcome"],
+            "parta_events_consumed_total",
+            "Events handled by consumers",
+            ["service", "group", "outcome"],
             registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "parta_consumer_lag", "Records behind the partition end", ["service", "group", "topic", "partition"],
+            "parta_consumer_lag",
+            "Records behind the partition end",
+            ["service", "group", "topic", "partition"],
             registry=self.registry,
         )
 

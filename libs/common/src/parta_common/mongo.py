@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 Document = dict[str, Any]
 
@@ -50,3 +51,20 @@ def idempotent_id(scope: str, actor: str, request_id: str) -> str:
     """A document id derived from the client's request id: a retried create hits the same id and
     returns the first result instead of making a second document."""
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{actor}\x1f{request_id}"))
+
+
+async def apply_versioned(
+    collection: AsyncCollection[Document], doc_id: str, version: int, update: Mapping[str, Any]
+) -> bool:
+    """Apply `update` to a projection document only if `version` is newer than the one it holds.
+
+    Returns False when the document already reflects this version or a later one, which makes
+    event handlers idempotent under replays and duplicates (at-least-once delivery).
+    """
+    merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$set", {})["version"] = version
+    try:
+        result = await collection.update_one({"_id": doc_id, "version": {"$lt": version}}, merged, upsert=True)
+    except DuplicateKeyError:
+        return False  # the document exists with version >= ours, so the upsert tried to insert
+    return result.matched_count > 0 or result.upserted_id is not None

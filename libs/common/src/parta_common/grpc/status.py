@@ -33,8 +33,8 @@ def _pack(message: object) -> any_pb2.Any:
 def code_of(error: errors.DomainError) -> int:
     for cls, code in _CODES:
         if isinstance(error, cls):
-            return code
-    return code_pb2.FAILED_PRECONDITION
+            return int(code)
+    return int(code_pb2.FAILED_PRECONDITION)
 
 
 def to_rpc_status(error: errors.DomainError) -> status_pb2.Status:
@@ -72,4 +72,4 @@ def internal_status() -> grpc.Status:
 
 
 def status_code_name(code: int) -> str:
-    return code_pb2.Code.Name(code)
+    return str(code_pb2.Code.Name(code))

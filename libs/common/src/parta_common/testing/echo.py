@@ -1,6 +1,6 @@
 """A minimal service built on the kit, for the kit's own tests and the bare-gRPC benchmark ceiling.
 
-    python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening
+python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ def echo_runner(
     interceptors = (
         [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics)] if with_edge else []
     )
-    register: Callable[[grpc.aio.Server], None] = lambda server: echo_pb2_grpc.add_EchoServiceServicer_to_server(
-        EchoServicer(), server
-    )
+    def register(server: grpc.aio.Server) -> None:
+        echo_pb2_grpc.add_EchoServiceServicer_to_server(EchoServicer(), server)
+
     return GrpcServiceRunner(
         ServerSpec(
             name="echo",
@@ -93,8 +93,9 @@ async def _main(args: argparse.Namespace) -> None:
     configure_logging("echo", "info", stream=sys.stderr)
     verifier = _keys_from_file(args.keys_file) if args.keys_file else None
     readiness: list[Callable[[], Awaitable[bool]]] = [_always_ready]
-    runner = echo_runner(verifier=verifier, port=args.port, grace=args.grace, readiness=readiness,
-                         with_edge=not args.bare)
+    runner = echo_runner(
+        verifier=verifier, port=args.port, grace=args.grace, readiness=readiness, with_edge=not args.bare
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     import signal
