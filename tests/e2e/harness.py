@@ -59,6 +59,11 @@ class Stack:
     run_id: str
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
+    @property
+    def sms_file(self) -> Path:
+        """Where identity's development SMS gateway writes codes for this stack (see identity_client)."""
+        return ROOT / ".cache" / "e2e" / f"sms-{self.run_id}.jsonl"
+
     def env_for(self, package: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
         prefix = PREFIXES[package]
         env = {
@@ -71,6 +76,16 @@ class Stack:
             f"{prefix}KAFKA_TOPIC_PREFIX": f"t{self.run_id}.",
             f"{prefix}REPLICA_ID": f"{package}-{port}",
         }
+        if package == "identity":
+            # Codes land in a file the tests read; limits relaxed because every test comes from 127.0.0.1.
+            env.update(
+                {
+                    "IDENTITY_DEV_SMS_FILE": str(self.sms_file),
+                    "IDENTITY_ADDRESS_LIMIT": "100000",
+                    "IDENTITY_PHONE_DAILY_CAP": "1000",
+                    "IDENTITY_RESEND_COOLDOWN_SECONDS": "1",
+                }
+            )
         if "identity" in self.services:
             env[f"{prefix}IDENTITY_ADDRESS"] = self.services["identity"].address
         if "school" in self.services:
