@@ -1,0 +1,1 @@
+"""identity: phone sign-in, sessions and signing keys, educational profiles, guardians, own data."""

@@ -1,0 +1,1 @@
+"""Adapters: MongoDB repositories, the event outbox mapping, keys and tokens, SMS gateways."""

@@ -1,0 +1,105 @@
+"""Domain events → parta.identity.v1 protobufs in envelopes on topic identity.user.v1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
+from parta.identity.v1 import events_pb2
+from parta_common.events.envelope import OutboxRecord, make_envelope, outbox_record
+from parta_common.grpc.context import correlation_id
+
+from identity.domain import events as ev
+
+TOPIC = "identity.user.v1"
+PRODUCER = "identity"
+
+CONSENT_TO_PB = {
+    ev.ConsentState.UNSPECIFIED: events_pb2.CONSENT_STATE_UNSPECIFIED,
+    ev.ConsentState.NOT_REQUIRED: events_pb2.CONSENT_STATE_NOT_REQUIRED,
+    ev.ConsentState.AWAITING_GUARDIAN: events_pb2.CONSENT_STATE_AWAITING_GUARDIAN,
+    ev.ConsentState.GRANTED: events_pb2.CONSENT_STATE_GRANTED,
+}
+
+
+def _ts(when: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return stamp
+
+
+def snapshot_pb(s: ev.ProfileSnapshot) -> events_pb2.ProfileSnapshot:
+    return events_pb2.ProfileSnapshot(
+        user_id=s.user_id,
+        first_name=s.first_name,
+        last_name=s.last_name,
+        patronymic=s.patronymic,
+        is_minor=s.is_minor,
+        consent_state=CONSENT_TO_PB[s.consent_state],
+    )
+
+
+def to_message(event: ev.DomainEvent) -> tuple[Message, str]:
+    """The payload and the user id it is about (the record key, so one user's events stay ordered).
+    Guardian events are about the child: the link lives on the child's document."""
+    match event:
+        case ev.UserRegistered():
+            return events_pb2.UserRegistered(
+                user_id=event.user_id, registered_at=_ts(event.registered_at)
+            ), event.user_id
+        case ev.ProfileCreated():
+            return events_pb2.ProfileCreated(profile=snapshot_pb(event.profile)), event.profile.user_id
+        case ev.ProfileUpdated():
+            return events_pb2.ProfileUpdated(profile=snapshot_pb(event.profile)), event.profile.user_id
+        case ev.ConsentChanged():
+            return (
+                events_pb2.ConsentChanged(
+                    user_id=event.user_id,
+                    consent_state=CONSENT_TO_PB[event.consent_state],
+                    guardian_user_id=event.guardian_user_id,
+                ),
+                event.user_id,
+            )
+        case ev.GuardianLinked():
+            return (
+                events_pb2.GuardianLinked(
+                    guardian_user_id=event.guardian_user_id,
+                    child_user_id=event.child_user_id,
+                    confirmed=event.confirmed,
+                ),
+                event.child_user_id,
+            )
+        case ev.GuardianUnlinked():
+            return (
+                events_pb2.GuardianUnlinked(guardian_user_id=event.guardian_user_id, child_user_id=event.child_user_id),
+                event.child_user_id,
+            )
+        case ev.AccountDeleted():
+            return events_pb2.AccountDeleted(user_id=event.user_id, deleted_at=_ts(event.deleted_at)), event.user_id
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+class UserEventMapper:
+    """Builds outbox records for a user document's events; versions continue the document's."""
+
+    def __init__(self, topic: str, now: Callable[[], datetime]):
+        self.topic = topic
+        self._now = now
+
+    def records(self, aggregate_id: str, first_version: int, events: Sequence[ev.DomainEvent]) -> list[OutboxRecord]:
+        out = []
+        for offset, event in enumerate(events):
+            payload, _key = to_message(event)
+            envelope = make_envelope(
+                payload,
+                aggregate_type="user",
+                aggregate_id=aggregate_id,
+                aggregate_version=first_version + offset,
+                producer=PRODUCER,
+                occurred_at=self._now(),
+                correlation_id=correlation_id(),
+            )
+            out.append(outbox_record(self.topic, envelope))
+        return out

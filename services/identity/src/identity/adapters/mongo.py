@@ -1,0 +1,426 @@
+"""MongoDB repositories: users (with their outbox), challenges, sessions, rate limits, memberships.
+
+Every aggregate document carries `version`; a save matches the version it read, so concurrent
+writers never overwrite each other (the loser gets Aborted CONCURRENT_UPDATE and retries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from parta_common.errors import Aborted
+from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from identity.adapters.events import UserEventMapper
+from identity.domain.challenges import Challenge, ChallengeState
+from identity.domain.events import ConsentState
+from identity.domain.profiles import Profile
+from identity.domain.sessions import RevokeReason, Session
+from identity.domain.users import GuardianLink, LinkConfirmation, LinkState, User
+
+Doc = dict[str, Any]
+
+USERS = "users"
+CHALLENGES = "challenges"
+SESSIONS = "sessions"
+RATE_LIMITS = "rate_limits"
+MEMBERSHIPS = "memberships"
+SECRETS = "secrets"
+
+
+def index_specs() -> dict[str, list[IndexModel]]:
+    return {
+        USERS: [
+            # Sparse: deleted accounts drop their phone, and the number may sign up again.
+            IndexModel([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True),
+            IndexModel([("guardians.guardian_id", ASCENDING)], name="guardian_children"),
+            IndexModel([("link_code_hash", ASCENDING)], name="link_code", sparse=True),
+            outbox_index(),
+        ],
+        CHALLENGES: [IndexModel([("phone", ASCENDING), ("state", ASCENDING)], name="phone_state")],
+        SESSIONS: [IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_sessions")],
+        RATE_LIMITS: [],
+        MEMBERSHIPS: [
+            IndexModel([("user_id", ASCENDING), ("active", ASCENDING)], name="user_schools"),
+            IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="school_users"),
+        ],
+    }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _conflict() -> Aborted:
+    return Aborted("the record changed concurrently; retry", reason="CONCURRENT_UPDATE")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def user_to_doc(user: User) -> Doc:
+    profile = None
+    if user.profile is not None:
+        p = user.profile
+        profile = {
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "patronymic": p.patronymic,
+            "birth_date": p.birth_date.isoformat(),
+        }
+    return {
+        "phone": user.phone,
+        "registered_at": user.registered_at,
+        "profile": profile,
+        "profile_request_id": user.profile_request_id,
+        "guardians": [
+            {
+                "guardian_id": g.guardian_id,
+                "state": g.state.value,
+                "consent_granted": g.consent_granted,
+                "confirmed_by": g.confirmed_by.value,
+                "created_at": g.created_at,
+            }
+            for g in user.guardians
+        ],
+        "consent_state": user.consent_state.value,
+        "link_code_hash": user.link_code_hash,
+        "link_code_expires_at": user.link_code_expires_at,
+        "deleted_at": user.deleted_at,
+    }
+
+
+def user_from_doc(doc: Doc) -> User:
+    p = doc.get("profile")
+    profile = (
+        Profile(p["first_name"], p["last_name"], p.get("patronymic", ""), date.fromisoformat(p["birth_date"]))
+        if p
+        else None
+    )
+    return User(
+        id=doc["_id"],
+        phone=doc.get("phone"),
+        registered_at=_utc(doc["registered_at"]) or datetime.now(UTC),
+        profile=profile,
+        profile_request_id=doc.get("profile_request_id", ""),
+        guardians=[
+            GuardianLink(
+                guardian_id=g["guardian_id"],
+                state=LinkState(g["state"]),
+                consent_granted=bool(g["consent_granted"]),
+                confirmed_by=LinkConfirmation(g.get("confirmed_by", "")),
+                created_at=_utc(g["created_at"]) or datetime.now(UTC),
+            )
+            for g in doc.get("guardians", [])
+        ],
+        consent_state=ConsentState(doc.get("consent_state", ConsentState.UNSPECIFIED.value)),
+        link_code_hash=doc.get("link_code_hash"),
+        link_code_expires_at=_utc(doc.get("link_code_expires_at")),
+        deleted_at=_utc(doc.get("deleted_at")),
+        version=int(doc.get("version", 0)),
+    )
+
+
+class MongoUserRepository:
+    def __init__(self, database: AsyncDatabase[Doc], mapper: UserEventMapper, on_events: Any = None):
+        self._c = database[USERS]
+        self._mapper = mapper
+        self._on_events = on_events  # wakes the outbox relay after a write with events
+
+    async def get(self, user_id: str) -> User | None:
+        doc = await self._c.find_one({"_id": user_id})
+        return user_from_doc(doc) if doc else None
+
+    async def by_phone(self, phone: str) -> User | None:
+        doc = await self._c.find_one({"phone": phone})
+        return user_from_doc(doc) if doc else None
+
+    async def by_link_code(self, code_hash: str) -> User | None:
+        doc = await self._c.find_one({"link_code_hash": code_hash})
+        return user_from_doc(doc) if doc else None
+
+    async def many(self, user_ids: Iterable[str]) -> list[User]:
+        ids = list(user_ids)
+        if not ids:
+            return []
+        return [user_from_doc(d) async for d in self._c.find({"_id": {"$in": ids}})]
+
+    async def children_of(self, guardian_id: str) -> list[User]:
+        return [user_from_doc(d) async for d in self._c.find({"guardians.guardian_id": guardian_id})]
+
+    def _versions(self, user: User) -> tuple[int, int]:
+        count = max(len(user.events), 1)
+        return user.version + 1, user.version + count
+
+    async def add(self, user: User) -> bool:
+        first, last = self._versions(user)
+        records = self._mapper.records(user.id, first, user.events)
+        doc = {"_id": user.id, **user_to_doc(user), "version": last, **outbox_fields(records)}
+        if user.phone is None:
+            doc.pop("phone")  # sparse unique index: absent, not null
+        try:
+            await self._c.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        user.version = last
+        user.events.clear()
+        self._notify(records)
+        return True
+
+    async def save(self, user: User) -> None:
+        first, last = self._versions(user)
+        records = self._mapper.records(user.id, first, user.events)
+        fields = user_to_doc(user)
+        unset = {}
+        for key in ("phone", "link_code_hash"):
+            if fields[key] is None:
+                fields.pop(key)
+                unset[key] = ""
+        update = merge_updates({"$set": {**fields, "version": last}}, outbox_push(records))
+        if unset:
+            update["$unset"] = unset
+        result = await self._c.update_one({"_id": user.id, "version": user.version}, update)
+        if result.matched_count == 0:
+            raise _conflict()
+        user.version = last
+        user.events.clear()
+        self._notify(records)
+
+    def _notify(self, records: list[Any]) -> None:
+        if records and self._on_events is not None:
+            self._on_events()
+
+
+# --- challenges --------------------------------------------------------------------------------
+
+
+def _challenge_doc(c: Challenge) -> Doc:
+    return {
+        "phone": c.phone,
+        "code_hash": c.code_hash,
+        "created_at": c.created_at,
+        "expires_at": c.expires_at,
+        "attempts": c.attempts,
+        "state": c.state.value,
+    }
+
+
+class MongoChallengeRepository:
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[CHALLENGES]
+
+    async def get(self, challenge_id: str) -> Challenge | None:
+        d = await self._c.find_one({"_id": challenge_id})
+        if d is None:
+            return None
+        return Challenge(
+            id=d["_id"],
+            phone=d["phone"],
+            code_hash=d["code_hash"],
+            created_at=_utc(d["created_at"]) or datetime.now(UTC),
+            expires_at=_utc(d["expires_at"]) or datetime.now(UTC),
+            attempts=int(d["attempts"]),
+            state=ChallengeState(d["state"]),
+            version=int(d.get("version", 0)),
+        )
+
+    async def add(self, challenge: Challenge) -> bool:
+        try:
+            await self._c.insert_one({"_id": challenge.id, **_challenge_doc(challenge), "version": 0})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def save(self, challenge: Challenge) -> None:
+        result = await self._c.update_one(
+            {"_id": challenge.id, "version": challenge.version},
+            {"$set": {**_challenge_doc(challenge), "version": challenge.version + 1}},
+        )
+        if result.matched_count == 0:
+            raise _conflict()
+        challenge.version += 1
+
+    async def supersede_pending(self, phone: str, except_id: str) -> None:
+        await self._c.update_many(
+            {"phone": phone, "state": ChallengeState.PENDING.value, "_id": {"$ne": except_id}},
+            {"$set": {"state": ChallengeState.SUPERSEDED.value}, "$inc": {"version": 1}},
+        )
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def _session_doc(s: Session) -> Doc:
+    return {
+        "user_id": s.user_id,
+        "device_name": s.device_name,
+        "created_at": s.created_at,
+        "last_used_at": s.last_used_at,
+        "refresh_hash": s.refresh_hash,
+        "previous_hashes": s.previous_hashes,
+        "expires_at": s.expires_at,
+        "revoked_at": s.revoked_at,
+        "revoke_reason": s.revoke_reason,
+    }
+
+
+def _session_from(d: Doc) -> Session:
+    return Session(
+        id=d["_id"],
+        user_id=d["user_id"],
+        device_name=d["device_name"],
+        created_at=_utc(d["created_at"]) or datetime.now(UTC),
+        last_used_at=_utc(d["last_used_at"]) or datetime.now(UTC),
+        refresh_hash=d["refresh_hash"],
+        expires_at=_utc(d["expires_at"]) or datetime.now(UTC),
+        previous_hashes=list(d.get("previous_hashes", [])),
+        revoked_at=_utc(d.get("revoked_at")),
+        revoke_reason=d.get("revoke_reason", ""),
+        version=int(d.get("version", 0)),
+    )
+
+
+class MongoSessionRepository:
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[SESSIONS]
+
+    async def get(self, session_id: str) -> Session | None:
+        d = await self._c.find_one({"_id": session_id})
+        return _session_from(d) if d else None
+
+    async def add(self, session: Session) -> None:
+        await self._c.insert_one({"_id": session.id, **_session_doc(session), "version": 0})
+
+    async def save(self, session: Session) -> None:
+        result = await self._c.update_one(
+            {"_id": session.id, "version": session.version},
+            {"$set": {**_session_doc(session), "version": session.version + 1}},
+        )
+        if result.matched_count == 0:
+            raise _conflict()
+        session.version += 1
+
+    async def list_active(self, user_id: str) -> list[Session]:
+        cursor = self._c.find({"user_id": user_id, "revoked_at": None}).sort("created_at", DESCENDING)
+        return [_session_from(d) async for d in cursor]
+
+    async def revoke_all(self, user_id: str, reason: RevokeReason, now: datetime, keep: str = "") -> int:
+        query: Doc = {"user_id": user_id, "revoked_at": None}
+        if keep:
+            query["_id"] = {"$ne": keep}
+        result = await self._c.update_many(
+            query, {"$set": {"revoked_at": now, "revoke_reason": reason.value}, "$inc": {"version": 1}}
+        )
+        return int(result.modified_count)
+
+    async def is_active(self, session_id: str, user_id: str) -> bool:
+        doc = await self._c.find_one({"_id": session_id}, {"user_id": 1, "revoked_at": 1})
+        return doc is not None and doc["user_id"] == user_id and doc.get("revoked_at") is None
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+
+class MongoRateLimiter:
+    """Fixed-window counters and cooldown slots, each one document updated atomically."""
+
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[RATE_LIMITS]
+
+    async def hit(self, key: str, limit: int, window_seconds: int, now: datetime) -> float | None:
+        epoch = int(now.timestamp())
+        start = epoch - epoch % window_seconds
+        window_end = datetime.fromtimestamp(start + window_seconds, UTC)
+        doc = await self._c.find_one_and_update(
+            {"_id": f"{key}@{start}"},
+            {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None and int(doc["count"]) > limit:
+            return max((window_end - now).total_seconds(), 1.0)
+        return None
+
+    async def cooldown(self, key: str, seconds: int, now: datetime) -> float | None:
+        until = now + timedelta(seconds=seconds)
+        try:
+            # Matches only a free slot; a taken one makes the upsert collide on _id.
+            await self._c.update_one(
+                {"_id": f"cooldown:{key}", "until": {"$lte": now}}, {"$set": {"until": until}}, upsert=True
+            )
+            return None
+        except DuplicateKeyError:
+            doc = await self._c.find_one({"_id": f"cooldown:{key}"})
+            taken_until = _utc(doc["until"]) if doc else now
+            assert taken_until is not None
+            return max((taken_until - now).total_seconds(), 1.0)
+
+
+# --- school memberships (projection of school.membership.v1) -----------------------------------
+
+
+class MongoMembershipDirectory:
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[MEMBERSHIPS]
+
+    async def apply(
+        self,
+        membership_id: str,
+        version: int,
+        *,
+        school_id: str,
+        user_id: str,
+        active: bool,
+        is_parent: bool,
+        child_user_id: str,
+    ) -> bool:
+        """Idempotent upsert by membership id that ignores versions older than the stored one."""
+        try:
+            result = await self._c.update_one(
+                {"_id": membership_id, "version": {"$lt": version}},
+                {
+                    "$set": {
+                        "school_id": school_id,
+                        "user_id": user_id,
+                        "active": active,
+                        "is_parent": is_parent,
+                        "child_user_id": child_user_id,
+                        "version": version,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # stored version is newer or equal: a replay or a late duplicate
+        return result.matched_count > 0 or result.upserted_id is not None
+
+    async def forget_user(self, user_id: str) -> None:
+        await self._c.update_many({"user_id": user_id}, {"$set": {"active": False}})
+
+    async def _schools(self, user_id: str) -> set[str]:
+        return {d["school_id"] async for d in self._c.find({"user_id": user_id, "active": True}, {"school_id": 1})}
+
+    async def sharing_school(self, user_id: str, others: Iterable[str]) -> set[str]:
+        wanted = list(others)
+        if not wanted:
+            return set()
+        schools = await self._schools(user_id)
+        if not schools:
+            return set()
+        cursor = self._c.find(
+            {"school_id": {"$in": sorted(schools)}, "user_id": {"$in": wanted}, "active": True}, {"user_id": 1}
+        )
+        return {d["user_id"] async for d in cursor}
+
+    async def is_parent_of(self, guardian_id: str, child_id: str) -> bool:
+        doc = await self._c.find_one(
+            {"user_id": guardian_id, "child_user_id": child_id, "is_parent": True, "active": True}
+        )
+        return doc is not None

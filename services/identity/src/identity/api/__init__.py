@@ -1,0 +1,1 @@
+"""gRPC servicers (thin: protobuf → use case → protobuf), mappers and event consumers."""

@@ -1,0 +1,171 @@
+"""Guardians: link (by the child's phone or a link code), confirm, consent, unlink, list."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from parta_common.clock import Clock
+from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+
+from identity.app.common import check_id, user_not_found, with_retries
+from identity.app.policy import IdentityPolicy
+from identity.app.ports import MembershipDirectory, RateLimiter, UserRepository
+from identity.domain.hashing import KeyedHasher
+from identity.domain.phones import normalize_phone
+from identity.domain.profiles import ADULT_AGE
+from identity.domain.users import GuardianLink, LinkConfirmation, User
+
+# No 0/O/1/I/L: read aloud from a child's screen without mistakes. 31^8 ≈ 8.5e11 combinations.
+LINK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LINK_CODE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class LinkView:
+    child: User
+    link: GuardianLink
+    other: User | None  # the other side's user, for display names
+
+
+class Guardians:
+    def __init__(
+        self,
+        *,
+        users: UserRepository,
+        directory: MembershipDirectory,
+        limiter: RateLimiter,
+        hasher: KeyedHasher,
+        clock: Clock,
+        policy: IdentityPolicy,
+    ):
+        self.users = users
+        self.directory = directory
+        self.limiter = limiter
+        self.hasher = hasher
+        self.clock = clock
+        self.policy = policy
+
+    async def _load(self, user_id: str) -> User:
+        user = await self.users.get(user_id)
+        if user is None or user.deleted:
+            raise user_not_found()
+        return user
+
+    async def _adult_guardian(self, guardian_id: str) -> User:
+        guardian = await self._load(guardian_id)
+        if guardian.profile is None:
+            raise FailedPrecondition("create your profile first", reason="PROFILE_MISSING")
+        if guardian.profile.age_on(self.clock.now().date()) < ADULT_AGE:
+            raise FailedPrecondition("a guardian must be an adult", reason="GUARDIAN_NOT_ADULT")
+        return guardian
+
+    async def link(self, guardian_id: str, child_phone: str | None, link_code: str | None) -> LinkView:
+        if child_phone is None and link_code is None:
+            raise InvalidArgument.field("child", "give child_phone or link_code")
+        phone = normalize_phone(child_phone, "child_phone") if child_phone is not None else None
+        code = _check_link_code(link_code) if link_code is not None else None
+        guardian = await self._adult_guardian(guardian_id)
+        now = self.clock.now()
+        # Bounds phone lookups (who has an account) and link-code guessing per guardian.
+        wait = await self.limiter.hit(f"link:{guardian_id}", self.policy.guardian_links_per_day, 86_400, now)
+        if wait is not None:
+            raise ResourceExhausted(
+                "too many link attempts today", retry_after_seconds=wait, reason="LINK_RATE_LIMITED"
+            )
+
+        async def attempt() -> LinkView:
+            today = self.clock.now().date()
+            if phone is not None:
+                child = await self.users.by_phone(phone)
+                if child is None or child.deleted:
+                    raise NotFound("no account with this phone", reason="CHILD_NOT_FOUND")
+                school = await self.directory.is_parent_of(guardian_id, child.id)
+                how = LinkConfirmation.SCHOOL if school else LinkConfirmation.NONE
+            else:
+                assert code is not None
+                found = await self.users.by_link_code(self.hasher.hash("link", code))
+                if found is None or found.deleted:
+                    raise NotFound("unknown or used link code", reason="LINK_CODE_INVALID")
+                child = found
+                child.consume_link_code(self.clock.now())
+                how = LinkConfirmation.LINK_CODE
+            link = child.request_guardian(guardian_id, self.clock.now(), how, today, self.policy.consent_age)
+            await self.users.save(child)
+            return LinkView(child, link, guardian)
+
+        return await with_retries(attempt)
+
+    async def create_link_code(self, child_id: str) -> tuple[str, datetime]:
+        code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+
+        async def attempt() -> datetime:
+            child = await self._load(child_id)
+            expires = child.set_link_code(
+                self.hasher.hash("link", code), self.clock.now(), self.policy.link_code_ttl_seconds
+            )
+            await self.users.save(child)
+            return expires
+
+        return code, await with_retries(attempt)
+
+    async def confirm(self, child_id: str, guardian_id: str) -> LinkView:
+        guardian_id = check_id(guardian_id, "guardian_user_id")
+
+        async def attempt() -> LinkView:
+            child = await self._load(child_id)
+            link = child.confirm_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age)
+            await self.users.save(child)
+            return LinkView(child, link, await self.users.get(guardian_id))
+
+        return await with_retries(attempt)
+
+    async def set_consent(self, guardian_id: str, child_id: str, granted: bool) -> LinkView:
+        child_id = check_id(child_id, "child_user_id")
+
+        async def attempt() -> LinkView:
+            child = await self.users.get(child_id)
+            if child is None or child.deleted or child.link_of(guardian_id) is None:
+                # Not your child looks like no child: ids of minors are not confirmed to strangers.
+                raise NotFound("no such child", reason="GUARDIAN_LINK_NOT_FOUND")
+            link = child.set_consent(guardian_id, granted, self.clock.now().date(), self.policy.consent_age)
+            await self.users.save(child)
+            return LinkView(child, link, child)
+
+        return await with_retries(attempt)
+
+    async def unlink(self, caller_id: str, guardian_id: str, child_id: str) -> None:
+        guardian_id = check_id(guardian_id, "guardian_user_id")
+        child_id = check_id(child_id, "child_user_id")
+        if caller_id not in (guardian_id, child_id):
+            raise PermissionDenied("only the guardian or the child may unlink", reason="NOT_PARTY_TO_LINK")
+
+        async def attempt() -> None:
+            child = await self.users.get(child_id)
+            if child is None or child.link_of(guardian_id) is None:
+                raise NotFound("no such link", reason="GUARDIAN_LINK_NOT_FOUND")
+            child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age)
+            await self.users.save(child)
+
+        await with_retries(attempt)
+
+    async def children(self, guardian_id: str) -> list[LinkView]:
+        out = []
+        for child in await self.users.children_of(guardian_id):
+            link = child.link_of(guardian_id)
+            if link is not None and not child.deleted:
+                out.append(LinkView(child, link, child))
+        return out
+
+    async def guardians(self, child_id: str) -> list[LinkView]:
+        child = await self._load(child_id)
+        people = {u.id: u for u in await self.users.many([g.guardian_id for g in child.guardians])}
+        return [LinkView(child, g, people.get(g.guardian_id)) for g in child.guardians]
+
+
+def _check_link_code(value: str) -> str:
+    text = value.strip().upper().replace("-", "").replace(" ", "")
+    if len(text) != LINK_CODE_LENGTH or any(ch not in LINK_CODE_ALPHABET for ch in text):
+        raise InvalidArgument.field("link_code", f"must be {LINK_CODE_LENGTH} characters from the code alphabet")
+    return text

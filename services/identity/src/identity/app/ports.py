@@ -1,0 +1,95 @@
+"""Ports: what the use cases need from the outside world. Adapters implement them; tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from identity.domain.challenges import Challenge
+from identity.domain.sessions import RevokeReason, Session
+from identity.domain.users import User
+
+
+class UserRepository(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def by_phone(self, phone: str) -> User | None: ...
+
+    async def by_link_code(self, code_hash: str) -> User | None: ...
+
+    async def many(self, user_ids: Iterable[str]) -> list[User]: ...
+
+    async def children_of(self, guardian_id: str) -> list[User]: ...
+
+    async def add(self, user: User) -> bool:
+        """Insert a new user with its events; False when the phone already belongs to someone."""
+        ...
+
+    async def save(self, user: User) -> None:
+        """Write the user and its pending events if nobody else changed it since it was read;
+        raises Aborted(reason="CONCURRENT_UPDATE") otherwise. Clears `user.events`."""
+        ...
+
+
+class ChallengeRepository(Protocol):
+    async def get(self, challenge_id: str) -> Challenge | None: ...
+
+    async def add(self, challenge: Challenge) -> bool:
+        """False when a challenge with this id exists (an idempotent retry)."""
+        ...
+
+    async def save(self, challenge: Challenge) -> None: ...
+
+    async def supersede_pending(self, phone: str, except_id: str) -> None: ...
+
+
+class SessionRepository(Protocol):
+    async def get(self, session_id: str) -> Session | None: ...
+
+    async def add(self, session: Session) -> None: ...
+
+    async def save(self, session: Session) -> None: ...
+
+    async def list_active(self, user_id: str) -> list[Session]: ...
+
+    async def revoke_all(self, user_id: str, reason: RevokeReason, now: datetime, keep: str = "") -> int: ...
+
+    async def is_active(self, session_id: str, user_id: str) -> bool: ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window_seconds: int, now: datetime) -> float | None:
+        """Count one use of `key` in the current fixed window; seconds to wait when over `limit`."""
+        ...
+
+    async def cooldown(self, key: str, seconds: int, now: datetime) -> float | None:
+        """Take `key` for `seconds`; when already taken, the seconds left."""
+        ...
+
+
+class SmsGateway(Protocol):
+    async def send_code(self, phone: str, code: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenIssuer(Protocol):
+    def issue(self, user_id: str, session_id: str, phone: str, now: datetime) -> IssuedToken: ...
+
+
+class MembershipDirectory(Protocol):
+    """Identity's projection of school memberships (from school.membership.v1)."""
+
+    async def sharing_school(self, user_id: str, others: Iterable[str]) -> set[str]:
+        """The subset of `others` who share at least one school with `user_id`."""
+        ...
+
+    async def is_parent_of(self, guardian_id: str, child_id: str) -> bool:
+        """The school made `guardian_id` a parent member bound to `child_id`."""
+        ...

@@ -1,0 +1,286 @@
+"""Composition root: settings → logging → clients → repositories → use cases → servicers, workers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from parta.identity.v1 import (
+    account_pb2,
+    account_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    guardians_pb2,
+    guardians_pb2_grpc,
+    keys_pb2,
+    keys_pb2_grpc,
+    profiles_pb2,
+    profiles_pb2_grpc,
+)
+from parta_common.auth import Principal
+from parta_common.clock import Clock, SystemClock
+from parta_common.events.outbox import OutboxRelay
+from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.kit import Infrastructure, build_infrastructure
+from parta_common.logging import configure_logging
+from parta_common.mongo import ensure_indexes
+from parta_common.settings import Environment
+
+from identity.adapters.events import TOPIC, UserEventMapper
+from identity.adapters.keys import KeyringHolder, MongoKeyStore, parse_configured_keys
+from identity.adapters.mongo import (
+    USERS,
+    MongoChallengeRepository,
+    MongoMembershipDirectory,
+    MongoRateLimiter,
+    MongoSessionRepository,
+    MongoUserRepository,
+    index_specs,
+)
+from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
+from identity.api.account import AccountServicer
+from identity.api.auth import AuthServicer
+from identity.api.consumers import MembershipProjector, membership_consumer
+from identity.api.guardians import GuardianServicer
+from identity.api.keys import SigningKeyServicer
+from identity.api.profiles import ProfileServicer
+from identity.app.account import Accounts
+from identity.app.guardians import Guardians
+from identity.app.policy import IdentityPolicy
+from identity.app.ports import SmsGateway
+from identity.app.profiles import Profiles
+from identity.app.sign_in import SignIn
+from identity.config import IdentitySettings
+from identity.domain.challenges import CodePolicy
+from identity.domain.hashing import KeyedHasher
+
+log = structlog.get_logger("identity")
+
+SERVICE = "identity"
+
+
+def _full(descriptor_module: object, name: str) -> str:
+    return descriptor_module.DESCRIPTOR.services_by_name[name].full_name  # type: ignore[attr-defined]
+
+
+AUTH_SERVICE = _full(auth_pb2, "AuthService")
+KEYS_SERVICE = _full(keys_pb2, "SigningKeyService")
+PUBLIC_METHODS = (
+    f"/{AUTH_SERVICE}/RequestCode",
+    f"/{AUTH_SERVICE}/VerifyCode",
+    f"/{AUTH_SERVICE}/RefreshSession",
+    f"/{KEYS_SERVICE}/ListSigningKeys",
+)
+SERVICE_NAMES = (
+    AUTH_SERVICE,
+    KEYS_SERVICE,
+    _full(profiles_pb2, "ProfileService"),
+    _full(guardians_pb2, "GuardianService"),
+    _full(account_pb2, "AccountService"),
+)
+
+
+def policy_from(settings: IdentitySettings) -> IdentityPolicy:
+    return IdentityPolicy(
+        code=CodePolicy(
+            ttl_seconds=settings.code_ttl_seconds,
+            max_attempts=settings.code_max_attempts,
+            resend_cooldown_seconds=settings.resend_cooldown_seconds,
+        ),
+        phone_daily_cap=settings.phone_daily_cap,
+        address_limit=settings.address_limit,
+        address_window_seconds=settings.address_window_seconds,
+        session_idle_days=settings.session_idle_days,
+        consent_age=settings.consent_age,
+        link_code_ttl_seconds=settings.link_code_ttl_seconds,
+    )
+
+
+def sms_gateway_from(settings: IdentitySettings, clock: Clock) -> SmsGateway:
+    if settings.dev_sms_file:
+        if settings.environment is Environment.PRODUCTION:
+            raise ValueError("the development SMS gateway is refused in production")
+        return DevFileSmsGateway(Path(settings.dev_sms_file), clock)
+    auth = settings.sms_http_auth_header.get_secret_value() if settings.sms_http_auth_header else ""
+    return HttpSmsGateway(
+        settings.sms_http_url,
+        settings.sms_http_body_template,
+        content_type=settings.sms_http_content_type,
+        auth_header=auth,
+        message=settings.sms_message_template,
+    )
+
+
+class KeyringReloader:
+    """Development: picks up rotations written to the database by `python -m identity rotate-keys`."""
+
+    def __init__(self, store: MongoKeyStore, holder: KeyringHolder, interval: float):
+        self._store = store
+        self._holder = holder
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="keyring-reloader")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                self._holder.replace(await self._store.load_or_create_keyring())
+            except Exception as exc:
+                log.warning("keyring_reload_failed", error=type(exc).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@dataclass
+class IdentityService:
+    settings: IdentitySettings
+    infra: Infrastructure
+    runner: GrpcServiceRunner
+    keys: KeyringHolder
+    sign_in: SignIn
+    profiles: Profiles
+    guardians: Guardians
+    accounts: Accounts
+    relay: OutboxRelay
+    directory: MongoMembershipDirectory
+    key_store: MongoKeyStore | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+async def build(
+    settings: IdentitySettings, *, clock: Clock | None = None, sms: SmsGateway | None = None
+) -> IdentityService:
+    clock = clock or SystemClock()
+    holder: KeyringHolder | None = None
+    key_store: MongoKeyStore | None = None
+
+    # The verifier's key source is the keyring itself; it is filled in once the keyring is loaded.
+    class _LateKeys:
+        async def fetch(self):  # type: ignore[no-untyped-def]
+            assert holder is not None
+            return await holder.fetch()
+
+    infra = build_infrastructure(SERVICE, settings, key_source=_LateKeys())
+    db = infra.database
+    await ensure_indexes(db, index_specs())
+
+    if settings.signing_keys is not None:
+        ring = parse_configured_keys(settings.signing_keys.get_secret_value())
+    else:
+        key_store = MongoKeyStore(db, clock)
+        ring = await key_store.load_or_create_keyring()
+    holder = KeyringHolder(
+        ring,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        clock=clock,
+    )
+    if settings.hash_key is not None:
+        hash_key = base64.b64decode(settings.hash_key.get_secret_value())
+    else:
+        hash_key = await (key_store or MongoKeyStore(db, clock)).load_or_create_hash_key()
+    hasher = KeyedHasher(hash_key)
+
+    policy = policy_from(settings)
+    relay = infra.relay([USERS])
+    users = MongoUserRepository(db, UserEventMapper(settings.topic(TOPIC), clock.now), on_events=relay.notify)
+    sessions = MongoSessionRepository(db)
+    directory = MongoMembershipDirectory(db)
+    sign_in = SignIn(
+        users=users,
+        challenges=MongoChallengeRepository(db),
+        sessions=sessions,
+        limiter=MongoRateLimiter(db),
+        sms=sms or sms_gateway_from(settings, clock),
+        tokens=holder,
+        hasher=hasher,
+        clock=clock,
+        policy=policy,
+    )
+    profiles = Profiles(users=users, directory=directory, clock=clock, policy=policy)
+    guardians = Guardians(
+        users=users, directory=directory, limiter=MongoRateLimiter(db), hasher=hasher, clock=clock, policy=policy
+    )
+    accounts = Accounts(users=users, sessions=sessions, clock=clock, policy=policy)
+
+    async def principal_check(principal: Principal) -> None:
+        await sign_in.check_session(principal.user_id, principal.session_id)
+
+    def register(server: object) -> None:
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(sign_in), server)
+        keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(SigningKeyServicer(holder), server)
+        profiles_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(profiles, clock), server)
+        guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
+        account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
+
+    workers: list[object] = [relay]
+    workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
+    if key_store is not None:
+        workers.append(KeyringReloader(key_store, holder, settings.keyring_reload_seconds))
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name=SERVICE,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            registrars=[register],
+            service_names=SERVICE_NAMES,
+            interceptors=[infra.edge(PUBLIC_METHODS, principal_check)],
+            readiness=infra.readiness(),
+            workers=workers,  # type: ignore[arg-type]
+            closers=[infra.close],
+            grace_seconds=settings.grace_seconds,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    )
+    return IdentityService(
+        settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store
+    )
+
+
+async def _serve(settings: IdentitySettings) -> None:
+    service = await build(settings)
+    if settings.metrics_port:
+        service.infra.metrics.serve(settings.metrics_port)
+    await service.runner.serve_until_signal()
+
+
+async def _rotate(settings: IdentitySettings) -> None:
+    if settings.signing_keys is not None:
+        raise SystemExit("keys come from IDENTITY_SIGNING_KEYS: rotate them in the configuration")
+    infra = build_infrastructure(SERVICE, settings, key_source=_NoKeys())
+    try:
+        ring = await MongoKeyStore(infra.database, SystemClock()).rotate(settings.access_token_ttl_seconds)
+        print(f"current key {ring.current().key_id}; published {len(ring.keys)}")
+    finally:
+        await infra.close()
+
+
+class _NoKeys:
+    async def fetch(self) -> list[object]:
+        return []
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m identity")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "rotate-keys"])
+    args = parser.parse_args(argv)
+    settings = IdentitySettings()  # type: ignore[call-arg]  # from the environment
+    configure_logging(SERVICE, settings.log_level, stream=sys.stdout)
+    if args.command == "rotate-keys":
+        asyncio.run(_rotate(settings))
+    else:
+        asyncio.run(_serve(settings))

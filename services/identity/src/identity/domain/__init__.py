@@ -1,0 +1,1 @@
+"""Identity's rules in plain Python: phones, one-time codes, sessions, profiles, guardians, keys."""

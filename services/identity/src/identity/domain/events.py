@@ -1,0 +1,77 @@
+"""Domain events of a user (past tense); adapters map them to parta.identity.v1 protobufs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class ConsentState(StrEnum):
+    UNSPECIFIED = "unspecified"  # no profile yet, so no age
+    NOT_REQUIRED = "not_required"
+    AWAITING_GUARDIAN = "awaiting_guardian"
+    GRANTED = "granted"
+
+
+@dataclass(frozen=True)
+class ProfileSnapshot:
+    user_id: str
+    first_name: str
+    last_name: str
+    patronymic: str
+    is_minor: bool
+    consent_state: ConsentState
+
+
+@dataclass(frozen=True)
+class UserRegistered:
+    user_id: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class ProfileCreated:
+    profile: ProfileSnapshot
+
+
+@dataclass(frozen=True)
+class ProfileUpdated:
+    profile: ProfileSnapshot
+
+
+@dataclass(frozen=True)
+class ConsentChanged:
+    user_id: str
+    consent_state: ConsentState
+    guardian_user_id: str
+
+
+@dataclass(frozen=True)
+class GuardianLinked:
+    guardian_user_id: str
+    child_user_id: str
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class GuardianUnlinked:
+    guardian_user_id: str
+    child_user_id: str
+
+
+@dataclass(frozen=True)
+class AccountDeleted:
+    user_id: str
+    deleted_at: datetime
+
+
+DomainEvent = (
+    UserRegistered
+    | ProfileCreated
+    | ProfileUpdated
+    | ConsentChanged
+    | GuardianLinked
+    | GuardianUnlinked
+    | AccountDeleted
+)

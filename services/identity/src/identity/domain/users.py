@@ -1,0 +1,232 @@
+"""The user aggregate: phone, profile, the guardians of this user, consent; emits domain events.
+
+Guardian links live on the child's document, so a link, the child's consent and their events
+change together in one single-document write (the store has no multi-document transactions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
+
+from identity.domain.events import (
+    AccountDeleted,
+    ConsentChanged,
+    ConsentState,
+    DomainEvent,
+    GuardianLinked,
+    GuardianUnlinked,
+    ProfileCreated,
+    ProfileSnapshot,
+    ProfileUpdated,
+    UserRegistered,
+)
+from identity.domain.profiles import ADULT_AGE, Profile
+
+MAX_GUARDIANS = 6
+
+
+class LinkState(StrEnum):
+    PENDING = "pending"  # waiting for the child's confirmation
+    LINKED = "linked"
+
+
+class LinkConfirmation(StrEnum):
+    NONE = ""
+    CHILD = "child"
+    LINK_CODE = "link_code"
+    SCHOOL = "school"
+
+
+@dataclass
+class GuardianLink:
+    guardian_id: str
+    state: LinkState
+    consent_granted: bool
+    confirmed_by: LinkConfirmation
+    created_at: datetime
+
+
+@dataclass
+class User:
+    id: str
+    phone: str | None
+    registered_at: datetime
+    profile: Profile | None = None
+    profile_request_id: str = ""
+    guardians: list[GuardianLink] = field(default_factory=list)
+    consent_state: ConsentState = ConsentState.UNSPECIFIED
+    link_code_hash: str | None = None
+    link_code_expires_at: datetime | None = None
+    deleted_at: datetime | None = None
+    version: int = 0
+    events: list[DomainEvent] = field(default_factory=list)
+
+    @classmethod
+    def register(cls, user_id: str, phone: str, now: datetime) -> User:
+        user = cls(id=user_id, phone=phone, registered_at=now)
+        user.events.append(UserRegistered(user_id, now))
+        return user
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def is_minor(self, today: date) -> bool:
+        return self.profile is not None and self.profile.age_on(today) < ADULT_AGE
+
+    def compute_consent(self, today: date, consent_age: int) -> ConsentState:
+        if self.profile is None:
+            return ConsentState.UNSPECIFIED
+        if self.profile.age_on(today) >= consent_age:
+            return ConsentState.NOT_REQUIRED
+        if any(g.state is LinkState.LINKED and g.consent_granted for g in self.guardians):
+            return ConsentState.GRANTED
+        return ConsentState.AWAITING_GUARDIAN
+
+    def snapshot(self, today: date) -> ProfileSnapshot:
+        assert self.profile is not None
+        return ProfileSnapshot(
+            user_id=self.id,
+            first_name=self.profile.first_name,
+            last_name=self.profile.last_name,
+            patronymic=self.profile.patronymic,
+            is_minor=self.is_minor(today),
+            consent_state=self.consent_state,
+        )
+
+    def link_of(self, guardian_id: str) -> GuardianLink | None:
+        return next((g for g in self.guardians if g.guardian_id == guardian_id), None)
+
+    # --- profile -----------------------------------------------------------------------------
+
+    def create_profile(self, profile: Profile, request_id: str, today: date, consent_age: int) -> None:
+        self._require_alive()
+        if self.profile is not None:
+            raise AlreadyExists("the profile already exists; update it instead", reason="PROFILE_EXISTS")
+        self.profile = profile
+        self.profile_request_id = request_id
+        self.consent_state = self.compute_consent(today, consent_age)
+        self.events.append(ProfileCreated(self.snapshot(today)))
+
+    def update_profile(self, profile: Profile, today: date, consent_age: int) -> None:
+        self._require_alive()
+        if self.profile is None:
+            raise FailedPrecondition("create the profile first", reason="PROFILE_MISSING")
+        if profile == self.profile:
+            return
+        self.profile = profile
+        self._after_change(today, consent_age, guardian_id="")
+        self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    # --- guardians (self is the child) -------------------------------------------------------
+
+    def request_guardian(
+        self, guardian_id: str, now: datetime, confirmation: LinkConfirmation, today: date, consent_age: int
+    ) -> GuardianLink:
+        """A guardian asks to link. `confirmation` says who vouches for it already (the school,
+        or the child through a link code); without one the link waits for the child."""
+        self._require_alive()
+        if guardian_id == self.id:
+            raise FailedPrecondition("one cannot be one's own guardian", reason="GUARDIAN_SELF")
+        link = self.link_of(guardian_id)
+        if link is None:
+            if len(self.guardians) >= MAX_GUARDIANS:
+                raise FailedPrecondition("this child has the maximum number of guardians", reason="GUARDIANS_FULL")
+            link = GuardianLink(guardian_id, LinkState.PENDING, False, LinkConfirmation.NONE, now)
+            self.guardians.append(link)
+        if confirmation is not LinkConfirmation.NONE and link.state is LinkState.PENDING:
+            self._confirm(link, confirmation, today, consent_age)
+        return link
+
+    def confirm_guardian(self, guardian_id: str, today: date, consent_age: int) -> GuardianLink:
+        """The child confirms a pending link (idempotent for a link already made)."""
+        self._require_alive()
+        link = self.link_of(guardian_id)
+        if link is None:
+            raise NotFound("no link request from this guardian", reason="GUARDIAN_LINK_NOT_FOUND")
+        if link.state is LinkState.PENDING:
+            self._confirm(link, LinkConfirmation.CHILD, today, consent_age)
+        return link
+
+    def set_consent(self, guardian_id: str, granted: bool, today: date, consent_age: int) -> GuardianLink:
+        self._require_alive()
+        link = self.link_of(guardian_id)
+        if link is None:
+            raise NotFound("not a guardian of this user", reason="GUARDIAN_LINK_NOT_FOUND")
+        if link.state is not LinkState.LINKED:
+            raise FailedPrecondition("the link is not confirmed yet", reason="GUARDIAN_LINK_PENDING")
+        if link.consent_granted == granted:
+            return link
+        link.consent_granted = granted
+        self.events.append(GuardianLinked(guardian_id, self.id, confirmed=granted))
+        self._after_change(today, consent_age, guardian_id=guardian_id)
+        return link
+
+    def unlink_guardian(self, guardian_id: str, today: date, consent_age: int) -> None:
+        link = self.link_of(guardian_id)
+        if link is None:
+            raise NotFound("not a guardian of this user", reason="GUARDIAN_LINK_NOT_FOUND")
+        self.guardians.remove(link)
+        self.events.append(GuardianUnlinked(guardian_id, self.id))
+        if not self.deleted:
+            self._after_change(today, consent_age, guardian_id=guardian_id)
+
+    def set_link_code(self, code_hash: str, now: datetime, ttl_seconds: int) -> datetime:
+        self._require_alive()
+        self.link_code_hash = code_hash
+        self.link_code_expires_at = now + timedelta(seconds=ttl_seconds)
+        return self.link_code_expires_at
+
+    def consume_link_code(self, now: datetime) -> None:
+        if self.link_code_expires_at is None or now >= self.link_code_expires_at:
+            raise FailedPrecondition("the link code has expired", reason="LINK_CODE_EXPIRED")
+        self.link_code_hash = None
+        self.link_code_expires_at = None
+
+    # --- deletion ----------------------------------------------------------------------------
+
+    def delete(self, now: datetime) -> None:
+        """Erases personal data (phone, profile, links) and leaves a tombstone so ids stay unique."""
+        if self.deleted:
+            return
+        self.deleted_at = now
+        for link in list(self.guardians):
+            self.guardians.remove(link)
+            self.events.append(GuardianUnlinked(link.guardian_id, self.id))
+        self.phone = None
+        self.profile = None
+        self.link_code_hash = None
+        self.link_code_expires_at = None
+        self.consent_state = ConsentState.UNSPECIFIED
+        self.events.append(AccountDeleted(self.id, now))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _confirm(self, link: GuardianLink, how: LinkConfirmation, today: date, consent_age: int) -> None:
+        link.state = LinkState.LINKED
+        link.confirmed_by = how
+        self.events.append(GuardianLinked(link.guardian_id, self.id, confirmed=link.consent_granted))
+        self._after_change(today, consent_age, guardian_id=link.guardian_id)
+
+    def _after_change(self, today: date, consent_age: int, guardian_id: str) -> None:
+        state = self.compute_consent(today, consent_age)
+        if state != self.consent_state:
+            self.consent_state = state
+            self.events.append(ConsentChanged(self.id, state, guardian_id))
+
+    def _require_alive(self) -> None:
+        if self.deleted:
+            raise NotFound("account deleted", reason="ACCOUNT_DELETED")
+
+
+def require_guardian_of(child: User, guardian_id: str) -> GuardianLink:
+    link = child.link_of(guardian_id)
+    if link is None:
+        raise PermissionDenied("not a guardian of this user", reason="NOT_GUARDIAN")
+    return link
