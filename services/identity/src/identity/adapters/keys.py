@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from parta_common.auth import PublicKey, sign_access_token
 from parta_common.clock import Clock
-from parta_common.ids import new_id
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -29,7 +28,8 @@ HASH_KEY_ID = "hash_key"
 
 def generate_key(now: datetime) -> SigningKeyMaterial:
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
-    return SigningKeyMaterial(key_id=f"k-{new_id()[:13]}", private_key=seed, created_at=now)
+    # Random, not time-ordered: two keys made in the same millisecond must still differ.
+    return SigningKeyMaterial(key_id=f"k-{secrets.token_hex(8)}", private_key=seed, created_at=now)
 
 
 def public_bytes(material: SigningKeyMaterial) -> bytes:

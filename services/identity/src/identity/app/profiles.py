@@ -10,7 +10,7 @@ from parta_common.errors import FailedPrecondition, InvalidArgument
 from identity.app.common import check_id, check_request_id, user_not_found, with_retries
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
-from identity.domain.profiles import apply_mask, new_profile
+from identity.domain.profiles import apply_mask, check_mask, new_profile
 from identity.domain.users import LinkState, User
 
 MAX_BATCH = 200
@@ -60,6 +60,7 @@ class Profiles:
 
     async def update_profile(self, user_id: str, changes: dict[str, str], paths: list[str]) -> User:
         today = self.clock.now().date()
+        check_mask(paths)  # bad input is reported as such even before the profile exists
 
         async def attempt() -> User:
             user = await self.get_my_profile(user_id)

@@ -88,15 +88,20 @@ def new_profile(first_name: str, last_name: str, patronymic: str, birth_date: st
     return Profile(first, last, middle, born)
 
 
-def apply_mask(current: Profile, changes: dict[str, str], paths: list[str], today: date) -> Profile:
-    """Field-mask update: only the named paths are read; unknown or empty masks are rejected."""
+def check_mask(paths: list[str]) -> None:
     if not paths:
         raise InvalidArgument.field("update_mask", "must name at least one field")
     v = Violations()
-    unknown = [p for p in paths if p not in PROFILE_FIELDS]
-    for path in unknown:
-        v.add("update_mask", f"unknown field {path[:40]!r}")
+    for path in paths:
+        if path not in PROFILE_FIELDS:
+            v.add("update_mask", f"unknown field {path[:40]!r}")
     v.raise_if_any()
+
+
+def apply_mask(current: Profile, changes: dict[str, str], paths: list[str], today: date) -> Profile:
+    """Field-mask update: only the named paths are read; unknown or empty masks are rejected."""
+    check_mask(paths)
+    v = Violations()
     updated = current
     for path in dict.fromkeys(paths):
         raw = changes.get(path, "")
