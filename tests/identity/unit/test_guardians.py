@@ -102,7 +102,7 @@ async def test_teen_at_consent_age_needs_no_guardian_and_minors_cannot_be_guardi
     teen = await w.signed_in(TEEN)
     await w.profiles.create_profile(teen.user_id, ProfileInput("Катя", "Орлова", "", "2012-01-01"), "")
     assert await consent(w, teen.user_id) is ConsentState.NOT_REQUIRED
-    mother, child = await family(w)
+    _mother, child = await family(w)
     with pytest.raises(FailedPrecondition) as caught:
         await w.guardians.link(teen.user_id, CHILD, None)
     assert caught.value.reason == "GUARDIAN_NOT_ADULT"
