@@ -77,16 +77,22 @@ def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str,
     return proc.pid
 
 
-def stop_pid(name: str, timeout: float = 20.0) -> bool:
+def stop_pid(name: str, timeout: float = 20.0, *, kill: bool = False) -> bool:
+    """SIGTERM the process group and wait; `kill` sends SIGKILL at once (a crash, for tests)."""
     pid = running_pid(name)
     if pid is None:
         return False
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     except ProcessLookupError:
         pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        try:
+            # Reap it if it is our own child (tests spawn brokers), else a zombie looks alive.
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -293,8 +299,8 @@ class KafkaNode:
         say(f"Kafka {KAFKA_VERSION} ready on {self.bootstrap}")
         return True
 
-    def down(self) -> bool:
-        return stop_pid(self.name)
+    def down(self, *, kill: bool = False) -> bool:
+        return stop_pid(self.name, kill=kill)
 
 
 def kafka_up() -> bool:

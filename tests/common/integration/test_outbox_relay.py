@@ -145,7 +145,7 @@ def chaos_broker(unique) -> Any:
     node = infra.KafkaNode(name=f"kafka-chaos-{unique}", port=_free_port(), controller_port=_free_port())
     node.up()
     yield node
-    node.down()
+    node.down(kill=True)
     import shutil
 
     shutil.rmtree(node.data, ignore_errors=True)
@@ -182,7 +182,7 @@ async def test_outbox_grows_while_kafka_is_down_and_drains_when_it_returns(mongo
         await store.increment(ids[0])
         await wait_until(lambda: _eq(projection.applied(), 1), timeout=60, what="first event")
 
-        await asyncio.to_thread(chaos_broker.down)
+        await asyncio.to_thread(chaos_broker.down, kill=True)  # a crash, not a polite stop
         for i in range(100):
             await store.increment(ids[i % 10])
         await asyncio.sleep(1.0)
