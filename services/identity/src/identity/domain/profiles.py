@@ -111,6 +111,11 @@ def apply_mask(current: Profile, changes: dict[str, str], paths: list[str], toda
                 updated = replace(updated, birth_date=born)
         else:
             text = clean_name(raw, f"profile.{path}", v, required=path != "patronymic")
-            updated = replace(updated, **{path: text})
+            if path == "first_name":
+                updated = replace(updated, first_name=text)
+            elif path == "last_name":
+                updated = replace(updated, last_name=text)
+            else:
+                updated = replace(updated, patronymic=text)
     v.raise_if_any()
     return updated
