@@ -140,7 +140,9 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
         rows.append(("TokenVerifier.verify (Ed25519 JWT)", f"{verify_us:.0f} µs/call"))
         rows.append(("echo in-process, no interceptor", f"{bare:.0f} µs/call"))
         rows.append(("echo in-process, edge interceptor + token", f"{edged:.0f} µs/call (+{edged - bare:.0f} µs)"))
-        rows.append(("identity authenticated RPC (token + session check)", await _authenticated_rpc(identity.address, tokens)))
+        rows.append(
+            ("identity authenticated RPC (token + session check)", await _authenticated_rpc(identity.address, tokens))
+        )
     finally:
         stack.stop_all()
         stack.sms_file.unlink(missing_ok=True)
