@@ -97,7 +97,7 @@ async def _interceptor_cost(identity_address: str, token: str) -> tuple[float, f
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
                 stub = echo_pb2_grpc.EchoServiceStub(channel)
-                # Fail() is not public, so the edge must verify the token on every call.
+                # Slow() is not a public method, so the edge verifies the token on every call.
                 request = echo_pb2.SlowRequest(millis=0)
                 md = [("authorization", f"Bearer {token}")]
                 for _ in range(200):
