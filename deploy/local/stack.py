@@ -1,0 +1,159 @@
+"""`make run` / `make stop`: the whole platform on loopback with a demo school.
+
+    python deploy/local/stack.py up      # infrastructure + every service + demo data; prints how to sign in
+    python deploy/local/stack.py down    # stops the services, then the infrastructure this stack started
+    python deploy/local/stack.py status
+
+Services run as `python -m <pkg>` processes with their settings in environment variables (the same
+variables a Kubernetes Deployment sets); logs go to .cache/logs/<service>.log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import infra
+
+ROOT = infra.ROOT
+STATE = infra.RUN / "stack.json"
+SMS_FILE = infra.RUN / "dev-sms.jsonl"
+OPERATOR_PHONE = "+70000000001"
+
+# package, service directory, settings prefix, gRPC port, metrics port
+SERVICES = [
+    ("identity", "identity", "IDENTITY_", 50051, 9101),
+    ("school", "school", "SCHOOL_", 50052, 9102),
+    ("chat", "chat", "CHAT_", 50053, 9103),
+    ("media_signal", "media-signal", "MEDIA_SIGNAL_", 50054, 9104),
+]
+
+
+def present_services() -> list[tuple[str, str, str, int, int]]:
+    return [s for s in SERVICES if (ROOT / "services" / s[1] / "pyproject.toml").exists()]
+
+
+def addresses() -> dict[str, str]:
+    return {package: f"127.0.0.1:{port}" for package, _, _, port, _ in SERVICES}
+
+
+def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict[str, str]:
+    endpoints = infra.endpoints()
+    env = {
+        "ENVIRONMENT": "development",
+        "GRPC_HOST": "127.0.0.1",
+        "GRPC_PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
+        "MONGODB_URI": endpoints["mongodb"],
+        "MONGODB_DATABASE": f"parta_{package}",
+        "KAFKA_BOOTSTRAP": endpoints["kafka"],
+        "IDENTITY_ADDRESS": addresses()["identity"],
+        "SCHOOL_ADDRESS": addresses()["school"],
+        "REPLICA_ID": f"{package}-1",
+    }
+    if package == "identity":
+        env["DEV_SMS_FILE"] = str(SMS_FILE)
+    if package == "school":
+        env["OPERATOR_PHONES"] = OPERATOR_PHONE
+    if package == "media_signal":
+        try:
+            import media
+
+            media_env = media.env()
+            env["JANUS_URL"] = media_env["janus_url"]
+            env["TURN_URIS"] = media_env["turn_uri"]
+            env["TURN_SECRET"] = media_env["turn_secret"]
+        except ImportError:
+            pass
+    return {prefix + key: value for key, value in env.items()}
+
+
+def start_service(package: str, prefix: str, port: int, metrics_port: int) -> None:
+    name = f"svc-{package}"
+    if infra.running_pid(name):
+        return
+    if infra.port_open(port):
+        raise SystemExit(f"port {port} for {package} is taken by another process")
+    infra.spawn(name, [sys.executable, "-m", package], cwd=ROOT, env=service_env(package, prefix, port, metrics_port))
+
+
+def wait_serving(package: str, port: int, timeout: float = 90.0) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if infra.running_pid(f"svc-{package}") is None:
+                tail = (infra.LOGS / f"svc-{package}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"{package} exited while starting; log tail:\n{tail}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.3)
+    raise SystemExit(f"{package} not SERVING after {timeout}s (see {infra.LOGS / f'svc-{package}.log'})")
+
+
+def up() -> int:
+    started = infra.up([])
+    previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
+    STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
+    services = present_services()
+    for package, _, prefix, port, metrics_port in services:
+        start_service(package, prefix, port, metrics_port)
+    for package, _, _, port, _ in services:
+        wait_serving(package, port)
+    print("Parta is running:")
+    for package, _, _, port, _ in services:
+        print(f"  {package:13} grpc 127.0.0.1:{port}   metrics http://127.0.0.1:{metrics_port(package)}/metrics")
+    demo = ROOT / "deploy" / "local" / "demo.py"
+    if demo.exists():
+        return subprocess.call([sys.executable, str(demo), "--sms-file", str(SMS_FILE)], cwd=ROOT)
+    return 0
+
+
+def metrics_port(package: str) -> int:
+    return next(metrics for name, _, _, _, metrics in SERVICES if name == package)
+
+
+def down() -> int:
+    for package, *_ in reversed(SERVICES):
+        if infra.stop_pid(f"svc-{package}"):
+            print(f"stopped {package}")
+    state = json.loads(STATE.read_text()) if STATE.exists() else {"infra": list(infra.COMPONENTS)}
+    infra.down(state["infra"])
+    STATE.unlink(missing_ok=True)
+    return 0
+
+
+def status() -> int:
+    for package, *_ in SERVICES:
+        pid = infra.running_pid(f"svc-{package}")
+        print(f"{package:13} {'running pid ' + str(pid) if pid else 'stopped'}")
+    return infra.main(["status"])
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "status"
+    if command == "up":
+        return up()
+    if command == "down":
+        return down()
+    if command == "status":
+        return status()
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main(sys.argv[1:]))
