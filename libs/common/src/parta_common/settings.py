@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 disables the HTTP metrics endpoint")
+    # Loopback by default; Kubernetes sets 0.0.0.0 so Prometheus can scrape the pod (NetworkPolicy limits who).
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     mongodb_uri: SecretStr
     mongodb_database: str

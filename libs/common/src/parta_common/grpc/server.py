@@ -20,6 +20,12 @@ from grpc_reflection.v1alpha import reflection
 
 log = structlog.get_logger("parta.server")
 
+# Health service name for liveness probes: SERVING from start until shutdown, whatever the
+# dependencies say. Readiness ("" and each service name) follows Mongo/Kafka; liveness must not,
+# or a database outage would make Kubernetes restart every replica. It still fails when the event
+# loop is stuck, because then nobody answers the probe.
+LIVENESS_SERVICE = "parta.liveness"
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Registrar = Callable[[grpc.aio.Server], None]
 
@@ -90,6 +96,7 @@ class GrpcServiceRunner:
         for worker in self.spec.workers:
             await worker.start()
         await self.server.start()
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._check_health()
         self._health_task = asyncio.create_task(self._health_loop(), name="health")
         log.info("server_started", service=self.spec.name, host=self.spec.host, port=self.port)

@@ -1,0 +1,40 @@
+"""Liveness and readiness are separate health names: a dependency outage must not fail liveness."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from parta_common.grpc.server import LIVENESS_SERVICE, GrpcServiceRunner, ServerSpec
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_liveness_serves_while_dependencies_are_down_and_stops_on_shutdown():
+    async def database_down() -> bool:
+        return False
+
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name="probe",
+            host="127.0.0.1",
+            port=0,
+            registrars=[],
+            service_names=["parta.testing.v1.Probe"],
+            readiness=[database_down],
+            grace_seconds=1,
+        )
+    )
+    port = await runner.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            ready = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+            alive = await stub.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), timeout=5)
+            assert ready.status == NOT_SERVING
+            assert alive.status == SERVING
+    finally:
+        await runner.stop()
+    # After shutdown the health servicer reports NOT_SERVING for every name, liveness included.
+    after = await runner.health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), None)
+    assert after.status == NOT_SERVING
