@@ -1,0 +1,258 @@
+"""MongoDB adapters: rooms (with their outbox and owner lease) and the membership projection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from parta.media_signal.v1 import events_pb2
+from parta_common.errors import Aborted
+from parta_common.events.envelope import make_envelope, outbox_record
+from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from parta_common.mongo import Document
+from pymongo import IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from media_signal.app.ports import Owner
+from media_signal.domain import events
+from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState
+
+ROOMS = "rooms"
+MEMBERSHIPS = "memberships"
+CLASSES = "classes"
+PRODUCER = "media-signal"
+
+_KIND_PB = {
+    RoomKind.CALL: events_pb2.ROOM_KIND_CALL,
+    RoomKind.LESSON: events_pb2.ROOM_KIND_LESSON,
+    RoomKind.BROADCAST: events_pb2.ROOM_KIND_BROADCAST,
+}
+
+
+def indexes() -> dict[str, list[IndexModel]]:
+    return {
+        ROOMS: [outbox_index(), IndexModel([("school_id", 1), ("state", 1)], name="school_state")],
+        MEMBERSHIPS: [IndexModel([("school_id", 1), ("user_id", 1), ("active", 1)], name="school_user")],
+        CLASSES: [],
+    }
+
+
+def _ts(when: datetime | None) -> Any:
+    from google.protobuf import timestamp_pb2
+
+    stamp = timestamp_pb2.Timestamp()
+    if when is not None:
+        stamp.FromDatetime(when)
+    return stamp
+
+
+def room_snapshot(room: Room) -> events_pb2.RoomSnapshot:
+    snap = events_pb2.RoomSnapshot(
+        room_id=room.room_id,
+        school_id=room.school_id,
+        class_id=room.class_id,
+        kind=_KIND_PB[room.kind],
+        title=room.title,
+        host_user_id=room.host_user_id,
+    )
+    if room.scheduled_for is not None:
+        snap.scheduled_for.CopyFrom(_ts(room.scheduled_for))
+    return snap
+
+
+def event_message(event: object) -> Any:
+    if isinstance(event, events.RoomScheduled):
+        return events_pb2.RoomScheduled(room=room_snapshot(event.room))
+    if isinstance(event, events.RoomStarted):
+        return events_pb2.RoomStarted(room=room_snapshot(event.room), started_at=_ts(event.started_at))
+    if isinstance(event, events.RoomEnded):
+        return events_pb2.RoomEnded(
+            room=room_snapshot(event.room),
+            ended_at=_ts(event.ended_at),
+            attendance=[
+                events_pb2.AttendanceRecord(
+                    user_id=user_id,
+                    first_joined_at=_ts(entry.first_joined_at),
+                    last_left_at=_ts(entry.last_left_at),
+                    total_seconds=round(entry.total_seconds),
+                )
+                for user_id, entry in sorted(event.attendance.items())
+            ],
+        )
+    if isinstance(event, events.ParticipantJoined):
+        return events_pb2.ParticipantJoined(
+            room_id=event.room_id, school_id=event.school_id, user_id=event.user_id, joined_at=_ts(event.joined_at)
+        )
+    if isinstance(event, events.ParticipantLeft):
+        return events_pb2.ParticipantLeft(
+            room_id=event.room_id,
+            school_id=event.school_id,
+            user_id=event.user_id,
+            left_at=_ts(event.left_at),
+            reason=event.reason,
+        )
+    raise TypeError(f"not a room event: {type(event).__name__}")
+
+
+def _attendance_doc(entry: AttendanceEntry) -> Document:
+    return {
+        "first_joined_at": entry.first_joined_at,
+        "last_left_at": entry.last_left_at,
+        "total_seconds": entry.total_seconds,
+        "open_streams": entry.open_streams,
+        "open_since": entry.open_since,
+    }
+
+
+def room_to_doc(room: Room) -> Document:
+    return {
+        "_id": room.room_id,
+        "school_id": room.school_id,
+        "class_id": room.class_id,
+        "kind": room.kind.value,
+        "title": room.title,
+        "host_user_id": room.host_user_id,
+        "created_at": room.created_at,
+        "scheduled_for": room.scheduled_for,
+        "state": room.state.value,
+        "max_participants": room.max_participants,
+        "waiting_room": room.waiting_room,
+        "invited_user_ids": list(room.invited_user_ids),
+        "presenter_user_ids": list(room.presenter_user_ids),
+        "started_at": room.started_at,
+        "ended_at": room.ended_at,
+        "version": room.version,
+        # User ids may contain dots; attendance is a list keyed inside, never by field name.
+        "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
+    }
+
+
+def room_from_doc(doc: Document) -> Room:
+    return Room(
+        room_id=doc["_id"],
+        school_id=doc["school_id"],
+        class_id=doc.get("class_id", ""),
+        kind=RoomKind(doc["kind"]),
+        title=doc["title"],
+        host_user_id=doc["host_user_id"],
+        created_at=doc["created_at"],
+        scheduled_for=doc.get("scheduled_for"),
+        state=RoomState(doc["state"]),
+        max_participants=doc["max_participants"],
+        waiting_room=doc.get("waiting_room", False),
+        invited_user_ids=tuple(doc.get("invited_user_ids", [])),
+        presenter_user_ids=tuple(doc.get("presenter_user_ids", [])),
+        started_at=doc.get("started_at"),
+        ended_at=doc.get("ended_at"),
+        version=doc["version"],
+        attendance={
+            a["user_id"]: AttendanceEntry(
+                first_joined_at=a["first_joined_at"],
+                last_left_at=a.get("last_left_at"),
+                total_seconds=a.get("total_seconds", 0.0),
+                open_streams=a.get("open_streams", 0),
+                open_since=a.get("open_since"),
+            )
+            for a in doc.get("attendance", [])
+        },
+    )
+
+
+class MongoRoomRepository:
+    def __init__(self, database: AsyncDatabase[Document], topic: str, *, on_write: Any = None):
+        self._rooms = database[ROOMS]
+        self._topic = topic
+        self._on_write = on_write  # the outbox relay's notify()
+
+    def _records(self, room: Room, evts: list[object], base_version: int, now: datetime) -> list[Any]:
+        records = []
+        for offset, event in enumerate(evts):
+            envelope = make_envelope(
+                event_message(event),
+                aggregate_type="room",
+                aggregate_id=room.room_id,
+                aggregate_version=base_version + offset,
+                producer=PRODUCER,
+                occurred_at=now,
+            )
+            records.append(outbox_record(self._topic, envelope))
+        return records
+
+    def _wrote(self) -> None:
+        if self._on_write is not None:
+            self._on_write()
+
+    async def create(self, room: Room, evts: list[object]) -> Room:
+        doc = room_to_doc(room) | outbox_fields(self._records(room, evts, room.version, room.created_at))
+        try:
+            await self._rooms.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.get(room.room_id)
+            assert existing is not None
+            return existing
+        self._wrote()
+        return room
+
+    async def get(self, room_id: str) -> Room | None:
+        doc = await self._rooms.find_one({"_id": room_id}, {"_outbox": 0})
+        return room_from_doc(doc) if doc else None
+
+    async def save(self, room: Room, evts: list[object], *, expected_version: int) -> None:
+        fields = room_to_doc(room)
+        fields.pop("_id")
+        now = datetime.now(tz=room.created_at.tzinfo)
+        update = merge_updates({"$set": fields}, outbox_push(self._records(room, evts, expected_version + 1, now)))
+        result = await self._rooms.update_one({"_id": room.room_id, "version": expected_version}, update)
+        if result.matched_count == 0:
+            raise Aborted("the room changed concurrently; retry", reason="ROOM_VERSION_CONFLICT")
+        self._wrote()
+
+    async def claim(self, room_id: str, replica: str, address: str, lease_until: datetime, now: datetime) -> Owner:
+        await self._rooms.update_one(
+            {
+                "_id": room_id,
+                "$or": [{"owner.replica": replica}, {"owner": None}, {"owner.lease_until": {"$lt": now}}],
+            },
+            {"$set": {"owner": {"replica": replica, "address": address, "lease_until": lease_until}}},
+        )
+        doc = await self._rooms.find_one({"_id": room_id}, {"owner": 1})
+        owner = (doc or {}).get("owner") or {}
+        return Owner(owner.get("replica", ""), owner.get("address", ""))
+
+    async def release(self, room_id: str, replica: str) -> None:
+        await self._rooms.update_one({"_id": room_id, "owner.replica": replica}, {"$set": {"owner": None}})
+
+
+class MongoMembershipDirectory:
+    """Reads the projection of school memberships (written by SchoolEventProjector)."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._memberships = database[MEMBERSHIPS]
+        self._classes = database[CLASSES]
+
+    async def access(self, school_id: str, user_id: str) -> Access:
+        rows = await self._memberships.find({"school_id": school_id, "user_id": user_id, "active": True}).to_list()
+        return Access(
+            user_id=user_id,
+            school_id=school_id,
+            memberships=tuple(
+                Membership(
+                    user_id=user_id,
+                    school_id=school_id,
+                    school_role=row.get("school_role", ""),
+                    class_id=row.get("class_id", ""),
+                    class_role=row.get("class_role", ""),
+                )
+                for row in rows
+            ),
+        )
+
+    async def class_exists(self, school_id: str, class_id: str) -> bool:
+        doc = await self._classes.find_one({"_id": class_id, "school_id": school_id})
+        if doc is not None:
+            return not doc.get("archived", False)
+        # Events of different topics arrive in any order: a membership may precede its ClassCreated.
+        return (
+            await self._memberships.find_one({"school_id": school_id, "class_id": class_id, "active": True}) is not None
+        )

@@ -1,0 +1,74 @@
+"""Projection of school classes and memberships from school's events (who may join which room)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parta.common.v1 import envelope_pb2
+from parta.school.v1 import events_pb2 as school_pb2
+from parta_common.events.envelope import unpack
+from parta_common.mongo import Document, apply_versioned
+from pymongo.asynchronous.database import AsyncDatabase
+
+from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS
+
+SCHOOL_ROLES = {
+    school_pb2.SCHOOL_ROLE_ADMIN: "admin",
+    school_pb2.SCHOOL_ROLE_TEACHER: "teacher",
+    school_pb2.SCHOOL_ROLE_STUDENT: "student",
+    school_pb2.SCHOOL_ROLE_PARENT: "parent",
+}
+CLASS_ROLES = {
+    school_pb2.CLASS_ROLE_CLASS_HEAD: "class_head",
+    school_pb2.CLASS_ROLE_SUBJECT_TEACHER: "subject_teacher",
+    school_pb2.CLASS_ROLE_STUDENT: "student",
+    school_pb2.CLASS_ROLE_PARENT: "parent",
+    school_pb2.CLASS_ROLE_STAFF: "staff",
+}
+TOPICS = ("school.class.v1", "school.membership.v1")
+
+
+class SchoolEventProjector:
+    """Idempotent: every write is versioned by the envelope's aggregate version, so replays are no-ops."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._memberships = database[MEMBERSHIPS]
+        self._classes = database[CLASSES]
+
+    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
+        name = envelope.event_type.rsplit(".", 1)[-1]
+        version = envelope.aggregate_version
+        if name in ("ClassCreated", "ClassUpdated", "ClassArchived"):
+            msg: Any = unpack(envelope, getattr(school_pb2, name))
+            c = msg.__getattribute__("class")
+            await apply_versioned(
+                self._classes,
+                c.class_id,
+                version,
+                {
+                    "$set": {
+                        "school_id": c.school_id,
+                        "title": c.title,
+                        "archived": c.archived or name == "ClassArchived",
+                    }
+                },
+            )
+        elif name in ("MemberJoined", "MemberRoleChanged", "MemberLeft"):
+            msg = unpack(envelope, getattr(school_pb2, name))
+            m = msg.membership
+            await apply_versioned(
+                self._memberships,
+                m.membership_id,
+                version,
+                {
+                    "$set": {
+                        "school_id": m.school_id,
+                        "user_id": m.user_id,
+                        "school_role": SCHOOL_ROLES.get(m.school_role, ""),
+                        "class_id": m.class_id,
+                        "class_role": CLASS_ROLES.get(m.class_role, ""),
+                        "active": name != "MemberLeft",
+                    }
+                },
+            )
+        # Other school events (staff verification, join requests) do not change who joins a room.

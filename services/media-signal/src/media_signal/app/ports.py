@@ -1,0 +1,98 @@
+"""Ports of media-signal: storage, the membership projection, grants, TURN and the SFU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from media_signal.domain.rooms import Access, Grants, Room
+
+
+class RoomRepository(Protocol):
+    async def create(self, room: Room, events: list[object]) -> Room:
+        """Insert; when the id exists already (a retried create) return the stored room."""
+        ...
+
+    async def get(self, room_id: str) -> Room | None: ...
+
+    async def save(self, room: Room, events: list[object], *, expected_version: int) -> None:
+        """Write the room and its events in one update; Aborted when the version moved."""
+        ...
+
+    async def claim(self, room_id: str, replica: str, address: str, lease_until: datetime, now: datetime) -> Owner:
+        """Become the room's signalling owner unless another replica holds a live lease; returns the owner."""
+        ...
+
+    async def release(self, room_id: str, replica: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Owner:
+    replica: str
+    address: str
+
+
+class MembershipDirectory(Protocol):
+    async def access(self, school_id: str, user_id: str) -> Access: ...
+
+    async def class_exists(self, school_id: str, class_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    user_id: str
+    room_id: str
+    school_id: str
+    grants: Grants
+    expires_at: datetime
+
+
+class JoinTokenCodec(Protocol):
+    def issue(self, claims: JoinClaims, issued_at: datetime) -> str: ...
+
+    def verify(self, token: str, now: datetime) -> JoinClaims:
+        """Unauthenticated (JOIN_TOKEN_EXPIRED / JOIN_TOKEN_INVALID) when it is not ours or too old."""
+        ...
+
+
+@dataclass(frozen=True)
+class IceServer:
+    urls: tuple[str, ...]
+    username: str = ""
+    credential: str = ""
+
+
+class IceServerProvider(Protocol):
+    def ice_servers(self, user_id: str, now: datetime) -> list[IceServer]: ...
+
+
+@dataclass(frozen=True)
+class Published:
+    handle: str
+    feed_id: int
+    answer_sdp: str
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    handle: str
+    offer_sdp: str
+
+
+class Sfu(Protocol):
+    """The selective forwarding unit (Janus VideoRoom); handles are opaque strings."""
+
+    async def create_room(self, room_id: str, max_publishers: int) -> int: ...
+
+    async def destroy_room(self, sfu_room: int) -> None: ...
+
+    async def publish(self, sfu_room: int, display: str, offer_sdp: str) -> Published: ...
+
+    async def subscribe(self, sfu_room: int, feed_id: int) -> Subscribed: ...
+
+    async def start(self, handle: str, answer_sdp: str) -> None: ...
+
+    async def trickle(self, handle: str, candidate: str, sdp_mid: str, sdp_mline_index: int) -> None: ...
+
+    async def detach(self, handle: str) -> None: ...

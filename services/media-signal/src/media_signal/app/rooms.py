@@ -1,0 +1,144 @@
+"""Room use cases: create, get, start, end, and issuing join grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from parta_common.clock import Clock
+from parta_common.errors import InvalidArgument, NotFound
+
+from media_signal.app.ports import (
+    IceServer,
+    IceServerProvider,
+    JoinClaims,
+    JoinTokenCodec,
+    MembershipDirectory,
+    RoomRepository,
+)
+from media_signal.domain import events
+from media_signal.domain.rooms import (
+    Grants,
+    NewRoom,
+    Room,
+    RoomState,
+    check_can_create,
+    grants_for,
+    id_ok,
+    new_room,
+    require_host,
+    require_same_school,
+    validate_new_room,
+)
+
+
+class LiveRooms(Protocol):
+    """The signalling hub, seen from the room use cases: ends rooms it holds live."""
+
+    async def end_room(self, room_id: str, reason: str) -> Room | None: ...
+
+
+class IdFactory(Protocol):
+    def __call__(self, scope: str, actor: str, request_id: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    token: str
+    expires_at: datetime
+    grants: Grants
+    ice_servers: list[IceServer]
+    signal_address: str
+
+
+class RoomUseCases:
+    def __init__(
+        self,
+        *,
+        rooms: RoomRepository,
+        directory: MembershipDirectory,
+        tokens: JoinTokenCodec,
+        ice: IceServerProvider,
+        clock: Clock,
+        room_ids: IdFactory,
+        live: LiveRooms | None = None,
+        join_token_ttl: timedelta = timedelta(minutes=2),
+        signal_address: str = "",
+    ):
+        self._rooms = rooms
+        self._directory = directory
+        self._tokens = tokens
+        self._ice = ice
+        self._clock = clock
+        self._room_ids = room_ids
+        self.live = live
+        self._ttl = join_token_ttl
+        self._signal_address = signal_address
+
+    async def create_room(self, cmd: NewRoom, user_id: str) -> Room:
+        now = self._clock.now()
+        validate_new_room(cmd, now)
+        access = await self._directory.access(cmd.school_id, user_id)
+        known_class = bool(cmd.class_id) and await self._directory.class_exists(cmd.school_id, cmd.class_id)
+        assert cmd.kind is not None
+        check_can_create(cmd.kind, cmd.class_id, access, known_class)
+        for field, users in (
+            ("invited_user_ids", cmd.invited_user_ids),
+            ("presenter_user_ids", cmd.presenter_user_ids),
+        ):
+            for other in users:
+                if not (await self._directory.access(cmd.school_id, other)).is_member:
+                    # Same answer for "no such user" and "user of another school": the closed contour.
+                    raise InvalidArgument.field(field, "not a member of this school")
+        room = new_room(cmd, room_id=self._room_ids("room", user_id, cmd.request_id), host_user_id=user_id, now=now)
+        created: list[object] = [events.RoomScheduled(room)]
+        if room.state is RoomState.LIVE:
+            created.append(events.RoomStarted(room, now))
+        return await self._rooms.create(room, created)
+
+    async def _visible_room(self, room_id: str, user_id: str) -> Room:
+        if not id_ok(room_id):
+            raise InvalidArgument.field("room_id", "required, up to 64 characters")
+        room = await self._rooms.get(room_id)
+        if room is None:
+            raise NotFound("room not found", reason="ROOM_NOT_FOUND")
+        require_same_school(await self._directory.access(room.school_id, user_id))
+        return room
+
+    async def get_room(self, room_id: str, user_id: str) -> Room:
+        return await self._visible_room(room_id, user_id)
+
+    async def start_room(self, room_id: str, user_id: str) -> Room:
+        room = await self._visible_room(room_id, user_id)
+        require_host(room, user_id)
+        version = room.version
+        now = self._clock.now()
+        if room.start(now):
+            await self._rooms.save(room, [events.RoomStarted(room, now)], expected_version=version)
+        return room
+
+    async def end_room(self, room_id: str, user_id: str) -> Room:
+        room = await self._visible_room(room_id, user_id)
+        require_host(room, user_id)
+        if room.state is RoomState.ENDED:
+            return room
+        if self.live is not None:
+            ended = await self.live.end_room(room_id, "ended_by_host")
+            if ended is not None:
+                return ended
+        version = room.version
+        now = self._clock.now()
+        if room.end(now):
+            await self._rooms.save(room, [events.RoomEnded(room, now, dict(room.attendance))], expected_version=version)
+        return room
+
+    async def create_join_token(self, room_id: str, user_id: str) -> JoinGrant:
+        room = await self._visible_room(room_id, user_id)
+        room.require_live()
+        access = await self._directory.access(room.school_id, user_id)
+        grants = grants_for(room, access)
+        now = self._clock.now()
+        expires = now + self._ttl
+        token = self._tokens.issue(JoinClaims(user_id, room.room_id, room.school_id, grants, expires), now)
+        return JoinGrant(token, expires, grants, self._ice.ice_servers(user_id, now), self._signal_address)

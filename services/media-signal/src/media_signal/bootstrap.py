@@ -1,0 +1,145 @@
+"""Composition root of media-signal: settings → logging → clients → repositories → use cases →
+servicers, hub and consumers. No logic here."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from parta.media_signal.v1 import media_signal_pb2, media_signal_pb2_grpc
+from parta_common.auth import KeySource
+from parta_common.clock import Clock, SystemClock
+from parta_common.events.consumer import EventConsumer
+from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.ids import new_id
+from parta_common.kit import build_infrastructure
+from parta_common.logging import configure_logging
+from parta_common.mongo import ensure_indexes, idempotent_id
+
+from media_signal.adapters import mongo
+from media_signal.adapters.janus import JanusSfu
+from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
+from media_signal.api.consumers import TOPICS, SchoolEventProjector
+from media_signal.api.servicers import RoomServicer, SignalServicer
+from media_signal.app.hub import SignalHub
+from media_signal.app.rooms import RoomUseCases
+from media_signal.config import MediaSignalSettings
+
+SERVICE = "media-signal"
+SERVICE_NAMES = [
+    media_signal_pb2.DESCRIPTOR.services_by_name["RoomService"].full_name,
+    media_signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
+]
+ROOM_TOPIC = "media_signal.room.v1"
+
+
+@dataclass
+class App:
+    runner: GrpcServiceRunner
+    hub: SignalHub
+    rooms: RoomUseCases
+    metrics_port: int
+    serve_metrics: object
+
+
+class _Started:
+    """Wraps a coroutine pair as a kit Worker."""
+
+    def __init__(self, start: object, stop: object):
+        self.start, self.stop = start, stop  # type: ignore[method-assign]
+
+
+def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None, clock: Clock | None = None) -> App:
+    clock = clock or SystemClock()
+    infra = build_infrastructure(SERVICE, settings, key_source=key_source)
+    relay = infra.relay([mongo.ROOMS], poll_interval=0.5)
+    room_repo = mongo.MongoRoomRepository(infra.database, settings.topic(ROOM_TOPIC), on_write=relay.notify)
+    directory = mongo.MongoMembershipDirectory(infra.database)
+    tokens = HmacJoinTokenCodec(settings.join_token_secret.get_secret_value().encode())
+    turn_secret = settings.turn_secret.get_secret_value().encode()
+    if settings.turn_uri_list() and not turn_secret:
+        raise ValueError("TURN_SECRET is required when TURN_URIS is set")
+    ice = TurnIceServers(settings.turn_uri_list(), turn_secret, settings.turn_ttl_seconds, settings.stun_uri_list())
+    sfu = JanusSfu(settings.janus_url)
+    address = settings.advertise_address or f"{settings.grpc_host}:{settings.grpc_port}"
+    replica = settings.replica_id or address
+    hub = SignalHub(
+        rooms=room_repo,
+        tokens=tokens,
+        sfu=sfu,
+        clock=clock,
+        new_id=new_id,
+        replica=replica,
+        address=address,
+        keepalive_timeout=settings.keepalive_timeout_seconds,
+        lease_seconds=settings.room_lease_seconds,
+    )
+    rooms = RoomUseCases(
+        rooms=room_repo,
+        directory=directory,
+        tokens=tokens,
+        ice=ice,
+        clock=clock,
+        room_ids=idempotent_id,
+        live=hub,
+        join_token_ttl=timedelta(seconds=settings.join_token_ttl_seconds),
+        signal_address=address,
+    )
+    consumer = EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
+        topics=[settings.topic(t) for t in TOPICS],
+        handler=SchoolEventProjector(infra.database),
+        dead_letters=infra.producer,
+        metrics=infra.metrics,
+        client_id=f"{SERVICE}-{replica}",
+    )
+
+    async def prepare() -> None:
+        await ensure_indexes(infra.database, mongo.indexes())
+
+    async def nothing() -> None:
+        return None
+
+    def register(server: object) -> None:
+        media_signal_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(rooms), server)
+        media_signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalServicer(hub), server)
+
+    infra.metrics.gauge("media_signal_live_rooms", "Rooms live on this replica").labels(SERVICE).set_function(
+        hub.live_rooms
+    )
+    infra.metrics.gauge("media_signal_participants", "Participants connected to this replica").labels(
+        SERVICE
+    ).set_function(hub.participants)
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name=SERVICE,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            registrars=[register],
+            service_names=SERVICE_NAMES,
+            interceptors=[infra.edge()],
+            readiness=[*infra.readiness(), sfu.ready],
+            workers=[_Started(prepare, nothing), relay, consumer, hub],
+            closers=[sfu.close, infra.close],
+            grace_seconds=settings.grace_seconds,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    )
+    return App(
+        runner=runner, hub=hub, rooms=rooms, metrics_port=settings.metrics_port, serve_metrics=infra.metrics.serve
+    )
+
+
+async def serve(settings: MediaSignalSettings) -> None:
+    app = build(settings)
+    if app.metrics_port:
+        app.serve_metrics(app.metrics_port)  # type: ignore[operator]
+    await app.runner.serve_until_signal()
+
+
+def main() -> None:
+    settings = MediaSignalSettings()  # type: ignore[call-arg]  # from the environment
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(serve(settings))

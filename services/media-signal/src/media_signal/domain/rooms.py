@@ -1,0 +1,310 @@
+"""Rooms: kinds, lifecycle, who may create and join them with which grants, and attendance."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+
+
+class RoomKind(StrEnum):
+    CALL = "call"
+    LESSON = "lesson"
+    BROADCAST = "broadcast"
+
+
+class RoomState(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class MediaMode(StrEnum):
+    P2P = "p2p"
+    SFU = "sfu"
+
+
+# Peer-to-peer needs a full mesh (n·(n-1) streams); beyond 4 people the SFU is the only sane path.
+MAX_P2P_PARTICIPANTS = 4
+DEFAULT_MAX = {RoomKind.CALL: 4, RoomKind.LESSON: 40, RoomKind.BROADCAST: 300}
+HARD_MAX = {RoomKind.CALL: MAX_P2P_PARTICIPANTS, RoomKind.LESSON: 100, RoomKind.BROADCAST: 1000}
+MAX_TITLE = 200
+MAX_INVITED = 50
+MAX_PRESENTERS = 10
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+MAX_SCHEDULE_BEHIND = timedelta(days=1)
+ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class Grants:
+    can_publish: bool = False
+    can_subscribe: bool = False
+    can_publish_data: bool = False
+    is_host: bool = False
+
+
+HOST_GRANTS = Grants(can_publish=True, can_subscribe=True, can_publish_data=True, is_host=True)
+SPEAKER_GRANTS = Grants(can_publish=True, can_subscribe=True, can_publish_data=True)
+VIEWER_GRANTS = Grants(can_subscribe=True)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One role of one person, as projected from school events."""
+
+    user_id: str
+    school_id: str
+    school_role: str  # "admin" | "teacher" | "student" | "parent"
+    class_id: str = ""
+    class_role: str = ""  # "class_head" | "subject_teacher" | "student" | "parent" | "staff"
+
+
+TEACHING_CLASS_ROLES = frozenset({"class_head", "subject_teacher"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """Everything the projection knows about one user in one school."""
+
+    user_id: str
+    school_id: str
+    memberships: tuple[Membership, ...] = ()
+
+    @property
+    def is_member(self) -> bool:
+        return bool(self.memberships)
+
+    @property
+    def is_admin(self) -> bool:
+        return any(m.school_role == "admin" for m in self.memberships)
+
+    @property
+    def is_staff(self) -> bool:
+        return any(m.school_role in ("admin", "teacher") for m in self.memberships)
+
+    def teaches(self, class_id: str) -> bool:
+        return any(m.class_id == class_id and m.class_role in TEACHING_CLASS_ROLES for m in self.memberships)
+
+    def class_roles(self, class_id: str) -> set[str]:
+        return {m.class_role for m in self.memberships if m.class_id == class_id}
+
+
+@dataclass(frozen=True)
+class AttendanceEntry:
+    first_joined_at: datetime
+    last_left_at: datetime | None = None
+    total_seconds: float = 0.0
+    # Streams the user has open now (a user may join from two devices) and since when.
+    open_streams: int = 0
+    open_since: datetime | None = None
+
+    def joined(self, at: datetime) -> AttendanceEntry:
+        if self.open_streams == 0:
+            return replace(self, open_streams=1, open_since=at)
+        return replace(self, open_streams=self.open_streams + 1)
+
+    def left(self, at: datetime) -> AttendanceEntry:
+        if self.open_streams <= 0:
+            return self
+        if self.open_streams > 1:
+            return replace(self, open_streams=self.open_streams - 1, last_left_at=at)
+        spent = max(0.0, (at - self.open_since).total_seconds()) if self.open_since else 0.0
+        return replace(self, open_streams=0, open_since=None, last_left_at=at, total_seconds=self.total_seconds + spent)
+
+
+@dataclass
+class Room:
+    room_id: str
+    school_id: str
+    kind: RoomKind
+    title: str
+    host_user_id: str
+    created_at: datetime
+    class_id: str = ""
+    scheduled_for: datetime | None = None
+    state: RoomState = RoomState.SCHEDULED
+    max_participants: int = 0
+    waiting_room: bool = False
+    invited_user_ids: tuple[str, ...] = ()
+    presenter_user_ids: tuple[str, ...] = ()
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    version: int = 1
+    attendance: dict[str, AttendanceEntry] = field(default_factory=dict)
+
+    @property
+    def media_mode(self) -> MediaMode:
+        return MediaMode.P2P if self.kind is RoomKind.CALL else MediaMode.SFU
+
+    def require_live(self) -> None:
+        if self.state is RoomState.ENDED:
+            raise FailedPrecondition("the room has ended", reason="ROOM_ENDED")
+        if self.state is not RoomState.LIVE:
+            raise FailedPrecondition("the room has not started", reason="ROOM_NOT_STARTED")
+
+    def start(self, at: datetime) -> bool:
+        """Returns False when already live (starting is idempotent)."""
+        if self.state is RoomState.ENDED:
+            raise FailedPrecondition("the room has ended", reason="ROOM_ENDED")
+        if self.state is RoomState.LIVE:
+            return False
+        self.state = RoomState.LIVE
+        self.started_at = at
+        self.version += 1
+        return True
+
+    def end(self, at: datetime) -> bool:
+        if self.state is RoomState.ENDED:
+            return False
+        for user_id, entry in self.attendance.items():
+            while entry.open_streams > 0:
+                entry = entry.left(at)
+            self.attendance[user_id] = entry
+        self.state = RoomState.ENDED
+        self.ended_at = at
+        self.version += 1
+        return True
+
+    def record_join(self, user_id: str, at: datetime) -> AttendanceEntry:
+        entry = self.attendance.get(user_id) or AttendanceEntry(first_joined_at=at)
+        self.attendance[user_id] = entry.joined(at)
+        return self.attendance[user_id]
+
+    def record_leave(self, user_id: str, at: datetime) -> AttendanceEntry | None:
+        entry = self.attendance.get(user_id)
+        if entry is None:
+            return None
+        self.attendance[user_id] = entry.left(at)
+        return self.attendance[user_id]
+
+
+def require_same_school(access: Access) -> None:
+    # NOT_FOUND, not PERMISSION_DENIED: outsiders must not learn that a school or room exists.
+    if not access.is_member:
+        raise NotFound("room not found", reason="ROOM_NOT_FOUND")
+
+
+def require_host(room: Room, user_id: str) -> None:
+    if room.host_user_id != user_id:
+        raise PermissionDenied("only the host may do this", reason="NOT_HOST")
+
+
+def check_can_create(kind: RoomKind, class_id: str, access: Access, known_class: bool) -> None:
+    if not access.is_member:
+        raise PermissionDenied("not a member of this school", reason="NOT_A_MEMBER")
+    if kind is RoomKind.CALL:
+        return
+    if class_id and not known_class:
+        raise NotFound("class not found", reason="CLASS_NOT_FOUND")
+    if kind is RoomKind.LESSON and not (access.is_admin or access.teaches(class_id)):
+        raise PermissionDenied("only the class's teachers or an admin may hold a lesson", reason="NOT_CLASS_TEACHER")
+    if kind is RoomKind.BROADCAST:
+        allowed = access.is_admin or (access.teaches(class_id) if class_id else access.is_staff)
+        if not allowed:
+            raise PermissionDenied("only staff may hold a broadcast", reason="NOT_STAFF")
+
+
+def grants_for(room: Room, access: Access) -> Grants:
+    """What this user may do in this room; PermissionDenied when they may not join at all."""
+    user_id = access.user_id
+    if user_id == room.host_user_id:
+        return HOST_GRANTS
+    if not access.is_member:
+        raise NotFound("room not found", reason="ROOM_NOT_FOUND")
+    if room.kind is RoomKind.CALL:
+        if user_id in room.invited_user_ids:
+            return SPEAKER_GRANTS
+        raise PermissionDenied("not invited to this call", reason="NOT_INVITED")
+    if room.kind is RoomKind.LESSON:
+        roles = access.class_roles(room.class_id)
+        if roles & (TEACHING_CLASS_ROLES | {"student"}):
+            return SPEAKER_GRANTS
+        if access.is_admin:
+            return VIEWER_GRANTS  # an admin may observe a lesson, silently
+        raise PermissionDenied("lessons are for the class's students and teachers", reason="NOT_IN_CLASS")
+    # Broadcast: presenters on stage, everyone else in the audience.
+    if user_id in room.presenter_user_ids:
+        return SPEAKER_GRANTS
+    if not room.class_id or access.class_roles(room.class_id) or access.is_staff:
+        return VIEWER_GRANTS
+    raise PermissionDenied("this broadcast is for another class", reason="NOT_IN_CLASS")
+
+
+def _text_ok(value: str) -> bool:
+    return not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value)
+
+
+def id_ok(value: str) -> bool:
+    return 0 < len(value) <= ID_MAX and value.isprintable() and " " not in value
+
+
+@dataclass(frozen=True)
+class NewRoom:
+    request_id: str
+    school_id: str
+    class_id: str
+    kind: RoomKind | None
+    title: str
+    scheduled_for: datetime | None
+    max_participants: int
+    waiting_room: bool
+    invited_user_ids: tuple[str, ...]
+    presenter_user_ids: tuple[str, ...]
+    start_now: bool
+
+
+def validate_new_room(cmd: NewRoom, now: datetime) -> None:
+    v = Violations()
+    v.check(id_ok(cmd.request_id), "request_id", "1..64 printable characters without spaces")
+    v.check(id_ok(cmd.school_id), "school_id", "required")
+    v.check(cmd.kind is not None, "kind", "must be call, lesson or broadcast")
+    title = cmd.title.strip()
+    v.check(0 < len(title) <= MAX_TITLE, "title", f"1..{MAX_TITLE} characters")
+    v.check(_text_ok(cmd.title), "title", "must not contain control characters")
+    if cmd.kind is RoomKind.LESSON:
+        v.check(id_ok(cmd.class_id), "class_id", "a lesson is bound to a class")
+    elif cmd.kind is RoomKind.CALL:
+        v.check(not cmd.class_id, "class_id", "calls are not bound to a class")
+    elif cmd.class_id:
+        v.check(id_ok(cmd.class_id), "class_id", "invalid class id")
+    if cmd.kind is not None:
+        limit = HARD_MAX[cmd.kind]
+        v.check(0 <= cmd.max_participants <= limit, "max_participants", f"0 (default) or up to {limit}")
+    if cmd.scheduled_for is not None:
+        ok = now - MAX_SCHEDULE_BEHIND <= cmd.scheduled_for <= now + MAX_SCHEDULE_AHEAD
+        v.check(ok, "scheduled_for", "must be within a year from now")
+    v.check(len(cmd.invited_user_ids) <= MAX_INVITED, "invited_user_ids", f"at most {MAX_INVITED}")
+    v.check(all(id_ok(u) for u in cmd.invited_user_ids), "invited_user_ids", "invalid user id")
+    v.check(len(cmd.presenter_user_ids) <= MAX_PRESENTERS, "presenter_user_ids", f"at most {MAX_PRESENTERS}")
+    v.check(all(id_ok(u) for u in cmd.presenter_user_ids), "presenter_user_ids", "invalid user id")
+    if cmd.kind is not RoomKind.CALL:
+        v.check(not cmd.invited_user_ids, "invited_user_ids", "only calls have invitees")
+    if cmd.kind is not RoomKind.BROADCAST:
+        v.check(not cmd.presenter_user_ids, "presenter_user_ids", "only broadcasts have presenters")
+    v.raise_if_any()
+
+
+def new_room(cmd: NewRoom, *, room_id: str, host_user_id: str, now: datetime) -> Room:
+    assert cmd.kind is not None
+    room = Room(
+        room_id=room_id,
+        school_id=cmd.school_id,
+        class_id=cmd.class_id,
+        kind=cmd.kind,
+        title=cmd.title.strip(),
+        host_user_id=host_user_id,
+        created_at=now,
+        scheduled_for=cmd.scheduled_for,
+        max_participants=cmd.max_participants or DEFAULT_MAX[cmd.kind],
+        waiting_room=cmd.waiting_room,
+        invited_user_ids=tuple(dict.fromkeys(u for u in cmd.invited_user_ids if u != host_user_id)),
+        presenter_user_ids=tuple(dict.fromkeys(cmd.presenter_user_ids)),
+    )
+    if cmd.start_now:
+        room.start(now)
+        room.version = 1
+    return room

@@ -1,0 +1,379 @@
+"""Helpers for media-signal end-to-end tests and its benchmark: a stand-in for identity's key
+endpoint, school events published to Kafka, the service as a process, signalling clients and
+aiortc peers that count decoded frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiokafka import AIOKafkaProducer
+from parta.identity.v1 import keys_pb2, keys_pb2_grpc
+from parta.media_signal.v1 import events_pb2 as room_events
+from parta.media_signal.v1 import media_signal_pb2 as pb
+from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
+from parta.school.v1 import events_pb2 as school_pb2
+from parta_common.events.envelope import make_envelope
+from parta_common.testing.fakes import TokenMint
+
+from tests.e2e.harness import ROOT, Stack, free_port
+
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import media
+
+
+class KeyServer(keys_pb2_grpc.SigningKeyServiceServicer):
+    """Publishes the TokenMint's public key the way identity's SigningKeyService does."""
+
+    def __init__(self, mint: TokenMint):
+        self.mint = mint
+        self.server: grpc.aio.Server | None = None
+        self.address = ""
+
+    async def ListSigningKeys(self, request: Any, context: Any) -> keys_pb2.ListSigningKeysResponse:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        raw = self.mint.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return keys_pb2.ListSigningKeysResponse(
+            keys=[keys_pb2.SigningKey(key_id=self.mint.key_id, algorithm="EdDSA", public_key=raw)]
+        )
+
+    async def start(self) -> str:
+        self.server = grpc.aio.server()
+        keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(self, self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        self.address = f"127.0.0.1:{port}"
+        return self.address
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(0)
+
+
+SCHOOL_ROLE = {"admin": 1, "teacher": 2, "student": 3, "parent": 4}
+CLASS_ROLE = {"class_head": 1, "subject_teacher": 2, "student": 3, "parent": 4, "staff": 5}
+
+
+@dataclass
+class School:
+    school_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    class_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    version: int = 0
+
+    def membership(self, user_id: str, school_role: str, class_role: str = "") -> school_pb2.MemberJoined:
+        return school_pb2.MemberJoined(
+            membership=school_pb2.MembershipSnapshot(
+                membership_id=str(uuid.uuid4()),
+                school_id=self.school_id,
+                user_id=user_id,
+                school_role=SCHOOL_ROLE[school_role],
+                class_id=self.class_id if class_role else "",
+                class_role=CLASS_ROLE.get(class_role, 0),
+            )
+        )
+
+
+async def publish_school(bootstrap: str, prefix: str, school: School, members: list[tuple[str, str, str]]) -> None:
+    """Publishes ClassCreated and MemberJoined events as school would (key: school id)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        now = time.time()
+        from datetime import UTC, datetime
+
+        def envelope(payload: Any) -> bytes:
+            school.version += 1
+            return make_envelope(
+                payload,
+                aggregate_type="school",
+                aggregate_id=school.school_id,
+                aggregate_version=school.version,
+                producer="school",
+                occurred_at=datetime.fromtimestamp(now, UTC),
+            ).SerializeToString()
+
+        klass = school_pb2.ClassCreated(
+            **{"class": school_pb2.ClassSnapshot(class_id=school.class_id, school_id=school.school_id, title="5А")}
+        )
+        await producer.send_and_wait(f"{prefix}school.class.v1", envelope(klass), key=school.school_id.encode())
+        for user_id, school_role, class_role in members:
+            await producer.send_and_wait(
+                f"{prefix}school.membership.v1",
+                envelope(school.membership(user_id, school_role, class_role)),
+                key=school.school_id.encode(),
+            )
+    finally:
+        await producer.stop()
+
+
+class MediaStack:
+    """media-signal as a process, with its own key server and topic prefix."""
+
+    def __init__(
+        self, mongo_uri: str, kafka_bootstrap: str, *, keepalive: float = 3.0, extra: dict[str, str] | None = None
+    ):
+        self.run_id = uuid.uuid4().hex[:10]
+        self.stack = Stack(mongo_uri, kafka_bootstrap, self.run_id)
+        self.mint = TokenMint()
+        self.keys = KeyServer(self.mint)
+        self.kafka = kafka_bootstrap
+        self.prefix = f"t{self.run_id}."
+        self.keepalive = keepalive
+        self.extra = extra or {}
+        self.join_secret = secrets.token_urlsafe(32)
+        self.address = ""
+        self.channels: list[grpc.aio.Channel] = []
+
+    def env(self) -> dict[str, str]:
+        m = media.env()
+        return {
+            "MEDIA_SIGNAL_IDENTITY_ADDRESS": self.keys.address,
+            "MEDIA_SIGNAL_JANUS_URL": m["janus_url"],
+            "MEDIA_SIGNAL_TURN_URIS": m["turn_uri"],
+            "MEDIA_SIGNAL_TURN_SECRET": m["turn_secret"],
+            "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": self.join_secret,
+            "MEDIA_SIGNAL_KEEPALIVE_TIMEOUT_SECONDS": str(self.keepalive),
+            "MEDIA_SIGNAL_LOG_LEVEL": "info",
+            **self.extra,
+        }
+
+    async def __aenter__(self) -> MediaStack:
+        for component in media.COMPONENTS.values():
+            component.up()  # idempotent: starts Janus/coturn only when they are not answering
+        await self.keys.start()
+        service = await self.stack.start("media_signal", extra=self.env())
+        self.address = service.address
+        return self
+
+    async def start_replica(self, name: str) -> str:
+        service = await self.stack.start("media_signal", extra=self.env(), name=name)
+        return service.address
+
+    async def __aexit__(self, *exc: object) -> None:
+        for channel in self.channels:
+            await channel.close()
+        self.stack.stop_all()
+        await self.keys.stop()
+
+    def log_tail(self) -> str:
+        return self.stack.services["media_signal"].log_tail()
+
+    async def school(self, members: list[tuple[str, str, str]], school: School | None = None) -> School:
+        school = school or School()
+        await publish_school(self.kafka, self.prefix, school, members)
+        return school
+
+    def user(self, user_id: str, address: str | None = None) -> User:
+        channel = grpc.aio.insecure_channel(address or self.address)
+        self.channels.append(channel)
+        return User(user_id, self.mint.token(user_id), channel)
+
+
+@dataclass
+class User:
+    user_id: str
+    access_token: str
+    channel: grpc.aio.Channel
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.access_token}"),)
+
+    @property
+    def rooms(self) -> pb_grpc.RoomServiceStub:
+        return pb_grpc.RoomServiceStub(self.channel)
+
+    async def create_room(self, school: School, kind: int, *, retry_for: float = 15.0, **fields: Any) -> pb.Room:
+        """CreateRoom, retried while the membership projection catches up with the events."""
+        request = pb.CreateRoomRequest(request_id=uuid.uuid4().hex, school_id=school.school_id, kind=kind, **fields)
+        if kind != room_events.ROOM_KIND_CALL and "class_id" not in fields:
+            request.class_id = school.class_id
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                reply = await self.rooms.CreateRoom(request, metadata=self.metadata, timeout=5)
+                return reply.room
+            except grpc.aio.AioRpcError as error:
+                if time.monotonic() > deadline or error.code() not in (
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    grpc.StatusCode.NOT_FOUND,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                ):
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def join_token(self, room_id: str) -> pb.CreateJoinTokenResponse:
+        return await self.rooms.CreateJoinToken(
+            pb.CreateJoinTokenRequest(room_id=room_id), metadata=self.metadata, timeout=5
+        )
+
+    async def signal(self, token: str | None = None, room_id: str = "") -> SignalClient:
+        client = SignalClient(self)
+        if token is None:
+            token = (await self.join_token(room_id)).token
+        await client.open(token)
+        return client
+
+
+class SignalClient:
+    """One signalling stream: write requests, wait for responses of a kind (others are buffered)."""
+
+    def __init__(self, user: User):
+        self.user = user
+        self.call: Any = None
+        self.inbox: list[pb.SignalResponse] = []
+        self._arrived = asyncio.Condition()
+        self._reader: asyncio.Task[None] | None = None
+        self.error: grpc.aio.AioRpcError | None = None
+        self.closed = asyncio.Event()
+        self.participant_id = ""
+        self._pinger: asyncio.Task[None] | None = None
+
+    async def open(self, token: str, *, join: bool = True) -> None:
+        self.call = pb_grpc.SignalServiceStub(self.user.channel).Signal(metadata=self.user.metadata)
+        self._reader = asyncio.create_task(self._read())
+        if join:
+            await self.send(pb.SignalRequest(join=pb.JoinRequest(token=token)))
+            # Like a real client: keep-alive pings well inside the server's timeout.
+            self._pinger = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(Exception):
+            while not self.closed.is_set():
+                await asyncio.sleep(0.5)
+                await self.call.write(pb.SignalRequest(ping=pb.PingRequest(client_time_ms=-1)))
+
+    async def _read(self) -> None:
+        try:
+            async for response in self.call:
+                if response.WhichOneof("message") == "pong" and response.pong.client_time_ms == -1:
+                    continue  # our own keep-alive
+                async with self._arrived:
+                    self.inbox.append(response)
+                    self._arrived.notify_all()
+        except grpc.aio.AioRpcError as error:
+            self.error = error
+        finally:
+            self.closed.set()
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    async def send(self, request: pb.SignalRequest) -> None:
+        await self.call.write(request)
+
+    async def expect(self, kind: str, timeout: float = 10.0, where: Any = None) -> pb.SignalResponse:
+        async def find() -> pb.SignalResponse:
+            async with self._arrived:
+                while True:
+                    for i, response in enumerate(self.inbox):
+                        if response.WhichOneof("message") == kind and (where is None or where(response)):
+                            del self.inbox[i]
+                            return response
+                    if self.closed.is_set():
+                        raise AssertionError(f"stream closed before {kind}: {self.error!r}")
+                    await self._arrived.wait()
+
+        response = await asyncio.wait_for(find(), timeout)
+        if kind == "joined":
+            self.participant_id = response.joined.state.self.participant_id
+        return response
+
+    async def wait_closed(self, timeout: float = 10.0) -> grpc.aio.AioRpcError | None:
+        await asyncio.wait_for(self.closed.wait(), timeout)
+        return self.error
+
+    async def close(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+        if self.call is not None:
+            self.call.cancel()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+
+# ---------------------------------------------------------------- aiortc peers
+
+
+def synthetic_video() -> Any:
+    """A small moving test pattern: cheap to encode on a shared CI machine."""
+    import av
+    from aiortc import VideoStreamTrack
+
+    width, height = 160, 120
+
+    class Pattern(VideoStreamTrack):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        async def recv(self) -> Any:
+            pts, time_base = await self.next_timestamp()
+            self.n += 1
+            frame = av.VideoFrame(width=width, height=height, format="yuv420p")
+            shade = (self.n * 3) % 256
+            for index, plane in enumerate(frame.planes):
+                size = plane.line_size * (height if index == 0 else height // 2)
+                plane.update(bytes([shade if index == 0 else 128]) * size)
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    return Pattern()
+
+
+def synthetic_audio() -> Any:
+    from aiortc.mediastreams import AudioStreamTrack
+
+    return AudioStreamTrack()
+
+
+class FrameCounter:
+    """Consumes a remote track: every recv() is one decoded frame."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, int] = {"audio": 0, "video": 0}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def attach(self, track: Any) -> None:
+        async def pump() -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    await track.recv()
+                    self.frames[track.kind] += 1
+
+        self.tasks.append(asyncio.create_task(pump()))
+
+    async def wait_for(self, kind: str, count: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.frames[kind] < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.frames[kind]
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def peer_connection() -> AsyncIterator[Any]:
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    try:
+        yield pc
+    finally:
+        await pc.close()
+
+
+__all__ = ["Path", "fractions", "free_port", "room_events"]
