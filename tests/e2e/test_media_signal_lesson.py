@@ -10,7 +10,8 @@ import uuid
 import grpc
 import pytest
 from aiortc import RTCSessionDescription
-from parta.media_signal.v1 import events_pb2 as ev, media_signal_pb2 as pb
+from parta.media_signal.v1 import events_pb2 as ev
+from parta.media_signal.v1 import media_signal_pb2 as pb
 
 from tests.e2e.media_signal_support import FrameCounter, MediaStack, SignalClient, synthetic_video
 

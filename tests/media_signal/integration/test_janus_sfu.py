@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
-from parta_common.errors import InvalidArgument
-
 from media_signal.adapters.janus import JanusSfu
 from media_signal.app.hub import SfuFeedNotReady
+from parta_common.errors import InvalidArgument
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))

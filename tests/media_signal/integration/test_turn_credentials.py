@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from aioice import stun
 from aioice.turn import create_turn_endpoint
-
 from media_signal.adapters.tokens import TurnIceServers, turn_rest_credentials
 
 ROOT = Path(__file__).resolve().parents[3]
