@@ -236,3 +236,28 @@ async def test_dropped_peer_is_removed_after_keepalive_and_attendance_records_it
     assert set(attendance) == {a.user_id, b.user_id}
     assert attendance[b.user_id].last_left_at.seconds > 0
     assert "parta.media_signal.v1.RoomStarted" in seen and "parta.media_signal.v1.ParticipantJoined" in seen
+
+
+async def test_second_replica_refuses_a_room_it_does_not_own(stack: MediaStack) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    _, a, b, room = await _call(stack)
+    sa = await a.signal(room_id=room.room_id)
+    await sa.expect("joined")
+    other = await stack.start_replica("media_signal_2")
+    b2 = stack.user(b.user_id, address=other)
+    grant = await b2.join_token(room.room_id)  # any replica issues grants; they name the owner
+    assert grant.signal_address == stack.address
+    client = await b2.signal(grant.token)
+    error = await client.wait_closed()
+    assert error is not None and error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    status = rpc_status.from_call(error)
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    assert info.reason == "ROOM_PINNED_ELSEWHERE" and info.metadata["owner_address"] == stack.address
+    # The owner still serves it.
+    sb = await b.signal(grant.token)
+    await sb.expect("joined")
+    await sa.close()
+    await sb.close()

@@ -43,7 +43,7 @@ class FakeRooms:
     def __init__(self) -> None:
         self.rooms: dict[str, Room] = {}
         self.events: list[object] = []
-        self.owner: dict[str, Owner] = {}
+        self.owner_of: dict[str, Owner] = {}
 
     async def create(self, room: Room, evts: list[object]) -> Room:
         if room.room_id in self.rooms:
@@ -60,11 +60,14 @@ class FakeRooms:
         self.events += evts
 
     async def claim(self, room_id: str, replica: str, address: str, lease_until: datetime, now: datetime) -> Owner:
-        return self.owner.setdefault(room_id, Owner(replica, address))
+        return self.owner_of.setdefault(room_id, Owner(replica, address))
+
+    async def owner(self, room_id: str, now: datetime) -> Owner | None:
+        return self.owner_of.get(room_id)
 
     async def release(self, room_id: str, replica: str) -> None:
-        if self.owner.get(room_id, Owner("", "")).replica == replica:
-            del self.owner[room_id]
+        if self.owner_of.get(room_id, Owner("", "")).replica == replica:
+            del self.owner_of[room_id]
 
 
 class FakeDirectory:

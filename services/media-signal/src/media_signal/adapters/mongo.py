@@ -220,6 +220,13 @@ class MongoRoomRepository:
         owner = (doc or {}).get("owner") or {}
         return Owner(owner.get("replica", ""), owner.get("address", ""))
 
+    async def owner(self, room_id: str, now: datetime) -> Owner | None:
+        doc = await self._rooms.find_one({"_id": room_id}, {"owner": 1})
+        owner = (doc or {}).get("owner")
+        if not owner or owner.get("lease_until") is None or owner["lease_until"] < now:
+            return None
+        return Owner(owner.get("replica", ""), owner.get("address", ""))
+
     async def release(self, room_id: str, replica: str) -> None:
         await self._rooms.update_one({"_id": room_id, "owner.replica": replica}, {"$set": {"owner": None}})
 

@@ -26,6 +26,10 @@ class RoomRepository(Protocol):
 
     async def release(self, room_id: str, replica: str) -> None: ...
 
+    async def owner(self, room_id: str, now: datetime) -> Owner | None:
+        """The replica holding a live lease on the room, if any."""
+        ...
+
 
 @dataclass(frozen=True)
 class Owner:

@@ -141,4 +141,7 @@ class RoomUseCases:
         now = self._clock.now()
         expires = now + self._ttl
         token = self._tokens.issue(JoinClaims(user_id, room.room_id, room.school_id, grants, expires), now)
-        return JoinGrant(token, expires, grants, self._ice.ice_servers(user_id, now), self._signal_address)
+        # Rooms are pinned: point the client at the replica that owns the room, if one does.
+        owner = await self._rooms.owner(room.room_id, now)
+        address = owner.address if owner and owner.address else self._signal_address
+        return JoinGrant(token, expires, grants, self._ice.ice_servers(user_id, now), address)
