@@ -15,7 +15,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ms, percentile  # noqa: E402
-from parta.media_signal.v1 import events_pb2 as ev, media_signal_pb2 as pb  # noqa: E402
+from parta.media_signal.v1 import events_pb2 as ev  # noqa: E402
+from parta.media_signal.v1 import media_signal_pb2 as pb  # noqa: E402
 
 from tests.e2e.media_signal_support import MediaStack  # noqa: E402
 
@@ -40,7 +41,7 @@ async def run(env: dict) -> list[tuple[str, str]]:
         await host.expect("joined")
         users = [stack.user(s) for s in students]
 
-        async def token_for(user):  # noqa: ANN001, ANN202
+        async def token_for(user):
             for _ in range(100):  # the membership projection may still be catching up
                 try:
                     return await user.join_token(room.room_id)
@@ -50,7 +51,7 @@ async def run(env: dict) -> list[tuple[str, str]]:
 
         tokens = await asyncio.gather(*(token_for(u) for u in users))
 
-        async def join(user, token) -> float:  # noqa: ANN001
+        async def join(user, token) -> float:
             started = time.perf_counter()
             client = await user.signal(token.token)
             await client.expect("joined", timeout=30)
