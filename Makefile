@@ -65,5 +65,8 @@ stop: ## Stop everything `make run` started
 bench: setup ## Benchmarks: each service beside the bare grpc.aio echo ceiling and the store alone
 	$(PY) deploy/local/testrun.py bench
 
+render: setup ## Render every Kustomize overlay into .cache/render/ and validate it offline (Kubernetes schemas)
+	$(PY) deploy/render.py
+
 clean: ## Remove generated code and caches (keeps downloaded infrastructure)
 	rm -rf $(GEN)/parta $(STAMP) .venv
