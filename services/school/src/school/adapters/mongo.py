@@ -1,0 +1,336 @@
+"""MongoDB repositories of school: one document per school, class, membership, invite and join request.
+Every write is one update of one document carrying its new state and its outbox events."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from parta_common.errors import AlreadyExists
+from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from school.adapters.events import EventMapper
+from school.domain.events import DomainEvent
+from school.domain.model import (
+    ClassRole,
+    Invite,
+    JoinRequest,
+    JoinState,
+    Membership,
+    School,
+    SchoolClass,
+    SchoolRole,
+)
+
+Doc = dict[str, Any]
+E = TypeVar("E")
+
+SCHOOLS = "schools"
+CLASSES = "classes"
+MEMBERSHIPS = "memberships"
+INVITES = "invites"
+JOIN_REQUESTS = "join_requests"
+GUARDIANS = "guardians"
+SERVICE_KEYS = "service_keys"
+OUTBOX_COLLECTIONS = (SCHOOLS, CLASSES, MEMBERSHIPS, INVITES, JOIN_REQUESTS)
+
+
+def index_specs() -> dict[str, list[IndexModel]]:
+    return {
+        SCHOOLS: [
+            outbox_index(),
+            IndexModel([("pending_admin_phone_hash", ASCENDING)], name="pending_admin", sparse=True),
+            IndexModel([("admin_claimed_by", ASCENDING)], name="claimed_by", sparse=True),
+        ],
+        CLASSES: [
+            outbox_index(),
+            IndexModel([("school_id", ASCENDING), ("_id", ASCENDING)], name="school_classes"),
+            # Grade + letter per school and year among live classes; archived ones drop the key.
+            IndexModel([("unique_key", ASCENDING)], name="class_unique", unique=True, sparse=True),
+        ],
+        MEMBERSHIPS: [
+            outbox_index(),
+            IndexModel([("user_id", ASCENDING), ("school_id", ASCENDING)], name="user_school"),
+            IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("_id", ASCENDING)], name="school_class"),
+            IndexModel([("class_id", ASCENDING)], name="class"),
+        ],
+        INVITES: [
+            outbox_index(),
+            IndexModel([("token_hash", ASCENDING)], name="token", unique=True),
+            IndexModel([("school_id", ASCENDING), ("_id", ASCENDING)], name="school_invites"),
+        ],
+        JOIN_REQUESTS: [
+            outbox_index(),
+            IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("_id", ASCENDING)], name="school_class"),
+            IndexModel([("user_id", ASCENDING)], name="user"),
+        ],
+        GUARDIANS: [IndexModel([("guardian_id", ASCENDING), ("child_id", ASCENDING)], name="pair")],
+    }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- codecs: dataclass <-> document ----------------------------------------------------------
+
+
+def _doc(entity: Any) -> Doc:
+    data = asdict(entity)
+    data["_id"] = data.pop("id")
+    for key, value in list(data.items()):
+        if isinstance(value, tuple):
+            data[key] = list(value)
+        elif isinstance(value, int) and type(value) is not int and not isinstance(value, bool):
+            data[key] = int(value)  # IntEnum → plain int
+    return data
+
+
+def _decoder(cls: type[E], enums: dict[str, Callable[[Any], Any]]) -> Callable[[Doc], E]:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+
+    def decode(doc: Doc) -> E:
+        data = {k: v for k, v in doc.items() if k in names}
+        data["id"] = doc["_id"]
+        for key, value in list(data.items()):
+            if isinstance(value, list):
+                data[key] = tuple(value)
+            elif isinstance(value, datetime):
+                data[key] = _utc(value)
+        for key, convert in enums.items():
+            if key in data:
+                data[key] = convert(data[key])
+        return cls(**data)
+
+    return decode
+
+
+decode_school = _decoder(School, {})
+decode_class = _decoder(SchoolClass, {})
+decode_membership = _decoder(Membership, {"school_role": SchoolRole, "class_role": ClassRole})
+decode_invite = _decoder(Invite, {"role": SchoolRole})
+decode_join_request = _decoder(JoinRequest, {"role": SchoolRole, "state": JoinState})
+
+
+class _Repo(Generic[E]):
+    """Optimistic concurrency on `version`: insert-if-absent, and save-if-version-matches."""
+
+    aggregate = ""
+
+    def __init__(
+        self,
+        database: AsyncDatabase[Doc],
+        name: str,
+        mapper: EventMapper,
+        decode: Callable[[Doc], E],
+        on_events: Callable[[], None],
+    ):
+        self._c = database[name]
+        self._mapper = mapper
+        self._decode = decode
+        self._notify = on_events
+
+    def _extra(self, entity: E) -> Doc:
+        return {}
+
+    def _unset(self, entity: E) -> Doc:
+        return {}
+
+    def _duplicate(self, error: DuplicateKeyError) -> bool:
+        """True when the duplicate is a business key (not the id); raise the domain error there."""
+        return False
+
+    async def get(self, entity_id: str) -> E | None:
+        doc = await self._c.find_one({"_id": entity_id}, {"_outbox": 0})
+        return self._decode(doc) if doc else None
+
+    async def insert(self, entity: E, events: Sequence[DomainEvent]) -> bool:
+        return await self._insert(entity, events, {})
+
+    async def _insert(self, entity: E, events: Sequence[DomainEvent], extra: Doc) -> bool:
+        doc = {**_doc(entity), **self._extra(entity), **extra}
+        for key in self._unset(entity):
+            doc.pop(key, None)
+        records = self._mapper.records(self.aggregate, doc["_id"], doc["version"], events)
+        try:
+            await self._c.insert_one({**doc, **(outbox_fields(records) if records else {})})
+        except DuplicateKeyError as error:
+            self._duplicate(error)
+            return False
+        if records:
+            self._notify()
+        return True
+
+    async def save(self, entity: E, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        doc = {**_doc(entity), **self._extra(entity)}
+        entity_id = doc.pop("_id")
+        unset = self._unset(entity)
+        for key in unset:
+            doc.pop(key, None)
+        records = self._mapper.records(self.aggregate, entity_id, doc["version"], events)
+        update = merge_updates({"$set": doc}, {"$unset": unset} if unset else {}, outbox_push(records))
+        try:
+            result = await self._c.update_one({"_id": entity_id, "version": expected_version}, update)
+        except DuplicateKeyError as error:
+            self._duplicate(error)
+            raise
+        if result.modified_count and records:
+            self._notify()
+        return result.matched_count == 1
+
+    async def _find(self, query: Doc, *, after: str = "", limit: int = 0, sort: str = "_id") -> list[E]:
+        if after:
+            query = {**query, "_id": {"$gt": after}}
+        cursor = self._c.find(query, {"_outbox": 0}).sort(sort, ASCENDING)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [self._decode(d) async for d in cursor]
+
+
+class MongoSchoolRepository(_Repo[School]):
+    aggregate = "school"
+
+    def _unset(self, entity: School) -> Doc:
+        # Sparse indexes: absent, not empty, when nothing is pending.
+        out: Doc = {}
+        if not entity.pending_admin_phone_hash:
+            out["pending_admin_phone_hash"] = ""
+        if not entity.admin_claimed_by:
+            out["admin_claimed_by"] = ""
+        return out
+
+    async def pending_for_phone(self, phone_hash: str) -> list[School]:
+        return await self._find({"pending_admin_phone_hash": phone_hash})
+
+    async def claimed_by(self, user_id: str) -> list[School]:
+        return await self._find({"admin_claimed_by": user_id})
+
+    async def get_many(self, school_ids: Sequence[str]) -> list[School]:
+        if not school_ids:
+            return []
+        return await self._find({"_id": {"$in": list(school_ids)}})
+
+
+class MongoClassRepository(_Repo[SchoolClass]):
+    aggregate = "class"
+
+    def _extra(self, entity: SchoolClass) -> Doc:
+        key = entity.unique_key()
+        return {"unique_key": key} if key else {}
+
+    def _unset(self, entity: SchoolClass) -> Doc:
+        return {} if entity.unique_key() else {"unique_key": ""}
+
+    def _duplicate(self, error: DuplicateKeyError) -> bool:
+        if "unique_key" in str(error) or "class_unique" in str(error):
+            raise AlreadyExists("a class with this grade and letter exists this year", reason="CLASS_EXISTS")
+        return False
+
+    async def list(self, school_id: str, *, include_archived: bool, after: str, limit: int) -> list[SchoolClass]:
+        query: Doc = {"school_id": school_id}
+        if not include_archived:
+            query["archived"] = False
+        return await self._find(query, after=after, limit=limit)
+
+
+class MongoMembershipRepository(_Repo[Membership]):
+    aggregate = "membership"
+
+    async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]:
+        query: Doc = {"user_id": user_id}
+        if school_id:
+            query["school_id"] = school_id
+        if active_only:
+            query["active"] = True
+        return await self._find(query)
+
+    async def of_class(self, class_id: str) -> list[Membership]:
+        return await self._find({"class_id": class_id, "active": True})
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Membership]:
+        return await self._find(
+            {"school_id": school_id, "class_id": class_id, "active": True}, after=after, limit=limit
+        )
+
+
+class MongoInviteRepository(_Repo[Invite]):
+    aggregate = "invite"
+
+    async def insert(self, invite: Invite, token_hash: str, events: Sequence[DomainEvent]) -> bool:  # type: ignore[override]
+        # Only the hash of the token is stored; the token itself is derived under the service key.
+        return await self._insert(invite, events, {"token_hash": token_hash})
+
+    async def by_token_hash(self, token_hash: str) -> Invite | None:
+        doc = await self._c.find_one({"token_hash": token_hash}, {"_outbox": 0})
+        return self._decode(doc) if doc else None
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]:
+        query: Doc = {"school_id": school_id}
+        if class_id:
+            query["class_id"] = class_id
+        return await self._find(query, after=after, limit=limit)
+
+
+class MongoJoinRequestRepository(_Repo[JoinRequest]):
+    aggregate = "join_request"
+
+    async def list(
+        self, school_id: str, class_id: str, state: JoinState, *, after: str, limit: int
+    ) -> list[JoinRequest]:
+        query: Doc = {"school_id": school_id}
+        if class_id:
+            query["class_id"] = class_id
+        if state:
+            query["state"] = int(state)
+        return await self._find(query, after=after, limit=limit)
+
+    async def of_user(self, user_id: str) -> list[JoinRequest]:
+        return await self._find({"user_id": user_id})
+
+
+class MongoGuardianDirectory:
+    """Projection of identity's guardian links, by (guardian, child), newest version wins."""
+
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[GUARDIANS]
+
+    async def apply(self, guardian_id: str, child_id: str, *, linked: bool, confirmed: bool, version: int) -> None:
+        try:
+            await self._c.update_one(
+                {"_id": f"{guardian_id}:{child_id}", "version": {"$lt": version}},
+                {
+                    "$set": {
+                        "guardian_id": guardian_id,
+                        "child_id": child_id,
+                        "linked": linked,
+                        "confirmed": confirmed,
+                        "version": version,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # the stored link is newer: a replay
+
+    async def is_guardian(self, guardian_id: str, child_id: str) -> bool:
+        return await self._c.find_one({"_id": f"{guardian_id}:{child_id}", "linked": True}) is not None
+
+
+async def load_or_create_key(database: AsyncDatabase[Doc]) -> bytes:
+    """Development only: the service key lives in the database (production sets SCHOOL_SECRET_KEY)."""
+    candidate = secrets.token_bytes(32)
+    try:
+        await database[SERVICE_KEYS].insert_one({"_id": "secret_key", "key": candidate})
+    except DuplicateKeyError:
+        pass
+    doc = await database[SERVICE_KEYS].find_one({"_id": "secret_key"})
+    assert doc is not None
+    return bytes(doc["key"])

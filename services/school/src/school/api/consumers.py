@@ -1,0 +1,48 @@
+"""Consumer of identity.user.v1: AccountDeleted ends every membership; guardian links feed a projection.
+Idempotent: ending an ended membership is a no-op, and guardian links keep the newest version."""
+
+from __future__ import annotations
+
+import structlog
+from parta.common.v1 import envelope_pb2
+from parta.identity.v1 import events_pb2 as identity_pb2
+from parta_common.events.envelope import unpack
+
+from school.app.memberships import Memberships
+from school.app.ports import GuardianDirectory
+
+log = structlog.get_logger("school.consumers")
+
+IDENTITY_TOPIC = "identity.user.v1"
+
+
+class IdentityEventHandler:
+    def __init__(self, memberships: Memberships, guardians: GuardianDirectory):
+        self._memberships = memberships
+        self._guardians = guardians
+
+    async def handle(self, envelope: envelope_pb2.EventEnvelope) -> None:
+        kind = envelope.event_type
+        if kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
+            deleted = unpack(envelope, identity_pb2.AccountDeleted)
+            if deleted.user_id:  # type: ignore[attr-defined]
+                await self._memberships.account_deleted(deleted.user_id)  # type: ignore[attr-defined]
+                log.info("account_memberships_ended", event_id=envelope.event_id)
+        elif kind == identity_pb2.GuardianLinked.DESCRIPTOR.full_name:
+            linked = unpack(envelope, identity_pb2.GuardianLinked)
+            await self._guardians.apply(
+                linked.guardian_user_id,  # type: ignore[attr-defined]
+                linked.child_user_id,  # type: ignore[attr-defined]
+                linked=True,
+                confirmed=linked.confirmed,  # type: ignore[attr-defined]
+                version=int(envelope.aggregate_version),
+            )
+        elif kind == identity_pb2.GuardianUnlinked.DESCRIPTOR.full_name:
+            unlinked = unpack(envelope, identity_pb2.GuardianUnlinked)
+            await self._guardians.apply(
+                unlinked.guardian_user_id,  # type: ignore[attr-defined]
+                unlinked.child_user_id,  # type: ignore[attr-defined]
+                linked=False,
+                confirmed=False,
+                version=int(envelope.aggregate_version),
+            )

@@ -1,0 +1,161 @@
+"""What every school use case shares: dependencies, the caller, access checks, membership writes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from parta_common.clock import Clock
+from parta_common.errors import Aborted, NotFound, PermissionDenied
+
+from school.app.ports import (
+    ClassRepository,
+    GuardianDirectory,
+    InviteRepository,
+    JoinRequestRepository,
+    MembershipRepository,
+    QrRenderer,
+    SchoolRepository,
+)
+from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
+from school.domain.model import Membership, Roles, School, SchoolClass
+from school.domain.permissions import Action, allowed
+from school.domain.secrets import Secrets
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated person behind a call, as the api layer read it from the access token."""
+
+    user_id: str
+    phone: str = ""  # E.164 from the token's `phone_number` claim; never logged
+
+
+@dataclass(frozen=True)
+class Policy:
+    operator_phones: frozenset[str]
+    internal_clients: frozenset[str]
+    invite_base_url: str
+    default_timezone: str = "Europe/Moscow"
+    default_invite_ttl_seconds: int = 7 * 86400
+
+
+@dataclass
+class Deps:
+    schools: SchoolRepository
+    classes: ClassRepository
+    memberships: MembershipRepository
+    invites: InviteRepository
+    join_requests: JoinRequestRepository
+    guardians: GuardianDirectory
+    qr: QrRenderer
+    secrets: Secrets
+    clock: Clock
+    policy: Policy
+
+    # --- access ----------------------------------------------------------------------------
+
+    async def roles(self, school: School, user_id: str) -> Roles:
+        return Roles.of(user_id, school.id, await self.memberships.of_user(user_id, school.id), school.verified_ids)
+
+    async def school_for(self, caller: Caller, school_id: str) -> tuple[School, Roles]:
+        """The school and the caller's roles in it. Non-members get NOT_FOUND, exactly as if the school
+        did not exist: the closed contour does not even confirm that a school id is real."""
+        school = await self.schools.get(school_id) if school_id else None
+        if school is None:
+            raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+        roles = await self.roles(school, caller.user_id)
+        if not roles.is_member:
+            raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+        return school, roles
+
+    async def class_for(self, caller: Caller, class_id: str) -> tuple[SchoolClass, School, Roles]:
+        school_class = await self.classes.get(class_id) if class_id else None
+        if school_class is None:
+            raise NotFound("class not found", reason="CLASS_NOT_FOUND")
+        school = await self.schools.get(school_class.school_id)
+        roles = await self.roles(school, caller.user_id) if school else None
+        if school is None or roles is None or not roles.is_member:
+            raise NotFound("class not found", reason="CLASS_NOT_FOUND")
+        return school_class, school, roles
+
+    async def class_of_school(self, school: School, class_id: str, field: str = "class_id") -> SchoolClass:
+        school_class = await self.classes.get(class_id)
+        if school_class is None or school_class.school_id != school.id:
+            raise NotFound("class not found", reason="CLASS_NOT_FOUND", metadata={"field": field})
+        return school_class
+
+    @staticmethod
+    def require(roles: Roles, action: Action, class_id: str = "") -> None:
+        if not allowed(roles, action, class_id):
+            raise PermissionDenied(
+                f"not allowed to {action.name.lower()}", reason="PERMISSION_DENIED", metadata={"action": action.name}
+            )
+
+    def is_operator(self, caller: Caller) -> bool:
+        return bool(caller.phone) and caller.phone in self.policy.operator_phones
+
+    # --- memberships -----------------------------------------------------------------------
+
+    async def join(self, membership: Membership) -> Membership:
+        """Make the membership active; no-op when it is. Emits MemberJoined only for a real change."""
+
+        async def attempt() -> Membership | None:
+            stored = await self.memberships.get(membership.id)
+            if stored is None:
+                fresh = replace(membership, active=True, version=1)
+                return fresh if await self.memberships.insert(fresh, [MemberJoined(fresh)]) else None
+            if stored.active:
+                return stored
+            again = replace(membership, active=True, version=stored.version + 1)
+            return again if await self.memberships.save(again, stored.version, [MemberJoined(again)]) else None
+
+        return await with_retries(attempt)
+
+    async def change(self, membership_id: str, change: Callable[[Membership], Membership]) -> Membership | None:
+        """Apply `change` to an active membership and emit MemberRoleChanged when it changed anything."""
+
+        async def attempt() -> Membership | None:
+            stored = await self.memberships.get(membership_id)
+            if stored is None or not stored.active:
+                return replace(stored, active=False) if stored else _MISSING
+            changed = change(stored)
+            if changed == stored:
+                return stored
+            changed = replace(changed, version=stored.version + 1)
+            ok = await self.memberships.save(changed, stored.version, [MemberRoleChanged(changed)])
+            return changed if ok else None
+
+        result = await with_retries(attempt)
+        return None if result is _MISSING else result
+
+    async def leave(self, memberships: Iterable[Membership], reason: str) -> int:
+        """End memberships (MemberLeft with `reason`); returns how many were active."""
+        ended = 0
+        for membership in memberships:
+
+            async def attempt(m: Membership = membership) -> bool | None:
+                stored = await self.memberships.get(m.id)
+                if stored is None or not stored.active:
+                    return False
+                gone = replace(stored, active=False, version=stored.version + 1)
+                return True if await self.memberships.save(gone, stored.version, [MemberLeft(gone, reason)]) else None
+
+            if await with_retries(attempt):
+                ended += 1
+        return ended
+
+
+_MISSING = Membership(id="", school_id="", user_id="", school_role=0)  # type: ignore[arg-type]
+
+
+async def with_retries(attempt: Callable[[], Awaitable[T | None]], tries: int = 5) -> T:
+    """Optimistic concurrency: `attempt` returns None when a concurrent writer won; read again and retry."""
+    for _ in range(tries):
+        result = await attempt()
+        if result is not None:
+            return result
+    raise Aborted("concurrent change, please retry", reason="CONCURRENT_CHANGE")

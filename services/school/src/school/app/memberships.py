@@ -1,0 +1,140 @@
+"""Memberships: list, leave, remove, change role; and authorization for other services
+(GetMemberships, CheckPermission)."""
+
+from __future__ import annotations
+
+from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+
+from school.app.common import Caller, Deps
+from school.app.schools import Schools
+from school.domain.model import ClassRole, Membership, Roles, SchoolRole, check_id
+from school.domain.permissions import CLASS_SCOPED, Action, allowed
+
+
+class Memberships:
+    def __init__(self, deps: Deps, schools: Schools):
+        self.d = deps
+        self.schools = schools
+
+    async def list_members(
+        self, caller: Caller, school_id: str, class_id: str, after: str, limit: int
+    ) -> list[Membership]:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "class_id", class_id, required=False)
+        v.raise_if_any()
+        school, roles = await self.d.school_for(caller, school_id)
+        if class_id:
+            await self.d.class_of_school(school, class_id)
+            self.d.require(roles, Action.VIEW_CLASS, class_id)
+        else:
+            self.d.require(roles, Action.VIEW_SCHOOL)
+        return await self.d.memberships.list(school_id, class_id, after=after, limit=limit)
+
+    async def leave(self, caller: Caller, school_id: str, class_id: str) -> None:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "class_id", class_id, required=False)
+        v.raise_if_any()
+        school, _roles = await self.d.school_for(caller, school_id)
+        await self._remove(school.id, caller.user_id, class_id, reason="left")
+
+    async def remove_member(self, caller: Caller, school_id: str, user_id: str, class_id: str) -> None:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "user_id", user_id)
+        check_id(v, "class_id", class_id, required=False)
+        v.raise_if_any()
+        school, roles = await self.d.school_for(caller, school_id)
+        if class_id:
+            await self.d.class_of_school(school, class_id)
+        target = await self.d.roles(school, user_id)
+        if not roles.is_admin:
+            # Class heads remove students and parents of their own class, nothing else.
+            self.d.require(roles, Action.MODERATE_CLASS, class_id)
+            if not class_id or target.in_class(class_id) - {ClassRole.STUDENT, ClassRole.PARENT}:
+                raise PermissionDenied("class heads remove students and parents only", reason="PERMISSION_DENIED")
+        if not target.is_member:
+            raise NotFound("member not found", reason="MEMBER_NOT_FOUND")
+        await self._remove(school.id, user_id, class_id, reason="removed")
+
+    async def _remove(self, school_id: str, user_id: str, class_id: str, *, reason: str) -> None:
+        school = await self.d.schools.get(school_id)
+        assert school is not None
+        mine = await self.d.memberships.of_user(user_id, school_id)
+        if class_id:
+            if class_id == school.staff_room_class_id:
+                raise FailedPrecondition("staff leave the staff room by leaving the school", reason="STAFF_ROOM")
+            targets = [m for m in mine if m.class_id == class_id]
+            if not targets:
+                raise NotFound("not a member of this class", reason="MEMBER_NOT_FOUND")
+            await self.d.leave(targets, reason)
+            return
+        if user_id in school.admin_ids:
+            # Leaving the whole school goes through the last-admin rule first.
+            await self.schools.remove_admin_unchecked(school.id, user_id, reason=reason)
+        # Class seats first, school-level last: a consumer never sees a class member outside the school.
+        ordered = sorted(mine, key=lambda m: m.class_id == "")
+        await self.d.leave(ordered, reason)
+
+    async def get_memberships(self, caller: Caller, user_id: str, school_id: str) -> list[Membership]:
+        v = Violations()
+        check_id(v, "user_id", user_id)
+        check_id(v, "school_id", school_id, required=False)
+        v.raise_if_any()
+        found = await self.d.memberships.of_user(user_id, school_id)
+        if caller.user_id == user_id or caller.user_id in self.d.policy.internal_clients:
+            return found
+        # Admins see the memberships of people in their own schools, and nothing else.
+        visible: list[Membership] = []
+        admin_of: dict[str, bool] = {}
+        for m in found:
+            if m.school_id not in admin_of:
+                school = await self.d.schools.get(m.school_id)
+                admin_of[m.school_id] = school is not None and caller.user_id in school.admin_ids
+            if admin_of[m.school_id]:
+                visible.append(m)
+        if not visible and school_id:
+            raise PermissionDenied("not allowed to see this person's memberships", reason="PERMISSION_DENIED")
+        return visible
+
+    async def check_permission(
+        self, caller: Caller, user_id: str, school_id: str, class_id: str, action: Action
+    ) -> bool:
+        v = Violations()
+        check_id(v, "user_id", user_id)
+        check_id(v, "school_id", school_id)
+        check_id(v, "class_id", class_id, required=False)
+        if action == Action.UNSPECIFIED or action not in Action.__members__.values():
+            v.add("action", "must be a known action")
+        elif action in CLASS_SCOPED and not class_id:
+            v.add("class_id", "this action is about a class")
+        v.raise_if_any()
+        school = await self.d.schools.get(school_id)
+        if caller.user_id != user_id and caller.user_id not in self.d.policy.internal_clients:
+            caller_is_admin = school is not None and caller.user_id in school.admin_ids
+            if not caller_is_admin:
+                raise PermissionDenied("not allowed to ask about this person", reason="PERMISSION_DENIED")
+        if school is None:
+            return False
+        if class_id:
+            school_class = await self.d.classes.get(class_id)
+            if school_class is None or school_class.school_id != school.id or school_class.archived:
+                return False
+        roles = Roles.of(user_id, school.id, await self.d.memberships.of_user(user_id, school.id), school.verified_ids)
+        return allowed(roles, action, class_id)
+
+    # --- identity events ---------------------------------------------------------------------
+
+    async def account_deleted(self, user_id: str) -> None:
+        """Every membership ends (MemberLeft "account_deleted"). A deleted last admin leaves the school
+        without admins; an operator then registers a new admin phone (documented)."""
+        for m in await self.d.memberships.of_user(user_id):
+            school = await self.d.schools.get(m.school_id)
+            if school is not None and user_id in school.admin_ids:
+                await self.schools.drop_admin(school.id, user_id)
+        mine = await self.d.memberships.of_user(user_id)
+        await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
+
+
+__all__ = ["Memberships", "SchoolRole"]

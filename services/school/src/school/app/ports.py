@@ -1,0 +1,93 @@
+"""Ports of the school use cases. Each write stores one document's new state together with its events
+(the outbox lives in the same document), so a state change never loses its events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from school.domain.events import DomainEvent
+from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
+
+
+class SchoolRepository(Protocol):
+    async def get(self, school_id: str) -> School | None: ...
+
+    async def insert(self, school: School, events: Sequence[DomainEvent]) -> bool:
+        """False when a school with this id exists already (an idempotent retry)."""
+
+    async def save(self, school: School, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        """False when the stored version is not `expected_version` (a concurrent change won)."""
+
+    async def pending_for_phone(self, phone_hash: str) -> list[School]: ...
+
+    async def claimed_by(self, user_id: str) -> list[School]: ...
+
+    async def get_many(self, school_ids: Sequence[str]) -> list[School]: ...
+
+
+class ClassRepository(Protocol):
+    async def get(self, class_id: str) -> SchoolClass | None: ...
+
+    async def insert(self, school_class: SchoolClass, events: Sequence[DomainEvent]) -> bool:
+        """False when the id exists; raises AlreadyExists(CLASS_EXISTS) for a taken grade+letter."""
+
+    async def save(self, school_class: SchoolClass, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        """As insert for the grade+letter rule; False on a version conflict."""
+
+    async def list(self, school_id: str, *, include_archived: bool, after: str, limit: int) -> list[SchoolClass]: ...
+
+
+class MembershipRepository(Protocol):
+    async def get(self, membership_id: str) -> Membership | None: ...
+
+    async def insert(self, membership: Membership, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def save(self, membership: Membership, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]: ...
+
+    async def of_class(self, class_id: str) -> list[Membership]: ...
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Membership]:
+        """Active memberships of a school (school level when class_id is empty) or of a class."""
+
+
+class InviteRepository(Protocol):
+    async def get(self, invite_id: str) -> Invite | None: ...
+
+    async def by_token_hash(self, token_hash: str) -> Invite | None: ...
+
+    async def insert(self, invite: Invite, token_hash: str, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def save(self, invite: Invite, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]: ...
+
+
+class JoinRequestRepository(Protocol):
+    async def get(self, request_id: str) -> JoinRequest | None: ...
+
+    async def insert(self, request: JoinRequest, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def save(self, request: JoinRequest, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def list(
+        self, school_id: str, class_id: str, state: JoinState, *, after: str, limit: int
+    ) -> list[JoinRequest]: ...
+
+    async def of_user(self, user_id: str) -> list[JoinRequest]: ...
+
+
+class GuardianDirectory(Protocol):
+    """Projection of identity's GuardianLinked/GuardianUnlinked."""
+
+    async def apply(self, guardian_id: str, child_id: str, *, linked: bool, confirmed: bool, version: int) -> None: ...
+
+    async def is_guardian(self, guardian_id: str, child_id: str) -> bool: ...
+
+
+class QrRenderer(Protocol):
+    def png(self, text: str, scale: int) -> bytes: ...
+
+    def svg(self, text: str, scale: int) -> bytes: ...

@@ -1,0 +1,326 @@
+"""Schools: onboarding by an operator, claiming the first admin role by phone, school info, admins,
+staff verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+
+from school.app.common import Caller, Deps, with_retries
+from school.domain.events import ClassCreated, SchoolCreated, SchoolUpdated, StaffVerified
+from school.domain.model import (
+    MAX_ADDRESS,
+    MAX_NAME,
+    MAX_REGION,
+    MAX_SHORT_NAME,
+    STAFF_ROOM_TITLE,
+    ClassRole,
+    Membership,
+    School,
+    SchoolClass,
+    SchoolRole,
+    check_academic_year,
+    check_can_remove_admin,
+    check_id,
+    check_minutes,
+    check_request_id,
+    check_text,
+    derived_id,
+)
+from school.domain.permissions import Action
+from school.domain.secrets import looks_like_e164
+
+UPDATABLE = (
+    "name",
+    "short_name",
+    "region",
+    "address",
+    "timezone",
+    "academic_year",
+    "workday_start_minute",
+    "workday_end_minute",
+)
+
+
+@dataclass(frozen=True)
+class RegisterSchool:
+    request_id: str
+    name: str
+    short_name: str
+    region: str
+    address: str
+    timezone: str
+    academic_year: str
+    admin_phone: str
+
+
+@dataclass(frozen=True)
+class MySchool:
+    school: School
+    roles: list[SchoolRole]
+    verified: bool
+
+
+def check_timezone(v: Violations, name: str, value: str) -> None:
+    if not value or len(value) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "/_-+") for ch in value):
+        v.add(name, "must be an IANA time zone such as Europe/Moscow")
+        return
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        v.add(name, "unknown time zone")
+
+
+def staff_room_id(school_id: str) -> str:
+    return derived_id("staff-room", school_id)
+
+
+class Schools:
+    def __init__(self, deps: Deps):
+        self.d = deps
+
+    async def register_school(self, caller: Caller, cmd: RegisterSchool) -> School:
+        v = Violations()
+        check_request_id(v, cmd.request_id)
+        check_text(v, "name", cmd.name, MAX_NAME, required=True)
+        check_text(v, "short_name", cmd.short_name, MAX_SHORT_NAME, required=False)
+        check_text(v, "region", cmd.region, MAX_REGION, required=False)
+        check_text(v, "address", cmd.address, MAX_ADDRESS, required=False)
+        timezone = cmd.timezone or self.d.policy.default_timezone
+        check_timezone(v, "timezone", timezone)
+        check_academic_year(v, "academic_year", cmd.academic_year, required=True)
+        if not looks_like_e164(cmd.admin_phone):
+            v.add("admin_phone", "must be an E.164 phone number such as +79001234567")
+        v.raise_if_any()
+        # Validation first, then the role: malformed input is INVALID_ARGUMENT for everyone.
+        if not self.d.is_operator(caller):
+            raise PermissionDenied("only operators register schools", reason="OPERATOR_ONLY")
+        school_id = derived_id("school", caller.user_id, cmd.request_id)
+        school = School(
+            id=school_id,
+            name=cmd.name,
+            short_name=cmd.short_name,
+            region=cmd.region,
+            address=cmd.address,
+            timezone=timezone,
+            academic_year=cmd.academic_year,
+            staff_room_class_id=staff_room_id(school_id),
+            pending_admin_phone_hash=self.d.secrets.phone_hash(cmd.admin_phone),
+            version=1,
+            created_at=self.d.clock.now(),
+        )
+        if not await self.d.schools.insert(school, [SchoolCreated(school)]):
+            stored = await self.d.schools.get(school_id)
+            assert stored is not None
+            school = stored  # a retry: the first result, and make sure the staff room exists too
+        staff_room = SchoolClass(
+            id=school.staff_room_class_id,
+            school_id=school.id,
+            grade=0,
+            letter="",
+            title=STAFF_ROOM_TITLE,
+            academic_year=school.academic_year,
+            is_staff_room=True,
+            version=1,
+        )
+        await self.d.classes.insert(staff_room, [ClassCreated(staff_room)])
+        return school
+
+    async def claim_pending_roles(self, caller: Caller) -> list[str]:
+        """Roles waiting for the caller's phone become memberships; safe to repeat after a crash."""
+        claimed: list[str] = []
+        if caller.phone and looks_like_e164(caller.phone):
+            for school in await self.d.schools.pending_for_phone(self.d.secrets.phone_hash(caller.phone)):
+
+                async def attempt(s: School = school) -> School | bool | None:
+                    fresh = await self.d.schools.get(s.id)
+                    if fresh is None or fresh.admin_claimed_by:
+                        return False
+                    updated = replace(
+                        fresh,
+                        admin_claimed_by=caller.user_id,
+                        pending_admin_phone_hash="",
+                        admin_ids=_add(fresh.admin_ids, caller.user_id),
+                        verified_ids=_add(fresh.verified_ids, caller.user_id),
+                        version=fresh.version + 1,
+                    )
+                    return updated if await self.d.schools.save(updated, fresh.version, []) else None
+
+                await with_retries(attempt)
+        # Also the schools claimed before (a retry after a crash finishes their memberships).
+        for school in await self.d.schools.claimed_by(caller.user_id):
+            if caller.user_id in school.admin_ids:
+                await self._admin_memberships(school, caller.user_id)
+                claimed.append(school.id)
+        return claimed
+
+    async def _admin_memberships(self, school: School, user_id: str) -> None:
+        await self.d.join(Membership.new(school.id, user_id, SchoolRole.ADMIN, verified=True))
+        seat = Membership.new(
+            school.id, user_id, SchoolRole.ADMIN, school.staff_room_class_id, ClassRole.STAFF, verified=True
+        )
+        joined = await self.d.join(seat)
+        if joined.school_role != SchoolRole.ADMIN or not joined.verified:
+            await self.d.change(seat.id, lambda m: replace(m, school_role=SchoolRole.ADMIN, verified=True))
+
+    async def list_my_schools(self, caller: Caller) -> list[MySchool]:
+        await self.claim_pending_roles(caller)
+        memberships = await self.d.memberships.of_user(caller.user_id)
+        by_school: dict[str, set[SchoolRole]] = {}
+        for m in memberships:
+            by_school.setdefault(m.school_id, set()).add(m.school_role)
+        schools = await self.d.schools.get_many(sorted(by_school))
+        return [
+            MySchool(s, sorted(by_school[s.id]), caller.user_id in s.verified_ids or caller.user_id in s.admin_ids)
+            for s in schools
+        ]
+
+    async def get_school(self, caller: Caller, school_id: str) -> School:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        v.raise_if_any()
+        school, _ = await self.d.school_for(caller, school_id)
+        return school
+
+    async def update_school(self, caller: Caller, school_id: str, changes: dict[str, object]) -> School:
+        v = Violations()
+        check_id(v, "school.school_id", school_id)
+        if not changes:
+            v.add("update_mask", "must name at least one field")
+        for key in changes:
+            if key not in UPDATABLE:
+                v.add("update_mask", f"{key} cannot be updated")
+        text_limits = {"name": MAX_NAME, "short_name": MAX_SHORT_NAME, "region": MAX_REGION, "address": MAX_ADDRESS}
+        for key, limit in text_limits.items():
+            if key in changes:
+                check_text(v, f"school.{key}", str(changes[key]), limit, required=key == "name")
+        if "timezone" in changes:
+            check_timezone(v, "school.timezone", str(changes["timezone"]))
+        if "academic_year" in changes:
+            check_academic_year(v, "school.academic_year", str(changes["academic_year"]), required=True)
+        v.raise_if_any()
+        _school, roles = await self.d.school_for(caller, school_id)
+        self.d.require(roles, Action.MANAGE_SCHOOL)
+
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            updated = replace(fresh, **changes)  # type: ignore[arg-type]
+            mv = Violations()
+            check_minutes(
+                mv,
+                "school.workday_start_minute",
+                updated.workday_start_minute,
+                "school.workday_end_minute",
+                updated.workday_end_minute,
+            )
+            mv.raise_if_any()
+            if updated == fresh:
+                return fresh
+            updated = replace(updated, version=fresh.version + 1)
+            return updated if await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]) else None
+
+        return await with_retries(attempt)
+
+    async def appoint_admin(self, caller: Caller, school_id: str, user_id: str) -> None:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "user_id", user_id)
+        v.raise_if_any()
+        school, roles = await self.d.school_for(caller, school_id)
+        self.d.require(roles, Action.MANAGE_SCHOOL)
+        target = await self.d.roles(school, user_id)
+        if not target.is_staff:
+            raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
+
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            if user_id in fresh.admin_ids:
+                return fresh
+            updated = replace(
+                fresh,
+                admin_ids=_add(fresh.admin_ids, user_id),
+                verified_ids=_add(fresh.verified_ids, user_id),
+                version=fresh.version + 1,
+            )
+            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+
+        updated = await with_retries(attempt)
+        await self._admin_memberships(updated, user_id)
+
+    async def remove_admin(self, caller: Caller, school_id: str, user_id: str) -> None:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "user_id", user_id)
+        v.raise_if_any()
+        _school, roles = await self.d.school_for(caller, school_id)
+        self.d.require(roles, Action.MANAGE_SCHOOL)
+        await self.remove_admin_unchecked(school_id, user_id, reason="removed")
+
+    async def remove_admin_unchecked(self, school_id: str, user_id: str, *, reason: str) -> None:
+        """Removes the admin role under the last-admin rule; the caller checked who may do it."""
+        updated = await self._drop_from_admins(school_id, user_id, keep_one=True)
+        await self.demote_admin(updated, user_id, reason=reason)
+
+    async def drop_admin(self, school_id: str, user_id: str) -> None:
+        """For a deleted account: the person is gone, so the last-admin rule cannot hold them."""
+        await self._drop_from_admins(school_id, user_id, keep_one=False)
+
+    async def _drop_from_admins(self, school_id: str, user_id: str, *, keep_one: bool) -> School:
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            if keep_one:
+                check_can_remove_admin(fresh.admin_ids, user_id)
+            elif user_id not in fresh.admin_ids:
+                return fresh
+            updated = replace(
+                fresh, admin_ids=tuple(a for a in fresh.admin_ids if a != user_id), version=fresh.version + 1
+            )
+            # A school-level admin count change is not a SchoolSnapshot field: MemberLeft carries it.
+            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+
+        return await with_retries(attempt)
+
+    async def demote_admin(self, school: School, user_id: str, *, reason: str) -> None:
+        """End the admin role; the staff-room seat stays as a teacher's when the person also teaches."""
+        await self.d.leave([Membership.new(school.id, user_id, SchoolRole.ADMIN)], reason)
+        target = await self.d.roles(school, user_id)
+        seat = Membership.new(school.id, user_id, SchoolRole.ADMIN, school.staff_room_class_id, ClassRole.STAFF)
+        if SchoolRole.TEACHER in target.school_roles:
+            await self.d.change(seat.id, lambda m: replace(m, school_role=SchoolRole.TEACHER))
+        else:
+            await self.d.leave([seat], reason)
+
+    async def verify_staff(self, caller: Caller, school_id: str, user_id: str) -> None:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "user_id", user_id)
+        v.raise_if_any()
+        school, roles = await self.d.school_for(caller, school_id)
+        self.d.require(roles, Action.VERIFY_STAFF)
+        target = await self.d.roles(school, user_id)
+        if not target.is_staff:
+            raise FailedPrecondition("only staff members are verified", reason="NOT_STAFF")
+
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            if user_id in fresh.verified_ids:
+                return fresh
+            updated = replace(fresh, verified_ids=_add(fresh.verified_ids, user_id), version=fresh.version + 1)
+            event = StaffVerified(school_id, user_id, caller.user_id)
+            return updated if await self.d.schools.save(updated, fresh.version, [event]) else None
+
+        await with_retries(attempt)
+        # Snapshots carry `verified`, so every staff seat of the person is re-published with it.
+        for m in await self.d.memberships.of_user(user_id, school_id):
+            if m.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER) and not m.verified:
+                await self.d.change(m.id, lambda x: replace(x, verified=True))
+
+
+def _add(items: tuple[str, ...], item: str) -> tuple[str, ...]:
+    return items if item in items else (*items, item)

@@ -1,0 +1,180 @@
+"""Composition root: settings → logging → clients → repositories → use cases → servicers, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+
+import structlog
+from parta.school.v1 import school_pb2, school_pb2_grpc
+from parta_common.auth import KeySource
+from parta_common.clock import Clock, SystemClock
+from parta_common.events.consumer import EventConsumer
+from parta_common.events.outbox import OutboxRelay
+from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.kit import Infrastructure, build_infrastructure
+from parta_common.logging import configure_logging
+from parta_common.mongo import ensure_indexes
+
+from school.adapters.events import EventMapper
+from school.adapters.mongo import (
+    CLASSES,
+    INVITES,
+    JOIN_REQUESTS,
+    MEMBERSHIPS,
+    OUTBOX_COLLECTIONS,
+    SCHOOLS,
+    MongoClassRepository,
+    MongoGuardianDirectory,
+    MongoInviteRepository,
+    MongoJoinRequestRepository,
+    MongoMembershipRepository,
+    MongoSchoolRepository,
+    decode_class,
+    decode_invite,
+    decode_join_request,
+    decode_membership,
+    decode_school,
+    index_specs,
+    load_or_create_key,
+)
+from school.adapters.qr import SegnoQrRenderer
+from school.api.consumers import IDENTITY_TOPIC, IdentityEventHandler
+from school.api.servicers import (
+    ClassServicer,
+    InviteServicer,
+    JoinRequestServicer,
+    MembershipServicer,
+    SchoolServicer,
+)
+from school.app.classes import Classes
+from school.app.common import Deps, Policy
+from school.app.invites import Invites
+from school.app.join_requests import JoinRequests
+from school.app.memberships import Memberships
+from school.app.schools import Schools
+from school.config import SchoolSettings
+from school.domain.secrets import Secrets
+
+log = structlog.get_logger("school")
+
+SERVICE = "school"
+
+
+def _full(name: str) -> str:
+    return school_pb2.DESCRIPTOR.services_by_name[name].full_name
+
+
+SERVICE_NAMES = tuple(
+    _full(n) for n in ("SchoolService", "ClassService", "MembershipService", "InviteService", "JoinRequestService")
+)
+PUBLIC_METHODS = (f"/{_full('InviteService')}/PreviewInvite",)
+
+
+@dataclass
+class SchoolService:
+    settings: SchoolSettings
+    infra: Infrastructure
+    runner: GrpcServiceRunner
+    relay: OutboxRelay
+    deps: Deps
+    schools: Schools
+    classes: Classes
+    memberships: Memberships
+    invites: Invites
+    join_requests: JoinRequests
+    consumer: EventConsumer
+
+
+async def build(
+    settings: SchoolSettings, *, key_source: KeySource | None = None, clock: Clock | None = None
+) -> SchoolService:
+    clock = clock or SystemClock()
+    infra = build_infrastructure(SERVICE, settings, key_source=key_source)
+    db = infra.database
+    await ensure_indexes(db, index_specs())
+    key = (
+        settings.secret_key.get_secret_value().encode()
+        if settings.secret_key is not None
+        else await load_or_create_key(db)
+    )
+    relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
+    mapper = EventMapper(settings.topic, clock.now)
+
+    def repo(cls, name, decode):  # type: ignore[no-untyped-def]
+        return cls(db, name, mapper, decode, relay.notify)
+
+    deps = Deps(
+        schools=repo(MongoSchoolRepository, SCHOOLS, decode_school),
+        classes=repo(MongoClassRepository, CLASSES, decode_class),
+        memberships=repo(MongoMembershipRepository, MEMBERSHIPS, decode_membership),
+        invites=repo(MongoInviteRepository, INVITES, decode_invite),
+        join_requests=repo(MongoJoinRequestRepository, JOIN_REQUESTS, decode_join_request),
+        guardians=MongoGuardianDirectory(db),
+        qr=SegnoQrRenderer(),
+        secrets=Secrets(key),
+        clock=clock,
+        policy=Policy(
+            operator_phones=settings.operators(),
+            internal_clients=settings.internal_clients(),
+            invite_base_url=settings.invite_base_url,
+            default_timezone=settings.default_timezone,
+            default_invite_ttl_seconds=settings.default_invite_ttl_seconds,
+        ),
+    )
+    schools = Schools(deps)
+    classes = Classes(deps)
+    memberships = Memberships(deps, schools)
+    invites = Invites(deps)
+    join_requests = JoinRequests(deps, invites)
+
+    consumer = EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}school-identity",
+        topics=[settings.topic(IDENTITY_TOPIC)],
+        handler=IdentityEventHandler(memberships, deps.guardians).handle,
+        dead_letters=infra.producer,
+        metrics=infra.metrics,
+        client_id=f"school-{settings.replica_id or 'main'}",
+    )
+
+    def register(server):  # type: ignore[no-untyped-def]
+        school_pb2_grpc.add_SchoolServiceServicer_to_server(SchoolServicer(schools), server)
+        school_pb2_grpc.add_ClassServiceServicer_to_server(ClassServicer(classes), server)
+        school_pb2_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(memberships, classes), server)
+        school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
+        school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
+
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name=SERVICE,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            registrars=[register],
+            service_names=SERVICE_NAMES,
+            interceptors=[infra.edge(PUBLIC_METHODS)],
+            readiness=infra.readiness(),
+            workers=[relay, consumer],
+            closers=[infra.close],
+            grace_seconds=settings.grace_seconds,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    )
+    return SchoolService(
+        settings, infra, runner, relay, deps, schools, classes, memberships, invites, join_requests, consumer
+    )
+
+
+async def _serve(settings: SchoolSettings) -> None:
+    service = await build(settings)
+    if settings.metrics_port:
+        service.infra.metrics.serve(settings.metrics_port)
+    await service.runner.serve_until_signal()
+
+
+def main() -> None:
+    settings = SchoolSettings()  # type: ignore[call-arg]
+    configure_logging(SERVICE, settings.log_level, stream=sys.stdout)
+    log.info("starting", grpc_port=settings.grpc_port, operators=len(settings.operators()))
+    asyncio.run(_serve(settings))

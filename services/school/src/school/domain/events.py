@@ -1,0 +1,92 @@
+"""Domain events of school, past tense; adapters turn them into parta.school.v1 envelopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from school.domain.model import Invite, JoinRequest, Membership, School, SchoolClass
+
+
+@dataclass(frozen=True)
+class SchoolCreated:
+    school: School
+
+
+@dataclass(frozen=True)
+class SchoolUpdated:
+    school: School
+
+
+@dataclass(frozen=True)
+class ClassCreated:
+    school_class: SchoolClass
+
+
+@dataclass(frozen=True)
+class ClassUpdated:
+    school_class: SchoolClass
+
+
+@dataclass(frozen=True)
+class ClassArchived:
+    school_class: SchoolClass
+
+
+@dataclass(frozen=True)
+class MemberJoined:
+    membership: Membership
+
+
+@dataclass(frozen=True)
+class MemberRoleChanged:
+    membership: Membership
+
+
+@dataclass(frozen=True)
+class MemberLeft:
+    membership: Membership
+    reason: str  # "left", "removed", "account_deleted", "class_archived"
+
+
+@dataclass(frozen=True)
+class StaffVerified:
+    school_id: str
+    user_id: str
+    verified_by: str
+
+
+@dataclass(frozen=True)
+class JoinRequested:
+    request: JoinRequest
+
+
+@dataclass(frozen=True)
+class JoinRequestDecided:
+    request: JoinRequest
+
+
+@dataclass(frozen=True)
+class InviteCreated:
+    invite: Invite
+
+
+@dataclass(frozen=True)
+class InviteRevoked:
+    invite: Invite
+
+
+DomainEvent = (
+    SchoolCreated
+    | SchoolUpdated
+    | ClassCreated
+    | ClassUpdated
+    | ClassArchived
+    | MemberJoined
+    | MemberRoleChanged
+    | MemberLeft
+    | StaffVerified
+    | JoinRequested
+    | JoinRequestDecided
+    | InviteCreated
+    | InviteRevoked
+)
