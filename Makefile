@@ -65,6 +65,10 @@ stop: ## Stop everything `make run` started
 bench: setup ## Benchmarks: each service beside the bare grpc.aio echo ceiling and the store alone
 	$(PY) deploy/local/testrun.py bench
 
+loadtest: setup ## Load-test one service on loopback with ghz: make loadtest SERVICE=chat [DURATION=10s] [ARGS=...]
+	@test -n "$(SERVICE)" || { echo "usage: make loadtest SERVICE=identity|school|chat|media-signal [DURATION=10s] [ARGS='--concurrency 16']"; exit 2; }
+	$(PY) deploy/loadtest/run.py $(SERVICE) --duration $(or $(DURATION),10s) $(ARGS)
+
 render: setup ## Render every Kustomize overlay into .cache/render/ and validate it offline (Kubernetes schemas)
 	$(PY) deploy/render.py
 
