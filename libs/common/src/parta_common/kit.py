@@ -63,7 +63,7 @@ def build_infrastructure(
     return Infrastructure(
         service=service,
         settings=settings,
-        metrics=ServiceMetrics(service),
+        metrics=ServiceMetrics(service, host=settings.metrics_host),
         mongo=mongo,
         database=mongo[settings.mongodb_database],
         producer=KafkaProducerHandle(settings.kafka_bootstrap, client_id=f"{service}-{settings.replica_id or 'main'}"),

@@ -8,8 +8,10 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 
 class ServiceMetrics:
-    def __init__(self, service: str, registry: CollectorRegistry | None = None):
+    def __init__(self, service: str, registry: CollectorRegistry | None = None, *, host: str = "127.0.0.1"):
         self.service = service
+        # Where serve() listens unless told otherwise: settings.metrics_host (0.0.0.0 in Kubernetes).
+        self.host = host
         self.registry = registry or CollectorRegistry()
         self.rpc_latency = Histogram(
             "parta_rpc_latency_seconds",
@@ -48,5 +50,5 @@ class ServiceMetrics:
         """Service-specific gauges (live subscribers, rooms …) in the same registry."""
         return Gauge(name, documentation, ["service", *labels], registry=self.registry)
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, port: int, host: str | None = None) -> None:
+        start_http_server(port, addr=host or self.host, registry=self.registry)

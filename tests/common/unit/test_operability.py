@@ -1,4 +1,4 @@
-"""Liveness and readiness are separate health names: a dependency outage must not fail liveness."""
+"""What Kubernetes relies on: liveness independent of dependencies, metrics reachable where configured."""
 
 from __future__ import annotations
 
@@ -38,3 +38,25 @@ async def test_liveness_serves_while_dependencies_are_down_and_stops_on_shutdown
     # After shutdown the health servicer reports NOT_SERVING for every name, liveness included.
     after = await runner.health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), None)
     assert after.status == NOT_SERVING
+
+
+def test_metrics_listen_where_the_settings_say(monkeypatch):
+    """Kubernetes sets METRICS_HOST=0.0.0.0 so Prometheus can scrape; services just call serve(port)."""
+    from parta_common import metrics as metrics_module
+    from parta_common.kit import build_infrastructure
+    from parta_common.settings import ServiceSettings
+
+    seen: list[tuple[int, str]] = []
+    monkeypatch.setattr(metrics_module, "start_http_server", lambda port, addr, registry: seen.append((port, addr)))
+    settings = ServiceSettings(
+        mongodb_uri="mongodb://127.0.0.1:1/?directConnection=true",
+        mongodb_database="d",
+        kafka_bootstrap="127.0.0.1:1",
+        identity_address="127.0.0.1:1",
+        metrics_host="0.0.0.0",
+    )
+    infra = build_infrastructure("probe", settings)
+    infra.metrics.serve(9999)
+    assert seen == [(9999, "0.0.0.0")]
+    infra.metrics.serve(9998, "127.0.0.1")
+    assert seen[-1] == (9998, "127.0.0.1")
