@@ -12,14 +12,16 @@ Server findings (see docs/store.md for the full comparison; these are notes,
 the tests below only cover what the services actually use and must pass on
 the chosen server):
 
-* SecantusDB 0.7.0b3 (chosen for local dev/CI): every test here passes,
-  including GridFS and the 50-way concurrent sequence allocation.
-* FerretDB v1.24.2 (sqlite and postgresql handlers): see docs/store.md for the
-  results of this suite; documented gaps of the v1 line are TTL indexes
-  (createIndexes with expireAfterSeconds is rejected), text indexes,
-  multi-document transactions, change streams, ``$lookup`` and most
-  ``$group`` accumulators. None of these is used by the services: expiry is
-  done by explicit sweeps, events go through an in-document outbox.
+* SecantusDB 0.7.0b3 (chosen for local dev/CI): all pass. Known bug, kept as
+  an xfail: concurrent first upserts of one counter lose the findAndModify
+  return value (value=None although the $inc applied). Also no sort/limit
+  pushdown: pages cost O(matching docs), so services use two-sided seq windows.
+* FerretDB v1.24.2 (sqlite and postgresql handlers) fails 3 tests here:
+  concurrent find_one_and_update $inc loses updates (duplicate sequence
+  numbers), and $pull with a condition ({$pull: {outbox: {id: x}}}) is a
+  no-op. Concurrent first upserts raise DuplicateKeyError. Documented v1 gaps
+  not used by the services: TTL and text indexes, multi-document
+  transactions, change streams, $lookup, most $group accumulators.
 """
 from __future__ import annotations
 
