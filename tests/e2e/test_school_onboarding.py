@@ -140,5 +140,9 @@ async def test_school_onboarding_from_registration_to_parents(stack: Stack, kafk
     assert payloads(seen, ev.SchoolUpdated)[-1].school.timezone == "Asia/Yekaterinburg"
     assert [v.user_id for v in payloads(seen, ev.StaffVerified)] == [olga.user_id]
     assert {getattr(c, "class").title for c in payloads(seen, ev.ClassCreated)} == {"Учительская", "5А", "5Б", "9А"}
-    # No phone number ever reaches Kafka.
+    # No phone number ever reaches Kafka, and no phone, access token or invite token reaches the log.
     assert not any(p.encode() in e.SerializeToString() for e in seen for p in (irina_phone, olga.phone, OPERATOR))
+    log = school_svc.log_tail(10**7)
+    assert "rpc_rejected" in log  # the log is really there (the unverified teacher's refusal)
+    for secret in (irina_phone, OPERATOR, olga.phone, irina.access_token, invite.token, student_invite.token):
+        assert secret not in log

@@ -51,6 +51,9 @@ class Classes:
             academic_year=academic_year or school.academic_year,
             version=1,
         )
+        existing = await self.d.classes.get(school_class.id)
+        if existing is not None:
+            return existing  # a retry: the first result (its grade+letter would clash with itself)
         if not await self.d.classes.insert(school_class, [ClassCreated(school_class)]):
             stored = await self.d.classes.get(school_class.id)
             assert stored is not None

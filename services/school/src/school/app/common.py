@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TypeVar
 
 from parta_common.clock import Clock
@@ -55,6 +56,12 @@ class Deps:
     secrets: Secrets
     clock: Clock
     policy: Policy
+
+    def now(self) -> datetime:
+        """Stored times have millisecond precision (BSON dates): truncate, so a retry returns exactly
+        what the first call returned."""
+        now = self.clock.now()
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     # --- access ----------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class Invites:
             child = await self.d.roles(school, cmd.child_user_id)
             if ClassRole.STUDENT not in child.in_class(cmd.class_id):
                 raise FailedPrecondition("the child is not a student of this class", reason="CHILD_NOT_IN_CLASS")
-        now = self.d.clock.now()
+        now = self.d.now()
         invite = Invite(
             id=derived_id("invite", school.id, caller.user_id, cmd.request_id),
             school_id=school.id,
@@ -134,7 +134,7 @@ class Invites:
     async def preview_invite(self, token: str) -> Preview:
         self._check_token_shape(token)
         invite = await self._by_token(token)
-        invite.check_usable(self.d.clock.now(), user_id="")
+        invite.check_usable(self.d.now(), user_id="")
         school = await self.d.schools.get(invite.school_id)
         if school is None:
             raise NotFound("invite not found", reason="INVITE_NOT_FOUND")
@@ -144,7 +144,7 @@ class Invites:
     async def accept_invite(self, caller: Caller, token: str) -> Accepted:
         self._check_token_shape(token)
         invite = await self._by_token(token)
-        now = self.d.clock.now()
+        now = self.d.now()
         invite.check_usable(now, caller.user_id)
         school = await self.d.schools.get(invite.school_id)
         if school is None:
@@ -165,7 +165,7 @@ class Invites:
         async def use() -> Invite | None:
             fresh = await self.d.invites.get(invite.id)
             assert fresh is not None
-            used = fresh.accept(self.d.clock.now(), caller.user_id)
+            used = fresh.accept(self.d.now(), caller.user_id)
             if used is fresh:
                 return fresh
             used = replace(used, version=fresh.version + 1)
@@ -198,7 +198,7 @@ class Invites:
             child_user_id=invite.child_user_id,
             invite_id=invite.id,
             state=JoinState.PENDING,
-            created_at=self.d.clock.now(),
+            created_at=self.d.now(),
             version=1,
         )
         if await self.d.join_requests.insert(request, [JoinRequested(request)]):
@@ -269,4 +269,4 @@ class Invites:
         return self.d.qr.svg(link, scale), "image/svg+xml", link
 
     def now(self) -> datetime:
-        return self.d.clock.now()
+        return self.d.now()

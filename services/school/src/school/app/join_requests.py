@@ -48,7 +48,7 @@ class JoinRequests:
         async def attempt() -> JoinRequest | None:
             fresh = await self.d.join_requests.get(request_id)
             assert fresh is not None
-            decided = fresh.decide(approve, caller.user_id, self.d.clock.now())
+            decided = fresh.decide(approve, caller.user_id, self.d.now())
             if decided is fresh:
                 return fresh
             decided = replace(decided, version=fresh.version + 1)

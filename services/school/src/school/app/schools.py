@@ -109,7 +109,7 @@ class Schools:
             staff_room_class_id=staff_room_id(school_id),
             pending_admin_phone_hash=self.d.secrets.phone_hash(cmd.admin_phone),
             version=1,
-            created_at=self.d.clock.now(),
+            created_at=self.d.now(),
         )
         if not await self.d.schools.insert(school, [SchoolCreated(school)]):
             stored = await self.d.schools.get(school_id)
