@@ -159,41 +159,6 @@ async def test_concurrent_first_allocation_never_reuses_a_number(db):
     assert all(seq >= 1 for seq in seqs)
 
 
-async def next_seq_retrying(db, counter_id: str) -> int:
-    """Allocation as services must write it: a missing post-image means "try again" (a gap), never reuse."""
-    for _ in range(10):
-        doc = await db.counters.find_one_and_update(
-            {"_id": counter_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        )
-        if doc is not None:
-            return doc["seq"]
-    raise AssertionError("allocation kept failing")
-
-
-async def test_concurrent_first_allocation_never_reuses_a_number(db):
-    # Real MongoDB returns every post-image. SecantusDB 0.7.0b3 may return None to the losers of
-    # racing first upserts although their $inc applied (a gap); FerretDB v1 raises DuplicateKeyError.
-    # The contract services rely on — gaps allowed, reuse never — holds with a retry on None.
-    seqs = await asyncio.gather(*(next_seq_retrying(db, "chat:cold") for _ in range(50)))
-    assert len(set(seqs)) == 50
-    assert all(seq >= 1 for seq in seqs)
-
-
-@pytest.mark.xfail(
-    reason=(
-        "SecantusDB 0.7.0b3 bug: when concurrent upserts race to create the same "
-        "document, the losers' $inc is applied but findAndModify returns value=None "
-        "(the number is lost, leaving a gap). Real MongoDB returns the post-image. "
-        "FerretDB v1 raises DuplicateKeyError here instead. Services must create "
-        "counters before concurrent use (see the test above)."
-    ),
-    strict=False,
-)
-async def test_concurrent_first_allocation_with_upsert(db):
-    seqs = await asyncio.gather(*(next_seq(db, "chat:cold") for _ in range(50)))
-    assert sorted(seqs) == list(range(1, 51))
-
-
 async def test_message_pagination_before_and_after_cursor(db):
     await db.messages.create_index([("chat_id", ASCENDING), ("seq", ASCENDING)], unique=True)
     for i in range(30):
