@@ -3,6 +3,7 @@ expired, exhausted and revoked invites are FAILED_PRECONDITION with distinct rea
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -225,3 +226,18 @@ async def test_expired_exhausted_and_revoked_invites_have_distinct_reasons(env, 
     # Nothing of the refused attempts made a membership.
     memberships = await env.db["memberships"].count_documents({"user_id": late.user_id})
     assert memberships == 0
+
+
+async def test_a_whole_class_scanning_one_code_at_once_gets_exactly_the_uses(env, world: World):
+    created = await world.invite(ev.SCHOOL_ROLE_STUDENT, class_id=world.c5a.class_id, uses=10)
+    people = [env.mint.user() for _ in range(25)]
+    results = await asyncio.gather(
+        *(world.s.invites.AcceptInvite(pb.AcceptInviteRequest(token=created.token), metadata=p.md) for p in people),
+        return_exceptions=True,
+    )
+    ok = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(ok) == 10
+    assert all(r.code() == grpc.StatusCode.FAILED_PRECONDITION for r in refused)  # type: ignore[attr-defined]
+    stored = await env.db["invites"].find_one({"_id": created.invite.invite_id})
+    assert stored["uses"] == 10 and len(stored["accepted_by"]) == 10

@@ -268,6 +268,20 @@ class MongoInviteRepository(_Repo[Invite]):
         # Only the hash of the token is stored; the token itself is derived under the service key.
         return await self._insert(invite, events, {"token_hash": token_hash})
 
+    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
+        # Mirrors Invite.check_usable; Invite.accept is the same rule for a single writer.
+        result = await self._c.update_one(
+            {
+                "_id": invite_id,
+                "revoked": False,
+                "expires_at": {"$gt": now},
+                "accepted_by": {"$ne": user_id},
+                "$expr": {"$lt": ["$uses", "$max_uses"]},
+            },
+            {"$inc": {"uses": 1, "version": 1}, "$push": {"accepted_by": user_id}},
+        )
+        return result.modified_count == 1
+
     async def by_token_hash(self, token_hash: str) -> Invite | None:
         doc = await self._c.find_one({"token_hash": token_hash}, {"_outbox": 0})
         return self._decode(doc) if doc else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -110,10 +112,14 @@ class Deps:
     async def join(self, membership: Membership) -> Membership:
         """Make the membership active; no-op when it is. Emits MemberJoined only for a real change."""
 
+        # Most joins are new: try the insert first and read only when the seat exists already.
+        fresh = replace(membership, active=True, version=1)
+        if await self.memberships.insert(fresh, [MemberJoined(fresh)]):
+            return fresh
+
         async def attempt() -> Membership | None:
             stored = await self.memberships.get(membership.id)
             if stored is None:
-                fresh = replace(membership, active=True, version=1)
                 return fresh if await self.memberships.insert(fresh, [MemberJoined(fresh)]) else None
             if stored.active:
                 return stored
@@ -159,10 +165,12 @@ class Deps:
 _MISSING = Membership(id="", school_id="", user_id="", school_role=0)  # type: ignore[arg-type]
 
 
-async def with_retries(attempt: Callable[[], Awaitable[T | None]], tries: int = 5) -> T:
-    """Optimistic concurrency: `attempt` returns None when a concurrent writer won; read again and retry."""
-    for _ in range(tries):
+async def with_retries(attempt: Callable[[], Awaitable[T | None]], tries: int = 8) -> T:
+    """Optimistic concurrency: `attempt` returns None when a concurrent writer won; read again and retry
+    after a short random pause, so writers that collided do not collide again in lockstep."""
+    for n in range(tries):
         result = await attempt()
         if result is not None:
             return result
+        await asyncio.sleep(random.uniform(0, 0.002 * 2**n))
     raise Aborted("concurrent change, please retry", reason="CONCURRENT_CHANGE")

@@ -3,6 +3,7 @@ makes memberships, or a join request when the invite needs approval."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -146,13 +147,14 @@ class Invites:
         invite = await self._by_token(token)
         now = self.d.now()
         invite.check_usable(now, caller.user_id)
-        school = await self.d.schools.get(invite.school_id)
+        school, school_class = await asyncio.gather(
+            self.d.schools.get(invite.school_id),
+            self.d.classes.get(invite.class_id) if invite.class_id else _none(),
+        )
         if school is None:
             raise NotFound("invite not found", reason="INVITE_NOT_FOUND")
-        if invite.class_id:
-            school_class = await self.d.classes.get(invite.class_id)
-            if school_class is None or school_class.archived:
-                raise FailedPrecondition("the class of this invite is archived", reason="CLASS_ARCHIVED")
+        if invite.class_id and (school_class is None or school_class.archived):
+            raise FailedPrecondition("the class of this invite is archived", reason="CLASS_ARCHIVED")
         if invite.role == SchoolRole.PARENT and invite.child_user_id == caller.user_id:
             raise FailedPrecondition("a child cannot become their own parent", reason="PARENT_IS_CHILD")
         if invite.role == SchoolRole.STUDENT:
@@ -162,30 +164,29 @@ class Invites:
 
         # Count the use first (atomically, on the invite document); a retry by the same person is
         # not counted twice, and everything after it is an idempotent upsert.
-        async def use() -> Invite | None:
+        if not await self.d.invites.count_use(invite.id, caller.user_id, now):
             fresh = await self.d.invites.get(invite.id)
             assert fresh is not None
-            used = fresh.accept(self.d.now(), caller.user_id)
-            if used is fresh:
-                return fresh
-            used = replace(used, version=fresh.version + 1)
-            return used if await self.d.invites.save(used, fresh.version, []) else None
-
-        used = await with_retries(use)
+            fresh.check_usable(self.d.now(), caller.user_id)  # raises the precise reason
+            if caller.user_id not in fresh.accepted_by:
+                raise FailedPrecondition("this invite has been used up", reason="INVITE_EXHAUSTED")
+        used = invite
         if used.requires_approval:
             request = await self._request(used, caller.user_id)
             return Accepted(used, request, [])
-        joined = await self.join_by(school, caller.user_id, used.role, used.class_id, used.child_user_id)
+        joined = await self.join_by(school, caller.user_id, used.role, used.class_id, used.child_user_id, fresh=True)
         return Accepted(used, None, joined)
 
     async def join_by(
-        self, school: School, user_id: str, role: SchoolRole, class_id: str, child_user_id: str
+        self, school: School, user_id: str, role: SchoolRole, class_id: str, child_user_id: str, *, fresh: bool = False
     ) -> list[Membership]:
-        fresh = await self.d.schools.get(school.id) or school
-        verified = user_id in fresh.verified_ids
+        """`fresh`: `school` was read during this call already (its verified list is current enough)."""
+        current = school if fresh else (await self.d.schools.get(school.id) or school)
+        verified = user_id in current.verified_ids
+        # School-level seat first, then class seats, so consumers rarely see a class member outside the school.
         return [
             await self.d.join(m)
-            for m in memberships_for_joining(fresh, user_id, role, class_id, child_user_id, verified)
+            for m in memberships_for_joining(current, user_id, role, class_id, child_user_id, verified)
         ]
 
     async def _request(self, invite: Invite, user_id: str) -> JoinRequest:
@@ -270,3 +271,7 @@ class Invites:
 
     def now(self) -> datetime:
         return self.d.now()
+
+
+async def _none() -> None:
+    return None

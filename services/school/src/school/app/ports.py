@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from school.domain.events import DomainEvent
@@ -61,6 +62,11 @@ class InviteRepository(Protocol):
     async def insert(self, invite: Invite, token_hash: str, events: Sequence[DomainEvent]) -> bool: ...
 
     async def save(self, invite: Invite, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
+        """Atomically count `user_id` as one use if the invite is usable (not revoked, not expired, a use
+        left, not counted yet); False otherwise. A whole class scanning one QR code at once contends on
+        this one document, so it is a conditional increment rather than read-modify-write."""
 
     async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]: ...
 
