@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -92,6 +93,18 @@ async def start_stack(required: list[str], run_id: str) -> Stack:
         extra = dict(EXTRA_ENV.get(package, {}))
         if package == "school":
             extra["SCHOOL_OPERATOR_PHONES"] = operator_phone
+        if package == "media_signal":
+            import media  # deploy/local/media.py: the local Janus and coturn
+
+            m = media.env()
+            extra.update(
+                {
+                    "MEDIA_SIGNAL_JANUS_URL": m["janus_url"],
+                    "MEDIA_SIGNAL_TURN_URIS": m["turn_uri"],
+                    "MEDIA_SIGNAL_TURN_SECRET": m["turn_secret"],
+                    "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": secrets.token_urlsafe(32),
+                }
+            )
         await stack.start(package, extra)
     stack.operator_phone = operator_phone  # type: ignore[attr-defined]
     return stack
@@ -113,7 +126,8 @@ def main(argv: list[str]) -> int:
         return 2
     subprocess.run(["bash", str(ROOT / "deploy" / "tools.sh"), "ghz"], check=True)
 
-    started_infra = infra.up(["kafka", "store"])
+    components = ["kafka", "store"] + (["janus", "coturn"] if "media-signal" in scenario_file.requires else [])
+    started_infra = infra.up(components)
     run_id = uuid.uuid4().hex[:8]
     stack: Stack | None = None
     summaries: list[ghz.Summary] = []

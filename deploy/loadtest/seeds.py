@@ -106,7 +106,46 @@ async def seed_school(ctx: SeedContext) -> tuple[dict[str, Any], list[str]]:
     return variables, [p.token for p in people]  # the admin first: scenarios act as the admin
 
 
-SEEDS: dict[str, Seed] = {"identity": seed_identity, "school": seed_school}
+async def seed_media_signal(ctx: SeedContext) -> tuple[dict[str, Any], list[str]]:
+    """The school's admin schedules and starts a lesson for the class, once media-signal's membership
+    projection (fed by school's events through Kafka) knows the admin; scenarios read it and ask for
+    join grants."""
+    import grpc
+    from parta.media_signal.v1 import events_pb2 as room_events
+    from parta.media_signal.v1 import media_signal_pb2 as pb
+    from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
+
+    variables, people, _ = await seed_school_class(ctx)
+    admin = people[0]
+    request = pb.CreateRoomRequest(
+        request_id=request_id(),
+        school_id=variables["school_id"],
+        class_id=variables["class_id"],
+        kind=room_events.ROOM_KIND_LESSON,
+        title="Математика 5А",
+    )
+    deadline = asyncio.get_running_loop().time() + 60
+    async with grpc.aio.insecure_channel(ctx.addresses["media-signal"]) as channel:
+        rooms = pb_grpc.RoomServiceStub(channel)
+        while True:  # same request id: a retry after the projection caught up returns the same room
+            try:
+                reply = await rooms.CreateRoom(request, metadata=idc.auth(admin.token), timeout=10)
+                break
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND):
+                    raise
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError("media-signal never learnt the school's memberships from Kafka") from error
+                await asyncio.sleep(0.5)
+        # Started, so join grants can be issued (a scheduled room refuses them).
+        start = pb.StartRoomRequest(room_id=reply.room.room_id)
+        await rooms.StartRoom(start, metadata=idc.auth(admin.token), timeout=10)
+    variables["room_id"] = reply.room.room_id
+    variables["member_id"] = people[-1].user_id
+    return variables, [p.token for p in people]
+
+
+SEEDS: dict[str, Seed] = {"identity": seed_identity, "school": seed_school, "media-signal": seed_media_signal}
 
 
 def request_id() -> str:
