@@ -123,7 +123,13 @@ async def test_leave_remove_archive_emit_member_left(env, world: World, kafka_bo
     assert {u for u, _ in await _members(world, klass.class_id)} == {stays.user_id}
     await s.classes.ArchiveClass(pb.ArchiveClassRequest(class_id=klass.class_id), metadata=world.admin.md)
     assert await _members(world, klass.class_id) == set()
-    # The staff room is never archived.
+    # The staff room is never renamed or archived.
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await s.classes.RenameClass(
+            pb.RenameClassRequest(class_id=world.school.staff_room_class_id, grade=1, letter="А"),
+            metadata=world.admin.md,
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await s.classes.ArchiveClass(
             pb.ArchiveClassRequest(class_id=world.school.staff_room_class_id), metadata=world.admin.md
