@@ -24,8 +24,8 @@ TOPICS = {
     "school.school.v1",
     "school.class.v1",
     "school.membership.v1",
+    "school.invite.v1",
     "chat.message.v1",
-    "chat.live.v1",
     "media_signal.room.v1",
 }
 
@@ -264,7 +264,7 @@ def test_strimzi_resources_are_structurally_sound(rendered):
             assert 1 <= topic["spec"]["replicas"] <= brokers
             assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"]
             retention = int(topic["spec"]["config"]["retention.ms"])
-            if name.endswith(".dlq") or name == "chat.live.v1":
+            if name.endswith(".dlq"):
                 assert retention > 0
             else:
                 assert retention == -1, f"{name}: consumers must be able to replay domain events from the start"
