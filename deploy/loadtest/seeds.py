@@ -145,7 +145,50 @@ async def seed_media_signal(ctx: SeedContext) -> tuple[dict[str, Any], list[str]
     return variables, [p.token for p in people]
 
 
-SEEDS: dict[str, Seed] = {"identity": seed_identity, "school": seed_school, "media-signal": seed_media_signal}
+async def seed_chat(ctx: SeedContext, *, history: int = 60) -> tuple[dict[str, Any], list[str]]:
+    """Class 5А's chat, provisioned by chat from school's events, with some history from its members.
+
+    Scenarios act as the first student (a member who may post); the admin is not in class chats.
+    """
+    import grpc
+    from parta.chat.v1 import chat_pb2 as pb
+    from parta.chat.v1 import chat_pb2_grpc as pb_grpc
+    from parta.chat.v1 import events_pb2 as chat_events
+
+    variables, people, _ = await seed_school_class(ctx)
+    students = people[1:]
+    deadline = asyncio.get_running_loop().time() + 60
+    async with grpc.aio.insecure_channel(ctx.addresses["chat"]) as channel:
+        chats = pb_grpc.ChatServiceStub(channel)
+        chat_id = ""
+        while not chat_id:  # chat learns about the class and its members from Kafka
+            reply = await chats.ListChats(
+                pb.ListChatsRequest(school_id=variables["school_id"]), metadata=idc.auth(students[0].token), timeout=10
+            )
+            chat_id = next((v.chat.chat_id for v in reply.chats if v.chat.kind == chat_events.CHAT_KIND_CLASS), "")
+            if not chat_id:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError("chat never provisioned the class chat from school's events")
+                await asyncio.sleep(0.5)
+        last_seq = 0
+        for n in range(history):
+            author = students[n % len(students)]
+            sent = await chats.SendMessage(
+                pb.SendMessageRequest(chat_id=chat_id, client_message_id=request_id(), text=f"Сообщение {n + 1}"),
+                metadata=idc.auth(author.token),
+                timeout=10,
+            )
+            last_seq = max(last_seq, sent.message.seq)
+    variables.update({"chat_id": chat_id, "last_seq": last_seq, "history_from": max(last_seq - 20, 0)})
+    return variables, [p.token for p in students]
+
+
+SEEDS: dict[str, Seed] = {
+    "identity": seed_identity,
+    "school": seed_school,
+    "chat": seed_chat,
+    "media-signal": seed_media_signal,
+}
 
 
 def request_id() -> str:

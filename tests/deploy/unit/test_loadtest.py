@@ -55,7 +55,8 @@ def test_scenarios_call_real_methods_with_well_formed_requests(path: Path, pool)
         # Fill seed placeholders with stand-ins and ghz templates with what ghz would produce, then
         # parse into the request type: a misspelt field or enum fails here, not in a load run.
         names = set(ghz.PLACEHOLDER.findall(json.dumps(scenario.data)))
-        data = ghz.fill(scenario.data, {n: (["u1", "u2"] if n.endswith("_ids") else "x") for n in names})
+        # "1" parses both as a string field and as a (JSON-string) int64 field.
+        data = ghz.fill(scenario.data, {n: (["u1", "u2"] if n.endswith("_ids") else "1") for n in names})
         text = re.sub(r"\{\{[^}]*\}\}", "1", json.dumps(data))
         request_class = message_factory.GetMessageClass(method.input_type)
         json_format.Parse(text, request_class())
