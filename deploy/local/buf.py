@@ -1,6 +1,6 @@
 """Runs buf (proto lint / breaking checks), installed from the npm registry into .cache/buf on first use.
 
-    python deploy/local/buf.py lint
+python deploy/local/buf.py lint
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ def ensure_buf() -> Path:
     if not BIN.exists():
         PREFIX.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(PREFIX), f"@bufbuild/buf@{VERSION}"],
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(PREFIX),
+                f"@bufbuild/buf@{VERSION}",
+            ],
             check=True,
         )
     return BIN

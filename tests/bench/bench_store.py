@@ -15,6 +15,7 @@ Bounded in time: --seconds per throughput phase, --messages (or env
 PARTA_BENCH_MESSAGES) scales the load. Uses a random database, dropped at the end.
 Needs pymongo>=4.10 (AsyncMongoClient).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,7 @@ async def alloc_and_insert(db, chat_id: str) -> int:
         {"_id": chat_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     seq = doc["seq"]
-    await db.messages.insert_one(
-        {"chat_id": chat_id, "seq": seq, "sender": "u1", "text": TEXT, "ts": time.time()}
-    )
+    await db.messages.insert_one({"chat_id": chat_id, "seq": seq, "sender": "u1", "text": TEXT, "ts": time.time()})
     return seq
 
 
@@ -124,8 +123,11 @@ async def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--skip-unbounded", action="store_true",
-                    help="only measure the bounded-window pages (open-ended ones take minutes on SecantusDB)")
+    ap.add_argument(
+        "--skip-unbounded",
+        action="store_true",
+        help="only measure the bounded-window pages (open-ended ones take minutes on SecantusDB)",
+    )
     args = ap.parse_args()
     if not args.uri:
         ap.error("--uri (or PARTA_TEST_MONGODB_URI / MONGODB_URI) is required")
@@ -143,7 +145,9 @@ async def main() -> None:
         rate1, err1, dup1 = await throughput(db, "tp-1", 1, args.seconds)
         print(f"alloc+insert, 1 client:        {rate1:8.1f} ops/s   (dup-key errors {err1}, duplicate seqs {dup1})")
         rateN, errN, dupN = await throughput(db, f"tp-{args.concurrency}", args.concurrency, args.seconds)
-        print(f"alloc+insert, {args.concurrency:2d} tasks:        {rateN:8.1f} ops/s   (dup-key errors {errN}, duplicate seqs {dupN})")
+        print(
+            f"alloc+insert, {args.concurrency:2d} tasks:        {rateN:8.1f} ops/s   (dup-key errors {errN}, duplicate seqs {dupN})"
+        )
 
         t = await load(db, "big", args.messages, args.batch)
         print(f"load {args.messages} msgs (batch {args.batch}): {t:8.2f} s  ({args.messages / t:.0f} msgs/s)")
@@ -153,9 +157,13 @@ async def main() -> None:
 
         if not args.skip_unbounded:
             p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=True)
-            print(f"latest-before-cursor page({PAGE}): p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)")
+            print(
+                f"latest-before-cursor page({PAGE}): p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)"
+            )
             p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=False)
-            print(f"after-cursor page({PAGE}):         p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)")
+            print(
+                f"after-cursor page({PAGE}):         p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)"
+            )
         p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=True, bounded=True)
         print(f"  bounded window, before cursor:  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms")
         p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=False, bounded=True)

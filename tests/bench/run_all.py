@@ -43,13 +43,24 @@ async def main() -> int:
     print(f"Parta benchmarks — {time.strftime('%Y-%m-%d %H:%M:%S')} — {os.cpu_count()} CPUs\n", flush=True)
     async with EchoCeiling(bare=True) as bare, EchoCeiling(bare=False) as kit:
         for concurrency in (1, 16, 64):
-            _row("ceiling", f"bare grpc.aio echo, concurrency {concurrency}", (await bare.measure(concurrency)).summary())
+            _row(
+                "ceiling", f"bare grpc.aio echo, concurrency {concurrency}", (await bare.measure(concurrency)).summary()
+            )
         _row("ceiling", "echo through the kit edge (public RPC), concurrency 16", (await kit.measure(16)).summary())
     failures = 0
     if not only or "store" in only:
         store = subprocess.run(
-            [sys.executable, str(HERE / "bench_store.py"), "--uri", env["PARTA_TEST_MONGODB_URI"], "--messages", "100000"],
-            env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(HERE / "bench_store.py"),
+                "--uri",
+                env["PARTA_TEST_MONGODB_URI"],
+                "--messages",
+                "100000",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         for line in store.stdout.splitlines():
             _row("store", "", line.strip())
