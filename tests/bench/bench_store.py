@@ -146,7 +146,8 @@ async def main() -> None:
         print(f"alloc+insert, 1 client:        {rate1:8.1f} ops/s   (dup-key errors {err1}, duplicate seqs {dup1})")
         rateN, errN, dupN = await throughput(db, f"tp-{args.concurrency}", args.concurrency, args.seconds)
         print(
-            f"alloc+insert, {args.concurrency:2d} tasks:        {rateN:8.1f} ops/s   (dup-key errors {errN}, duplicate seqs {dupN})"
+            f"alloc+insert, {args.concurrency:2d} tasks:        {rateN:8.1f} ops/s"
+            f"   (dup-key errors {errN}, duplicate seqs {dupN})"
         )
 
         t = await load(db, "big", args.messages, args.batch)
@@ -158,11 +159,13 @@ async def main() -> None:
         if not args.skip_unbounded:
             p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=True)
             print(
-                f"latest-before-cursor page({PAGE}): p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)"
+                f"latest-before-cursor page({PAGE}): p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                f"  mean {mean:7.2f} ms  ({args.samples} samples)"
             )
             p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=False)
             print(
-                f"after-cursor page({PAGE}):         p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms  ({args.samples} samples)"
+                f"after-cursor page({PAGE}):         p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                f"  mean {mean:7.2f} ms  ({args.samples} samples)"
             )
         p50, p99, mean = await page_latency(db, "big", args.messages, args.samples, before=True, bounded=True)
         print(f"  bounded window, before cursor:  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  mean {mean:7.2f} ms")

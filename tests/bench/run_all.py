@@ -57,6 +57,8 @@ async def main() -> int:
                 env["PARTA_TEST_MONGODB_URI"],
                 "--messages",
                 "100000",
+                "--samples",
+                "20",
             ],
             env=env,
             capture_output=True,
