@@ -83,8 +83,10 @@ class Classes:
         check_id(v, "class_id", class_id)
         check_class_name(v, grade, letter)
         v.raise_if_any()
-        _school_class, _, roles = await self.d.class_for(caller, class_id)
+        school_class, _, roles = await self.d.class_for(caller, class_id)
         self.d.require(roles, Action.MANAGE_CLASSES)
+        if school_class.is_staff_room:
+            raise FailedPrecondition("the staff room keeps its name", reason="STAFF_ROOM")
         letter = normalize_letter(letter)
 
         async def attempt() -> SchoolClass | None:
