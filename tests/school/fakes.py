@@ -1,0 +1,209 @@
+"""In-memory fakes of school's ports, and a `World` that builds the use cases on them (unit tests)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from parta_common.errors import AlreadyExists
+from parta_common.testing.fakes import FakeClock
+from school.app.classes import Classes
+from school.app.common import Caller, Deps, Policy
+from school.app.invites import Invites
+from school.app.join_requests import JoinRequests
+from school.app.memberships import Memberships
+from school.app.schools import Schools
+from school.domain.events import DomainEvent
+from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
+from school.domain.secrets import Secrets
+
+E = TypeVar("E")
+
+
+class FakeRepo(Generic[E]):
+    def __init__(self) -> None:
+        self.items: dict[str, E] = {}
+        self.events: list[DomainEvent] = []
+
+    async def get(self, entity_id: str) -> E | None:
+        return copy.deepcopy(self.items.get(entity_id))
+
+    def _check_unique(self, entity: E) -> None:
+        return None
+
+    async def insert(self, entity: E, events: Sequence[DomainEvent]) -> bool:
+        if entity.id in self.items:  # type: ignore[attr-defined]
+            return False
+        self._check_unique(entity)
+        self.items[entity.id] = entity  # type: ignore[attr-defined]
+        self.events.extend(events)
+        return True
+
+    async def save(self, entity: E, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        stored = self.items.get(entity.id)  # type: ignore[attr-defined]
+        if stored is None or stored.version != expected_version:  # type: ignore[attr-defined]
+            return False
+        self._check_unique(entity)
+        self.items[entity.id] = entity  # type: ignore[attr-defined]
+        self.events.extend(events)
+        return True
+
+    def _where(self, **conditions: Any) -> list[E]:
+        return sorted(
+            (e for e in self.items.values() if all(getattr(e, k) == v for k, v in conditions.items())),
+            key=lambda e: e.id,  # type: ignore[attr-defined]
+        )
+
+
+class FakeSchools(FakeRepo[School]):
+    async def pending_for_phone(self, phone_hash: str) -> list[School]:
+        return self._where(pending_admin_phone_hash=phone_hash)
+
+    async def claimed_by(self, user_id: str) -> list[School]:
+        return self._where(admin_claimed_by=user_id)
+
+    async def get_many(self, school_ids: Sequence[str]) -> list[School]:
+        return [self.items[i] for i in sorted(school_ids) if i in self.items]
+
+
+class FakeClasses(FakeRepo[SchoolClass]):
+    def _check_unique(self, entity: SchoolClass) -> None:
+        key = entity.unique_key()
+        if key and any(c.unique_key() == key and c.id != entity.id for c in self.items.values()):
+            raise AlreadyExists("a class with this grade and letter exists this year", reason="CLASS_EXISTS")
+
+    async def list(self, school_id: str, *, include_archived: bool, after: str, limit: int) -> list[SchoolClass]:
+        found = [c for c in self._where(school_id=school_id) if include_archived or not c.archived]
+        return [c for c in found if c.id > after][:limit]
+
+
+class FakeMemberships(FakeRepo[Membership]):
+    async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]:
+        return [
+            m
+            for m in self._where(user_id=user_id)
+            if (not school_id or m.school_id == school_id) and (m.active or not active_only)
+        ]
+
+    async def of_class(self, class_id: str) -> list[Membership]:
+        return self._where(class_id=class_id, active=True)
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Membership]:
+        return [m for m in self._where(school_id=school_id, class_id=class_id, active=True) if m.id > after][:limit]
+
+
+class FakeInvites(FakeRepo[Invite]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.token_hashes: dict[str, str] = {}
+
+    async def insert(self, invite: Invite, token_hash: str, events: Sequence[DomainEvent]) -> bool:  # type: ignore[override]
+        if await super().insert(invite, events):
+            self.token_hashes[token_hash] = invite.id
+            return True
+        return False
+
+    async def by_token_hash(self, token_hash: str) -> Invite | None:
+        invite_id = self.token_hashes.get(token_hash)
+        return await self.get(invite_id) if invite_id else None
+
+    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
+        invite = self.items[invite_id]
+        if invite.revoked or now >= invite.expires_at or user_id in invite.accepted_by:
+            return False
+        if invite.uses >= invite.max_uses:
+            return False
+        self.items[invite_id] = replace(
+            invite, uses=invite.uses + 1, accepted_by=(*invite.accepted_by, user_id), version=invite.version + 1
+        )
+        return True
+
+    async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]:
+        found = self._where(school_id=school_id)
+        return [i for i in found if (not class_id or i.class_id == class_id) and i.id > after][:limit]
+
+
+class FakeJoinRequests(FakeRepo[JoinRequest]):
+    async def list(
+        self, school_id: str, class_id: str, state: JoinState, *, after: str, limit: int
+    ) -> list[JoinRequest]:
+        found = self._where(school_id=school_id)
+        return [
+            r
+            for r in found
+            if (not class_id or r.class_id == class_id) and (not state or r.state == state) and r.id > after
+        ][:limit]
+
+    async def of_user(self, user_id: str) -> list[JoinRequest]:
+        return self._where(user_id=user_id)
+
+
+class FakeGuardians:
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str], tuple[bool, int]] = {}
+
+    async def apply(self, guardian_id: str, child_id: str, *, linked: bool, confirmed: bool, version: int) -> None:
+        current = self.links.get((guardian_id, child_id))
+        if current is None or current[1] < version:
+            self.links[(guardian_id, child_id)] = (linked, version)
+
+    async def is_guardian(self, guardian_id: str, child_id: str) -> bool:
+        return self.links.get((guardian_id, child_id), (False, 0))[0]
+
+
+class FakeQr:
+    def png(self, text: str, scale: int) -> bytes:
+        return b"PNG:" + text.encode()
+
+    def svg(self, text: str, scale: int) -> bytes:
+        return b"<svg>" + text.encode()
+
+
+OPERATOR = Caller("operator", "+79990000000")
+
+
+@dataclass
+class World:
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    def __post_init__(self) -> None:
+        self.schools_repo, self.classes_repo = FakeSchools(), FakeClasses()
+        self.memberships_repo, self.invites_repo = FakeMemberships(), FakeInvites()
+        self.requests_repo = FakeJoinRequests()
+        self.deps = Deps(
+            schools=self.schools_repo,
+            classes=self.classes_repo,
+            memberships=self.memberships_repo,
+            invites=self.invites_repo,
+            join_requests=self.requests_repo,
+            guardians=FakeGuardians(),
+            qr=FakeQr(),
+            secrets=Secrets(b"k" * 32),
+            clock=self.clock,
+            policy=Policy(
+                operator_phones=frozenset({OPERATOR.phone}),
+                internal_clients=frozenset({"bot"}),
+                invite_base_url="https://parta.test/join/",
+            ),
+        )
+        self.schools = Schools(self.deps)
+        self.classes = Classes(self.deps)
+        self.memberships = Memberships(self.deps, self.schools)
+        self.invites = Invites(self.deps)
+        self.join_requests = JoinRequests(self.deps, self.invites)
+
+    def events(self) -> list[DomainEvent]:
+        return [
+            e
+            for repo in (
+                self.schools_repo,
+                self.classes_repo,
+                self.memberships_repo,
+                self.invites_repo,
+                self.requests_repo,
+            )
+            for e in repo.events
+        ]
