@@ -3,6 +3,7 @@ Every write is one update of one document carrying its new state and its outbox 
 
 from __future__ import annotations
 
+import builtins  # `list` is also a repository method name below
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
@@ -306,7 +307,7 @@ class MongoJoinRequestRepository(_Repo[JoinRequest]):
             query["state"] = int(state)
         return await self._find(query, after=after, limit=limit)
 
-    async def of_user(self, user_id: str) -> list[JoinRequest]:
+    async def of_user(self, user_id: str) -> builtins.list[JoinRequest]:
         return await self._find({"user_id": user_id})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from parta.school.v1 import school_pb2 as pb
@@ -17,7 +17,7 @@ from school.app.schools import UPDATABLE, RegisterSchool, Schools
 from school.domain.model import ClassRole, JoinState, SchoolRole, invalid
 from school.domain.permissions import Action
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def _enum(enum: Any, value: int, field: str) -> Any:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins  # `list` is also a repository method name below
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -82,7 +83,7 @@ class JoinRequestRepository(Protocol):
         self, school_id: str, class_id: str, state: JoinState, *, after: str, limit: int
     ) -> list[JoinRequest]: ...
 
-    async def of_user(self, user_id: str) -> list[JoinRequest]: ...
+    async def of_user(self, user_id: str) -> builtins.list[JoinRequest]: ...
 
 
 class GuardianDirectory(Protocol):
