@@ -5,6 +5,7 @@ student and a parent → the class head approves → memberships and events are 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 
@@ -12,6 +13,7 @@ import grpc
 import pytest
 import zxingcpp
 from google.protobuf import field_mask_pb2
+from parta.identity.v1 import account_pb2, account_pb2_grpc
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta.school.v1 import school_pb2_grpc as rpc
@@ -142,6 +144,19 @@ async def test_school_onboarding_from_registration_to_parents(stack: Stack, kafk
     assert {getattr(c, "class").title for c in payloads(seen, ev.ClassCreated)} == {"Учительская", "5А", "5Б", "9А"}
     # No phone number ever reaches Kafka, and no phone, access token or invite token reaches the log.
     assert not any(p.encode() in e.SerializeToString() for e in seen for p in (irina_phone, olga.phone, OPERATOR))
+
+    # Housekeeping: Миша's account is deleted at identity; school learns it from identity.user.v1.
+    async with grpc.aio.insecure_channel(identity.address) as channel:
+        await account_pb2_grpc.AccountServiceStub(channel).DeleteAccount(
+            account_pb2.DeleteAccountRequest(confirm=True), metadata=auth(misha.access_token)
+        )
+    deadline = asyncio.get_running_loop().time() + 30
+    while misha.user_id in {
+        m.user_id for m in await sc.list_members(address, olga.access_token, school.school_id, c5a.class_id)
+    }:
+        assert asyncio.get_running_loop().time() < deadline, "school never ended the deleted account's seats"
+        await asyncio.sleep(0.3)
+
     log = school_svc.log_tail(10**7)
     assert "rpc_rejected" in log  # the log is really there (the unverified teacher's refusal)
     for secret in (irina_phone, OPERATOR, olga.phone, irina.access_token, invite.token, student_invite.token):
