@@ -154,3 +154,17 @@ async def test_archiving_a_class_ends_its_seats():
     assert [m.class_id for m in await w.memberships_repo.of_user("misha")] == [""]
     # Its grade+letter is free again.
     await w.classes.create_class(ADMIN, "c2", school.id, 5, "А", "")
+
+
+async def test_a_claim_interrupted_after_the_school_write_is_finished_by_the_next_call():
+    w = World()
+    school = await register(w)
+    await w.schools.claim_pending_roles(ADMIN)
+    # As if the process died after marking the school claimed but before the staff-room seat.
+    seat = next(m for m in await w.memberships_repo.of_user("irina") if m.class_id)
+    del w.memberships_repo.items[seat.id]
+    assert await w.schools.claim_pending_roles(ADMIN) == [school.id]
+    assert {m.class_id for m in await w.memberships_repo.of_user("irina")} == {"", school.staff_room_class_id}
+    writes = len(w.events())
+    await w.schools.list_my_schools(ADMIN)  # nothing missing: reads only
+    assert len(w.events()) == writes

@@ -149,10 +149,14 @@ class Schools:
                     return updated if await self.d.schools.save(updated, fresh.version, []) else None
 
                 await with_retries(attempt)
-        # Also the schools claimed before (a retry after a crash finishes their memberships).
+        # Also the schools claimed before: a retry after a crash finishes their memberships. Checked
+        # against the seats first, so the common call (ListMySchools on every app start) only reads.
+        seats = {(m.school_id, m.class_id, m.school_role) for m in await self.d.memberships.of_user(caller.user_id)}
         for school in await self.d.schools.claimed_by(caller.user_id):
             if caller.user_id in school.admin_ids:
-                await self._admin_memberships(school, caller.user_id)
+                wanted = {(school.id, "", SchoolRole.ADMIN), (school.id, school.staff_room_class_id, SchoolRole.ADMIN)}
+                if not wanted <= seats:
+                    await self._admin_memberships(school, caller.user_id)
                 claimed.append(school.id)
         return claimed
 
