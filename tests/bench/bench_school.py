@@ -123,6 +123,13 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                 )
                 students.append(user)
 
+            alone = await run_load(lambda i: accept(1_000_000 + i), concurrency=1, seconds=SECONDS / 2)
+            rows.append(
+                (
+                    "invite acceptance latency (student: 2 memberships + events), concurrency 1",
+                    f"{alone.rate:.0f}/s  {ms(alone.latencies)}",
+                )
+            )
             accepted = await run_load(accept, concurrency=16, seconds=SECONDS)
             rows.append(
                 (
