@@ -1,0 +1,1 @@
+"""Chat service: chats, messages, live delivery, files and moderation, fed by school and identity events."""

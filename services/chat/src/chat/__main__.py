@@ -1,0 +1,5 @@
+"""python -m chat → bootstrap.main()."""
+
+from chat.bootstrap import main
+
+main()

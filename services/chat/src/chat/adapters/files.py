@@ -1,0 +1,122 @@
+"""Files in MongoDB: contents in GridFS (bucket `blobs`), metadata and quota in `files`.
+
+Invariant for cleanup: the `files` document is written before the first chunk and removed only
+after the chunks, so every chunk of an unfinished upload can be found from an incomplete document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chat.adapters.mongo import FILES, decode_file
+from chat.domain.model import StoredFile
+
+BUCKET = "blobs"
+GRIDFS_CHUNK = 255 * 1024
+
+
+class GridFsSink:
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    async def write(self, data: bytes) -> None:
+        await self._stream.write(data)
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+    async def abort(self) -> None:
+        await self._stream.abort()
+
+
+class GridFsStorage:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]):
+        self._db = db
+        self._files = db[FILES]
+        self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=GRIDFS_CHUNK)
+
+    async def find(self, file_id: str) -> tuple[StoredFile, bool] | None:
+        doc = await self._files.find_one({"_id": file_id})
+        if doc is None:
+            return None
+        return decode_file({"sha256": "", **doc}), bool(doc.get("complete"))
+
+    async def used_bytes(self, owner: str) -> int:
+        total = 0
+        async for doc in self._files.find({"owner": owner}, {"size": 1}):
+            total += int(doc["size"])
+        return total
+
+    async def reserve(self, file: StoredFile) -> bool:
+        try:
+            await self._files.insert_one(
+                {
+                    "_id": file.file_id,
+                    "owner": file.owner_user_id,
+                    "filename": file.filename,
+                    "content_type": file.content_type,
+                    "size": file.size_bytes,
+                    "sha256": "",
+                    "uploaded_at": file.uploaded_at,
+                    "complete": False,
+                    "chats": [],
+                }
+            )
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def sink(self, file: StoredFile) -> GridFsSink:
+        stream = self._bucket.open_upload_stream_with_id(
+            file.file_id, file.filename, metadata={"owner": file.owner_user_id}
+        )
+        return GridFsSink(stream)
+
+    async def complete(self, file_id: str, sha256_hex: str) -> None:
+        await self._files.update_one({"_id": file_id}, {"$set": {"complete": True, "sha256": sha256_hex}})
+
+    async def discard(self, file_id: str) -> None:
+        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+        await self._db[f"{BUCKET}.files"].delete_many({"_id": file_id})
+        await self._files.delete_one({"_id": file_id, "complete": {"$ne": True}})
+
+    async def read(self, file_id: str, offset: int, chunk: int) -> AsyncIterator[bytes]:
+        try:
+            stream = await self._bucket.open_download_stream(file_id)
+        except NoFile:
+            return
+        try:
+            if offset:
+                stream.seek(offset)
+            while True:
+                data = await stream.read(chunk)
+                if not data:
+                    break
+                yield data
+        finally:
+            await stream.close()
+
+    async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]:
+        docs = (
+            await self._files.find({"owner": owner, "complete": True})
+            .sort([("uploaded_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+            .to_list()
+        )
+        return [decode_file(d) for d in docs]
+
+    async def stale_uploads(self, before: datetime) -> list[str]:
+        docs = self._files.find({"complete": False, "uploaded_at": {"$lt": before}}, {"_id": 1})
+        return [d["_id"] async for d in docs]
+
+    async def chunk_count(self, file_id: str) -> int:
+        return await self._db[f"{BUCKET}.chunks"].count_documents({"files_id": file_id})

@@ -1,0 +1,82 @@
+"""FileService: client-streamed uploads, server-streamed downloads, personal storage list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta_common.errors import InvalidArgument
+from parta_common.grpc.context import require_principal
+from parta_common.pagination import decode_page_token, encode_page_token, page_size
+
+from chat.adapters.pb import ts
+from chat.app.files import Files
+from chat.domain.model import StoredFile
+
+
+def file_pb(f: StoredFile) -> chat_pb2.FileInfo:
+    return chat_pb2.FileInfo(
+        file_id=f.file_id,
+        filename=f.filename,
+        content_type=f.content_type,
+        size_bytes=f.size_bytes,
+        sha256_hex=f.sha256_hex,
+        uploaded_at=ts(f.uploaded_at),
+        owner_user_id=f.owner_user_id,
+    )
+
+
+class FileServicer(chat_pb2_grpc.FileServiceServicer):
+    def __init__(self, files: Files):
+        self._files = files
+
+    async def UploadFile(
+        self, request_iterator: AsyncIterator[chat_pb2.UploadFileRequest], context: Any
+    ) -> chat_pb2.UploadFileResponse:
+        user = require_principal().user_id
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "metadata":
+            raise InvalidArgument.field("metadata", "the first message must carry the file's metadata")
+        meta = first.metadata
+
+        async def chunks() -> AsyncIterator[tuple[int, bytes]]:
+            async for part in request_iterator:
+                if part.WhichOneof("part") != "chunk":
+                    raise InvalidArgument.field("metadata", "metadata only once, at the start")
+                yield part.chunk.offset, part.chunk.data
+
+        stored = await self._files.upload(
+            user, meta.request_id, meta.filename, meta.content_type, meta.size_bytes, chunks()
+        )
+        _files, used = await self._files.list_files(user, 0, 0)
+        return chat_pb2.UploadFileResponse(
+            file=file_pb(stored), quota_used_bytes=used, quota_bytes=self._files.limits.quota_bytes
+        )
+
+    async def DownloadFile(
+        self, request: chat_pb2.DownloadFileRequest, context: Any
+    ) -> AsyncIterator[chat_pb2.DownloadFileResponse]:
+        user = require_principal().user_id
+        info, data = await self._files.open(user, request.file_id, request.offset)
+        yield chat_pb2.DownloadFileResponse(info=file_pb(info))
+        offset = request.offset
+        async for block in data:
+            yield chat_pb2.DownloadFileResponse(chunk=chat_pb2.UploadChunk(offset=offset, data=block))
+            offset += len(block)
+
+    async def ListFiles(self, request: chat_pb2.ListFilesRequest, context: Any) -> chat_pb2.ListFilesResponse:
+        user = require_principal().user_id
+        size = page_size(request.page_size)
+        state = decode_page_token(request.page_token)
+        skip = state.get("o", 0)
+        if not isinstance(skip, int) or skip < 0:
+            raise InvalidArgument.field("page_token", "not a page token from this service")
+        files, used = await self._files.list_files(user, skip, size + 1)
+        token = encode_page_token({"o": skip + size}) if len(files) > size else ""
+        return chat_pb2.ListFilesResponse(
+            files=[file_pb(f) for f in files[:size]],
+            next_page_token=token,
+            quota_used_bytes=used,
+            quota_bytes=self._files.limits.quota_bytes,
+        )

@@ -1,0 +1,129 @@
+"""Provisioning from school, identity and media-signal events: chats, members, profiles, system messages.
+
+Every handler is idempotent: projections apply only newer aggregate versions, chat ids are derived
+from school ids, and grants are keyed by membership id, so replaying a topic yields the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parta_common.clock import Clock
+
+from chat.app.chats import message_id_for
+from chat.app.ports import ChatStore, DuplicateMessage, Notifier, ProjectionStore
+from chat.domain import events as ev
+from chat.domain.model import (
+    Chat,
+    ChatKind,
+    Membership,
+    Message,
+    PostingPolicy,
+    Profile,
+    SchoolInfo,
+    chat_grants,
+    class_chat_id,
+    parents_chat_id,
+    school_channel_id,
+    staff_channel_id,
+)
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    class_id: str
+    school_id: str
+    title: str
+    is_staff_room: bool
+    archived: bool
+
+
+@dataclass
+class Provisioning:
+    store: ChatStore
+    projections: ProjectionStore
+    clock: Clock
+    notify: Notifier
+
+    async def school_changed(self, school: SchoolInfo, version: int) -> None:
+        await self.projections.put_school(school, version)
+        channel = Chat(
+            school_channel_id(school.school_id),
+            school.school_id,
+            ChatKind.SCHOOL_CHANNEL,
+            school.name,
+            posting_policy=PostingPolicy.ADMINS_ONLY,
+        )
+        staff = Chat(
+            staff_channel_id(school.school_id), school.school_id, ChatKind.STAFF_CHANNEL, f"{school.name}: staff"
+        )
+        for chat in (channel, staff):
+            await self.store.upsert_chat(chat, version=version, event=None)
+        self.notify()
+
+    async def class_changed(self, info: ClassInfo, version: int) -> None:
+        if info.is_staff_room:
+            return  # the staff room is the school's staff channel
+        chats = (
+            Chat(class_chat_id(info.class_id), info.school_id, ChatKind.CLASS, info.title, class_id=info.class_id),
+            Chat(
+                parents_chat_id(info.class_id),
+                info.school_id,
+                ChatKind.CLASS_PARENTS,
+                f"{info.title}: parents",
+                class_id=info.class_id,
+            ),
+        )
+        for chat in chats:
+            chat.read_only = info.archived
+            await self.store.upsert_chat(chat, version=version, event=None)
+        self.notify()
+
+    async def membership_changed(self, membership: Membership, version: int) -> None:
+        previous = await self.projections.put_membership(membership, version)
+        if previous is False:
+            return  # an older or duplicate event
+        wanted = dict(chat_grants(membership)) if membership.active else {}
+        old = dict(chat_grants(previous)) if previous is not None else {}
+        touched = set(wanted) | set(old)
+        for chat_id in touched:
+            await self.store.set_grant(
+                chat_id, membership.school_id, membership.user_id, membership.membership_id, wanted.get(chat_id)
+            )
+        for chat_id in touched:
+            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+        self.notify()
+
+    async def profile_changed(self, profile: Profile, version: int) -> None:
+        await self.projections.put_profile(profile, version)
+
+    async def account_deleted(self, user_id: str, version: int) -> None:
+        await self.projections.put_profile(Profile(user_id, "Deleted account", deleted=True), version)
+        chat_ids = await self.store.remove_user_everywhere(user_id)
+        for chat_id in chat_ids:
+            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+        self.notify()
+
+    async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:
+        """A system message in the class chat ("lesson started" …), once per room and kind."""
+        chat_id = class_chat_id(class_id)
+        message_id = message_id_for("system", f"room:{room_id}:{kind}")
+        if await self.store.get_message(message_id) is not None:
+            return
+        seq = await self.store.next_seq(chat_id)
+        message = Message(
+            chat_id=chat_id,
+            message_id=message_id,
+            seq=seq,
+            update_seq=seq,
+            school_id=school_id,
+            sender_user_id="",
+            text=text,
+            sent_at=self.clock.now(),
+            system=True,
+        )
+        try:
+            await self.store.insert_message(message, ev.MessagePosted(message))
+        except DuplicateMessage:
+            return
+        self.notify()

@@ -1,0 +1,35 @@
+"""Chat's settings (env prefix CHAT_), validated at start-up."""
+
+from __future__ import annotations
+
+from parta_common.settings import Environment, ServiceSettings, service_config
+from pydantic import Field, model_validator
+
+
+class ChatSettings(ServiceSettings):
+    model_config = service_config("CHAT_")
+
+    grpc_port: int = Field(default=50053, ge=0, le=65535)
+
+    max_text_chars: int = Field(default=4096, ge=1, le=65536)
+    edit_window_seconds: int = Field(default=48 * 3600, ge=0)
+    # Files: per-file size limit and per-user quota (sum of stored files).
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    user_quota_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    upload_chunk_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Live delivery: how many undelivered events a subscriber may have before its stream ends
+    # with RESYNC_REQUIRED, and how long an out-of-order event waits for its predecessor.
+    subscriber_queue: int = Field(default=2000, ge=10)
+    gap_wait_ms: int = Field(default=40, ge=0, le=5000)
+    quiet_release_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    default_timezone: str = "Europe/Moscow"
+    # Development/e2e only: a file holding an ISO-8601 instant the service treats as "now"
+    # (quiet-hours tests move it forward). Refused in production.
+    dev_clock_file: str = ""
+
+    @model_validator(mode="after")
+    def _chat_rules(self) -> ChatSettings:
+        if self.environment is Environment.PRODUCTION and self.dev_clock_file:
+            raise ValueError("CHAT_DEV_CLOCK_FILE is for development only")
+        return self

@@ -1,0 +1,72 @@
+"""Chat's domain events (past tense); adapters turn them into parta.chat.v1 envelopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat.domain.model import Chat, Message
+
+
+@dataclass(frozen=True)
+class ChatCreated:
+    chat: Chat
+
+
+@dataclass(frozen=True)
+class ChatUpdated:
+    chat: Chat
+
+
+@dataclass(frozen=True)
+class MessagePosted:
+    message: Message
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    message: Message
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    message: Message
+    deleted_by: str
+
+
+@dataclass(frozen=True)
+class MessageChanged:
+    """Reactions changed, or a message held by quiet hours was released."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class ReadUpdated:
+    chat_id: str
+    user_id: str
+    last_read_seq: int
+
+
+@dataclass(frozen=True)
+class MemberAdded:
+    chat_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    chat_id: str
+    user_id: str
+
+
+ChatEvent = (
+    ChatCreated
+    | ChatUpdated
+    | MessagePosted
+    | MessageEdited
+    | MessageDeleted
+    | MessageChanged
+    | ReadUpdated
+    | MemberAdded
+    | MemberRemoved
+)

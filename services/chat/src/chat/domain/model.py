@@ -1,0 +1,216 @@
+"""Chat's model: chat kinds, messages, members and the school facts chat keeps from school's events."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class ChatKind(IntEnum):
+    # Values match parta.chat.v1.ChatKind so mappers stay trivial.
+    SCHOOL_CHANNEL = 1
+    STAFF_CHANNEL = 2
+    CLASS = 3
+    CLASS_PARENTS = 4
+    GROUP = 5
+    DIRECT = 6
+
+
+class PostingPolicy(IntEnum):
+    EVERYONE = 1
+    ADMINS_ONLY = 2
+
+
+class SchoolRole(IntEnum):
+    ADMIN = 1
+    TEACHER = 2
+    STUDENT = 3
+    PARENT = 4
+
+
+class ClassRole(IntEnum):
+    NONE = 0
+    CLASS_HEAD = 1
+    SUBJECT_TEACHER = 2
+    STUDENT = 3
+    PARENT = 4
+    STAFF = 5
+
+
+class Grant(StrEnum):
+    """Why someone is a member of a chat; a member may hold several grants."""
+
+    ADMIN = "admin"
+    STAFF = "staff"
+    MEMBER = "member"
+    CLASS_HEAD = "class_head"
+    TEACHER = "teacher"
+    STUDENT = "student"
+    PARENT = "parent"
+    CREATOR = "creator"
+    ADDED = "added"
+
+
+# Grants that make a member a moderator of the chat (delete any message, mute, settings).
+MODERATOR_GRANTS = frozenset({Grant.ADMIN, Grant.CLASS_HEAD, Grant.CREATOR})
+
+
+def school_channel_id(school_id: str) -> str:
+    return f"sch-{school_id}"
+
+
+def staff_channel_id(school_id: str) -> str:
+    return f"stf-{school_id}"
+
+
+def class_chat_id(class_id: str) -> str:
+    return f"cls-{class_id}"
+
+
+def parents_chat_id(class_id: str) -> str:
+    return f"par-{class_id}"
+
+
+def direct_chat_id(school_id: str, a: str, b: str) -> str:
+    low, high = sorted((a, b))
+    digest = hashlib.sha256(f"{school_id}\x1f{low}\x1f{high}".encode()).hexdigest()[:32]
+    return f"dm-{digest}"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One role of one person in a school (from school.membership.v1)."""
+
+    membership_id: str
+    school_id: str
+    user_id: str
+    school_role: SchoolRole
+    class_id: str = ""
+    class_role: ClassRole = ClassRole.NONE
+    child_user_id: str = ""
+    active: bool = True
+
+    @property
+    def is_staff(self) -> bool:
+        return self.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER)
+
+    @property
+    def teaches_class(self) -> bool:
+        return bool(self.class_id) and self.class_role in (ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER)
+
+
+def chat_grants(m: Membership) -> list[tuple[str, Grant]]:
+    """The provisioned chats a membership puts its user into, and as what."""
+    out: list[tuple[str, Grant]] = [
+        (school_channel_id(m.school_id), Grant.ADMIN if m.school_role is SchoolRole.ADMIN else Grant.MEMBER)
+    ]
+    if m.is_staff:
+        out.append((staff_channel_id(m.school_id), Grant.ADMIN if m.school_role is SchoolRole.ADMIN else Grant.STAFF))
+    if m.class_id and m.class_role is not ClassRole.STAFF:
+        if m.class_role is ClassRole.STUDENT:
+            out.append((class_chat_id(m.class_id), Grant.STUDENT))
+        elif m.class_role is ClassRole.PARENT:
+            out.append((parents_chat_id(m.class_id), Grant.PARENT))
+        elif m.teaches_class:
+            grant = Grant.CLASS_HEAD if m.class_role is ClassRole.CLASS_HEAD else Grant.TEACHER
+            out.append((class_chat_id(m.class_id), grant))
+            out.append((parents_chat_id(m.class_id), grant))
+    return out
+
+
+@dataclass
+class Chat:
+    chat_id: str
+    school_id: str
+    kind: ChatKind
+    title: str
+    class_id: str = ""
+    subject: str = ""
+    posting_policy: PostingPolicy = PostingPolicy.EVERYONE
+    slow_mode_seconds: int = 0
+    read_only: bool = False
+    pinned_seqs: list[int] = field(default_factory=list)
+    member_count: int = 0
+    update_seq: int = 0
+    created_by: str = ""
+    version: int = 0
+
+
+@dataclass
+class Member:
+    chat_id: str
+    user_id: str
+    grants: set[Grant] = field(default_factory=set)
+    last_read_seq: int = 0
+    muted_until: datetime | None = None
+    last_sent_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.grants)
+
+    @property
+    def is_moderator(self) -> bool:
+        return bool(self.grants & MODERATOR_GRANTS)
+
+
+@dataclass
+class Reaction:
+    emoji: str
+    user_ids: list[str]
+
+
+@dataclass
+class Message:
+    chat_id: str
+    message_id: str
+    seq: int
+    update_seq: int
+    school_id: str
+    sender_user_id: str
+    text: str
+    sent_at: datetime
+    client_message_id: str = ""
+    reply_to_seq: int = 0
+    file_ids: list[str] = field(default_factory=list)
+    edited_at: datetime | None = None
+    deleted: bool = False
+    system: bool = False
+    urgent: bool = False
+    held_until: datetime | None = None
+    held_for: list[str] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+
+    def held_from(self, user_id: str, now: datetime) -> bool:
+        return self.held_until is not None and now < self.held_until and user_id in self.held_for
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    display_name: str
+    awaiting_guardian: bool = False
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SchoolInfo:
+    school_id: str
+    name: str
+    timezone: str
+    workday_start_minute: int
+    workday_end_minute: int
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    file_id: str
+    owner_user_id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256_hex: str
+    uploaded_at: datetime
+    chat_ids: tuple[str, ...] = ()

@@ -1,0 +1,216 @@
+"""Pure rules: text limits, edit window, quiet hours, who may post, moderate, and start a DM."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+
+from chat.domain.model import Chat, ChatKind, ClassRole, Member, Membership, Message, PostingPolicy, SchoolRole
+
+MAX_TITLE_CHARS = 120
+MAX_EMOJI_CHARS = 16
+MAX_ID_CHARS = 128
+MAX_FILES_PER_MESSAGE = 10
+MAX_REPORT_CHARS = 1000
+# Line breaks and tabs are text; every other control/format-control character is refused (they
+# hide content, reorder it, or break clients).
+_ALLOWED_CONTROLS = frozenset("\n\t")
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def has_control_chars(text: str, *, allow_newlines: bool = True) -> bool:
+    for ch in text:
+        if allow_newlines and ch in _ALLOWED_CONTROLS:
+            continue
+        if ch in _BIDI_OVERRIDES or unicodedata.category(ch) == "Cc":
+            return True
+    return False
+
+
+def check_text(v: Violations, name: str, text: str, max_chars: int, *, required: bool = True) -> None:
+    if required and not text.strip():
+        v.add(name, "must not be empty")
+    if len(text) > max_chars:
+        v.add(name, f"at most {max_chars} characters")
+    if "\x00" in text or has_control_chars(text):
+        v.add(name, "must not contain control characters")
+
+
+def check_title(v: Violations, name: str, title: str) -> None:
+    if not title.strip():
+        v.add(name, "must not be empty")
+    elif len(title) > MAX_TITLE_CHARS:
+        v.add(name, f"at most {MAX_TITLE_CHARS} characters")
+    elif has_control_chars(title, allow_newlines=False):
+        v.add(name, "must not contain control characters")
+
+
+def check_id(v: Violations, name: str, value: str, *, required: bool = True) -> None:
+    if not value:
+        if required:
+            v.add(name, "must not be empty")
+        return
+    if len(value) > MAX_ID_CHARS:
+        v.add(name, f"at most {MAX_ID_CHARS} characters")
+    elif has_control_chars(value, allow_newlines=False) or any(ch.isspace() for ch in value):
+        v.add(name, "must not contain spaces or control characters")
+
+
+def check_seq(v: Violations, name: str, seq: int, *, required: bool = True) -> None:
+    if seq < 0:
+        v.add(name, "must not be negative")
+    elif required and seq == 0:
+        v.add(name, "must be a message sequence number (> 0)")
+
+
+def check_emoji(v: Violations, name: str, emoji: str) -> None:
+    if not emoji or len(emoji) > MAX_EMOJI_CHARS or has_control_chars(emoji, allow_newlines=False):
+        v.add(name, f"must be 1..{MAX_EMOJI_CHARS} characters without control characters")
+    elif any(ch.isspace() or ch.isalnum() for ch in emoji):
+        v.add(name, "must be an emoji")
+
+
+# ---- posting and moderation --------------------------------------------------------------------
+
+
+def ensure_can_post(chat: Chat, member: Member, now: datetime, *, awaiting_guardian: bool) -> None:
+    if chat.read_only:
+        raise FailedPrecondition("this chat is read-only (the class is archived)", reason="CHAT_READ_ONLY")
+    if awaiting_guardian:
+        raise PermissionDenied("a guardian must confirm this account before it can write", reason="AWAITING_GUARDIAN")
+    if not can_post(chat, member):
+        raise PermissionDenied("only admins post in this chat", reason="POSTING_NOT_ALLOWED")
+    if member.muted_until is not None and now < member.muted_until and not member.is_moderator:
+        raise PermissionDenied("you are muted in this chat", reason="MEMBER_MUTED")
+
+
+def can_post(chat: Chat, member: Member) -> bool:
+    if member.is_moderator:
+        return True
+    if chat.kind is ChatKind.SCHOOL_CHANNEL:
+        return False  # admins post, everyone reads
+    return chat.posting_policy is not PostingPolicy.ADMINS_ONLY
+
+
+def slow_mode_wait(chat: Chat, member: Member, now: datetime) -> float:
+    """Seconds the member still has to wait before the next message (0 = may send)."""
+    if chat.slow_mode_seconds <= 0 or member.is_moderator or member.last_sent_at is None:
+        return 0.0
+    wait = chat.slow_mode_seconds - (now - member.last_sent_at).total_seconds()
+    return max(0.0, wait)
+
+
+def ensure_can_edit(message: Message, user_id: str, now: datetime, window: timedelta) -> None:
+    if message.deleted:
+        raise FailedPrecondition("the message was deleted", reason="MESSAGE_DELETED")
+    if message.system or message.sender_user_id != user_id:
+        raise PermissionDenied("only the author edits a message", reason="NOT_AUTHOR")
+    if now - message.sent_at > window:
+        raise FailedPrecondition("the edit window has passed", reason="EDIT_WINDOW_PASSED")
+
+
+def ensure_can_delete(message: Message, member: Member, now: datetime, window: timedelta) -> None:
+    if member.is_moderator:
+        return
+    if message.system or message.sender_user_id != member.user_id:
+        raise PermissionDenied("only the author or a moderator deletes a message", reason="NOT_AUTHOR")
+    if now - message.sent_at > window:
+        raise FailedPrecondition("the delete window has passed", reason="EDIT_WINDOW_PASSED")
+
+
+def ensure_moderator(member: Member) -> None:
+    if not member.is_moderator:
+        raise PermissionDenied("moderators only", reason="NOT_MODERATOR")
+
+
+# ---- direct messages ---------------------------------------------------------------------------
+
+
+def _classes(ms: Iterable[Membership], *roles: ClassRole) -> set[str]:
+    return {m.class_id for m in ms if m.active and m.class_id and m.class_role in roles}
+
+
+def _children(ms: Iterable[Membership]) -> set[str]:
+    return {m.child_user_id for m in ms if m.active and m.school_role is SchoolRole.PARENT and m.child_user_id}
+
+
+def _roles(ms: Iterable[Membership]) -> set[SchoolRole]:
+    return {m.school_role for m in ms if m.active}
+
+
+def _children_classes(parent: list[Membership]) -> set[str]:
+    return _classes(parent, ClassRole.PARENT)
+
+
+def _one_way(a_id: str, a: list[Membership], b_id: str, b: list[Membership]) -> bool:
+    """May A start a DM with B? (The policy is applied both ways: A→B or B→A suffices.)"""
+    a_roles, b_roles = _roles(a), _roles(b)
+    teaching = _classes(a, ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER)
+    if SchoolRole.STUDENT in b_roles:
+        b_classes = _classes(b, ClassRole.STUDENT)
+        if SchoolRole.STUDENT in a_roles and _classes(a, ClassRole.STUDENT) & b_classes:
+            return True  # classmates
+        if teaching & b_classes:
+            return True  # their teacher
+        return b_id in _children(a)  # their guardian
+    if SchoolRole.STUDENT in a_roles:
+        return False  # a student reaches only classmates and teachers (covered from the other side)
+    # Both adults.
+    if a_roles & {SchoolRole.ADMIN, SchoolRole.TEACHER} and b_roles & {SchoolRole.ADMIN, SchoolRole.TEACHER}:
+        return True  # staff among themselves
+    if SchoolRole.ADMIN in a_roles or SchoolRole.ADMIN in b_roles:
+        return True  # administration is reachable by every adult of the school
+    if SchoolRole.PARENT in a_roles:
+        kids_classes = _children_classes(a)
+        if _classes(b, ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER) & kids_classes:
+            return True  # the teachers of their children
+        if SchoolRole.PARENT in b_roles and _children_classes(b) & kids_classes:
+            return True  # the parents of their children's classes
+    return False
+
+
+def can_direct_message(a_id: str, a: list[Membership], b_id: str, b: list[Membership]) -> bool:
+    if a_id == b_id or not _roles(a) or not _roles(b):
+        return False
+    return _one_way(a_id, a, b_id, b) or _one_way(b_id, b, a_id, a)
+
+
+def is_parent_to_teacher(sender: list[Membership], recipient: list[Membership]) -> bool:
+    """Quiet hours apply to parents writing to teachers (not to staff writing to each other)."""
+    s, r = _roles(sender), _roles(recipient)
+    return (
+        SchoolRole.PARENT in s
+        and not (s & {SchoolRole.ADMIN, SchoolRole.TEACHER})
+        and bool(r & {SchoolRole.TEACHER, SchoolRole.ADMIN})
+    )
+
+
+# ---- quiet hours -------------------------------------------------------------------------------
+
+
+def zone(name: str, fallback: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)
+
+
+def quiet_hours_release(now: datetime, tz: ZoneInfo, start_minute: int, end_minute: int) -> datetime | None:
+    """None inside working hours; otherwise the instant working hours next begin (in now's zone).
+
+    The school publishes one daily window (minutes after local midnight); weekends are not in the
+    contract, so every day has the same window. An empty or inverted window means no quiet hours.
+    """
+    if not (0 <= start_minute < end_minute <= 24 * 60):
+        return None
+    local = now.astimezone(tz)
+    minute = local.hour * 60 + local.minute
+    if start_minute <= minute < end_minute:
+        return None
+    day = local.date() + timedelta(days=1) if minute >= end_minute else local.date()
+    opening = datetime.combine(day, time(start_minute // 60, start_minute % 60), tzinfo=tz)
+    return opening.astimezone(now.tzinfo)

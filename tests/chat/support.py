@@ -1,0 +1,315 @@
+"""Test support for chat: in-process replicas on port 0, school/identity events written straight to
+Kafka (a real broker), locally minted tokens, and a subscription collector."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from aiokafka import AIOKafkaProducer
+from google.protobuf.message import Message
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta.identity.v1 import events_pb2 as identity_pb
+from parta.media_signal.v1 import events_pb2 as media_pb
+from parta.school.v1 import events_pb2 as school_pb
+from parta_common.events.envelope import make_envelope
+from parta_common.testing.fakes import TokenMint
+
+ADMIN, TEACHER, STUDENT, PARENT = (
+    school_pb.SCHOOL_ROLE_ADMIN,
+    school_pb.SCHOOL_ROLE_TEACHER,
+    school_pb.SCHOOL_ROLE_STUDENT,
+    school_pb.SCHOOL_ROLE_PARENT,
+)
+HEAD, SUBJECT, CSTUDENT, CPARENT = (
+    school_pb.CLASS_ROLE_CLASS_HEAD,
+    school_pb.CLASS_ROLE_SUBJECT_TEACHER,
+    school_pb.CLASS_ROLE_STUDENT,
+    school_pb.CLASS_ROLE_PARENT,
+)
+
+
+class MutableClock:
+    """A clock tests can move; starts at real time so tokens and Kafka timestamps agree."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.fixed: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.fixed if self.fixed is not None else datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        import time
+
+        return time.monotonic()
+
+
+def uid(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Person:
+    user_id: str
+    token: str
+
+    @property
+    def md(self) -> Sequence[tuple[str, str]]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+
+class Stubs:
+    def __init__(self, channel: grpc.aio.Channel):
+        self.channel = channel
+        self.chat = chat_pb2_grpc.ChatServiceStub(channel)
+        self.files = chat_pb2_grpc.FileServiceStub(channel)
+
+
+@dataclass
+class Replica:
+    service: Any
+    address: str
+    stubs: Stubs
+
+
+@dataclass
+class School:
+    school_id: str
+    world: World
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def _v(self, key: str) -> int:
+        self.versions[key] = self.versions.get(key, 0) + 1
+        return self.versions[key]
+
+    async def create(
+        self, name: str = "School 7", start: int = 8 * 60, end: int = 18 * 60, tz: str = "Europe/Moscow"
+    ) -> None:
+        snap = school_pb.SchoolSnapshot(
+            school_id=self.school_id, name=name, timezone=tz, workday_start_minute=start, workday_end_minute=end
+        )
+        await self.world.feed(
+            "school.school.v1",
+            school_pb.SchoolCreated(school=snap),
+            "school",
+            self.school_id,
+            self._v(self.school_id),
+            self.school_id,
+        )
+
+    async def add_class(
+        self, class_id: str, title: str = "5A", archived: bool = False, version: int | None = None
+    ) -> None:
+        snap = school_pb.ClassSnapshot(
+            class_id=class_id, school_id=self.school_id, grade=5, letter="A", title=title, archived=archived
+        )
+        payload: Message = (
+            school_pb.ClassArchived(**{"class": snap}) if archived else school_pb.ClassCreated(**{"class": snap})
+        )
+        await self.world.feed(
+            "school.class.v1", payload, "class", class_id, version or self._v(class_id), self.school_id
+        )
+
+    async def member(
+        self,
+        user_id: str,
+        role: int,
+        class_id: str = "",
+        class_role: int = 0,
+        child: str = "",
+        *,
+        left: bool = False,
+        membership_id: str | None = None,
+    ) -> str:
+        mid = membership_id or f"m-{user_id}-{class_id or 'school'}-{class_role}"
+        snap = school_pb.MembershipSnapshot(
+            membership_id=mid,
+            school_id=self.school_id,
+            user_id=user_id,
+            school_role=role,  # type: ignore[arg-type]
+            class_id=class_id,
+            class_role=class_role,  # type: ignore[arg-type]
+            child_user_id=child,
+        )
+        payload: Message = (
+            school_pb.MemberLeft(membership=snap, reason="left") if left else school_pb.MemberJoined(membership=snap)
+        )
+        await self.world.feed("school.membership.v1", payload, "membership", mid, self._v(mid), self.school_id)
+        return mid
+
+
+@dataclass
+class World:
+    mongo_uri: str
+    kafka: str
+    run: str
+    mint: TokenMint = field(default_factory=TokenMint)
+    clock: MutableClock = field(default_factory=MutableClock)
+    replicas: list[Replica] = field(default_factory=list)
+    producer: AIOKafkaProducer | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"t{self.run}."
+
+    @property
+    def database(self) -> str:
+        return f"chat_{self.run}"
+
+    def settings(self, name: str, **extra: Any) -> Any:
+        from chat.config import ChatSettings
+
+        return ChatSettings(
+            mongodb_uri=self.mongo_uri,  # type: ignore[arg-type]
+            mongodb_database=self.database,
+            kafka_bootstrap=self.kafka,
+            kafka_topic_prefix=self.prefix,
+            grpc_port=0,
+            replica_id=name,
+            outbox_poll_seconds=0.2,
+            quiet_release_poll_seconds=0.2,
+            **extra,
+        )
+
+    async def start_replica(self, name: str, **extra: Any) -> Replica:
+        from chat.bootstrap import build
+
+        service = await build(self.settings(name, **extra), key_source=self.mint.source(), clock=self.clock)
+        port = await service.runner.start()
+        address = f"127.0.0.1:{port}"
+        replica = Replica(service, address, Stubs(grpc.aio.insecure_channel(address)))
+        self.replicas.append(replica)
+        return replica
+
+    async def stop(self) -> None:
+        for replica in self.replicas:
+            await replica.stubs.channel.close()
+            await replica.service.runner.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    def person(self, user_id: str | None = None) -> Person:
+        user_id = user_id or uid()
+        return Person(user_id, self.mint.token(user_id, session_id="s-" + user_id))
+
+    def school(self) -> School:
+        return School(uid("s"), self)
+
+    async def feed(
+        self, topic: str, payload: Message, aggregate_type: str, aggregate_id: str, version: int, key: str
+    ) -> None:
+        if self.producer is None:
+            self.producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all")
+            await self.producer.start()
+        envelope = make_envelope(
+            payload,
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            aggregate_version=version,
+            producer="tests",
+            occurred_at=datetime.now(UTC),
+        )
+        await self.producer.send_and_wait(self.prefix + topic, envelope.SerializeToString(), key=key.encode())
+
+    async def profile(self, user_id: str, version: int, *, awaiting: bool = False) -> None:
+        state = identity_pb.CONSENT_STATE_AWAITING_GUARDIAN if awaiting else identity_pb.CONSENT_STATE_NOT_REQUIRED
+        snap = identity_pb.ProfileSnapshot(user_id=user_id, first_name="Ann", last_name="Lee", consent_state=state)
+        await self.feed("identity.user.v1", identity_pb.ProfileUpdated(profile=snap), "user", user_id, version, user_id)
+
+    async def account_deleted(self, user_id: str, version: int) -> None:
+        await self.feed(
+            "identity.user.v1", identity_pb.AccountDeleted(user_id=user_id), "user", user_id, version, user_id
+        )
+
+    async def lesson(
+        self, room_id: str, school_id: str, class_id: str, *, ended: bool = False, attended: Sequence[str] = ()
+    ) -> None:
+        room = media_pb.RoomSnapshot(
+            room_id=room_id, school_id=school_id, class_id=class_id, kind=media_pb.ROOM_KIND_LESSON, title="Math"
+        )
+        if ended:
+            payload: Message = media_pb.RoomEnded(
+                room=room, attendance=[media_pb.AttendanceRecord(user_id=u) for u in attended]
+            )
+        else:
+            payload = media_pb.RoomStarted(room=room)
+        await self.feed("media_signal.room.v1", payload, "room", room_id, 2 if ended else 1, room_id)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Polls an async check until it returns a truthy value (provisioning is asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = await check()
+            if last:
+                return last
+        except grpc.aio.AioRpcError as exc:
+            last = exc
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last: {last!r}")
+        await asyncio.sleep(interval)
+
+
+async def chat_ids(stubs: Stubs, person: Person) -> set[str]:
+    reply = await stubs.chat.ListChats(chat_pb2.ListChatsRequest(), metadata=person.md)
+    return {c.chat.chat_id for c in reply.chats}
+
+
+class Collector:
+    """Runs a Subscribe stream in the background and records what arrives."""
+
+    def __init__(self, stubs: Stubs, person: Person, cursors: dict[str, int] | None = None):
+        self.events: list[chat_pb2.ChatEvent] = []
+        self.live = asyncio.Event()
+        self.error: grpc.aio.AioRpcError | None = None
+        request = chat_pb2.SubscribeRequest(
+            cursors=[chat_pb2.ChatCursor(chat_id=c, update_seq=s) for c, s in (cursors or {}).items()]
+        )
+        self._call = stubs.chat.Subscribe(request, metadata=person.md)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for event in self._call:
+                if event.WhichOneof("event") == "live":
+                    self.live.set()
+                self.events.append(event)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.error = exc
+        finally:
+            self.live.set()
+
+    async def ready(self, timeout: float = 10) -> Collector:
+        await asyncio.wait_for(self.live.wait(), timeout)
+        return self
+
+    def messages(self, chat_id: str | None = None) -> list[chat_pb2.MessageSnapshot]:
+        return [
+            e.message
+            for e in self.events
+            if e.WhichOneof("event") == "message" and (chat_id is None or e.chat_id == chat_id)
+        ]
+
+    def cursors(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.events:
+            if e.chat_id and e.update_seq:
+                out[e.chat_id] = max(out.get(e.chat_id, 0), e.update_seq)
+            elif e.WhichOneof("event") == "chat_removed":
+                out.pop(e.chat_id, None)
+        return out
+
+    async def close(self) -> None:
+        self._call.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
