@@ -1,0 +1,103 @@
+"""The live hub orders each chat's updates (sequence numbers may be published out of order by
+different replicas), fills holes from the store, skips burned sequence numbers, and drops a slow
+subscriber instead of blocking the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from parta.chat.v1 import chat_pb2, events_pb2
+
+from chat.api.live import LiveHub, SubscriberOverflow
+
+
+def msg(chat: str, seq: int) -> chat_pb2.ChatEvent:
+    return chat_pb2.ChatEvent(chat_id=chat, update_seq=seq, message=events_pb2.MessageSnapshot(chat_id=chat, seq=seq))
+
+
+def drain(sub) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait().update_seq)
+    return out
+
+
+async def test_out_of_order_is_reordered_when_the_missing_one_arrives() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        return []
+
+    hub = LiveHub(nothing, gap_wait=1.0)
+    sub = hub.register("u", 100)
+    hub.follow(sub, "c")
+    for seq in (1, 3, 4, 2, 5):
+        hub.publish(msg("c", seq))
+    assert drain(sub) == [1, 2, 3, 4, 5]
+
+
+async def test_holes_are_filled_from_the_store() -> None:
+    store = {2: msg("c", 2)}
+    asked = []
+
+    async def fill(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        asked.append((low, high))
+        return [e for s, e in store.items() if low < s < high]
+
+    hub = LiveHub(fill, gap_wait=0.5)
+    sub = hub.register("u", 100)
+    hub.follow(sub, "c")
+    hub.publish(msg("c", 1))
+    hub.publish(msg("c", 3))
+    await asyncio.sleep(0.05)
+    assert drain(sub) == [1, 2, 3] and asked == [(1, 3)]
+
+
+async def test_burned_sequence_numbers_are_skipped_after_the_wait() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        return []
+
+    hub = LiveHub(nothing, gap_wait=0.05)
+    sub = hub.register("u", 100)
+    hub.follow(sub, "c")
+    hub.publish(msg("c", 1))
+    hub.publish(msg("c", 3))
+    assert drain(sub) == [1]
+    await asyncio.sleep(0.15)
+    hub.publish(msg("c", 4))
+    assert drain(sub) == [3, 4]
+
+
+async def test_other_chats_are_not_held_back_by_a_hole() -> None:
+    async def slow(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        await asyncio.sleep(10)
+        return []
+
+    hub = LiveHub(slow, gap_wait=5)
+    sub = hub.register("u", 100)
+    hub.follow(sub, "a")
+    hub.follow(sub, "b")
+    hub.publish(msg("a", 1))
+    hub.publish(msg("a", 3))
+    hub.publish(msg("b", 7))
+    hub.publish(msg("b", 8))
+    assert drain(sub) == [1, 7, 8]
+    await hub.close()
+
+
+async def test_a_slow_subscriber_overflows_alone() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        return []
+
+    hub = LiveHub(nothing)
+    slow, fast = hub.register("slow", 3), hub.register("fast", 100)
+    for sub in (slow, fast):
+        hub.follow(sub, "c")
+    for seq in range(1, 11):
+        hub.publish(msg("c", seq))
+        if not fast.queue.empty():
+            fast.queue.get_nowait()
+    assert slow.overflowed and not fast.overflowed
+    with pytest.raises(SubscriberOverflow):
+        await slow.next()
+    hub.unregister(slow)
+    assert hub.subscriber_count == 1
