@@ -168,3 +168,13 @@ async def test_a_claim_interrupted_after_the_school_write_is_finished_by_the_nex
     writes = len(w.events())
     await w.schools.list_my_schools(ADMIN)  # nothing missing: reads only
     assert len(w.events()) == writes
+
+
+async def test_staff_cannot_join_their_school_as_students():
+    w = World()
+    school, klass = await onboarded(w)
+    student = await w.invites.create_invite(ADMIN, invite_cmd(school.id, SchoolRole.STUDENT, klass.id))
+    with pytest.raises(FailedPrecondition) as info:
+        await w.invites.accept_invite(ADMIN, student.token)
+    assert info.value.reason == "ROLE_CONFLICT"
+    assert (await w.invites_repo.get(student.invite.id)).uses == 0  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from school.domain.model import (
     JoinRequest,
     JoinState,
     Membership,
+    Roles,
     School,
     SchoolClass,
     SchoolRole,
@@ -147,9 +148,11 @@ class Invites:
         invite = await self._by_token(token)
         now = self.d.now()
         invite.check_usable(now, caller.user_id)
-        school, school_class = await asyncio.gather(
+        # Independent reads together: acceptance is the burst path (a class scanning one QR code).
+        school, school_class, mine = await asyncio.gather(
             self.d.schools.get(invite.school_id),
             self.d.classes.get(invite.class_id) if invite.class_id else _none(),
+            self.d.memberships.of_user(caller.user_id, invite.school_id),
         )
         if school is None:
             raise NotFound("invite not found", reason="INVITE_NOT_FOUND")
@@ -157,10 +160,8 @@ class Invites:
             raise FailedPrecondition("the class of this invite is archived", reason="CLASS_ARCHIVED")
         if invite.role == SchoolRole.PARENT and invite.child_user_id == caller.user_id:
             raise FailedPrecondition("a child cannot become their own parent", reason="PARENT_IS_CHILD")
-        if invite.role == SchoolRole.STUDENT:
-            me = await self.d.roles(school, caller.user_id)
-            if me.is_staff:
-                raise FailedPrecondition("staff cannot join as students", reason="ROLE_CONFLICT")
+        if invite.role == SchoolRole.STUDENT and Roles.of(caller.user_id, school.id, mine).is_staff:
+            raise FailedPrecondition("staff cannot join as students", reason="ROLE_CONFLICT")
 
         # Count the use first (atomically, on the invite document); a retry by the same person is
         # not counted twice, and everything after it is an idempotent upsert.
