@@ -9,6 +9,7 @@ from school.app.invites import CreateInvite
 from school.app.schools import RegisterSchool
 from school.domain import events as de
 from school.domain.model import ClassRole, JoinState, SchoolRole
+from school.domain.permissions import Action
 
 from tests.school.fakes import OPERATOR, World
 
@@ -178,3 +179,20 @@ async def test_staff_cannot_join_their_school_as_students():
         await w.invites.accept_invite(ADMIN, student.token)
     assert info.value.reason == "ROLE_CONFLICT"
     assert (await w.invites_repo.get(student.invite.id)).uses == 0  # type: ignore[union-attr]
+
+
+async def test_who_may_ask_about_whom():
+    w = World()
+    school, klass = await onboarded(w)
+    student = await w.invites.create_invite(ADMIN, invite_cmd(school.id, SchoolRole.STUDENT, klass.id))
+    await w.invites.accept_invite(Caller("misha"), student.token)
+    args = ("misha", school.id, klass.id, Action.POST_CLASS_CHAT)
+    assert await w.memberships.check_permission(Caller("misha"), *args)  # self
+    assert await w.memberships.check_permission(ADMIN, *args)  # an admin of that school
+    assert await w.memberships.check_permission(Caller("bot"), *args)  # an internal client
+    with pytest.raises(PermissionDenied):
+        await w.memberships.check_permission(Caller("stranger"), *args)
+    assert len(await w.memberships.get_memberships(Caller("bot"), "misha", "")) == 2
+    assert await w.memberships.get_memberships(Caller("stranger"), "misha", "") == []
+    with pytest.raises(PermissionDenied):
+        await w.memberships.get_memberships(Caller("stranger"), "misha", school.id)
