@@ -170,6 +170,17 @@ async def seed_chat(ctx: SeedContext, *, history: int = 60) -> tuple[dict[str, A
                 if asyncio.get_running_loop().time() > deadline:
                     raise TimeoutError("chat never provisioned the class chat from school's events")
                 await asyncio.sleep(0.5)
+        # Memberships arrive as separate events: wait until every student is in the chat.
+        while True:
+            got = await chats.GetChat(
+                pb.GetChatRequest(chat_id=chat_id), metadata=idc.auth(students[0].token), timeout=10
+            )
+            snapshot = got.chat.chat  # GetChatResponse.chat is a ChatView; .chat its snapshot
+            if snapshot.member_count >= len(students):
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"class chat has {snapshot.member_count} of {len(students)} students")
+            await asyncio.sleep(0.5)
         last_seq = 0
         for n in range(history):
             author = students[n % len(students)]
