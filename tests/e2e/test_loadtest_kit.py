@@ -36,3 +36,16 @@ def test_loadtest_identity_prints_rps_and_percentiles(tmp_path: Path):
     header = next(line for line in stdout.splitlines() if line.startswith("scenario"))
     assert "req/s" in header and "p50 ms" in header and "p99 ms" in header
     assert "Bearer" not in stdout  # tokens never reach the terminal
+
+
+def test_loadtest_chat_sends_and_reads_under_load(tmp_path: Path):
+    """`make loadtest SERVICE=chat`: identity, school and chat as processes, a class chat provisioned
+    from school's events with history, then ghz on the hot write and read paths."""
+    stdout, summaries = run_loadtest(tmp_path, "chat", ["send-message", "open-chat-latest-50"])
+    by_name = {s["scenario"]: s for s in summaries}
+    assert set(by_name) == {"send-message", "open-chat-latest-50"}
+    for s in summaries:
+        assert s["count"] > 5 and s["rps"] > 1
+        assert 0 < s["p50_ms"] <= s["p99_ms"]
+        assert s["status"].get("OK", 0) == s["count"], s["errors"]
+    assert "chat on 127.0.0.1" in stdout and "req/s" in stdout
