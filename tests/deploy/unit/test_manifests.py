@@ -314,7 +314,7 @@ def test_grafana_dashboard_is_valid_json_and_covers_the_service_metrics(rendered
         "parta_rpc_total",
         "parta_consumer_lag",
         "parta_outbox_backlog",
-        "parta_chat_live_subscribers",
+        "chat_live_subscribers",
         "media_signal_live_rooms",
         "media_signal_participants",
     ):
