@@ -166,7 +166,9 @@ class EventConsumer:
             self._metrics.events_consumed.labels(self._metrics.service, self._group_id, outcome).inc()
 
     def _report_lag(self, consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
-        if self._metrics is None:
+        # A rebalance may revoke the partition while its batch was handled; highwater() then
+        # asserts, and an exception here would end the consumer's loop for good.
+        if self._metrics is None or partition not in consumer.assignment():
             return
         end = consumer.highwater(partition)
         position = self._processed.get(partition)
