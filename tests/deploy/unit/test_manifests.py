@@ -172,6 +172,11 @@ def test_every_service_deployment_is_probed_limited_hardened_and_covered(rendere
     assert len(own) == 1, [n["metadata"]["name"] for n in own]
     policy = own[0]["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    # Every rule names its peers and ports: an empty `from`/`to` or missing ports would open everything.
+    for rule in policy["ingress"]:
+        assert rule.get("from") and rule.get("ports"), rule
+    for rule in policy["egress"]:
+        assert rule.get("to") and rule.get("ports"), rule
     grpc_ingress = [r for r in policy["ingress"] if {"protocol": "TCP", "port": grpc_port} in r["ports"]]
     assert grpc_ingress, "nothing may call the service"
     metrics_ingress = [r for r in policy["ingress"] if {"protocol": "TCP", "port": metrics_port} in r["ports"]]
