@@ -115,7 +115,9 @@ async def test_send_is_idempotent_and_sequenced_and_history_pages(world: World) 
         chat_pb2.ListMessagesRequest(chat_id=chat_id, before_seq=seqs[-3], limit=100), metadata=head.md
     )
     assert [m.seq for m in older.messages] == seqs[:3] and not older.has_more
-    after = await a.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id, after_seq=seqs[1]), metadata=head.md)
+    after = await a.chat.ListMessages(
+        chat_pb2.ListMessagesRequest(chat_id=chat_id, after_seq=seqs[1]), metadata=head.md
+    )
     assert [m.seq for m in after.messages] == seqs[2:]
     # Read state: the head reads up to the 3rd message; counts for the author.
     await a.chat.MarkRead(chat_pb2.MarkReadRequest(chat_id=chat_id, seq=seqs[2]), metadata=head.md)

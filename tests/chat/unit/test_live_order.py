@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from parta.chat.v1 import chat_pb2, events_pb2
-
 from chat.api.live import LiveHub, SubscriberOverflow
+from parta.chat.v1 import chat_pb2, events_pb2
 
 
 def msg(chat: str, seq: int) -> chat_pb2.ChatEvent:

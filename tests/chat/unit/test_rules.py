@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
-
 from chat.domain import rules
 from chat.domain.model import (
     Chat,
@@ -21,6 +19,7 @@ from chat.domain.model import (
     SchoolRole,
     chat_grants,
 )
+from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
 
 MSK = ZoneInfo("Europe/Moscow")
 S = "school-1"

@@ -24,17 +24,49 @@ GRIDFS_CHUNK = 255 * 1024
 
 
 class GridFsSink:
-    def __init__(self, stream: Any):
-        self._stream = stream
+    """Writes a file in GridFS's layout chunk by chunk.
+
+    PyMongo's own upload stream keeps up to 32 MB in memory before the first insert; writing each
+    255 KiB chunk as it fills bounds memory per upload to one chunk, and keeps the stored layout
+    readable by any GridFS reader (the `files` entry is written last, on close).
+    """
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], file: StoredFile):
+        self._db = db
+        self._file = file
+        self._buffer = bytearray()
+        self._n = 0
+        self._length = 0
+
+    async def _flush(self, data: bytes) -> None:
+        await self._db[f"{BUCKET}.chunks"].insert_one({"files_id": self._file.file_id, "n": self._n, "data": data})
+        self._n += 1
 
     async def write(self, data: bytes) -> None:
-        await self._stream.write(data)
+        self._buffer += data
+        self._length += len(data)
+        while len(self._buffer) >= GRIDFS_CHUNK:
+            chunk = bytes(self._buffer[:GRIDFS_CHUNK])
+            del self._buffer[:GRIDFS_CHUNK]
+            await self._flush(chunk)
 
     async def close(self) -> None:
-        await self._stream.close()
+        if self._buffer:
+            await self._flush(bytes(self._buffer))
+            self._buffer.clear()
+        await self._db[f"{BUCKET}.files"].insert_one(
+            {
+                "_id": self._file.file_id,
+                "length": self._length,
+                "chunkSize": GRIDFS_CHUNK,
+                "uploadDate": self._file.uploaded_at,
+                "filename": self._file.filename,
+                "metadata": {"owner": self._file.owner_user_id},
+            }
+        )
 
     async def abort(self) -> None:
-        await self._stream.abort()
+        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": self._file.file_id})
 
 
 class GridFsStorage:
@@ -75,10 +107,7 @@ class GridFsStorage:
             return False
 
     def sink(self, file: StoredFile) -> GridFsSink:
-        stream = self._bucket.open_upload_stream_with_id(
-            file.file_id, file.filename, metadata={"owner": file.owner_user_id}
-        )
-        return GridFsSink(stream)
+        return GridFsSink(self._db, file)
 
     async def complete(self, file_id: str, sha256_hex: str) -> None:
         await self._files.update_one({"_id": file_id}, {"$set": {"complete": True, "sha256": sha256_hex}})
@@ -95,7 +124,7 @@ class GridFsStorage:
             return
         try:
             if offset:
-                stream.seek(offset)
+                await stream.seek(offset)
             while True:
                 data = await stream.read(chunk)
                 if not data:

@@ -72,6 +72,11 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
         FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
+        # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
+        "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],
+        "blobs.files": [
+            IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
+        ],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -122,10 +123,14 @@ class Files:
             await sink.close()
             await self.storage.complete(file_id, digest.hexdigest())
         except BaseException:
-            await sink.abort()
-            await self.storage.discard(file_id)
+            # Shielded: a cancelled stream cancels this task, and the cleanup must still finish.
+            await asyncio.shield(self._abandon(sink, file_id))
             raise
         return StoredFile(file_id, owner, file.filename, file.content_type, size, digest.hexdigest(), file.uploaded_at)
+
+    async def _abandon(self, sink: UploadSink, file_id: str) -> None:
+        await sink.abort()
+        await self.storage.discard(file_id)
 
     async def open(self, user_id: str, file_id: str, offset: int) -> tuple[StoredFile, AsyncIterator[bytes]]:
         v = Violations()
