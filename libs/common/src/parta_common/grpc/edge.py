@@ -17,7 +17,7 @@ import grpc
 import structlog
 
 from parta_common.auth import Principal, TokenVerifier
-from parta_common.errors import DomainError, Unauthenticated
+from parta_common.errors import DomainError, InvalidArgument, Unauthenticated
 from parta_common.grpc import context as ctx
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
@@ -126,6 +126,46 @@ def _record(metrics: ServiceMetrics | None, method: str, started: float, context
     metrics.observe_rpc(method, name, time.perf_counter() - started)
 
 
+class _Malformed:
+    """Stands in for a request whose bytes did not parse, so the edge can answer INVALID_ARGUMENT
+    (after authentication) instead of grpc's UNKNOWN with the parser's exception text."""
+
+
+_MALFORMED = _Malformed()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _MALFORMED
+
+    return parse
+
+
+def _malformed_error() -> InvalidArgument:
+    return InvalidArgument([], message="the request is not a valid message", reason="MALFORMED_REQUEST")
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if request is _MALFORMED:
+            raise _malformed_error()
+        yield request
+
+
+def _checked(request_or_iterator: Any) -> Any:
+    if request_or_iterator is _MALFORMED:
+        raise _malformed_error()
+    if hasattr(request_or_iterator, "__aiter__"):
+        return _checked_stream(request_or_iterator)
+    return request_or_iterator
+
+
 def _wrap(
     handler: grpc.RpcMethodHandler, enter: Enter, method: str, metrics: ServiceMetrics | None
 ) -> grpc.RpcMethodHandler:
@@ -134,7 +174,7 @@ def _wrap(
             started = time.perf_counter()
             try:
                 await enter(context)
-                return await behavior(request_or_iterator, context)
+                return await behavior(_checked(request_or_iterator), context)
             except (DomainError, Exception) as error:
                 if _is_abort(error):
                     raise
@@ -150,7 +190,7 @@ def _wrap(
             started = time.perf_counter()
             try:
                 await enter(context)
-                result = behavior(request_or_iterator, context)
+                result = behavior(_checked(request_or_iterator), context)
                 if inspect.isasyncgen(result):
                     async for item in result:
                         yield item
@@ -168,18 +208,18 @@ def _wrap(
 
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
-            unary_response(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+            unary_response(handler.unary_unary), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
-            unary_response(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+            unary_response(handler.stream_unary), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            stream_response(handler.unary_stream), handler.request_deserializer, handler.response_serializer
+            stream_response(handler.unary_stream), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     return grpc.stream_stream_rpc_method_handler(
-        stream_response(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+        stream_response(handler.stream_stream), _tolerant(handler.request_deserializer), handler.response_serializer
     )
 
 
