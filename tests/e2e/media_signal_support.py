@@ -71,17 +71,30 @@ class School:
     class_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = 0
 
-    def membership(self, user_id: str, school_role: str, class_role: str = "") -> school_pb2.MemberJoined:
-        return school_pb2.MemberJoined(
-            membership=school_pb2.MembershipSnapshot(
-                membership_id=str(uuid.uuid4()),
-                school_id=self.school_id,
-                user_id=user_id,
-                school_role=SCHOOL_ROLE[school_role],
-                class_id=self.class_id if class_role else "",
-                class_role=CLASS_ROLE.get(class_role, 0),
-            )
+    def snapshot(
+        self,
+        user_id: str,
+        school_role: str,
+        class_role: str = "",
+        *,
+        child_user_id: str = "",
+        verified: bool | None = None,
+        membership_id: str = "",
+    ) -> school_pb2.MembershipSnapshot:
+        """Staff are verified unless told otherwise (as after an admin's verification)."""
+        return school_pb2.MembershipSnapshot(
+            membership_id=membership_id or str(uuid.uuid4()),
+            school_id=self.school_id,
+            user_id=user_id,
+            school_role=SCHOOL_ROLE[school_role],
+            class_id=self.class_id if class_role else "",
+            class_role=CLASS_ROLE.get(class_role, 0),
+            child_user_id=child_user_id,
+            verified=(school_role in ("admin", "teacher")) if verified is None else verified,
         )
+
+    def membership(self, user_id: str, school_role: str, class_role: str = "") -> school_pb2.MemberJoined:
+        return school_pb2.MemberJoined(membership=self.snapshot(user_id, school_role, class_role))
 
 
 async def publish_school(bootstrap: str, prefix: str, school: School, members: list[tuple[str, str, str]]) -> None:
@@ -112,6 +125,30 @@ async def publish_school(bootstrap: str, prefix: str, school: School, members: l
                 f"{prefix}school.membership.v1",
                 envelope(school.membership(user_id, school_role, class_role)),
                 key=school.school_id.encode(),
+            )
+    finally:
+        await producer.stop()
+
+
+async def publish_membership_events(bootstrap: str, prefix: str, school: School, payloads: list[Any]) -> None:
+    """MemberJoined / MemberRoleChanged / MemberLeft as school publishes them, in order."""
+    from datetime import UTC, datetime
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for payload in payloads:
+            school.version += 1
+            envelope = make_envelope(
+                payload,
+                aggregate_type="school",
+                aggregate_id=school.school_id,
+                aggregate_version=school.version,
+                producer="school",
+                occurred_at=datetime.now(UTC),
+            )
+            await producer.send_and_wait(
+                f"{prefix}school.membership.v1", envelope.SerializeToString(), key=school.school_id.encode()
             )
     finally:
         await producer.stop()
@@ -173,6 +210,9 @@ class MediaStack:
         school = school or School()
         await publish_school(self.kafka, self.prefix, school, members)
         return school
+
+    async def membership_events(self, school: School, payloads: list[Any]) -> None:
+        await publish_membership_events(self.kafka, self.prefix, school, payloads)
 
     def user(self, user_id: str, address: str | None = None) -> User:
         channel = grpc.aio.insecure_channel(address or self.address)
@@ -301,6 +341,19 @@ class SignalClient:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The stable reason of a failed call (google.rpc.ErrorInfo in the status details)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else []:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return ""
 
 
 # ---------------------------------------------------------------- aiortc peers

@@ -27,7 +27,8 @@ async def stack(mongo_uri: str, kafka_bootstrap: str):
 
 async def _call(stack: MediaStack):
     alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
-    school = await stack.school([(alice, "teacher", ""), (bob, "student", "")])
+    # The communication policy: a teacher reaches a student of a class she teaches.
+    school = await stack.school([(alice, "teacher", "class_head"), (bob, "student", "student")])
     a, b = stack.user(alice), stack.user(bob)
     # Bob must be in the projection before he can be invited; create_room retries until then.
     room = await a.create_room(school, ev.ROOM_KIND_CALL, title="Созвон", invited_user_ids=[bob], start_now=True)

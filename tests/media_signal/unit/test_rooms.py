@@ -119,10 +119,11 @@ class NoIce:
 
 
 MEMBERS = [
-    Membership("teacher", SCHOOL, "teacher", CLASS, "subject_teacher"),
+    Membership("teacher", SCHOOL, "teacher", CLASS, "subject_teacher", verified=True),
     Membership("misha", SCHOOL, "student", CLASS, "student"),
     Membership("petya", SCHOOL, "student", CLASS, "student"),
-    Membership("anna", SCHOOL, "parent", CLASS, "parent"),
+    Membership("anna", SCHOOL, "parent", CLASS, "parent", child_user_id="misha"),
+    Membership("oleg", SCHOOL, "parent", CLASS, "parent", child_user_id="petya"),
     Membership("irina", SCHOOL, "admin"),
     Membership("stranger", "school-2", "teacher"),
 ]
@@ -293,7 +294,7 @@ async def test_room_full_and_viewer_cannot_publish(world) -> None:
     host = await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
     anna = await hub.join("anna", (await uc.create_join_token(room.room_id, "anna")).token)
     with pytest.raises(ResourceExhausted):
-        await hub.join("misha", (await uc.create_join_token(room.room_id, "misha")).token)
+        await hub.join("oleg", (await uc.create_join_token(room.room_id, "oleg")).token)
     with pytest.raises(PermissionDenied) as info:
         await hub.handle(anna, s.Sdp("offer", SDP))
     assert info.value.reason == "PUBLISH_NOT_ALLOWED"

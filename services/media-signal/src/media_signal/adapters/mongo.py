@@ -250,6 +250,9 @@ class MongoMembershipDirectory:
                     school_role=row.get("school_role", ""),
                     class_id=row.get("class_id", ""),
                     class_role=row.get("class_role", ""),
+                    child_user_id=row.get("child_user_id", ""),
+                    # Rows projected before this field existed read as unverified: the safe side.
+                    verified=bool(row.get("verified", False)),
                 )
                 for row in rows
             ),

@@ -67,8 +67,14 @@ class SchoolEventProjector:
                         "school_role": SCHOOL_ROLES.get(m.school_role, ""),
                         "class_id": m.class_id,
                         "class_role": CLASS_ROLES.get(m.class_role, ""),
+                        # Calls follow the communication policy (guardians reach their child) and
+                        # only verified staff hold lessons: both come with the snapshot.
+                        "child_user_id": m.child_user_id,
+                        "verified": m.verified,
                         "active": name != "MemberLeft",
                     }
                 },
             )
-        # Other school events (staff verification, join requests) do not change who joins a room.
+        # Other school events do not change who joins a room. Staff verification arrives as
+        # MemberRoleChanged snapshots with verified=true (school re-publishes every staff seat),
+        # so StaffVerified itself needs no handling here.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -18,12 +18,16 @@ from media_signal.app.ports import (
     RoomRepository,
 )
 from media_signal.domain import events
+from media_signal.domain.policy import check_call_contacts, check_call_group
 from media_signal.domain.rooms import (
+    Access,
     Grants,
     NewRoom,
     Room,
+    RoomKind,
     RoomState,
     check_can_create,
+    check_can_host,
     grants_for,
     id_ok,
     new_room,
@@ -83,15 +87,27 @@ class RoomUseCases:
         known_class = bool(cmd.class_id) and await self._directory.class_exists(cmd.school_id, cmd.class_id)
         assert cmd.kind is not None
         check_can_create(cmd.kind, cmd.class_id, access, known_class)
+        people: dict[str, list[Access]] = {}
         for field, users in (
             ("invited_user_ids", cmd.invited_user_ids),
             ("presenter_user_ids", cmd.presenter_user_ids),
         ):
             for other in users:
-                if not (await self._directory.access(cmd.school_id, other)).is_member:
+                other_access = await self._directory.access(cmd.school_id, other)
+                if not other_access.is_member:
                     # Same answer for "no such user" and "user of another school": the closed contour.
                     raise InvalidArgument.field(field, "not a member of this school")
+                people.setdefault(field, []).append(other_access)
         room = new_room(cmd, room_id=self._room_ids("room", user_id, cmd.request_id), host_user_id=user_id, now=now)
+        if room.kind is RoomKind.CALL:
+            # Safety for minors: everyone in the call (host and invitees) must be allowed to meet.
+            check_call_group([access, *people.get("invited_user_ids", [])])
+        elif room.kind is RoomKind.BROADCAST and room.class_id:
+            # On a class broadcast the stage is for its audience (parents, teachers, admins) only.
+            audience = replace(room, presenter_user_ids=())
+            for presenter in people.get("presenter_user_ids", []):
+                if presenter.user_id != user_id:
+                    grants_for(audience, presenter)
         created: list[object] = [events.RoomScheduled(room)]
         if room.state is RoomState.LIVE:
             created.append(events.RoomStarted(room, now))
@@ -112,6 +128,9 @@ class RoomUseCases:
     async def start_room(self, room_id: str, user_id: str) -> Room:
         room = await self._visible_room(room_id, user_id)
         require_host(room, user_id)
+        if room.state is RoomState.SCHEDULED:
+            # Re-checked at start: a scheduled room may be weeks old and memberships change.
+            await self._check_host_and_contacts(room, await self._directory.access(room.school_id, user_id))
         version = room.version
         now = self._clock.now()
         if room.start(now):
@@ -133,11 +152,26 @@ class RoomUseCases:
             await self._rooms.save(room, [events.RoomEnded(room, now, dict(room.attendance))], expected_version=version)
         return room
 
+    async def _check_contacts(self, room: Room, me: Access) -> None:
+        """A call's person against everyone else it may bring them together with (host and
+        invitees), on the projection as it is now: a parent who lost the child, or a student who
+        moved class, is refused from then on."""
+        others = [u for u in (room.host_user_id, *room.invited_user_ids) if u != me.user_id]
+        check_call_contacts(me, [await self._directory.access(room.school_id, u) for u in others])
+
+    async def _check_host_and_contacts(self, room: Room, host: Access) -> None:
+        check_can_host(room.kind, room.class_id, host)
+        if room.kind is RoomKind.CALL:
+            members = [await self._directory.access(room.school_id, u) for u in room.invited_user_ids]
+            check_call_group([host, *members])
+
     async def create_join_token(self, room_id: str, user_id: str) -> JoinGrant:
         room = await self._visible_room(room_id, user_id)
         room.require_live()
         access = await self._directory.access(room.school_id, user_id)
         grants = grants_for(room, access)
+        if room.kind is RoomKind.CALL:
+            await self._check_contacts(room, access)
         now = self._clock.now()
         expires = now + self._ttl
         token = self._tokens.issue(JoinClaims(user_id, room.room_id, room.school_id, grants, expires), now)

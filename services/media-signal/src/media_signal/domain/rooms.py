@@ -61,6 +61,10 @@ class Membership:
     school_role: str  # "admin" | "teacher" | "student" | "parent"
     class_id: str = ""
     class_role: str = ""  # "class_head" | "subject_teacher" | "student" | "parent" | "staff"
+    # Parents are members through a child (school's MembershipSnapshot.child_user_id).
+    child_user_id: str = ""
+    # Staff verification by an admin (teachers and admins), as school publishes it on the seat.
+    verified: bool = False
 
 
 TEACHING_CLASS_ROLES = frozenset({"class_head", "subject_teacher"})
@@ -85,6 +89,23 @@ class Access:
     @property
     def is_staff(self) -> bool:
         return any(m.school_role in ("admin", "teacher") for m in self.memberships)
+
+    @property
+    def is_verified_staff(self) -> bool:
+        """Admins count as verified (an admin is appointed by an admin); a teacher needs a staff
+        seat that school marked verified (MemberRoleChanged with verified=true)."""
+        return self.is_admin or any(m.school_role in ("admin", "teacher") and m.verified for m in self.memberships)
+
+    @property
+    def school_roles(self) -> set[str]:
+        return {m.school_role for m in self.memberships}
+
+    def classes_as(self, *class_roles: str) -> set[str]:
+        return {m.class_id for m in self.memberships if m.class_id and m.class_role in class_roles}
+
+    @property
+    def children(self) -> set[str]:
+        return {m.child_user_id for m in self.memberships if m.school_role == "parent" and m.child_user_id}
 
     def teaches(self, class_id: str) -> bool:
         return any(m.class_id == class_id and m.class_role in TEACHING_CLASS_ROLES for m in self.memberships)
@@ -200,28 +221,53 @@ def check_can_create(kind: RoomKind, class_id: str, access: Access, known_class:
         return
     if class_id and not known_class:
         raise NotFound("class not found", reason="CLASS_NOT_FOUND")
+    check_can_host(kind, class_id, access)
+
+
+def check_can_host(kind: RoomKind, class_id: str, access: Access) -> None:
+    """Who may schedule, start and host a lesson or a broadcast (calls: anyone, see policy.py).
+
+    Checked at create, at start and when the host takes a join grant, so a teacher who stopped
+    teaching the class, or whose verification was withdrawn, no longer runs it.
+    """
+    if kind is RoomKind.CALL:
+        return
     if kind is RoomKind.LESSON and not (access.is_admin or access.teaches(class_id)):
         raise PermissionDenied("only the class's teachers or an admin may hold a lesson", reason="NOT_CLASS_TEACHER")
     if kind is RoomKind.BROADCAST:
         allowed = access.is_admin or (access.teaches(class_id) if class_id else access.is_staff)
         if not allowed:
             raise PermissionDenied("only staff may hold a broadcast", reason="NOT_STAFF")
+    if not access.is_verified_staff:
+        raise PermissionDenied(
+            "an admin has to verify you before you hold lessons or broadcasts", reason="STAFF_NOT_VERIFIED"
+        )
 
 
 def grants_for(room: Room, access: Access) -> Grants:
-    """What this user may do in this room; PermissionDenied when they may not join at all."""
+    """What this user may do in this room; PermissionDenied when they may not join at all.
+
+    Calls additionally need policy.check_call_contacts against the call's other people (the
+    caller of this function has their memberships).
+    """
     user_id = access.user_id
-    if user_id == room.host_user_id:
-        return HOST_GRANTS
     if not access.is_member:
         raise NotFound("room not found", reason="ROOM_NOT_FOUND")
+    if user_id == room.host_user_id:
+        check_can_host(room.kind, room.class_id, access)
+        return HOST_GRANTS
     if room.kind is RoomKind.CALL:
         if user_id in room.invited_user_ids:
             return SPEAKER_GRANTS
         raise PermissionDenied("not invited to this call", reason="NOT_INVITED")
     if room.kind is RoomKind.LESSON:
         roles = access.class_roles(room.class_id)
-        if roles & (TEACHING_CLASS_ROLES | {"student"}):
+        if "student" in roles:
+            return SPEAKER_GRANTS
+        if roles & TEACHING_CLASS_ROLES:
+            if not access.is_verified_staff:
+                # A teacher speaks to the class's children only once verified.
+                raise PermissionDenied("an admin has to verify you first", reason="STAFF_NOT_VERIFIED")
             return SPEAKER_GRANTS
         if access.is_admin:
             return VIEWER_GRANTS  # an admin may observe a lesson, silently
@@ -229,8 +275,14 @@ def grants_for(room: Room, access: Access) -> Grants:
     # Broadcast: presenters on stage, everyone else in the audience.
     if user_id in room.presenter_user_ids:
         return SPEAKER_GRANTS
-    if not room.class_id or access.class_roles(room.class_id) or access.is_staff:
+    if not room.class_id:
+        return VIEWER_GRANTS  # a school-wide broadcast: every member may watch
+    # A class broadcast (e.g. a parents' meeting) is for that class's parents, teachers and admins.
+    roles = access.class_roles(room.class_id)
+    if access.is_admin or roles & (TEACHING_CLASS_ROLES | {"parent"}):
         return VIEWER_GRANTS
+    if roles:
+        raise PermissionDenied("this broadcast is for the class's parents", reason="NOT_IN_AUDIENCE")
     raise PermissionDenied("this broadcast is for another class", reason="NOT_IN_CLASS")
 
 
