@@ -89,6 +89,7 @@ class FakeSfu:
     def __init__(self) -> None:
         self.feeds = itertools.count(1)
         self.detached: list[str] = []
+        self.moderated: list[tuple[int, list[str], bool]] = []
 
     async def create_room(self, room_id: str, max_publishers: int) -> int:
         return 1
@@ -98,7 +99,7 @@ class FakeSfu:
 
     async def publish(self, sfu_room: int, display: str, offer_sdp: str) -> Published:
         feed = next(self.feeds)
-        return Published(f"pub-{feed}", feed, "v=0\r\nm=video answer\r\n")
+        return Published(f"pub-{feed}", feed, "v=0\r\nm=video answer\r\n", {"audio": ("0",), "video": ("1",)})
 
     async def subscribe(self, sfu_room: int, feed_id: int) -> Subscribed:
         return Subscribed(f"sub-{feed_id}", "v=0\r\nm=video offer\r\n")
@@ -111,6 +112,9 @@ class FakeSfu:
 
     async def detach(self, handle: str) -> None:
         self.detached.append(handle)
+
+    async def moderate(self, sfu_room: int, feed_id: int, mids, mute: bool) -> None:
+        self.moderated.append((feed_id, list(mids), mute))
 
 
 class NoIce:
@@ -341,3 +345,31 @@ def test_malformed_signals_are_invalid_argument() -> None:
             s.validate_candidate(bad_c)
     s.validate_candidate(s.Candidate("candidate:1 1 udp 2130706431 192.0.2.2 50000 typ host"))
     s.validate_candidate(s.Candidate(""))  # end of candidates
+
+
+async def test_host_mute_is_enforced_in_the_sfu_and_only_the_host_lifts_it(world) -> None:
+    _, _, uc, hub, sfu = world
+    room = await uc.create_room(new_room_cmd(RoomKind.LESSON), "teacher")
+    host = await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
+    misha = await hub.join("misha", (await uc.create_join_token(room.room_id, "misha")).token)
+    await hub.handle(misha, s.Sdp("offer", SDP))
+    feed = misha.feed_id
+    await hub.handle(host, s.HostAction("mute", misha.participant_id, "audio"))
+    assert sfu.moderated == [(feed, ["0"], True)] and misha.audio_muted
+    # The participant cannot lift a host mute alone; muting video himself is fine.
+    with pytest.raises(PermissionDenied) as info:
+        await hub.handle(misha, s.Mute("audio", False))
+    assert info.value.reason == "MUTED_BY_HOST"
+    await hub.handle(misha, s.Mute("video", True))
+    await hub.handle(host, s.HostAction("unmute", misha.participant_id, "audio"))
+    assert sfu.moderated[-1] == (feed, ["0"], False) and not misha.audio_muted
+    await hub.handle(misha, s.Mute("audio", True))
+    await hub.handle(misha, s.Mute("audio", False))
+    # Muted before publishing (e.g. a republish): the new feed starts muted in the SFU.
+    await hub.handle(host, s.HostAction("mute", misha.participant_id, None))
+    await hub.handle(host, s.HostAction("demote", misha.participant_id))
+    await hub.handle(host, s.HostAction("promote", misha.participant_id))
+    await hub.handle(misha, s.Sdp("offer", SDP))
+    await asyncio.sleep(0.01)
+    assert sfu.moderated[-1] == (misha.feed_id, ["0", "1"], True) and misha.feed_id != feed
+    drain(host)

@@ -35,6 +35,7 @@ HOST_ACTIONS = {
     pb.HOST_ACTION_TYPE_PROMOTE: "promote",
     pb.HOST_ACTION_TYPE_DEMOTE: "demote",
     pb.HOST_ACTION_TYPE_END_ROOM: "end_room",
+    pb.HOST_ACTION_TYPE_UNMUTE: "unmute",
 }
 HOST_ACTIONS_PB = {v: k for k, v in HOST_ACTIONS.items()}
 # Timestamps outside this window are nonsense from a client, not a schedule.

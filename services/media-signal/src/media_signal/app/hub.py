@@ -53,6 +53,9 @@ class Session:
     # SFU: our publisher handle and feed, and our subscriptions (id → handle, publisher participant).
     publisher_handle: str = ""
     feed_id: int = 0
+    publisher_mids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Tracks the host muted: enforced in the SFU, and the participant cannot unmute them alone.
+    host_muted: set[str] = field(default_factory=set)
     subscriptions: dict[str, tuple[str, str]] = field(default_factory=dict)
     queue: asyncio.Queue[s.Outbound] = field(default_factory=asyncio.Queue)
     gone: bool = False
@@ -346,7 +349,7 @@ class SignalHub:
         handles: list[str] = []
         if session.publisher_handle:
             handles.append(session.publisher_handle)
-            session.publisher_handle, session.feed_id = "", 0
+            session.publisher_handle, session.feed_id, session.publisher_mids = "", 0, {}
             for other in live.sessions.values():
                 for sub_id, (handle, publisher) in list(other.subscriptions.items()):
                     if publisher == session.participant_id:
@@ -410,6 +413,9 @@ class SignalHub:
             await self._on_candidate(live, session, command)
         elif isinstance(command, s.Mute):
             async with live.lock:
+                tracks = {"audio", "video"} if command.track is None else {command.track}
+                if not command.muted and tracks & session.host_muted:
+                    raise PermissionDenied("the host muted you; ask the host to unmute", reason="MUTED_BY_HOST")
                 if command.track in (None, "audio"):
                     session.audio_muted = command.muted
                 if command.track in (None, "video"):
@@ -460,7 +466,11 @@ class SignalHub:
                 self._spawn(self._detach_quietly(published.handle), "sfu-detach")
                 return
             session.publisher_handle, session.feed_id = published.handle, published.feed_id
+            session.publisher_mids = dict(published.mids)
             session.send(s.SdpOut("answer", published.answer_sdp))
+            if session.host_muted:
+                # Muted by the host before publishing (or republishing): the new feed starts muted.
+                self._spawn(self._moderate(live, session, session.host_muted, True), "sfu-moderate")
             self._broadcast(live, s.ParticipantUpdatedMsg(session.view(self._clock.now())))
             for other in live.active():
                 if other is not session and other.grants.can_subscribe:
@@ -528,6 +538,7 @@ class SignalHub:
             await self.end_room(live.room.room_id, "ended_by_host")
             return
         unload = False
+        moderation: tuple[Session, set[str], bool] | None = None
         async with live.lock:
             target = live.sessions.get(action.participant_id)
             if target is None or target.gone:
@@ -554,11 +565,19 @@ class SignalHub:
                 )
                 unload = not live.sessions
             else:
-                if action.action == "mute":
-                    if action.track in (None, "audio"):
-                        target.audio_muted = True
-                    if action.track in (None, "video"):
-                        target.video_muted = True
+                if action.action in ("mute", "unmute"):
+                    muted = action.action == "mute"
+                    tracks = {"audio", "video"} if action.track is None else {action.track}
+                    if "audio" in tracks:
+                        target.audio_muted = muted
+                    if "video" in tracks:
+                        target.video_muted = muted
+                    if muted:
+                        target.host_muted |= tracks
+                    else:
+                        target.host_muted -= tracks
+                    if live.room.media_mode is MediaMode.SFU and target.feed_id:
+                        moderation = (target, tracks, muted)
                 elif action.action == "promote":
                     target.grants = replace(target.grants, can_publish=True, can_publish_data=True)
                     target.hand_raised = False
@@ -569,5 +588,19 @@ class SignalHub:
                     self._unpublish(live, target)
                 target.send(notice)
                 self._broadcast(live, s.ParticipantUpdatedMsg(target.view(self._clock.now())))
+        if moderation is not None:
+            # Outside the room lock: one slow SFU call must not stall the room.
+            await self._moderate(live, *moderation)
         if unload:
             await self._unload_if_empty(live)
+
+    async def _moderate(self, live: LiveRoom, target: Session, tracks: set[str], mute: bool) -> None:
+        """Host mute in the SFU. Peer-to-peer calls have no server in the media path: there the
+        mute is a notice the other clients honour (documented in docs/media-signal.md)."""
+        mids = [mid for kind in sorted(tracks) for mid in target.publisher_mids.get(kind, ())]
+        if not mids or not target.feed_id:
+            return
+        try:
+            await self._sfu.moderate(live.sfu_room, target.feed_id, mids, mute)
+        except Exception:
+            log.exception("sfu_moderate_failed", participant_id=target.participant_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -76,6 +77,8 @@ class Published:
     handle: str
     feed_id: int
     answer_sdp: str
+    # The publisher's media sections: track kind ("audio" | "video") → SDP mids (for moderation).
+    mids: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,7 @@ class Sfu(Protocol):
     async def trickle(self, handle: str, candidate: str, sdp_mid: str, sdp_mline_index: int) -> None: ...
 
     async def detach(self, handle: str) -> None: ...
+
+    async def moderate(self, sfu_room: int, feed_id: int, mids: Sequence[str], mute: bool) -> None:
+        """Host mute enforced in the SFU: stop (or resume) relaying these streams of a publisher."""
+        ...

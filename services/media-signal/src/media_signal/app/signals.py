@@ -14,7 +14,7 @@ MAX_CANDIDATE = 1024
 MAX_SDP_MID = 64
 MAX_MLINE_INDEX = 64
 TRACKS = ("audio", "video")
-HOST_ACTIONS = ("mute", "remove", "admit", "promote", "demote", "end_room")
+HOST_ACTIONS = ("mute", "unmute", "remove", "admit", "promote", "demote", "end_room")
 
 # ----------------------------------------------------------------- from the client
 
