@@ -262,3 +262,31 @@ async def test_second_replica_refuses_a_room_it_does_not_own(stack: MediaStack) 
     await sb.expect("joined")
     await sa.close()
     await sb.close()
+
+
+async def test_draining_replica_tells_its_streams_and_hands_the_room_over(stack: MediaStack) -> None:
+    import signal
+
+    from tests.e2e.media_signal_support import error_reason
+
+    _, a, b, room = await _call(stack)
+    other = await stack.start_replica("media_signal_drain")
+    a2, b2 = stack.user(a.user_id, address=other), stack.user(b.user_id, address=other)
+    sa = await a2.signal(room_id=room.room_id)  # the first join pins the room to this replica
+    await sa.expect("joined")
+    sb = await b2.signal(room_id=room.room_id)
+    await sb.expect("joined")
+
+    process = stack.stack.services["media_signal_drain"].process
+    process.send_signal(signal.SIGTERM)
+    for client in (sa, sb):
+        error = await client.wait_closed()
+        assert error is not None and error.code() == grpc.StatusCode.UNAVAILABLE, error
+        assert error_reason(error) == "REPLICA_DRAINING"
+    # The drained replica released the room's lease: the reconnect lands on the other replica
+    # at once (without the release it would be refused ROOM_PINNED_ELSEWHERE for 30 s).
+    again = await a.signal(room_id=room.room_id)
+    await again.expect("joined", timeout=5)
+    await asyncio.to_thread(process.wait, 20)
+    assert process.returncode == 0
+    await again.close()

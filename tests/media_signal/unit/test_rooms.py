@@ -33,6 +33,7 @@ from parta_common.errors import (
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
 from parta_common.testing.fakes import FakeClock
 
@@ -373,3 +374,18 @@ async def test_host_mute_is_enforced_in_the_sfu_and_only_the_host_lifts_it(world
     await asyncio.sleep(0.01)
     assert sfu.moderated[-1] == (misha.feed_id, ["0", "1"], True) and misha.feed_id != feed
     drain(host)
+
+
+async def test_draining_ends_streams_with_replica_draining_and_refuses_joins(world) -> None:
+    _, rooms, uc, hub, _ = world
+    room = await uc.create_room(new_room_cmd(RoomKind.LESSON), "teacher")
+    host = await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
+    token = (await uc.create_join_token(room.room_id, "misha")).token
+    await hub.drain()
+    closing = drain(host)[-1]
+    assert isinstance(closing, s.Close) and closing.error is not None
+    assert closing.error.reason == "REPLICA_DRAINING" and hub.live_rooms() == 0
+    assert room.room_id not in rooms.owner_of  # the lease is released for another replica
+    with pytest.raises(Unavailable) as info:
+        await hub.join("misha", token)
+    assert info.value.reason == "REPLICA_DRAINING"

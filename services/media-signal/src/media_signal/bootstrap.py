@@ -4,6 +4,7 @@ servicers, hub and consumers. No logic here."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -136,7 +137,16 @@ async def serve(settings: MediaSignalSettings) -> None:
     app = build(settings)
     if app.metrics_port:
         app.serve_metrics(app.metrics_port)  # type: ignore[operator]
-    await app.runner.serve_until_signal()
+    # The kit's serve_until_signal, with one step before its graceful stop: the hub tells every
+    # signalling stream REPLICA_DRAINING (they would otherwise outlive the grace period).
+    loop = asyncio.get_running_loop()
+    received = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, received.set)
+    await app.runner.start()
+    await received.wait()
+    await app.hub.drain()
+    await app.runner.stop()
 
 
 def main() -> None:

@@ -122,6 +122,7 @@ class SignalHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._draining = False
 
     # ------------------------------------------------------------ lifecycle (a kit Worker)
 
@@ -134,14 +135,25 @@ class SignalHub:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        await self.drain()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def drain(self) -> None:
+        """Shutting down: refuse new joins and end every stream with UNAVAILABLE `REPLICA_DRAINING`.
+
+        Runs before the gRPC server stops (bootstrap.serve): signalling streams live as long as
+        the call, so waiting for them within the grace period would only end them with a bare
+        CANCELLED at its end. Each leave releases the room's lease when the room empties, so the
+        clients' reconnect lands on another replica at once instead of after the lease runs out.
+        """
+        self._draining = True
         for live in list(self._live.values()):
             for session in list(live.sessions.values()):
                 # Clients reconnect elsewhere; the reason tells them this is not their fault.
                 await self.leave(
                     session, "left", Unavailable("signalling replica shutting down", reason="REPLICA_DRAINING")
                 )
-        for task in list(self._tasks):
-            task.cancel()
 
     def live_rooms(self) -> int:
         return len(self._live)
@@ -225,6 +237,8 @@ class SignalHub:
     # ------------------------------------------------------------ joining
 
     async def join(self, user_id: str, token: str) -> Session:
+        if self._draining:
+            raise Unavailable("signalling replica shutting down; reconnect", reason="REPLICA_DRAINING")
         claims = self._tokens.verify(token, self._clock.now())
         if claims.user_id != user_id:
             raise PermissionDenied("this join token belongs to someone else", reason="JOIN_TOKEN_NOT_YOURS")
