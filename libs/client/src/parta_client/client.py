@@ -1,0 +1,304 @@
+"""`Parta`: one channel per service, stubs that carry the access token, sign-in and token refresh.
+
+    async with Parta(store=SessionStore(parta_home(), "default")) as parta:
+        await parta.sign_in("+70000000001", DevSmsFile(".cache/run/dev-sms.jsonl"))
+        reply = await parta.schools.ListMySchools(school_pb2.ListMySchoolsRequest())
+
+Every stub call gets `authorization: Bearer <access token>` (except the public sign-in RPCs) and a
+default deadline. The access token is refreshed shortly before it expires, and a unary call that still
+comes back UNAUTHENTICATED is retried once after a refresh. Refreshes are serialised: identity rotates
+refresh tokens and treats a reused one as theft (the whole session is revoked), so two concurrent
+calls must never present the same refresh token twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from parta.chat.v1 import chat_pb2_grpc
+from parta.identity.v1 import (
+    account_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    guardians_pb2_grpc,
+    profiles_pb2_grpc,
+)
+from parta.media_signal.v1 import media_signal_pb2_grpc
+from parta.school.v1 import school_pb2_grpc
+
+from parta_client.config import Endpoints
+from parta_client.devsms import DevSmsFile, normalize_phone
+from parta_client.errors import NotSignedIn
+from parta_client.session import Session, SessionStore
+
+# Methods that take no token (the token, code or refresh token in the request is the credential).
+PUBLIC_METHODS = frozenset(
+    {
+        "/parta.identity.v1.AuthService/RequestCode",
+        "/parta.identity.v1.AuthService/VerifyCode",
+        "/parta.identity.v1.AuthService/RefreshSession",
+        "/parta.identity.v1.SigningKeyService/ListSigningKeys",
+        "/parta.school.v1.InviteService/PreviewInvite",
+    }
+)
+DEFAULT_TIMEOUT = 15.0
+REFRESH_MARGIN_SECONDS = 30.0
+
+CodeSource = Callable[[str], Awaitable[str]]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class TokenKeeper:
+    """Holds the session, refreshes it through identity, persists every change to the store."""
+
+    def __init__(self, store: SessionStore | None, session: Session | None):
+        self.store = store
+        self.session = session
+        self._lock = asyncio.Lock()
+        self._refresh_rpc: Callable[[str], Awaitable[auth_pb2.RefreshSessionResponse]] | None = None
+
+    def bind(self, refresh_rpc: Callable[[str], Awaitable[auth_pb2.RefreshSessionResponse]]) -> None:
+        self._refresh_rpc = refresh_rpc
+
+    def set(self, session: Session | None) -> None:
+        self.session = session
+        if self.store is not None:
+            if session is None:
+                self.store.clear()
+            else:
+                self.store.save(session)
+
+    async def token(self) -> str:
+        session = self.session
+        if session is None:
+            raise NotSignedIn("not signed in")
+        if session.expires_within(REFRESH_MARGIN_SECONDS):
+            await self.refresh(session.access_token)
+            assert self.session is not None
+        return self.session.access_token
+
+    async def refresh(self, stale_access_token: str) -> bool:
+        """Refreshes unless another caller already replaced `stale_access_token`. False: cannot refresh."""
+        async with self._lock:
+            session = self.session
+            if session is None:
+                raise NotSignedIn("not signed in")
+            if session.access_token != stale_access_token:
+                return True  # someone refreshed while we waited
+            if not session.refresh_token or self._refresh_rpc is None:
+                return False
+            try:
+                reply = await self._refresh_rpc(session.refresh_token)
+            except grpc.aio.AioRpcError as error:
+                if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                    # Revoked or reused: this session is over; keep nothing that cannot work.
+                    self.set(None)
+                    raise NotSignedIn("the session has ended (revoked or expired): sign in again") from error
+                raise
+            session.access_token = reply.access_token
+            session.refresh_token = reply.refresh_token
+            session.access_expires_at = _ts(reply.access_expires_at)
+            self.set(session)
+            return True
+
+
+def _ts(timestamp: Any) -> float:
+    return float(timestamp.seconds) + timestamp.nanos / 1e9 if timestamp.seconds else 0.0
+
+
+def _with_auth(details: grpc.aio.ClientCallDetails, token: str | None, default_timeout: bool) -> Any:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    if token is not None:
+        metadata["authorization"] = f"Bearer {token}"
+    timeout = details.timeout
+    if timeout is None and default_timeout:
+        timeout = DEFAULT_TIMEOUT
+    return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
+
+
+def _method_name(details: grpc.aio.ClientCallDetails) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else str(method)
+
+
+class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, keeper: TokenKeeper):
+        self.keeper = keeper
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        if _method_name(client_call_details) in PUBLIC_METHODS:
+            return await continuation(_with_auth(client_call_details, None, True), request)
+        token = await self.keeper.token()
+        call = await continuation(_with_auth(client_call_details, token, True), request)
+        try:
+            return await call
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAUTHENTICATED or not await self.keeper.refresh(token):
+                raise
+        # The access token was rejected (expired early, key rotated): one retry with a fresh one.
+        token = await self.keeper.token()
+        return await (await continuation(_with_auth(client_call_details, token, True), request))
+
+
+class _AuthStreams(
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """Streams are not replayable, so they only get the (proactively refreshed) token."""
+
+    def __init__(self, keeper: TokenKeeper):
+        self.keeper = keeper
+
+    async def _details(self, details: grpc.aio.ClientCallDetails) -> Any:
+        public = _method_name(details) in PUBLIC_METHODS
+        return _with_auth(details, None if public else await self.keeper.token(), False)
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return await continuation(await self._details(client_call_details), request)
+
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(await self._details(client_call_details), request_iterator)
+
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(await self._details(client_call_details), request_iterator)
+
+
+class Parta:
+    """The async SDK. Use as `async with Parta(...) as parta:`; stubs are attributes (`parta.chats`)."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints | None = None,
+        store: SessionStore | None = None,
+        session: Session | None = None,
+    ):
+        self.endpoints = endpoints or Endpoints.from_env()
+        self.store = store
+        self.keeper = TokenKeeper(store, session if session is not None else (store.load() if store else None))
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Parta:
+        self.open()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def open(self) -> None:
+        interceptors = [_AuthUnaryUnary(self.keeper), _AuthStreams(self.keeper)]
+        for name in ("identity", "school", "chat", "media_signal"):
+            address = getattr(self.endpoints, name)
+            self._channels[name] = grpc.aio.insecure_channel(
+                address,
+                interceptors=interceptors,  # type: ignore[arg-type]
+                options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+            )
+        identity = self._channels["identity"]
+        school = self._channels["school"]
+        chat = self._channels["chat"]
+        media = self._channels["media_signal"]
+        self.auth = auth_pb2_grpc.AuthServiceStub(identity)
+        self.profiles = profiles_pb2_grpc.ProfileServiceStub(identity)
+        self.guardians = guardians_pb2_grpc.GuardianServiceStub(identity)
+        self.account = account_pb2_grpc.AccountServiceStub(identity)
+        self.schools = school_pb2_grpc.SchoolServiceStub(school)
+        self.classes = school_pb2_grpc.ClassServiceStub(school)
+        self.members = school_pb2_grpc.MembershipServiceStub(school)
+        self.invites = school_pb2_grpc.InviteServiceStub(school)
+        self.join_requests = school_pb2_grpc.JoinRequestServiceStub(school)
+        self.chats = chat_pb2_grpc.ChatServiceStub(chat)
+        self.files = chat_pb2_grpc.FileServiceStub(chat)
+        self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
+        self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
+
+        async def refresh(refresh_token: str) -> auth_pb2.RefreshSessionResponse:
+            reply: auth_pb2.RefreshSessionResponse = await self.auth.RefreshSession(
+                auth_pb2.RefreshSessionRequest(refresh_token=refresh_token)
+            )
+            return reply
+
+        self.keeper.bind(refresh)
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+
+    # -- session ---------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self.keeper.session
+
+    def require_session(self) -> Session:
+        if self.keeper.session is None:
+            raise NotSignedIn("not signed in")
+        return self.keeper.session
+
+    def save_session(self) -> None:
+        self.keeper.set(self.keeper.session)
+
+    async def request_code(self, phone: str, request_id: str | None = None) -> auth_pb2.RequestCodeResponse:
+        reply: auth_pb2.RequestCodeResponse = await self.auth.RequestCode(
+            auth_pb2.RequestCodeRequest(phone=phone, request_id=request_id or new_request_id())
+        )
+        return reply
+
+    async def verify_code(
+        self, phone: str, challenge_id: str, code: str, device_name: str = "parta-cli"
+    ) -> auth_pb2.VerifyCodeResponse:
+        reply: auth_pb2.VerifyCodeResponse = await self.auth.VerifyCode(
+            auth_pb2.VerifyCodeRequest(challenge_id=challenge_id, code=code, device_name=device_name)
+        )
+        previous = self.keeper.session
+        self.keeper.set(
+            Session(
+                user_id=reply.user_id,
+                phone=normalize_phone(phone),
+                access_token=reply.access_token,
+                refresh_token=reply.refresh_token,
+                access_expires_at=_ts(reply.access_expires_at),
+                session_id=reply.session_id,
+                # Same person signing in again keeps their chosen school.
+                school_id=previous.school_id if previous and previous.user_id == reply.user_id else "",
+            )
+        )
+        return reply
+
+    async def sign_in(
+        self, phone: str, codes: DevSmsFile | CodeSource, device_name: str = "parta-cli"
+    ) -> auth_pb2.VerifyCodeResponse:
+        """Request a code, get it (from the dev SMS file or a callback such as a prompt), verify it."""
+        mark = codes.mark() if isinstance(codes, DevSmsFile) else 0
+        sent = await self.request_code(phone)
+        if isinstance(codes, DevSmsFile):
+            code = await codes.wait_code(phone, after_line=mark)
+        else:
+            code = await codes(phone)
+        return await self.verify_code(phone, sent.challenge_id, code.strip(), device_name)
+
+    async def sign_out(self) -> None:
+        """Revokes this session at identity (best effort) and forgets it locally."""
+        session = self.keeper.session
+        if session is None:
+            return
+        try:
+            if session.session_id:
+                await self.auth.RevokeSession(auth_pb2.RevokeSessionRequest(session_id=session.session_id))
+        finally:
+            self.keeper.set(None)
+
+    @staticmethod
+    def now() -> float:
+        return datetime.now(UTC).timestamp()
