@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +51,8 @@ from parta_client.resolve import (
 from parta_client.session import SessionStore
 
 CHUNK = 256 * 1024
+# A staff room's worth of teachers, a class of students, two parents for one child.
+DEFAULT_USES = {"teacher": 50, "student": 40, "parent": 2}
 ROLES = {
     "admin": school_events.SCHOOL_ROLE_ADMIN,
     "teacher": school_events.SCHOOL_ROLE_TEACHER,
@@ -447,6 +449,13 @@ def profile_show() -> None:
 # -- schools ----------------------------------------------------------------------------------------
 
 
+def current_academic_year(today: date | None = None) -> str:
+    """Russian schools' year runs September to August: "2026/2027" from September 2026."""
+    today = today or date.today()
+    start = today.year if today.month >= 9 else today.year - 1
+    return f"{start}/{start + 1}"
+
+
 def show_school(school: school_pb2.School, roles: Iterable[int] = ()) -> None:
     table = Table(show_header=False)
     table.add_row("name", school.name)
@@ -487,7 +496,7 @@ def school_register(
                 region=region,
                 address=address,
                 timezone=timezone,
-                academic_year=academic_year,
+                academic_year=academic_year or current_academic_year(),
                 admin_phone=admin_phone,
             )
         )
@@ -689,7 +698,7 @@ def invite_create(
     class_: Annotated[str, typer.Option("--class", help="Class (students and parents).")] = "",
     child: Annotated[str, typer.Option(help="Parent invites: the child (user id or name).")] = "",
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 7d, 12h.")] = "7d",
-    max_uses: Annotated[int, typer.Option("--max-uses")] = 0,
+    max_uses: Annotated[int, typer.Option("--max-uses", help="Default: teacher 50, student 40, parent 2.")] = 0,
     approval: Annotated[bool, typer.Option("--approval", help="Joining needs the class head's approval.")] = False,
     qr: Annotated[bool, typer.Option("--qr/--no-qr", help="Draw the QR code in the terminal.")] = True,
     request_id: Annotated[str, typer.Option("--request-id")] = "",
@@ -709,7 +718,7 @@ def invite_create(
                 role=ROLES[chosen],
                 child_user_id=child_id,
                 ttl_seconds=parse_duration(ttl),
-                max_uses=max_uses,
+                max_uses=max_uses or DEFAULT_USES[chosen],
                 requires_approval=approval,
             )
         )
@@ -819,17 +828,35 @@ def requests_list(
         school_id = await current_school(parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         state = school_events.JOIN_REQUEST_STATE_UNSPECIFIED if every else school_events.JOIN_REQUEST_STATE_PENDING
-        reply = await parta.join_requests.ListJoinRequests(
-            school_pb2.ListJoinRequestsRequest(
-                school_id=school_id, class_id=class_id, state=state, page={"page_size": 100}
+        classes = await all_classes(parta, school_id)
+        titles = {c.class_id: c.title for c in classes}
+
+        async def listed(class_id: str) -> list[Any]:
+            reply = await parta.join_requests.ListJoinRequests(
+                school_pb2.ListJoinRequestsRequest(
+                    school_id=school_id, class_id=class_id, state=state, page={"page_size": 100}
+                )
             )
-        )
-        names = await display_names(parta, [r.user_id for r in reply.join_requests])
-        titles = {c.class_id: c.title for c in await all_classes(parta, school_id)}
+            return list(reply.join_requests)
+
+        try:
+            found = await listed(class_id)
+        except grpc.aio.AioRpcError as error:
+            if class_id or error.code() != grpc.StatusCode.PERMISSION_DENIED:
+                raise
+            # Not an admin: the classes this person decides for (a class head's own class).
+            found = []
+            for c in classes:
+                try:
+                    found.extend(await listed(c.class_id))
+                except grpc.aio.AioRpcError as denied:
+                    if denied.code() != grpc.StatusCode.PERMISSION_DENIED:
+                        raise
+        names = await display_names(parta, [r.user_id for r in found])
 
         def human() -> None:
             table = Table("request id", "who", "class", "role", "state", "since")
-            for r in reply.join_requests:
+            for r in found:
                 table.add_row(
                     r.join_request_id,
                     names.get(r.user_id, r.user_id),
@@ -840,7 +867,7 @@ def requests_list(
                 )
             out().print(table)
 
-        emit(list(reply.join_requests), human)
+        emit(found, human)
 
     run(action)
 
@@ -1017,8 +1044,15 @@ def history(
     run(action)
 
 
-async def follow_chat(parta: Parta, chat_id: str, last: int, count: int) -> AsyncIterator[chat_events.MessageSnapshot]:
-    """The latest `last` messages, then live ones (new, edited, deleted) until `count` new ones (0: forever)."""
+async def follow_chat(
+    parta: Parta, chat_id: str, last: int, count: int, on_live: Callable[[], None] | None = None
+) -> AsyncIterator[chat_events.MessageSnapshot]:
+    """The latest `last` messages, then live ones (new, edited, deleted) until `count` new ones (0: forever).
+
+    The subscription resumes after the newest update of the history page, so a message sent between
+    reading the page and the stream being set up is not lost. `on_live` is called once the stream
+    answered (the service sends the chat's snapshot and a live marker first).
+    """
     page = await parta.chats.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id, limit=max(last, 1)))
     shown: dict[int, int] = {}
     for message in list(page.messages)[-last:] if last else []:
@@ -1031,6 +1065,9 @@ async def follow_chat(parta: Parta, chat_id: str, last: int, count: int) -> Asyn
     fresh = 0
     try:
         async for event in stream:
+            if on_live is not None and event.WhichOneof("event") == "live":
+                on_live()
+                on_live = None
             if event.chat_id != chat_id or event.WhichOneof("event") != "message":
                 continue
             message = event.message
@@ -1058,9 +1095,12 @@ def follow(
     async def action(parta: Parta) -> None:
         chat_id = await chat_by_ref(parta, chat)
         names: dict[str, str] = {}
-        if not STATE.json:
-            err().print(f"following {chat} — Ctrl-C to stop", markup=False)
-        async for message in follow_chat(parta, chat_id, last, count):
+
+        def live() -> None:
+            err().print(f"following {chat} live — Ctrl-C to stop", markup=False)
+            sys.stderr.flush()
+
+        async for message in follow_chat(parta, chat_id, last, count, on_live=live):
             if message.sender_user_id and message.sender_user_id not in names:
                 names.update(await display_names(parta, [message.sender_user_id]))
             if STATE.json:

@@ -25,7 +25,7 @@ class CallError:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
-        head = f"{self.code} {self.reason}" if self.reason else self.code
+        head = f"{self.code} {self.reason}" if self.reason and self.reason != self.code else self.code
         return f"{head}: {self.message}" if self.message else head
 
 

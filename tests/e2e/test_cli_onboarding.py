@@ -1,0 +1,221 @@
+"""The `parta` CLI drives the seed's onboarding and a chat exchange against real identity, school and chat
+processes: operator registers the school → Ирина (admin by her phone) signs in, makes a profile, class
+5А and a teacher invite with its QR → Ольга joins, is verified and made class head → a student invite
+that needs approval → Миша asks, Ольга approves → Анна joins by the parent invite, links to Миша and
+consents → Ольга writes in 5А while Миша follows the chat live, Миша answers, history shows both;
+the school channel refuses a student with its reason, and a profile with no session is told to log in.
+
+Every step is the CLI's own command (in-process through Typer's runner; `follow` as a real process,
+since it runs beside other commands)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from parta_client.cli import app
+from typer.testing import CliRunner, Result
+
+from tests.e2e.harness import ROOT, Stack
+from tests.e2e.identity_client import random_phone
+
+OPERATOR = random_phone()
+
+
+@pytest.fixture
+async def stack(mongo_uri: str, kafka_bootstrap: str):
+    s = Stack(mongo_uri, kafka_bootstrap, uuid.uuid4().hex[:8])
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+class Cli:
+    """Runs `parta --profile NAME …` against the stack, one person per profile."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.runner = CliRunner()
+
+    async def run(self, profile: str, *args: str, ok: bool = True) -> Result:
+        argv = ["--profile", profile, *args]
+        result = await asyncio.to_thread(self.runner.invoke, app, argv, env=self.env, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, f"parta {' '.join(argv)} → {result.exit_code}\n{result.output}"
+        return result
+
+    async def json(self, profile: str, *args: str) -> Any:
+        result = await self.run(profile, "--json", *args)
+        return json.loads(result.stdout)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0) -> Any:
+    """Other services learn about memberships from Kafka: retry until they have (or fail clearly)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"never happened: {what}") from None
+            await asyncio.sleep(0.4)
+
+
+async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path: Path):
+    identity = await stack.start("identity")
+    school = await stack.start("school", {"SCHOOL_OPERATOR_PHONES": OPERATOR})
+    chat = await stack.start("chat")
+    env = {
+        "PARTA_HOME": str(tmp_path / "home"),
+        "PARTA_IDENTITY_ADDR": identity.address,
+        "PARTA_SCHOOL_ADDR": school.address,
+        "PARTA_CHAT_ADDR": chat.address,
+        "PARTA_DEV_SMS_FILE": str(stack.sms_file),
+    }
+    cli = Cli(env)
+    irina_phone, olga_phone, misha_phone, anna_phone = (random_phone() for _ in range(4))
+
+    # 1. The operator registers the school with Ирина's phone.
+    await cli.run("operator", "login", OPERATOR)
+    registered = await cli.json("operator", "school", "register", "Школа № 17", "--admin-phone", irina_phone)
+    school_id = registered["school_id"]
+    session_file = tmp_path / "home" / "profiles" / "operator.json"
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(session_file.parent.stat().st_mode) == 0o700
+
+    # 2. Ирина signs in: her phone makes her the admin; she creates her profile and class 5А.
+    login = await cli.run("irina", "login", irina_phone)
+    assert "Школа № 17" in login.stdout and "admin" in login.stdout
+    await cli.run("irina", "profile", "create", "Ирина", "Петрова", "--birth-date", "1981-04-12")
+    c5a = await cli.json("irina", "class", "create", "5A")  # Latin A typed, Cyrillic А stored
+    assert c5a["title"] == "5А"
+    shown = await cli.run("irina", "school", "show")
+    assert "Школа № 17" in shown.stdout and school_id in shown.stdout
+
+    # 3. A teacher invite: the link, and the QR drawn in the terminal.
+    invite = await cli.run("irina", "invite", "create", "--role", "teacher", "--max-uses", "50")
+    link = next(line for line in invite.stdout.splitlines() if line.startswith("http"))
+    assert "▀" in invite.stdout or "█" in invite.stdout  # segno's compact terminal rendering
+
+    # 4. Ольга previews and accepts the link; Ирина verifies her and makes her class head of 5А.
+    olga = await cli.json("olga", "login", olga_phone)
+    assert olga["has_profile"] is False
+    preview = await cli.run("olga", "invite", "preview", link)
+    assert "Школа № 17" in preview.stdout and "teacher" in preview.stdout
+    await cli.run("olga", "profile", "create", "Ольга", "Смирнова", "--birth-date", "1985-09-01")
+    await cli.run("olga", "invite", "accept", link)
+
+    async def olga_listed_by_name() -> None:
+        members = await cli.run("irina", "school", "members")
+        assert "Ольга Смирнова" in members.stdout  # identity shares names within a school (from events)
+
+    await eventually(olga_listed_by_name, "identity learns that Ирина and Ольга share a school")
+    await cli.run("irina", "school", "verify", "Ольга Смирнова")
+    await cli.run("irina", "class", "head", "5А", olga["user_id"])
+
+    # 5. A student invite that needs approval; Миша asks, Ольга approves.
+    student_invite = await cli.json(
+        "olga", "invite", "create", "--role", "student", "--class", "5А", "--approval", "--no-qr"
+    )
+    misha = await cli.json("misha", "login", misha_phone)
+    await cli.run("misha", "profile", "create", "Миша", "Иванов", "--birth-date", "2015-02-03")
+    # Tokens are URL-safe base64 and may start with "-": after "--" they are never taken for an option.
+    asked = await cli.run("misha", "invite", "accept", "--", student_invite["token"])
+    assert "Join request sent" in asked.stdout
+    pending = await cli.json("olga", "requests", "list", "--class", "5А")
+    assert [r["user_id"] for r in pending] == [misha["user_id"]]
+    await cli.run("olga", "requests", "approve", pending[0]["join_request_id"])
+    assert await cli.json("olga", "requests", "list") == []
+
+    # 6. Анна joins by the parent invite bound to Миша, links to him (the school vouches) and consents.
+    parent_invite = await cli.json(
+        "olga", "invite", "create", "--role", "parent", "--class", "5А", "--child", misha["user_id"], "--no-qr"
+    )
+    await cli.run("anna", "login", anna_phone)
+    await cli.run("anna", "profile", "create", "Анна", "Иванова", "--birth-date", "1988-06-20")
+    await cli.run("anna", "invite", "accept", parent_invite["link"])
+
+    async def linked() -> None:
+        result = await cli.run("anna", "--json", "guardian", "link", "--child-phone", misha_phone, ok=False)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["state"] == "GUARDIAN_LINK_STATE_LINKED"
+
+    await eventually(linked, "identity learns Анна's parent seat for Миша")
+    await cli.run("anna", "guardian", "consent", misha["user_id"])
+
+    # 7. The chat exchange in 5А: Миша follows live (a real process), Ольга writes, Миша answers.
+    async def class_chat_ready() -> None:
+        chats = await cli.json("misha", "chats", "list")
+        assert any(c["chat"]["title"] == "5А" and c.get("can_post") for c in chats), chats
+        olga_chats = await cli.json("olga", "chats", "list")
+        assert any(c["chat"]["title"] == "5А" for c in olga_chats)
+
+    await eventually(class_chat_ready, "chat provisions 5А with Миша and Ольга from school's events")
+
+    follower = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "parta_client",
+        "--profile",
+        "misha",
+        "follow",
+        "5А",
+        "--count",
+        "1",
+        "--last",
+        "0",
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert follower.stderr is not None and follower.stdout is not None
+        ready = await asyncio.wait_for(follower.stderr.readline(), 30)
+        assert b"following" in ready, ready
+        await cli.run("olga", "send", "5А", "Добро пожаловать в 5А!")
+        followed, _ = await asyncio.wait_for(follower.communicate(), 30)
+    finally:
+        if follower.returncode is None:
+            follower.kill()
+            await follower.wait()
+    assert follower.returncode == 0
+    assert "Ольга Смирнова: Добро пожаловать в 5А!" in followed.decode()
+
+    async def misha_answers() -> None:  # chat learns the consent from identity's events
+        result = await cli.run("misha", "send", "5А", "Спасибо!", ok=False)
+        assert result.exit_code == 0, result.output
+
+    await eventually(misha_answers, "Миша may write once Анна consented")
+    history = await cli.json("olga", "history", "5А", "--limit", "10")
+    assert [m["text"] for m in history if not m.get("system")][-2:] == ["Добро пожаловать в 5А!", "Спасибо!"]
+    assert history[-2]["sender_user_id"] == olga["user_id"] and history[-1]["sender_user_id"] == misha["user_id"]
+
+    # 8. Refusals print the status and reason, exit non-zero, no traceback.
+    await eventually(
+        lambda: _assert_ok(cli.run("irina", "send", "school", "Завтра линейка в 9:00", ok=False)),
+        "the school channel knows Ирина",
+    )
+    refused = await cli.run("misha", "send", "school", "привет всем", ok=False)
+    assert refused.exit_code == 1
+    assert "PERMISSION_DENIED" in refused.stderr and "Traceback" not in refused.output
+    nobody = await cli.run("nobody", "chats", "list", ok=False)
+    assert nobody.exit_code == 1 and "parta login" in nobody.stderr
+    bad = await cli.run("irina", "class", "create", "five", ok=False)
+    assert bad.exit_code == 2 and "grade and a letter" in bad.stderr
+    invalid = await cli.run("irina", "profile", "create", "И", "П", "--birth-date", "3020-01-01", ok=False)
+    assert invalid.exit_code == 1 and "INVALID_ARGUMENT" in invalid.stderr and "birth_date" in invalid.stderr
+
+
+async def _assert_ok(pending: Awaitable[Result]) -> None:
+    result = await pending
+    assert result.exit_code == 0, result.output
