@@ -315,9 +315,7 @@ async def schedule_lesson(teacher: Person, school_id: str, class_id: str) -> str
 
     try:
         # media-signal learns memberships from school's events: not yet known reads as "not allowed".
-        room_id = await until(
-            "media-signal learns 5А's teachers", create, ("PERMISSION_DENIED", "NOT_FOUND")
-        )
+        room_id = await until("media-signal learns 5А's teachers", create, ("PERMISSION_DENIED", "NOT_FOUND"))
     except grpc.aio.AioRpcError as error:
         if error.code() != grpc.StatusCode.UNAVAILABLE:
             raise
@@ -355,7 +353,8 @@ def print_people(state: dict[str, Any], sms_file: Path) -> None:
     for person in EVERYONE:
         command = f"{parta} -p {person.key} login {person.phone} --sms-file {sms}"
         table.add_row(person.role, person.name, person.phone, person.note, command)
-    table.add_row("operator", "(registers schools)", OPERATOR_PHONE, "", f"{parta} -p operator login {OPERATOR_PHONE} --sms-file {sms}")
+    operator = f"{parta} -p operator login {OPERATOR_PHONE} --sms-file {sms}"
+    table.add_row("operator", "(registers schools)", OPERATOR_PHONE, "", operator)
     console = Console(soft_wrap=False, width=max(Console().width, 160))
     console.print(table)
     print(

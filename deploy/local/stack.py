@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -77,7 +78,19 @@ def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict
             env["TURN_SECRET"] = media_env["turn_secret"]
         except ImportError:
             pass
+        env["JOIN_TOKEN_SECRET"] = local_secret("join-token.secret")
     return {prefix + key: value for key, value in env.items()}
+
+
+def local_secret(name: str) -> str:
+    """A random secret made once per machine in .cache/run (owner-only), so restarts keep it."""
+    path = infra.RUN / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def start_service(package: str, prefix: str, port: int, metrics_port: int) -> None:
