@@ -148,11 +148,7 @@ class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
         return await (await continuation(_with_auth(client_call_details, token, True), request))
 
 
-class _AuthStreams(
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
+class _AuthStream:
     """Streams are not replayable, so they only get the (proactively refreshed) token."""
 
     def __init__(self, keeper: TokenKeeper):
@@ -162,12 +158,19 @@ class _AuthStreams(
         public = _method_name(details) in PUBLIC_METHODS
         return _with_auth(details, None if public else await self.keeper.token(), False)
 
+
+# grpc.aio files each interceptor under the first kind it is an instance of, so one object per kind.
+class _AuthUnaryStream(_AuthStream, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request)
 
+
+class _AuthStreamUnary(_AuthStream, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request_iterator)
 
+
+class _AuthStreamStream(_AuthStream, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request_iterator)
 
@@ -196,7 +199,12 @@ class Parta:
         await self.close()
 
     def open(self) -> None:
-        interceptors = [_AuthUnaryUnary(self.keeper), _AuthStreams(self.keeper)]
+        interceptors = [
+            _AuthUnaryUnary(self.keeper),
+            _AuthUnaryStream(self.keeper),
+            _AuthStreamUnary(self.keeper),
+            _AuthStreamStream(self.keeper),
+        ]
         for name in ("identity", "school", "chat", "media_signal"):
             address = getattr(self.endpoints, name)
             self._channels[name] = grpc.aio.insecure_channel(
