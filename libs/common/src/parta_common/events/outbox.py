@@ -194,6 +194,12 @@ class OutboxRelay:
                     {"_id": doc["_id"]},
                     {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
                 )
+                # Drop the drained fields (unless new events arrived meanwhile) so the sparse index
+                # holds only pending documents: a store that scans index ranges (the local one does)
+                # would otherwise read every document ever written on each poll.
+                await collection.update_one(
+                    {"_id": doc["_id"], OUTBOX_COUNT: {"$lte": 0}}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_COUNT: ""}}
+                )
                 if self._metrics is not None:
                     for event in doc.get(OUTBOX_FIELD, []):
                         self._metrics.events_published.labels(self._metrics.service, event["topic"]).inc()
