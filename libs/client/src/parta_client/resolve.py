@@ -58,8 +58,8 @@ def pick(what: str, ref: str, candidates: Iterable[Candidate]) -> str:
 
 def invite_token(text: str) -> str:
     """An invite token from the token itself or from the link (…/join/<token>)."""
-    token = text.strip().rstrip("/").rsplit("/", 1)[-1]
-    token = token.split("?", 1)[0].split("#", 1)[0]
+    text = text.strip().split("#", 1)[0].split("?", 1)[0]
+    token = text.rsplit("/", 1)[-1]  # a link ending in "/" has no token (not its last folder's name)
     if not token:
         raise UsageError("empty invite token")
     return token
