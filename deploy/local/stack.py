@@ -128,8 +128,8 @@ def up() -> int:
     previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
     STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
     services = present_services()
-    for package, _, prefix, port, metrics_port in services:
-        start_service(package, prefix, port, metrics_port)
+    for package, _, prefix, port, metrics in services:
+        start_service(package, prefix, port, metrics)
     for package, _, _, port, _ in services:
         wait_serving(package, port)
     print("Parta is running:")
@@ -149,8 +149,11 @@ def down() -> int:
     for package, *_ in reversed(SERVICES):
         if infra.stop_pid(f"svc-{package}"):
             print(f"stopped {package}")
-    state = json.loads(STATE.read_text()) if STATE.exists() else {"infra": list(infra.COMPONENTS)}
-    infra.down(state["infra"])
+    # Only what `up` started: Kafka, the store or Janus that were already running belong to someone
+    # else (another checkout, a test run). infra.down([]) means "everything", so never pass it [].
+    state = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
+    if state["infra"]:
+        infra.down(state["infra"])
     STATE.unlink(missing_ok=True)
     return 0
 
