@@ -26,6 +26,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from parta.chat.v1 import chat_pb2
 from parta.chat.v1 import events_pb2 as chat_events
+from parta.common.v1 import types_pb2
 from parta.identity.v1 import guardians_pb2, profiles_pb2
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
@@ -59,7 +60,7 @@ ROLES = {
     "student": school_events.SCHOOL_ROLE_STUDENT,
     "parent": school_events.SCHOOL_ROLE_PARENT,
 }
-ROLE_NAMES = {v: k for k, v in ROLES.items()}
+ROLE_NAMES: dict[int, str] = {int(v): k for k, v in ROLES.items()}
 CLASS_ROLE_NAMES = {
     school_events.CLASS_ROLE_CLASS_HEAD: "class head",
     school_events.CLASS_ROLE_SUBJECT_TEACHER: "subject teacher",
@@ -162,6 +163,17 @@ def to_plain(data: Any) -> Any:
     return data
 
 
+def grid(*headers: str) -> Table:
+    """A table whose id columns are never cut short ("01a2227d-…" cannot be copied into a command)."""
+    table = Table()
+    for header in headers:
+        if header.endswith("id"):
+            table.add_column(header, overflow="fold", min_width=36)
+        else:
+            table.add_column(header)
+    return table
+
+
 def when(ts: timestamp_pb2.Timestamp) -> str:
     if not ts.seconds:
         return ""
@@ -200,7 +212,9 @@ async def all_classes(parta: Parta, school_id: str) -> list[school_pb2.SchoolCla
     token = ""
     while True:
         reply = await parta.classes.ListClasses(
-            school_pb2.ListClassesRequest(school_id=school_id, page={"page_size": 100, "page_token": token})
+            school_pb2.ListClassesRequest(
+                school_id=school_id, page=types_pb2.PageRequest(page_size=100, page_token=token)
+            )
         )
         classes.extend(reply.classes)
         token = reply.page.next_page_token
@@ -219,7 +233,7 @@ async def all_members(parta: Parta, school_id: str, class_id: str = "") -> list[
     while True:
         reply = await parta.members.ListMembers(
             school_pb2.ListMembersRequest(
-                school_id=school_id, class_id=class_id, page={"page_size": 100, "page_token": token}
+                school_id=school_id, class_id=class_id, page=types_pb2.PageRequest(page_size=100, page_token=token)
             )
         )
         members.extend(reply.members)
@@ -468,7 +482,7 @@ def show_school(school: school_pb2.School, roles: Iterable[int] = ()) -> None:
     ):
         if value:
             table.add_row(label, value)
-    role_names = ", ".join(ROLE_NAMES.get(r, "?") for r in roles)
+    role_names = ", ".join(ROLE_NAMES.get(int(r), "?") for r in roles)
     if role_names:
         table.add_row("your roles", role_names)
     out().print(table)
@@ -514,7 +528,7 @@ def school_list() -> None:
         current = parta.require_session().school_id
 
         def human() -> None:
-            table = Table("", "school", "roles", "verified", "id")
+            table = grid("", "school", "roles", "verified", "id")
             for s in reply.schools:
                 mark = "*" if s.school.school_id == current else ""
                 roles = ", ".join(ROLE_NAMES.get(r, "?") for r in s.roles)
@@ -564,7 +578,7 @@ def school_members(class_: Annotated[str, typer.Option("--class", help="Only thi
         names = await display_names(parta, [m.user_id for m in members] + [m.child_user_id for m in members])
 
         def human() -> None:
-            table = Table("name", "role", "class role", "verified", "child", "user id")
+            table = grid("name", "role", "class role", "verified", "child", "user id")
             for m in members:
                 table.add_row(
                     names.get(m.user_id, ""),
@@ -639,7 +653,7 @@ def class_list() -> None:
         classes = await all_classes(parta, await current_school(parta))
 
         def human() -> None:
-            table = Table("class", "year", "class id")
+            table = grid("class", "year", "class id")
             for c in classes:
                 table.add_row(c.title, c.academic_year, c.class_id)
             out().print(table)
@@ -786,11 +800,13 @@ def invite_list(class_: Annotated[str, typer.Option("--class")] = "") -> None:
         school_id = await current_school(parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         reply = await parta.invites.ListInvites(
-            school_pb2.ListInvitesRequest(school_id=school_id, class_id=class_id, page={"page_size": 100})
+            school_pb2.ListInvitesRequest(
+                school_id=school_id, class_id=class_id, page=types_pb2.PageRequest(page_size=100)
+            )
         )
 
         def human() -> None:
-            table = Table("invite id", "role", "uses", "until", "state")
+            table = grid("invite id", "role", "uses", "until", "state")
             for i in reply.invites:
                 state = "revoked" if i.revoked else "approval" if i.requires_approval else ""
                 table.add_row(
@@ -834,7 +850,7 @@ def requests_list(
         async def listed(class_id: str) -> list[Any]:
             reply = await parta.join_requests.ListJoinRequests(
                 school_pb2.ListJoinRequestsRequest(
-                    school_id=school_id, class_id=class_id, state=state, page={"page_size": 100}
+                    school_id=school_id, class_id=class_id, state=state, page=types_pb2.PageRequest(page_size=100)
                 )
             )
             return list(reply.join_requests)
@@ -855,7 +871,7 @@ def requests_list(
         names = await display_names(parta, [r.user_id for r in found])
 
         def human() -> None:
-            table = Table("request id", "who", "class", "role", "state", "since")
+            table = grid("request id", "who", "class", "role", "state", "since")
             for r in found:
                 table.add_row(
                     r.join_request_id,
@@ -934,7 +950,7 @@ def guardian_children() -> None:
         reply = await parta.guardians.ListMyChildren(guardians_pb2.ListMyChildrenRequest())
 
         def human() -> None:
-            table = Table("child", "state", "consent", "user id")
+            table = grid("child", "state", "consent", "user id")
             for link in reply.links:
                 linked = link.state == guardians_pb2.GUARDIAN_LINK_STATE_LINKED
                 table.add_row(
@@ -962,7 +978,7 @@ def chats_list() -> None:
         views = await chats_of(parta, school_id)
 
         def human() -> None:
-            table = Table("chat", "kind", "members", "unread", "can post", "chat id")
+            table = grid("chat", "kind", "members", "unread", "can post", "chat id")
             for v in views:
                 table.add_row(
                     v.chat.title,

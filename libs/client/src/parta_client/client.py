@@ -82,8 +82,10 @@ class TokenKeeper:
             raise NotSignedIn("not signed in")
         if session.expires_within(REFRESH_MARGIN_SECONDS):
             await self.refresh(session.access_token)
-            assert self.session is not None
-        return self.session.access_token
+        current = self.session
+        if current is None:
+            raise NotSignedIn("not signed in")
+        return current.access_token
 
     async def refresh(self, stale_access_token: str) -> bool:
         """Refreshes unless another caller already replaced `stale_access_token`. False: cannot refresh."""
