@@ -190,16 +190,22 @@ class OutboxRelay:
             await asyncio.gather(*futures)
             for doc in docs:
                 ids = [event["id"] for event in doc.get(OUTBOX_FIELD, [])]
-                await collection.update_one(
-                    {"_id": doc["_id"]},
-                    {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
+                if not ids:
+                    continue
+                # Common case, one write: nothing was added since we read, so drop both fields. That
+                # also keeps the sparse pending index down to pending documents (a store that scans
+                # index ranges, like the local one, would otherwise read every drained document on
+                # each poll).
+                drained = await collection.update_one(
+                    {"_id": doc["_id"], OUTBOX_COUNT: len(ids)}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_COUNT: ""}}
                 )
-                # Drop the drained fields (unless new events arrived meanwhile) so the sparse index
-                # holds only pending documents: a store that scans index ranges (the local one does)
-                # would otherwise read every document ever written on each poll.
-                await collection.update_one(
-                    {"_id": doc["_id"], OUTBOX_COUNT: {"$lte": 0}}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_COUNT: ""}}
-                )
+                if not drained.matched_count:
+                    # New events arrived meanwhile: pull only ours. The filter on our first id makes a
+                    # second relay that published the same batch a no-op instead of a double $inc.
+                    await collection.update_one(
+                        {"_id": doc["_id"], f"{OUTBOX_FIELD}.id": ids[0]},
+                        {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
+                    )
                 if self._metrics is not None:
                     for event in doc.get(OUTBOX_FIELD, []):
                         self._metrics.events_published.labels(self._metrics.service, event["topic"]).inc()
