@@ -1,0 +1,252 @@
+"""chat benchmark: send throughput and ack latency (concurrency 1/16/64), send-to-delivery latency to a
+30-member class chat and a 1,000-subscriber channel, history page latency in a 100,000-message chat.
+
+One chat process on loopback (real store and Kafka), tokens minted locally and verified through a
+tiny in-process SigningKeyService. Chats and members are seeded straight into chat's database (the
+bench measures messaging, not provisioning); messages go through the API.
+
+    python tests/bench/bench_chat.py      # env PARTA_KAFKA_BOOTSTRAP, PARTA_TEST_MONGODB_URI
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ms, run_load  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc  # noqa: E402
+from parta.identity.v1 import keys_pb2, keys_pb2_grpc  # noqa: E402
+from parta_common.mongo import create_mongo_client  # noqa: E402
+from parta_common.testing.fakes import TokenMint  # noqa: E402
+
+from tests.e2e.harness import Stack  # noqa: E402
+
+SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "4"))
+CHANNEL_SUBSCRIBERS = int(os.environ.get("CHAT_BENCH_CHANNEL", "1000"))
+HISTORY = int(os.environ.get("CHAT_BENCH_HISTORY", "100000"))
+
+
+class _Keys(keys_pb2_grpc.SigningKeyServiceServicer):
+    def __init__(self, mint: TokenMint):
+        raw = mint.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._reply = keys_pb2.ListSigningKeysResponse(
+            keys=[keys_pb2.SigningKey(key_id=mint.key_id, algorithm="EdDSA", public_key=raw)]
+        )
+
+    async def ListSigningKeys(self, request, context):  # type: ignore[no-untyped-def]
+        return self._reply
+
+
+def _md(mint: TokenMint, user: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {mint.token(user, session_id='bench', ttl=3600)}")]
+
+
+async def _seed_chat(db, chat_id: str, kind: int, members: list[str], *, admins: tuple[str, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+    await db["chats"].insert_one(
+        {
+            "_id": chat_id,
+            "school_id": "bench-school",
+            "kind": kind,
+            "title": chat_id,
+            "class_id": "",
+            "subject": "",
+            "posting_policy": 1,
+            "slow_mode_seconds": 0,
+            "read_only": False,
+            "pinned_seqs": [],
+            "member_count": len(members),
+            "useq": 0,
+            "created_by": "",
+            "version": 1,
+        }
+    )
+    await db["counters"].insert_one({"_id": chat_id, "seq": 0})
+    docs = [
+        {
+            "_id": f"{chat_id}|{u}",
+            "chat_id": chat_id,
+            "user_id": u,
+            "school_id": "bench-school",
+            "grants": [{"k": "seed", "g": "admin" if u in admins else "member"}],
+            "active": True,
+            "moderator": u in admins,
+            "last_read_seq": 0,
+            "rev": 1,
+        }
+        for u in members
+    ]
+    for i in range(0, len(docs), 1000):
+        await db["members"].insert_many(docs[i : i + 1000])
+
+
+async def _delivery(stub, mint: TokenMint, chat_id: str, sender: str, users: list[str], messages: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Opens one stream per user, sends `messages` one at a time, returns send→receipt latencies."""
+    started: dict[str, float] = {}
+    latencies: list[float] = []
+    live = 0
+    all_live = asyncio.Event()
+    calls = []
+
+    async def watch(user: str) -> None:
+        nonlocal live
+        call = stub.Subscribe(chat_pb2.SubscribeRequest(), metadata=_md(mint, user))
+        calls.append(call)
+        try:
+            async for event in call:
+                kind = event.WhichOneof("event")
+                if kind == "live":
+                    live += 1
+                    if live == len(users):
+                        all_live.set()
+                elif kind == "message" and event.message.client_message_id in started:
+                    latencies.append(time.perf_counter() - started[event.message.client_message_id])
+        except grpc.aio.AioRpcError:
+            pass
+
+    tasks = [asyncio.create_task(watch(u)) for u in users]
+    await asyncio.wait_for(all_live.wait(), 120)
+    md = _md(mint, sender)
+    for i in range(messages):
+        cmid = f"d-{chat_id}-{i}"
+        started[cmid] = time.perf_counter()
+        await stub.SendMessage(
+            chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id=cmid, text="hi"), metadata=md
+        )
+        await asyncio.sleep(0.05)
+    deadline = time.perf_counter() + 30
+    while len(latencies) < messages * len(users) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return latencies
+
+
+async def run(env: dict[str, str]) -> list[tuple[str, str]]:
+    mint = TokenMint()
+    key_server = grpc.aio.server()
+    keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(_Keys(mint), key_server)
+    key_port = key_server.add_insecure_port("127.0.0.1:0")
+    await key_server.start()
+    run_id = "b" + uuid.uuid4().hex[:8]
+    stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], run_id)
+    client = create_mongo_client(env["PARTA_TEST_MONGODB_URI"], app_name="bench")
+    db = client[f"chat_{run_id}"]
+    rows: list[tuple[str, str]] = []
+    try:
+        chat = await stack.start(
+            "chat", {"CHAT_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}", "CHAT_LOG_LEVEL": "warning"}
+        )
+        sender = "bench-teacher"
+        class_members = [sender] + [f"bench-student-{i}" for i in range(29)]
+        channel_members = [f"bench-reader-{i}" for i in range(CHANNEL_SUBSCRIBERS)]
+        await _seed_chat(db, "bench-class", 3, class_members)
+        await _seed_chat(db, "bench-send", 3, [sender])
+        await _seed_chat(db, "bench-channel", 1, [sender, *channel_members], admins=(sender,))
+        async with grpc.aio.insecure_channel(chat.address) as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            md = _md(mint, sender)
+            prefix = uuid.uuid4().hex[:6]
+
+            async def send(i: int) -> None:
+                await stub.SendMessage(
+                    chat_pb2.SendMessageRequest(
+                        chat_id="bench-send", client_message_id=f"{prefix}-{i}", text="hello class"
+                    ),
+                    metadata=md,
+                    timeout=30,
+                )
+
+            for concurrency in (1, 16, 64):
+                result = await run_load(
+                    lambda i, c=concurrency: send(c * 10_000_000 + i), concurrency=concurrency, seconds=SECONDS
+                )
+                rows.append((f"SendMessage, concurrency {concurrency}", f"{result.rate:.0f}/s  {ms(result.latencies)}"))
+
+            # Let the outbox relay finish the send phase's backlog, so delivery is measured on its own.
+            for _ in range(600):
+                if not await db["messages"].count_documents({"_outbox_n": {"$gt": 0}}):
+                    break
+                await asyncio.sleep(0.1)
+            class_lat = await _delivery(stub, mint, "bench-class", sender, class_members[1:], 40)
+            rows.append(("send→delivery, 30-member class chat (29 streams × 40 msgs)", ms(class_lat)))
+            began = time.perf_counter()
+            chan_lat = await _delivery(stub, mint, "bench-channel", sender, channel_members, 10)
+            rows.append(
+                (
+                    f"send→delivery, {CHANNEL_SUBSCRIBERS}-subscriber channel (10 msgs)",
+                    f"{ms(chan_lat)}  [{len(chan_lat)}/{10 * CHANNEL_SUBSCRIBERS} received,"
+                    f" {time.perf_counter() - began:.0f} s incl. subscribe]",
+                )
+            )
+
+            # History: a chat of HISTORY messages loaded in bulk, then pages of 50 before random cursors.
+            began = time.perf_counter()
+            await _seed_chat(db, "bench-history", 3, [sender])
+            now = datetime.now(UTC)
+            batch = []
+            for seq in range(1, HISTORY + 1):
+                batch.append(
+                    {
+                        "_id": f"h{seq}",
+                        "chat_id": "bench-history",
+                        "seq": seq,
+                        "useq": seq,
+                        "school_id": "bench-school",
+                        "sender": sender,
+                        "text": f"message {seq}",
+                        "sent_at": now,
+                        "deleted": False,
+                        "reactions": [],
+                        "held_for": [],
+                        "files": [],
+                    }
+                )
+                if len(batch) == 5000:
+                    await db["messages"].insert_many(batch, ordered=False)
+                    batch = []
+            if batch:
+                await db["messages"].insert_many(batch, ordered=False)
+            await db["counters"].update_one({"_id": "bench-history"}, {"$set": {"seq": HISTORY}})
+            load_s = time.perf_counter() - began
+            cursors = [HISTORY - (i * 997) % (HISTORY - 100) for i in range(200)]
+            pages: list[float] = []
+            for i, cursor in enumerate(cursors):
+                t = time.perf_counter()
+                reply = await stub.ListMessages(
+                    chat_pb2.ListMessagesRequest(chat_id="bench-history", before_seq=cursor, limit=50), metadata=md
+                )
+                pages.append(time.perf_counter() - t)
+                assert len(reply.messages) == 50 and reply.messages[-1].seq == cursor - 1, i
+            rows.append(
+                (f"history page (50 before cursor), {HISTORY:,}-message chat", f"{ms(pages)}  [load {load_s:.0f} s]")
+            )
+            latest: list[float] = []
+            for _ in range(50):
+                t = time.perf_counter()
+                await stub.ListMessages(chat_pb2.ListMessagesRequest(chat_id="bench-history", limit=50), metadata=md)
+                latest.append(time.perf_counter() - t)
+            rows.append((f"history page (latest 50), {HISTORY:,}-message chat", ms(latest)))
+    finally:
+        stack.stop_all()
+        await key_server.stop(0)
+        await client.drop_database(f"chat_{run_id}")
+        await client.close()
+    return rows
+
+
+if __name__ == "__main__":
+    for name, value in asyncio.run(run(dict(os.environ))):
+        print(f"{name:70} {value}")
