@@ -144,13 +144,16 @@ async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path:
     await cli.run("anna", "profile", "create", "Анна", "Иванова", "--birth-date", "1988-06-20")
     await cli.run("anna", "invite", "accept", parent_invite["link"])
 
-    async def linked() -> None:
-        result = await cli.run("anna", "--json", "guardian", "link", "--child-phone", misha_phone, ok=False)
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["state"] == "GUARDIAN_LINK_STATE_LINKED"
+    async def anna_sees_misha() -> None:  # identity's projection of school's seats has Анна's parent seat
+        members = await cli.run("anna", "school", "members", "--class", "5А")
+        assert "Миша Иванов" in members.stdout
 
-    await eventually(linked, "identity learns Анна's parent seat for Миша")
+    await eventually(anna_sees_misha, "identity learns Анна's parent seat for Миша")
+    link = await cli.json("anna", "guardian", "link", "--child-phone", misha_phone)
+    assert link["state"] == "GUARDIAN_LINK_STATE_LINKED" and link["confirmed_by"] == "school"
     await cli.run("anna", "guardian", "consent", misha["user_id"])
+    children = await cli.run("anna", "guardian", "children")
+    assert "Миша Иванов" in children.stdout and "yes" in children.stdout
 
     # 7. The chat exchange in 5А: Миша follows live (a real process), Ольга writes, Миша answers.
     async def class_chat_ready() -> None:
@@ -210,6 +213,12 @@ async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path:
     assert "PERMISSION_DENIED" in refused.stderr and "Traceback" not in refused.output
     nobody = await cli.run("nobody", "chats", "list", ok=False)
     assert nobody.exit_code == 1 and "parta login" in nobody.stderr
+    who = await cli.run("anna", "whoami")
+    assert "Анна Иванова" in who.stdout and anna_phone not in who.stdout  # the phone is masked
+    await cli.run("anna", "logout")
+    signed_out = await cli.run("anna", "chats", "list", ok=False)
+    assert signed_out.exit_code == 1 and "parta login" in signed_out.stderr
+    assert not (tmp_path / "home" / "profiles" / "anna.json").exists()
     bad = await cli.run("irina", "class", "create", "five", ok=False)
     assert bad.exit_code == 2 and "grade and a letter" in bad.stderr
     invalid = await cli.run("irina", "profile", "create", "И", "П", "--birth-date", "3020-01-01", ok=False)
