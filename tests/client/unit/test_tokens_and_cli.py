@@ -186,3 +186,22 @@ def test_cli_reports_an_unreachable_service(tmp_path: Path) -> None:
     SessionStore(tmp_path, "default").save(stale_session(access_token="access-1"))
     result = CliRunner().invoke(app, ["school", "list"], env=env)
     assert result.exit_code == 1 and "UNAVAILABLE" in result.stderr and "make run" in result.stderr
+
+
+async def test_cli_login_with_the_code_typed_at_the_prompt(fakes, tmp_path: Path) -> None:
+    _, endpoints = fakes
+    env = {
+        "PARTA_HOME": str(tmp_path),
+        "PARTA_SCHOOL_ADDR": endpoints.school,
+        "PARTA_IDENTITY_ADDR": endpoints.identity,
+    }
+    runner = CliRunner()
+    result = await asyncio.to_thread(runner.invoke, app, ["-p", "olga", "login", "+79000000003"], "123456\n", env)
+    assert result.exit_code == 0, result.output
+    assert "Code from the SMS" in result.output and "+79•••••••03" in result.stdout
+    assert "+79000000003" not in result.stdout
+    saved = SessionStore(tmp_path, "olga").load()
+    assert saved is not None and saved.access_token == "access-1"
+    wrong = await asyncio.to_thread(runner.invoke, app, ["-p", "misha", "login", "+79000000011"], "000000\n", env)
+    assert wrong.exit_code == 1 and "INVALID_ARGUMENT" in wrong.stderr
+    assert SessionStore(tmp_path, "misha").load() is None
