@@ -14,10 +14,12 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta.chat.v1 import events_pb2 as chat_events
 from parta.identity.v1 import auth_pb2, auth_pb2_grpc
 from parta.school.v1 import school_pb2, school_pb2_grpc
 from parta_client import DevSmsFile, Endpoints, NotSignedIn, Parta, Session, SessionStore
-from parta_client.cli import app
+from parta_client.cli import app, follow_chat
 from parta_client.devsms import normalize_phone
 from typer.testing import CliRunner
 
@@ -81,12 +83,37 @@ class FakeSchools(school_pb2_grpc.SchoolServiceServicer):
         await context.abort_with_status(rpc_status.to_status(status))
 
 
+def msg(seq: int, update_seq: int, text: str) -> chat_events.MessageSnapshot:
+    return chat_events.MessageSnapshot(chat_id="c1", seq=seq, update_seq=update_seq, text=text, sender_user_id="u-2")
+
+
+class FakeChats(chat_pb2_grpc.ChatServiceServicer):
+    """History of two messages; the stream replays after the cursor, then goes live."""
+
+    def __init__(self) -> None:
+        self.cursors: list[tuple[str, int]] = []
+
+    async def ListMessages(self, request, context):  # type: ignore[no-untyped-def]
+        return chat_pb2.ListMessagesResponse(messages=[msg(1, 1, "first"), msg(2, 2, "second")][-request.limit :])
+
+    async def Subscribe(self, request, context):  # type: ignore[no-untyped-def]
+        self.cursors = [(c.chat_id, c.update_seq) for c in request.cursors]
+        yield chat_pb2.ChatEvent(chat_id="other", update_seq=9, message=msg(9, 9, "another chat"))
+        yield chat_pb2.ChatEvent(chat_id="c1", update_seq=2, message=msg(2, 2, "second"))  # overlap with history
+        yield chat_pb2.ChatEvent(live=chat_pb2.LiveMarker())
+        yield chat_pb2.ChatEvent(chat_id="c1", update_seq=3, message=msg(1, 3, "first (edited)"))
+        yield chat_pb2.ChatEvent(chat_id="c1", update_seq=4, message=msg(3, 4, "third"))
+        yield chat_pb2.ChatEvent(chat_id="c1", update_seq=5, message=msg(4, 5, "fourth"))
+        yield chat_pb2.ChatEvent(chat_id="c1", update_seq=6, message=msg(5, 6, "never read: --count reached"))
+
+
 @pytest.fixture
 async def fakes(tmp_path: Path) -> AsyncIterator[tuple[FakeIdentity, Endpoints]]:
     identity = FakeIdentity(sms_file=tmp_path / "sms.jsonl")
     server = grpc.aio.server()
     auth_pb2_grpc.add_AuthServiceServicer_to_server(identity, server)
     school_pb2_grpc.add_SchoolServiceServicer_to_server(FakeSchools(identity), server)
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(FakeChats(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     address = f"127.0.0.1:{port}"
@@ -205,3 +232,13 @@ async def test_cli_login_with_the_code_typed_at_the_prompt(fakes, tmp_path: Path
     wrong = await asyncio.to_thread(runner.invoke, app, ["-p", "misha", "login", "+79000000011"], "000000\n", env)
     assert wrong.exit_code == 1 and "INVALID_ARGUMENT" in wrong.stderr
     assert SessionStore(tmp_path, "misha").load() is None
+
+
+async def test_follow_resumes_after_the_history_page_and_counts_only_new_messages(fakes) -> None:
+    _, endpoints = fakes
+    live: list[bool] = []
+    async with Parta(endpoints, session=stale_session(access_token="access-1")) as parta:
+        texts = [m.text async for m in follow_chat(parta, "c1", 1, 2, on_live=lambda: live.append(True))]
+    # history (last 1), the edit of an older message (shown, not counted), then two new ones
+    assert texts == ["second", "first (edited)", "third", "fourth"]
+    assert live == [True]

@@ -1075,6 +1075,7 @@ async def follow_chat(
         shown[message.seq] = message.update_seq
         yield message
     cursor = max((m.update_seq for m in page.messages), default=0)
+    newest = max((m.seq for m in page.messages), default=0)
     stream = parta.chats.Subscribe(
         chat_pb2.SubscribeRequest(cursors=[chat_pb2.ChatCursor(chat_id=chat_id, update_seq=cursor)])
     )
@@ -1089,7 +1090,8 @@ async def follow_chat(
             message = event.message
             if shown.get(message.seq, -1) >= message.update_seq:
                 continue  # already shown (history and the resumed stream overlap)
-            is_new = message.seq not in shown
+            # Edits, deletions and reactions of older messages are shown again but are not "new".
+            is_new = message.seq > newest and message.seq not in shown
             shown[message.seq] = message.update_seq
             yield message
             if is_new:
