@@ -48,7 +48,9 @@ async def test_a_class_gets_its_chats_and_members(world: World) -> None:
     await eventually(lambda: _has(a, s1, expected))
     assert await chat_ids(a, s1) == expected
     await eventually(lambda: _has(a, head, {f"sch-{sid}", f"stf-{sid}", f"cls-{class_id}", f"par-{class_id}"}))
+    await eventually(lambda: _has(a, parent, {f"sch-{sid}", f"par-{class_id}"}))
     assert await chat_ids(a, parent) == {f"sch-{sid}", f"par-{class_id}"}
+    await eventually(lambda: _has(a, admin, {f"sch-{sid}", f"stf-{sid}"}))
     assert await chat_ids(a, admin) == {f"sch-{sid}", f"stf-{sid}"}
     view = (await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=f"cls-{class_id}"), metadata=s1.md)).chat
     assert view.chat.kind == events_pb2.CHAT_KIND_CLASS and view.chat.title == "5A"

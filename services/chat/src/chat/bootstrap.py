@@ -95,6 +95,10 @@ async def build(
         chat = await store.get_chat(chat_id)
         if chat is not None and low < chat.update_seq < high:
             found.append(chat_pb2.ChatEvent(chat_id=chat_id, update_seq=chat.update_seq, chat=chat_pb(chat)))
+        # Burned numbers come back as empty events: the hub skips them without delivering anything.
+        found += [
+            chat_pb2.ChatEvent(chat_id=chat_id, update_seq=s) for s in await store.burned_in_range(chat_id, low, high)
+        ]
         return sorted(found, key=lambda e: e.update_seq)
 
     hub = LiveHub(gap_fill, gap_wait=settings.gap_wait_ms / 1000)

@@ -18,9 +18,10 @@ class ChatSettings(ServiceSettings):
     user_quota_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     upload_chunk_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Live delivery: how many undelivered events a subscriber may have before its stream ends
-    # with RESYNC_REQUIRED, and how long an out-of-order event waits for its predecessor.
+    # with RESYNC_REQUIRED, and how long an out-of-order event waits for a predecessor that is
+    # neither stored nor marked burned (only a replica crash between allocation and write).
     subscriber_queue: int = Field(default=2000, ge=10)
-    gap_wait_ms: int = Field(default=40, ge=0, le=5000)
+    gap_wait_ms: int = Field(default=2000, ge=0, le=10000)
     quiet_release_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     default_timezone: str = "Europe/Moscow"

@@ -51,6 +51,7 @@ SCHOOLS = "schools"
 PROFILES = "profiles"
 FILES = "files"
 REPORTS = "reports"
+BURNED = "burned_seqs"
 OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES)
 CHAT_TOPIC = "chat.message.v1"
 PRODUCER = "chat"
@@ -71,6 +72,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
             outbox_index(),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
+        BURNED: [IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_chat")],
         FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
         # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
         "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],
@@ -257,6 +259,7 @@ class MongoChatStore:
         return [decode_chat(d) async for d in self._chats.find({"_id": {"$in": list(chat_ids)}}, {"_outbox": 0})]
 
     async def insert_chat(self, chat: Chat, event: ev.ChatEvent) -> bool:
+        await self.ensure_counter(chat.chat_id)
         doc = chat_doc(chat) | outbox_fields(self._records.records(chat.chat_id, event))
         try:
             await self._chats.insert_one(doc)
@@ -269,6 +272,7 @@ class MongoChatStore:
         existing = await self._chats.find_one({"_id": chat.chat_id}, {"_outbox": 0})
         if existing is None:
             chat.version = version
+            await self.ensure_counter(chat.chat_id)
             chat.update_seq = await self.next_seq(chat.chat_id)
             if await self.insert_chat(chat, ev.ChatCreated(chat)):
                 return True
@@ -304,6 +308,7 @@ class MongoChatStore:
             filt, {"$set": {**fields, "useq": useq}}, projection={"_outbox": 0}, return_document=ReturnDocument.AFTER
         )
         if doc is None:
+            await self.burn_seq(chat_id, useq)
             return None
         chat = decode_chat(doc)
         await self._chats.update_one(
@@ -413,16 +418,34 @@ class MongoChatStore:
 
     # ---- messages -------------------------------------------------------------------------------
 
+    async def ensure_counter(self, chat_id: str) -> None:
+        # Created with the chat: concurrent *first* upserts of a counter are unreliable on the local
+        # store (docs/store.md), so the hot path only ever $inc's an existing document.
+        await self._counters.update_one({"_id": chat_id}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+
     async def next_seq(self, chat_id: str) -> int:
         for _attempt in range(5):
-            try:
-                doc = await self._counters.find_one_and_update(
-                    {"_id": chat_id}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-                )
+            doc = await self._counters.find_one_and_update(
+                {"_id": chat_id}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
+            )
+            if doc is not None:
                 return int(doc["seq"])
+            try:
+                await self.ensure_counter(chat_id)  # a chat whose first event came before it (lesson message)
             except DuplicateKeyError:
-                continue  # two first messages raced on the upsert; the second now finds the counter
+                pass
         raise Aborted("sequence busy", reason="SEQUENCE_CONTENTION")
+
+    async def burn_seq(self, chat_id: str, seq: int) -> None:
+        """Records an allocated update_seq that will never carry an update, so live ordering skips it
+        at once instead of waiting for it."""
+        await self._db[BURNED].update_one(
+            {"_id": f"{chat_id}|{seq}"}, {"$set": {"chat_id": chat_id, "useq": seq}}, upsert=True
+        )
+
+    async def burned_in_range(self, chat_id: str, low: int, high: int) -> list[int]:
+        docs = self._db[BURNED].find({"chat_id": chat_id, "useq": {"$gt": low, "$lt": high}}, {"useq": 1})
+        return [int(d["useq"]) async for d in docs]
 
     async def insert_message(self, message: Message, event: ev.ChatEvent) -> None:
         doc = message_doc(message) | outbox_fields(self._records.records(message.chat_id, event))
@@ -446,23 +469,40 @@ class MongoChatStore:
         update = merge_updates({"$set": doc}, unset, outbox_push(self._records.records(message.chat_id, event)))
         result = await self._messages.update_one({"_id": message.message_id, "useq": expected_update_seq}, update)
         if not result.matched_count:
+            await self.burn_seq(message.chat_id, message.update_seq)
             raise Aborted("the message changed meanwhile; retry", reason="CONCURRENT_CHANGE")
 
+    # History pages query bounded windows of sequence numbers rather than "sort + limit" over an open
+    # range: real MongoDB answers both from the index, but the local store materialises every match
+    # of an open range before limiting (docs/store.md). Sequence numbers are dense, so a window of
+    # `limit` usually suffices; gaps (burned numbers, edits that moved a message's update_seq)
+    # widen it.
+
     async def messages_before(self, chat_id: str, before_seq: int, limit: int) -> list[Message]:
-        filt: Doc = {"chat_id": chat_id}
-        if before_seq:
-            filt["seq"] = {"$lt": before_seq}
-        docs = await self._messages.find(filt, {"_outbox": 0}).sort("seq", DESCENDING).limit(limit).to_list()
-        return [decode_message(d) for d in reversed(docs)]
+        upper = before_seq or await self.last_seq(chat_id) + 1
+        window = limit
+        while True:
+            lower = max(1, upper - window)
+            docs = await self._messages.find(
+                {"chat_id": chat_id, "seq": {"$gte": lower, "$lt": upper}}, {"_outbox": 0}
+            ).to_list()
+            if len(docs) >= limit or lower <= 1:
+                docs.sort(key=lambda d: d["seq"])
+                return [decode_message(d) for d in docs[-limit:]]
+            window *= 4
 
     async def messages_after(self, chat_id: str, after_update_seq: int, limit: int) -> list[Message]:
-        docs = (
-            await self._messages.find({"chat_id": chat_id, "useq": {"$gt": after_update_seq}}, {"_outbox": 0})
-            .sort("useq", ASCENDING)
-            .limit(limit)
-            .to_list()
-        )
-        return [decode_message(d) for d in docs]
+        last = await self.last_seq(chat_id)
+        window = limit
+        while True:
+            upper = after_update_seq + window
+            docs = await self._messages.find(
+                {"chat_id": chat_id, "useq": {"$gt": after_update_seq, "$lte": upper}}, {"_outbox": 0}
+            ).to_list()
+            if len(docs) >= limit or upper >= last:
+                docs.sort(key=lambda d: d["useq"])
+                return [decode_message(d) for d in docs[:limit]]
+            window *= 4
 
     async def messages_in_update_range(self, chat_id: str, low: int, high: int) -> list[Message]:
         docs = (

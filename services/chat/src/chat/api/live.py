@@ -100,9 +100,20 @@ class LiveHub:
         self._by_user.setdefault(user_id, set()).add(sub)
         return sub
 
-    def follow(self, sub: Subscriber, chat_id: str) -> None:
+    def follow(self, sub: Subscriber, chat_id: str, cursor: int | None = None) -> None:
+        """`cursor`: the subscriber's position in the chat, when known. A chat the hub has not seen
+        yet starts right after it, so earlier numbers published late are awaited, not skipped."""
         sub.chats.add(chat_id)
         self._by_chat.setdefault(chat_id, set()).add(sub)
+        if cursor is not None:
+            self.set_floor(chat_id, cursor)
+
+    def set_floor(self, chat_id: str, cursor: int) -> None:
+        order = self._order.get(chat_id)
+        if order is None:
+            self._order[chat_id] = _ChatOrder(expected=cursor + 1)
+        elif order.expected == 0:
+            order.expected = cursor + 1
 
     def unfollow(self, sub: Subscriber, chat_id: str) -> None:
         sub.chats.discard(chat_id)
@@ -137,6 +148,7 @@ class LiveHub:
         order = self._order.setdefault(event.chat_id, _ChatOrder())
         seq = event.update_seq
         if order.expected == 0 or seq == order.expected:
+            # Unknown chat (nobody here follows it with a cursor): start at the first number seen.
             self._deliver(event)
             order.expected = seq + 1
             self._flush(order)
@@ -184,6 +196,8 @@ class LiveHub:
             order.resolving = False
 
     def _deliver(self, event: chat_pb2.ChatEvent) -> None:
+        if event.WhichOneof("event") is None:
+            return  # a burned sequence number: nothing to deliver
         for sub in list(self._by_chat.get(event.chat_id, ())):
             sub.offer(event)
 

@@ -182,7 +182,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             members = await self._store.list_member_chats(user)
             mine = {m.chat_id for m in members}
             for chat_id in mine:
-                self._hub.follow(sub, chat_id)
+                self._hub.follow(sub, chat_id, cursors.get(chat_id))
             for chat_id in sorted(set(cursors) - mine):
                 cursors.pop(chat_id)
                 yield chat_pb2.ChatEvent(chat_id=chat_id, chat_removed=True)
@@ -208,6 +208,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             # (older messages are history, paged with ListMessages).
             last = await self._store.last_seq(chat_id)
             cursors[chat_id] = last
+            self._hub.set_floor(chat_id, last)
             yield chat_pb2.ChatEvent(chat_id=chat_id, update_seq=last, chat=chat_pb(chat))
             return
         cursor = cursors[chat_id]

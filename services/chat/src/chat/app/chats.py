@@ -80,13 +80,19 @@ class Chats:
 
     # ---- access ---------------------------------------------------------------------------------
 
-    async def _access(self, chat_id: str, user_id: str) -> tuple[Chat, Member]:
+    async def _access(self, chat_id: str, user_id: str, *, moderation: bool = True) -> tuple[Chat, Member]:
         """The chat and my membership; PERMISSION_DENIED whether the chat exists or not, so chat
-        ids of other schools cannot be probed."""
+        ids of other schools cannot be probed. `moderation=False` skips the school-admin lookup on
+        hot paths that do not need it."""
         chat, member = await asyncio.gather(self.store.get_chat(chat_id), self.store.get_member(chat_id, user_id))
+        return await self._checked_access(chat, member, moderation=moderation)
+
+    async def _checked_access(
+        self, chat: Chat | None, member: Member | None, *, moderation: bool
+    ) -> tuple[Chat, Member]:
         if chat is None or member is None or not member.active:
             raise PermissionDenied("not a member of this chat", reason="NOT_A_MEMBER")
-        return chat, await self._with_school_moderation(chat, member)
+        return chat, await self._with_school_moderation(chat, member) if moderation else member
 
     async def _with_school_moderation(self, chat: Chat, member: Member) -> Member:
         # School admins moderate every chat of their school they are in (e.g. class chats).
@@ -281,10 +287,21 @@ class Chats:
             rules.check_id(v, f"file_ids[{i}]", f)
         v.raise_if_any()
         message_id = message_id_for(user_id, client_message_id)
-        chat, member = await self._access(chat_id, user_id)
+        found_chat, found_member, profile = await asyncio.gather(
+            self.store.get_chat(chat_id), self.store.get_member(chat_id, user_id), self.store.profile(user_id)
+        )
+        chat, member = await self._checked_access(found_chat, found_member, moderation=False)
+        if (
+            chat.kind is ChatKind.SCHOOL_CHANNEL
+            or chat.posting_policy is PostingPolicy.ADMINS_ONLY
+            or chat.slow_mode_seconds > 0
+            or member.muted_until is not None
+        ):
+            member = await self._with_school_moderation(chat, member)  # only when a rule depends on it
+        awaiting = bool(profile and profile.awaiting_guardian)
         now = self.clock.now()
         try:
-            deliver_at, held_for = await self._check_send(chat, member, now, reply_to_seq, file_ids, urgent)
+            deliver_at, held_for = await self._check_send(chat, member, now, reply_to_seq, file_ids, urgent, awaiting)
         except Exception:
             # A retry of a message that was accepted before (e.g. now in slow mode) gets the first result.
             first = await self.store.get_message(message_id)
@@ -311,6 +328,7 @@ class Chats:
         try:
             await self.store.insert_message(message, ev.MessagePosted(message))
         except DuplicateMessage:
+            await self.store.burn_seq(chat_id, seq)
             first = await self.store.get_message(message_id)
             if first is None or first.chat_id != chat_id:
                 raise AlreadyExists(
@@ -325,10 +343,16 @@ class Chats:
         return SendResult(message, deliver_at)
 
     async def _check_send(
-        self, chat: Chat, member: Member, now: datetime, reply_to_seq: int, file_ids: list[str], urgent: bool
+        self,
+        chat: Chat,
+        member: Member,
+        now: datetime,
+        reply_to_seq: int,
+        file_ids: list[str],
+        urgent: bool,
+        awaiting: bool,
     ) -> tuple[datetime | None, list[str]]:
-        profile = await self.store.profile(member.user_id)
-        rules.ensure_can_post(chat, member, now, awaiting_guardian=bool(profile and profile.awaiting_guardian))
+        rules.ensure_can_post(chat, member, now, awaiting_guardian=awaiting)
         wait = rules.slow_mode_wait(chat, member, now)
         if wait > 0:
             raise ResourceExhausted(
@@ -378,7 +402,7 @@ class Chats:
         rules.check_seq(v, "seq", seq)
         rules.check_text(v, "text", text, self.policy.max_text_chars)
         v.raise_if_any()
-        chat, member = await self._access(chat_id, user_id)
+        chat, member = await self._access(chat_id, user_id, moderation=False)
         message = await self._message(chat_id, seq)
         now = self.clock.now()
         rules.ensure_can_edit(message, user_id, now, self.policy.edit_window)
@@ -416,7 +440,7 @@ class Chats:
         rules.check_seq(v, "seq", seq)
         rules.check_emoji(v, "emoji", emoji)
         v.raise_if_any()
-        chat, member = await self._access(chat_id, user_id)
+        chat, member = await self._access(chat_id, user_id, moderation=False)
         if chat.read_only:
             rules.ensure_can_post(chat, member, self.clock.now(), awaiting_guardian=False)
         message = await self._visible_message(chat_id, seq, user_id)
@@ -470,7 +494,7 @@ class Chats:
             v.add("limit", "must be within 0..100")
         v.raise_if_any()
         limit = limit or 50
-        await self._access(chat_id, user_id)
+        await self._access(chat_id, user_id, moderation=False)
         if after_seq:
             page = await self.store.messages_after(chat_id, after_seq, limit + 1)
         else:
@@ -485,7 +509,7 @@ class Chats:
         _check_chat_id(chat_id, v)
         rules.check_seq(v, "seq", seq)
         v.raise_if_any()
-        await self._access(chat_id, user_id)
+        await self._access(chat_id, user_id, moderation=False)
         last = await self.store.last_seq(chat_id)
         if seq > last:
             raise InvalidArgument.field("seq", "beyond the last message of the chat")
@@ -512,7 +536,7 @@ class Chats:
         rules.check_seq(v, "seq", seq)
         rules.check_text(v, "reason", reason, rules.MAX_REPORT_CHARS, required=False)
         v.raise_if_any()
-        await self._access(chat_id, user_id)
+        await self._access(chat_id, user_id, moderation=False)
         await self._visible_message(chat_id, seq, user_id)
         report_id = str(uuid.uuid5(_NS, f"report\x1f{user_id}\x1f{chat_id}\x1f{seq}"))
         await self.store.add_report(report_id, chat_id, seq, user_id, reason, self.clock.now())

@@ -125,5 +125,6 @@ class Provisioning:
         try:
             await self.store.insert_message(message, ev.MessagePosted(message))
         except DuplicateMessage:
+            await self.store.burn_seq(chat_id, seq)
             return
         self.notify()
