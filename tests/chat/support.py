@@ -126,6 +126,7 @@ class School:
         child: str = "",
         *,
         left: bool = False,
+        reason: str = "left",
         membership_id: str | None = None,
     ) -> str:
         mid = membership_id or f"m-{user_id}-{class_id or 'school'}-{class_role}"
@@ -139,7 +140,7 @@ class School:
             child_user_id=child,
         )
         payload: Message = (
-            school_pb.MemberLeft(membership=snap, reason="left") if left else school_pb.MemberJoined(membership=snap)
+            school_pb.MemberLeft(membership=snap, reason=reason) if left else school_pb.MemberJoined(membership=snap)
         )
         await self.world.feed("school.membership.v1", payload, "membership", mid, self._v(mid), self.school_id)
         return mid

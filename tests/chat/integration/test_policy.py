@@ -253,11 +253,22 @@ async def test_lessons_post_system_messages_and_archive_makes_read_only(world: W
         return view.chat.chat.read_only
 
     await eventually(read_only)
+    # School ends the seats of an archived class; its members keep reading the read-only chat.
+    await school.member(p["ann"].user_id, STUDENT, class_id, CSTUDENT, left=True, reason="class_archived")
+    await school.member(p["bob"].user_id, STUDENT, class_id, CSTUDENT, left=True)  # an ordinary leave
+    await eventually(lambda: _gone(a, p["bob"], chat_id))
+    assert chat_id in await chat_ids(a, p["ann"])
+    history = await a.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id), metadata=p["ann"].md)
+    assert len(history.messages) == 2
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await a.chat.SendMessage(
             chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="x", text="x"), metadata=p["head"].md
         )
     assert code(err) == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def _gone(stubs, person, chat_id):  # type: ignore[no-untyped-def]
+    return chat_id not in await chat_ids(stubs, person)
 
 
 async def test_account_deletion_removes_the_member(world: World) -> None:

@@ -63,9 +63,11 @@ class ProvisioningHandler:
             "parta.school.v1.MemberLeft",
         ):
             msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))
-            membership = _membership(msg.membership, active=not name.endswith("MemberLeft"))  # type: ignore[attr-defined]
+            left = name.endswith("MemberLeft")
+            membership = _membership(msg.membership, active=not left)  # type: ignore[attr-defined]
+            archived = left and msg.reason == "class_archived"  # type: ignore[attr-defined]
             if membership is not None:
-                await p.membership_changed(membership, version)
+                await p.membership_changed(membership, version, keep_chats=archived)
         elif name in ("parta.identity.v1.ProfileCreated", "parta.identity.v1.ProfileUpdated"):
             msg = unpack(envelope, getattr(identity, name.rsplit(".", 1)[1]))
             prof = msg.profile  # type: ignore[attr-defined]

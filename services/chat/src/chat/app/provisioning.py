@@ -79,10 +79,12 @@ class Provisioning:
             await self.store.upsert_chat(chat, version=version, event=None)
         self.notify()
 
-    async def membership_changed(self, membership: Membership, version: int) -> None:
+    async def membership_changed(self, membership: Membership, version: int, *, keep_chats: bool = False) -> None:
+        """`keep_chats`: the seat ended because its class was archived — the person keeps reading
+        the (now read-only) class chats; the projection still records the seat as ended."""
         previous = await self.projections.put_membership(membership, version)
-        if previous is False:
-            return  # an older or duplicate event
+        if previous is False or keep_chats:
+            return  # an older or duplicate event, or nothing to change in the chats
         wanted = dict(chat_grants(membership)) if membership.active else {}
         old = dict(chat_grants(previous)) if previous is not None else {}
         touched = set(wanted) | set(old)
