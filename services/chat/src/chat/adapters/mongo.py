@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from parta_common.errors import Aborted
 from parta_common.events.envelope import make_envelope, outbox_record
@@ -582,7 +582,7 @@ class MongoProjections:
         }
         return await self._put(SCHOOLS, school.school_id, version, fields) is not False
 
-    async def put_membership(self, membership: Membership, version: int) -> Membership | bool | None:
+    async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
         m = membership
         fields = {
             "school_id": m.school_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from chat.domain.events import ChatEvent
 from chat.domain.model import Chat, Grant, Member, Membership, Message, Profile, SchoolInfo, StoredFile
@@ -63,7 +63,7 @@ class ProjectionStore(Protocol):
     """What chat keeps of other services' events, applied by aggregate version."""
 
     async def put_school(self, school: SchoolInfo, version: int) -> bool: ...
-    async def put_membership(self, membership: Membership, version: int) -> Membership | bool | None:
+    async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
         """False when not applied (older/duplicate); otherwise the previous state (None if new)."""
 
     async def put_profile(self, profile: Profile, version: int) -> bool: ...
