@@ -244,7 +244,7 @@ class World:
         await self.feed("media_signal.room.v1", payload, "room", room_id, 2 if ended else 1, room_id)
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 40.0, interval: float = 0.1) -> Any:
     """Polls an async check until it returns a truthy value (provisioning is asynchronous)."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
