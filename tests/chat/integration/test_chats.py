@@ -179,3 +179,41 @@ async def test_live_delivery_across_replicas_and_resume(world: World) -> None:
 
 async def _count(collector: Collector, chat_id: str, n: int) -> bool:
     return len(collector.messages(chat_id)) >= n
+
+
+async def test_reads_and_membership_changes_are_live(world: World) -> None:
+    a, b = (r.stubs for r in world.replicas)
+    school, class_id, _admin, head, s1, _s2, _parent = await class_world(world)
+    chat_id = f"cls-{class_id}"
+    await eventually(lambda: _has(a, s1, {chat_id}))
+    newcomer = world.person()
+    head_live = await Collector(a, head).ready()
+    newcomer_live = await Collector(b, newcomer).ready()  # subscribed before being in any chat
+    sent = await a.chat.SendMessage(
+        chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="r1", text="read me"), metadata=head.md
+    )
+    await b.chat.MarkRead(chat_pb2.MarkReadRequest(chat_id=chat_id, seq=sent.message.seq), metadata=s1.md)
+
+    async def read_seen() -> bool:
+        return any(e.WhichOneof("event") == "read" and e.read.user_id == s1.user_id for e in head_live.events)
+
+    await eventually(read_seen)
+    await school.member(newcomer.user_id, STUDENT, class_id, CSTUDENT)
+
+    async def joined() -> bool:
+        added = any(
+            e.WhichOneof("event") == "member_added" and e.member_added.user_id == newcomer.user_id
+            for e in head_live.events
+        )
+        snapshot = any(e.WhichOneof("event") == "chat" and e.chat_id == chat_id for e in newcomer_live.events)
+        return added and snapshot
+
+    await eventually(joined)
+    # From now on the newcomer receives the chat's messages live.
+    await a.chat.SendMessage(
+        chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="r2", text="welcome"), metadata=head.md
+    )
+    await eventually(lambda: _count(newcomer_live, chat_id, 1))
+    assert [m.text for m in newcomer_live.messages(chat_id)] == ["welcome"]
+    await head_live.close()
+    await newcomer_live.close()
