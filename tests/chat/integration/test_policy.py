@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -307,3 +308,30 @@ async def test_teachers_create_group_chats(world: World) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await a.chat.CreateGroupChat(bad, metadata=p["head"].md)
     assert code(err) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_message_bodies_and_tokens_stay_out_of_the_logs(world: World) -> None:
+    from parta_common.testing.fakes import LogCapture
+
+    a = world.replicas[0].stubs
+    _school, class_id, p = await setup(world)
+    logs = LogCapture("chat")
+    secret = "my-secret-body-" + uid()
+    chat_id = f"cls-{class_id}"
+    sent = await a.chat.SendMessage(
+        chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="s", text=secret), metadata=p["ann"].md
+    )
+    for call in (
+        a.chat.EditMessage(
+            chat_pb2.EditMessageRequest(chat_id=chat_id, seq=sent.message.seq, text=secret + "x"), metadata=p["bob"].md
+        ),
+        a.chat.SendMessage(
+            chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="t", text=secret + "\x07"),
+            metadata=p["ann"].md,
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await call
+    await asyncio.sleep(0.5)
+    assert logs.events, "the service logged nothing at all"
+    assert secret not in logs.text and p["ann"].token not in logs.text
