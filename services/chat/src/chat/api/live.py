@@ -252,6 +252,16 @@ class LiveReader:
             await admin.close()
 
     async def start(self) -> None:
+        # Position at the end of every partition before the server takes calls, so nothing published
+        # after start-up is skipped. If Kafka is down, start anyway and keep trying in the background
+        # (subscribers then get history from MongoDB and live updates once Kafka is back).
+        try:
+            await asyncio.wait_for(self._connect(), timeout=15)
+        except Exception as exc:
+            log.warning("live_reader_start_deferred", error=type(exc).__name__)
+        self._task = asyncio.create_task(self._run(), name="chat-live-reader")
+
+    async def _connect(self) -> None:
         await self._ensure_topic()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
@@ -261,22 +271,33 @@ class LiveReader:
             isolation_level="read_committed",
         )
         await consumer.start()
-        partitions: set[int] | None = None
-        for _ in range(50):
-            partitions = consumer.partitions_for_topic(self._topic)
-            if partitions:
-                break
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        tps = [TopicPartition(self._topic, p) for p in sorted(partitions or {0})]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)  # resolve now, so nothing published after start is skipped
+        try:
+            partitions: set[int] | None = None
+            for _ in range(50):
+                partitions = consumer.partitions_for_topic(self._topic)
+                if partitions:
+                    break
+                await consumer._client.force_metadata_update()  # the topic may have just been created
+                await asyncio.sleep(0.1)
+            tps = [TopicPartition(self._topic, p) for p in sorted(partitions or {0})]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            for tp in tps:
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
-        self._task = asyncio.create_task(self._run(), name="chat-live-reader")
 
     async def _run(self) -> None:
+        backoff = 0.5
+        while self._consumer is None and not self._stopping:
+            try:
+                await self._connect()
+            except Exception as exc:
+                log.warning("live_reader_connect_failed", error=type(exc).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
         assert self._consumer is not None
         while not self._stopping:
             try:
