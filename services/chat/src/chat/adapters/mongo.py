@@ -326,8 +326,9 @@ class MongoChatStore:
             filt["school_id"] = school_id
         return [decode_member(d) async for d in self._members.find(filt, {"_outbox": 0})]
 
-    async def set_grant(self, chat_id: str, school_id: str, user_id: str, key: str, grant: Grant | None) -> None:
-        """Adds or removes one reason for membership; MemberAdded/Removed when membership flips."""
+    async def set_grant(self, chat_id: str, school_id: str, user_id: str, key: str, grant: Grant | None) -> bool:
+        """Adds or removes one reason for membership; MemberAdded/Removed when membership flips.
+        Returns True when the person became a member by this call."""
         _id = _member_id(chat_id, user_id)
         for _attempt in range(20):
             doc = await self._members.find_one({"_id": _id}, {"_outbox": 0})
@@ -338,7 +339,7 @@ class MongoChatStore:
             was_active = bool(doc and doc.get("active"))
             active = bool(grants)
             if doc is not None and grants == doc.get("grants", []):
-                return
+                return False
             events: list[ev.ChatEvent] = []
             if active and not was_active:
                 events.append(ev.MemberAdded(chat_id, user_id))
@@ -364,10 +365,10 @@ class MongoChatStore:
                         {"_id": _id, "last_read_seq": 0, **update["$set"]}
                         | outbox_fields(self._records.records(chat_id, *events))
                     )
-                    return
+                    return active
                 result = await self._members.update_one({"_id": _id, "rev": rev}, update)
                 if result.matched_count:
-                    return
+                    return active and not was_active
             except DuplicateKeyError:
                 pass
         raise Aborted("membership changed concurrently", reason="CONCURRENT_CHANGE")

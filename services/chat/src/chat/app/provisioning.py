@@ -89,9 +89,16 @@ class Provisioning:
         old = dict(chat_grants(previous)) if previous is not None else {}
         touched = set(wanted) | set(old)
         for chat_id in touched:
-            await self.store.set_grant(
+            joined = await self.store.set_grant(
                 chat_id, membership.school_id, membership.user_id, membership.membership_id, wanted.get(chat_id)
             )
+            if joined and chat_id.startswith(("cls-", "par-")):
+                # Class chats say who joined; channels of a whole school would drown in such notes.
+                profile = await self.store.profile(membership.user_id)
+                name = profile.display_name if profile and profile.display_name and not profile.deleted else ""
+                text = f"{name} joined" if name else "A new member joined"
+                key = f"join:{chat_id}:{membership.membership_id}:{version}"
+                await self._system_message(chat_id, membership.school_id, text, key)
         for chat_id in touched:
             await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
         self.notify()
@@ -108,8 +115,11 @@ class Provisioning:
 
     async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:
         """A system message in the class chat ("lesson started" …), once per room and kind."""
-        chat_id = class_chat_id(class_id)
-        message_id = message_id_for("system", f"room:{room_id}:{kind}")
+        await self._system_message(class_chat_id(class_id), school_id, text, f"room:{room_id}:{kind}")
+
+    async def _system_message(self, chat_id: str, school_id: str, text: str, key: str) -> None:
+        """Posts once per key: replays and duplicate deliveries find the same message id."""
+        message_id = message_id_for("\x00system", key)  # no user id starts with NUL
         if await self.store.get_message(message_id) is not None:
             return
         seq = await self.store.next_seq(chat_id)
