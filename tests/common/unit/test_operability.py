@@ -40,7 +40,7 @@ async def test_liveness_serves_while_dependencies_are_down_and_stops_on_shutdown
     assert after.status == NOT_SERVING
 
 
-def test_metrics_listen_where_the_settings_say(monkeypatch):
+async def test_metrics_listen_where_the_settings_say(monkeypatch):
     """Kubernetes sets METRICS_HOST=0.0.0.0 so Prometheus can scrape; services just call serve(port)."""
     from parta_common import metrics as metrics_module
     from parta_common.kit import build_infrastructure
