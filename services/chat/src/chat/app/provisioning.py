@@ -59,6 +59,10 @@ class Provisioning:
         )
         for chat in (channel, staff):
             await self.store.upsert_chat(chat, version=version, event=None)
+            # Members may have arrived (another topic) before the chat existed: count them now.
+            await self.store.update_chat(
+                chat.chat_id, {"member_count": await self.store.count_members(chat.chat_id)}, bump=False
+            )
         self.notify()
 
     async def class_changed(self, info: ClassInfo, version: int) -> None:
@@ -77,6 +81,10 @@ class Provisioning:
         for chat in chats:
             chat.read_only = info.archived
             await self.store.upsert_chat(chat, version=version, event=None)
+            # Members may have arrived (another topic) before the chat existed: count them now.
+            await self.store.update_chat(
+                chat.chat_id, {"member_count": await self.store.count_members(chat.chat_id)}, bump=False
+            )
         self.notify()
 
     async def membership_changed(self, membership: Membership, version: int, *, keep_chats: bool = False) -> None:
