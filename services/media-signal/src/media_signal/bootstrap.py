@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,8 +48,14 @@ class App:
 class _Started:
     """Wraps a coroutine pair as a kit Worker."""
 
-    def __init__(self, start: object, stop: object):
-        self.start, self.stop = start, stop  # type: ignore[method-assign]
+    def __init__(self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]):
+        self._start, self._stop = start, stop
+
+    async def start(self) -> None:
+        await self._start()
+
+    async def stop(self) -> None:
+        await self._stop()
 
 
 def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None, clock: Clock | None = None) -> App:
