@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -17,6 +18,7 @@ from parta_common.grpc.server import ReadinessCheck
 from parta_common.metrics import ServiceMetrics
 from parta_common.mongo import create_mongo_client, ping
 from parta_common.settings import ServiceSettings
+from parta_common.telemetry import Tracing, tracing_from_env
 
 
 @dataclass
@@ -28,6 +30,12 @@ class Infrastructure:
     database: AsyncDatabase[dict[str, Any]]
     producer: KafkaProducerHandle
     verifier: TokenVerifier
+    tracing: Tracing | None = None
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """For EventConsumer(tracer=...); None while tracing is off."""
+        return self.tracing.tracer if self.tracing is not None else None
 
     def readiness(self) -> list[ReadinessCheck]:
         async def mongo_ready() -> bool:
@@ -42,12 +50,18 @@ class Infrastructure:
         self, public_methods: Iterable[str] = (), principal_check: PrincipalCheck | None = None
     ) -> EdgeInterceptor:
         return EdgeInterceptor(
-            verifier=self.verifier, public_methods=public_methods, metrics=self.metrics, principal_check=principal_check
+            verifier=self.verifier,
+            public_methods=public_methods,
+            metrics=self.metrics,
+            principal_check=principal_check,
+            tracer=self.tracer,
         )
 
     async def close(self) -> None:
         await self.producer.close()
         await self.mongo.close()
+        if self.tracing is not None:
+            await self.tracing.shutdown()
 
 
 def build_infrastructure(
@@ -68,4 +82,5 @@ def build_infrastructure(
         database=mongo[settings.mongodb_database],
         producer=KafkaProducerHandle(settings.kafka_bootstrap, client_id=f"{service}-{settings.replica_id or 'main'}"),
         verifier=verifier,
+        tracing=tracing_from_env(service, replica_id=settings.replica_id),
     )

@@ -111,6 +111,7 @@ async def build(
         handler=ProvisioningHandler(provisioning).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
+        tracer=infra.tracer,
         client_id=f"chat-{replica}",
     )
     housekeeper = Housekeeper(

@@ -101,6 +101,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         handler=SchoolEventProjector(infra.database),
         dead_letters=infra.producer,
         metrics=infra.metrics,
+        tracer=infra.tracer,
         client_id=f"{SERVICE}-{replica}",
     )
 

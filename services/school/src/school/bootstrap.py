@@ -136,6 +136,7 @@ async def build(
         handler=IdentityEventHandler(memberships, deps.guardians).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
+        tracer=infra.tracer,
         client_id=f"school-{settings.replica_id or 'main'}",
     )
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from parta.common.v1 import envelope_pb2
 
 from parta_common.events.envelope import MalformedEvent, parse_envelope
 from parta_common.events.outbox import KafkaProducerHandle
 from parta_common.metrics import ServiceMetrics
+from parta_common.telemetry import context_from_traceparent
 
 log = structlog.get_logger("parta.consumer")
 
@@ -54,6 +57,7 @@ class EventConsumer:
         initial_backoff: float = 0.1,
         offset_reset: str = "earliest",
         client_id: str = "parta",
+        tracer: Tracer | None = None,
     ):
         self._bootstrap = bootstrap
         self._group_id = group_id
@@ -65,6 +69,7 @@ class EventConsumer:
         self._initial_backoff = initial_backoff
         self._offset_reset = offset_reset
         self._client_id = client_id
+        self._tracer = tracer
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -127,12 +132,45 @@ class EventConsumer:
         except MalformedEvent as exc:
             await self._dead_letter(record, f"malformed: {exc}")
             return
+        with self._span(record, envelope) as span:
+            if not await self._handle_with_retries(envelope):
+                if span is not None:
+                    span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+                await self._dead_letter(record, "handler failed")
+
+    def _span(
+        self, record: ConsumerRecord[bytes, bytes], envelope: envelope_pb2.EventEnvelope
+    ) -> AbstractContextManager[Span | None]:
+        if self._tracer is None:
+            return contextlib.nullcontext()
+        # A child of the span that wrote the event (OpenTelemetry's messaging conventions for a
+        # single-message "process" span), so one trace runs from the RPC through Kafka to here.
+        return self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=context_from_traceparent(envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.consumer.group.name": self._group_id,
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": envelope.event_id,
+                "parta.event_type": envelope.event_type,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    async def _handle_with_retries(self, envelope: envelope_pb2.EventEnvelope) -> bool:
+        """True once the handler succeeded; False after the last attempt failed."""
         backoff = self._initial_backoff
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._handler(envelope)
                 self._count("handled")
-                return
+                return True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -148,7 +186,7 @@ class EventConsumer:
                 if attempt < self._max_attempts:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-        await self._dead_letter(record, "handler failed")
+        return False
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], why: str) -> None:
         producer = await self._dead_letters.get()

@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError, Message
 from parta.common.v1 import envelope_pb2
 
 from parta_common.ids import new_id
+from parta_common.telemetry import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ def make_envelope(
     occurred_at: datetime,
     correlation_id: str = "",
     event_id: str | None = None,
+    traceparent: str | None = None,
 ) -> envelope_pb2.EventEnvelope:
+    """`traceparent` defaults to the active span (the RPC or event that causes this one), so the
+    consumer's span joins the same trace even though the outbox publishes it later."""
     packed = any_pb2.Any()
     packed.Pack(payload)
     stamp = timestamp_pb2.Timestamp()
@@ -50,6 +54,7 @@ def make_envelope(
         producer=producer,
         correlation_id=correlation_id,
         payload=packed,
+        traceparent=current_traceparent() if traceparent is None else traceparent,
     )
 
 

@@ -1,5 +1,6 @@
 """One server interceptor for the edge concerns of every RPC, in this order:
-request ids → metrics → authentication → domain-error mapping → the servicer.
+trace span (when tracing is on) → request ids → metrics → authentication → domain-error mapping →
+the servicer.
 
 Everything runs inside the wrapped behaviour, so contextvars are set in the task that runs the
 servicer, for unary and streaming calls alike.
@@ -7,20 +8,24 @@ servicer, for unary and streaming calls alike.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
 import structlog
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from parta_common.auth import Principal, TokenVerifier
 from parta_common.errors import DomainError, InvalidArgument, Unauthenticated
 from parta_common.grpc import context as ctx
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
+from parta_common.telemetry import TRACEPARENT, context_from_traceparent, trace_id_of
 
 log = structlog.get_logger("parta.grpc")
 
@@ -53,11 +58,13 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         public_methods: Iterable[str] = (),
         metrics: ServiceMetrics | None = None,
         principal_check: PrincipalCheck | None = None,
+        tracer: Tracer | None = None,
     ):
         self._verifier = verifier
         self._public = ALWAYS_PUBLIC | frozenset(public_methods)
         self._metrics = metrics
         self._principal_check = principal_check
+        self._tracer = tracer
 
     async def intercept_service(
         self,
@@ -69,7 +76,27 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             return handler
         method = handler_call_details.method
         metadata = _metadata(handler_call_details)
-        return _wrap(handler, lambda context: self._enter(method, metadata, context), method, self._metrics)
+        return _wrap(
+            handler,
+            lambda context: self._enter(method, metadata, context),
+            method,
+            self._metrics,
+            lambda: self._span(method, metadata),
+        )
+
+    def _span(self, method: str, metadata: dict[str, str]) -> AbstractContextManager[Span | None]:
+        if self._tracer is None:
+            return contextlib.nullcontext()
+        service, _, name = method.lstrip("/").partition("/")
+        return self._tracer.start_as_current_span(
+            method.lstrip("/"),
+            context=context_from_traceparent(metadata.get(TRACEPARENT, "")),
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+            # Exception texts may quote secrets or personal data; _finish_span records the type only.
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
     async def _enter(self, method: str, metadata: dict[str, str], context: grpc.aio.ServicerContext) -> None:
         request_id = metadata.get("x-request-id") or uuid.uuid4().hex
@@ -118,12 +145,51 @@ async def _fail(context: grpc.aio.ServicerContext, error: BaseException, method:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return grpc.StatusCode.OK if code in (None, 0) else None
+
+
 def _record(metrics: ServiceMetrics | None, method: str, started: float, context: grpc.aio.ServicerContext) -> None:
     if metrics is None:
         return
-    code = context.code()
-    name = code.name if isinstance(code, grpc.StatusCode) else "OK" if code in (None, 0) else str(code)
-    metrics.observe_rpc(method, name, time.perf_counter() - started)
+    code = _status_code(context)
+    metrics.observe_rpc(method, code.name if code is not None else str(context.code()), time.perf_counter() - started)
+
+
+# Codes that mean the server failed (OpenTelemetry's RPC conventions); the others are the caller's
+# doing, such as INVALID_ARGUMENT or PERMISSION_DENIED, and leave the span's status unset.
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def _start_span(span: Span | None) -> None:
+    if span is not None:
+        # Log lines of this call carry the trace id, so an operator can jump from a log to its trace.
+        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(span))
+
+
+def _finish_span(span: Span | None, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
+    if span is None:
+        return
+    code = _status_code(context)
+    if error is not None and not _is_abort(error) and not isinstance(error, DomainError):
+        code = grpc.StatusCode.INTERNAL
+        span.set_attribute("exception.type", type(error).__name__)
+    if code is not None:
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAULTS:
+            span.set_status(Status(StatusCode.ERROR, code.name))
 
 
 class _Malformed:
@@ -166,43 +232,60 @@ def _checked(request_or_iterator: Any) -> Any:
     return request_or_iterator
 
 
+_CALL_LOG_KEYS = ("rpc", "request_id", "correlation_id", "user_id", "trace_id")
+
+
 def _wrap(
-    handler: grpc.RpcMethodHandler, enter: Enter, method: str, metrics: ServiceMetrics | None
+    handler: grpc.RpcMethodHandler,
+    enter: Enter,
+    method: str,
+    metrics: ServiceMetrics | None,
+    open_span: Callable[[], AbstractContextManager[Span | None]],
 ) -> grpc.RpcMethodHandler:
     def unary_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            try:
-                await enter(context)
-                return await behavior(_checked(request_or_iterator), context)
-            except (DomainError, Exception) as error:
-                if _is_abort(error):
-                    raise
-                await _fail(context, error, method)
-            finally:
-                _record(metrics, method, started, context)
-                structlog.contextvars.unbind_contextvars("rpc", "request_id", "correlation_id", "user_id")
+            with open_span() as span:
+                failure: BaseException | None = None
+                try:
+                    _start_span(span)
+                    await enter(context)
+                    return await behavior(_checked(request_or_iterator), context)
+                except (DomainError, Exception) as error:
+                    failure = error
+                    if _is_abort(error):
+                        raise
+                    await _fail(context, error, method)
+                finally:
+                    _record(metrics, method, started, context)
+                    _finish_span(span, context, failure)
+                    structlog.contextvars.unbind_contextvars(*_CALL_LOG_KEYS)
 
         return run
 
     def stream_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
-            try:
-                await enter(context)
-                result = behavior(_checked(request_or_iterator), context)
-                if inspect.isasyncgen(result):
-                    async for item in result:
-                        yield item
-                else:
-                    await result
-            except (DomainError, Exception) as error:
-                if _is_abort(error):
-                    raise
-                await _fail(context, error, method)
-            finally:
-                _record(metrics, method, started, context)
-                structlog.contextvars.unbind_contextvars("rpc", "request_id", "correlation_id", "user_id")
+            with open_span() as span:
+                failure: BaseException | None = None
+                try:
+                    _start_span(span)
+                    await enter(context)
+                    result = behavior(_checked(request_or_iterator), context)
+                    if inspect.isasyncgen(result):
+                        async for item in result:
+                            yield item
+                    else:
+                        await result
+                except (DomainError, Exception) as error:
+                    failure = error
+                    if _is_abort(error):
+                        raise
+                    await _fail(context, error, method)
+                finally:
+                    _record(metrics, method, started, context)
+                    _finish_span(span, context, failure)
+                    structlog.contextvars.unbind_contextvars(*_CALL_LOG_KEYS)
 
         return run
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from opentelemetry.trace import Tracer
 from parta.testing.v1 import echo_pb2, echo_pb2_grpc
 
 from parta_common import errors
@@ -58,10 +59,14 @@ def echo_runner(
     readiness: list[ReadinessCheck] | None = None,
     with_edge: bool = True,
     metrics: ServiceMetrics | None = None,
+    tracer: Tracer | None = None,
 ) -> GrpcServiceRunner:
     interceptors = (
-        [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics)] if with_edge else []
+        [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics, tracer=tracer)]
+        if with_edge
+        else []
     )
+
     def register(server: grpc.aio.Server) -> None:
         echo_pb2_grpc.add_EchoServiceServicer_to_server(EchoServicer(), server)
 

@@ -61,5 +61,6 @@ def membership_consumer(
         handler=projector.handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
+        tracer=infra.tracer,
         client_id=f"identity-{settings.replica_id or 'main'}",
     )
