@@ -68,6 +68,9 @@ class FakeSchools(FakeRepo[School]):
     async def get_many(self, school_ids: Sequence[str]) -> list[School]:
         return [self.items[i] for i in sorted(school_ids) if i in self.items]
 
+    async def vacant(self, *, after: str, limit: int) -> list[School]:
+        return [s for i, s in sorted(self.items.items()) if s.admin_vacant and i > after][:limit]
+
 
 class FakeClasses(FakeRepo[SchoolClass]):
     def _check_unique(self, entity: SchoolClass) -> None:

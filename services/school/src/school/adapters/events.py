@@ -38,6 +38,7 @@ def school_pb(s: School) -> ev.SchoolSnapshot:
         staff_room_class_id=s.staff_room_class_id,
         workday_start_minute=s.workday_start_minute,
         workday_end_minute=s.workday_end_minute,
+        admin_vacant=s.admin_vacant,
     )
 
 
@@ -121,6 +122,12 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
             return SCHOOL_TOPIC, s.id, ev.SchoolCreated(school=school_pb(s))
         case de.SchoolUpdated(school=s):
             return SCHOOL_TOPIC, s.id, ev.SchoolUpdated(school=school_pb(s))
+        case de.AdminSeatVacated(school=s, reason=reason):
+            vacated = ev.AdminSeatVacated(school=school_pb(s), vacated_at=ts(s.admin_vacant_since), reason=reason)
+            return SCHOOL_TOPIC, s.id, vacated
+        case de.AdminSeatFilled(school=s, admin_user_id=uid, appointed_by=by):
+            filled = ev.AdminSeatFilled(school=school_pb(s), admin_user_id=uid, appointed_by_user_id=by)
+            return SCHOOL_TOPIC, s.id, filled
         case de.ClassCreated(school_class=c):
             return CLASS_TOPIC, c.school_id, ev.ClassCreated(**{"class": class_pb(c)})
         case de.ClassUpdated(school_class=c):

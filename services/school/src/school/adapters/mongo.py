@@ -48,6 +48,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
             outbox_index(),
             IndexModel([("pending_admin_phone_hash", ASCENDING)], name="pending_admin", sparse=True),
             IndexModel([("admin_claimed_by", ASCENDING)], name="claimed_by", sparse=True),
+            IndexModel([("admin_vacant_since", ASCENDING)], name="admin_vacant", sparse=True),
         ],
         CLASSES: [
             outbox_index(),
@@ -206,7 +207,12 @@ class MongoSchoolRepository(_Repo[School]):
             out["pending_admin_phone_hash"] = ""
         if not entity.admin_claimed_by:
             out["admin_claimed_by"] = ""
+        if entity.admin_vacant_since is None:
+            out["admin_vacant_since"] = ""
         return out
+
+    async def vacant(self, *, after: str, limit: int) -> list[School]:
+        return await self._find({"admin_vacant_since": {"$exists": True}}, after=after, limit=limit)
 
     async def pending_for_phone(self, phone_hash: str) -> list[School]:
         return await self._find({"pending_admin_phone_hash": phone_hash})

@@ -38,6 +38,8 @@ def school(s: School) -> pb.School:
         workday_start_minute=s.workday_start_minute,
         workday_end_minute=s.workday_end_minute,
         created_at=ts(s.created_at),
+        admin_vacant=s.admin_vacant,
+        admin_vacant_since=ts(s.admin_vacant_since) if s.admin_vacant_since else None,
     )
 
 

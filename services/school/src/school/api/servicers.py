@@ -75,7 +75,7 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         return pb.UpdateSchoolResponse(school=m.school(school))
 
     async def AppointAdmin(self, request: pb.AppointAdminRequest, context: Ctx) -> pb.AppointAdminResponse:
-        await self.schools.appoint_admin(m.caller(), request.school_id, request.user_id)
+        await self.schools.appoint_admin(m.caller(), request.school_id, request.user_id, request.admin_phone)
         return pb.AppointAdminResponse()
 
     async def RemoveAdmin(self, request: pb.RemoveAdminRequest, context: Ctx) -> pb.RemoveAdminResponse:
@@ -85,6 +85,14 @@ class SchoolServicer(rpc.SchoolServiceServicer):
     async def VerifyStaff(self, request: pb.VerifyStaffRequest, context: Ctx) -> pb.VerifyStaffResponse:
         await self.schools.verify_staff(m.caller(), request.school_id, request.user_id)
         return pb.VerifyStaffResponse()
+
+    async def ListVacantSchools(
+        self, request: pb.ListVacantSchoolsRequest, context: Ctx
+    ) -> pb.ListVacantSchoolsResponse:
+        page = m.Page(request.page)
+        found = await self.schools.list_vacant_schools(m.caller(), page.after, page.limit)
+        items, info = page.cut(found, lambda s: s.id)
+        return pb.ListVacantSchoolsResponse(schools=[m.school(s) for s in items], page=info)
 
 
 class ClassServicer(rpc.ClassServiceServicer):

@@ -131,8 +131,8 @@ class Memberships:
     # --- identity events ---------------------------------------------------------------------
 
     async def account_deleted(self, user_id: str) -> None:
-        """Every membership ends (MemberLeft "account_deleted"). A deleted last admin leaves the school
-        without admins; an operator then registers a new admin phone (documented)."""
+        """Every membership ends (MemberLeft "account_deleted"). A deleted last admin leaves the school's
+        admin seat vacant (AdminSeatVacated, School.admin_vacant) until an operator appoints a successor."""
         for m in await self.d.memberships.of_user(user_id):
             school = await self.d.schools.get(m.school_id)
             if school is not None and user_id in school.admin_ids:

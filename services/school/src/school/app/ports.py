@@ -27,6 +27,9 @@ class SchoolRepository(Protocol):
 
     async def get_many(self, school_ids: Sequence[str]) -> list[School]: ...
 
+    async def vacant(self, *, after: str, limit: int) -> list[School]:
+        """Schools whose admin seat is vacant, by id after `after`."""
+
 
 class ClassRepository(Protocol):
     async def get(self, class_id: str) -> SchoolClass | None: ...

@@ -6,10 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 
 from school.app.common import Caller, Deps, with_retries
-from school.domain.events import ClassCreated, SchoolCreated, SchoolUpdated, StaffVerified
+from school.domain.events import (
+    AdminSeatFilled,
+    AdminSeatVacated,
+    ClassCreated,
+    DomainEvent,
+    SchoolCreated,
+    SchoolUpdated,
+    StaffVerified,
+)
 from school.domain.model import (
     MAX_ADDRESS,
     MAX_NAME,
@@ -25,9 +33,13 @@ from school.domain.model import (
     check_can_remove_admin,
     check_id,
     check_minutes,
+    check_operator_may_fill,
     check_request_id,
     check_text,
     derived_id,
+    fill_admin_seat,
+    nominate_admin_phone,
+    vacate_admin,
 )
 from school.domain.permissions import Action
 from school.domain.secrets import looks_like_e164
@@ -139,14 +151,14 @@ class Schools:
                     if fresh is None or fresh.admin_claimed_by:
                         return False
                     updated = replace(
-                        fresh,
+                        fill_admin_seat(fresh, caller.user_id),
                         admin_claimed_by=caller.user_id,
-                        pending_admin_phone_hash="",
-                        admin_ids=_add(fresh.admin_ids, caller.user_id),
-                        verified_ids=_add(fresh.verified_ids, caller.user_id),
                         version=fresh.version + 1,
                     )
-                    return updated if await self.d.schools.save(updated, fresh.version, []) else None
+                    # A nomination by an operator ends a vacancy: say so to whoever watched it open.
+                    filled = AdminSeatFilled(updated, caller.user_id, "")
+                    events: list[DomainEvent] = [filled] if fresh.admin_vacant else []
+                    return updated if await self.d.schools.save(updated, fresh.version, events) else None
 
                 await with_retries(attempt)
         # Also the schools claimed before: a retry after a crash finishes their memberships. Checked
@@ -228,13 +240,32 @@ class Schools:
 
         return await with_retries(attempt)
 
-    async def appoint_admin(self, caller: Caller, school_id: str, user_id: str) -> None:
+    async def appoint_admin(self, caller: Caller, school_id: str, user_id: str, admin_phone: str = "") -> None:
         v = Violations()
         check_id(v, "school_id", school_id)
-        check_id(v, "user_id", user_id)
+        if admin_phone:
+            if user_id:
+                v.add("admin_phone", "give either user_id or admin_phone, not both")
+            elif not looks_like_e164(admin_phone):
+                v.add("admin_phone", "must be an E.164 phone number such as +79001234567")
+        else:
+            check_id(v, "user_id", user_id)
         v.raise_if_any()
+        if self.d.is_operator(caller):
+            # Operators are not members, so the closed contour would hide the school from them; they
+            # may act only where nobody inside can (no admin), which check_operator_may_fill enforces.
+            school = await self.d.schools.get(school_id)
+            if school is None:
+                raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+            if not (await self.d.roles(school, caller.user_id)).is_admin:
+                await self._appoint_by_operator(caller, school, user_id, admin_phone)
+                return
         school, roles = await self.d.school_for(caller, school_id)
         self.d.require(roles, Action.MANAGE_SCHOOL)
+        if admin_phone:
+            raise PermissionDenied(
+                "only operators nominate an admin by phone, for a school without admin", reason="OPERATOR_ONLY"
+            )
         target = await self.d.roles(school, user_id)
         if not target.is_staff:
             raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
@@ -255,6 +286,47 @@ class Schools:
         updated = await with_retries(attempt)
         await self._admin_memberships(updated, user_id)
 
+    async def _appoint_by_operator(self, caller: Caller, school: School, user_id: str, admin_phone: str) -> None:
+        if admin_phone:
+            phone_hash = self.d.secrets.phone_hash(admin_phone)
+
+            async def nominate() -> School | None:
+                fresh = await self.d.schools.get(school.id)
+                assert fresh is not None
+                if fresh.pending_admin_phone_hash == phone_hash and not fresh.admin_claimed_by:
+                    return fresh  # a retry
+                updated = replace(nominate_admin_phone(fresh, phone_hash), version=fresh.version + 1)
+                return updated if await self.d.schools.save(updated, fresh.version, []) else None
+
+            await with_retries(nominate)
+            return
+        if user_id in school.admin_ids:
+            # A retry after the appointment went through: finish the memberships, nothing else.
+            await self._admin_memberships(school, user_id)
+            return
+        check_operator_may_fill(school)
+        target = await self.d.roles(school, user_id)
+        if not target.is_staff:
+            raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
+
+        async def appoint() -> School | None:
+            fresh = await self.d.schools.get(school.id)
+            assert fresh is not None
+            if user_id in fresh.admin_ids:
+                return fresh  # a concurrent retry won
+            check_operator_may_fill(fresh)
+            updated = replace(fill_admin_seat(fresh, user_id), version=fresh.version + 1)
+            event = AdminSeatFilled(updated, user_id, caller.user_id)
+            return updated if await self.d.schools.save(updated, fresh.version, [event]) else None
+
+        updated = await with_retries(appoint)
+        await self._admin_memberships(updated, user_id)
+
+    async def list_vacant_schools(self, caller: Caller, after: str, limit: int) -> list[School]:
+        if not self.d.is_operator(caller):
+            raise PermissionDenied("only operators see schools without admin", reason="OPERATOR_ONLY")
+        return await self.d.schools.vacant(after=after, limit=limit)
+
     async def remove_admin(self, caller: Caller, school_id: str, user_id: str) -> None:
         v = Violations()
         check_id(v, "school_id", school_id)
@@ -266,21 +338,32 @@ class Schools:
 
     async def remove_admin_unchecked(self, school_id: str, user_id: str, *, reason: str) -> None:
         """Removes the admin role under the last-admin rule; the caller checked who may do it."""
-        updated = await self._drop_from_admins(school_id, user_id, keep_one=True)
+        updated = await self._drop_from_admins(school_id, user_id)
         await self.demote_admin(updated, user_id, reason=reason)
 
     async def drop_admin(self, school_id: str, user_id: str) -> None:
-        """For a deleted account: the person is gone, so the last-admin rule cannot hold them."""
-        await self._drop_from_admins(school_id, user_id, keep_one=False)
+        """For a deleted account: the person is gone, so the last-admin rule cannot hold them. The last one
+        leaves the seat vacant (AdminSeatVacated in the same write); a replay finds them gone and does nothing."""
 
-    async def _drop_from_admins(self, school_id: str, user_id: str, *, keep_one: bool) -> School:
         async def attempt() -> School | None:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
-            if keep_one:
-                check_can_remove_admin(fresh.admin_ids, user_id)
-            elif user_id not in fresh.admin_ids:
+            updated = vacate_admin(fresh, user_id, self.d.now())
+            if updated == fresh:
                 return fresh
+            updated = replace(updated, version=fresh.version + 1)
+            events: list[DomainEvent] = (
+                [] if fresh.admin_vacant or not updated.admin_vacant else [AdminSeatVacated(updated, "account_deleted")]
+            )
+            return updated if await self.d.schools.save(updated, fresh.version, events) else None
+
+        await with_retries(attempt)
+
+    async def _drop_from_admins(self, school_id: str, user_id: str) -> School:
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            check_can_remove_admin(fresh.admin_ids, user_id)
             updated = replace(
                 fresh, admin_ids=tuple(a for a in fresh.admin_ids if a != user_id), version=fresh.version + 1
             )

@@ -18,6 +18,23 @@ class SchoolUpdated:
 
 
 @dataclass(frozen=True)
+class AdminSeatVacated:
+    """The last admin's account was deleted: the school has no admin until an operator appoints one."""
+
+    school: School
+    reason: str  # "account_deleted"
+
+
+@dataclass(frozen=True)
+class AdminSeatFilled:
+    """A school without admins got one again (by an operator's appointment or a claimed nomination)."""
+
+    school: School
+    admin_user_id: str
+    appointed_by: str  # the operator; empty when the nominated phone's owner claimed the seat
+
+
+@dataclass(frozen=True)
 class ClassCreated:
     school_class: SchoolClass
 
@@ -78,6 +95,8 @@ class InviteRevoked:
 DomainEvent = (
     SchoolCreated
     | SchoolUpdated
+    | AdminSeatVacated
+    | AdminSeatFilled
     | ClassCreated
     | ClassUpdated
     | ClassArchived

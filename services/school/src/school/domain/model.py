@@ -172,6 +172,13 @@ class School:
     admin_claimed_by: str = ""
     version: int = 0
     created_at: datetime | None = None
+    # Set when the last admin's account was deleted (the person's right; the school cannot refuse it):
+    # nobody administers the school until an operator appoints a successor. Cleared by that appointment.
+    admin_vacant_since: datetime | None = None
+
+    @property
+    def admin_vacant(self) -> bool:
+        return self.admin_vacant_since is not None
 
 
 @dataclass(frozen=True)
@@ -261,7 +268,45 @@ def check_can_remove_admin(admin_ids: tuple[str, ...], user_id: str) -> None:
     if user_id not in admin_ids:
         raise FailedPrecondition("the user is not an admin of this school", reason="NOT_AN_ADMIN")
     if len(admin_ids) <= 1:
-        raise FailedPrecondition("a school must keep at least one admin", reason="LAST_ADMIN")
+        raise FailedPrecondition(
+            "a school must keep at least one admin: appoint another admin before stepping down", reason="LAST_ADMIN"
+        )
+
+
+def vacate_admin(school: School, user_id: str, now: datetime) -> School:
+    """A deleted account leaves the admins whatever their count: the person is gone and the last-admin rule
+    cannot hold them. When they were the last, the seat is recorded vacant (since the first vacancy: a
+    replay or a second deletion does not move the date). Unchanged when the person was no admin."""
+    if user_id not in school.admin_ids:
+        return school
+    remaining = tuple(a for a in school.admin_ids if a != user_id)
+    vacant_since = school.admin_vacant_since or (None if remaining else now)
+    return replace(school, admin_ids=remaining, admin_vacant_since=vacant_since)
+
+
+def check_operator_may_fill(school: School) -> None:
+    """Operators step into a school only when nobody inside can act: while it has an admin, admins appoint.
+    A school whose first admin never signed in counts as without admin too (a mistyped phone is fixed so)."""
+    if school.admin_ids:
+        raise FailedPrecondition("the school has an admin; its admins appoint new ones", reason="ADMIN_SEAT_OCCUPIED")
+
+
+def fill_admin_seat(school: School, user_id: str) -> School:
+    """`user_id` becomes admin (and verified staff); a vacancy and any pending phone nomination end."""
+    return replace(
+        school,
+        admin_ids=school.admin_ids if user_id in school.admin_ids else (*school.admin_ids, user_id),
+        verified_ids=school.verified_ids if user_id in school.verified_ids else (*school.verified_ids, user_id),
+        admin_vacant_since=None,
+        pending_admin_phone_hash="",
+    )
+
+
+def nominate_admin_phone(school: School, phone_hash: str) -> School:
+    """An operator names the successor by phone (there may be no staff left to pick from): whoever signs
+    in with it claims the seat, exactly like the first admin of a newly registered school."""
+    check_operator_may_fill(school)
+    return replace(school, pending_admin_phone_hash=phone_hash, admin_claimed_by="")
 
 
 # --- invites -----------------------------------------------------------------------------------
