@@ -4,6 +4,10 @@ processes: operator registers the school → Ирина (admin by her phone) sig
 that needs approval → Миша asks, Ольга approves → Анна joins by the parent invite, links to Миша and
 consents → Ольга writes in 5А while Миша follows the chat live, Миша answers, history shows both;
 the school channel refuses a student with its reason, and a profile with no session is told to log in.
+Then media-signal: Ольга calls Миша "with the chat 5А" (the room id is posted there), Миша gets his grant,
+Миша may not call the admin (CONTACT_NOT_ALLOWED); Ольга schedules a parents' meeting with Анна on stage,
+starts it, Анна gets a presenter's grant, Миша is refused (NOT_IN_AUDIENCE), a student cannot schedule a
+broadcast (NOT_STAFF); ends by the CLI are seen through media-signal's own API.
 
 Every step is the CLI's own command (in-process through Typer's runner; `follow` as a real process,
 since it runs beside other commands)."""
@@ -21,11 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parta.media_signal.v1 import events_pb2 as room_events
+from parta.media_signal.v1 import media_signal_pb2
+from parta_client import Endpoints, Parta, SessionStore
 from parta_client.cli import app
 from typer.testing import CliRunner, Result
 
 from tests.e2e.harness import ROOT, Stack
 from tests.e2e.identity_client import random_phone
+
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import media
 
 OPERATOR = random_phone()
 
@@ -70,15 +80,28 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: fl
             await asyncio.sleep(0.4)
 
 
-async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path: Path):
+async def test_cli_drives_onboarding_chats_calls_and_broadcasts(stack: Stack, tmp_path: Path):
     identity = await stack.start("identity")
     school = await stack.start("school", {"SCHOOL_OPERATOR_PHONES": OPERATOR})
     chat = await stack.start("chat")
+    for component in media.COMPONENTS.values():
+        component.up()  # Janus and coturn, idempotent (already up when the infrastructure runs)
+    m = media.env()
+    rooms = await stack.start(
+        "media_signal",
+        {
+            "MEDIA_SIGNAL_JANUS_URL": m["janus_url"],
+            "MEDIA_SIGNAL_TURN_URIS": m["turn_uri"],
+            "MEDIA_SIGNAL_TURN_SECRET": m["turn_secret"],
+            "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": uuid.uuid4().hex * 2,
+        },
+    )
     env = {
         "PARTA_HOME": str(tmp_path / "home"),
         "PARTA_IDENTITY_ADDR": identity.address,
         "PARTA_SCHOOL_ADDR": school.address,
         "PARTA_CHAT_ADDR": chat.address,
+        "PARTA_MEDIA_SIGNAL_ADDR": rooms.address,
         "PARTA_DEV_SMS_FILE": str(stack.sms_file),
     }
     cli = Cli(env)
@@ -203,6 +226,8 @@ async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path:
     assert [m["text"] for m in history if not m.get("system")][-2:] == ["Добро пожаловать в 5А!", "Спасибо!"]
     assert history[-2]["sender_user_id"] == olga["user_id"] and history[-1]["sender_user_id"] == misha["user_id"]
 
+    await calls_and_broadcasts(cli, env, tmp_path / "home", misha["user_id"], olga["user_id"])
+
     # 8. Refusals print the status and reason, exit non-zero, no traceback.
     await eventually(
         lambda: _assert_ok(cli.run("irina", "send", "school", "Завтра линейка в 9:00", ok=False)),
@@ -228,3 +253,67 @@ async def test_cli_drives_onboarding_and_a_chat_exchange(stack: Stack, tmp_path:
 async def _assert_ok(pending: Awaitable[Result]) -> None:
     result = await pending
     assert result.exit_code == 0, result.output
+
+
+async def room_seen_by(env: dict[str, str], home: Path, profile: str, room_id: str) -> media_signal_pb2.Room:
+    """The room through media-signal's own API (GetRoom with that person's session), not the CLI."""
+    endpoints = Endpoints.from_env(env)
+    async with Parta(endpoints, SessionStore(home, profile)) as parta:
+        reply = await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))
+        room: media_signal_pb2.Room = reply.room
+        return room
+
+
+async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_id: str, olga_id: str) -> None:
+    # 9. Ольга calls Миша through the class chat: the call is live, Миша is invited, the chat carries the id.
+    async def olga_calls() -> Any:  # media-signal learns seats and Ольга's verification from Kafka
+        result = await cli.run("olga", "--json", "call", "start", "--chat", "5А", "--title", "Про экскурсию", ok=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    started = await eventually(olga_calls, "media-signal lets Ольга (verified class head) call Миша")
+    call_id = started["room"]["room_id"]
+    assert started["room"]["state"] == "ROOM_STATE_LIVE" and started["room"]["invited_user_ids"] == [misha_id]
+    assert started["join"]["grants"]["is_host"] and not started["join"].get("token")  # hidden without --reveal
+    assert started["join"]["ice_servers"] and not started["join"]["ice_servers"][0].get("credential")
+    seen = await room_seen_by(env, home, "misha", call_id)
+    assert seen.kind == room_events.ROOM_KIND_CALL and seen.state == media_signal_pb2.ROOM_STATE_LIVE
+    assert list(seen.invited_user_ids) == [misha_id] and seen.host_user_id == olga_id
+    ring = await cli.json("misha", "history", "5А", "--limit", "5")
+    assert any(f"parta call join {call_id}" in m.get("text", "") for m in ring)
+    joined = await cli.run("misha", "call", "join", call_id)
+    assert "publish" in joined.stdout and "Token: hidden" in joined.stdout and "turn:" in joined.stdout
+    revealed = await cli.json("misha", "call", "join", call_id, "--reveal")
+    assert revealed["join"]["token"] and revealed["join"]["token"] not in joined.stdout
+    # A student may not call the school's admin (she does not teach him): the policy's reason, no traceback.
+    refused = await cli.run("misha", "call", "start", "Ирина Петрова", ok=False)
+    assert refused.exit_code == 1 and "PERMISSION_DENIED CONTACT_NOT_ALLOWED" in refused.stderr
+    assert "Traceback" not in refused.output
+    await cli.run("olga", "call", "end", call_id)
+    assert (await room_seen_by(env, home, "misha", call_id)).state == media_signal_pb2.ROOM_STATE_ENDED
+
+    # 10. A parents' meeting: a student cannot hold one; Ольга schedules it with Анна on stage.
+    student = await cli.run("misha", "broadcast", "schedule", "--title", "Мой стрим", ok=False)
+    assert student.exit_code == 1 and "PERMISSION_DENIED NOT_STAFF" in student.stderr
+    meeting = await cli.json(
+        "olga", "broadcast", "schedule", "--class", "5А", "--title", "Родительское собрание", "--at", "+1d",
+        "--presenter", "Анна Иванова",
+    )  # fmt: skip
+    room_id = meeting["room_id"]
+    seen = await room_seen_by(env, home, "irina", room_id)
+    assert seen.kind == room_events.ROOM_KIND_BROADCAST and seen.state == media_signal_pb2.ROOM_STATE_SCHEDULED
+    assert seen.class_id and seen.title == "Родительское собрание" and seen.scheduled_for.seconds
+    shown = await cli.run("anna", "broadcast", "show", room_id)
+    assert "Родительское собрание — broadcast, scheduled" in shown.stdout and "Presenters: Анна Иванова" in shown.stdout
+    assert (await cli.json("olga", "broadcast", "start", room_id))["state"] == "ROOM_STATE_LIVE"
+    presenter = await cli.json("anna", "broadcast", "join", room_id)
+    assert presenter["join"]["grants"].get("can_publish") and not presenter["join"]["grants"].get("is_host")
+    viewer = await cli.json("irina", "broadcast", "join", room_id)
+    assert viewer["join"]["grants"].get("can_subscribe") and not viewer["join"]["grants"].get("can_publish")
+    kid = await cli.run("misha", "broadcast", "join", room_id, ok=False)
+    assert kid.exit_code == 1 and "NOT_IN_AUDIENCE" in kid.stderr
+    not_host = await cli.run("anna", "broadcast", "end", room_id, ok=False)
+    assert not_host.exit_code == 1 and "NOT_HOST" in not_host.stderr
+    assert (await room_seen_by(env, home, "irina", room_id)).state == media_signal_pb2.ROOM_STATE_LIVE
+    await cli.run("olga", "broadcast", "end", room_id)
+    assert (await room_seen_by(env, home, "irina", room_id)).state == media_signal_pb2.ROOM_STATE_ENDED

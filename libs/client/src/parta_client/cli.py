@@ -289,7 +289,7 @@ async def chat_by_ref(parta: Parta, ref: str) -> str:
 
 app = typer.Typer(
     name="parta",
-    help="Parta from the terminal: sign in, schools, classes, invites, chats, files and lessons.",
+    help="Parta from the terminal: sign in, schools, classes, invites, chats, files, lessons, calls and broadcasts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -302,6 +302,14 @@ requests_app = typer.Typer(help="Join requests of a class (class heads and admin
 chats_app = typer.Typer(help="Your chats.", no_args_is_help=True)
 file_app = typer.Typer(help="Files in your personal storage.", no_args_is_help=True)
 lesson_app = typer.Typer(help="Lessons of a class.", no_args_is_help=True)
+# The CLI is a control panel for rooms: it creates, starts, ends and shows them and prints the grant a
+# media client needs to join, but carries no audio or video itself (that takes WebRTC).
+NO_MEDIA = "The CLI sets rooms up and prints what a media client needs to join; it sends no audio or video."
+call_app = typer.Typer(help=f"Calls of up to 4 people (peer-to-peer). {NO_MEDIA}", no_args_is_help=True)
+broadcast_app = typer.Typer(
+    help=f"Broadcasts: a few presenters on stage, many viewers (parents' meetings, assemblies). {NO_MEDIA}",
+    no_args_is_help=True,
+)
 guardian_app = typer.Typer(help="Guardians: link to a child, grant consent.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
 app.add_typer(school_app, name="school")
@@ -311,6 +319,8 @@ app.add_typer(requests_app, name="requests")
 app.add_typer(chats_app, name="chats")
 app.add_typer(file_app, name="file")
 app.add_typer(lesson_app, name="lesson")
+app.add_typer(call_app, name="call")
+app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(guardian_app, name="guardian")
 
 
@@ -1326,6 +1336,337 @@ def lesson_show(room_id: str) -> None:
         emit(reply.room, lambda: show_room(reply.room))
 
     run(action)
+
+
+# -- calls and broadcasts ---------------------------------------------------------------------------
+
+ROOM_KINDS = {
+    room_events.ROOM_KIND_CALL: "call",
+    room_events.ROOM_KIND_LESSON: "lesson",
+    room_events.ROOM_KIND_BROADCAST: "broadcast",
+}
+MEDIA_MODES = {media_signal_pb2.MEDIA_MODE_P2P: "peer-to-peer", media_signal_pb2.MEDIA_MODE_SFU: "through the SFU"}
+HIDDEN = "hidden"
+
+
+def grant_words(grants: media_signal_pb2.Grants) -> str:
+    words = [
+        word
+        for word, granted in (
+            ("host", grants.is_host),
+            ("publish", grants.can_publish),
+            ("subscribe", grants.can_subscribe),
+            ("data", grants.can_publish_data),
+        )
+        if granted
+    ]
+    if grants.can_subscribe and not grants.can_publish:
+        words.append("(viewer)")
+    return ", ".join(words) or "none"
+
+
+def redact_join(
+    reply: media_signal_pb2.CreateJoinTokenResponse, reveal: bool
+) -> media_signal_pb2.CreateJoinTokenResponse:
+    """The join grant and TURN passwords are credentials: shown only when asked for (--reveal)."""
+    copy = media_signal_pb2.CreateJoinTokenResponse()
+    copy.CopyFrom(reply)
+    if not reveal:
+        copy.token = ""
+        for server in copy.ice_servers:
+            server.credential = ""
+    return copy
+
+
+def join_lines(
+    reply: media_signal_pb2.CreateJoinTokenResponse, signal_fallback: str, reveal: bool, now: float | None = None
+) -> list[str]:
+    """What a media client needs to join: where to signal, the grant, its expiry, ICE/TURN servers."""
+    moment = reply.expires_at.ToDatetime(UTC)
+    left = moment.timestamp() - (Parta.now() if now is None else now)
+    lines = [
+        f"Signalling: {reply.signal_address or signal_fallback} (SignalService.Signal; first message join{{token}})",
+        f"Grant: {grant_words(reply.grants)}; expires {moment.astimezone():%H:%M:%S} (in {max(left, 0):.0f} s)",
+        f"Token: {reply.token}" if reveal else f"Token: {HIDDEN} ({len(reply.token)} characters; --reveal prints it)",
+        "ICE servers:" if reply.ice_servers else "ICE servers: none (the service has no STUN/TURN configured)",
+    ]
+    for server in reply.ice_servers:
+        line = f"  {' '.join(server.urls)}"
+        if server.username:
+            line += f"  username {server.username}  credential {server.credential if reveal else HIDDEN}"
+        lines.append(line)
+    return lines
+
+
+def room_lines(room: media_signal_pb2.Room, names: dict[str, str]) -> list[str]:
+    def who(user_id: str) -> str:
+        return names.get(user_id) or user_id
+
+    kind = ROOM_KINDS.get(room.kind, "room")
+    state = ROOM_STATES.get(room.state, "?")
+    lines = [f"{room.title} — {kind}, {state}, {MEDIA_MODES.get(room.media_mode, '?')} (room {room.room_id})"]
+    lines.append(f"Host: {who(room.host_user_id)}")
+    if room.class_id:
+        lines.append(f"Class: {room.class_id}")
+    elif room.kind == room_events.ROOM_KIND_BROADCAST:
+        lines.append("Audience: the whole school")
+    if room.invited_user_ids:
+        lines.append(f"Invited: {', '.join(who(u) for u in room.invited_user_ids)}")
+    if room.presenter_user_ids:
+        lines.append(f"Presenters: {', '.join(who(u) for u in room.presenter_user_ids)}")
+    times = [
+        (label, when(ts))
+        for label, ts in (("scheduled", room.scheduled_for), ("started", room.started_at), ("ended", room.ended_at))
+    ]
+    shown = [f"{label} {value}" for label, value in times if value]
+    if shown:
+        lines.append(", ".join(shown).capitalize())
+    extra = f"At most {room.max_participants} participants"
+    lines.append(extra + (", waiting room" if room.waiting_room else ""))
+    return lines
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    console = out()
+    for line in lines:
+        console.print(line, markup=False)
+
+
+async def people_by_ref(parta: Parta, school_id: str, refs: Iterable[str]) -> list[str]:
+    """Several members by id or name with one member listing (not one per person)."""
+    wanted = list(refs)
+    if not wanted:
+        return []
+    members = await all_members(parta, school_id)
+    names = await display_names(parta, (m.user_id for m in members))
+    candidates = {}
+    for m in members:
+        name = names.get(m.user_id, "")
+        candidates[m.user_id] = Candidate(m.user_id, (name,), name)
+    return list(dict.fromkeys(pick("person", ref, candidates.values()) for ref in wanted))
+
+
+async def chat_people(parta: Parta, chat_ref: str, me: str) -> tuple[chat_pb2.ChatView, list[str]]:
+    """Whom a call "with a chat" invites: a direct chat's other person, a class chat's members."""
+    chat_id = await chat_by_ref(parta, chat_ref)
+    view = (await parta.chats.GetChat(chat_pb2.GetChatRequest(chat_id=chat_id))).chat
+    if view.chat.kind == chat_events.CHAT_KIND_DIRECT:
+        return view, [view.peer_user_id]
+    if view.chat.class_id:
+        members = await all_members(parta, view.chat.school_id, view.chat.class_id)
+        # The parents' chat of a class calls its parents (and teachers); the class chat its students and teachers.
+        parents = view.chat.kind == chat_events.CHAT_KIND_CLASS_PARENTS
+        keep = {school_events.CLASS_ROLE_PARENT if parents else school_events.CLASS_ROLE_STUDENT}
+        keep |= {school_events.CLASS_ROLE_CLASS_HEAD, school_events.CLASS_ROLE_SUBJECT_TEACHER}
+        people = [m.user_id for m in members if m.class_role in keep and m.user_id != me]
+        return view, list(dict.fromkeys(people))
+    raise UsageError(f"the chat {chat_ref!r} does not list its members to the CLI; name the people instead")
+
+
+async def room_names(parta: Parta, room: media_signal_pb2.Room) -> dict[str, str]:
+    return await display_names(parta, [room.host_user_id, *room.invited_user_ids, *room.presenter_user_ids])
+
+
+def print_join(
+    room: media_signal_pb2.Room, reply: media_signal_pb2.CreateJoinTokenResponse, names: dict[str, str], reveal: bool
+) -> None:
+    def human() -> None:
+        console = out()
+        for line in room_lines(room, names):
+            console.print(line, markup=False)
+        for line in join_lines(reply, Endpoints.from_env().media_signal, reveal):
+            console.print(line, markup=False)
+        console.print("Join with a media client (WebRTC); the CLI carries no audio or video.", markup=False)
+
+    emit({"room": room, "join": redact_join(reply, reveal), "revealed": reveal}, human)
+
+
+async def join_room(parta: Parta, room_id: str, reveal: bool) -> None:
+    room = (await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))).room
+    reply = await parta.rooms.CreateJoinToken(media_signal_pb2.CreateJoinTokenRequest(room_id=room_id))
+    print_join(room, reply, await room_names(parta, room), reveal)
+
+
+def room_command(call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
+    """Start/end/show: one room in, the room (with names) out."""
+
+    async def action(parta: Parta) -> None:
+        room = await call(parta)
+        names = await room_names(parta, room)
+        emit(room, lambda: print_lines(room_lines(room, names)))
+
+    run(action)
+
+
+async def get_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+async def start_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.StartRoom(media_signal_pb2.StartRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+async def end_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.EndRoom(media_signal_pb2.EndRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+Reveal = Annotated[
+    bool, typer.Option("--reveal", help="Print the join token and TURN passwords (credentials; for a media client).")
+]
+RoomId = Annotated[str, typer.Argument(help="The room id (printed when it was created).")]
+
+
+@call_app.command("start")
+def call_start(
+    people: Annotated[list[str] | None, typer.Argument(help="Whom to call: user ids or names.")] = None,
+    chat: Annotated[str, typer.Option(help="Call the other person of a direct chat, or a class chat's people.")] = "",
+    title: Annotated[str, typer.Option(help="Shown to the people called (default: their names).")] = "",
+    ring: Annotated[bool, typer.Option(help="With --chat: post the room id into the chat.")] = True,
+    request_id: Annotated[str, typer.Option("--request-id", help="Idempotency key (a retry returns the call).")] = "",
+    reveal: Reveal = False,
+) -> None:
+    """Start a call now and print what a media client needs to join it (room, grant, ICE servers).
+
+    The school's policy decides who may call whom (students: classmates and their teachers; adults reach
+    a student only as the student's teacher or guardian): a refused pair is CONTACT_NOT_ALLOWED.
+    """
+
+    async def action(parta: Parta) -> None:
+        me = parta.require_session().user_id
+        view: chat_pb2.ChatView | None = None
+        if chat:
+            view, invited = await chat_people(parta, chat, me)
+            school_id = view.chat.school_id
+        else:
+            school_id = await current_school(parta)
+            invited = []
+        invited += await people_by_ref(parta, school_id, people or [])
+        invited = [u for u in dict.fromkeys(invited) if u and u != me]
+        if not invited:
+            raise UsageError("name whom to call (PERSON …, or --chat CHAT)")
+        names = await display_names(parta, [me, *invited])
+        room_title = title or ", ".join(names.get(u, "?") for u in [me, *invited])[:200]
+        reply = await parta.rooms.CreateRoom(
+            media_signal_pb2.CreateRoomRequest(
+                request_id=request_id or new_request_id(),
+                school_id=school_id,
+                kind=room_events.ROOM_KIND_CALL,
+                title=room_title,
+                invited_user_ids=invited,
+                start_now=True,
+            )
+        )
+        room = reply.room
+        grant = await parta.rooms.CreateJoinToken(media_signal_pb2.CreateJoinTokenRequest(room_id=room.room_id))
+        if view is not None and ring:
+            # The service has no "ringing": the chat is how the people called learn the room id. The
+            # message id comes from the room, so a retried command posts it once.
+            try:
+                await parta.chats.SendMessage(
+                    chat_pb2.SendMessageRequest(
+                        chat_id=view.chat.chat_id,
+                        client_message_id=f"call-{room.room_id}",
+                        text=f"📞 {room.title} — join: parta call join {room.room_id}",
+                    )
+                )
+            except grpc.aio.AioRpcError as error:
+                err().print(f"warning: the call is on, but the chat refused the notice: {describe(error).line()}")
+        print_join(room, grant, names, reveal)
+
+    run(action)
+
+
+@call_app.command("join")
+def call_join(room_id: RoomId, reveal: Reveal = False) -> None:
+    """Get your grant for a call you were invited to (checked against the school's policy again)."""
+    run(lambda parta: join_room(parta, room_id, reveal))
+
+
+@call_app.command("show")
+def call_show(room_id: RoomId) -> None:
+    """A call's state, host and the people invited."""
+    room_command(lambda parta: get_room(parta, room_id))
+
+
+@call_app.command("end")
+def call_end(room_id: RoomId) -> None:
+    """End a call for everyone (its host)."""
+    room_command(lambda parta: end_room(parta, room_id))
+
+
+@broadcast_app.command("schedule")
+def broadcast_schedule(
+    title: Annotated[str, typer.Option(help="e.g. Родительское собрание 5А.")],
+    class_: Annotated[str, typer.Option("--class", help="A class's (its parents); default: the school.")] = "",
+    at: Annotated[str, typer.Option(help="When: +1h, or 2026-12-01T18:00 (school's time).")] = "",
+    now: Annotated[bool, typer.Option("--now", help="Start it right away.")] = False,
+    presenter: Annotated[
+        list[str] | None, typer.Option("--presenter", help="On stage from the start (id or name); repeatable.")
+    ] = None,
+    max_participants: Annotated[int, typer.Option("--max-participants", help="0: the default (300).")] = 0,
+    waiting_room: Annotated[bool, typer.Option("--waiting-room")] = False,
+    request_id: Annotated[str, typer.Option("--request-id", help="Idempotency key (a retry returns the room).")] = "",
+) -> None:
+    """Schedule a broadcast (verified staff; a class's one: its teachers or an admin)."""
+
+    async def action(parta: Parta) -> None:
+        school_id = await current_school(parta)
+        class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
+        request = media_signal_pb2.CreateRoomRequest(
+            request_id=request_id or new_request_id(),
+            school_id=school_id,
+            class_id=class_id,
+            kind=room_events.ROOM_KIND_BROADCAST,
+            title=title,
+            max_participants=max_participants,
+            waiting_room=waiting_room,
+            presenter_user_ids=await people_by_ref(parta, school_id, presenter or []),
+            start_now=now,
+        )
+        if at:
+            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
+            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
+        room = (await parta.rooms.CreateRoom(request)).room
+        names = await room_names(parta, room)
+        emit(room, lambda: print_lines(room_lines(room, names)))
+
+    run(action)
+
+
+@broadcast_app.command("start")
+def broadcast_start(room_id: RoomId) -> None:
+    """Go live (the host)."""
+    room_command(lambda parta: start_room(parta, room_id))
+
+
+@broadcast_app.command("show")
+def broadcast_show(room_id: RoomId) -> None:
+    """A broadcast's state, host, audience and presenters."""
+    room_command(lambda parta: get_room(parta, room_id))
+
+
+@broadcast_app.command("end")
+def broadcast_end(room_id: RoomId) -> None:
+    """End a broadcast for everyone (the host)."""
+    room_command(lambda parta: end_room(parta, room_id))
+
+
+@broadcast_app.command("join")
+def broadcast_join(room_id: RoomId, reveal: Reveal = False) -> None:
+    """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
+    run(lambda parta: join_room(parta, room_id, reveal))
+
+
+@lesson_app.command("join")
+def lesson_join(room_id: RoomId, reveal: Reveal = False) -> None:
+    """Your grant for a live lesson (its class's students and teachers; admins observe)."""
+    run(lambda parta: join_room(parta, room_id, reveal))
 
 
 def main() -> None:

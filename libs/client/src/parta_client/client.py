@@ -131,7 +131,7 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     return method.decode() if isinstance(method, bytes) else str(method)
 
 
-class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     def __init__(self, keeper: TokenKeeper):
         self.keeper = keeper
 
@@ -162,17 +162,17 @@ class _AuthStream:
 
 
 # grpc.aio files each interceptor under the first kind it is an instance of, so one object per kind.
-class _AuthUnaryStream(_AuthStream, grpc.aio.UnaryStreamClientInterceptor):
+class _AuthUnaryStream(_AuthStream, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request)
 
 
-class _AuthStreamUnary(_AuthStream, grpc.aio.StreamUnaryClientInterceptor):
+class _AuthStreamUnary(_AuthStream, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request_iterator)
 
 
-class _AuthStreamStream(_AuthStream, grpc.aio.StreamStreamClientInterceptor):
+class _AuthStreamStream(_AuthStream, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(await self._details(client_call_details), request_iterator)
 
@@ -211,7 +211,7 @@ class Parta:
             address = getattr(self.endpoints, name)
             self._channels[name] = grpc.aio.insecure_channel(
                 address,
-                interceptors=interceptors,  # type: ignore[arg-type]
+                interceptors=interceptors,
                 options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
             )
         identity = self._channels["identity"]
