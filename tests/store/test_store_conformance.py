@@ -23,6 +23,7 @@ the chosen server):
   not used by the services: TTL and text indexes, multi-document
   transactions, change streams, $lookup, most $group accumulators.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,6 +36,8 @@ from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
+
+from tests.store.ttl import expire_now
 
 URI_ENV = "PARTA_TEST_MONGODB_URI"
 
@@ -69,6 +72,7 @@ async def db():
 
 # --- helpers mirroring the services' query shapes ---------------------------
 
+
 async def next_seq(db, counter_id: str) -> int:
     doc = await db.counters.find_one_and_update(
         {"_id": counter_id},
@@ -87,15 +91,14 @@ async def post_message(db, chat_id: str, text: str) -> int:
 
 # --- tests -------------------------------------------------------------------
 
+
 async def test_ping(db):
     res = await db.command("ping")
     assert res["ok"] == 1
 
 
 async def test_unique_compound_index_rejects_duplicates(db):
-    name = await db.members.create_index(
-        [("chat_id", ASCENDING), ("user_id", ASCENDING)], unique=True
-    )
+    name = await db.members.create_index([("chat_id", ASCENDING), ("user_id", ASCENDING)], unique=True)
     info = await db.members.index_information()
     assert name in info and info[name].get("unique") is True
 
@@ -169,9 +172,7 @@ async def test_message_pagination_before_and_after_cursor(db):
     # latest N before cursor
     page = [
         d["seq"]
-        async for d in db.messages.find({"chat_id": "chat1", "seq": {"$lt": 21}})
-        .sort("seq", DESCENDING)
-        .limit(10)
+        async for d in db.messages.find({"chat_id": "chat1", "seq": {"$lt": 21}}).sort("seq", DESCENDING).limit(10)
     ]
     assert page == list(range(20, 10, -1))
 
@@ -181,10 +182,7 @@ async def test_message_pagination_before_and_after_cursor(db):
     assert latest[0]["text"] == "m29"
 
     # all after cursor
-    after = [
-        d["seq"]
-        async for d in db.messages.find({"chat_id": "chat1", "seq": {"$gt": 25}}).sort("seq", ASCENDING)
-    ]
+    after = [d["seq"] async for d in db.messages.find({"chat_id": "chat1", "seq": {"$gt": 25}}).sort("seq", ASCENDING)]
     assert after == [26, 27, 28, 29, 30]
 
     # near the start: fewer than N
@@ -256,9 +254,7 @@ async def test_optimistic_concurrency_with_version(db):
         return_document=ReturnDocument.AFTER,
     )
     assert doc["version"] == 3 and doc["state"]["phase"] == "ended"
-    assert await db.lessons.find_one_and_update(
-        {"_id": "l1", "state.phase": "live"}, {"$inc": {"version": 1}}
-    ) is None
+    assert await db.lessons.find_one_and_update({"_id": "l1", "state.phase": "live"}, {"$inc": {"version": 1}}) is None
 
     # concurrent CAS from the same version: exactly one wins
     results = await asyncio.gather(*(cas(3, f"p{i}") for i in range(10)))
@@ -291,9 +287,7 @@ async def test_gridfs_round_trip_and_delete(db):
 
 
 async def test_delete_many(db):
-    await db.sessions.insert_many(
-        [{"user": f"u{i}", "expires_at": i} for i in range(10)]
-    )
+    await db.sessions.insert_many([{"user": f"u{i}", "expires_at": i} for i in range(10)])
     r = await db.sessions.delete_many({"expires_at": {"$lt": 4}})
     assert r.deleted_count == 4
     assert await db.sessions.count_documents({}) == 6
@@ -331,3 +325,37 @@ async def test_outbox_embedded_events_pull_by_id(db):
 
     await db.chats.update_one({"_id": "c1"}, {"$pull": {"outbox": {"id": {"$in": ["ev0", "ev2"]}}}})
     assert await db.chats.count_documents({"outbox.0": {"$exists": True}}) == 0
+
+
+async def test_ttl_index_removes_expired_documents_and_keeps_the_rest(db):
+    # Services expire short-lived records (identity: challenges, rate limits, ended sessions) with
+    # TTL indexes. SecantusDB 0.7.0b3 honours them: the index keeps its `expireAfterSeconds`, a
+    # background thread prunes every 60 s like mongod's TTL monitor (seen after 55 s), and
+    # `secantusAdmin.pruneTtl` runs one pass at once. Only date values expire; documents without
+    # the field, with null or with a non-date stay, as on MongoDB.
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    await db.expiring.create_index("expires_at", expireAfterSeconds=0, name="ttl_at")
+    await db.expiring.create_index("ended_at", expireAfterSeconds=3600, name="ttl_after_hour")
+    info = await db.expiring.index_information()
+    assert info["ttl_at"]["expireAfterSeconds"] == 0
+    assert info["ttl_after_hour"]["expireAfterSeconds"] == 3600
+    await db.expiring.insert_many(
+        [
+            {"_id": "past", "expires_at": now - timedelta(seconds=5)},
+            {"_id": "future", "expires_at": now + timedelta(hours=1)},
+            {"_id": "ended_long_ago", "ended_at": now - timedelta(hours=2)},
+            {"_id": "ended_recently", "ended_at": now - timedelta(minutes=5)},  # inside the window
+            {"_id": "null", "expires_at": None},
+            {"_id": "not_a_date", "expires_at": 5},
+            {"_id": "no_field"},
+        ]
+    )
+
+    async def pruned() -> bool:
+        return await db.expiring.count_documents({"_id": {"$in": ["past", "ended_long_ago"]}}) == 0
+
+    await expire_now(db.client, pruned)
+    left = sorted([d["_id"] async for d in db.expiring.find({}, {"_id": 1})])
+    assert left == ["ended_recently", "future", "no_field", "not_a_date", "null"]

@@ -32,6 +32,15 @@ RATE_LIMITS = "rate_limits"
 MEMBERSHIPS = "memberships"
 SECRETS = "secrets"
 
+# Short-lived records expire through TTL indexes (the local store honours them, see
+# tests/store/test_store_conformance.py::test_ttl_index_removes_expired_documents_and_keeps_the_rest).
+# A challenge outlives its code by a day so a late VerifyCode still hears CHALLENGE_EXPIRED, not
+# NOT_FOUND. An ended session (revoked, or idle past expires_at) stays 30 days: the device and
+# times answer "who was signed in when" after a stolen-token report. Changing either value needs
+# `collMod` on the index (create_indexes refuses a changed option under the same name).
+CHALLENGE_RETENTION_SECONDS = 86_400
+ENDED_SESSION_RETENTION_SECONDS = 30 * 86_400
+
 
 def index_specs() -> dict[str, list[IndexModel]]:
     return {
@@ -42,9 +51,26 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("link_code_hash", ASCENDING)], name="link_code", sparse=True),
             outbox_index(),
         ],
-        CHALLENGES: [IndexModel([("phone", ASCENDING), ("state", ASCENDING)], name="phone_state")],
-        SESSIONS: [IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_sessions")],
-        RATE_LIMITS: [],
+        CHALLENGES: [
+            IndexModel([("phone", ASCENDING), ("state", ASCENDING)], name="phone_state"),
+            IndexModel([("expires_at", ASCENDING)], name="ttl_expired", expireAfterSeconds=CHALLENGE_RETENTION_SECONDS),
+        ],
+        SESSIONS: [
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_sessions"),
+            # Two TTL indexes: whichever end comes first starts the retention window. An active
+            # session has revoked_at null, which never expires.
+            IndexModel(
+                [("expires_at", ASCENDING)], name="ttl_idle", expireAfterSeconds=ENDED_SESSION_RETENTION_SECONDS
+            ),
+            IndexModel(
+                [("revoked_at", ASCENDING)], name="ttl_revoked", expireAfterSeconds=ENDED_SESSION_RETENTION_SECONDS
+            ),
+        ],
+        RATE_LIMITS: [
+            # Window counters carry their window's end; resend cooldown slots their `until`.
+            IndexModel([("expires_at", ASCENDING)], name="ttl_window_end", expireAfterSeconds=0),
+            IndexModel([("until", ASCENDING)], name="ttl_cooldown_end", expireAfterSeconds=0),
+        ],
         MEMBERSHIPS: [
             IndexModel([("user_id", ASCENDING), ("active", ASCENDING)], name="user_schools"),
             IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="school_users"),
