@@ -151,6 +151,8 @@ CASES: list[Case] = [
         lambda w, a: _with_target(w, a, lambda uid: pb.VerifyStaffRequest(school_id=w.school.school_id, user_id=uid)),
         frozenset({"admin"}),
     ),
+    # Operators only (test_admin_seat.py): no member of any school, admins included, lists vacancies.
+    Case("schools", "ListVacantSchools", _req(lambda w: pb.ListVacantSchoolsRequest()), frozenset()),
     # --- ClassService ---
     Case(
         "classes",

@@ -52,7 +52,16 @@ MALFORMED: dict[str, list[Any]] = {
             school=pb.School(school_id="{school}", timezone="Nowhere"), update_mask={"paths": ["timezone"]}
         ),
     ],
-    "AppointAdmin": [pb.AppointAdminRequest(), pb.AppointAdminRequest(school_id="{school}", user_id=CTRL)],
+    "AppointAdmin": [
+        pb.AppointAdminRequest(),
+        pb.AppointAdminRequest(school_id="{school}", user_id=CTRL),
+        pb.AppointAdminRequest(school_id="{school}", admin_phone="8 900 123-45-67"),
+        pb.AppointAdminRequest(school_id="{school}", user_id="u-1", admin_phone="+79990001122"),
+    ],
+    "ListVacantSchools": [
+        pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_size=-1)),
+        pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_token="!!not-a-token!!")),
+    ],
     "RemoveAdmin": [pb.RemoveAdminRequest(), pb.RemoveAdminRequest(school_id="{school}", user_id=LONG)],
     "VerifyStaff": [pb.VerifyStaffRequest(), pb.VerifyStaffRequest(school_id="{school}")],
     "CreateClass": [
