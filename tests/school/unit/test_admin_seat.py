@@ -80,8 +80,8 @@ async def _with_teacher(w: World) -> tuple[School, Caller]:
 async def test_deleting_the_last_admin_records_the_vacancy_once():
     w = World()
     school_, teacher = await _with_teacher(w)
-    await w.memberships.account_deleted(ADMIN.user_id)
-    await w.memberships.account_deleted(ADMIN.user_id)  # a replay
+    assert await w.memberships.account_deleted(ADMIN.user_id) == [school_.id]  # the consumer warns about it
+    assert await w.memberships.account_deleted(ADMIN.user_id) == []  # a replay opens nothing
     seen = await w.schools.get_school(teacher, school_.id)
     assert seen.admin_vacant and seen.admin_ids == ()
     vacated = [e for e in w.events() if isinstance(e, de.AdminSeatVacated)]

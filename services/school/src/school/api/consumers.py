@@ -1,4 +1,5 @@
-"""Consumer of identity.user.v1: AccountDeleted ends every membership; guardian links feed a projection.
+"""Consumer of identity.user.v1: AccountDeleted ends every membership (and may leave a school's admin seat
+vacant); guardian links feed a projection.
 Idempotent: ending an ended membership is a no-op, and guardian links keep the newest version."""
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ class IdentityEventHandler:
         if kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, identity_pb2.AccountDeleted)
             if deleted.user_id:  # type: ignore[attr-defined]
-                await self._memberships.account_deleted(deleted.user_id)  # type: ignore[attr-defined]
+                vacated = await self._memberships.account_deleted(deleted.user_id)  # type: ignore[attr-defined]
                 log.info("account_memberships_ended", event_id=envelope.event_id)
+                for school_id in vacated:
+                    # A warning: someone must act (an operator appoints a successor); ids only, no person.
+                    log.warning("school_admin_seat_vacated", school_id=school_id, event_id=envelope.event_id)
         elif kind == identity_pb2.GuardianLinked.DESCRIPTOR.full_name:
             linked = unpack(envelope, identity_pb2.GuardianLinked)
             await self._guardians.apply(

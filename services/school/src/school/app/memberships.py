@@ -130,15 +130,18 @@ class Memberships:
 
     # --- identity events ---------------------------------------------------------------------
 
-    async def account_deleted(self, user_id: str) -> None:
+    async def account_deleted(self, user_id: str) -> list[str]:
         """Every membership ends (MemberLeft "account_deleted"). A deleted last admin leaves the school's
-        admin seat vacant (AdminSeatVacated, School.admin_vacant) until an operator appoints a successor."""
+        admin seat vacant (AdminSeatVacated, School.admin_vacant) until an operator appoints a successor.
+        Returns the schools whose vacancy this call opened (none on a replay)."""
+        vacated: list[str] = []
         for m in await self.d.memberships.of_user(user_id):
             school = await self.d.schools.get(m.school_id)
-            if school is not None and user_id in school.admin_ids:
-                await self.schools.drop_admin(school.id, user_id)
+            if school is not None and user_id in school.admin_ids and await self.schools.drop_admin(school.id, user_id):
+                vacated.append(school.id)
         mine = await self.d.memberships.of_user(user_id)
         await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
+        return vacated
 
 
 async def _none() -> None:

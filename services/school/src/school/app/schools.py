@@ -341,23 +341,27 @@ class Schools:
         updated = await self._drop_from_admins(school_id, user_id)
         await self.demote_admin(updated, user_id, reason=reason)
 
-    async def drop_admin(self, school_id: str, user_id: str) -> None:
+    async def drop_admin(self, school_id: str, user_id: str) -> bool:
         """For a deleted account: the person is gone, so the last-admin rule cannot hold them. The last one
-        leaves the seat vacant (AdminSeatVacated in the same write); a replay finds them gone and does nothing."""
+        leaves the seat vacant (AdminSeatVacated in the same write); a replay finds them gone and does nothing.
+        True when this call opened the vacancy."""
+
+        opened = False
 
         async def attempt() -> School | None:
+            nonlocal opened
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             updated = vacate_admin(fresh, user_id, self.d.now())
             if updated == fresh:
                 return fresh
             updated = replace(updated, version=fresh.version + 1)
-            events: list[DomainEvent] = (
-                [] if fresh.admin_vacant or not updated.admin_vacant else [AdminSeatVacated(updated, "account_deleted")]
-            )
+            opened = updated.admin_vacant and not fresh.admin_vacant
+            events: list[DomainEvent] = [AdminSeatVacated(updated, "account_deleted")] if opened else []
             return updated if await self.d.schools.save(updated, fresh.version, events) else None
 
         await with_retries(attempt)
+        return opened
 
     async def _drop_from_admins(self, school_id: str, user_id: str) -> School:
         async def attempt() -> School | None:
