@@ -29,6 +29,7 @@ from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta_client import Endpoints, Parta, SessionStore
 from parta_client.cli import app
+from parta_client.signalling import SignalSession
 from typer.testing import CliRunner, Result
 
 from tests.e2e.harness import ROOT, Stack
@@ -310,6 +311,7 @@ async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_
     assert presenter["join"]["grants"].get("can_publish") and not presenter["join"]["grants"].get("is_host")
     viewer = await cli.json("irina", "broadcast", "join", room_id)
     assert viewer["join"]["grants"].get("can_subscribe") and not viewer["join"]["grants"].get("can_publish")
+    await stage(cli, env, home, room_id)
     kid = await cli.run("misha", "broadcast", "join", room_id, ok=False)
     assert kid.exit_code == 1 and "NOT_IN_AUDIENCE" in kid.stderr
     not_host = await cli.run("anna", "broadcast", "end", room_id, ok=False)
@@ -317,3 +319,31 @@ async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_
     assert (await room_seen_by(env, home, "irina", room_id)).state == media_signal_pb2.ROOM_STATE_LIVE
     await cli.run("olga", "broadcast", "end", room_id)
     assert (await room_seen_by(env, home, "irina", room_id)).state == media_signal_pb2.ROOM_STATE_ENDED
+
+
+async def stage(cli: Cli, env: dict[str, str], home: Path, room_id: str) -> None:
+    """Ирина watches (a signalling session of the SDK, no media) and raises her hand; Ольга sees it with
+    `broadcast people`, puts her on stage and takes her off; Ирина's own stream is told each time."""
+    async with Parta(Endpoints.from_env(env), SessionStore(home, "irina")) as parta:
+        async with SignalSession(parta, room_id) as irina:
+            me = irina.participant_id
+            assert not irina.state.self.grants.can_publish
+            await irina.call.write(
+                media_signal_pb2.SignalRequest(raise_hand=media_signal_pb2.RaiseHandRequest(raised=True))
+            )
+            await irina.expect(lambda r: r.WhichOneof("message") == "participant_updated")
+            people = await cli.json("olga", "broadcast", "people", room_id)
+            assert [(p["participant_id"], p.get("hand_raised")) for p in people] == [(me, True)]
+            on = await cli.run("olga", "broadcast", "stage", room_id, "Ирина Петрова")
+            assert "Ирина Петрова is on stage" in on.stdout
+            notice = await irina.expect(lambda r: r.WhichOneof("message") == "host_action")
+            assert notice.host_action.action == media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
+            await cli.run("olga", "broadcast", "stage", room_id, "Ирина Петрова", "--off")
+            notice = await irina.expect(lambda r: r.WhichOneof("message") == "host_action")
+            assert notice.host_action.action == media_signal_pb2.HOST_ACTION_TYPE_DEMOTE
+            # Анна, a presenter but not the host, sees who is in but may not move anyone (in-stream refusal).
+            assert [p["participant_id"] for p in await cli.json("anna", "broadcast", "people", room_id)] == [me]
+            not_host = await cli.run("anna", "broadcast", "stage", room_id, "Ирина Петрова", ok=False)
+            assert not_host.exit_code == 1 and "PERMISSION_DENIED NOT_HOST" in not_host.stderr, not_host.output
+    absent = await cli.run("olga", "broadcast", "stage", room_id, "Анна Иванова", ok=False)
+    assert absent.exit_code == 2 and "not in the broadcast now" in absent.stderr

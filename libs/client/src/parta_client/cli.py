@@ -38,7 +38,7 @@ from rich.table import Table
 from parta_client.client import Parta, new_request_id
 from parta_client.config import Endpoints, parta_home
 from parta_client.devsms import DevSmsFile, mask_phone
-from parta_client.errors import NotSignedIn, describe
+from parta_client.errors import CallError, NotSignedIn, Refused, describe
 from parta_client.resolve import (
     Candidate,
     UsageError,
@@ -50,6 +50,7 @@ from parta_client.resolve import (
     pick,
 )
 from parta_client.session import SessionStore
+from parta_client.signalling import SignalSession, refused
 
 CHUNK = 256 * 1024
 # A staff room's worth of teachers, a class of students, two parents for one child.
@@ -122,15 +123,10 @@ def run(action: Callable[[Parta], Awaitable[None]]) -> None:
     try:
         asyncio.run(main())
     except grpc.aio.AioRpcError as error:
-        failure = describe(error)
-        console = err()
-        console.print(f"[bold red]error[/]: {failure.line()}", markup=True)
-        for field, description in failure.violations:
-            console.print(f"  {field}: {description}", markup=False)
-        if failure.retry_after_seconds:
-            console.print(f"  retry after {failure.retry_after_seconds:.0f} s", markup=False)
-        if failure.code == "UNAVAILABLE":
-            console.print("  is the service running? (`make run`, or PARTA_<SERVICE>_ADDR)", markup=False)
+        report(describe(error))
+        raise typer.Exit(1) from None
+    except Refused as error:
+        report(error.failure)
         raise typer.Exit(1) from None
     except NotSignedIn as error:
         err().print(f"error: {error} — run `parta login PHONE` (profile {STATE.profile})", markup=False)
@@ -143,6 +139,17 @@ def run(action: Callable[[Parta], Awaitable[None]]) -> None:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def report(failure: CallError) -> None:
+    console = err()
+    console.print(f"[bold red]error[/]: {failure.line()}", markup=True)
+    for field, description in failure.violations:
+        console.print(f"  {field}: {description}", markup=False)
+    if failure.retry_after_seconds:
+        console.print(f"  retry after {failure.retry_after_seconds:.0f} s", markup=False)
+    if failure.code == "UNAVAILABLE":
+        console.print("  is the service running? (`make run`, or PARTA_<SERVICE>_ADDR)", markup=False)
 
 
 def emit(data: Any, human: Callable[[], None]) -> None:
@@ -1661,6 +1668,76 @@ def broadcast_end(room_id: RoomId) -> None:
 def broadcast_join(room_id: RoomId, reveal: Reveal = False) -> None:
     """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
     run(lambda parta: join_room(parta, room_id, reveal))
+
+
+def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:
+    waiting = p.status == media_signal_pb2.PARTICIPANT_STATUS_WAITING
+    role = "host" if p.grants.is_host else "on stage" if p.grants.can_publish else "viewer"
+    muted = [track for track, on in (("audio", p.audio_muted), ("video", p.video_muted)) if on]
+    return [
+        names.get(p.user_id) or p.user_id,
+        "waiting" if waiting else role,
+        "raised" if p.hand_raised else "",
+        "yes" if p.publishing else "",
+        ", ".join(muted),
+        p.participant_id,
+    ]
+
+
+@broadcast_app.command("people")
+def broadcast_people(room_id: RoomId) -> None:
+    """Who is in a live broadcast: on stage, viewers, raised hands (joins briefly, no media; hosts also see
+    the waiting room)."""
+
+    async def action(parta: Parta) -> None:
+        async with SignalSession(parta, room_id) as session:
+            me = session.participant_id
+            present = [p for p in session.participants.values() if p.participant_id != me]
+        names = await display_names(parta, (p.user_id for p in present))
+
+        def human() -> None:
+            table = grid("person", "role", "hand", "publishing", "muted", "participant id")
+            for p in present:
+                table.add_row(*participant_row(p, names))
+            out().print(table)
+
+        emit(present, human)
+
+    run(action)
+
+
+@broadcast_app.command("stage")
+def broadcast_stage(
+    room_id: RoomId,
+    person: Annotated[str, typer.Argument(help="Who (id or name); they must be in the broadcast now.")],
+    off: Annotated[bool, typer.Option("--off", help="Take them off the stage (back to viewer).")] = False,
+) -> None:
+    """Put someone who is watching on stage (publish) or take them off (the host; joins briefly, no media)."""
+
+    async def action(parta: Parta) -> None:
+        room = await get_room(parta, room_id)
+        user_id = (await people_by_ref(parta, room.school_id, [person]))[0]
+        async with SignalSession(parta, room_id) as session:
+            seats = [p for p in session.participants.values() if p.user_id == user_id]
+            if not seats:
+                raise UsageError(f"{person} is not in the broadcast now (stage is for people who are watching)")
+            verb = media_signal_pb2.HOST_ACTION_TYPE_DEMOTE if off else media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
+            updated: list[media_signal_pb2.Participant] = []
+            for seat in seats:  # every device the person watches on
+                answer = await session.host_action(verb, seat.participant_id)
+                if answer.WhichOneof("message") == "error":
+                    raise refused(answer.error)
+                if answer.WhichOneof("message") == "participant_updated":
+                    updated.append(answer.participant_updated.participant)
+        names = await display_names(parta, [user_id])
+
+        def human() -> None:
+            where = "off the stage" if off else "on stage"
+            out().print(f"{names.get(user_id) or user_id} is {where} ({len(updated)} device(s)).", markup=False)
+
+        emit(updated, human)
+
+    run(action)
 
 
 @lesson_app.command("join")

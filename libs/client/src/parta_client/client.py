@@ -200,20 +200,22 @@ class Parta:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    def open(self) -> None:
+    def _channel(self, address: str) -> grpc.aio.Channel:
         interceptors = [
             _AuthUnaryUnary(self.keeper),
             _AuthUnaryStream(self.keeper),
             _AuthStreamUnary(self.keeper),
             _AuthStreamStream(self.keeper),
         ]
+        return grpc.aio.insecure_channel(
+            address,
+            interceptors=interceptors,
+            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+        )
+
+    def open(self) -> None:
         for name in ("identity", "school", "chat", "media_signal"):
-            address = getattr(self.endpoints, name)
-            self._channels[name] = grpc.aio.insecure_channel(
-                address,
-                interceptors=interceptors,
-                options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
-            )
+            self._channels[name] = self._channel(getattr(self.endpoints, name))
         identity = self._channels["identity"]
         school = self._channels["school"]
         chat = self._channels["chat"]
@@ -239,6 +241,16 @@ class Parta:
             return reply
 
         self.keeper.bind(refresh)
+
+    def signal_at(self, address: str) -> media_signal_pb2_grpc.SignalServiceStub:
+        """The signalling stub of the replica that owns a room (CreateJoinToken's `signal_address`):
+        rooms are pinned to one media-signal replica, and a join elsewhere is refused."""
+        if not address or address == self.endpoints.media_signal:
+            return self.signal
+        key = f"media_signal@{address}"
+        if key not in self._channels:
+            self._channels[key] = self._channel(address)
+        return media_signal_pb2_grpc.SignalServiceStub(self._channels[key])
 
     async def close(self) -> None:
         for channel in self._channels.values():

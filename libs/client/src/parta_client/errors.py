@@ -63,5 +63,21 @@ def describe(error: grpc.RpcError) -> CallError:
     return CallError(code, message, reason, violations, retry, meta)
 
 
+class Refused(Exception):
+    """A refusal that arrives inside a stream (signalling's ErrorResponse), reported like a failed call."""
+
+    def __init__(self, failure: CallError):
+        super().__init__(failure.line())
+        self.failure = failure
+
+
+_CODE_NAMES: dict[int, str] = {status.value[0]: status.name for status in grpc.StatusCode}
+
+
+def code_name(code: int) -> str:
+    """google.rpc.Code value → its name (UNKNOWN for a value grpc does not know)."""
+    return _CODE_NAMES.get(code, "UNKNOWN")
+
+
 def reason_of(error: grpc.RpcError) -> str:
     return describe(error).reason
