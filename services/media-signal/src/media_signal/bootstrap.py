@@ -21,6 +21,7 @@ from parta_common.mongo import ensure_indexes, idempotent_id
 
 from media_signal.adapters import mongo
 from media_signal.adapters.janus import JanusSfu
+from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.consumers import TOPICS, SchoolEventProjector
 from media_signal.api.servicers import RoomServicer, SignalServicer
@@ -72,6 +73,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     sfu = JanusSfu(settings.janus_url)
     address = settings.advertise_address or f"{settings.grpc_host}:{settings.grpc_port}"
     replica = settings.replica_id or address
+    owners = GrpcOwnerReplicas(replica)
     hub = SignalHub(
         rooms=room_repo,
         tokens=tokens,
@@ -93,6 +95,8 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         live=hub,
         join_token_ttl=timedelta(seconds=settings.join_token_ttl_seconds),
         signal_address=address,
+        owners=owners,
+        replica=replica,
     )
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
@@ -131,7 +135,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
             interceptors=[infra.edge()],
             readiness=[*infra.readiness(), sfu.ready],
             workers=[_Started(prepare, nothing), relay, consumer, hub],
-            closers=[sfu.close, infra.close],
+            closers=[owners.close, sfu.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,
         )

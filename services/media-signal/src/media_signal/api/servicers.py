@@ -13,6 +13,7 @@ from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
 from parta_common.errors import DomainError, FailedPrecondition
 from parta_common.grpc.context import require_principal
 
+from media_signal.adapters.owners import FORWARDED_BY
 from media_signal.api import mappers
 from media_signal.app import signals as s
 from media_signal.app.hub import Session, SignalHub
@@ -40,7 +41,16 @@ class RoomServicer(pb_grpc.RoomServiceServicer):
         return pb.StartRoomResponse(room=mappers.room(room))
 
     async def EndRoom(self, request: pb.EndRoomRequest, context: grpc.aio.ServicerContext) -> pb.EndRoomResponse:
-        room = await self._rooms.end_room(request.room_id, require_principal().user_id)
+        user_id = require_principal().user_id
+        metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        room = await self._rooms.end_room(
+            request.room_id,
+            user_id,
+            # A replica that does not hold the room forwards the call, as this caller, to the one
+            # that does (docs/media-signal.md "Rooms pinned to one replica").
+            credentials=metadata.get("authorization", ""),
+            forwarded=bool(metadata.get(FORWARDED_BY)),
+        )
         return pb.EndRoomResponse(room=mappers.room(room))
 
     async def CreateJoinToken(

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from parta_common.clock import Clock
 from parta_common.errors import (
+    Aborted,
     DomainError,
     FailedPrecondition,
     InvalidArgument,
@@ -187,6 +188,31 @@ class SignalHub:
         now = self._clock.now()
         for room_id in list(self._live):
             await self._rooms.claim(room_id, self.replica, self._address, now + timedelta(seconds=self._lease), now)
+            stored = await self._rooms.get(room_id)
+            live = self._live.get(room_id)
+            if stored is not None and stored.state is RoomState.ENDED and live is not None:
+                # Ended in the store by another replica that could not reach us (EndRoom forwards
+                # to the owner; this is the backstop when that call failed): close our streams.
+                await self._close_ended(live, stored)
+
+    async def _close_ended(self, live: LiveRoom, stored: Room) -> None:
+        """The room was ended elsewhere (the store says so): tell our streams, free the SFU room.
+        Attendance and RoomEnded were written by whoever ended it; nothing more is persisted."""
+        async with live.lock:
+            if live.room.state is RoomState.ENDED:
+                return
+            log.info("room_ended_elsewhere", room_id=live.room.room_id)
+            self._close_all(live, "ended_by_host")
+            live.room = stored
+        await self._unload_if_empty(live)
+
+    def _close_all(self, live: LiveRoom, reason: str) -> None:
+        for session in list(live.sessions.values()):
+            session.send(s.RoomEndedMsg(reason))
+            session.send(s.Close(None))
+            session.gone = True
+            self._release_media(live, session)
+        live.sessions.clear()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -381,27 +407,35 @@ class SignalHub:
         live = self._live.get(room_id)
         if live is None:
             return None
-        async with live.lock:
-            if live.room.state is RoomState.ENDED:
-                return live.room
-            now = self._clock.now()
-            active = live.active()
-            for session in list(live.sessions.values()):
-                session.send(s.RoomEndedMsg(reason))
-                session.send(s.Close(None))
-                session.gone = True
-                self._release_media(live, session)
-            live.sessions.clear()
-            live.room.end(now)
-            left = [events.ParticipantLeft(room_id, live.room.school_id, x.user_id, now, "room_ended") for x in active]
-            # end() bumped the version already; save against the stored one.
-            expected = live.room.version - 1
-            await self._rooms.save(
-                live.room,
-                [*left, events.RoomEnded(live.room, now, dict(live.room.attendance))],
-                expected_version=expected,
-            )
-        await self._unload_if_empty(live)
+        try:
+            async with live.lock:
+                if live.room.state is RoomState.ENDED:
+                    return live.room
+                now = self._clock.now()
+                active = live.active()
+                self._close_all(live, reason)
+                live.room.end(now)
+                left = [
+                    events.ParticipantLeft(room_id, live.room.school_id, x.user_id, now, "room_ended") for x in active
+                ]
+                # end() bumped the version already; save against the stored one.
+                expected = live.room.version - 1
+                try:
+                    await self._rooms.save(
+                        live.room,
+                        [*left, events.RoomEnded(live.room, now, dict(live.room.attendance))],
+                        expected_version=expected,
+                    )
+                except Aborted:
+                    # Another replica that could not reach us ended it in the store meanwhile:
+                    # that is the outcome asked for. Anything else is a real conflict.
+                    stored = await self._rooms.get(room_id)
+                    if stored is None or stored.state is not RoomState.ENDED:
+                        raise
+                    live.room = stored
+        finally:
+            # The streams are closed either way: never keep (and keep renewing) an empty room.
+            await self._unload_if_empty(live)
         return live.room
 
     # ------------------------------------------------------------ messages from a joined participant

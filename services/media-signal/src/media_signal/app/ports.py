@@ -38,6 +38,20 @@ class Owner:
     address: str
 
 
+class OwnerUnreachable(Exception):
+    """The replica holding a room live did not answer (down, partitioned, too slow)."""
+
+
+class OwnerReplicas(Protocol):
+    """The other signalling replicas, reached over gRPC at the address in a room's lease."""
+
+    async def end_room(self, address: str, room_id: str, credentials: str) -> None:
+        """EndRoom on the owner, as the caller (`credentials`: the caller's own authorization
+        header, so the owner authenticates and authorizes the call like any other). Raises the
+        owner's DomainError as is, and OwnerUnreachable when the owner could not be asked."""
+        ...
+
+
 class MembershipDirectory(Protocol):
     async def access(self, school_id: str, user_id: str) -> Access: ...
 

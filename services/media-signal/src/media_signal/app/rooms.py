@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import structlog
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument, NotFound
 
@@ -15,6 +16,8 @@ from media_signal.app.ports import (
     JoinClaims,
     JoinTokenCodec,
     MembershipDirectory,
+    OwnerReplicas,
+    OwnerUnreachable,
     RoomRepository,
 )
 from media_signal.domain import events
@@ -35,6 +38,8 @@ from media_signal.domain.rooms import (
     require_same_school,
     validate_new_room,
 )
+
+log = structlog.get_logger("media_signal.rooms")
 
 
 class LiveRooms(Protocol):
@@ -69,6 +74,8 @@ class RoomUseCases:
         live: LiveRooms | None = None,
         join_token_ttl: timedelta = timedelta(minutes=2),
         signal_address: str = "",
+        owners: OwnerReplicas | None = None,
+        replica: str = "",
     ):
         self._rooms = rooms
         self._directory = directory
@@ -79,6 +86,8 @@ class RoomUseCases:
         self.live = live
         self._ttl = join_token_ttl
         self._signal_address = signal_address
+        self._owners = owners
+        self._replica = replica
 
     async def create_room(self, cmd: NewRoom, user_id: str) -> Room:
         now = self._clock.now()
@@ -137,7 +146,16 @@ class RoomUseCases:
             await self._rooms.save(room, [events.RoomStarted(room, now)], expected_version=version)
         return room
 
-    async def end_room(self, room_id: str, user_id: str) -> Room:
+    async def end_room(self, room_id: str, user_id: str, *, credentials: str = "", forwarded: bool = False) -> Room:
+        """Ends the room wherever its participants are connected.
+
+        The replica holding the room live ends it itself (closes every stream with room_ended,
+        destroys the SFU room, writes attendance). Any other replica forwards the call to that
+        owner as the caller (`credentials`), and only when the owner cannot be reached writes
+        ENDED to the store itself; the owner then notices at its next lease renewal. A forwarded
+        call (`forwarded`) is never forwarded again: if its receiver no longer holds the room,
+        nobody does, and the store write is the whole job.
+        """
         room = await self._visible_room(room_id, user_id)
         require_host(room, user_id)
         if room.state is RoomState.ENDED:
@@ -146,11 +164,33 @@ class RoomUseCases:
             ended = await self.live.end_room(room_id, "ended_by_host")
             if ended is not None:
                 return ended
+        if not forwarded:
+            ended = await self._end_on_owner(room_id, credentials)
+            if ended is not None:
+                return ended
         version = room.version
         now = self._clock.now()
         if room.end(now):
             await self._rooms.save(room, [events.RoomEnded(room, now, dict(room.attendance))], expected_version=version)
         return room
+
+    async def _end_on_owner(self, room_id: str, credentials: str) -> Room | None:
+        """Forwards EndRoom to the replica holding the room live; the ended room, or None when no
+        other replica holds it or the owner cannot be reached."""
+        if self._owners is None or not credentials:
+            return None
+        owner = await self._rooms.owner(room_id, self._clock.now())
+        if owner is None or not owner.address or owner.replica == self._replica:
+            return None
+        try:
+            await self._owners.end_room(owner.address, room_id, credentials)
+        except OwnerUnreachable:
+            # Ending must not depend on one replica being up: the store write below makes the
+            # room ENDED for everyone, and a live owner closes its streams at the next renewal.
+            log.warning("end_room_owner_unreachable", room_id=room_id, owner_replica=owner.replica)
+            return None
+        ended = await self._rooms.get(room_id)
+        return ended if ended is not None and ended.state is RoomState.ENDED else None
 
     async def _check_contacts(self, room: Room, me: Access) -> None:
         """A call's person against everyone else it may bring them together with (host and
