@@ -1,0 +1,208 @@
+"""Calls and broadcasts in the CLI: the requests built from arguments, the join grant printed without
+its credentials unless --reveal, refusals with the service's reason. Fake school and media-signal
+servicers on port 0 (no infrastructure)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from parta.media_signal.v1 import events_pb2 as room_events
+from parta.media_signal.v1 import media_signal_pb2 as pb
+from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
+from parta.school.v1 import events_pb2 as school_events
+from parta.school.v1 import school_pb2, school_pb2_grpc
+from parta_client import Session, SessionStore
+from parta_client.cli import app, grant_words, join_lines, redact_join, room_lines
+from parta_client.errors import code_name
+from parta_client.signalling import refused
+from typer.testing import CliRunner
+
+TOKEN, TURN_PASSWORD = "grant.secret.jws", "turn-password-b64"
+
+
+def join_reply(**grants: bool) -> pb.CreateJoinTokenResponse:
+    reply = pb.CreateJoinTokenResponse(
+        token=TOKEN,
+        grants=pb.Grants(**grants),
+        ice_servers=[
+            pb.IceServer(urls=["stun:127.0.0.1:3478"]),
+            pb.IceServer(urls=["turn:127.0.0.1:3478?transport=udp"], username="1700:u-1", credential=TURN_PASSWORD),
+        ],
+        signal_address="10.0.0.7:50054",
+    )
+    reply.expires_at.FromDatetime(datetime(2030, 1, 1, 12, 2))
+    return reply
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def test_join_lines_hide_the_grant_and_turn_password_unless_revealed() -> None:
+    reply = join_reply(can_publish=True, can_subscribe=True, can_publish_data=True, is_host=True)
+    now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    hidden = "\n".join(join_lines(reply, "fallback:1", reveal=False, now=now))
+    assert TOKEN not in hidden and TURN_PASSWORD not in hidden
+    assert "Token: hidden (16 characters; --reveal prints it)" in hidden
+    assert "turn:127.0.0.1:3478?transport=udp  username 1700:u-1  credential hidden" in hidden
+    assert "Signalling: 10.0.0.7:50054" in hidden and "(in 120 s)" in hidden
+    assert "Grant: host, publish, subscribe, data" in hidden
+    shown = "\n".join(join_lines(reply, "fallback:1", reveal=True, now=now))
+    assert f"Token: {TOKEN}" in shown and f"credential {TURN_PASSWORD}" in shown
+
+
+def test_redacted_copy_leaves_the_reply_alone_and_falls_back_to_the_configured_address() -> None:
+    reply = join_reply(can_subscribe=True)
+    copy = redact_join(reply, reveal=False)
+    assert copy.token == "" and copy.ice_servers[1].credential == "" and copy.ice_servers[1].username == "1700:u-1"
+    assert reply.token == TOKEN and reply.ice_servers[1].credential == TURN_PASSWORD
+    assert grant_words(reply.grants) == "subscribe, (viewer)"
+    reply.signal_address = ""
+    assert join_lines(reply, "127.0.0.1:50054", reveal=False)[0].startswith("Signalling: 127.0.0.1:50054 ")
+
+
+def test_room_lines_name_people_and_the_audience() -> None:
+    room = pb.Room(
+        room_id="r1",
+        kind=room_events.ROOM_KIND_BROADCAST,
+        title="Линейка",
+        host_user_id="u-1",
+        state=pb.ROOM_STATE_SCHEDULED,
+        media_mode=pb.MEDIA_MODE_SFU,
+        presenter_user_ids=["u-2", "u-9"],
+        max_participants=300,
+        waiting_room=True,
+    )
+    lines = room_lines(room, {"u-1": "Ирина Петрова", "u-2": "Анна Иванова"})
+    assert lines[0] == "Линейка — broadcast, scheduled, through the SFU (room r1)"
+    assert "Host: Ирина Петрова" in lines and "Audience: the whole school" in lines
+    assert "Presenters: Анна Иванова, u-9" in lines  # an unknown name falls back to the id
+    assert lines[-1] == "At most 300 participants, waiting room"
+
+
+def test_in_stream_refusals_read_like_failed_calls() -> None:
+    assert code_name(code_pb2.PERMISSION_DENIED) == "PERMISSION_DENIED" and code_name(999) == "UNKNOWN"
+    error = refused(pb.ErrorResponse(code=code_pb2.PERMISSION_DENIED, reason="NOT_HOST", message="hosts only"))
+    assert str(error) == "PERMISSION_DENIED NOT_HOST: hosts only"
+
+
+# -- the commands against fakes ---------------------------------------------------------------------
+
+
+class FakeSchool(school_pb2_grpc.MembershipServiceServicer, school_pb2_grpc.ClassServiceServicer):
+    async def ListMembers(self, request, context):  # type: ignore[no-untyped-def]
+        return school_pb2.ListMembersResponse(
+            members=[
+                school_events.MembershipSnapshot(user_id="u-1", school_id="s1"),
+                school_events.MembershipSnapshot(user_id="u-2", school_id="s1"),
+            ]
+        )
+
+    async def ListClasses(self, request, context):  # type: ignore[no-untyped-def]
+        return school_pb2.ListClassesResponse(classes=[school_pb2.SchoolClass(class_id="c-5a", title="5А")])
+
+
+class FakeRooms(pb_grpc.RoomServiceServicer):
+    def __init__(self) -> None:
+        self.created: list[pb.CreateRoomRequest] = []
+        self.refuse = ""
+
+    async def CreateRoom(self, request, context):  # type: ignore[no-untyped-def]
+        if self.refuse:
+            status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message="not allowed")
+            status.details.add().Pack(error_details_pb2.ErrorInfo(reason=self.refuse, domain="parta"))
+            await context.abort_with_status(rpc_status.to_status(status))
+        self.created.append(request)
+        state = pb.ROOM_STATE_LIVE if request.start_now else pb.ROOM_STATE_SCHEDULED
+        return pb.CreateRoomResponse(
+            room=pb.Room(
+                room_id="r1",
+                school_id=request.school_id,
+                class_id=request.class_id,
+                kind=request.kind,
+                title=request.title,
+                host_user_id="u-1",
+                state=state,
+                invited_user_ids=request.invited_user_ids,
+                presenter_user_ids=request.presenter_user_ids,
+            )
+        )
+
+    async def CreateJoinToken(self, request, context):  # type: ignore[no-untyped-def]
+        return join_reply(can_publish=True, can_subscribe=True, is_host=True)
+
+
+@pytest.fixture
+async def rooms(tmp_path: Path) -> AsyncIterator[tuple[FakeRooms, dict[str, str]]]:
+    fake = FakeRooms()
+    server = grpc.aio.server()
+    school = FakeSchool()
+    school_pb2_grpc.add_MembershipServiceServicer_to_server(school, server)
+    school_pb2_grpc.add_ClassServiceServicer_to_server(school, server)
+    pb_grpc.add_RoomServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    address = f"127.0.0.1:{port}"
+    SessionStore(tmp_path, "olga").save(
+        Session(user_id="u-1", phone="+79000000003", access_token="a", refresh_token="r", school_id="s1")
+    )
+    env = {"PARTA_HOME": str(tmp_path), **{f"PARTA_{n}_ADDR": address for n in ("IDENTITY", "SCHOOL", "MEDIA_SIGNAL")}}
+    yield fake, env
+    await server.stop(0)
+
+
+async def parta(env: dict[str, str], *argv: str):  # type: ignore[no-untyped-def]
+    # In a thread: the CLI runs its own event loop while the fake server keeps serving on this one.
+    return await asyncio.to_thread(CliRunner().invoke, app, ["-p", "olga", *argv], env=env)
+
+
+async def test_call_start_invites_the_people_named_and_keeps_credentials_out_of_the_output(rooms) -> None:
+    fake, env = rooms
+    result = await parta(env, "call", "start", "u-2", "u-1", "--title", "Про экскурсию")
+    assert result.exit_code == 0, result.output
+    (request,) = fake.created
+    assert request.kind == room_events.ROOM_KIND_CALL and request.start_now and request.school_id == "s1"
+    assert list(request.invited_user_ids) == ["u-2"]  # the caller is not their own invitee
+    assert request.title == "Про экскурсию" and request.request_id
+    assert "room r1" in result.stdout and "Token: hidden" in result.stdout and "WebRTC" in result.stdout
+    assert TOKEN not in result.output and TURN_PASSWORD not in result.output
+    revealed = json.loads((await parta(env, "--json", "call", "start", "u-2", "--reveal")).stdout)
+    assert revealed["join"]["token"] == TOKEN and revealed["revealed"] is True
+    hidden = json.loads((await parta(env, "--json", "call", "start", "u-2")).stdout)
+    assert "token" not in hidden["join"] and TURN_PASSWORD not in json.dumps(hidden)
+
+
+async def test_call_refusals_and_bad_input(rooms) -> None:
+    fake, env = rooms
+    nobody = await parta(env, "call", "start")
+    assert nobody.exit_code == 2 and "name whom to call" in nobody.stderr
+    unknown = await parta(env, "call", "start", "Кто-то")
+    assert unknown.exit_code == 2 and "no person" in unknown.stderr
+    fake.refuse = "CONTACT_NOT_ALLOWED"
+    refused_call = await parta(env, "call", "start", "u-2")
+    assert refused_call.exit_code == 1 and "PERMISSION_DENIED CONTACT_NOT_ALLOWED: not allowed" in refused_call.stderr
+    assert "Traceback" not in refused_call.output and not fake.created
+
+
+async def test_broadcast_schedule_builds_a_class_broadcast_with_presenters(rooms) -> None:
+    fake, env = rooms
+    result = await parta(
+        env, "--json", "broadcast", "schedule", "--title", "Собрание", "--class", "5A", "--presenter", "u-2",
+        "--max-participants", "50", "--request-id", "meeting-1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (request,) = fake.created
+    assert request.kind == room_events.ROOM_KIND_BROADCAST and request.class_id == "c-5a"  # Latin A → 5А
+    assert list(request.presenter_user_ids) == ["u-2"] and request.max_participants == 50
+    assert request.request_id == "meeting-1" and not request.start_now
+    assert json.loads(result.stdout)["state"] == "ROOM_STATE_SCHEDULED"
+    school_wide = await parta(env, "broadcast", "schedule", "--title", "Линейка", "--now")
+    assert school_wide.exit_code == 0 and fake.created[-1].class_id == "" and fake.created[-1].start_now
+    assert "Audience: the whole school" in school_wide.stdout
