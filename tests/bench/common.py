@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -66,15 +67,20 @@ async def run_load(call: Callable[[int], Awaitable[object]], *, concurrency: int
 class EchoCeiling:
     """The bare grpc.aio echo server in its own process: the ceiling every service is compared with."""
 
-    def __init__(self, bare: bool = True):
+    def __init__(self, bare: bool = True, env: dict[str, str] | None = None):
         self._bare = bare
+        self._env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
 
     async def __aenter__(self) -> EchoCeiling:
         args = [sys.executable, "-m", "parta_common.testing.echo", "--port", "0"]
         self.process = subprocess.Popen(
-            [*args, "--bare"] if self._bare else args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            [*args, "--bare"] if self._bare else args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=self._env,
         )
         assert self.process.stdout is not None
         line = await asyncio.to_thread(self.process.stdout.readline)
@@ -84,7 +90,7 @@ class EchoCeiling:
     async def __aexit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(10)
+            await asyncio.to_thread(self.process.wait, 10)  # the loop may serve an OTLP receiver meanwhile
 
     async def measure(self, concurrency: int, seconds: float = 3.0) -> LoadResult:
         async with grpc.aio.insecure_channel(self.address) as channel:

@@ -18,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import EchoCeiling  # noqa: E402
+from parta_common.testing.otlp import OtlpReceiver  # noqa: E402
 
 SERVICES = ["identity", "school", "chat", "media_signal"]
 
@@ -47,6 +48,14 @@ async def main() -> int:
                 "ceiling", f"bare grpc.aio echo, concurrency {concurrency}", (await bare.measure(concurrency)).summary()
             )
         _row("ceiling", "echo through the kit edge (public RPC), concurrency 16", (await kit.measure(16)).summary())
+    # The same edge with tracing switched on, exporting in batches over OTLP/gRPC to a loopback
+    # receiver (in this process, so the receiver's work competes with the load generator's).
+    async with OtlpReceiver() as receiver:
+        tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_INSECURE": "true"}
+        async with EchoCeiling(bare=False, env=tracing_env) as traced:
+            result = await traced.measure(16)
+        _row("ceiling", "echo through the kit edge, tracing on, concurrency 16", result.summary())
+        _row("ceiling", "  spans received by the OTLP receiver", f"{len(receiver.spans)} of {result.requests} calls")
     failures = 0
     if not only or "store" in only:
         store = subprocess.run(

@@ -10,10 +10,10 @@ import grpc
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 from parta.identity.v1 import auth_pb2, auth_pb2_grpc
+from parta_common.testing.otlp import OtlpReceiver
 
 from tests.e2e.harness import Stack
 from tests.e2e.identity_client import random_phone, read_code
-from tests.e2e.otlp_receiver import OtlpReceiver
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def test_both_overlays_exist_and_render_without_schema_errors(rendered):
-    assert set(rendered) == {"dev", "prod"}
+    assert set(rendered) == {"dev", "prod", "prod+tracing"}
     for name, result in rendered.items():
         assert result.errors == [], f"{name}: {result.errors}"
         assert result.path.is_file() and result.path.stat().st_size > 0
@@ -203,10 +203,18 @@ def _allowed_ingress(docs, target: str, source: str, port: int) -> bool:
     return False
 
 
+def _pod_labels(docs, name: str) -> dict[str, str]:
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == name]
+    if workloads:
+        return dict(workloads[0]["spec"]["template"]["metadata"]["labels"])
+    return {"app.kubernetes.io/name": name}
+
+
 def _allowed_egress(docs, source: str, target_labels: dict[str, str], port: int) -> bool:
+    source_labels = _pod_labels(docs, source)
     for policy in by_kind(docs, "NetworkPolicy"):
         spec = policy["spec"]
-        if not spec["podSelector"] or not selects(spec["podSelector"], {"app.kubernetes.io/name": source}):
+        if not spec["podSelector"] or not selects(spec["podSelector"], source_labels):
             continue
         for rule in spec.get("egress", []):
             if not any(p.get("port") == port for p in rule.get("ports", [])):
@@ -214,6 +222,32 @@ def _allowed_egress(docs, source: str, target_labels: dict[str, str], port: int)
             if any("podSelector" in peer and selects(peer["podSelector"], target_labels) for peer in rule["to"]):
                 return True
     return False
+
+
+def _env_sources(documents: list[dict[str, Any]], deployment: str) -> dict[str, str]:
+    """The environment a Deployment's container gets from its ConfigMaps (envFrom)."""
+    (container, *_) = get(documents, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(get(documents, "ConfigMap", source["configMapRef"]["name"]).get("data", {}))
+    return env
+
+
+def test_tracing_is_off_by_default_and_the_component_switches_it_on_for_every_service(rendered):
+    for overlay in ("dev", "prod"):
+        for service in SERVICES:
+            assert not any(k.startswith("OTEL_") for k in _env_sources(rendered[overlay].documents, service)), service
+    docs = rendered["prod+tracing"].documents
+    for service in SERVICES:
+        env = _env_sources(docs, service)
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4317"), service
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        # Default deny still holds: the collector is reachable on OTLP/gRPC only.
+        collector = {"app.kubernetes.io/name": "otel-collector"}
+        assert _allowed_egress(docs, service, collector, 4317), service
+        assert not _allowed_egress(docs, service, collector, 4318), service
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] in ("ConfigMap", "NetworkPolicy")} == {"parta"}
 
 
 def test_network_policies_deny_by_default_and_allow_exactly_the_designed_calls(rendered):
@@ -257,7 +291,7 @@ def test_strimzi_resources_are_structurally_sound(rendered):
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "parta"
         assert set(pool["spec"]["roles"]) == {"controller", "broker"}
         brokers = pool["spec"]["replicas"]
-        assert brokers == (3 if overlay == "prod" else 1)
+        assert brokers == (3 if overlay.startswith("prod") else 1)
 
         topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
         assert set(topics) == TOPICS | {f"{t}.dlq" for t in TOPICS}

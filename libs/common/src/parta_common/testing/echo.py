@@ -24,6 +24,7 @@ from parta_common.grpc.edge import EdgeInterceptor
 from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec
 from parta_common.logging import configure_logging
 from parta_common.metrics import ServiceMetrics
+from parta_common.telemetry import tracing_from_env
 
 ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["EchoService"].full_name
 PUBLIC_ECHO = f"/{ECHO_SERVICE}/Echo"
@@ -98,8 +99,15 @@ async def _main(args: argparse.Namespace) -> None:
     configure_logging("echo", "info", stream=sys.stderr)
     verifier = _keys_from_file(args.keys_file) if args.keys_file else None
     readiness: list[Callable[[], Awaitable[bool]]] = [_always_ready]
+    # Like every service: tracing is on when the OTEL_* environment says so (never for --bare).
+    tracing = None if args.bare else tracing_from_env("echo")
     runner = echo_runner(
-        verifier=verifier, port=args.port, grace=args.grace, readiness=readiness, with_edge=not args.bare
+        verifier=verifier,
+        port=args.port,
+        grace=args.grace,
+        readiness=readiness,
+        with_edge=not args.bare,
+        tracer=tracing.tracer if tracing is not None else None,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -111,6 +119,8 @@ async def _main(args: argparse.Namespace) -> None:
     print(f"PORT {port}", flush=True)
     await stop.wait()
     await runner.stop()
+    if tracing is not None:
+        await tracing.shutdown()
 
 
 def main() -> None:

@@ -1,11 +1,13 @@
 """A minimal OTLP/gRPC trace receiver on loopback: where the services' exporters send spans in the
-tracing end-to-end test, in place of an OpenTelemetry Collector (none is installable offline here).
-It speaks the real OTLP protocol; it only keeps what it receives so the test can read it."""
+tracing end-to-end test and the tracing benchmark, in place of an OpenTelemetry Collector (none is
+installable offline here). It speaks the real OTLP protocol and keeps what it receives."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
@@ -29,7 +31,7 @@ class ReceivedSpan:
     def parent_span_id(self) -> str:
         return self.span.parent_span_id.hex()
 
-    def attribute(self, key: str) -> object:
+    def attribute(self, key: str) -> Any:
         for item in self.span.attributes:
             if item.key == key:
                 value = item.value
@@ -62,7 +64,7 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
 
     async def __aenter__(self) -> OtlpReceiver:
         self._server = grpc.aio.server()
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)  # type: ignore[no-untyped-call]
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         await self._server.start()
         return self
@@ -71,7 +73,7 @@ class OtlpReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         if self._server is not None:
             await self._server.stop(0)
 
-    async def wait_for(self, predicate, timeout: float = 30.0) -> list[ReceivedSpan]:  # type: ignore[no-untyped-def]
+    async def wait_for(self, predicate: Callable[[ReceivedSpan], Any], timeout: float = 30.0) -> list[ReceivedSpan]:
         """Spans matching `predicate`, once at least one has arrived."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
