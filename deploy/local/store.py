@@ -22,6 +22,7 @@ Layout under the cache dir (default ``<repo>/.cache``)::
     logs/store.log         server stdout/stderr (appended)
     run/store.pid          PID of the server started by start()
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,6 +58,7 @@ _MARKER = ".parta-store"
 
 # --- selection -----------------------------------------------------------------
 
+
 def external_uri() -> str | None:
     """The URI from env MONGODB_URI, or None. When set, nothing is installed or started."""
     uri = os.environ.get("MONGODB_URI", "").strip()
@@ -84,6 +86,7 @@ def uri(port: int = DEFAULT_PORT) -> str:
 
 # --- paths ---------------------------------------------------------------------
 
+
 def _venv_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / "store" / "venv"
 
@@ -110,6 +113,7 @@ def _log(msg: str) -> None:
 
 # --- install -------------------------------------------------------------------
 
+
 def _installed(cache_dir: Path) -> bool:
     marker = _venv_dir(cache_dir) / _MARKER
     try:
@@ -132,7 +136,10 @@ def _base_python() -> str:
         try:
             out = subprocess.run(
                 [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True, text=True, timeout=30, check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             continue
@@ -163,8 +170,18 @@ def install(cache_dir: Path) -> None:
     subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True)
     py = str(_venv_bin(cache_dir, "python"))
     subprocess.run(
-        [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
-         "--only-binary", "secantusdb", *SECANTUS_REQUIREMENTS],
+        [
+            py,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "--only-binary",
+            "secantusdb",
+            *SECANTUS_REQUIREMENTS,
+        ],
         check=True,
     )
     (venv / _MARKER).write_text(json.dumps({"requirements": list(SECANTUS_REQUIREMENTS)}) + "\n")
@@ -172,6 +189,7 @@ def install(cache_dir: Path) -> None:
 
 
 # --- process control -----------------------------------------------------------
+
 
 def _read_pid(cache_dir: Path) -> int | None:
     try:
@@ -206,8 +224,19 @@ def _server_command(cache_dir: Path, port: int, eng: str) -> list[str]:
     config = Path(cache_dir) / "store" / "secantusd.toml"
     if not config.exists():
         config.write_text("# Parta local store: all settings are passed as flags by deploy/local/store.py\n")
-    return [str(exe), "--config", str(config), "--host", HOST, "--port", str(port),
-            "--storage-path", str(data), "--log-level", "INFO"]
+    return [
+        str(exe),
+        "--config",
+        str(config),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--storage-path",
+        str(data),
+        "--log-level",
+        "INFO",
+    ]
 
 
 def start(cache_dir: Path, port: int) -> int:
@@ -306,12 +335,19 @@ def _is_zombie(pid: int) -> bool:
 
 # --- readiness: a raw OP_MSG ping ------------------------------------------------
 
+
 def _bson_ping() -> bytes:
     def cstr(s: str) -> bytes:
         return s.encode() + b"\0"
+
     body = (
-        b"\x10" + cstr("ping") + struct.pack("<i", 1)
-        + b"\x02" + cstr("$db") + struct.pack("<i", len("admin") + 1) + cstr("admin")
+        b"\x10"
+        + cstr("ping")
+        + struct.pack("<i", 1)
+        + b"\x02"
+        + cstr("$db")
+        + struct.pack("<i", len("admin") + 1)
+        + cstr("admin")
     )
     return struct.pack("<i", len(body) + 5) + body + b"\0"
 
@@ -324,7 +360,7 @@ def _bson_ok(doc: bytes) -> bool:
     while i < end:
         etype = doc[i]
         nul = doc.index(b"\0", i + 1)
-        name = doc[i + 1:nul]
+        name = doc[i + 1 : nul]
         i = nul + 1
         if name == b"ok":
             if etype == 0x01:
@@ -388,6 +424,7 @@ def ready(port: int, host: str = HOST, timeout: float = 1.0) -> bool:
 
 
 # --- CLI -------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="store.py", description="Local MongoDB-wire store for Parta dev/CI.")

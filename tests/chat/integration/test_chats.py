@@ -52,6 +52,7 @@ async def test_a_class_gets_its_chats_and_members(world: World) -> None:
     assert await chat_ids(a, parent) == {f"sch-{sid}", f"par-{class_id}"}
     await eventually(lambda: _has(a, admin, {f"sch-{sid}", f"stf-{sid}"}))
     assert await chat_ids(a, admin) == {f"sch-{sid}", f"stf-{sid}"}
+
     async def class_chat_with_all_members():
         found = (await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=f"cls-{class_id}"), metadata=s1.md)).chat
         return found if found.chat.member_count == 3 else None
