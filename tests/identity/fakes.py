@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import IssuedToken
@@ -40,6 +40,15 @@ class FakeUsers:
 
     async def children_of(self, guardian_id: str) -> list[User]:
         return [copy.deepcopy(u) for u in self.rows.values() if u.link_of(guardian_id) is not None]
+
+    async def age_band_due(self, today: date, rule: str, limit: int) -> list[User]:
+        due = [
+            u
+            for u in self.rows.values()
+            if (u.age_band_changes_on is not None and u.age_band_changes_on <= today)
+            or (u.age_band_rule != rule and u.profile is not None and not u.deleted)
+        ]
+        return [copy.deepcopy(u) for u in due[:limit]]
 
     async def add(self, user: User) -> bool:
         if user.id in self.rows or any(u.phone == user.phone for u in self.rows.values()):
@@ -181,6 +190,7 @@ class World:
 
     def __init__(self, policy: IdentityPolicy | None = None):
         from identity.app.account import Accounts
+        from identity.app.age_bands import AgeBands
         from identity.app.guardians import Guardians
         from identity.app.profiles import Profiles
 
@@ -215,6 +225,7 @@ class World:
             policy=self.policy,
         )
         self.accounts = Accounts(users=self.users, sessions=self.sessions, clock=self.clock, policy=self.policy)
+        self.age_bands = AgeBands(users=self.users, clock=self.clock, policy=self.policy)
 
     async def signed_in(self, phone: str, address: str = "10.0.0.1"):  # type: ignore[no-untyped-def]
         sent = await self.sign_in.request_code(phone, "", address)

@@ -48,9 +48,11 @@ from identity.api.account import AccountServicer
 from identity.api.auth import AuthServicer
 from identity.api.consumers import MembershipProjector, membership_consumer
 from identity.api.guardians import GuardianServicer
+from identity.api.jobs import AgeBandCheck
 from identity.api.keys import SigningKeyServicer
 from identity.api.profiles import ProfileServicer
 from identity.app.account import Accounts
+from identity.app.age_bands import AgeBands
 from identity.app.guardians import Guardians
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SmsGateway
@@ -157,6 +159,7 @@ class IdentityService:
     relay: OutboxRelay
     directory: MongoMembershipDirectory
     key_store: MongoKeyStore | None = None
+    age_bands: AgeBandCheck | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -216,6 +219,9 @@ async def build(
         users=users, directory=directory, limiter=MongoRateLimiter(db), hasher=hasher, clock=clock, policy=policy
     )
     accounts = Accounts(users=users, sessions=sessions, clock=clock, policy=policy)
+    age_bands = AgeBandCheck(
+        AgeBands(users=users, clock=clock, policy=policy), settings.age_band_check_seconds, infra.metrics.registry
+    )
 
     async def principal_check(principal: Principal) -> None:
         await sign_in.check_session(principal.user_id, principal.session_id)
@@ -229,6 +235,7 @@ async def build(
 
     workers: list[object] = [relay]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
+    workers.append(age_bands)
     if key_store is not None:
         workers.append(KeyringReloader(key_store, holder, settings.keyring_reload_seconds))
     runner = GrpcServiceRunner(
@@ -247,7 +254,7 @@ async def build(
         )
     )
     return IdentityService(
-        settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store
+        settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store, age_bands
     )
 
 

@@ -29,6 +29,8 @@ class IdentitySettings(ServiceSettings):
     session_idle_days: int = Field(default=60, ge=1, le=365)
     consent_age: int = Field(default=14, ge=0, le=18)
     link_code_ttl_seconds: int = Field(default=600, ge=60, le=86400)
+    # How often the age-band check looks for birthdays that crossed the consent age or 18.
+    age_band_check_seconds: float = Field(default=86_400.0, gt=0)
 
     # SMS: the development file gateway, or the HTTP one.
     dev_sms_file: str = ""

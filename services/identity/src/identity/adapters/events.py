@@ -23,6 +23,13 @@ CONSENT_TO_PB = {
     ev.ConsentState.GRANTED: events_pb2.CONSENT_STATE_GRANTED,
 }
 
+AGE_BAND_TO_PB = {
+    ev.AgeBand.UNSPECIFIED: events_pb2.AGE_BAND_UNSPECIFIED,
+    ev.AgeBand.BELOW_CONSENT_AGE: events_pb2.AGE_BAND_BELOW_CONSENT_AGE,
+    ev.AgeBand.MINOR: events_pb2.AGE_BAND_MINOR,
+    ev.AgeBand.ADULT: events_pb2.AGE_BAND_ADULT,
+}
+
 
 def _ts(when: datetime) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
@@ -38,6 +45,7 @@ def snapshot_pb(s: ev.ProfileSnapshot) -> events_pb2.ProfileSnapshot:
         patronymic=s.patronymic,
         is_minor=s.is_minor,
         consent_state=CONSENT_TO_PB[s.consent_state],
+        age_band=AGE_BAND_TO_PB[s.age_band],
     )
 
 
@@ -59,6 +67,16 @@ def to_message(event: ev.DomainEvent) -> tuple[Message, str]:
                     user_id=event.user_id,
                     consent_state=CONSENT_TO_PB[event.consent_state],
                     guardian_user_id=event.guardian_user_id,
+                ),
+                event.user_id,
+            )
+        case ev.ProfileAgeBandChanged():
+            return (
+                events_pb2.ProfileAgeBandChanged(
+                    user_id=event.user_id,
+                    age_band=AGE_BAND_TO_PB[event.age_band],
+                    previous_age_band=AGE_BAND_TO_PB[event.previous_age_band],
+                    consent_state=CONSENT_TO_PB[event.consent_state],
                 ),
                 event.user_id,
             )

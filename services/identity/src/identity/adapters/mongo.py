@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from identity.adapters.events import UserEventMapper
 from identity.domain.challenges import Challenge, ChallengeState
-from identity.domain.events import ConsentState
+from identity.domain.events import AgeBand, ConsentState
 from identity.domain.profiles import Profile
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import GuardianLink, LinkConfirmation, LinkState, User
@@ -49,6 +49,9 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True),
             IndexModel([("guardians.guardian_id", ASCENDING)], name="guardian_children"),
             IndexModel([("link_code_hash", ASCENDING)], name="link_code", sparse=True),
+            # The daily age-band check: people whose band changes on or before today.
+            IndexModel([("age_band_changes_on", ASCENDING)], name="age_band_due", sparse=True),
+            IndexModel([("age_band_rule", ASCENDING)], name="age_band_rule"),
             outbox_index(),
         ],
         CHALLENGES: [
@@ -120,6 +123,10 @@ def user_to_doc(user: User) -> Doc:
         "link_code_hash": user.link_code_hash,
         "link_code_expires_at": user.link_code_expires_at,
         "deleted_at": user.deleted_at,
+        "age_band": user.age_band.value,
+        # ISO text, like birth_date: compares by day without a time zone.
+        "age_band_changes_on": user.age_band_changes_on.isoformat() if user.age_band_changes_on else None,
+        "age_band_rule": user.age_band_rule,
     }
 
 
@@ -150,6 +157,9 @@ def user_from_doc(doc: Doc) -> User:
         link_code_hash=doc.get("link_code_hash"),
         link_code_expires_at=_utc(doc.get("link_code_expires_at")),
         deleted_at=_utc(doc.get("deleted_at")),
+        age_band=AgeBand(doc.get("age_band", AgeBand.UNSPECIFIED.value)),
+        age_band_changes_on=date.fromisoformat(changes_on) if (changes_on := doc.get("age_band_changes_on")) else None,
+        age_band_rule=doc.get("age_band_rule", ""),
         version=int(doc.get("version", 0)),
     )
 
@@ -181,6 +191,19 @@ class MongoUserRepository:
     async def children_of(self, guardian_id: str) -> list[User]:
         return [user_from_doc(d) async for d in self._c.find({"guardians.guardian_id": guardian_id})]
 
+    async def age_band_due(self, today: date, rule: str, limit: int) -> list[User]:
+        # Two indexed queries rather than one $or: the band's change day has come, or the band was
+        # computed under other thresholds (or before bands existed: no rule stored at all).
+        fields = {"outbox": 0}
+        by_day = self._c.find({"age_band_changes_on": {"$lte": today.isoformat()}}, fields).limit(limit)
+        found = {d["_id"]: d async for d in by_day}
+        if len(found) < limit:
+            stale = self._c.find(
+                {"age_band_rule": {"$ne": rule}, "profile": {"$ne": None}, "deleted_at": None}, fields
+            ).limit(limit - len(found))
+            found.update({d["_id"]: d async for d in stale})
+        return [user_from_doc(d) for d in found.values()]
+
     def _versions(self, user: User) -> tuple[int, int]:
         count = max(len(user.events), 1)
         return user.version + 1, user.version + count
@@ -191,6 +214,8 @@ class MongoUserRepository:
         doc = {"_id": user.id, **user_to_doc(user), "version": last, **outbox_fields(records)}
         if user.phone is None:
             doc.pop("phone")  # sparse unique index: absent, not null
+        if user.age_band_changes_on is None:
+            doc.pop("age_band_changes_on")
         try:
             await self._c.insert_one(doc)
         except DuplicateKeyError:
@@ -205,7 +230,7 @@ class MongoUserRepository:
         records = self._mapper.records(user.id, first, user.events)
         fields = user_to_doc(user)
         unset = {}
-        for key in ("phone", "link_code_hash"):
+        for key in ("phone", "link_code_hash", "age_band_changes_on"):
             if fields[key] is None:
                 fields.pop(key)
                 unset[key] = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from identity.domain.challenges import Challenge
@@ -22,6 +22,11 @@ class UserRepository(Protocol):
     async def many(self, user_ids: Iterable[str]) -> list[User]: ...
 
     async def children_of(self, guardian_id: str) -> list[User]: ...
+
+    async def age_band_due(self, today: date, rule: str, limit: int) -> list[User]:
+        """Up to `limit` living users with a profile whose stored age band may be stale: its change
+        day is on or before `today`, or it was computed under another `rule` (or none)."""
+        ...
 
     async def add(self, user: User) -> bool:
         """Insert a new user with its events; False when the phone already belongs to someone."""

@@ -14,6 +14,15 @@ class ConsentState(StrEnum):
     GRANTED = "granted"
 
 
+class AgeBand(StrEnum):
+    """Which age rules apply; derived from the birth date, which never leaves identity."""
+
+    UNSPECIFIED = "unspecified"  # no profile (or deleted)
+    BELOW_CONSENT_AGE = "below_consent_age"
+    MINOR = "minor"  # at or above the consent age, below 18
+    ADULT = "adult"
+
+
 @dataclass(frozen=True)
 class ProfileSnapshot:
     user_id: str
@@ -22,6 +31,7 @@ class ProfileSnapshot:
     patronymic: str
     is_minor: bool
     consent_state: ConsentState
+    age_band: AgeBand = AgeBand.UNSPECIFIED
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,14 @@ class GuardianUnlinked:
 
 
 @dataclass(frozen=True)
+class ProfileAgeBandChanged:
+    user_id: str
+    age_band: AgeBand
+    previous_age_band: AgeBand
+    consent_state: ConsentState
+
+
+@dataclass(frozen=True)
 class AccountDeleted:
     user_id: str
     deleted_at: datetime
@@ -71,6 +89,7 @@ DomainEvent = (
     | ProfileCreated
     | ProfileUpdated
     | ConsentChanged
+    | ProfileAgeBandChanged
     | GuardianLinked
     | GuardianUnlinked
     | AccountDeleted

@@ -8,6 +8,8 @@ from datetime import date
 
 from parta_common.errors import InvalidArgument, Violations
 
+from identity.domain.events import AgeBand
+
 MAX_NAME_LENGTH = 64
 MIN_AGE_YEARS = 4  # the youngest plausible pupil (pre-school classes)
 MAX_AGE_YEARS = 120
@@ -34,6 +36,40 @@ def age_on(born: date, today: date) -> int:
     if (today.month, today.day) < (born.month, born.day):
         years -= 1
     return years
+
+
+def birthday_at(born: date, years: int) -> date:
+    """The day someone born on `born` turns `years`, by the same rule as age_on: a 29 February
+    birthday is reached on 1 March in common years."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return date(born.year + years, 3, 1)
+
+
+def age_band(born: date, today: date, consent_age: int) -> AgeBand:
+    age = age_on(born, today)
+    if age >= ADULT_AGE:
+        return AgeBand.ADULT
+    if age >= consent_age:
+        return AgeBand.MINOR
+    return AgeBand.BELOW_CONSENT_AGE
+
+
+def next_band_change(born: date, today: date, consent_age: int) -> date | None:
+    """The first day after `today` on which the band differs (the consent-age or the 18th
+    birthday); None for adults, whose band never changes again."""
+    for threshold in sorted({consent_age, ADULT_AGE}):
+        day = birthday_at(born, threshold)
+        if day > today:
+            return day
+    return None
+
+
+def age_band_rule(consent_age: int) -> str:
+    """Names the thresholds a stored band was computed with; a changed consent age makes every
+    stored band due for a recheck."""
+    return f"consent={consent_age};adult={ADULT_AGE}"
 
 
 def clean_name(value: str, field: str, violations: Violations, *, required: bool) -> str:

@@ -14,17 +14,19 @@ from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, Per
 
 from identity.domain.events import (
     AccountDeleted,
+    AgeBand,
     ConsentChanged,
     ConsentState,
     DomainEvent,
     GuardianLinked,
     GuardianUnlinked,
+    ProfileAgeBandChanged,
     ProfileCreated,
     ProfileSnapshot,
     ProfileUpdated,
     UserRegistered,
 )
-from identity.domain.profiles import ADULT_AGE, Profile
+from identity.domain.profiles import ADULT_AGE, Profile, age_band, age_band_rule, next_band_change
 
 MAX_GUARDIANS = 6
 
@@ -62,6 +64,11 @@ class User:
     link_code_hash: str | None = None
     link_code_expires_at: datetime | None = None
     deleted_at: datetime | None = None
+    # The stored band, the day it next changes and the rule it was computed with: the daily
+    # age-band check finds people by them (see refresh_age_band).
+    age_band: AgeBand = AgeBand.UNSPECIFIED
+    age_band_changes_on: date | None = None
+    age_band_rule: str = ""
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list)
 
@@ -98,6 +105,7 @@ class User:
             patronymic=self.profile.patronymic,
             is_minor=self.is_minor(today),
             consent_state=self.consent_state,
+            age_band=self.age_band,
         )
 
     def link_of(self, guardian_id: str) -> GuardianLink | None:
@@ -112,6 +120,7 @@ class User:
         self.profile = profile
         self.profile_request_id = request_id
         self.consent_state = self.compute_consent(today, consent_age)
+        self._set_age_band(today, consent_age)  # ProfileCreated carries it; no separate event
         self.events.append(ProfileCreated(self.snapshot(today)))
 
     def update_profile(self, profile: Profile, today: date, consent_age: int) -> None:
@@ -122,7 +131,30 @@ class User:
             return
         self.profile = profile
         self._after_change(today, consent_age, guardian_id="")
+        self._move_age_band(today, consent_age)  # a corrected birth date may change the band
         self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    def age_band_due(self, today: date, consent_age: int) -> bool:
+        """The stored band may be stale: its change day has come, or the thresholds changed."""
+        if self.deleted or self.profile is None:
+            return False
+        if self.age_band_rule != age_band_rule(consent_age):
+            return True
+        return self.age_band_changes_on is not None and self.age_band_changes_on <= today
+
+    def refresh_age_band(self, today: date, consent_age: int) -> bool:
+        """The periodic check: a birthday crossed the consent age or 18 since the band was stored.
+        Emits ProfileAgeBandChanged once per change (the band is stored with the event in one
+        write), ConsentChanged when consent follows (AWAITING_GUARDIAN/GRANTED → NOT_REQUIRED),
+        and a fresh ProfileUpdated snapshot so projections of `is_minor` stay true. Returns
+        whether the band changed; otherwise only the bookkeeping moves (nothing is emitted)."""
+        if not self.age_band_due(today, consent_age):
+            return False
+        self._after_change(today, consent_age, guardian_id="")
+        changed = self._move_age_band(today, consent_age)
+        if changed:
+            self.events.append(ProfileUpdated(self.snapshot(today)))
+        return changed
 
     # --- guardians (self is the child) -------------------------------------------------------
 
@@ -204,6 +236,9 @@ class User:
         self.link_code_hash = None
         self.link_code_expires_at = None
         self.consent_state = ConsentState.UNSPECIFIED
+        self.age_band = AgeBand.UNSPECIFIED
+        self.age_band_changes_on = None
+        self.age_band_rule = ""
         self.events.append(AccountDeleted(self.id, now))
 
     # --- internals ---------------------------------------------------------------------------
@@ -219,6 +254,22 @@ class User:
         if state != self.consent_state:
             self.consent_state = state
             self.events.append(ConsentChanged(self.id, state, guardian_id))
+
+    def _set_age_band(self, today: date, consent_age: int) -> AgeBand:
+        assert self.profile is not None
+        previous = self.age_band
+        born = self.profile.birth_date
+        self.age_band = age_band(born, today, consent_age)
+        self.age_band_changes_on = next_band_change(born, today, consent_age)
+        self.age_band_rule = age_band_rule(consent_age)
+        return previous
+
+    def _move_age_band(self, today: date, consent_age: int) -> bool:
+        previous = self._set_age_band(today, consent_age)
+        if previous is self.age_band:
+            return False
+        self.events.append(ProfileAgeBandChanged(self.id, self.age_band, previous, self.consent_state))
+        return True
 
     def _require_alive(self) -> None:
         if self.deleted:

@@ -1,0 +1,73 @@
+"""Background jobs of identity: the periodic age-band check (a Worker of the server spec)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter
+
+from identity.app.age_bands import AgeBandReport, AgeBands
+
+log = structlog.get_logger("identity.jobs")
+
+
+class AgeBandCheck:
+    """Runs AgeBands.refresh_due soon after start and then every `interval` seconds. Running it at
+    start too means a replica that was down over a birthday catches up at once; several replicas
+    running it together is harmless (each change is one versioned write with its events)."""
+
+    def __init__(
+        self,
+        age_bands: AgeBands,
+        interval: float,
+        registry: CollectorRegistry,
+        *,
+        service: str = "identity",
+        first_delay: float = 5.0,
+    ):
+        self._age_bands = age_bands
+        self._interval = interval
+        self._first_delay = first_delay
+        self._service = service
+        self._task: asyncio.Task[None] | None = None
+        self._changes = Counter(
+            "parta_identity_age_band_changes_total",
+            "People moved to another age band by the periodic check",
+            ["service"],
+            registry=registry,
+        )
+        self._runs = Counter(
+            "parta_identity_age_band_checks_total",
+            "Runs of the age-band check",
+            ["service", "outcome"],
+            registry=registry,
+        )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="age-band-check")
+
+    async def run_once(self) -> AgeBandReport | None:
+        try:
+            report = await self._age_bands.refresh_due()
+        except Exception as exc:  # the store may be down; the next tick tries again
+            self._runs.labels(self._service, "error").inc()
+            log.warning("age_band_check_failed", error=type(exc).__name__)
+            return None
+        self._runs.labels(self._service, "ok").inc()
+        self._changes.labels(self._service).inc(report.changed)
+        log.info("age_band_check_done", checked=report.checked, changed=report.changed)
+        return report
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(self._first_delay)
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self._interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
