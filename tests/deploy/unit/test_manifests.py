@@ -267,6 +267,9 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_designed_calls(r
         assert _allowed_egress(docs, caller, {"app.kubernetes.io/name": "identity"}, 50051), caller
         assert _allowed_ingress(docs, "identity", caller, 50051), caller
     assert _allowed_egress(docs, "media-signal", {"app.kubernetes.io/name": "janus"}, 8088)
+    # media-signal replicas forward EndRoom to the room's owner replica.
+    assert _allowed_egress(docs, "media-signal", {"app.kubernetes.io/name": "media-signal"}, 50054)
+    assert _allowed_ingress(docs, "media-signal", "media-signal", 50054)
     assert _allowed_ingress(docs, "janus", "media-signal", 8088)
     # …and nothing else between the services: chat cannot call school or media-signal directly,
     # identity calls nobody, and only media-signal drives Janus.
