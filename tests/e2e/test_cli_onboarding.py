@@ -338,6 +338,9 @@ async def stage(cli: Cli, env: dict[str, str], home: Path, room_id: str) -> None
             assert "Ирина Петрова is on stage" in on.stdout
             notice = await irina.expect(lambda r: r.WhichOneof("message") == "host_action")
             assert notice.host_action.action == media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
+            # The CLI's moderator seat left cleanly ("left", not a keep-alive "timeout" 15 s later).
+            gone = await irina.expect(lambda r: r.WhichOneof("message") == "participant_left")
+            assert gone.participant_left.reason == "left"
             await cli.run("olga", "broadcast", "stage", room_id, "Ирина Петрова", "--off")
             notice = await irina.expect(lambda r: r.WhichOneof("message") == "host_action")
             assert notice.host_action.action == media_signal_pb2.HOST_ACTION_TYPE_DEMOTE

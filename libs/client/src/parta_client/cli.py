@@ -1540,8 +1540,9 @@ def call_start(
 ) -> None:
     """Start a call now and print what a media client needs to join it (room, grant, ICE servers).
 
-    The school's policy decides who may call whom (students: classmates and their teachers; adults reach
-    a student only as the student's teacher or guardian): a refused pair is CONTACT_NOT_ALLOWED.
+    The school's policy decides who may call whom; a refused pair is CONTACT_NOT_ALLOWED.
+
+    Students reach classmates and their teachers; adults reach a student as the teacher or guardian.
     """
 
     async def action(parta: Parta) -> None:
@@ -1686,8 +1687,10 @@ def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> l
 
 @broadcast_app.command("people")
 def broadcast_people(room_id: RoomId) -> None:
-    """Who is in a live broadcast: on stage, viewers, raised hands (joins briefly, no media; hosts also see
-    the waiting room)."""
+    """Who is in a live broadcast: on stage, viewers, raised hands.
+
+    Joins briefly without media. Hosts also see the waiting room.
+    """
 
     async def action(parta: Parta) -> None:
         async with SignalSession(parta, room_id) as session:

@@ -53,11 +53,18 @@ class SignalSession:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        reader = self._tasks[0] if self._tasks else None
+        for task in self._tasks[1:]:
+            task.cancel()
         with contextlib.suppress(Exception):
             await self.call.write(pb.SignalRequest(leave=pb.LeaveRequest()))
             await self.call.done_writing()
-        for task in self._tasks:
-            task.cancel()
+            # Wait for the server to close the stream: cancelling at once can overtake the leave, and a
+            # dropped stream keeps its seat until the keep-alive timeout (then leaves as "timeout").
+            if reader is not None:
+                await asyncio.wait_for(asyncio.shield(reader), 3.0)
+        if reader is not None:
+            reader.cancel()
         if self.call is not None:
             self.call.cancel()
 
