@@ -20,12 +20,14 @@ from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes, idempotent_id
 
 from media_signal.adapters import mongo
+from media_signal.adapters.catalog import MongoRoomCatalog, catalog_indexes
 from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.consumers import TOPICS, SchoolEventProjector
 from media_signal.api.servicers import RoomServicer, SignalServicer
 from media_signal.app.hub import SignalHub
+from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
 from media_signal.config import MediaSignalSettings
 
@@ -85,6 +87,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         keepalive_timeout=settings.keepalive_timeout_seconds,
         lease_seconds=settings.room_lease_seconds,
     )
+    listing = RoomListing(catalog=MongoRoomCatalog(infra.database), directory=directory)
     rooms = RoomUseCases(
         rooms=room_repo,
         directory=directory,
@@ -111,12 +114,13 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
 
     async def prepare() -> None:
         await ensure_indexes(infra.database, mongo.indexes())
+        await ensure_indexes(infra.database, {mongo.ROOMS: catalog_indexes()})
 
     async def nothing() -> None:
         return None
 
     def register(server: object) -> None:
-        media_signal_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(rooms), server)
+        media_signal_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(rooms, listing), server)
         media_signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalServicer(hub), server)
 
     infra.metrics.gauge("media_signal_live_rooms", "Rooms live on this replica").labels(SERVICE).set_function(

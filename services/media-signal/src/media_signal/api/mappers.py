@@ -8,10 +8,12 @@ from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2
 from parta.media_signal.v1 import events_pb2
 from parta.media_signal.v1 import media_signal_pb2 as pb
-from parta_common.errors import DomainError, FailedPrecondition, InvalidArgument
+from parta_common.errors import DomainError, FailedPrecondition, InvalidArgument, Violations
 from parta_common.grpc.status import code_of
+from parta_common.pagination import decode_page_token
 
 from media_signal.app import signals as s
+from media_signal.app.listing import RoomQuery, states_or_default
 from media_signal.app.ports import IceServer
 from media_signal.domain.rooms import Grants, NewRoom, Room, RoomKind, RoomState
 
@@ -221,3 +223,35 @@ def outbound(m: s.Outbound) -> pb.SignalResponse:
             )
         )
     raise TypeError(type(m).__name__)
+
+
+STATES = {v: k for k, v in STATES_PB.items()}
+
+
+def room_query(request: pb.ListRoomsRequest) -> tuple[RoomQuery, int]:
+    """The listing query and the scan offset its page token carries; field violations for the rest."""
+    v = Violations()
+    states = []
+    for i, state in enumerate(request.states):
+        if state not in STATES:
+            v.add(f"states[{i}]", "unknown room state")
+        else:
+            states.append(STATES[state])
+    kinds = []
+    for i, kind in enumerate(request.kinds):
+        if kind not in KINDS:
+            v.add(f"kinds[{i}]", "unknown room kind")
+        else:
+            kinds.append(KINDS[kind])
+    offset = decode_page_token(request.page.page_token, "page.page_token").get("o", 0)
+    if not isinstance(offset, int) or offset < 0:
+        v.add("page.page_token", "not a page token from this service")
+        offset = 0
+    v.raise_if_any()
+    query = RoomQuery(
+        school_id=request.school_id,
+        class_id=request.class_id,
+        states=states_or_default(states),
+        kinds=tuple(dict.fromkeys(kinds)),
+    )
+    return query, offset
