@@ -290,8 +290,11 @@ async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_
     refused = await cli.run("misha", "call", "start", "Ирина Петрова", ok=False)
     assert refused.exit_code == 1 and "PERMISSION_DENIED CONTACT_NOT_ALLOWED" in refused.stderr
     assert "Traceback" not in refused.output
+    assert call_id in [r["room_id"] for r in await cli.json("misha", "call", "list")]
     await cli.run("olga", "call", "end", call_id)
     assert (await room_seen_by(env, home, "misha", call_id)).state == media_signal_pb2.ROOM_STATE_ENDED
+    assert call_id not in [r["room_id"] for r in await cli.json("misha", "call", "list")]
+    assert call_id in [r["room_id"] for r in await cli.json("misha", "call", "list", "--ended")]
 
     # 10. A parents' meeting: a student cannot hold one; Ольга schedules it with Анна on stage.
     student = await cli.run("misha", "broadcast", "schedule", "--title", "Мой стрим", ok=False)
@@ -304,6 +307,10 @@ async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_
     seen = await room_seen_by(env, home, "irina", room_id)
     assert seen.kind == room_events.ROOM_KIND_BROADCAST and seen.state == media_signal_pb2.ROOM_STATE_SCHEDULED
     assert seen.class_id and seen.title == "Родительское собрание" and seen.scheduled_for.seconds
+    # Listings show it to its audience and presenters, never to a student of the class.
+    assert [r["room_id"] for r in await cli.json("anna", "broadcast", "list")] == [room_id]
+    assert room_id in [r["room_id"] for r in await cli.json("irina", "broadcast", "list", "--class", "5А")]
+    assert await cli.json("misha", "broadcast", "list") == []
     shown = await cli.run("anna", "broadcast", "show", room_id)
     assert "Родительское собрание — broadcast, scheduled" in shown.stdout and "Presenters: Анна Иванова" in shown.stdout
     assert (await cli.json("olga", "broadcast", "start", room_id))["state"] == "ROOM_STATE_LIVE"

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from parta.common.v1 import types_pb2
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2 as pb
 from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
@@ -112,6 +113,7 @@ class FakeSchool(school_pb2_grpc.MembershipServiceServicer, school_pb2_grpc.Clas
 class FakeRooms(pb_grpc.RoomServiceServicer):
     def __init__(self) -> None:
         self.created: list[pb.CreateRoomRequest] = []
+        self.listed: list[pb.ListRoomsRequest] = []
         self.refuse = ""
 
     async def CreateRoom(self, request, context):  # type: ignore[no-untyped-def]
@@ -137,6 +139,15 @@ class FakeRooms(pb_grpc.RoomServiceServicer):
 
     async def CreateJoinToken(self, request, context):  # type: ignore[no-untyped-def]
         return join_reply(can_publish=True, can_subscribe=True, is_host=True)
+
+    async def ListRooms(self, request, context):  # type: ignore[no-untyped-def]
+        # Two pages of one room each, as the service pages past rooms the caller may not see.
+        self.listed.append(request)
+        page = int(request.page.page_token or 0)
+        title = ["Алгебра", "Физика"][page]
+        room = pb.Room(room_id=f"l{page}", title=title, kind=request.kinds[0], state=pb.ROOM_STATE_SCHEDULED)
+        room.scheduled_for.FromDatetime(datetime(2030, 1, 1 + page, 9, 0))
+        return pb.ListRoomsResponse(rooms=[room], page=types_pb2.PageInfo(next_page_token="1" if page == 0 else ""))
 
 
 @pytest.fixture
@@ -206,3 +217,18 @@ async def test_broadcast_schedule_builds_a_class_broadcast_with_presenters(rooms
     school_wide = await parta(env, "broadcast", "schedule", "--title", "Линейка", "--now")
     assert school_wide.exit_code == 0 and fake.created[-1].class_id == "" and fake.created[-1].start_now
     assert "Audience: the whole school" in school_wide.stdout
+
+
+async def test_lesson_list_follows_every_page_for_the_class_asked(rooms) -> None:
+    fake, env = rooms
+    result = await parta(env, "lesson", "list", "--class", "5A")
+    assert result.exit_code == 0, result.output
+    assert "Алгебра" in result.stdout and "Физика" in result.stdout
+    first, second = fake.listed
+    assert first.school_id == "s1" and first.class_id == "c-5a"
+    assert list(first.kinds) == [room_events.ROOM_KIND_LESSON] and list(first.states) == []
+    assert second.page.page_token == "1"
+    ended = json.loads((await parta(env, "--json", "call", "list", "--ended")).stdout)
+    assert [r["room_id"] for r in ended] == ["l0", "l1"]
+    assert list(fake.listed[-1].states) == [pb.ROOM_STATE_ENDED]
+    assert list(fake.listed[-1].kinds) == [room_events.ROOM_KIND_CALL]

@@ -1334,6 +1334,59 @@ def lesson_end(room_id: str) -> None:
     run(action)
 
 
+async def rooms_of(
+    parta: Parta, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool
+) -> list[media_signal_pb2.Room]:
+    """Every room of one kind in the current school that I could join, through all pages."""
+    school_id = await current_school(parta)
+    class_id = await class_by_ref(parta, school_id, class_ref) if class_ref else ""
+    states = [media_signal_pb2.ROOM_STATE_ENDED] if ended else []
+    rooms: list[media_signal_pb2.Room] = []
+    token = ""
+    while True:
+        reply = await parta.rooms.ListRooms(
+            media_signal_pb2.ListRoomsRequest(
+                school_id=school_id,
+                class_id=class_id,
+                kinds=[kind],
+                states=states,
+                page=types_pb2.PageRequest(page_size=100, page_token=token),
+            )
+        )
+        rooms += reply.rooms
+        token = reply.page.next_page_token
+        if not token:
+            return rooms
+
+
+def print_rooms(rooms: list[media_signal_pb2.Room]) -> None:
+    table = grid("room", "title", "state", "when")
+    for room in rooms:
+        at = when(room.ended_at) if room.state == media_signal_pb2.ROOM_STATE_ENDED else when(room.started_at)
+        table.add_row(room.room_id, room.title, ROOM_STATES.get(room.state, "?"), at or when(room.scheduled_for))
+    out().print(table)
+
+
+def list_rooms(kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool) -> None:
+    async def action(parta: Parta) -> None:
+        rooms = await rooms_of(parta, kind, class_ref, ended)
+        emit(rooms, lambda: print_rooms(rooms))
+
+    run(action)
+
+
+ENDED_OPTION = typer.Option("--ended", help="Ended ones instead of live and scheduled.")
+
+
+@lesson_app.command("list")
+def lesson_list(
+    class_: Annotated[str, typer.Option("--class", help="Only this class.")] = "",
+    ended: Annotated[bool, ENDED_OPTION] = False,
+) -> None:
+    """Lessons I can join: live first, then by time."""
+    list_rooms(room_events.ROOM_KIND_LESSON, class_, ended)
+
+
 @lesson_app.command("show")
 def lesson_show(room_id: str) -> None:
     """A lesson's state."""
@@ -1590,6 +1643,12 @@ def call_start(
     run(action)
 
 
+@call_app.command("list")
+def call_list(ended: Annotated[bool, ENDED_OPTION] = False) -> None:
+    """Calls I host or am invited to."""
+    list_rooms(room_events.ROOM_KIND_CALL, "", ended)
+
+
 @call_app.command("join")
 def call_join(room_id: RoomId, reveal: Reveal = False) -> None:
     """Get your grant for a call you were invited to (checked against the school's policy again)."""
@@ -1645,6 +1704,15 @@ def broadcast_schedule(
         emit(room, lambda: print_lines(room_lines(room, names)))
 
     run(action)
+
+
+@broadcast_app.command("list")
+def broadcast_list(
+    class_: Annotated[str, typer.Option("--class", help="Only this class's meetings.")] = "",
+    ended: Annotated[bool, ENDED_OPTION] = False,
+) -> None:
+    """Broadcasts I can watch or present in."""
+    list_rooms(room_events.ROOM_KIND_BROADCAST, class_, ended)
 
 
 @broadcast_app.command("start")
