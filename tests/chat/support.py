@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import RecordMetadata, TopicPartition
 from google.protobuf.message import Message
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.identity.v1 import events_pb2 as identity_pb
@@ -205,7 +207,8 @@ class World:
 
     async def feed(
         self, topic: str, payload: Message, aggregate_type: str, aggregate_id: str, version: int, key: str
-    ) -> None:
+    ) -> RecordMetadata:
+        """Returns where the record landed, so a test can wait until chat's consumer group is past it."""
         if self.producer is None:
             self.producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all")
             await self.producer.start()
@@ -217,7 +220,7 @@ class World:
             producer="tests",
             occurred_at=datetime.now(UTC),
         )
-        await self.producer.send_and_wait(self.prefix + topic, envelope.SerializeToString(), key=key.encode())
+        return await self.producer.send_and_wait(self.prefix + topic, envelope.SerializeToString(), key=key.encode())
 
     async def profile(self, user_id: str, version: int, *, awaiting: bool = False) -> None:
         state = identity_pb.CONSENT_STATE_AWAITING_GUARDIAN if awaiting else identity_pb.CONSENT_STATE_NOT_REQUIRED
@@ -258,6 +261,24 @@ async def eventually(check: Callable[[], Any], timeout: float = 40.0, interval: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met in {timeout}s; last: {last!r}")
         await asyncio.sleep(interval)
+
+
+async def consumed(world: World, record: RecordMetadata, timeout: float = 40.0) -> None:
+    """Waits until chat's provisioning group has committed past `record` (it commits after the
+    effect), so a test can assert that records with no visible effect were handled, not pending."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=world.kafka)
+    await admin.start()
+    tp = TopicPartition(record.topic, record.partition)
+    try:
+
+        async def past() -> bool:
+            offsets = await admin.list_consumer_group_offsets(f"{world.prefix}chat-provisioning", partitions=[tp])
+            committed = offsets.get(tp)
+            return committed is not None and committed.offset > record.offset
+
+        await eventually(past, timeout=timeout)
+    finally:
+        await admin.close()
 
 
 async def chat_ids(stubs: Stubs, person: Person) -> set[str]:

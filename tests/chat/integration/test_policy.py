@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from aiokafka.structs import RecordMetadata
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from parta.chat.v1 import chat_pb2
+from parta.identity.v1 import events_pb2 as identity_pb
 
 from tests.chat.support import (
     ADMIN,
@@ -20,6 +25,7 @@ from tests.chat.support import (
     Collector,
     World,
     chat_ids,
+    consumed,
     eventually,
     uid,
 )
@@ -148,6 +154,91 @@ async def test_awaiting_guardian_cannot_send(world: World) -> None:
     await eventually(refused)
     await world.profile(p["bob"].user_id, 6, awaiting=False)
     await eventually(lambda: _sends(a, p["bob"], f"cls-{class_id}"))
+
+
+async def test_birthday_lifts_the_guardian_block_and_replays_do_not_restore_it(world: World) -> None:
+    """Identity's daily age-band check on a consent-age birthday publishes, in one write,
+    ConsentChanged(NOT_REQUIRED) → ProfileAgeBandChanged → ProfileUpdated (consecutive versions of
+    the user aggregate). The projection keeps the newest version only, so a redelivered or late
+    older record (the blocking snapshot) must not block the child again."""
+    a, b = world.replicas[0].stubs, world.replicas[1].stubs
+    _school, class_id, p = await setup(world)
+    child, chat_id = p["bob"].user_id, f"cls-{class_id}"
+    below = dict(consent=identity_pb.CONSENT_STATE_AWAITING_GUARDIAN, band=identity_pb.AGE_BAND_BELOW_CONSENT_AGE)
+    minor = dict(consent=identity_pb.CONSENT_STATE_NOT_REQUIRED, band=identity_pb.AGE_BAND_MINOR)
+    # v1 UserRegistered (chat ignores it), v2 ProfileCreated, v3 a name edit: still awaiting.
+    await _identity(world, identity_pb.ProfileCreated(profile=_snapshot(child, "Lee", **below)), child, 2)
+    blocking = identity_pb.ProfileUpdated(profile=_snapshot(child, "Lee-Ray", **below))
+    await _identity(world, blocking, child, 3)
+    await eventually(lambda: _refused_as_awaiting(a, p["bob"], chat_id))
+
+    # The birthday: ConsentChanged alone already lifts the block …
+    await _identity(world, identity_pb.ConsentChanged(user_id=child, consent_state=minor["consent"]), child, 4)
+    await eventually(lambda: _sends(a, p["bob"], chat_id))
+    # … and the band change and the fresh snapshot that follow keep it lifted (on either replica).
+    band = identity_pb.ProfileAgeBandChanged(
+        user_id=child,
+        age_band=identity_pb.AGE_BAND_MINOR,
+        previous_age_band=identity_pb.AGE_BAND_BELOW_CONSENT_AGE,
+        consent_state=minor["consent"],
+    )
+    await _identity(world, band, child, 5)
+    await _identity(world, identity_pb.ProfileUpdated(profile=_snapshot(child, "Lee-Ray", **minor)), child, 6)
+    store = world.replicas[0].service.store
+
+    async def at_snapshot() -> bool:
+        prof = await store.profile(child)
+        return prof is not None and not prof.awaiting_guardian and prof.display_name == "Ann Lee-Ray"
+
+    await eventually(at_snapshot)
+    assert await _sends(b, p["bob"], chat_id)
+
+    # Redelivery after a consumer restart, then older records arriving late: the whole birthday
+    # write again (v4..v6), the ProfileCreated (v2) and, last, the blocking snapshot (v3). Had any
+    # of them been applied, the last one would leave the child awaiting a guardian again.
+    await _identity(world, identity_pb.ConsentChanged(user_id=child, consent_state=minor["consent"]), child, 4)
+    await _identity(world, band, child, 5)
+    await _identity(world, identity_pb.ProfileUpdated(profile=_snapshot(child, "Lee-Ray", **minor)), child, 6)
+    await _identity(world, identity_pb.ProfileCreated(profile=_snapshot(child, "Lee", **below)), child, 2)
+    await consumed(world, await _identity(world, blocking, child, 3))
+    prof = await store.profile(child)
+    assert prof is not None and not prof.awaiting_guardian and prof.display_name == "Ann Lee-Ray"
+    for stubs in (a, b):
+        assert await _sends(stubs, p["bob"], chat_id)
+
+
+def _snapshot(user_id: str, last_name: str, *, consent: int, band: int) -> identity_pb.ProfileSnapshot:
+    return identity_pb.ProfileSnapshot(
+        user_id=user_id,
+        first_name="Ann",
+        last_name=last_name,
+        is_minor=True,
+        consent_state=consent,  # type: ignore[arg-type]
+        age_band=band,  # type: ignore[arg-type]
+    )
+
+
+async def _identity(world: World, payload: Message, user_id: str, version: int) -> RecordMetadata:
+    return await world.feed("identity.user.v1", payload, "user", user_id, version, user_id)
+
+
+async def _refused_as_awaiting(stubs, person, chat_id):  # type: ignore[no-untyped-def]
+    try:
+        await stubs.chat.SendMessage(
+            chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id=uid(), text="hi"), metadata=person.md
+        )
+    except grpc.aio.AioRpcError as exc:
+        return exc.code() == grpc.StatusCode.PERMISSION_DENIED and _reason(exc) == "AWAITING_GUARDIAN"
+    return False
+
+
+def _reason(exc: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(exc)
+    for detail in status.details if status is not None else []:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
 
 
 async def _sends(stubs, person, chat_id):  # type: ignore[no-untyped-def]

@@ -97,4 +97,6 @@ class ProvisioningHandler:
                 await p.lesson_event(
                     room.room_id, room.school_id, room.class_id, f"Lesson ended, {attended} attended", "ended"
                 )
-        # Other event types (invites, join requests, guardians …) do not concern chat.
+        # Other event types (invites, join requests, guardians …) do not concern chat. That includes
+        # ProfileAgeBandChanged: chat has no age rule (its minors' rules follow school roles), and a
+        # band change that moves consent comes after its ConsentChanged and before a fresh snapshot.
