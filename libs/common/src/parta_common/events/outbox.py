@@ -188,25 +188,9 @@ class OutboxRelay:
                         await producer.send(event["topic"], value=bytes(event["envelope"]), key=event["key"].encode())
                     )
             await asyncio.gather(*futures)
-            for doc in docs:
-                ids = [event["id"] for event in doc.get(OUTBOX_FIELD, [])]
-                if not ids:
-                    continue
-                # Common case, one write: nothing was added since we read, so drop both fields. That
-                # also keeps the sparse pending index down to pending documents (a store that scans
-                # index ranges, like the local one, would otherwise read every drained document on
-                # each poll).
-                drained = await collection.update_one(
-                    {"_id": doc["_id"], OUTBOX_COUNT: len(ids)}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_COUNT: ""}}
-                )
-                if not drained.matched_count:
-                    # New events arrived meanwhile: pull only ours. The filter on our first id makes a
-                    # second relay that published the same batch a no-op instead of a double $inc.
-                    await collection.update_one(
-                        {"_id": doc["_id"], f"{OUTBOX_FIELD}.id": ids[0]},
-                        {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
-                    )
-                if self._metrics is not None:
+            await remove_published(collection, docs)
+            if self._metrics is not None:
+                for doc in docs:
                     for event in doc.get(OUTBOX_FIELD, []):
                         self._metrics.events_published.labels(self._metrics.service, event["topic"]).inc()
             total += sum(len(doc.get(OUTBOX_FIELD, [])) for doc in docs)
@@ -225,3 +209,40 @@ class OutboxRelay:
         for name in self._collections:
             count += await self._db[name].count_documents({OUTBOX_COUNT: {"$gt": 0}})
         return count
+
+
+async def remove_published(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Removes the events of `docs` (as the relay read them, then published) from their documents:
+    one write per batch in the common case.
+
+    Documents whose outbox still holds exactly what we read (count unchanged) lose both fields
+    in one update_many per outbox size; the pending index then stays down to pending documents
+    (a store that scans index ranges, like the local one, would otherwise read every drained
+    document on each poll). Stores serialise writes: one write per batch, not one per document.
+    """
+    published = {doc["_id"]: [event["id"] for event in doc.get(OUTBOX_FIELD, [])] for doc in docs}
+    by_size: dict[int, list[Any]] = {}
+    for doc_id, ids in published.items():
+        if ids:
+            by_size.setdefault(len(ids), []).append(doc_id)
+    for size, doc_ids in by_size.items():
+        # Event ids are unique and outboxes only grow at the end and shrink from the front, so a
+        # document that still holds our first event and as many events as we read holds exactly
+        # what we read. Without the id check, a second relay could have drained the document and a
+        # new event arrived since, restoring the count: we would drop an unpublished event.
+        ours = [published[doc_id][0] for doc_id in doc_ids]
+        mine = {"_id": {"$in": doc_ids}, f"{OUTBOX_FIELD}.id": {"$in": ours}}
+        drained = await collection.update_many(
+            {**mine, OUTBOX_COUNT: size}, {"$unset": {OUTBOX_FIELD: "", OUTBOX_COUNT: ""}}
+        )
+        if drained.modified_count == len(doc_ids):
+            continue
+        # The rest either got new events meanwhile (pull only ours; the filter on our first id
+        # makes a relay that published the same batch a no-op, not a double $inc) or were drained
+        # by another relay (nothing left of ours: not found here).
+        for doc in await collection.find(mine, {"_id": 1}).to_list():
+            ids = published[doc["_id"]]
+            await collection.update_one(
+                {"_id": doc["_id"], f"{OUTBOX_FIELD}.id": ids[0]},
+                {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}, "$inc": {OUTBOX_COUNT: -len(ids)}},
+            )
