@@ -154,6 +154,32 @@ async def publish_membership_events(bootstrap: str, prefix: str, school: School,
         await producer.stop()
 
 
+async def publish_identity_events(bootstrap: str, prefix: str, user_id: str, versioned: list[tuple[int, Any]]) -> Any:
+    """Identity's events about one person (key: user id), each with the aggregate version given;
+    returns the last record's metadata (topic, partition, offset)."""
+    from datetime import UTC, datetime
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    last = None
+    try:
+        for version, payload in versioned:
+            envelope = make_envelope(
+                payload,
+                aggregate_type="user",
+                aggregate_id=user_id,
+                aggregate_version=version,
+                producer="identity",
+                occurred_at=datetime.now(UTC),
+            )
+            last = await producer.send_and_wait(
+                f"{prefix}identity.user.v1", envelope.SerializeToString(), key=user_id.encode()
+            )
+    finally:
+        await producer.stop()
+    return last
+
+
 class MediaStack:
     """media-signal as a process, with its own key server and topic prefix."""
 
@@ -213,6 +239,32 @@ class MediaStack:
 
     async def membership_events(self, school: School, payloads: list[Any]) -> None:
         await publish_membership_events(self.kafka, self.prefix, school, payloads)
+
+    async def identity_events(self, user_id: str, versioned: list[tuple[int, Any]]) -> Any:
+        return await publish_identity_events(self.kafka, self.prefix, user_id, versioned)
+
+    async def consumed(self, record: Any, timeout: float = 30.0) -> None:
+        """Waits until media-signal's consumer group committed past `record` (it commits after the
+        effect), so a record with no visible effect (a stale replay) is known to be handled."""
+        from aiokafka import TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
+        await admin.start()
+        tp = TopicPartition(record.topic, record.partition)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                offsets = await admin.list_consumer_group_offsets(
+                    f"{self.prefix}media-signal.memberships", partitions=[tp]
+                )
+                committed = offsets.get(tp)
+                if committed is not None and committed.offset > record.offset:
+                    return
+                assert time.monotonic() < deadline, "media-signal did not consume the record in time"
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
 
     def user(self, user_id: str, address: str | None = None) -> User:
         channel = grpc.aio.insecure_channel(address or self.address)

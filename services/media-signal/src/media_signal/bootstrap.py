@@ -24,7 +24,7 @@ from media_signal.adapters.catalog import MongoRoomCatalog, catalog_indexes
 from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
-from media_signal.api.consumers import TOPICS, SchoolEventProjector
+from media_signal.api.consumers import TOPICS, Projections
 from media_signal.api.servicers import RoomServicer, SignalServicer
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
@@ -105,7 +105,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=SchoolEventProjector(infra.database),
+        handler=Projections(infra.database),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,

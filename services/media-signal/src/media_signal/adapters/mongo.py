@@ -21,6 +21,8 @@ from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room,
 ROOMS = "rooms"
 MEMBERSHIPS = "memberships"
 CLASSES = "classes"
+# Consent state per person, projected from identity (IdentityEventProjector).
+PROFILES = "profiles"
 PRODUCER = "media-signal"
 
 _KIND_PB = {
@@ -232,17 +234,21 @@ class MongoRoomRepository:
 
 
 class MongoMembershipDirectory:
-    """Reads the projection of school memberships (written by SchoolEventProjector)."""
+    """Reads the projections of school memberships (SchoolEventProjector) and of identity's
+    consent state (IdentityEventProjector)."""
 
     def __init__(self, database: AsyncDatabase[Document]):
         self._memberships = database[MEMBERSHIPS]
         self._classes = database[CLASSES]
+        self._profiles = database[PROFILES]
 
     async def access(self, school_id: str, user_id: str) -> Access:
         rows = await self._memberships.find({"school_id": school_id, "user_id": user_id, "active": True}).to_list()
+        profile = await self._profiles.find_one({"_id": user_id}, {"awaiting_guardian": 1}) if rows else None
         return Access(
             user_id=user_id,
             school_id=school_id,
+            awaiting_guardian=bool(profile and profile.get("awaiting_guardian")),
             memberships=tuple(
                 Membership(
                     user_id=user_id,

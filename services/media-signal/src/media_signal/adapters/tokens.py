@@ -35,7 +35,13 @@ class HmacJoinTokenCodec:
             "sub": claims.user_id,
             "room": claims.room_id,
             "sch": claims.school_id,
-            "g": {"pub": g.can_publish, "sub": g.can_subscribe, "data": g.can_publish_data, "host": g.is_host},
+            "g": {
+                "pub": g.can_publish,
+                "sub": g.can_subscribe,
+                "data": g.can_publish_data,
+                "host": g.is_host,
+                "stage": g.stage_allowed,
+            },
             "iat": int(issued_at.timestamp()),
             "exp": int(claims.expires_at.timestamp()),
         }
@@ -63,7 +69,13 @@ class HmacJoinTokenCodec:
             user_id=str(claims["sub"]),
             room_id=str(claims["room"]),
             school_id=str(claims["sch"]),
-            grants=Grants(bool(g.get("pub")), bool(g.get("sub")), bool(g.get("data")), bool(g.get("host"))),
+            grants=Grants(
+                bool(g.get("pub")),
+                bool(g.get("sub")),
+                bool(g.get("data")),
+                bool(g.get("host")),
+                stage_allowed=bool(g.get("stage", True)),
+            ),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         )
 

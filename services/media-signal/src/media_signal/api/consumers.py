@@ -1,16 +1,18 @@
-"""Projection of school classes and memberships from school's events (who may join which room)."""
+"""Projections that decide who may join which room: school classes and memberships from school's
+events, and each person's consent state from identity's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from parta.common.v1 import envelope_pb2
+from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.events.envelope import unpack
 from parta_common.mongo import Document, apply_versioned
 from pymongo.asynchronous.database import AsyncDatabase
 
-from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS
+from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS, PROFILES
 
 SCHOOL_ROLES = {
     school_pb2.SCHOOL_ROLE_ADMIN: "admin",
@@ -25,7 +27,8 @@ CLASS_ROLES = {
     school_pb2.CLASS_ROLE_PARENT: "parent",
     school_pb2.CLASS_ROLE_STAFF: "staff",
 }
-TOPICS = ("school.class.v1", "school.membership.v1")
+TOPICS = ("school.class.v1", "school.membership.v1", "identity.user.v1")
+AWAITING = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 
 
 class SchoolEventProjector:
@@ -78,3 +81,43 @@ class SchoolEventProjector:
         # Other school events do not change who joins a room. Staff verification arrives as
         # MemberRoleChanged snapshots with verified=true (school re-publishes every staff seat),
         # so StaffVerified itself needs no handling here.
+
+
+class IdentityEventProjector:
+    """Keeps one flag per person: awaiting a guardian's consent (identity's contract: such a child
+    "may read, may not write or call"). Versioned by the person's aggregate version, so replays
+    and late duplicates never bring back an older state. Nothing else of the profile is kept."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._profiles = database[PROFILES]
+
+    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
+        name = envelope.event_type.rsplit(".", 1)[-1]
+        if name in ("ProfileCreated", "ProfileUpdated"):
+            msg: Any = unpack(envelope, getattr(identity_pb2, name))
+            user_id, awaiting = msg.profile.user_id, msg.profile.consent_state == AWAITING
+        elif name == "ConsentChanged":
+            msg = unpack(envelope, identity_pb2.ConsentChanged)
+            user_id, awaiting = msg.user_id, msg.consent_state == AWAITING
+        elif name == "AccountDeleted":
+            msg = unpack(envelope, identity_pb2.AccountDeleted)
+            user_id, awaiting = msg.user_id, False  # school ends the memberships; nothing to keep
+        else:
+            return
+        await apply_versioned(
+            self._profiles, user_id, envelope.aggregate_version, {"$set": {"awaiting_guardian": awaiting}}
+        )
+
+
+class Projections:
+    """The one consumer of media-signal: each event goes to the projection of its producer."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._school = SchoolEventProjector(database)
+        self._identity = IdentityEventProjector(database)
+
+    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
+        if envelope.event_type.startswith("parta.identity."):
+            await self._identity(envelope)
+        else:
+            await self._school(envelope)

@@ -628,6 +628,11 @@ class SignalHub:
                     if live.room.media_mode is MediaMode.SFU and target.feed_id:
                         moderation = (target, tracks, muted)
                 elif action.action == "promote":
+                    if not target.grants.stage_allowed:
+                        # A child awaiting a guardian's consent may watch, never speak.
+                        raise PermissionDenied(
+                            "this participant may only watch until a guardian confirms", reason="AWAITING_GUARDIAN"
+                        )
                     target.grants = replace(target.grants, can_publish=True, can_publish_data=True)
                     target.hand_raised = False
                 elif action.action == "demote":

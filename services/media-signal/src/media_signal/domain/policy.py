@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from parta_common.errors import PermissionDenied
 
-from media_signal.domain.rooms import TEACHING_CLASS_ROLES, Access
+from media_signal.domain.rooms import TEACHING_CLASS_ROLES, Access, awaiting_guardian_error
 
 STAFF_ROLES = frozenset({"admin", "teacher"})
 
@@ -72,6 +72,12 @@ def check_call_contacts(me: Access, others: Iterable[Access]) -> None:
 
 
 def check_call_group(members: list[Access]) -> None:
-    """Every pair of a call's people (host and invitees) must be allowed to meet."""
+    """Every pair of a call's people (host and invitees) must be allowed to meet, and nobody in it
+    may be a child still awaiting a guardian's consent."""
+    for member in members:
+        if member.awaiting_guardian and member.is_member:
+            error = awaiting_guardian_error()
+            error.metadata["user_id"] = member.user_id
+            raise error
     for i, me in enumerate(members):
         check_call_contacts(me, members[i + 1 :])

@@ -45,6 +45,9 @@ class Grants:
     can_subscribe: bool = False
     can_publish_data: bool = False
     is_host: bool = False
+    # False for a child whose guardian has not confirmed yet: they watch, and no host can put them
+    # on stage (identity's contract: "may read, may not write or call").
+    stage_allowed: bool = True
 
 
 HOST_GRANTS = Grants(can_publish=True, can_subscribe=True, can_publish_data=True, is_host=True)
@@ -77,6 +80,8 @@ class Access:
     user_id: str
     school_id: str
     memberships: tuple[Membership, ...] = ()
+    # Projected from identity: a minor below the consent age without a confirming guardian.
+    awaiting_guardian: bool = False
 
     @property
     def is_member(self) -> bool:
@@ -248,8 +253,22 @@ def grants_for(room: Room, access: Access) -> Grants:
     """What this user may do in this room; PermissionDenied when they may not join at all.
 
     Calls additionally need policy.check_call_contacts against the call's other people (the
-    caller of this function has their memberships).
+    caller of this function has their memberships). A child awaiting a guardian's consent is kept
+    out of calls and may only watch lessons and broadcasts, whatever their roles allow.
     """
+    if access.awaiting_guardian and access.is_member:
+        if room.kind is RoomKind.CALL:
+            raise awaiting_guardian_error()
+        grants = _grants_by_role(room, access)
+        return Grants(can_subscribe=grants.can_subscribe, stage_allowed=False)
+    return _grants_by_role(room, access)
+
+
+def awaiting_guardian_error() -> PermissionDenied:
+    return PermissionDenied("a guardian has to confirm this account first", reason="AWAITING_GUARDIAN")
+
+
+def _grants_by_role(room: Room, access: Access) -> Grants:
     user_id = access.user_id
     if not access.is_member:
         raise NotFound("room not found", reason="ROOM_NOT_FOUND")
