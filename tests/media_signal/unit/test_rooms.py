@@ -87,6 +87,8 @@ class FakeDirectory:
 
 
 class FakeSfu:
+    instance = "janus-test"
+
     def __init__(self) -> None:
         self.feeds = itertools.count(1)
         self.detached: list[str] = []
@@ -97,6 +99,9 @@ class FakeSfu:
 
     async def destroy_room(self, sfu_room: int) -> None:
         return None
+
+    async def list_rooms(self) -> list:
+        return []
 
     async def publish(self, sfu_room: int, display: str, offer_sdp: str) -> Published:
         feed = next(self.feeds)

@@ -29,6 +29,7 @@ from media_signal.api.servicers import RoomServicer, SignalServicer
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
+from media_signal.app.sfu_rooms import SfuRoomSweeper
 from media_signal.config import MediaSignalSettings
 
 SERVICE = "media-signal"
@@ -72,7 +73,8 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     if settings.turn_uri_list() and not turn_secret:
         raise ValueError("TURN_SECRET is required when TURN_URIS is set")
     ice = TurnIceServers(settings.turn_uri_list(), turn_secret, settings.turn_ttl_seconds, settings.stun_uri_list())
-    sfu = JanusSfu(settings.janus_url)
+    # Janus rooms are tagged with the database name: the sweep judges them against this store only.
+    sfu = JanusSfu(settings.janus_url, namespace=settings.mongodb_database)
     address = settings.advertise_address or f"{settings.grpc_host}:{settings.grpc_port}"
     replica = settings.replica_id or address
     owners = GrpcOwnerReplicas(replica)
@@ -100,7 +102,9 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         signal_address=address,
         owners=owners,
         replica=replica,
+        sfu=sfu,
     )
+    sweeper = SfuRoomSweeper(sfu=sfu, rooms=room_repo, interval=settings.sfu_sweep_seconds)
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
@@ -138,7 +142,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge()],
             readiness=[*infra.readiness(), sfu.ready],
-            workers=[_Started(prepare, nothing), relay, consumer, hub],
+            workers=[_Started(prepare, nothing), relay, consumer, hub, sweeper],
             closers=[owners.close, sfu.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

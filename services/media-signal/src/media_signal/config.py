@@ -25,6 +25,8 @@ class MediaSignalSettings(ServiceSettings):
     room_lease_seconds: float = Field(default=30.0, ge=1, le=600)
     # What other replicas and clients are told when this replica owns a room (host:port).
     advertise_address: str = ""
+    # How often a replica sweeps Janus for rooms of ended (or unknown) rooms; 0 turns it off.
+    sfu_sweep_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     @field_validator("join_token_secret")
     @classmethod

@@ -10,17 +10,21 @@ import secrets
 import zlib
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
 from parta_common.errors import InvalidArgument, Unavailable
 
 from media_signal.app.hub import SfuFeedNotReady
-from media_signal.app.ports import Published, Subscribed
+from media_signal.app.ports import Published, SfuRoomInfo, Subscribed
 
 log = structlog.get_logger("media_signal.janus")
+DESCRIPTION_PREFIX = "parta/"
 PLUGIN = "janus.plugin.videoroom"
 # VideoRoom error codes (janus_videoroom.c).
+NO_SUCH_ROOM = 426
+ROOM_EXISTS = 427
 NO_SUCH_FEED = 428
 INVALID_SDP = (465, 466)
 
@@ -44,8 +48,14 @@ class JanusError(Exception):
 
 
 class JanusSfu:
-    def __init__(self, url: str, *, timeout: float = 10.0):
+    def __init__(self, url: str, *, namespace: str = "", timeout: float = 10.0):
         self._url = url.rstrip("/")
+        # Which Janus this is, as recorded in room documents: the API URL without credentials or query.
+        parts = urlsplit(self._url)
+        self.instance = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+        # Rooms are described "parta/<namespace>/<room id>": the sweep (list_rooms) must never take
+        # another deployment's rooms, or another test run's, on a shared Janus for leftovers.
+        self._prefix = f"{DESCRIPTION_PREFIX}{namespace}/"
         self._timeout = timeout
         self._http: aiohttp.ClientSession | None = None
         self._session_id = 0
@@ -168,7 +178,11 @@ class JanusSfu:
                         "request": "create",
                         "room": candidate,
                         "publishers": max_publishers,
-                        "is_private": True,
+                        "description": f"{self._prefix}{room_id}",
+                        # Listed, so that a sweep can find rooms left by a replica that died (Janus
+                        # hides private rooms from "list" without an admin key). The Janus API is
+                        # reachable only by media-signal (NetworkPolicy); clients never see it.
+                        "is_private": False,
                         "permanent": False,
                         "audiocodec": "opus",
                         "videocodec": "vp8,h264",
@@ -177,13 +191,27 @@ class JanusSfu:
                 )
                 return candidate
             except JanusError as exc:
-                if exc.code != 427:  # room exists: a leftover or a crc clash, pick another number
+                if exc.code != ROOM_EXISTS:  # room exists: a leftover or a crc clash, pick another number
                     raise
         raise Unavailable("cannot allocate a media room", reason="SFU_ROOM_CLASH")
 
     async def destroy_room(self, sfu_room: int) -> None:
-        with contextlib.suppress(JanusError):
+        await self._ensure()
+        try:
             await self._message(self._admin_handle, {"request": "destroy", "room": sfu_room})
+        except JanusError as exc:
+            if exc.code != NO_SUCH_ROOM:  # already gone: destroyed is what was asked
+                raise Unavailable("the media server refused to destroy a room", reason="SFU_ERROR") from exc
+
+    async def list_rooms(self) -> list[SfuRoomInfo]:
+        await self._ensure()
+        reply = await self._message(self._admin_handle, {"request": "list"})
+        out = []
+        for entry in reply.get("plugindata", {}).get("data", {}).get("list", []):
+            description = str(entry.get("description", ""))
+            if description.startswith(self._prefix) and isinstance(entry.get("room"), int):
+                out.append(SfuRoomInfo(number=entry["room"], room_id=description.removeprefix(self._prefix)))
+        return out
 
     async def publish(self, sfu_room: int, display: str, offer_sdp: str) -> Published:
         await self._ensure()

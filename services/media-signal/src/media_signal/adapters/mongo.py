@@ -127,6 +127,8 @@ def room_to_doc(room: Room) -> Document:
         "version": room.version,
         # User ids may contain dots; attendance is a list keyed inside, never by field name.
         "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
+        # Which SFU room (and SFU) serves the room now; None when it has none.
+        "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
     }
 
 
@@ -158,6 +160,8 @@ def room_from_doc(doc: Document) -> Room:
             )
             for a in doc.get("attendance", [])
         },
+        sfu_room=int((doc.get("sfu") or {}).get("room", 0)),
+        sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
     )
 
 

@@ -30,6 +30,7 @@ from parta_common.errors import (
 
 from media_signal.app import signals as s
 from media_signal.app.ports import JoinTokenCodec, RoomRepository, Sfu
+from media_signal.app.sfu_rooms import destroy_recorded_sfu_room
 from media_signal.domain import events
 from media_signal.domain.rooms import Grants, MediaMode, Room, RoomState
 
@@ -240,9 +241,31 @@ class SignalHub:
                     reason="ROOM_PINNED_ELSEWHERE",
                     metadata={"owner_replica": owner.replica, "owner_address": owner.address},
                 )
+            if room.sfu_room:
+                room = await self._take_over_sfu_room(room_id)
             live = LiveRoom(room)
             self._live[room_id] = live
             return live
+
+    async def _take_over_sfu_room(self, room_id: str) -> Room:
+        """We hold the room now, yet it records an SFU room: its holder is gone (died with the room
+        open, or emptied it and let go). Nobody else will destroy that SFU room, and this replica
+        will open its own, so destroy it and forget it. Read afresh: the lease is ours only now."""
+        room = await self._rooms.get(room_id)
+        if room is None:
+            raise NotFound("room not found", reason="ROOM_NOT_FOUND")
+        if room.sfu_room_orphaned(holder_alive=False) and await destroy_recorded_sfu_room(self._sfu, room):
+            expected = room.version
+            room.forget_sfu_room()
+            try:
+                await self._rooms.save(room, [], expected_version=expected)
+            except Aborted:
+                # Changed since the read (ended elsewhere): the stored room is the one to serve.
+                fresh = await self._rooms.get(room_id)
+                if fresh is None:
+                    raise NotFound("room not found", reason="ROOM_NOT_FOUND") from None
+                room = fresh
+        return room
 
     async def _unload_if_empty(self, live: LiveRoom) -> None:
         async with self._load_lock:
@@ -252,8 +275,10 @@ class SignalHub:
             self._live.pop(live.room.room_id, None)
         await self._rooms.release(live.room.room_id, self.replica)
         if live.sfu_room:
-            with contextlib.suppress(Exception):
-                await self._sfu.destroy_room(live.sfu_room)
+            # The document keeps the number: whoever loads the room next destroys it again, which
+            # the SFU answers with "no such room" (done); forgetting it here would need a second
+            # write racing that next holder's claim.
+            await self._destroy_quietly(live.sfu_room)
 
     async def _persist(self, live: LiveRoom, evts: list[object]) -> None:
         room = live.room
@@ -529,8 +554,35 @@ class SignalHub:
         async with live.sfu_lock:
             if not live.sfu_room:
                 publishers = max(4, min(live.room.max_participants, 100))
-                live.sfu_room = await self._sfu.create_room(live.room.room_id, publishers)
+                number = await self._sfu.create_room(live.room.room_id, publishers)
+                await self._record_sfu_room(live, number)
+                live.sfu_room = number
             return live.sfu_room
+
+    async def _record_sfu_room(self, live: LiveRoom, number: int) -> None:
+        """Writes the new SFU room into the room document (versioned, like every room save), so
+        another replica can destroy it if this one dies with the room open. Unrecorded, it must
+        not stay: destroyed at once when the write fails or the room ended meanwhile."""
+        async with live.lock:
+            room = live.room
+            before = (room.sfu_room, room.sfu_instance, room.version)
+            try:
+                if live.unloaded or room.state is not RoomState.LIVE:
+                    raise FailedPrecondition("the room has ended", reason="ROOM_ENDED")
+                expected = room.version
+                room.record_sfu_room(number, self._sfu.instance)
+                await self._rooms.save(room, [], expected_version=expected)
+            except BaseException:
+                room.sfu_room, room.sfu_instance, room.version = before
+                self._spawn(self._destroy_quietly(number), "sfu-destroy")
+                raise
+
+    async def _destroy_quietly(self, sfu_room: int) -> None:
+        try:
+            await self._sfu.destroy_room(sfu_room)
+        except Exception as exc:
+            # The sweep (app/sfu_rooms.py) finds it once the room has ended.
+            log.warning("sfu_room_destroy_failed", sfu_room=sfu_room, error=type(exc).__name__)
 
     async def _subscribe(self, live: LiveRoom, subscriber: Session, publisher: Session) -> None:
         feed = publisher.feed_id

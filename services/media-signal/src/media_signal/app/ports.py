@@ -101,12 +101,29 @@ class Subscribed:
     offer_sdp: str
 
 
+@dataclass(frozen=True)
+class SfuRoomInfo:
+    """An SFU room this deployment created: its number and the Parta room it was made for."""
+
+    number: int
+    room_id: str
+
+
 class Sfu(Protocol):
     """The selective forwarding unit (Janus VideoRoom); handles are opaque strings."""
 
+    # Names the SFU this replica talks to, as recorded in room documents (which Janus a number is on).
+    instance: str
+
     async def create_room(self, room_id: str, max_publishers: int) -> int: ...
 
-    async def destroy_room(self, sfu_room: int) -> None: ...
+    async def destroy_room(self, sfu_room: int) -> None:
+        """Idempotent: a room the SFU does not have (any more) counts as destroyed."""
+        ...
+
+    async def list_rooms(self) -> list[SfuRoomInfo]:
+        """The SFU rooms this deployment created (others sharing the SFU are never listed)."""
+        ...
 
     async def publish(self, sfu_room: int, display: str, offer_sdp: str) -> Published: ...
 

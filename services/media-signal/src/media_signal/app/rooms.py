@@ -19,7 +19,9 @@ from media_signal.app.ports import (
     OwnerReplicas,
     OwnerUnreachable,
     RoomRepository,
+    Sfu,
 )
+from media_signal.app.sfu_rooms import destroy_recorded_sfu_room
 from media_signal.domain import events
 from media_signal.domain.policy import check_call_contacts, check_call_group
 from media_signal.domain.rooms import (
@@ -76,6 +78,7 @@ class RoomUseCases:
         signal_address: str = "",
         owners: OwnerReplicas | None = None,
         replica: str = "",
+        sfu: Sfu | None = None,
     ):
         self._rooms = rooms
         self._directory = directory
@@ -88,6 +91,7 @@ class RoomUseCases:
         self._signal_address = signal_address
         self._owners = owners
         self._replica = replica
+        self._sfu = sfu
 
     async def create_room(self, cmd: NewRoom, user_id: str) -> Room:
         now = self._clock.now()
@@ -172,6 +176,11 @@ class RoomUseCases:
         now = self._clock.now()
         if room.end(now):
             await self._rooms.save(room, [events.RoomEnded(room, now, dict(room.attendance))], expected_version=version)
+            if self._sfu is not None and room.sfu_room_orphaned(holder_alive=False):
+                # Ended without its holder (dead, unreachable, or gone): its SFU room would
+                # otherwise linger on Janus. A live holder that missed the call finds it gone
+                # ("no such room" counts as destroyed) when it closes at its next lease renewal.
+                await destroy_recorded_sfu_room(self._sfu, room)
         return room
 
     async def _end_on_owner(self, room_id: str, credentials: str) -> Room | None:

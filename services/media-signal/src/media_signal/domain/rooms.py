@@ -161,6 +161,10 @@ class Room:
     ended_at: datetime | None = None
     version: int = 1
     attendance: dict[str, AttendanceEntry] = field(default_factory=dict)
+    # The SFU (Janus VideoRoom) room of a lesson or broadcast while one exists, and the SFU it is
+    # on. Persisted so a replica other than the owner can destroy it when the owner died.
+    sfu_room: int = 0
+    sfu_instance: str = ""
 
     @property
     def media_mode(self) -> MediaMode:
@@ -194,6 +198,20 @@ class Room:
         self.ended_at = at
         self.version += 1
         return True
+
+    def record_sfu_room(self, number: int, instance: str) -> None:
+        self.sfu_room, self.sfu_instance = number, instance
+        self.version += 1
+
+    def forget_sfu_room(self) -> None:
+        self.sfu_room, self.sfu_instance = 0, ""
+        self.version += 1
+
+    def sfu_room_orphaned(self, *, holder_alive: bool) -> bool:
+        """Whether the recorded SFU room has nobody left to destroy it but the caller: the room
+        ended, or the replica that created it no longer holds the room (died, or let it go).
+        A live holder destroys its own SFU room when it ends or empties the room."""
+        return bool(self.sfu_room) and (self.state is RoomState.ENDED or not holder_alive)
 
     def record_join(self, user_id: str, at: datetime) -> AttendanceEntry:
         entry = self.attendance.get(user_id) or AttendanceEntry(first_joined_at=at)
