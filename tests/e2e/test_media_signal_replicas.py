@@ -1,6 +1,8 @@
 """EndRoom across signalling replicas, two media-signal processes: a lesson pinned to replica A
 (teacher publishing through Janus, a student connected), the host ends it on replica B; the
-student's stream on A gets room_ended and closes cleanly, and the Janus room is destroyed."""
+student's stream on A gets room_ended and closes cleanly, and the Janus room is destroyed. And
+when A is SIGKILLed with the Janus room open, the host's EndRoom on B still destroys it (from the
+number the room document recorded)."""
 
 from __future__ import annotations
 
@@ -99,3 +101,65 @@ async def test_end_room_on_another_replica_reaches_the_owners_streams_and_janus(
     with pytest.raises(grpc.aio.AioRpcError) as late:
         await student.join_token(room.room_id)
     assert late.value.code() == grpc.StatusCode.FAILED_PRECONDITION, error_reason(late.value)
+
+
+async def test_janus_room_of_a_killed_owner_is_destroyed_when_the_host_ends_the_room_elsewhere(
+    stack: MediaStack, mongo_uri: str
+) -> None:
+    """The owner replica is SIGKILLed while its lesson's Janus room is open: nobody ends it there.
+    The host's EndRoom on the other replica cannot be forwarded (the owner is gone), ends the room
+    in the store, and destroys the Janus room the room document recorded."""
+    from aiortc import RTCPeerConnection
+    from pymongo import AsyncMongoClient
+
+    from tests.e2e.media_signal_support import synthetic_video
+
+    teacher_id, student_id = f"teacher-{uuid.uuid4().hex[:6]}", f"student-{uuid.uuid4().hex[:6]}"
+    school = await stack.school([(teacher_id, "teacher", "subject_teacher"), (student_id, "student", "student")])
+    other = await stack.start_replica("media_signal_b")
+    teacher = stack.user(teacher_id)
+    room = await teacher.create_room(school, ev.ROOM_KIND_LESSON, title="Физика 5А", start_now=True)
+
+    st = await teacher.signal(room_id=room.room_id)
+    await st.expect("joined")
+    ss = await stack.user(student_id).signal(room_id=room.room_id)
+    await ss.expect("joined")
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver(synthetic_video(), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        await st.send(pb.SignalRequest(request_id="pub", offer=pb.SessionDescription(sdp=pc.localDescription.sdp)))
+        await st.expect("answer", timeout=20)
+    finally:
+        await pc.close()
+
+    # The room document names the Janus room (and the Janus) — that is all another replica has.
+    owner = stack.stack.services["media_signal"]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+    try:
+        doc = await client[owner.env["MEDIA_SIGNAL_MONGODB_DATABASE"]]["rooms"].find_one({"_id": room.room_id})
+    finally:
+        await client.close()
+    assert doc is not None and doc["sfu"]["instance"] == media.janus_url().rstrip("/")
+    janus_room = int(doc["sfu"]["room"])
+    assert await janus_room_exists(janus_room)
+
+    owner.process.kill()  # SIGKILL: no drain, no lease release, no Janus destroy
+    owner.process.wait()
+    for client_stream in (st, ss):
+        await client_stream.close()
+    assert await janus_room_exists(janus_room)  # lingering, as before this fix
+
+    teacher_b = stack.user(teacher_id, address=other)
+    started = time.monotonic()
+    ended = await teacher_b.rooms.EndRoom(
+        pb.EndRoomRequest(room_id=room.room_id), metadata=teacher_b.metadata, timeout=10
+    )
+    took = time.monotonic() - started
+    assert ended.room.state == pb.ROOM_STATE_ENDED
+    assert not await janus_room_exists(janus_room)
+    assert took < 6, took  # the forward fails fast (connection refused), well inside its 5 s deadline
+    print(f"EndRoom with the owner killed (store fallback + Janus destroy): {took * 1000:.0f} ms")
+    # Nothing is checked after this: B's graceful stop would only wait ~5 s for its Kafka consumer
+    # group to give up on the killed A, so B goes the same way (its own run's group and database).
+    stack.stack.services["media_signal_b"].process.kill()
