@@ -206,7 +206,7 @@ async def test_the_sweep_destroys_sfu_rooms_of_ended_or_unknown_rooms_only_and_i
     [live_number] = janus.rooms
     ended = Room("gone", "s", RoomKind.LESSON, "t", "teacher", datetime(2026, 9, 1, tzinfo=UTC), state=RoomState.ENDED)
     rooms.rooms["gone"] = copy.deepcopy(ended)
-    janus.rooms.update({201: "gone", 202: "never-existed", 203: "gone-too"})
+    janus.rooms.update({201: "gone", 202: "never-existed", 203: "unknown-too"})
 
     sweeper = SfuRoomSweeper(sfu=janus, rooms=rooms, batch=2)
     first = await sweeper.sweep()  # the two lowest numbers: the live room's (kept) and 201
