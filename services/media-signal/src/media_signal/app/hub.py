@@ -273,12 +273,13 @@ class SignalHub:
                 return
             live.unloaded = True
             self._live.pop(live.room.room_id, None)
-        await self._rooms.release(live.room.room_id, self.replica)
         if live.sfu_room:
-            # The document keeps the number: whoever loads the room next destroys it again, which
-            # the SFU answers with "no such room" (done); forgetting it here would need a second
-            # write racing that next holder's claim.
+            # Before the release: once the lease is free another replica may open a room under the
+            # same number. The document keeps the number: whoever loads the room next destroys it
+            # again, which the SFU answers with "no such room" (done); forgetting it here would
+            # need a second write racing that next holder's claim.
             await self._destroy_quietly(live.sfu_room)
+        await self._rooms.release(live.room.room_id, self.replica)
 
     async def _persist(self, live: LiveRoom, evts: list[object]) -> None:
         room = live.room
