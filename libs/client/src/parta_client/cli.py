@@ -1360,7 +1360,7 @@ async def rooms_of(
 
 
 def print_rooms(rooms: list[media_signal_pb2.Room]) -> None:
-    table = grid("room", "title", "state", "when")
+    table = grid("room id", "title", "state", "when")
     for room in rooms:
         at = when(room.ended_at) if room.state == media_signal_pb2.ROOM_STATE_ENDED else when(room.started_at)
         table.add_row(room.room_id, room.title, ROOM_STATES.get(room.state, "?"), at or when(room.scheduled_for))
