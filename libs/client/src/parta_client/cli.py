@@ -37,7 +37,7 @@ from rich.table import Table
 
 from parta_client.client import Parta, new_request_id
 from parta_client.config import Endpoints, parta_home
-from parta_client.devsms import DevSmsFile, mask_phone
+from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
 from parta_client.errors import CallError, NotSignedIn, Refused, describe
 from parta_client.resolve import (
     Candidate,
@@ -499,6 +499,8 @@ def show_school(school: school_pb2.School, roles: Iterable[int] = ()) -> None:
     ):
         if value:
             table.add_row(label, value)
+    if school.admin_vacant:
+        table.add_row("admin seat", f"vacant since {when(school.admin_vacant_since)}: an operator appoints a successor")
     role_names = ", ".join(ROLE_NAMES.get(int(r), "?") for r in roles)
     if role_names:
         table.add_row("your roles", role_names)
@@ -626,14 +628,55 @@ def school_verify(person: Annotated[str, typer.Argument(help="User id or name of
 
 
 @school_app.command("appoint-admin")
-def school_appoint_admin(person: Annotated[str, typer.Argument(help="User id or name of a staff member.")]) -> None:
-    """Make a staff member an admin too (admins)."""
+def school_appoint_admin(
+    person: Annotated[str, typer.Argument(help="User id or name of a staff member.")] = "",
+    phone: Annotated[str, typer.Option("--phone", help="Operators, school without admin: the successor's phone.")] = "",
+    school: Annotated[str, typer.Option("--school", help="School id (operators are not members).")] = "",
+) -> None:
+    """Make a staff member an admin too (admins), or fill a vacant admin seat (operators)."""
+    if bool(person) == bool(phone):
+        raise typer.BadParameter("name a staff member or give --phone, not both")
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
-        user_id = await person_by_ref(parta, school_id, person)
+        school_id = school or await current_school(parta)
+        if phone:
+            # The successor becomes admin when they sign in with this phone (as with a new school).
+            request = school_pb2.AppointAdminRequest(school_id=school_id, admin_phone=normalize_phone(phone))
+            await parta.schools.AppointAdmin(request)
+            masked = mask_phone(request.admin_phone)
+            emit({"admin_phone": masked}, lambda: out().print(f"{masked} becomes admin on signing in."))
+            return
+        # An operator is no member: with --school, PERSON must be the user id itself.
+        user_id = person if school else await person_by_ref(parta, school_id, person)
         await parta.schools.AppointAdmin(school_pb2.AppointAdminRequest(school_id=school_id, user_id=user_id))
         emit({"admin": user_id}, lambda: out().print(f"{user_id} is now an admin."))
+
+    run(action)
+
+
+@school_app.command("vacant")
+def school_vacant() -> None:
+    """Schools whose last admin is gone (operators): appoint a successor with appoint-admin."""
+
+    async def action(parta: Parta) -> None:
+        schools: list[school_pb2.School] = []
+        token = ""
+        while True:
+            reply = await parta.schools.ListVacantSchools(
+                school_pb2.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_size=100, page_token=token))
+            )
+            schools += reply.schools
+            token = reply.page.next_page_token
+            if not token:
+                break
+
+        def human() -> None:
+            table = grid("school id", "name", "region", "vacant since")
+            for school in schools:
+                table.add_row(school.school_id, school.name, school.region, when(school.admin_vacant_since))
+            out().print(table)
+
+        emit(schools, human)
 
     run(action)
 
