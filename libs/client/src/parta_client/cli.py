@@ -35,7 +35,7 @@ from parta.school.v1 import school_pb2
 from rich.console import Console
 from rich.table import Table
 
-from parta_client.client import Parta, new_request_id
+from parta_client.client import Parta, new_request_id, new_trace_id
 from parta_client.config import Endpoints, parta_home
 from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
 from parta_client.errors import CallError, NotSignedIn, Refused, describe
@@ -95,6 +95,7 @@ class State:
     profile: str = "default"
     school: str = ""
     json: bool = False
+    trace_id: str = ""
 
 
 STATE = State()
@@ -117,7 +118,10 @@ def run(action: Callable[[Parta], Awaitable[None]]) -> None:
     """Runs one command's calls and turns expected failures into a message and an exit code."""
 
     async def main() -> None:
-        async with Parta(Endpoints.from_env(), store()) as parta:
+        if STATE.trace_id:
+            # On stderr first, so it is there even when the command fails.
+            err().print(f"trace {STATE.trace_id}", markup=False)
+        async with Parta(Endpoints.from_env(), store(), trace_id=STATE.trace_id) as parta:
             await action(parta)
 
     try:
@@ -338,8 +342,12 @@ def options(
     ] = "default",
     school: Annotated[str, typer.Option("--school", help="School id or name (default: the profile's).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="Send W3C trace context with every call; prints the trace id.")
+    ] = False,
 ) -> None:
     STATE.profile, STATE.school, STATE.json = profile, school, as_json
+    STATE.trace_id = new_trace_id() if trace else ""
     try:
         store()
     except ValueError as error:

@@ -14,6 +14,7 @@ calls must never present the same refresh token twice.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -116,10 +117,20 @@ def _ts(timestamp: Any) -> float:
     return float(timestamp.seconds) + timestamp.nanos / 1e9 if timestamp.seconds else 0.0
 
 
-def _with_auth(details: grpc.aio.ClientCallDetails, token: str | None, default_timeout: bool) -> Any:
+def new_trace_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _with_auth(
+    details: grpc.aio.ClientCallDetails, token: str | None, default_timeout: bool, trace_id: str = ""
+) -> Any:
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
     if token is not None:
         metadata["authorization"] = f"Bearer {token}"
+    if trace_id:
+        # W3C trace context, sampled: every call of this client joins one trace, each as its own
+        # parent span, so an operator finds the whole command in the trace backend by one id.
+        metadata["traceparent"] = f"00-{trace_id}-{secrets.token_hex(8)}-01"
     timeout = details.timeout
     if timeout is None and default_timeout:
         timeout = DEFAULT_TIMEOUT
@@ -132,14 +143,15 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
 
 
 class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
-    def __init__(self, keeper: TokenKeeper):
+    def __init__(self, keeper: TokenKeeper, trace_id: str = ""):
         self.keeper = keeper
+        self.trace_id = trace_id
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         if _method_name(client_call_details) in PUBLIC_METHODS:
-            return await continuation(_with_auth(client_call_details, None, True), request)
+            return await continuation(_with_auth(client_call_details, None, True, self.trace_id), request)
         token = await self.keeper.token()
-        call = await continuation(_with_auth(client_call_details, token, True), request)
+        call = await continuation(_with_auth(client_call_details, token, True, self.trace_id), request)
         try:
             return await call
         except grpc.aio.AioRpcError as error:
@@ -147,18 +159,19 @@ class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[mis
                 raise
         # The access token was rejected (expired early, key rotated): one retry with a fresh one.
         token = await self.keeper.token()
-        return await (await continuation(_with_auth(client_call_details, token, True), request))
+        return await (await continuation(_with_auth(client_call_details, token, True, self.trace_id), request))
 
 
 class _AuthStream:
     """Streams are not replayable, so they only get the (proactively refreshed) token."""
 
-    def __init__(self, keeper: TokenKeeper):
+    def __init__(self, keeper: TokenKeeper, trace_id: str = ""):
         self.keeper = keeper
+        self.trace_id = trace_id
 
     async def _details(self, details: grpc.aio.ClientCallDetails) -> Any:
         public = _method_name(details) in PUBLIC_METHODS
-        return _with_auth(details, None if public else await self.keeper.token(), False)
+        return _with_auth(details, None if public else await self.keeper.token(), False, self.trace_id)
 
 
 # grpc.aio files each interceptor under the first kind it is an instance of, so one object per kind.
@@ -185,7 +198,12 @@ class Parta:
         endpoints: Endpoints | None = None,
         store: SessionStore | None = None,
         session: Session | None = None,
+        *,
+        trace_id: str = "",
     ):
+        """`trace_id` (32 hex digits, see new_trace_id): every call carries it as W3C trace context,
+        so with tracing on in the services the whole session is one trace."""
+        self.trace_id = trace_id
         self.endpoints = endpoints or Endpoints.from_env()
         self.store = store
         self.keeper = TokenKeeper(store, session if session is not None else (store.load() if store else None))
@@ -202,10 +220,10 @@ class Parta:
 
     def _channel(self, address: str) -> grpc.aio.Channel:
         interceptors = [
-            _AuthUnaryUnary(self.keeper),
-            _AuthUnaryStream(self.keeper),
-            _AuthStreamUnary(self.keeper),
-            _AuthStreamStream(self.keeper),
+            _AuthUnaryUnary(self.keeper, self.trace_id),
+            _AuthUnaryStream(self.keeper, self.trace_id),
+            _AuthStreamUnary(self.keeper, self.trace_id),
+            _AuthStreamStream(self.keeper, self.trace_id),
         ]
         return grpc.aio.insecure_channel(
             address,
