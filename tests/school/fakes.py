@@ -16,6 +16,7 @@ from school.app.invites import Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.schools import Schools
+from school.app.years import AcademicYears
 from school.domain.events import DomainEvent
 from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
 from school.domain.secrets import Secrets
@@ -197,6 +198,7 @@ class World:
         self.memberships = Memberships(self.deps, self.schools)
         self.invites = Invites(self.deps)
         self.join_requests = JoinRequests(self.deps, self.invites)
+        self.years = AcademicYears(self.deps)
 
     def events(self) -> list[DomainEvent]:
         return [

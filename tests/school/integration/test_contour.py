@@ -17,7 +17,7 @@ import pytest
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 
-from tests.school.integration.world import World, build_world, letters, rid
+from tests.school.integration.world import World, build_world, letters, register, rid
 from tests.school.support import User
 
 ALL = frozenset({"admin", "head", "sub", "student", "parent"})
@@ -80,6 +80,17 @@ async def _approval_invite_token(w: World, actor: User) -> pb.AcceptInviteReques
 async def _fresh_student_in_5a(w: World, actor: User) -> pb.RemoveMemberRequest:
     student = await w.new_student()
     return pb.RemoveMemberRequest(school_id=w.school.school_id, user_id=student.user_id, class_id=w.c5a.class_id)
+
+
+async def _new_year(w: World, actor: User) -> pb.StartAcademicYearRequest:
+    """A rollover moves every class of the school: the allowed admin runs it in a dedicated school of
+    theirs (with a class to move), so school A stays in its year for the other cases. The refused roles
+    and the outsider aim at school A itself, which must stay unchanged."""
+    school = w.school
+    if actor is w.admin:
+        school = await register(w.env, w.admin, "Школа года")
+        await w.new_class(school)
+    return pb.StartAcademicYearRequest(school_id=school.school_id, academic_year="2027/2028", request_id=rid())
 
 
 def _req(factory: Callable[[World], Any]) -> Build:
@@ -153,6 +164,7 @@ CASES: list[Case] = [
     ),
     # Operators only (test_admin_seat.py): no member of any school, admins included, lists vacancies.
     Case("schools", "ListVacantSchools", _req(lambda w: pb.ListVacantSchoolsRequest()), frozenset()),
+    Case("schools", "StartAcademicYear", lambda w, a: _new_year(w, a), frozenset({"admin"})),
     # --- ClassService ---
     Case(
         "classes",

@@ -62,6 +62,13 @@ MALFORMED: dict[str, list[Any]] = {
         pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_size=-1)),
         pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_token="!!not-a-token!!")),
     ],
+    "StartAcademicYear": [
+        pb.StartAcademicYearRequest(),
+        pb.StartAcademicYearRequest(school_id="{school}", academic_year="2027/2028"),
+        pb.StartAcademicYearRequest(school_id="{school}", academic_year="2027/2029", request_id=rid()),
+        pb.StartAcademicYearRequest(school_id="{school}", academic_year="2027-2028", request_id=rid()),
+        pb.StartAcademicYearRequest(school_id=CTRL, academic_year="2027/2028", request_id=rid()),
+    ],
     "RemoveAdmin": [pb.RemoveAdminRequest(), pb.RemoveAdminRequest(school_id="{school}", user_id=LONG)],
     "VerifyStaff": [pb.VerifyStaffRequest(), pb.VerifyStaffRequest(school_id="{school}")],
     "CreateClass": [

@@ -54,6 +54,7 @@ from school.app.invites import Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.schools import Schools
+from school.app.years import AcademicYears
 from school.config import SchoolSettings
 from school.domain.secrets import Secrets
 
@@ -85,6 +86,7 @@ class SchoolService:
     invites: Invites
     join_requests: JoinRequests
     consumer: EventConsumer
+    years: AcademicYears
 
 
 async def build(
@@ -124,6 +126,7 @@ async def build(
         ),
     )
     schools = Schools(deps)
+    years = AcademicYears(deps)
     classes = Classes(deps)
     memberships = Memberships(deps, schools)
     invites = Invites(deps)
@@ -141,7 +144,7 @@ async def build(
     )
 
     def register(server):  # type: ignore[no-untyped-def]
-        school_pb2_grpc.add_SchoolServiceServicer_to_server(SchoolServicer(schools), server)
+        school_pb2_grpc.add_SchoolServiceServicer_to_server(SchoolServicer(schools, years), server)
         school_pb2_grpc.add_ClassServiceServicer_to_server(ClassServicer(classes), server)
         school_pb2_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(memberships, classes), server)
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
@@ -163,7 +166,7 @@ async def build(
         )
     )
     return SchoolService(
-        settings, infra, runner, relay, deps, schools, classes, memberships, invites, join_requests, consumer
+        settings, infra, runner, relay, deps, schools, classes, memberships, invites, join_requests, consumer, years
     )
 
 

@@ -132,8 +132,17 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
             return CLASS_TOPIC, c.school_id, ev.ClassCreated(**{"class": class_pb(c)})
         case de.ClassUpdated(school_class=c):
             return CLASS_TOPIC, c.school_id, ev.ClassUpdated(**{"class": class_pb(c)})
-        case de.ClassArchived(school_class=c):
-            return CLASS_TOPIC, c.school_id, ev.ClassArchived(**{"class": class_pb(c)})
+        case de.ClassArchived(school_class=c, reason=reason):
+            return CLASS_TOPIC, c.school_id, ev.ClassArchived(**{"class": class_pb(c)}, reason=reason)
+        case de.AcademicYearStarted(school=s, previous_academic_year=previous):
+            started = ev.AcademicYearStarted(
+                school=school_pb(s),
+                previous_academic_year=previous,
+                academic_year=s.academic_year,
+                promoted_class_ids=list(event.promoted_class_ids),
+                graduated_class_ids=list(event.graduated_class_ids),
+            )
+            return SCHOOL_TOPIC, s.id, started
         case de.MemberJoined(membership=m):
             return MEMBERSHIP_TOPIC, m.school_id, ev.MemberJoined(membership=membership_pb(m))
         case de.MemberRoleChanged(membership=m):

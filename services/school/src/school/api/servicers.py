@@ -14,6 +14,7 @@ from school.app.invites import CreateInvite, Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.schools import UPDATABLE, RegisterSchool, Schools
+from school.app.years import AcademicYears
 from school.domain.model import ClassRole, JoinState, SchoolRole, invalid
 from school.domain.permissions import Action
 
@@ -28,8 +29,9 @@ def _enum(enum: Any, value: int, field: str) -> Any:
 
 
 class SchoolServicer(rpc.SchoolServiceServicer):
-    def __init__(self, schools: Schools):
+    def __init__(self, schools: Schools, years: AcademicYears):
         self.schools = schools
+        self.years = years
 
     async def RegisterSchool(self, request: pb.RegisterSchoolRequest, context: Ctx) -> pb.RegisterSchoolResponse:
         school = await self.schools.register_school(
@@ -93,6 +95,19 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         found = await self.schools.list_vacant_schools(m.caller(), page.after, page.limit)
         items, info = page.cut(found, lambda s: s.id)
         return pb.ListVacantSchoolsResponse(schools=[m.school(s) for s in items], page=info)
+
+    async def StartAcademicYear(
+        self, request: pb.StartAcademicYearRequest, context: Ctx
+    ) -> pb.StartAcademicYearResponse:
+        started = await self.years.start_academic_year(
+            m.caller(), request.request_id, request.school_id, request.academic_year
+        )
+        return pb.StartAcademicYearResponse(
+            school=m.school(started.school),
+            previous_academic_year=started.previous_academic_year,
+            promoted=[m.school_class(c) for c in started.promoted],
+            graduated=[m.school_class(c) for c in started.graduated],
+        )
 
 
 class ClassServicer(rpc.ClassServiceServicer):

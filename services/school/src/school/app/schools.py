@@ -223,6 +223,12 @@ class Schools:
         async def attempt() -> School | None:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
+            if fresh.rollover_pending and changes.get("academic_year", fresh.academic_year) != fresh.academic_year:
+                # The unfinished rollover's plan is keyed by the year: changing it would strand its classes.
+                raise FailedPrecondition(
+                    f"the rollover to {fresh.academic_year} is not finished: repeat it first",
+                    reason="ROLLOVER_IN_PROGRESS",
+                )
             updated = replace(fresh, **changes)  # type: ignore[arg-type]
             mv = Violations()
             check_minutes(

@@ -47,6 +47,17 @@ class ClassUpdated:
 @dataclass(frozen=True)
 class ClassArchived:
     school_class: SchoolClass
+    reason: str = ""  # "graduated" when a new academic year archives a top-grade class; else empty
+
+
+@dataclass(frozen=True)
+class AcademicYearStarted:
+    """A rollover finished: every class it planned has moved up or graduated."""
+
+    school: School
+    previous_academic_year: str
+    promoted_class_ids: tuple[str, ...]
+    graduated_class_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ DomainEvent = (
     | ClassCreated
     | ClassUpdated
     | ClassArchived
+    | AcademicYearStarted
     | MemberJoined
     | MemberRoleChanged
     | MemberLeft

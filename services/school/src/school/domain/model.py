@@ -175,6 +175,13 @@ class School:
     # Set when the last admin's account was deleted (the person's right; the school cannot refuse it):
     # nobody administers the school until an operator appoints a successor. Cleared by that appointment.
     admin_vacant_since: datetime | None = None
+    # The last academic-year rollover (domain/years.py), recorded in this document before any class
+    # moves, so a retry after a crash resumes the same plan: the year left, the classes it moves up and
+    # graduates, and whether classes may still be pending (cleared with AcademicYearStarted).
+    rollover_from_year: str = ""
+    rollover_promoted: tuple[str, ...] = ()
+    rollover_graduated: tuple[str, ...] = ()
+    rollover_pending: bool = False
 
     @property
     def admin_vacant(self) -> bool:
