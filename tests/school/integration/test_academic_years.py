@@ -4,6 +4,7 @@ every class changed — and every event published — exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -42,15 +43,24 @@ def _start(w: World, year: str = Y2) -> pb.StartAcademicYearRequest:
     return pb.StartAcademicYearRequest(school_id=w.school.school_id, academic_year=year, request_id=rid())
 
 
-async def _class_events(env: Any, kafka: str, school_id: str) -> tuple[list[Any], list[Any], list[Any]]:
-    def done(seen):  # type: ignore[no-untyped-def]
-        return any(x.school.school_id == school_id for x in payloads(seen, ev.AcademicYearStarted))
+async def _class_events(env: Any, kafka: str, school_id: str, classes: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """Reads both topics until AcademicYearStarted and at least `classes` class events of the school are in
+    (the topics are read independently, so one may lag), then a moment more to catch any duplicate."""
 
-    seen = await read_events(kafka, [env.prefix + "school.school.v1", env.prefix + "school.class.v1"], until=done)
-    updated = [x for x in payloads(seen, ev.ClassUpdated) if getattr(x, "class").school_id == school_id]
-    archived = [x for x in payloads(seen, ev.ClassArchived) if getattr(x, "class").school_id == school_id]
-    started = [x for x in payloads(seen, ev.AcademicYearStarted) if x.school.school_id == school_id]
-    return updated, archived, started
+    def split(seen):  # type: ignore[no-untyped-def]
+        updated = [x for x in payloads(seen, ev.ClassUpdated) if getattr(x, "class").school_id == school_id]
+        archived = [x for x in payloads(seen, ev.ClassArchived) if getattr(x, "class").school_id == school_id]
+        started = [x for x in payloads(seen, ev.AcademicYearStarted) if x.school.school_id == school_id]
+        return updated, archived, started
+
+    def done(seen):  # type: ignore[no-untyped-def]
+        updated, archived, started = split(seen)
+        return bool(started) and len(updated) + len(archived) >= classes
+
+    topics = [env.prefix + "school.school.v1", env.prefix + "school.class.v1"]
+    await read_events(kafka, topics, until=done)
+    await asyncio.sleep(0.5)  # a duplicate would be relayed by now (poll 0.2 s)
+    return split(await read_events(kafka, topics, until=done))  # type: ignore[no-any-return]
 
 
 async def test_classes_move_up_with_their_people_and_graduates_leave(env, kafka_bootstrap: str):
@@ -101,7 +111,7 @@ async def test_classes_move_up_with_their_people_and_graduates_leave(env, kafka_
     again = await s.schools.StartAcademicYear(_start(w), metadata=admin.md)
     assert again == reply
 
-    updated, archived, started = await _class_events(env, kafka_bootstrap, sid)
+    updated, archived, started = await _class_events(env, kafka_bootstrap, sid, 3)
     assert sorted((getattr(x, "class").title, getattr(x, "class").academic_year) for x in updated) == [
         ("11А", Y2),
         ("6А", Y2),
@@ -143,7 +153,7 @@ async def test_a_rollover_that_crashed_after_two_classes_resumes_exactly_once(en
     assert sorted(c.title for c in reply.promoted) == ["10В", "2А", "5Б"]
     assert [c.title for c in reply.graduated] == ["11А"]
 
-    updated, archived, started = await _class_events(env, kafka_bootstrap, w.school.school_id)
+    updated, archived, started = await _class_events(env, kafka_bootstrap, w.school.school_id, 4)
     per_class: dict[str, int] = {}
     for x in [*updated, *archived]:
         per_class[getattr(x, "class").class_id] = per_class.get(getattr(x, "class").class_id, 0) + 1
