@@ -622,6 +622,38 @@ def school_members(class_: Annotated[str, typer.Option("--class", help="Only thi
     run(action)
 
 
+@school_app.command("new-year")
+def school_new_year(
+    academic_year: Annotated[str, typer.Argument(help='The next academic year, e.g. "2027/2028".')],
+    request_id: Annotated[str, typer.Option("--request-id", help="Retry-safe id (default: random).")] = "",
+) -> None:
+    """Start the next academic year (admins): classes move up a grade, the 11th graduates. Safe to repeat:
+    the same year again finishes an interrupted rollover and shows its result."""
+
+    async def action(parta: Parta) -> None:
+        school_id = await current_school(parta)
+        reply = await parta.schools.StartAcademicYear(
+            school_pb2.StartAcademicYearRequest(
+                school_id=school_id, academic_year=academic_year, request_id=request_id or new_request_id()
+            )
+        )
+
+        def human() -> None:
+            console = out()
+            console.print(f"{reply.previous_academic_year} → {reply.school.academic_year}")
+            table = grid("class", "now", "class id")
+            for c in sorted(reply.promoted, key=lambda c: (c.grade, c.letter)):
+                table.add_row(f"{c.grade - 1}{c.letter}", c.title, c.class_id)
+            for c in sorted(reply.graduated, key=lambda c: c.letter):
+                table.add_row(c.title, "graduated", c.class_id)
+            console.print(table)
+            console.print(f"{len(reply.promoted)} moved up, {len(reply.graduated)} graduated")
+
+        emit(reply, human)
+
+    run(action)
+
+
 @school_app.command("verify")
 def school_verify(person: Annotated[str, typer.Argument(help="User id or name of a teacher.")]) -> None:
     """Verify a staff member (admins)."""
