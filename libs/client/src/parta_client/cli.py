@@ -218,19 +218,23 @@ async def school_by_ref(parta: Parta, ref: str) -> str:
     return pick("school", ref, candidates)
 
 
-async def all_classes(parta: Parta, school_id: str) -> list[school_pb2.SchoolClass]:
-    classes: list[school_pb2.SchoolClass] = []
+async def every_page(fetch: Callable[[types_pb2.PageRequest], Awaitable[Any]], field: str) -> list[Any]:
+    """All items of a paged List RPC: `fetch(page)` makes one call, `field` names the repeated result."""
+    items: list[Any] = []
     token = ""
     while True:
-        reply = await parta.classes.ListClasses(
-            school_pb2.ListClassesRequest(
-                school_id=school_id, page=types_pb2.PageRequest(page_size=100, page_token=token)
-            )
-        )
-        classes.extend(reply.classes)
+        reply = await fetch(types_pb2.PageRequest(page_size=100, page_token=token))
+        items.extend(getattr(reply, field))
         token = reply.page.next_page_token
         if not token:
-            return classes
+            return items
+
+
+async def all_classes(parta: Parta, school_id: str) -> list[school_pb2.SchoolClass]:
+    return await every_page(
+        lambda page: parta.classes.ListClasses(school_pb2.ListClassesRequest(school_id=school_id, page=page)),
+        "classes",
+    )
 
 
 async def class_by_ref(parta: Parta, school_id: str, ref: str) -> str:
@@ -239,18 +243,12 @@ async def class_by_ref(parta: Parta, school_id: str, ref: str) -> str:
 
 
 async def all_members(parta: Parta, school_id: str, class_id: str = "") -> list[Any]:
-    members: list[Any] = []
-    token = ""
-    while True:
-        reply = await parta.members.ListMembers(
-            school_pb2.ListMembersRequest(
-                school_id=school_id, class_id=class_id, page=types_pb2.PageRequest(page_size=100, page_token=token)
-            )
-        )
-        members.extend(reply.members)
-        token = reply.page.next_page_token
-        if not token:
-            return members
+    return await every_page(
+        lambda page: parta.members.ListMembers(
+            school_pb2.ListMembersRequest(school_id=school_id, class_id=class_id, page=page)
+        ),
+        "members",
+    )
 
 
 async def display_names(parta: Parta, user_ids: Iterable[str]) -> dict[str, str]:
@@ -699,16 +697,9 @@ def school_vacant() -> None:
     """Schools whose last admin is gone (operators): appoint a successor with appoint-admin."""
 
     async def action(parta: Parta) -> None:
-        schools: list[school_pb2.School] = []
-        token = ""
-        while True:
-            reply = await parta.schools.ListVacantSchools(
-                school_pb2.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_size=100, page_token=token))
-            )
-            schools += reply.schools
-            token = reply.page.next_page_token
-            if not token:
-                break
+        schools: list[school_pb2.School] = await every_page(
+            lambda page: parta.schools.ListVacantSchools(school_pb2.ListVacantSchoolsRequest(page=page)), "schools"
+        )
 
         def human() -> None:
             table = grid("school id", "name", "region", "vacant since")
@@ -1424,22 +1415,14 @@ async def rooms_of(
     school_id = await current_school(parta)
     class_id = await class_by_ref(parta, school_id, class_ref) if class_ref else ""
     states = [media_signal_pb2.ROOM_STATE_ENDED] if ended else []
-    rooms: list[media_signal_pb2.Room] = []
-    token = ""
-    while True:
-        reply = await parta.rooms.ListRooms(
+    return await every_page(
+        lambda page: parta.rooms.ListRooms(
             media_signal_pb2.ListRoomsRequest(
-                school_id=school_id,
-                class_id=class_id,
-                kinds=[kind],
-                states=states,
-                page=types_pb2.PageRequest(page_size=100, page_token=token),
+                school_id=school_id, class_id=class_id, kinds=[kind], states=states, page=page
             )
-        )
-        rooms += reply.rooms
-        token = reply.page.next_page_token
-        if not token:
-            return rooms
+        ),
+        "rooms",
+    )
 
 
 def print_rooms(rooms: list[media_signal_pb2.Room]) -> None:
