@@ -13,6 +13,8 @@ Use:
     check_staff_channel_post(me); check_can_create_group(me); check_can_participate(me)
     conflicts([...])                            # members of an existing group in a forbidden pair
     may_contact(a, b, Contact.CALL)             # the bare pairwise rule, as a bool
+    identity_refusal(uid, has_profile=..., awaiting_guardian=...)  # hot paths that know only the profile
+    may_post_in_staff_channel(me) / staff_not_verified() / group_conflict(ids)  # recorded ahead, raised later
 
 Raises parta_common.errors with the shared machine reasons: NOT_A_SCHOOL_MEMBER, PROFILE_MISSING,
 AWAITING_GUARDIAN, STAFF_NOT_VERIFIED, CONTACT_NOT_ALLOWED, CHAT_READ_ONLY, NOT_STAFF.
@@ -43,8 +45,12 @@ from parta_common.safety.rules import (
     check_together,
     conflicts,
     contact_refusal,
+    group_conflict,
+    identity_refusal,
     may_contact,
+    may_post_in_staff_channel,
     participation_refusal,
+    staff_not_verified,
 )
 
 __all__ = [
@@ -71,6 +77,10 @@ __all__ = [
     "check_together",
     "conflicts",
     "contact_refusal",
+    "group_conflict",
+    "identity_refusal",
     "may_contact",
+    "may_post_in_staff_channel",
     "participation_refusal",
+    "staff_not_verified",
 ]

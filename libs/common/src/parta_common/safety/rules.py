@@ -262,15 +262,21 @@ def _awaiting(user_id: str) -> PermissionDenied:
     )
 
 
+def identity_refusal(user_id: str, *, has_profile: bool, awaiting_guardian: bool) -> DomainError | None:
+    """The identity half of taking part: a profile, and no guardian consent outstanding. Services
+    whose hot path knows only the person's profile (not their seats) check this part alone."""
+    if not has_profile:
+        return FailedPrecondition("create your educational profile first", reason=PROFILE_MISSING)
+    if awaiting_guardian:
+        return _awaiting(user_id)
+    return None
+
+
 def participation_refusal(p: Person) -> DomainError | None:
     """Why `p` may not take part (write, reach anyone, join a call) in the school, or None."""
     if not p.active:
         return PermissionDenied("not a member of this school", reason=NOT_A_SCHOOL_MEMBER)
-    if not p.has_profile:
-        return FailedPrecondition("create your educational profile first", reason=PROFILE_MISSING)
-    if p.awaiting_guardian:
-        return _awaiting(p.user_id)
-    return None
+    return identity_refusal(p.user_id, has_profile=p.has_profile, awaiting_guardian=p.awaiting_guardian)
 
 
 def check_can_participate(p: Person) -> None:
@@ -286,13 +292,22 @@ def check_can_create_group(p: Person) -> None:
         raise PermissionDenied("teachers and admins create group chats", reason=NOT_STAFF)
 
 
+def may_post_in_staff_channel(p: Person) -> bool:
+    """The seat half of check_staff_channel_post (what a projection can record ahead of time)."""
+    return p.is_staff and p.verified
+
+
+def staff_not_verified() -> PermissionDenied:
+    return PermissionDenied("an admin has to verify you before you post here", reason=STAFF_NOT_VERIFIED)
+
+
 def check_staff_channel_post(p: Person) -> None:
     """The staff channel is where staff speak as the school; an invite link alone is not enough."""
     check_can_participate(p)
     if not p.is_staff:
         raise PermissionDenied("the staff channel is for staff", reason=NOT_STAFF)
     if not p.verified:
-        raise PermissionDenied("an admin has to verify you before you post here", reason=STAFF_NOT_VERIFIED)
+        raise staff_not_verified()
 
 
 def check_direct_write(me: Person, peer: Person, policy: SchoolPolicy = DEFAULT_POLICY) -> None:
@@ -302,6 +317,15 @@ def check_direct_write(me: Person, peer: Person, policy: SchoolPolicy = DEFAULT_
     if not peer.active:
         raise FailedPrecondition("the other person left the school; this chat is read-only", reason=CHAT_READ_ONLY)
     check_contact(me, peer, Contact.DM, policy)
+
+
+def group_conflict(user_ids: Sequence[str]) -> PermissionDenied:
+    """The refusal for writing in a group whose members include a pair no longer allowed."""
+    return PermissionDenied(
+        "this group holds people the school's policy no longer allows together; a moderator has to remove them",
+        reason=CONTACT_NOT_ALLOWED,
+        metadata={"user_ids": ",".join(sorted(user_ids))},
+    )
 
 
 def check_archived(archived: bool) -> None:
