@@ -122,7 +122,8 @@ class Chats:
         return person_of(school_id, user_id, memberships, profile)
 
     async def _people(self, school_id: str, user_ids: list[str]) -> list[safety.Person]:
-        return list(await asyncio.gather(*(self._person(school_id, u) for u in user_ids)))
+        """The people someone puts together with them: their seats decide the pairs."""
+        return list(await asyncio.gather(*(self._person(school_id, u, with_profile=False) for u in user_ids)))
 
     async def _view(self, chat: Chat, member: Member) -> ChatView:
         last = await self.store.last_seq(chat.chat_id)
