@@ -94,3 +94,16 @@ async def test_reading_a_call_follows_the_joining_rules() -> None:
         with pytest.raises(DomainError) as err:
             await attempt
         assert err.value.reason == "CONTACT_NOT_ALLOWED"
+
+
+async def test_a_student_with_a_teacher_seat_neither_holds_nor_teaches_a_lesson() -> None:
+    uc = use_cases()
+    lesson = new_room_cmd(RoomKind.LESSON, school_id=SCHOOL, class_id="6B")
+    with pytest.raises(DomainError) as err:
+        await uc.create_room(lesson, "sam")
+    assert err.value.reason == "NOT_CLASS_TEACHER"
+    room = await uc.create_room(lesson, "tia")
+    with pytest.raises(DomainError) as err:
+        await uc.create_join_token(room.room_id, "sam")
+    assert err.value.reason == "NOT_IN_CLASS"
+    assert (await uc.create_join_token(room.room_id, "cid")).grants.can_publish
