@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -30,7 +30,8 @@ class PolicySync:
         book: PolicyBook,
         load: PolicyLoader,
         *,
-        now: Callable[[], datetime],
+        # Wall-clock time, as the projections stamp their rows (not a service's test clock).
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         interval: float = 1.0,
         overlap: timedelta = timedelta(seconds=30),
     ):
