@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from parta_common.errors import AlreadyExists
 from parta_common.testing.fakes import FakeClock
+from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Caller, Deps, Policy
 from school.app.invites import Invites
@@ -18,7 +19,7 @@ from school.app.memberships import Memberships
 from school.app.schools import Schools
 from school.app.years import AcademicYears
 from school.domain.events import DomainEvent
-from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
+from school.domain.model import Invite, JoinRequest, JoinState, Membership, ProfileState, School, SchoolClass
 from school.domain.secrets import Secrets
 
 E = TypeVar("E")
@@ -28,6 +29,7 @@ class FakeRepo(Generic[E]):
     def __init__(self) -> None:
         self.items: dict[str, E] = {}
         self.events: list[DomainEvent] = []
+        self.on_change: Any = lambda entity: None
 
     async def get(self, entity_id: str) -> E | None:
         return copy.deepcopy(self.items.get(entity_id))
@@ -41,6 +43,7 @@ class FakeRepo(Generic[E]):
         self._check_unique(entity)
         self.items[entity.id] = entity  # type: ignore[attr-defined]
         self.events.extend(events)
+        self.on_change(entity)
         return True
 
     async def save(self, entity: E, expected_version: int, events: Sequence[DomainEvent]) -> bool:
@@ -50,6 +53,7 @@ class FakeRepo(Generic[E]):
         self._check_unique(entity)
         self.items[entity.id] = entity  # type: ignore[attr-defined]
         self.events.extend(events)
+        self.on_change(entity)
         return True
 
     def _where(self, **conditions: Any) -> list[E]:
@@ -85,6 +89,17 @@ class FakeClasses(FakeRepo[SchoolClass]):
 
 
 class FakeMemberships(FakeRepo[Membership]):
+    async def insert_all(self, items: Sequence[tuple[Membership, Sequence[DomainEvent]]]) -> int:
+        inserted = 0
+        for membership, events in items:
+            if membership.id in self.items:
+                break
+            self.items[membership.id] = membership
+            self.events.extend(events)
+            self.on_change(membership)
+            inserted += 1
+        return inserted
+
     async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]:
         return [
             m
@@ -158,6 +173,37 @@ class FakeGuardians:
         return self.links.get((guardian_id, child_id), (False, 0))[0]
 
 
+class FakeProfiles:
+    """The profile projection; by default everyone has a profile (tests of other rules need not care)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, tuple[ProfileState, int]] = {}
+        self.default = ProfileState.PRESENT
+        self.calls = 0
+
+    async def state(self, user_id: str) -> ProfileState:
+        self.calls += 1
+        return self.states.get(user_id, (self.default, 0))[0]
+
+    async def apply(self, user_id: str, state: ProfileState, version: int) -> None:
+        current, seen = self.states.get(user_id, (ProfileState.UNKNOWN, 0))
+        if state == ProfileState.DELETED or (current != ProfileState.DELETED and seen < version):
+            self.states[user_id] = (state, version)
+
+
+class FakeProfileLookup:
+    """Identity's answer for the caller: `present` users have a profile; None while `down`."""
+
+    def __init__(self) -> None:
+        self.present: set[str] = set()
+        self.down = False
+        self.calls = 0
+
+    async def has_profile(self, user_id: str, bearer: str) -> bool | None:
+        self.calls += 1
+        return None if self.down else user_id in self.present
+
+
 class FakeQr:
     def png(self, text: str, scale: int) -> bytes:
         return b"PNG:" + text.encode()
@@ -177,6 +223,13 @@ class World:
         self.schools_repo, self.classes_repo = FakeSchools(), FakeClasses()
         self.memberships_repo, self.invites_repo = FakeMemberships(), FakeInvites()
         self.requests_repo = FakeJoinRequests()
+        self.profiles, self.profile_lookup = FakeProfiles(), FakeProfileLookup()
+        self.now_s = 0.0
+        self.view = AccessView(
+            self.schools_repo, self.classes_repo, self.memberships_repo, self.invites_repo, now=lambda: self.now_s
+        )
+        for repo in (self.schools_repo, self.classes_repo, self.memberships_repo, self.invites_repo):
+            repo.on_change = self.view.changed
         self.deps = Deps(
             schools=self.schools_repo,
             classes=self.classes_repo,
@@ -192,6 +245,9 @@ class World:
                 internal_clients=frozenset({"bot"}),
                 invite_base_url="https://parta.test/join/",
             ),
+            profiles=self.profiles,
+            profile_lookup=self.profile_lookup,
+            view=self.view,
         )
         self.schools = Schools(self.deps)
         self.classes = Classes(self.deps)

@@ -223,7 +223,7 @@ class InviteServicer(rpc.InviteServiceServicer):
         )
 
     async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: Ctx) -> pb.AcceptInviteResponse:
-        accepted = await self.invites.accept_invite(m.caller(), request.token)
+        accepted = await self.invites.accept_invite(m.caller(context), request.token)
         return pb.AcceptInviteResponse(
             school_id=accepted.invite.school_id,
             class_id=accepted.invite.class_id,

@@ -75,6 +75,9 @@ class Memberships:
         if user_id in school.admin_ids:
             # Leaving the whole school goes through the last-admin rule first.
             await self.schools.remove_admin_unchecked(school.id, user_id, reason=reason)
+        # Verification ends before the seats do: a crash in between leaves an unverified member, never a
+        # verified former one who could walk back in by a plain teacher link.
+        await self.schools.forget_verification(school.id, user_id)
         # Class seats first, school-level last: a consumer never sees a class member outside the school.
         ordered = sorted(mine, key=lambda m: m.class_id == "")
         await self.d.leave(ordered, reason)
@@ -112,11 +115,12 @@ class Memberships:
         elif action in CLASS_SCOPED and not class_id:
             v.add("class_id", "this action is about a class")
         v.raise_if_any()
-        # Three independent reads, issued together: this RPC sits on other services' hot paths.
+        # This RPC sits on other services' hot paths: answered from the access view (no store command
+        # when warm); the three reads of a cold view go out together.
         school, school_class, memberships = await asyncio.gather(
-            self.d.schools.get(school_id),
-            self.d.classes.get(class_id) if class_id else _none(),
-            self.d.memberships.of_user(user_id, school_id),
+            self.d.view.school(school_id),
+            self.d.view.school_class(class_id) if class_id else _none(),
+            self.d.view.seats(user_id, school_id),
         )
         if caller.user_id != user_id and caller.user_id not in self.d.policy.internal_clients:
             caller_is_admin = school is not None and caller.user_id in school.admin_ids
@@ -135,10 +139,11 @@ class Memberships:
         admin seat vacant (AdminSeatVacated, School.admin_vacant) until an operator appoints a successor.
         Returns the schools whose vacancy this call opened (none on a replay)."""
         vacated: list[str] = []
-        for m in await self.d.memberships.of_user(user_id):
-            school = await self.d.schools.get(m.school_id)
+        for school_id in sorted({m.school_id for m in await self.d.memberships.of_user(user_id)}):
+            school = await self.d.schools.get(school_id)
             if school is not None and user_id in school.admin_ids and await self.schools.drop_admin(school.id, user_id):
                 vacated.append(school.id)
+            await self.schools.forget_verification(school_id, user_id)
         mine = await self.d.memberships.of_user(user_id)
         await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
         return vacated
