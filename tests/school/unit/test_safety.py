@@ -233,3 +233,64 @@ async def test_a_warm_student_acceptance_issues_four_store_commands() -> None:
             "memberships.insert_all": 1,  # both seats with their events, one command
         }
     )
+
+
+# --- the feed: which events forget what ----------------------------------------------------------
+
+
+def _record(message: Any) -> bytes:
+    from datetime import UTC, datetime
+
+    from parta_common.events.envelope import make_envelope
+
+    envelope = make_envelope(
+        message, aggregate_type="x", aggregate_id="x", aggregate_version=1, producer="t", occurred_at=datetime.now(UTC)
+    )
+    return envelope.SerializeToString()
+
+
+async def test_the_feed_forgets_what_each_event_names_and_nothing_more() -> None:
+    from parta.identity.v1 import events_pb2 as identity_pb2
+    from parta.school.v1 import events_pb2 as ev
+    from school.adapters.view_feed import forget_for
+
+    w = World()
+    school, klass = await onboarded(w)
+    created = await w.invites.create_invite(ADMIN, invite_cmd(school.id, SchoolRole.STUDENT, klass.id))
+    await w.invites.accept_invite(Caller("kid"), created.token)
+    view = w.view
+
+    async def warm() -> None:
+        await view.school(school.id)
+        await view.school_class(klass.id)
+        await view.seats("kid", school.id)
+        await view.seats("irina", school.id)
+
+    def cached() -> set[str]:
+        out = set()
+        if view._schools.peek(school.id):
+            out.add("school")
+        if view._classes.peek(klass.id):
+            out.add("class")
+        for user in ("kid", "irina"):
+            if view._seats.peek((user, school.id)) is not None:
+                out.add(user)
+        return out
+
+    everything = {"school", "class", "kid", "irina"}
+    student_seat = ev.MembershipSnapshot(user_id="kid", school_id=school.id, school_role=ev.SCHOOL_ROLE_STUDENT)
+    staff_seat = ev.MembershipSnapshot(user_id="irina", school_id=school.id, school_role=ev.SCHOOL_ROLE_ADMIN)
+    expectations = [
+        (ev.MemberJoined(membership=student_seat), {"kid"}),
+        (ev.MemberLeft(membership=staff_seat), {"irina", "school"}),
+        (ev.StaffVerified(school_id=school.id, user_id="irina"), {"irina", "school"}),
+        (ev.SchoolUpdated(school=ev.SchoolSnapshot(school_id=school.id)), {"school"}),
+        (ev.ClassArchived(**{"class": ev.ClassSnapshot(class_id=klass.id)}), {"class"}),
+        (identity_pb2.AccountDeleted(user_id="kid"), {"kid"}),
+        (identity_pb2.ProfileUpdated(profile=identity_pb2.ProfileSnapshot(user_id="kid")), set()),
+    ]
+    for message, forgotten in expectations:
+        await warm()
+        assert cached() == everything
+        forget_for(view, _record(message))
+        assert cached() == everything - forgotten, type(message).__name__

@@ -83,7 +83,7 @@ class SchoolService:
     settings: SchoolSettings
     infra: Infrastructure
     runner: GrpcServiceRunner
-    relay: OutboxRelay
+    relays: dict[str, OutboxRelay]
     deps: Deps
     schools: Schools
     classes: Classes
@@ -107,13 +107,15 @@ async def build(
         if settings.secret_key is not None
         else await load_or_create_key(db)
     )
-    relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
+    # One relay per collection, woken only by writes to it: a burst of acceptances (memberships) does not
+    # make the relay search the four other collections twice per wake-up.
+    relays = {name: infra.relay([name], poll_interval=settings.outbox_poll_seconds) for name in OUTBOX_COLLECTIONS}
     mapper = EventMapper(settings.topic, clock.now)
 
     changed: list[AccessView] = []  # the view is built from the repositories it listens to
 
     def repo(cls, name, decode):  # type: ignore[no-untyped-def]
-        return cls(db, name, mapper, decode, relay.notify, lambda entity: changed[0].changed(entity))
+        return cls(db, name, mapper, decode, relays[name].notify, lambda entity: changed[0].changed(entity))
 
     schools_repo = repo(MongoSchoolRepository, SCHOOLS, decode_school)
     classes_repo = repo(MongoClassRepository, CLASSES, decode_class)
@@ -192,7 +194,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge(PUBLIC_METHODS)],
             readiness=infra.readiness(),
-            workers=[relay, consumer, feed],
+            workers=[*relays.values(), consumer, feed],
             closers=[profile_lookup.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,
@@ -202,7 +204,7 @@ async def build(
         settings,
         infra,
         runner,
-        relay,
+        relays,
         deps,
         schools,
         classes,

@@ -24,6 +24,7 @@ _MEMBERSHIP = {
     ev.MemberRoleChanged.DESCRIPTOR.full_name: ev.MemberRoleChanged,
     ev.MemberLeft.DESCRIPTOR.full_name: ev.MemberLeft,
 }
+_STAFF = {ev.SCHOOL_ROLE_ADMIN, ev.SCHOOL_ROLE_TEACHER}
 _SCHOOL = {
     ev.SchoolCreated.DESCRIPTOR.full_name: ev.SchoolCreated,
     ev.SchoolUpdated.DESCRIPTOR.full_name: ev.SchoolUpdated,
@@ -45,8 +46,10 @@ def forget_for(view: AccessView, raw: bytes) -> None:
     if kind in _MEMBERSHIP:
         m = unpack(envelope, _MEMBERSHIP[kind]).membership  # type: ignore[attr-defined]
         view.forget_member(m.user_id, m.school_id)
-        # Admin and verification lists live on the school document and change with these seats.
-        view.forget_school(m.school_id)
+        if m.school_role in _STAFF:
+            # The admin and verification lists live on the school document and change (without a school
+            # event) only together with staff seats; student and parent seats leave the school cached.
+            view.forget_school(m.school_id)
     elif kind == ev.StaffVerified.DESCRIPTOR.full_name:
         verified = unpack(envelope, ev.StaffVerified)
         view.forget_member(verified.user_id, verified.school_id)  # type: ignore[attr-defined]
