@@ -19,7 +19,16 @@ from school.app.memberships import Memberships
 from school.app.schools import Schools
 from school.app.years import AcademicYears
 from school.domain.events import DomainEvent
-from school.domain.model import Invite, JoinRequest, JoinState, Membership, ProfileState, School, SchoolClass
+from school.domain.model import (
+    Invite,
+    JoinRequest,
+    JoinState,
+    Membership,
+    ProfileFacts,
+    ProfileState,
+    School,
+    SchoolClass,
+)
 from school.domain.secrets import Secrets
 
 E = TypeVar("E")
@@ -177,18 +186,23 @@ class FakeProfiles:
     """The profile projection; by default everyone has a profile (tests of other rules need not care)."""
 
     def __init__(self) -> None:
-        self.states: dict[str, tuple[ProfileState, int]] = {}
+        self.states: dict[str, ProfileFacts] = {}
         self.default = ProfileState.PRESENT
         self.calls = 0
 
     async def state(self, user_id: str) -> ProfileState:
-        self.calls += 1
-        return self.states.get(user_id, (self.default, 0))[0]
+        return (await self.facts(user_id)).state
 
-    async def apply(self, user_id: str, state: ProfileState, version: int) -> None:
-        current, seen = self.states.get(user_id, (ProfileState.UNKNOWN, 0))
-        if state == ProfileState.DELETED or (current != ProfileState.DELETED and seen < version):
-            self.states[user_id] = (state, version)
+    async def facts(self, user_id: str) -> ProfileFacts:
+        self.calls += 1
+        return self.states.get(user_id, ProfileFacts(self.default))
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
+        current = self.states.get(user_id, ProfileFacts())
+        if state == ProfileState.DELETED:
+            self.states[user_id] = ProfileFacts(state, False, version)
+        elif current.state != ProfileState.DELETED and current.version < version:
+            self.states[user_id] = ProfileFacts(state, awaiting_guardian, version)
 
 
 class FakeProfileLookup:
@@ -226,7 +240,12 @@ class World:
         self.profiles, self.profile_lookup = FakeProfiles(), FakeProfileLookup()
         self.now_s = 0.0
         self.view = AccessView(
-            self.schools_repo, self.classes_repo, self.memberships_repo, self.invites_repo, now=lambda: self.now_s
+            self.schools_repo,
+            self.classes_repo,
+            self.memberships_repo,
+            self.invites_repo,
+            self.profiles,
+            now=lambda: self.now_s,
         )
         for repo in (self.schools_repo, self.classes_repo, self.memberships_repo, self.invites_repo):
             repo.on_change = self.view.changed

@@ -109,6 +109,13 @@ MALFORMED: dict[str, list[Any]] = {
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}"),
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=999),  # type: ignore[arg-type]
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=pb.ACTION_START_LESSON),
+        pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=pb.ACTION_DIRECT_MESSAGE),
+        pb.CheckPermissionRequest(
+            user_id="u1", school_id="{school}", target_user_id="u2", action=pb.ACTION_POST_CLASS_CHAT
+        ),
+        pb.CheckPermissionRequest(
+            user_id="u1", school_id="{school}", class_id="{class}", target_user_id="u2", action=pb.ACTION_CALL
+        ),
     ],
     "CreateInvite": [
         pb.CreateInviteRequest(),

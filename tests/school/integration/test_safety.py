@@ -224,3 +224,45 @@ async def test_check_permission_reflects_this_replicas_own_writes_at_once(world:
     assert await _may(world, student, pb.ACTION_POST_CLASS_CHAT, world.c5b.class_id)
     await world.s.members.Leave(pb.LeaveRequest(school_id=world.school.school_id), metadata=student.md)
     assert not await _may(world, student, pb.ACTION_POST_CLASS_CHAT, world.c5b.class_id)
+
+
+async def test_check_permission_asks_the_rule_book_about_two_people(env, world: World, kafka_bootstrap: str):
+    """Person to person, as chat and media-signal decide it: the verified class head may DM and call the
+    student, the unverified subject teacher is told STAFF_NOT_VERIFIED, a student of another class is
+    CONTACT_NOT_ALLOWED; a child awaiting a guardian (ConsentChanged through real Kafka) is kept out of
+    calls with AWAITING_GUARDIAN."""
+    for user in (world.head, world.sub, world.student, world.parent):
+        created = identity_pb2.ProfileCreated(profile=identity_pb2.ProfileSnapshot(user_id=user.user_id))
+        await _publish_identity(env, kafka_bootstrap, created, user.user_id, 2)
+    other = await world.new_student(world.c5b.class_id)
+
+    async def ask(a: User, b: User, action: int) -> tuple[bool, str]:
+        reply = await world.s.members.CheckPermission(
+            pb.CheckPermissionRequest(
+                user_id=a.user_id, target_user_id=b.user_id, school_id=world.school.school_id, action=action
+            ),
+            metadata=world.admin.md,
+        )
+        return reply.allowed, reply.reason
+
+    async def projected() -> bool:
+        ids = [u.user_id for u in (world.head, world.sub, world.student, world.parent)]
+        return await env.db["profiles"].count_documents({"_id": {"$in": ids}}) == 4
+
+    await _until(projected, "profiles not projected")
+    assert await ask(world.head, world.student, pb.ACTION_DIRECT_MESSAGE) == (True, "")
+    assert await ask(world.head, world.student, pb.ACTION_CALL) == (True, "")
+    assert await ask(world.sub, world.student, pb.ACTION_DIRECT_MESSAGE) == (False, "STAFF_NOT_VERIFIED")
+    assert await ask(world.parent, other, pb.ACTION_DIRECT_MESSAGE) == (False, "CONTACT_NOT_ALLOWED")
+    assert await ask(world.parent, world.student, pb.ACTION_SHARE_GROUP) == (True, "")
+
+    awaiting = identity_pb2.ConsentChanged(
+        user_id=world.student.user_id, consent_state=identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
+    )
+    await _publish_identity(env, kafka_bootstrap, awaiting, world.student.user_id, 3)
+
+    async def kept_out() -> bool:
+        return await ask(world.head, world.student, pb.ACTION_CALL) == (False, "AWAITING_GUARDIAN")
+
+    await _until(kept_out, "the awaiting child is still callable")
+    assert await ask(world.head, world.student, pb.ACTION_DIRECT_MESSAGE) == (True, "")

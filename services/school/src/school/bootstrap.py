@@ -121,11 +121,13 @@ async def build(
     classes_repo = repo(MongoClassRepository, CLASSES, decode_class)
     memberships_repo = repo(MongoMembershipRepository, MEMBERSHIPS, decode_membership)
     invites_repo = repo(MongoInviteRepository, INVITES, decode_invite)
+    profiles = MongoProfileDirectory(db)
     view = AccessView(
         schools_repo,
         classes_repo,
         memberships_repo,
         invites_repo,
+        profiles,
         now=time.monotonic,
         max_entries=settings.access_view_max_entries,
         ttl_seconds=settings.access_view_ttl_seconds,
@@ -149,7 +151,7 @@ async def build(
             default_timezone=settings.default_timezone,
             default_invite_ttl_seconds=settings.default_invite_ttl_seconds,
         ),
-        profiles=MongoProfileDirectory(db),
+        profiles=profiles,
         profile_lookup=profile_lookup,
         view=view,
     )

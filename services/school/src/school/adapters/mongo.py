@@ -24,6 +24,7 @@ from school.domain.model import (
     JoinRequest,
     JoinState,
     Membership,
+    ProfileFacts,
     ProfileState,
     School,
     SchoolClass,
@@ -383,16 +384,25 @@ class MongoProfileDirectory:
         self._c = database[PROFILES]
 
     async def state(self, user_id: str) -> ProfileState:
-        doc = await self._c.find_one({"_id": user_id}, {"state": 1})
-        return ProfileState(int(doc["state"])) if doc else ProfileState.UNKNOWN
+        return (await self.facts(user_id)).state
 
-    async def apply(self, user_id: str, state: ProfileState, version: int) -> None:
+    async def facts(self, user_id: str) -> ProfileFacts:
+        doc = await self._c.find_one({"_id": user_id})
+        if doc is None:
+            return ProfileFacts()
+        return ProfileFacts(
+            ProfileState(int(doc["state"])), bool(doc.get("awaiting_guardian", False)), int(doc.get("version", 0))
+        )
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
         if state == ProfileState.DELETED:
             query: Doc = {"_id": user_id}
+            awaiting_guardian = False
         else:
             query = {"_id": user_id, "version": {"$lt": version}, "state": {"$ne": int(ProfileState.DELETED)}}
+        fields = {"state": int(state), "version": version, "awaiting_guardian": awaiting_guardian}
         try:
-            await self._c.update_one(query, {"$set": {"state": int(state), "version": version}}, upsert=True)
+            await self._c.update_one(query, {"$set": fields}, upsert=True)
         except DuplicateKeyError:
             pass  # the stored fact is newer, or final: a replay
 

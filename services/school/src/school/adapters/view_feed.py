@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -16,6 +17,7 @@ from parta.school.v1 import events_pb2 as ev
 from parta_common.events.envelope import parse_envelope, unpack
 
 from school.app.access import AccessView
+from school.domain.model import ProfileFacts, ProfileState
 
 log = structlog.get_logger("school.view_feed")
 
@@ -24,6 +26,21 @@ _MEMBERSHIP = {
     ev.MemberRoleChanged.DESCRIPTOR.full_name: ev.MemberRoleChanged,
     ev.MemberLeft.DESCRIPTOR.full_name: ev.MemberLeft,
 }
+_PROFILE = {
+    identity_pb2.ProfileCreated.DESCRIPTOR.full_name: identity_pb2.ProfileCreated,
+    identity_pb2.ProfileUpdated.DESCRIPTOR.full_name: identity_pb2.ProfileUpdated,
+}
+# Both carry the consent state that follows the change.
+_CONSENT = {
+    identity_pb2.ConsentChanged.DESCRIPTOR.full_name: identity_pb2.ConsentChanged,
+    identity_pb2.ProfileAgeBandChanged.DESCRIPTOR.full_name: identity_pb2.ProfileAgeBandChanged,
+}
+
+
+def _awaiting(message: Any) -> bool:
+    return bool(message.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN)
+
+
 _STAFF = {ev.SCHOOL_ROLE_ADMIN, ev.SCHOOL_ROLE_TEACHER}
 _SCHOOL = {
     ev.SchoolCreated.DESCRIPTOR.full_name: ev.SchoolCreated,
@@ -43,6 +60,7 @@ def forget_for(view: AccessView, raw: bytes) -> None:
     """Forget what one record names; records of other kinds pass by."""
     envelope = parse_envelope(raw)
     kind = envelope.event_type
+    version = int(envelope.aggregate_version)
     if kind in _MEMBERSHIP:
         m = unpack(envelope, _MEMBERSHIP[kind]).membership  # type: ignore[attr-defined]
         view.forget_member(m.user_id, m.school_id)
@@ -59,7 +77,15 @@ def forget_for(view: AccessView, raw: bytes) -> None:
     elif kind in _CLASS:
         view.forget_class(getattr(unpack(envelope, _CLASS[kind]), "class").class_id)
     elif kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
-        view.forget_user(unpack(envelope, identity_pb2.AccountDeleted).user_id)  # type: ignore[attr-defined]
+        user_id = unpack(envelope, identity_pb2.AccountDeleted).user_id  # type: ignore[attr-defined]
+        view.forget_user(user_id)
+        view.learned_profile(user_id, ProfileFacts(ProfileState.DELETED, False, version))
+    elif kind in _PROFILE:
+        profile = unpack(envelope, _PROFILE[kind]).profile  # type: ignore[attr-defined]
+        view.learned_profile(profile.user_id, ProfileFacts(ProfileState.PRESENT, _awaiting(profile), version))
+    elif kind in _CONSENT:
+        fact = unpack(envelope, _CONSENT[kind])
+        view.learned_profile(fact.user_id, ProfileFacts(ProfileState.PRESENT, _awaiting(fact), version))  # type: ignore[attr-defined]
 
 
 class AccessViewFeed:

@@ -20,6 +20,11 @@ _PROFILE_EVENTS = {
     identity_pb2.ProfileCreated.DESCRIPTOR.full_name: identity_pb2.ProfileCreated,
     identity_pb2.ProfileUpdated.DESCRIPTOR.full_name: identity_pb2.ProfileUpdated,
 }
+# Both carry the consent state that follows the change (the rule book's AWAITING_GUARDIAN).
+_CONSENT_EVENTS = {
+    identity_pb2.ConsentChanged.DESCRIPTOR.full_name: identity_pb2.ConsentChanged,
+    identity_pb2.ProfileAgeBandChanged.DESCRIPTOR.full_name: identity_pb2.ProfileAgeBandChanged,
+}
 
 
 class IdentityEventHandler:
@@ -33,7 +38,21 @@ class IdentityEventHandler:
         if kind in _PROFILE_EVENTS:
             snapshot = unpack(envelope, _PROFILE_EVENTS[kind]).profile  # type: ignore[attr-defined]
             if snapshot.user_id:
-                await self._profiles.apply(snapshot.user_id, ProfileState.PRESENT, int(envelope.aggregate_version))
+                await self._profiles.apply(
+                    snapshot.user_id,
+                    ProfileState.PRESENT,
+                    int(envelope.aggregate_version),
+                    awaiting_guardian=snapshot.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,
+                )
+        elif kind in _CONSENT_EVENTS:
+            fact = unpack(envelope, _CONSENT_EVENTS[kind])
+            if fact.user_id:  # type: ignore[attr-defined]
+                await self._profiles.apply(
+                    fact.user_id,  # type: ignore[attr-defined]
+                    ProfileState.PRESENT,
+                    int(envelope.aggregate_version),
+                    awaiting_guardian=fact.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,  # type: ignore[attr-defined]
+                )
         elif kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, identity_pb2.AccountDeleted)
             if deleted.user_id:  # type: ignore[attr-defined]

@@ -15,8 +15,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from school.app.ports import ClassRepository, InviteRepository, MembershipRepository, SchoolRepository
-from school.domain.model import Invite, Membership, School, SchoolClass
+from school.app.ports import (
+    ClassRepository,
+    InviteRepository,
+    MembershipRepository,
+    ProfileDirectory,
+    SchoolRepository,
+)
+from school.domain.model import Invite, Membership, ProfileFacts, ProfileState, School, SchoolClass
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -89,6 +95,7 @@ class AccessView:
         classes: ClassRepository,
         memberships: MembershipRepository,
         invites: InviteRepository,
+        profiles: ProfileDirectory | None = None,
         *,
         now: Callable[[], float],
         max_entries: int = 100_000,
@@ -98,12 +105,15 @@ class AccessView:
         self._classes_repo = classes
         self._memberships_repo = memberships
         self._invites_repo = invites
+        self._profiles_repo = profiles
         self._schools: Memo[str, School | None] = Memo(max_entries, ttl_seconds, now)
         self._classes: Memo[str, SchoolClass | None] = Memo(max_entries, ttl_seconds, now)
         self._seats: Memo[tuple[str, str], list[Membership]] = Memo(max_entries, ttl_seconds, now)
         self._invites: Memo[str, Invite | None] = Memo(max_entries, ttl_seconds, now)
         # Only "has a profile" is remembered: a profile is never taken back short of deleting the account.
         self._profiles: Memo[str, bool] = Memo(max_entries, ttl_seconds * 20, now)
+        # The rule book's profile half (profile, consent) of the people CheckPermission is asked about.
+        self._profile_facts: Memo[str, ProfileFacts] = Memo(max_entries, ttl_seconds, now)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -121,6 +131,23 @@ class AccessView:
         """For acceptance only: `uses` may lag and `revoked` may be late here; counting a use re-checks
         both in the store (InviteRepository.count_use), so a stale copy never grants a use."""
         return await self._invites.get(token_hash, lambda: self._invites_repo.by_token_hash(token_hash))
+
+    async def profile_facts(self, user_id: str) -> ProfileFacts:
+        repo = self._profiles_repo
+        if repo is None:
+            return ProfileFacts()
+        return await self._profile_facts.get(user_id, lambda: repo.facts(user_id))
+
+    def learned_profile(self, user_id: str, facts: ProfileFacts) -> None:
+        """An identity event told the new facts: keep them (newer than what is held) rather than forget,
+        so a reload cannot race the projection's own write of the same event."""
+        held = self._profile_facts.peek(user_id)
+        if held is None or held.version <= facts.version:
+            self._profile_facts.put(user_id, facts)
+
+    def known_deleted(self, user_id: str) -> bool:
+        held = self._profile_facts.peek(user_id)
+        return held is not None and held.state == ProfileState.DELETED
 
     def has_profile(self, user_id: str) -> bool:
         return bool(self._profiles.peek(user_id))

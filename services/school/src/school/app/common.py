@@ -117,6 +117,8 @@ class Deps:
         deleted account. The projection usually knows; right after CreateProfile its ProfileCreated may
         still be on the way, so "unknown" asks identity itself (with the caller's token) before refusing:
         a person who just made a profile is never turned away by a lagging projection."""
+        if self.view.known_deleted(caller.user_id):
+            raise Unauthenticated("this account was deleted", reason="ACCOUNT_DELETED")
         if self.view.has_profile(caller.user_id):
             return
         state = await self.profiles.state(caller.user_id)

@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Protocol
 
 from school.domain.events import DomainEvent
-from school.domain.model import Invite, JoinRequest, JoinState, Membership, ProfileState, School, SchoolClass
+from school.domain.model import (
+    Invite,
+    JoinRequest,
+    JoinState,
+    Membership,
+    ProfileFacts,
+    ProfileState,
+    School,
+    SchoolClass,
+)
 
 
 class SchoolRepository(Protocol):
@@ -106,7 +115,9 @@ class ProfileDirectory(Protocol):
 
     async def state(self, user_id: str) -> ProfileState: ...
 
-    async def apply(self, user_id: str, state: ProfileState, version: int) -> None:
+    async def facts(self, user_id: str) -> ProfileFacts: ...
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
         """Newest version wins, except that DELETED is final."""
 
 

@@ -46,6 +46,16 @@ class ProfileState(IntEnum):
     DELETED = 2  # AccountDeleted: final, whatever arrives later
 
 
+@dataclass(frozen=True)
+class ProfileFacts:
+    """The profile facts school projects from identity: whether there is one, and whether a guardian
+    still has to confirm (a child below the consent age). `version` is identity's aggregate version."""
+
+    state: ProfileState = ProfileState.UNKNOWN
+    awaiting_guardian: bool = False
+    version: int = 0
+
+
 STAFF_ROLES = frozenset({SchoolRole.ADMIN, SchoolRole.TEACHER})
 STAFF_ROOM_TITLE = "Учительская"
 
