@@ -59,3 +59,20 @@ async def test_only_admins_see_or_set_it_and_outsiders_get_not_found():
     with pytest.raises(NotFound):
         await w.schools.get_policy(Caller("stranger"), school.id)
     assert await w.schools.get_policy(ADMIN, school.id) == DEFAULT_POLICY
+
+
+async def test_check_permission_answers_under_the_schools_policy() -> None:
+    from parta_common.safety import Role
+    from school.domain.permissions import Action
+
+    from tests.common.safety_cases import CAST, SCHOOL
+    from tests.school.unit.test_safety_table import school_of_the_cast
+
+    w = school_of_the_cast()
+    admin = next(u for u, p in CAST.items() if any(f.role is Role.ADMIN for f in p.facts))
+    bot = Caller("bot")
+    assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == ""
+    await w.schools.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": False})
+    assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == "CONTACT_NOT_ALLOWED"
+    await w.schools.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": True})
+    assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == ""
