@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+from parta_common.integers import MAX_CURSOR, check_int
 
 from chat.domain.model import Chat, ChatKind, ClassRole, Member, Membership, Message, PostingPolicy, SchoolRole
 
@@ -61,9 +62,7 @@ def check_id(v: Violations, name: str, value: str, *, required: bool = True) -> 
 
 
 def check_seq(v: Violations, name: str, seq: int, *, required: bool = True) -> None:
-    if seq < 0:
-        v.add(name, "must not be negative")
-    elif required and seq == 0:
+    if check_int(v, name, seq, maximum=MAX_CURSOR) and required and seq == 0:
         v.add(name, "must be a message sequence number (> 0)")
 
 

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from parta.common.v1 import types_pb2
 from parta.school.v1 import school_pb2 as pb
+from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
 
@@ -96,7 +97,11 @@ class Page:
         self.size = page_size(request.page_size, f"{field}.page_size")
         state = decode_page_token(request.page_token, f"{field}.page_token")
         after = state.get("after", "")
-        self.after = after if isinstance(after, str) else ""
+        if not isinstance(after, str):
+            # A number here (say 1e20) was not written by this service; refuse it rather than
+            # silently restarting the listing.
+            raise InvalidArgument.field(f"{field}.page_token", "not a page token from this service")
+        self.after = after
         self.limit = self.size + 1
 
     def cut(self, items: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], types_pb2.PageInfo]:
