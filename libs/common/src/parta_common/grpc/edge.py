@@ -25,6 +25,7 @@ from parta_common.errors import DomainError, InvalidArgument, Unauthenticated
 from parta_common.grpc import context as ctx
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
+from parta_common.outages import outage_of, store_budget
 from parta_common.telemetry import TRACEPARENT, context_from_traceparent, trace_id_of
 
 log = structlog.get_logger("parta.grpc")
@@ -136,13 +137,25 @@ Enter = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
 
 
 async def _fail(context: grpc.aio.ServicerContext, error: BaseException, method: str) -> None:
+    outage = None if isinstance(error, DomainError) else outage_of(error)
     if isinstance(error, DomainError):
         status = to_grpc_status(error)
         log.info("rpc_rejected", grpc_code=status_code_name(code_of(error)), reason=error.reason)
+    elif outage is not None:
+        # A dependency is down or slower than the caller's deadline: the client may retry (same
+        # request id), so this is UNAVAILABLE with RetryInfo, never INTERNAL.
+        status = to_grpc_status(outage)
+        log.warning("rpc_dependency_unavailable", reason=outage.reason, error=type(error).__name__)
     else:
         log.error("rpc_failed", exc_info=error)
         status = internal_status()
     await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+def _time_remaining(context: grpc.aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    # grpc reports "no deadline" as None or as a huge number, depending on the version.
+    return remaining if isinstance(remaining, float | int) and remaining < 86_400 else None
 
 
 def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
@@ -250,7 +263,8 @@ def _wrap(
                 try:
                     _start_span(span)
                     await enter(context)
-                    return await behavior(_checked(request_or_iterator), context)
+                    with store_budget(_time_remaining(context)):
+                        return await behavior(_checked(request_or_iterator), context)
                 except (DomainError, Exception) as error:
                     failure = error
                     if _is_abort(error):
