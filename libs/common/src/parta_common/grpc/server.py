@@ -109,7 +109,10 @@ class GrpcServiceRunner:
 
     async def _check_health(self) -> bool:
         results = await asyncio.gather(*(check() for check in self.spec.readiness), return_exceptions=True)
-        ok = all(result is True for result in results)
+        # A worker may report itself unhealthy (a consumer holding a record while a dependency is
+        # down): the replica is then behind on its projections, so it is not ready either.
+        workers_ok = all(getattr(worker, "healthy", True) is not False for worker in self.spec.workers)
+        ok = workers_ok and all(result is True for result in results)
         if not self._shutting_down:
             await self._set_health(serving=ok)
         return ok
