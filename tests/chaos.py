@@ -62,7 +62,7 @@ class StoreProcess:
         ]
 
     def start(self, timeout: float = 60.0) -> None:
-        log = open(self.data / "store.log", "ab")  # noqa: SIM115  (kept open by the child)
+        log = open(self.data / "store.log", "ab")
         self.proc = subprocess.Popen(
             self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -16,7 +16,7 @@ from parta_common.events.outbox import READY_TIMEOUT_SECONDS, KafkaProducerHandl
 from tests.chaos import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "deploy" / "local"))
-import infra  # noqa: E402
+import infra
 
 pytestmark = pytest.mark.integration
 

@@ -113,8 +113,10 @@ class KafkaProducerHandle:
         for node_id in [broker.nodeId for broker in client.cluster.brokers()]:
             try:
                 response = await asyncio.wait_for(client.send(node_id, MetadataRequest([])), timeout=timeout)
-            except Exception:
-                continue  # that broker is down or slow; another one may answer
+            except Exception as exc:
+                # That broker is down or slow; another one may answer.
+                log.debug("kafka_probe_failed", node_id=node_id, error=type(exc).__name__)
+                continue
             return bool(response.brokers)
         return False
 
