@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from aiokafka.errors import KafkaConnectionError
@@ -61,6 +61,15 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
     async def Slow(self, request: echo_pb2.SlowRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         await asyncio.sleep(request.millis / 1000)
         return echo_pb2.EchoResponse(text=f"slept {request.millis}")
+
+    async def Ticks(
+        self, request: echo_pb2.TicksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[echo_pb2.TicksResponse]:
+        tick = 0
+        while True:
+            yield echo_pb2.TicksResponse(tick=tick)
+            tick += 1
+            await asyncio.sleep(max(request.millis, 1) / 1000)
 
 
 def echo_runner(
