@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import grpc
 from parta.common.v1 import types_pb2
 from parta.school.v1 import school_pb2 as pb
 from parta_common.errors import InvalidArgument
@@ -20,10 +21,16 @@ from school.domain.model import Invite, JoinRequest, School, SchoolClass
 T = TypeVar("T")
 
 
-def caller() -> Caller:
+def caller(context: grpc.aio.ServicerContext | None = None) -> Caller:
+    """The caller; with `context`, also their bearer token (only for asking identity about themself)."""
     principal = require_principal()
     phone = principal.claims.get("phone_number", "")
-    return Caller(principal.user_id, phone if isinstance(phone, str) else "")
+    bearer = ""
+    if context is not None:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                bearer = value[len("Bearer ") :]
+    return Caller(principal.user_id, phone if isinstance(phone, str) else "", bearer)
 
 
 def school(s: School) -> pb.School:
@@ -97,9 +104,8 @@ class Page:
         self.size = page_size(request.page_size, f"{field}.page_size")
         state = decode_page_token(request.page_token, f"{field}.page_token")
         after = state.get("after", "")
-        if not isinstance(after, str):
-            # A number here (say 1e20) was not written by this service; refuse it rather than
-            # silently restarting the listing.
+        # Tokens are ours: anything else in them (a number, an object, an overlong id) is bad input.
+        if not isinstance(after, str) or len(after) > 128:
             raise InvalidArgument.field(f"{field}.page_token", "not a page token from this service")
         self.after = after
         self.limit = self.size + 1
