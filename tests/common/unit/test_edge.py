@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -161,4 +162,10 @@ async def test_a_dependency_outage_is_unavailable_with_retry_info_not_internal(e
     assert info.reason == reason
     retry = next(d for d in details if isinstance(d, error_details_pb2.RetryInfo))
     assert retry.retry_delay.seconds == 1
-    assert metrics.rpc_total.labels("echo", "/parta.testing.v1.EchoService/Fail", "UNAVAILABLE")._value.get() == 1
+    # The status reaches the client as abort() sends it, before the edge's finally records the
+    # metric: wait for the count (bounded) instead of reading it at once.
+    counter = metrics.rpc_total.labels("echo", "/parta.testing.v1.EchoService/Fail", "UNAVAILABLE")
+    deadline = time.monotonic() + 2
+    while counter._value.get() < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert counter._value.get() == 1
