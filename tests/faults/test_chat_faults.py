@@ -28,6 +28,7 @@ from parta.chat.v1 import chat_pb2
 from parta_client import Endpoints, Parta, Session
 
 from tests.chaos import free_port
+from tests.chat.integration.test_store_outage import details
 from tests.chat.support import CSTUDENT, HEAD, STUDENT, TEACHER, Collector, Person, Stubs, World, eventually, uid
 from tests.e2e.harness import ServiceProcess, Stack
 from tests.faults.chat_replica import write_keys
@@ -49,6 +50,7 @@ class Traffic:
     send: Callable[[str], Awaitable[Any]]
     accepted: dict[str, float] = field(default_factory=dict)  # client id → when it was accepted
     refused: Counter[grpc.StatusCode] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # ErrorInfo reasons of the refusals
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: Any = field(default_factory=lambda: iter(range(1_000_000)))
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -66,6 +68,7 @@ class Traffic:
                 pending = None
             except grpc.aio.AioRpcError as exc:
                 self.refused[exc.code()] += 1
+                self.reasons[details(exc)[0] or "(none)"] += 1
                 pending = client_id
             await asyncio.sleep(PACE)
 
@@ -221,7 +224,7 @@ async def test_kafka_killed_under_sends_loses_nothing_and_live_delivery_catches_
     during = sum(1 for t in traffic.accepted.values() if killed <= t < back)
     print(
         f"\nkafka outage: down {back - killed:.1f}s (killed, {KAFKA_OUTAGE:.0f}s, restart) "
-        f"accepted={len(accepted)} (while down: {during}) refused={dict(traffic.refused)} "
+        f"accepted={len(accepted)} (while down: {during}) refused={dict(traffic.refused)} {dict(traffic.reasons)} "
         f"live before kill={delivered_at_kill} lost=0 duplicated=0 catch-up after broker ready={caught_up:.1f}s"
     )
     await subscriber.close()
@@ -293,10 +296,11 @@ async def test_replica_sigkill_then_sigterm_under_sdk_sends_loses_nothing(
     for phase in (killed, termed):
         # Beyond the SDK's own retries (same client id), nothing but UNAVAILABLE reaches the caller.
         assert set(phase.refused) <= {grpc.StatusCode.UNAVAILABLE}, phase.refused
-    print(
-        f"\nreplica SIGKILL: accepted={len(killed.accepted)} refused after SDK retries={dict(killed.refused)} "
-        f"lost=0 duplicated=0\nreplica SIGTERM: accepted={len(termed.accepted)} "
-        f"refused after SDK retries={dict(termed.refused)} lost=0 duplicated=0 drain={drain_took[0]:.1f}s"
-    )
+    for name, phase in (("SIGKILL", killed), ("SIGTERM", termed)):
+        print(
+            f"\nreplica {name}: accepted={len(phase.accepted)} refused after the SDK's retries="
+            f"{dict(phase.refused)} {dict(phase.reasons)} lost=0 duplicated=0"
+        )
+    print(f"drain after SIGTERM: {drain_took[0]:.1f}s")
     for stubs in (on_b, on_c):
         await stubs.channel.close()
