@@ -3,6 +3,8 @@
     python deploy/local/testrun.py all|unit|integration|e2e|bench
 
 A tier that collects no tests (pytest exit code 5) is a failure: every tier must run something.
+With the integration tier, tests/store also runs against the second local store engine
+(secantus-mdb and SecantusDB both pass it; see docs/store.md), started on PARTA_STORE_ALT_PORT.
 """
 
 from __future__ import annotations
@@ -33,6 +35,25 @@ def run_tier(tier: str, env: dict[str, str]) -> int:
     return code
 
 
+def run_conformance_on_other_engines(env: dict[str, str]) -> int:
+    """tests/store against every local engine besides the primary, each started just for it."""
+    code = 0
+    for eng in infra.conformance_engines():
+        print(f"\n===== store conformance: {eng} =====", flush=True)
+        started = time.monotonic()
+        name, uri = infra.second_store_up(eng)
+        try:
+            args = [sys.executable, "-m", "pytest", "tests/store", "-m", "integration", "-q", "-rfEs"]
+            result = subprocess.call(args, cwd=ROOT, env={**env, "PARTA_TEST_MONGODB_URI": uri})
+        finally:
+            infra.stop_pid(name)
+        if result == NO_TESTS:
+            result = 1
+        print(f"===== store conformance {eng}: exit {result} in {time.monotonic() - started:.0f}s =====", flush=True)
+        code = code or result
+    return code
+
+
 def main(argv: list[str]) -> int:
     target = argv[0] if argv else "all"
     tiers = ["unit", "integration", "e2e"] if target == "all" else [target]
@@ -48,6 +69,8 @@ def main(argv: list[str]) -> int:
         if target == "bench":
             return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)
         failures = [tier for tier in tiers if run_tier(tier, env) != 0]
+        if "integration" in tiers and run_conformance_on_other_engines(env) != 0:
+            failures.append("store conformance (second engine)")
         if failures:
             print(f"FAILED tiers: {', '.join(failures)}", flush=True)
             return 1

@@ -168,7 +168,10 @@ class EventConsumer:
         backoff = self._initial_backoff
         for attempt in range(1, self._max_attempts + 1):
             try:
-                await self._handler(envelope)
+                # Bound so store commands and log lines are attributed to the event being handled
+                # (parta_common.mongo.StoreCommandCounter's scope).
+                with structlog.contextvars.bound_contextvars(consumed=envelope.event_type):
+                    await self._handler(envelope)
                 self._count("handled")
                 return True
             except asyncio.CancelledError:
