@@ -67,6 +67,9 @@ def main(argv: list[str]) -> int:
             env["PARTA_KAFKA_BOOTSTRAP"] = endpoints["kafka"]
             env["PARTA_TEST_MONGODB_URI"] = endpoints["mongodb"]
         if target == "bench":
+            import store
+
+            env["PARTA_STORE_IN_USE"] = store.engine()  # printed with the bench's per-call table
             return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)
         failures = [tier for tier in tiers if run_tier(tier, env) != 0]
         if "integration" in tiers and run_conformance_on_other_engines(env) != 0:
