@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,12 @@ from dataclasses import dataclass, field
 from common import LoadResult, percentile
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import free_port
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
