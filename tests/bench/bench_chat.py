@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cost as cost_module  # noqa: E402
 from common import LoadResult, ms, run_load  # noqa: E402
 from cost import Meter, metered_env  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
@@ -164,6 +163,11 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
         }
         chat = await stack.start("chat", chat_env)
         meter = Meter(chat.process.pid, chat_env)
+        # A second replica that holds no streams: what every replica pays per message on the topic
+        # (its live reader reads every partition), the first bottleneck in docs/scaling.md.
+        idle_env = {**chat_env, **metered_env("CHAT_")}
+        idle = await stack.start("chat", idle_env, name="chat-idle")
+        idle_meter = Meter(idle.process.pid, idle_env)
         sender = "bench-teacher"
         class_members = [sender] + [f"bench-student-{i}" for i in range(29)]
         channel_members = [f"bench-reader-{i}" for i in range(CHANNEL_SUBSCRIBERS)]
@@ -198,6 +202,7 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                 rows.append((f"SendMessage, concurrency {concurrency}", f"{result.rate:.0f}/s  {ms(result.latencies)}"))
                 if concurrency == 16:
                     await drained()
+                    idle_before = await idle_meter.snapshot()
                     cost = await meter.measure(
                         "chat SendMessage, concurrency 16",
                         "rpc:SendMessage",
@@ -205,6 +210,16 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                         settle=drained,
                     )
                     rows.append(("SendMessage cost, concurrency 16", str(cost)))
+                    idle_cost = idle_meter.row(
+                        "chat replica without subscribers, per message on the topic",
+                        None,
+                        idle_before,
+                        await idle_meter.snapshot(),
+                        LoadResult(cost.calls, cost.seconds, []),
+                        cost.calls,
+                        "its live reader reads every partition; incl. its share of relaying the shared outbox",
+                    )
+                    rows.append(("idle replica cost per message", str(idle_cost)))
 
             await drained()
 
@@ -217,9 +232,7 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                 latencies = await _delivery(stub, mint, chat_id, sender, users, messages, on_live=mark)
                 (before, began), (after, ended) = marks
                 result = LoadResult(messages, ended - began, latencies)
-                row = meter.row(rpc, "rpc:Subscribe", before, after, result, messages, note)
-                cost_module.COLLECTED.append(row)
-                return row
+                return meter.row(rpc, "rpc:Subscribe", before, after, result, messages, note)
 
             # Per message: the replica's whole work for one message sent into the chat and fanned out
             # to every stream it holds (one replica here), its SendMessage included; streams already open.

@@ -168,7 +168,8 @@ class Meter:
     def row(
         self, rpc: str, scope: str | None, before: Snapshot, after: Snapshot, result: LoadResult, n: int, note: str = ""
     ) -> CostRow:
-        """A cost row from two snapshots taken around `n` calls (for windows measure() cannot wrap)."""
+        """A cost row from two snapshots taken around `n` calls (for windows measure() cannot wrap);
+        collected for the run's table."""
         n = max(n, 1)
         delta = {s: after.commands.get(s, 0.0) - before.commands.get(s, 0.0) for s in after.commands}
         row = CostRow(

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     fanout_cores = deliveries * fanout_us_per_stream / 1e6
     # Today every chat replica reads every record of chat.message.v1 (LiveReader on all partitions)
     # and decodes it before it knows whether it holds a subscriber: that part grows with replicas.
-    per_replica_read_us = min(fanout_us_per_stream * 2, send.cpu_us)  # an upper-bound guess, printed
+    per_replica_read_us = find(costs, "chat replica without subscribers").cpu_us
     replicas = replicas_streams
     for _ in range(10):
         read_cores = replicas * sends * per_replica_read_us / 1e6
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"chat CPU: sends {send_cores:.2f} cores ({send.cpu_us:,.0f} µs + {args.checks_per_message:g} × token "
         f"{token.cpu_us:,.0f} µs), fan-out {fanout_cores:.2f} cores ({fanout_us_per_stream:,.0f} µs/stream), "
-        f"every-replica topic read {read_cores:.2f} cores ({per_replica_read_us:,.0f} µs/msg/replica, assumed)"
+        f"every-replica topic read {read_cores:.2f} cores ({per_replica_read_us:,.0f} µs/msg/replica)"
     )
     print(
         f"chat replicas: {replicas} (streams need {replicas_streams} at {args.streams_per_replica:,}/replica; "
