@@ -97,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         replicas = need
     store_cmds = sends * send.cmds_all + deliveries * klass.cmds_rpc / max(args.class_size - 1, 1)
     writes = sends * 2.5  # findAndModify (seq) + insert + relay ack, per send (measured rows: 5.4 commands)
-    records = sends * send.records
+    # Records per send as the fleet produces them: the sender's relay plus the other replicas' relays,
+    # which drain the same outbox and sometimes publish an event twice (at least once; see scaling.md).
+    records = sends * (send.records + find(costs, "chat replica without subscribers").records)
     stored_tb = sends * 3600 * args.school_hours * args.school_days * args.message_bytes / 1e12
     shards = max(math.ceil(writes / args.shard_writes), math.ceil(stored_tb / args.shard_tb))
-    partitions = max(replicas, 12)
+    # One partition per chat replica for partition-affine delivery (docs/scaling.md), rounded up to
+    # a power of two: partitions cannot be split later without moving keys.
+    partitions = 2 ** math.ceil(math.log2(max(replicas, 12)))
 
     print(f"region: {args.users:,} users, {online:,.0f} online at the peak ({args.online:.0%})")
     print(f"messages: {sends:,.0f}/s sent, {deliveries:,.0f}/s stream deliveries ({recipients:.1f} online per message)")
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"store: {store_cmds:,.0f} commands/s from chat ({send.cmds_all:.2f}/send), ~{writes:,.0f} writes/s")
     print(f"store data: {stored_tb:.2f} TB of messages per school year → {shards} MongoDB shard(s) (replica sets)")
     print(f"Kafka: {records:,.0f} records/s on chat.message.v1 → {partitions} partitions (one per chat replica)")
+    cap = args.core_budget / (per_replica_read_us / 1e6)
+    print(f"cap today: every replica reads every message, so the region tops out at {cap:,.0f} messages/s")
     return 0
 
 
