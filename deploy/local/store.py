@@ -13,13 +13,13 @@ Which server (first match wins), see docs/store.md for why:
 1. env ``MONGODB_URI`` set        -> use it; install/start/stop do nothing.
 2. env ``PARTA_STORE_ENGINE`` set -> that engine: ``secantus-mdb``, ``secantusdb`` or ``mongod``.
 3. ``mongod`` on PATH             -> real MongoDB, ``--bind_ip 127.0.0.1 --port N --dbpath ...``.
-4. otherwise                      -> secantus-mdb 0.5.3-beta.196, the Rust daemon (crates.io,
-                                     pinned), built once with ``cargo install`` into
-                                     ``<cache>/secantus-mdb-<version>/bin/secantusd-rs``.
+4. otherwise                      -> DEFAULT_ENGINE (see its comment for why not yet secantus-mdb).
 
+``secantus-mdb`` is the Rust daemon 0.5.3-beta.196 (crates.io, pinned), built once with
+``cargo install`` into ``<cache>/secantus-mdb-<version>/bin/secantusd-rs``: the store of
+``make bench`` and the second engine the conformance suite runs against in ``make test``.
 ``secantusdb`` is SecantusDB 0.7.0b3 (PyPI, pinned) in its own venv ``<cache>/store/venv`` (never
-the repo's venv): a quick pip fallback where no Rust toolchain is at hand, and the second engine
-the conformance suite runs against in ``make test``.
+the repo's venv).
 
 Layout under the cache dir (default ``<repo>/.cache``)::
 
@@ -72,6 +72,14 @@ SECANTUS_MDB_BINARY = "secantusd-rs"
 SECANTUS_MDB_FLAGS = ("--cache-size", "256M", "--log-file-max", "16MB", "--sync-on-commit")
 
 ENGINES = ("secantus-mdb", "secantusdb", "mongod")
+# The engine when nothing else is chosen. Not yet secantus-mdb: its 0.5.3-beta.196 keeps a unique
+# index key after an update removes or changes the field the document was inserted with, and the
+# services rely on the release (school: archive a class, then create its grade and letter again;
+# identity: a deleted account's phone signs up again) — tests/school/integration/test_memberships.py
+# fails on it. `make bench` runs on secantus-mdb (BENCH_ENGINE). Flip this once the adapters write
+# those changes with a replace or the daemon is fixed (docs/store.md).
+DEFAULT_ENGINE = "secantusdb"
+BENCH_ENGINE = "secantus-mdb"
 
 
 # --- selection -----------------------------------------------------------------
@@ -89,7 +97,7 @@ def mongod_path() -> str | None:
 
 
 def engine() -> str:
-    """'external', or one of ENGINES: the setting PARTA_STORE_ENGINE, else mongod on PATH, else secantus-mdb."""
+    """'external', or one of ENGINES: the setting PARTA_STORE_ENGINE, else mongod on PATH, else DEFAULT_ENGINE."""
     if external_uri():
         return "external"
     chosen = os.environ.get("PARTA_STORE_ENGINE", "").strip()
@@ -99,7 +107,7 @@ def engine() -> str:
         return chosen
     if mongod_path():
         return "mongod"
-    return "secantus-mdb"
+    return DEFAULT_ENGINE
 
 
 def uri(port: int = DEFAULT_PORT) -> str:

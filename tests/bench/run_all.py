@@ -35,6 +35,21 @@ def _load(name: str):
     return module
 
 
+def _store_name(uri: str) -> str:
+    """Which server answered (the one already listening may not be the engine asked for)."""
+    from pymongo import MongoClient
+
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        info = client.admin.command("buildInfo")
+    finally:
+        client.close()
+    if "secantusVersion" in info:
+        name = "secantus-mdb" if str(info["secantusVersion"]).startswith("0.5") else "SecantusDB"
+        return f"{name} {info['secantusVersion']}"
+    return f"MongoDB {info.get('version', '?')}"
+
+
 def _row(section: str, name: str, value: str) -> None:
     print(f"{section:14} {name:58} {value}", flush=True)
 
@@ -101,7 +116,7 @@ async def main() -> int:
     # One table per run: what each hot RPC costs its service process, beside the echo ceiling.
     # Store commands and Kafka records per call do not depend on the store; CPU per call hardly
     # does (the process waits on the store off-CPU); calls/s and latency do.
-    print(f"\nPer-call cost (store: {env.get('PARTA_STORE_IN_USE', '?')}):\n", flush=True)
+    print(f"\nPer-call cost (store: {_store_name(env['PARTA_TEST_MONGODB_URI'])}):\n", flush=True)
     print(cost.table(cost.COLLECTED, ceiling), flush=True)
     return 1 if failures else 0
 
