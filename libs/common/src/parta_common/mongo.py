@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pymongo
 import structlog
 from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
@@ -15,6 +16,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 Document = dict[str, Any]
+
+
+# Driver timeouts, all shorter than the SDK's default deadline (15 s), so a store outage is
+# answered UNAVAILABLE while the caller still waits; a call with its own deadline is bounded tighter
+# by outages.store_budget. Selection covers a failover; the socket timeout ends a hung (not closed)
+# connection, and is far above the slowest single operation measured (docs/store.md).
+SERVER_SELECTION_TIMEOUT_MS = 3_000
+CONNECT_TIMEOUT_MS = 2_000
+SOCKET_TIMEOUT_MS = 10_000
+PING_TIMEOUT_SECONDS = 2.0
 
 
 # Driver chatter that is not the application's own work: server monitoring and connection set-up.
@@ -92,8 +103,9 @@ def create_mongo_client(
         uri,
         appname=app_name,
         tz_aware=True,
-        serverSelectionTimeoutMS=5_000,
-        connectTimeoutMS=5_000,
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        connectTimeoutMS=CONNECT_TIMEOUT_MS,
+        socketTimeoutMS=SOCKET_TIMEOUT_MS,
         uuidRepresentation="standard",
         event_listeners=[command_listener] if command_listener is not None else [],
     )
@@ -101,7 +113,8 @@ def create_mongo_client(
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:
     try:
-        await client.admin.command("ping")
+        with pymongo.timeout(PING_TIMEOUT_SECONDS):
+            await client.admin.command("ping")
         return True
     except Exception:
         return False
