@@ -23,8 +23,10 @@ from tests.chat.support import CSTUDENT, STUDENT, Collector, Replica, Stubs, Wor
 # Measured 2026-12-02: 3 find, 1 findAndModify, 1 insert. Target from issue 18: 3.
 SEND_MESSAGE_MAX_COMMANDS = 5
 # Store commands the subscriber's replica sends per delivered message (Subscribe stream plus its
-# live reader), on the common path. Target from issue 18: 0.
-DELIVERY_MAX_COMMANDS_PER_MESSAGE = 0
+# live reader), on the common path. Measured 2026-12-02: 0 (issue 18's target). The replica's own
+# pollers count as "background" too and now and then land one find in the window, so the ceiling
+# allows 2 in 10 messages; a store read per delivered message would show as 1.0 or more.
+DELIVERY_MAX_COMMANDS_PER_MESSAGE = 0.2
 MESSAGES = 10
 
 
