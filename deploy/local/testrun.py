@@ -1,7 +1,9 @@
 """`make test`: start the local infrastructure it needs, run every tier, stop what it started.
 
-    python deploy/local/testrun.py all|unit|integration|e2e|bench
+    python deploy/local/testrun.py all|unit|integration|e2e|containers|bench
     python deploy/local/testrun.py stress [RUNS]    # integration + e2e with one core kept busy, RUNS times
+
+`all` is unit, integration and e2e; `containers` (the built images under podman) runs only when named.
 
 A tier that collects no tests (pytest exit code 5) is a failure: every tier must run something.
 With the integration tier, tests/store also runs against the second local store engine
