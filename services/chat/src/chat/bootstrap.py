@@ -136,7 +136,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge()],
             readiness=infra.readiness(),
-            workers=[relay, live, consumer, housekeeper],
+            workers=[relay, live, consumer, housekeeper, infra.revocation_feed],
             closers=[infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

@@ -16,7 +16,9 @@ class IdentitySettings(ServiceSettings):
     signing_keys: SecretStr | None = None
     # HMAC key for codes and phone rate-limit keys (base64, >= 16 bytes); same rule as above.
     hash_key: SecretStr | None = None
-    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Five minutes: other services refuse revoked sessions within seconds through the revocation
+    # feed; if that feed lags (Kafka trouble), this bounds how long a revoked token can live.
+    access_token_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     keyring_reload_seconds: float = Field(default=30.0, gt=0)
 
     # One-time codes and limits. Defaults are strict; tests on 127.0.0.1 raise them.

@@ -159,7 +159,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge(PUBLIC_METHODS)],
             readiness=infra.readiness(),
-            workers=[relay, consumer],
+            workers=[relay, consumer, infra.revocation_feed],
             closers=[infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

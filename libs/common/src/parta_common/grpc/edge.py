@@ -1,6 +1,10 @@
 """One server interceptor for the edge concerns of every RPC, in this order:
-trace span (when tracing is on) → request ids → metrics → authentication → domain-error mapping →
-the servicer.
+trace span (when tracing is on) → request ids and the client's address → metrics →
+authentication (verified-token cache → revocation deny-set → the service's own check) →
+domain-error mapping → the servicer.
+
+Open server streams are registered per session: when the deny-set learns that a session was
+revoked (or its account deleted), the edge cancels those streams and ends them UNAUTHENTICATED.
 
 Everything runs inside the wrapped behaviour, so contextvars are set in the task that runs the
 servicer, for unary and streaming calls alike.
@@ -8,6 +12,7 @@ servicer, for unary and streaming calls alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import time
@@ -23,8 +28,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from parta_common.auth import Principal, TokenVerifier
 from parta_common.errors import DomainError, InvalidArgument, Unauthenticated
 from parta_common.grpc import context as ctx
+from parta_common.grpc.forwarded import Network, client_address
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
+from parta_common.revocation import RevocationList, RevokedKind, account_deleted, session_revoked
 from parta_common.telemetry import TRACEPARENT, context_from_traceparent, trace_id_of
 
 log = structlog.get_logger("parta.grpc")
@@ -50,6 +57,52 @@ def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
     return out
 
 
+class _OpenStream:
+    __slots__ = ("error", "principal", "task")
+
+    def __init__(self, principal: Principal, task: asyncio.Task[Any]):
+        self.principal = principal
+        self.task = task
+        self.error: Unauthenticated | None = None
+
+
+class StreamRegistry:
+    """Open server streams by session and by user, so a revocation can end them at once."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, set[_OpenStream]] = {}
+        self._by_user: dict[str, set[_OpenStream]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_session.values())
+
+    def open(self, principal: Principal) -> _OpenStream | None:
+        task = asyncio.current_task()
+        if task is None:
+            return None
+        stream = _OpenStream(principal, task)
+        self._by_session.setdefault(principal.session_id, set()).add(stream)
+        self._by_user.setdefault(principal.user_id, set()).add(stream)
+        return stream
+
+    def close(self, stream: _OpenStream) -> None:
+        for table, key in ((self._by_session, stream.principal.session_id), (self._by_user, stream.principal.user_id)):
+            streams = table.get(key)
+            if streams is not None:
+                streams.discard(stream)
+                if not streams:
+                    del table[key]
+
+    def revoked(self, kind: RevokedKind, key: str) -> None:
+        """A RevocationList listener: cancel the streams; each ends itself with the error."""
+        table = self._by_session if kind is RevokedKind.SESSION else self._by_user
+        error = session_revoked() if kind is RevokedKind.SESSION else account_deleted()
+        for stream in list(table.get(key, ())):
+            if stream.error is None:
+                stream.error = error
+                stream.task.cancel()
+
+
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     def __init__(
         self,
@@ -59,12 +112,19 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         metrics: ServiceMetrics | None = None,
         principal_check: PrincipalCheck | None = None,
         tracer: Tracer | None = None,
+        revocations: RevocationList | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
     ):
         self._verifier = verifier
         self._public = ALWAYS_PUBLIC | frozenset(public_methods)
         self._metrics = metrics
         self._principal_check = principal_check
         self._tracer = tracer
+        self._revocations = revocations
+        self._trusted_proxies = trusted_proxies
+        self.streams = StreamRegistry()
+        if revocations is not None:
+            revocations.subscribe(self.streams.revoked)
 
     async def intercept_service(
         self,
@@ -82,6 +142,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             method,
             self._metrics,
             lambda: self._span(method, metadata),
+            self.streams,
         )
 
     def _span(self, method: str, metadata: dict[str, str]) -> AbstractContextManager[Span | None]:
@@ -103,14 +164,19 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         correlation = metadata.get("x-correlation-id") or request_id
         structlog.contextvars.bind_contextvars(rpc=method, request_id=request_id, correlation_id=correlation)
         ctx.current_correlation_id.set(correlation)
-        ctx.current_peer.set(context.peer() or "")
+        peer = context.peer() or ""
+        ctx.current_peer.set(peer)
+        ctx.current_client_address.set(client_address(peer, metadata, self._trusted_proxies))
         ctx.current_principal.set(None)
         if method in self._public:
             # Public RPCs still learn who calls when a valid token is sent (e.g. sign-out).
             token = _bearer(metadata)
             if token and self._verifier is not None:
                 try:
-                    ctx.current_principal.set(await self._verifier.verify(token))
+                    principal = await self._verifier.verify(token)
+                    if self._revocations is not None:
+                        self._revocations.check(principal)
+                    ctx.current_principal.set(principal)
                 except Unauthenticated:
                     pass
             return
@@ -120,6 +186,8 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if not token:
             raise Unauthenticated("missing bearer token", reason="TOKEN_MISSING")
         principal = await self._verifier.verify(token)
+        if self._revocations is not None:
+            self._revocations.check(principal)  # after the cache: revocation always wins
         if self._principal_check is not None:
             await self._principal_check(principal)
         ctx.current_principal.set(principal)
@@ -241,6 +309,7 @@ def _wrap(
     method: str,
     metrics: ServiceMetrics | None,
     open_span: Callable[[], AbstractContextManager[Span | None]],
+    streams: StreamRegistry,
 ) -> grpc.RpcMethodHandler:
     def unary_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -268,21 +337,34 @@ def _wrap(
             started = time.perf_counter()
             with open_span() as span:
                 failure: BaseException | None = None
+                stream = None
                 try:
                     _start_span(span)
                     await enter(context)
+                    principal = ctx.current_principal.get()
+                    if principal is not None:
+                        stream = streams.open(principal)
                     result = behavior(_checked(request_or_iterator), context)
                     if inspect.isasyncgen(result):
                         async for item in result:
                             yield item
                     else:
                         await result
+                    if stream is not None and stream.error is not None:
+                        raise stream.error  # the servicer swallowed the cancellation
+                except asyncio.CancelledError:
+                    if stream is None or stream.error is None:
+                        raise  # the client went away or the server stops
+                    failure = stream.error
+                    await _fail(context, stream.error, method)
                 except (DomainError, Exception) as error:
                     failure = error
                     if _is_abort(error):
                         raise
                     await _fail(context, error, method)
                 finally:
+                    if stream is not None:
+                        streams.close(stream)
                     _record(metrics, method, started, context)
                     _finish_span(span, context, failure)
                     structlog.contextvars.unbind_contextvars(*_CALL_LOG_KEYS)

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,11 +19,13 @@ from parta.testing.v1 import echo_pb2, echo_pb2_grpc
 
 from parta_common import errors
 from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier
-from parta_common.grpc.context import current_principal
+from parta_common.grpc.context import client_address, current_principal
 from parta_common.grpc.edge import EdgeInterceptor
-from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec
+from parta_common.grpc.forwarded import Network
+from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec, Worker
 from parta_common.logging import configure_logging
 from parta_common.metrics import ServiceMetrics
+from parta_common.revocation import RevocationList
 from parta_common.telemetry import tracing_from_env
 
 ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["EchoService"].full_name
@@ -33,7 +35,9 @@ PUBLIC_ECHO = f"/{ECHO_SERVICE}/Echo"
 class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
     async def Echo(self, request: echo_pb2.EchoRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         principal = current_principal.get()
-        return echo_pb2.EchoResponse(text=request.text, caller=principal.user_id if principal else "")
+        return echo_pb2.EchoResponse(
+            text=request.text, caller=principal.user_id if principal else "", client_address=client_address()
+        )
 
     async def Fail(self, request: echo_pb2.FailRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         if request.mode == "invalid":
@@ -51,6 +55,14 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
         await asyncio.sleep(request.millis / 1000)
         return echo_pb2.EchoResponse(text=f"slept {request.millis}")
 
+    async def Ticks(
+        self, request: echo_pb2.TicksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[echo_pb2.EchoResponse]:
+        principal = current_principal.get()
+        for n in range(request.count):
+            yield echo_pb2.EchoResponse(text=str(n), caller=principal.user_id if principal else "")
+            await asyncio.sleep(request.interval_millis / 1000)
+
 
 def echo_runner(
     *,
@@ -61,9 +73,21 @@ def echo_runner(
     with_edge: bool = True,
     metrics: ServiceMetrics | None = None,
     tracer: Tracer | None = None,
+    revocations: RevocationList | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+    workers: list[Worker] | None = None,
 ) -> GrpcServiceRunner:
     interceptors = (
-        [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics, tracer=tracer)]
+        [
+            EdgeInterceptor(
+                verifier=verifier,
+                public_methods=[PUBLIC_ECHO],
+                metrics=metrics,
+                tracer=tracer,
+                revocations=revocations,
+                trusted_proxies=trusted_proxies,
+            )
+        ]
         if with_edge
         else []
     )
@@ -80,6 +104,7 @@ def echo_runner(
             service_names=[ECHO_SERVICE],
             interceptors=interceptors,
             readiness=readiness or [],
+            workers=workers or [],
             grace_seconds=grace,
         )
     )

@@ -84,6 +84,16 @@ class AccountDeleted:
     deleted_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionRevoked:
+    """A session ended before its access tokens did; every service refuses them from now on."""
+
+    user_id: str
+    session_id: str
+    revoked_at: datetime
+    reason: str
+
+
 DomainEvent = (
     UserRegistered
     | ProfileCreated
@@ -93,4 +103,5 @@ DomainEvent = (
     | GuardianLinked
     | GuardianUnlinked
     | AccountDeleted
+    | SessionRevoked
 )
