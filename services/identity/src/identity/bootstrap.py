@@ -102,6 +102,8 @@ def policy_from(settings: IdentitySettings) -> IdentityPolicy:
         session_idle_days=settings.session_idle_days,
         consent_age=settings.consent_age,
         link_code_ttl_seconds=settings.link_code_ttl_seconds,
+        child_link_requests_per_day=settings.child_link_requests_per_day,
+        guardian_request_ttl_seconds=settings.guardian_request_ttl_seconds,
     )
 
 

@@ -31,6 +31,10 @@ class IdentitySettings(ServiceSettings):
     session_idle_days: int = Field(default=60, ge=1, le=365)
     consent_age: int = Field(default=14, ge=0, le=18)
     link_code_ttl_seconds: int = Field(default=600, ge=60, le=86400)
+    # Guardian link requests by phone: how many may name one child's phone per day (from anyone),
+    # and how long a pending request waits for the child's (or the school's) confirmation.
+    child_link_requests_per_day: int = Field(default=10, ge=1)
+    guardian_request_ttl_seconds: int = Field(default=7 * 86_400, ge=3600, le=90 * 86_400)
     # How often the age-band check looks for birthdays that crossed the consent age or 18.
     age_band_check_seconds: float = Field(default=86_400.0, gt=0)
 

@@ -117,6 +117,7 @@ def user_to_doc(user: User) -> Doc:
                 "consent_granted": g.consent_granted,
                 "confirmed_by": g.confirmed_by.value,
                 "created_at": g.created_at,
+                "expires_at": g.expires_at,
             }
             for g in user.guardians
         ],
@@ -151,6 +152,7 @@ def user_from_doc(doc: Doc) -> User:
                 consent_granted=bool(g["consent_granted"]),
                 confirmed_by=LinkConfirmation(g.get("confirmed_by", "")),
                 created_at=_utc(g["created_at"]) or datetime.now(UTC),
+                expires_at=_utc(g.get("expires_at")),
             )
             for g in doc.get("guardians", [])
         ],

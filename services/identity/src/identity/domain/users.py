@@ -28,7 +28,11 @@ from identity.domain.events import (
 )
 from identity.domain.profiles import ADULT_AGE, Profile, age_band, age_band_rule, next_band_change
 
-MAX_GUARDIANS = 6
+MAX_GUARDIANS = 6  # confirmed links; pending requests never take a slot
+# Pending requests kept per child, newest first; older ones fall off (they also expire). Requests
+# by phone are rate-limited per child, so strangers cannot crowd out a parent for long, and a
+# parent with a link code or a school binding never needs a pending request at all.
+MAX_PENDING_LINKS = 20
 
 
 class LinkState(StrEnum):
@@ -50,6 +54,13 @@ class GuardianLink:
     consent_granted: bool
     confirmed_by: LinkConfirmation
     created_at: datetime
+    # A pending request lapses at this instant unless the child (or the school) confirms it.
+    expires_at: datetime | None = None
+
+    def lapsed(self, now: datetime, ttl: timedelta) -> bool:
+        if self.state is not LinkState.PENDING:
+            return False
+        return now >= (self.expires_at or self.created_at + ttl)
 
 
 @dataclass
@@ -111,6 +122,14 @@ class User:
     def link_of(self, guardian_id: str) -> GuardianLink | None:
         return next((g for g in self.guardians if g.guardian_id == guardian_id), None)
 
+    def linked_guardians(self) -> list[GuardianLink]:
+        return [g for g in self.guardians if g.state is LinkState.LINKED]
+
+    def is_child_of(self, guardian_id: str) -> bool:
+        """Only a confirmed link makes someone a guardian; a request reveals and grants nothing."""
+        link = self.link_of(guardian_id)
+        return link is not None and link.state is LinkState.LINKED
+
     # --- profile -----------------------------------------------------------------------------
 
     def create_profile(self, profile: Profile, request_id: str, today: date, consent_age: int) -> None:
@@ -159,32 +178,49 @@ class User:
     # --- guardians (self is the child) -------------------------------------------------------
 
     def request_guardian(
-        self, guardian_id: str, now: datetime, confirmation: LinkConfirmation, today: date, consent_age: int
+        self,
+        guardian_id: str,
+        now: datetime,
+        confirmation: LinkConfirmation,
+        today: date,
+        consent_age: int,
+        request_ttl: timedelta = timedelta(days=7),
     ) -> GuardianLink:
         """A guardian asks to link. `confirmation` says who vouches for it already (the school,
-        or the child through a link code); without one the link waits for the child."""
+        or the child through a link code); without one the request waits for the child and
+        lapses after `request_ttl`. Pending requests take no guardian slot."""
         self._require_alive()
         if guardian_id == self.id:
             raise FailedPrecondition("one cannot be one's own guardian", reason="GUARDIAN_SELF")
+        self.drop_lapsed_requests(now, request_ttl)
         link = self.link_of(guardian_id)
         if link is None:
-            if len(self.guardians) >= MAX_GUARDIANS:
-                raise FailedPrecondition("this child has the maximum number of guardians", reason="GUARDIANS_FULL")
-            link = GuardianLink(guardian_id, LinkState.PENDING, False, LinkConfirmation.NONE, now)
+            link = GuardianLink(guardian_id, LinkState.PENDING, False, LinkConfirmation.NONE, now, now + request_ttl)
             self.guardians.append(link)
+            pending = [g for g in self.guardians if g.state is LinkState.PENDING]
+            for oldest in pending[: max(len(pending) - MAX_PENDING_LINKS, 0)]:
+                self.guardians.remove(oldest)
+        elif link.state is LinkState.PENDING:
+            link.expires_at = now + request_ttl  # asked again: the request lives on
         if confirmation is not LinkConfirmation.NONE and link.state is LinkState.PENDING:
             self._confirm(link, confirmation, today, consent_age)
         return link
 
-    def confirm_guardian(self, guardian_id: str, today: date, consent_age: int) -> GuardianLink:
-        """The child confirms a pending link (idempotent for a link already made)."""
+    def confirm_guardian(
+        self, guardian_id: str, today: date, consent_age: int, now: datetime, request_ttl: timedelta = timedelta(days=7)
+    ) -> GuardianLink:
+        """The child confirms a pending request (idempotent for a link already made)."""
         self._require_alive()
+        self.drop_lapsed_requests(now, request_ttl)
         link = self.link_of(guardian_id)
         if link is None:
             raise NotFound("no link request from this guardian", reason="GUARDIAN_LINK_NOT_FOUND")
         if link.state is LinkState.PENDING:
             self._confirm(link, LinkConfirmation.CHILD, today, consent_age)
         return link
+
+    def drop_lapsed_requests(self, now: datetime, request_ttl: timedelta) -> None:
+        self.guardians = [g for g in self.guardians if not g.lapsed(now, request_ttl)]
 
     def set_consent(self, guardian_id: str, granted: bool, today: date, consent_age: int) -> GuardianLink:
         self._require_alive()
@@ -244,7 +280,10 @@ class User:
     # --- internals ---------------------------------------------------------------------------
 
     def _confirm(self, link: GuardianLink, how: LinkConfirmation, today: date, consent_age: int) -> None:
+        if len(self.linked_guardians()) >= MAX_GUARDIANS:
+            raise FailedPrecondition("this child has the maximum number of guardians", reason="GUARDIANS_FULL")
         link.state = LinkState.LINKED
+        link.expires_at = None
         link.confirmed_by = how
         self.events.append(GuardianLinked(link.guardian_id, self.id, confirmed=link.consent_granted))
         self._after_change(today, consent_age, guardian_id=link.guardian_id)
