@@ -181,6 +181,7 @@ class FakeDirectory:
     def __init__(self) -> None:
         self.schools: dict[str, set[str]] = {}
         self.parents: set[tuple[str, str]] = set()
+        self.admins: dict[str, set[str]] = {}  # admin id -> schools they administer
 
     async def sharing_school(self, user_id: str, others: Iterable[str]) -> set[str]:
         mine = self.schools.get(user_id, set())
@@ -188,6 +189,9 @@ class FakeDirectory:
 
     async def is_parent_of(self, guardian_id: str, child_id: str) -> bool:
         return (guardian_id, child_id) in self.parents
+
+    async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
+        return bool(self.admins.get(admin_id, set()) & self.schools.get(user_id, set()))
 
 
 class World:

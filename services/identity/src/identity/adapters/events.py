@@ -105,6 +105,33 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
                 ),
                 event.user_id,
             )
+        case ev.BirthDateChangeRequested():
+            return (
+                events_pb2.BirthDateChangeRequested(
+                    user_id=event.user_id,
+                    age_band=AGE_BAND_TO_PB[event.age_band],
+                    requested_age_band=AGE_BAND_TO_PB[event.requested_age_band],
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateChangeConfirmed():
+            return (
+                events_pb2.BirthDateChangeConfirmed(
+                    user_id=event.user_id,
+                    confirmed_by_user_id=event.confirmed_by_user_id,
+                    confirmed_as=event.confirmed_as,
+                    previous_age_band=AGE_BAND_TO_PB[event.previous_age_band],
+                    age_band=AGE_BAND_TO_PB[event.age_band],
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateChangeDeclined():
+            return (
+                events_pb2.BirthDateChangeDeclined(
+                    user_id=event.user_id, declined_by_user_id=event.declined_by_user_id, declined_as=event.declined_as
+                ),
+                event.user_id,
+            )
         case ev.SessionRevoked():
             return (
                 events_pb2.SessionRevoked(

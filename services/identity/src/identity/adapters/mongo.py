@@ -129,6 +129,8 @@ def user_to_doc(user: User) -> Doc:
         # ISO text, like birth_date: compares by day without a time zone.
         "age_band_changes_on": user.age_band_changes_on.isoformat() if user.age_band_changes_on else None,
         "age_band_rule": user.age_band_rule,
+        "pending_birth_date": user.pending_birth_date.isoformat() if user.pending_birth_date else None,
+        "pending_birth_date_since": user.pending_birth_date_since,
     }
 
 
@@ -163,6 +165,8 @@ def user_from_doc(doc: Doc) -> User:
         age_band=AgeBand(doc.get("age_band", AgeBand.UNSPECIFIED.value)),
         age_band_changes_on=date.fromisoformat(changes_on) if (changes_on := doc.get("age_band_changes_on")) else None,
         age_band_rule=doc.get("age_band_rule", ""),
+        pending_birth_date=date.fromisoformat(pending) if (pending := doc.get("pending_birth_date")) else None,
+        pending_birth_date_since=_utc(doc.get("pending_birth_date_since")),
         version=int(doc.get("version", 0)),
     )
 
@@ -454,6 +458,7 @@ class MongoMembershipDirectory:
         active: bool,
         is_parent: bool,
         child_user_id: str,
+        is_admin: bool = False,
     ) -> bool:
         """Idempotent upsert by membership id that ignores versions older than the stored one."""
         try:
@@ -465,6 +470,7 @@ class MongoMembershipDirectory:
                         "user_id": user_id,
                         "active": active,
                         "is_parent": is_parent,
+                        "is_admin": is_admin,
                         "child_user_id": child_user_id,
                         "version": version,
                     }
@@ -497,4 +503,12 @@ class MongoMembershipDirectory:
         doc = await self._c.find_one(
             {"user_id": guardian_id, "child_user_id": child_id, "is_parent": True, "active": True}
         )
+        return doc is not None
+
+    async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
+        cursor = self._c.find({"user_id": admin_id, "is_admin": True, "active": True}, {"school_id": 1})
+        schools = sorted({d["school_id"] async for d in cursor})
+        if not schools:
+            return False
+        doc = await self._c.find_one({"school_id": {"$in": schools}, "user_id": user_id, "active": True})
         return doc is not None

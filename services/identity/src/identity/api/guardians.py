@@ -7,7 +7,7 @@ from parta.identity.v1 import guardians_pb2, guardians_pb2_grpc
 from parta_common.clock import Clock
 from parta_common.grpc.context import require_principal
 
-from identity.api.mappers import link_pb, ts
+from identity.api.mappers import child_link_pb, link_pb, ts
 from identity.app.guardians import Guardians, LinkView
 
 
@@ -74,7 +74,7 @@ class GuardianServicer(guardians_pb2_grpc.GuardianServiceServicer):
         self, request: guardians_pb2.ListMyChildrenRequest, context: grpc.aio.ServicerContext
     ) -> guardians_pb2.ListMyChildrenResponse:
         views = await self._guardians.children(require_principal().user_id)
-        return guardians_pb2.ListMyChildrenResponse(links=[_pb(v) for v in views])
+        return guardians_pb2.ListMyChildrenResponse(links=[child_link_pb(v.child, v.link) for v in views])
 
     async def ListMyGuardians(
         self, request: guardians_pb2.ListMyGuardiansRequest, context: grpc.aio.ServicerContext

@@ -94,6 +94,29 @@ class SessionRevoked:
     reason: str
 
 
+@dataclass(frozen=True)
+class BirthDateChangeRequested:
+    user_id: str
+    age_band: AgeBand
+    requested_age_band: AgeBand
+
+
+@dataclass(frozen=True)
+class BirthDateChangeConfirmed:
+    user_id: str
+    confirmed_by_user_id: str
+    confirmed_as: str
+    previous_age_band: AgeBand
+    age_band: AgeBand
+
+
+@dataclass(frozen=True)
+class BirthDateChangeDeclined:
+    user_id: str
+    declined_by_user_id: str
+    declined_as: str
+
+
 DomainEvent = (
     UserRegistered
     | ProfileCreated
@@ -104,4 +127,7 @@ DomainEvent = (
     | GuardianUnlinked
     | AccountDeleted
     | SessionRevoked
+    | BirthDateChangeRequested
+    | BirthDateChangeConfirmed
+    | BirthDateChangeDeclined
 )

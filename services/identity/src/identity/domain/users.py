@@ -6,7 +6,7 @@ change together in one single-document write (the store has no multi-document tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -15,6 +15,9 @@ from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, Per
 from identity.domain.events import (
     AccountDeleted,
     AgeBand,
+    BirthDateChangeConfirmed,
+    BirthDateChangeDeclined,
+    BirthDateChangeRequested,
     ConsentChanged,
     ConsentState,
     DomainEvent,
@@ -80,6 +83,10 @@ class User:
     age_band: AgeBand = AgeBand.UNSPECIFIED
     age_band_changes_on: date | None = None
     age_band_rule: str = ""
+    # A birth date that would move the person to another age band waits here for a guardian's or
+    # a school admin's confirmation; until then every rule follows the confirmed birth date.
+    pending_birth_date: date | None = None
+    pending_birth_date_since: datetime | None = None
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list)
 
@@ -142,16 +149,76 @@ class User:
         self._set_age_band(today, consent_age)  # ProfileCreated carries it; no separate event
         self.events.append(ProfileCreated(self.snapshot(today)))
 
-    def update_profile(self, profile: Profile, today: date, consent_age: int) -> None:
+    def update_profile(
+        self,
+        profile: Profile,
+        today: date,
+        consent_age: int,
+        now: datetime | None = None,
+        *,
+        birth_date_given: bool = False,
+    ) -> None:
+        """Names apply at once. A birth date applies at once only while it keeps the person in the
+        same age band; one that crosses the consent age or 18 becomes a pending change (the old
+        band holds) until a linked guardian or a school admin confirms it. Giving the confirmed
+        date again, or another same-band date, withdraws a pending change."""
         self._require_alive()
         if self.profile is None:
             raise FailedPrecondition("create the profile first", reason="PROFILE_MISSING")
-        if profile == self.profile:
+        current = self.profile
+        born = profile.birth_date
+        requested = age_band(born, today, consent_age)
+        if born != current.birth_date and requested is not self.age_band_on(today, consent_age):
+            if self.pending_birth_date != born:
+                self.pending_birth_date = born
+                self.pending_birth_date_since = now
+                self.events.append(BirthDateChangeRequested(self.id, self.age_band, requested))
+            profile = replace(profile, birth_date=current.birth_date)
+        elif birth_date_given and self.pending_birth_date is not None:
+            self._clear_pending_birth_date(self.id, "owner")
+        if profile == current:
             return
         self.profile = profile
         self._after_change(today, consent_age, guardian_id="")
-        self._move_age_band(today, consent_age)  # a corrected birth date may change the band
+        self._move_age_band(today, consent_age)  # a same-band correction may still move the day
         self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    def age_band_on(self, today: date, consent_age: int) -> AgeBand:
+        assert self.profile is not None
+        return age_band(self.profile.birth_date, today, consent_age)
+
+    def confirm_birth_date(
+        self, confirmer_id: str, confirmed_as: str, expected: date, today: date, consent_age: int
+    ) -> None:
+        """A linked guardian or a school admin (the caller decides which) confirms the pending
+        change: the new birth date applies with its band, consent and snapshot events."""
+        self._require_alive()
+        if self.profile is None or self.pending_birth_date is None:
+            raise NotFound("no birth-date change waits for confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
+        if expected != self.pending_birth_date:
+            raise FailedPrecondition(
+                "the pending birth date is not the one confirmed", reason="BIRTH_DATE_CHANGE_MISMATCH"
+            )
+        previous = self.age_band
+        self.profile = replace(self.profile, birth_date=self.pending_birth_date)
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
+        new_band = age_band(self.profile.birth_date, today, consent_age)
+        self.events.append(BirthDateChangeConfirmed(self.id, confirmer_id, confirmed_as, previous, new_band))
+        self._after_change(today, consent_age, guardian_id="")
+        self._move_age_band(today, consent_age)
+        self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    def decline_birth_date(self, decliner_id: str, declined_as: str) -> None:
+        self._require_alive()
+        if self.pending_birth_date is None:
+            raise NotFound("no birth-date change waits for confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
+        self._clear_pending_birth_date(decliner_id, declined_as)
+
+    def _clear_pending_birth_date(self, by: str, role: str) -> None:
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
+        self.events.append(BirthDateChangeDeclined(self.id, by, role))
 
     def age_band_due(self, today: date, consent_age: int) -> bool:
         """The stored band may be stale: its change day has come, or the thresholds changed."""
@@ -271,6 +338,8 @@ class User:
         self.profile = None
         self.link_code_hash = None
         self.link_code_expires_at = None
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
         self.consent_state = ConsentState.UNSPECIFIED
         self.age_band = AgeBand.UNSPECIFIED
         self.age_band_changes_on = None
