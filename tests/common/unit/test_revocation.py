@@ -253,3 +253,10 @@ async def test_an_open_stream_of_a_revoked_session_ends_unauthenticated(edge):
             while True:
                 await other.read()
     assert _reason(gone.value) == "ACCOUNT_DELETED"
+
+
+async def test_a_feed_that_has_not_caught_up_is_not_ready():
+    from parta_common.events.revocations import RevocationFeed
+
+    feed = RevocationFeed("127.0.0.1:1", "identity.user.v1", RevocationList())
+    assert not await feed.ready()  # never started: the replica must not judge tokens yet

@@ -84,7 +84,10 @@ class RevocationFeed:
         self._stopping = False
         self._catch_up: dict[TopicPartition, int] = {}
         self._caught_up = asyncio.Event()
-        self._last_fetch = float("-inf")
+        # The last successful round trip to the brokers (getmany returns empty batches while Kafka
+        # is away, so an explicit end-offsets query is the proof of contact).
+        self._last_contact = float("-inf")
+        self._partitions_assigned: list[TopicPartition] = []
         self.applied = 0
 
     @property
@@ -93,7 +96,7 @@ class RevocationFeed:
 
     async def ready(self) -> bool:
         """A readiness check: caught up once, and hearing Kafka within `max_lag_seconds`."""
-        return self._caught_up.is_set() and time.monotonic() - self._last_fetch <= self._max_lag
+        return self._caught_up.is_set() and time.monotonic() - self._last_contact <= self._max_lag
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="revocation-feed")
@@ -135,6 +138,8 @@ class RevocationFeed:
                 at = found.get(tp)
                 consumer.seek(tp, at.offset if at is not None else ends[tp])
             self._catch_up = {tp: end for tp, end in ends.items() if end > 0}
+            self._partitions_assigned = tps
+            self._last_contact = time.monotonic()
         except BaseException:
             await consumer.stop()
             raise
@@ -151,14 +156,18 @@ class RevocationFeed:
                 backoff = min(backoff * 2, 5.0)
         consumer = self._consumer
         assert consumer is not None
+        probe_every = min(5.0, self._max_lag / 3)
+        next_probe = time.monotonic() + probe_every
         while not self._stopping:
+            if time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + probe_every
+                await self._probe(consumer)
             try:
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
             except Exception as exc:
                 log.warning("revocation_feed_fetch_failed", error=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            self._last_fetch = time.monotonic()
             for records in batch.values():
                 for record in records:
                     try:
@@ -169,6 +178,14 @@ class RevocationFeed:
                         log.warning("revocation_record_skipped", error=type(exc).__name__, offset=record.offset)
             if not self._caught_up.is_set():
                 await self._check_caught_up(consumer)
+
+    async def _probe(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            await asyncio.wait_for(consumer.end_offsets(self._partitions_assigned), timeout=5)
+        except Exception as exc:
+            log.warning("revocation_feed_probe_failed", error=type(exc).__name__)
+            return
+        self._last_contact = time.monotonic()
 
     async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         for tp, end in self._catch_up.items():
