@@ -89,6 +89,12 @@ async def _seed_chat(db, chat_id: str, kind: int, members: list[str], *, admins:
     ]
     for i in range(0, len(docs), 1000):
         await db["members"].insert_many(docs[i : i + 1000])
+    # Everyone has an educational profile (no profile, no writing: PROFILE_MISSING).
+    profiles = [{"_id": u, "name": "", "awaiting": False, "deleted": False, "version": 1} for u in members]
+    existing = {d["_id"] async for d in db["profiles"].find({"_id": {"$in": members}}, {"_id": 1})}
+    fresh = [p for p in profiles if p["_id"] not in existing]
+    for i in range(0, len(fresh), 1000):
+        await db["profiles"].insert_many(fresh[i : i + 1000])
 
 
 async def _delivery(stub, mint: TokenMint, chat_id: str, sender: str, users: list[str], messages: int) -> list[float]:  # type: ignore[no-untyped-def]

@@ -130,8 +130,25 @@ class School:
         left: bool = False,
         reason: str = "left",
         membership_id: str | None = None,
+        verified: bool | None = None,
+        profile: bool = True,
+        changed: bool = False,
     ) -> str:
+        """A membership event. Staff are verified unless `verified=False` (a school's usual state;
+        the unverified case is what tests ask for explicitly). The first time a person appears
+        they get an educational profile (identity's ProfileCreated at version 0, so a test's own
+        profile events win) unless `profile=False`. `changed`: MemberRoleChanged."""
         mid = membership_id or f"m-{user_id}-{class_id or 'school'}-{class_role}"
+        if profile and user_id not in self.world.profiled:
+            self.world.profiled.add(user_id)
+            await self.world.profile(user_id, 0, created=True)
+            if self.world.replicas:
+                # Topics are consumed independently: wait for the profile, so that a test that
+                # sends once it sees the membership does not race identity's topic.
+                store = self.world.replicas[0].service.store
+                await eventually(lambda: store.profile(user_id))
+        if verified is None:
+            verified = role in (school_pb.SCHOOL_ROLE_ADMIN, school_pb.SCHOOL_ROLE_TEACHER)
         snap = school_pb.MembershipSnapshot(
             membership_id=mid,
             school_id=self.school_id,
@@ -140,9 +157,14 @@ class School:
             class_id=class_id,
             class_role=class_role,  # type: ignore[arg-type]
             child_user_id=child,
+            verified=verified,
         )
         payload: Message = (
-            school_pb.MemberLeft(membership=snap, reason=reason) if left else school_pb.MemberJoined(membership=snap)
+            school_pb.MemberLeft(membership=snap, reason=reason)
+            if left
+            else school_pb.MemberRoleChanged(membership=snap)
+            if changed
+            else school_pb.MemberJoined(membership=snap)
         )
         await self.world.feed("school.membership.v1", payload, "membership", mid, self._v(mid), self.school_id)
         return mid
@@ -157,6 +179,7 @@ class World:
     clock: MutableClock = field(default_factory=MutableClock)
     replicas: list[Replica] = field(default_factory=list)
     producer: AIOKafkaProducer | None = None
+    profiled: set[str] = field(default_factory=set)
 
     @property
     def prefix(self) -> str:
@@ -222,10 +245,16 @@ class World:
         )
         return await self.producer.send_and_wait(self.prefix + topic, envelope.SerializeToString(), key=key.encode())
 
-    async def profile(self, user_id: str, version: int, *, awaiting: bool = False) -> None:
+    async def profile(self, user_id: str, version: int, *, awaiting: bool = False, created: bool = False) -> None:
+        """`created`: the nameless ProfileCreated School.member gives everyone (names are not the
+        point of those tests); otherwise a ProfileUpdated naming "Ann Lee"."""
         state = identity_pb.CONSENT_STATE_AWAITING_GUARDIAN if awaiting else identity_pb.CONSENT_STATE_NOT_REQUIRED
-        snap = identity_pb.ProfileSnapshot(user_id=user_id, first_name="Ann", last_name="Lee", consent_state=state)
-        await self.feed("identity.user.v1", identity_pb.ProfileUpdated(profile=snap), "user", user_id, version, user_id)
+        first, last = ("", "") if created else ("Ann", "Lee")
+        snap = identity_pb.ProfileSnapshot(user_id=user_id, first_name=first, last_name=last, consent_state=state)
+        payload: Message = (
+            identity_pb.ProfileCreated(profile=snap) if created else identity_pb.ProfileUpdated(profile=snap)
+        )
+        await self.feed("identity.user.v1", payload, "user", user_id, version, user_id)
 
     async def account_deleted(self, user_id: str, version: int) -> None:
         await self.feed(

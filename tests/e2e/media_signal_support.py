@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 from aiokafka import AIOKafkaProducer
+from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.identity.v1 import keys_pb2, keys_pb2_grpc
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2 as pb
@@ -97,6 +98,23 @@ class School:
         return school_pb2.MemberJoined(membership=self.snapshot(user_id, school_role, class_role))
 
 
+async def _publish_profiles(producer: AIOKafkaProducer, prefix: str, user_ids: list[str]) -> None:
+    """Every member has an educational profile (no participation without one): identity's
+    ProfileCreated at version 0, so a test's own identity events (version 1 on) still win."""
+    from datetime import UTC, datetime
+
+    for user_id in dict.fromkeys(user_ids):
+        profile = make_envelope(
+            identity_pb2.ProfileCreated(profile=identity_pb2.ProfileSnapshot(user_id=user_id, first_name="Т")),
+            aggregate_type="user",
+            aggregate_id=user_id,
+            aggregate_version=0,
+            producer="identity",
+            occurred_at=datetime.now(UTC),
+        )
+        await producer.send_and_wait(f"{prefix}identity.user.v1", profile.SerializeToString(), key=user_id.encode())
+
+
 async def publish_school(bootstrap: str, prefix: str, school: School, members: list[tuple[str, str, str]]) -> None:
     """Publishes ClassCreated and MemberJoined events as school would (key: school id)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -116,6 +134,7 @@ async def publish_school(bootstrap: str, prefix: str, school: School, members: l
                 occurred_at=datetime.fromtimestamp(now, UTC),
             ).SerializeToString()
 
+        await _publish_profiles(producer, prefix, [m[0] for m in members])
         klass = school_pb2.ClassCreated(
             **{"class": school_pb2.ClassSnapshot(class_id=school.class_id, school_id=school.school_id, title="5А")}
         )
@@ -137,6 +156,8 @@ async def publish_membership_events(bootstrap: str, prefix: str, school: School,
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
+        joined = [p.membership.user_id for p in payloads if isinstance(p, school_pb2.MemberJoined)]
+        await _publish_profiles(producer, prefix, joined)
         for payload in payloads:
             school.version += 1
             envelope = make_envelope(
@@ -297,11 +318,16 @@ class User:
                 reply = await self.rooms.CreateRoom(request, metadata=self.metadata, timeout=5)
                 return reply.room
             except grpc.aio.AioRpcError as error:
-                if time.monotonic() > deadline or error.code() not in (
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    grpc.StatusCode.NOT_FOUND,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                ):
+                catching_up = (
+                    error.code()
+                    in (
+                        grpc.StatusCode.PERMISSION_DENIED,
+                        grpc.StatusCode.NOT_FOUND,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                    )
+                    or error_reason(error) == "PROFILE_MISSING"
+                )
+                if time.monotonic() > deadline or not catching_up:
                     raise
                 await asyncio.sleep(0.2)
 

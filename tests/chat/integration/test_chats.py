@@ -195,6 +195,7 @@ async def test_reads_and_membership_changes_are_live(world: World) -> None:
     await eventually(lambda: _has(a, s1, {chat_id}))
     newcomer = world.person()
     head_live = await Collector(a, head).ready()
+    s1_live = await Collector(a, s1).ready()
     newcomer_live = await Collector(b, newcomer).ready()  # subscribed before being in any chat
     sent = await a.chat.SendMessage(
         chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="r1", text="read me"), metadata=head.md
@@ -202,9 +203,11 @@ async def test_reads_and_membership_changes_are_live(world: World) -> None:
     await b.chat.MarkRead(chat_pb2.MarkReadRequest(chat_id=chat_id, seq=sent.message.seq), metadata=s1.md)
 
     async def read_seen() -> bool:
-        return any(e.WhichOneof("event") == "read" and e.read.user_id == s1.user_id for e in head_live.events)
+        return any(e.WhichOneof("event") == "read" and e.read.user_id == s1.user_id for e in s1_live.events)
 
+    # A read position goes to its owner's streams only (the author asks GetReadCount for counts).
     await eventually(read_seen)
+    await s1_live.close()
     await school.member(newcomer.user_id, STUDENT, class_id, CSTUDENT)
 
     async def joined() -> bool:
@@ -222,5 +225,7 @@ async def test_reads_and_membership_changes_are_live(world: World) -> None:
     )
     await eventually(lambda: _count(newcomer_live, chat_id, 1))
     assert [m.text for m in newcomer_live.messages(chat_id)] == ["welcome"]
+    await eventually(lambda: _count(head_live, chat_id, 2))
+    assert not any(e.WhichOneof("event") == "read" for e in head_live.events)  # others' reads stay theirs
     await head_live.close()
     await newcomer_live.close()

@@ -100,3 +100,24 @@ async def test_a_slow_subscriber_overflows_alone() -> None:
         await slow.next()
     hub.unregister(slow)
     assert hub.subscriber_count == 1
+
+
+async def test_a_read_position_goes_only_to_its_owners_streams() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        return []
+
+    hub = LiveHub(nothing)
+    ann_phone, ann_laptop, bob, ann_elsewhere = (
+        hub.register("ann", 10),
+        hub.register("ann", 10),
+        hub.register("bob", 10),
+        hub.register("ann", 10),
+    )
+    for sub in (ann_phone, ann_laptop, bob):
+        hub.follow(sub, "c")
+    hub.follow(ann_elsewhere, "other")
+    hub.publish(
+        chat_pb2.ChatEvent(chat_id="c", read=events_pb2.ReadUpdated(chat_id="c", user_id="ann", last_read_seq=7))
+    )
+    assert [s.queue.qsize() for s in (ann_phone, ann_laptop, bob, ann_elsewhere)] == [1, 1, 0, 0]
+    assert ann_phone.queue.get_nowait().read.last_read_seq == 7

@@ -92,8 +92,10 @@ async def test_calls_with_a_child_awaiting_consent_are_refused_both_ways(world) 
 
 
 def test_the_rule_is_about_the_child_not_about_roles() -> None:
-    misha = Access("misha", SCHOOL, tuple(m for m in MEMBERS if m.user_id == "misha"), awaiting_guardian=True)
-    anna = Access("anna", SCHOOL, tuple(m for m in MEMBERS if m.user_id == "anna"))
+    misha = Access(
+        "misha", SCHOOL, tuple(m for m in MEMBERS if m.user_id == "misha"), awaiting_guardian=True, has_profile=True
+    )
+    anna = Access("anna", SCHOOL, tuple(m for m in MEMBERS if m.user_id == "anna"), has_profile=True)
     with pytest.raises(PermissionDenied):
         check_call_group([anna, misha])
     check_call_group([anna, replace(misha, awaiting_guardian=False)])  # her own child: allowed

@@ -40,7 +40,7 @@ MEMBERS = [
 
 
 def access(uid: str) -> Access:
-    return Access(uid, SCHOOL, tuple(m for m in MEMBERS if m.user_id == uid))
+    return Access(uid, SCHOOL, tuple(m for m in MEMBERS if m.user_id == uid), has_profile=True)
 
 
 # (a, b, may they be in a call together?) — the rule is symmetric, checked both ways below.

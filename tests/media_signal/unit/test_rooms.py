@@ -80,6 +80,7 @@ class FakeDirectory:
             user_id,
             school_id,
             tuple(m for m in self.memberships if m.school_id == school_id and m.user_id == user_id),
+            has_profile=True,
         )
 
     async def class_exists(self, school_id: str, class_id: str) -> bool:
@@ -201,7 +202,9 @@ def test_grants_follow_memberships_per_kind() -> None:
     lesson = Room("r", SCHOOL, RoomKind.LESSON, "t", "teacher", datetime.now(UTC), class_id=CLASS)
 
     def access(uid: str) -> Access:
-        return Access(uid, SCHOOL, tuple(m for m in MEMBERS if m.user_id == uid and m.school_id == SCHOOL))
+        return Access(
+            uid, SCHOOL, tuple(m for m in MEMBERS if m.user_id == uid and m.school_id == SCHOOL), has_profile=True
+        )
 
     assert grants_for(lesson, access("teacher")) == HOST_GRANTS
     assert grants_for(lesson, access("misha")) == SPEAKER_GRANTS

@@ -126,6 +126,7 @@ def chat_doc(chat: Chat) -> Doc:
         "useq": chat.update_seq,
         "created_by": chat.created_by,
         "version": chat.version,
+        "contact_conflicts": list(chat.contact_conflicts),
     }
 
 
@@ -145,6 +146,7 @@ def decode_chat(d: Doc) -> Chat:
         update_seq=d.get("useq", 0),
         created_by=d.get("created_by", ""),
         version=d.get("version", 0),
+        contact_conflicts=tuple(d.get("contact_conflicts", ())),
     )
 
 
@@ -218,6 +220,8 @@ def decode_membership(d: Doc) -> Membership:
         class_role=ClassRole(d.get("class_role", 0)),
         child_user_id=d.get("child_user_id", ""),
         active=d.get("active", True),
+        # Rows projected before the field existed read as unverified: the safe side.
+        verified=d.get("verified", False),
     )
 
 
@@ -385,6 +389,10 @@ class MongoChatStore:
 
     async def count_members(self, chat_id: str) -> int:
         return await self._members.count_documents({"chat_id": chat_id, "active": True})
+
+    async def member_ids(self, chat_id: str) -> list[str]:
+        docs = self._members.find({"chat_id": chat_id, "active": True}, {"user_id": 1})
+        return [d["user_id"] async for d in docs]
 
     async def set_member_fields(self, chat_id: str, user_id: str, fields: dict[str, object]) -> None:
         await self._members.update_one({"_id": _member_id(chat_id, user_id)}, {"$set": fields})
@@ -593,6 +601,7 @@ class MongoProjections:
             "class_role": int(m.class_role),
             "child_user_id": m.child_user_id,
             "active": m.active,
+            "verified": m.verified,
         }
         before = await self._put(MEMBERSHIPS, m.membership_id, version, fields)
         if before is False or before is None:

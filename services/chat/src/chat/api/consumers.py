@@ -32,6 +32,7 @@ def _membership(s: school.MembershipSnapshot, *, active: bool) -> Membership | N
         class_role=class_role,
         child_user_id=s.child_user_id,
         active=active,
+        verified=s.verified,
     )
 
 
@@ -97,6 +98,8 @@ class ProvisioningHandler:
                 await p.lesson_event(
                     room.room_id, room.school_id, room.class_id, f"Lesson ended, {attended} attended", "ended"
                 )
+        # StaffVerified needs no handling: school re-publishes the staff seats as MemberRoleChanged
+        # with verified=true, which regrants the staff channel.
         # Other event types (invites, join requests, guardians …) do not concern chat. That includes
         # ProfileAgeBandChanged: chat has no age rule (its minors' rules follow school roles), and a
         # band change that moves consent comes after its ConsentChanged and before a fresh snapshot.

@@ -142,6 +142,13 @@ class LiveHub:
                 if sub.user_id != user_id:
                     sub.offer(event)
             return
+        if kind == "read":
+            # A read position is its owner's (their other devices); authors see counts through
+            # GetReadCount ("23 of 27 read"), never who read how far.
+            for sub in list(self._by_user.get(event.read.user_id, ())):
+                if event.chat_id in sub.chats:
+                    sub.offer(event)
+            return
         if event.update_seq == 0:
             self._deliver(event)
             return

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from parta_common import safety
 from parta_common.clock import Clock
 from parta_common.errors import (
     Aborted,
@@ -19,6 +20,7 @@ from parta_common.errors import (
     Violations,
 )
 
+from chat.app.conflicts import refresh_conflicts
 from chat.app.ports import ChatStore, DuplicateMessage, Notifier
 from chat.domain import events as ev
 from chat.domain import rules
@@ -29,14 +31,17 @@ from chat.domain.model import (
     Member,
     Message,
     PostingPolicy,
+    Profile,
     Reaction,
-    SchoolRole,
     direct_chat_id,
+    person_of,
 )
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 
 MAX_GROUP_MEMBERS = 500
+# For rules about someone else's seats only (their profile is not the question there).
+_ANY_PROFILE = Profile("", "")
 MAX_SLOW_MODE_SECONDS = 3600
 
 
@@ -62,7 +67,11 @@ class ChatView:
 
     @property
     def can_post(self) -> bool:
-        return not self.chat.read_only and rules.can_post(self.chat, self.member)
+        if self.chat.read_only or (self.chat.kind is ChatKind.GROUP and self.chat.contact_conflicts):
+            return False
+        if self.chat.kind is ChatKind.STAFF_CHANNEL and not self.member.grants & {Grant.ADMIN, Grant.STAFF}:
+            return False
+        return rules.can_post(self.chat, self.member)
 
 
 @dataclass
@@ -98,11 +107,23 @@ class Chats:
         # School admins moderate every chat of their school they are in (e.g. class chats).
         if member.is_moderator or chat.kind is ChatKind.DIRECT:
             return member
-        if any(
-            m.school_role is SchoolRole.ADMIN for m in await self.store.memberships_of(chat.school_id, member.user_id)
-        ):
+        if (await self._person(chat.school_id, member.user_id, with_profile=False)).is_admin:
             return replace(member, grants=member.grants | {Grant.ADMIN})
         return member
+
+    async def _person(self, school_id: str, user_id: str, *, with_profile: bool = True) -> safety.Person:
+        """The rule book's view of one person, from chat's projections (memberships, profile).
+        `with_profile=False` when only seats matter (has_profile then reads True)."""
+        if not with_profile:
+            return person_of(school_id, user_id, await self.store.memberships_of(school_id, user_id), _ANY_PROFILE)
+        memberships, profile = await asyncio.gather(
+            self.store.memberships_of(school_id, user_id), self.store.profile(user_id)
+        )
+        return person_of(school_id, user_id, memberships, profile)
+
+    async def _people(self, school_id: str, user_ids: list[str]) -> list[safety.Person]:
+        """The people someone puts together with them: their seats decide the pairs."""
+        return list(await asyncio.gather(*(self._person(school_id, u, with_profile=False) for u in user_ids)))
 
     async def _view(self, chat: Chat, member: Member) -> ChatView:
         last = await self.store.last_seq(chat.chat_id)
@@ -145,14 +166,16 @@ class Chats:
         for i, m in enumerate(members):
             rules.check_id(v, f"member_user_ids[{i}]", m)
         v.raise_if_any()
-        mine = await self.store.memberships_of(school_id, user_id)
-        if not any(m.is_staff for m in mine):
-            raise PermissionDenied("teachers and admins create group chats", reason="NOT_STAFF")
+        me = await self._person(school_id, user_id)
+        safety.check_can_create_group(me)
         chat_id = "grp-" + hashlib.sha256(f"{school_id}\x1f{user_id}\x1f{request_id}".encode()).hexdigest()[:32]
         existing = await self.store.get_chat(chat_id)
         if existing is None:
             wanted = sorted(set(members) - {user_id})
             await self._ensure_school_members(school_id, wanted)
+            # Every pair, creator included: an adult shares a group with a child only where the
+            # adult could DM that child.
+            safety.check_together(me, await self._people(school_id, wanted), safety.Contact.GROUP)
             chat = Chat(chat_id, school_id, ChatKind.GROUP, title.strip(), subject=subject.strip(), created_by=user_id)
             await self.store.insert_chat(chat, ev.ChatCreated(chat))
             await self.store.set_grant(chat_id, school_id, user_id, "creator", Grant.CREATOR)
@@ -180,20 +203,17 @@ class Chats:
         if peer == user_id:
             v.add("user_id", "must be someone else")
         v.raise_if_any()
-        mine, theirs = await asyncio.gather(
-            self.store.memberships_of(school_id, user_id), self.store.memberships_of(school_id, peer)
-        )
-        if not any(m.active for m in mine):
-            raise PermissionDenied("not a member of this school", reason="NOT_A_SCHOOL_MEMBER")
-        if not rules.can_direct_message(user_id, mine, peer, theirs):
-            raise PermissionDenied("the school's policy does not allow this direct message", reason="DM_NOT_ALLOWED")
+        me, them = await asyncio.gather(self._person(school_id, user_id), self._person(school_id, peer))
+        safety.check_contact(me, them, safety.Contact.DM)
         chat_id = direct_chat_id(school_id, user_id, peer)
         if await self.store.get_chat(chat_id) is None:
             low, high = sorted((user_id, peer))
             chat = Chat(chat_id, school_id, ChatKind.DIRECT, "", created_by=f"{low},{high}", member_count=2)
             await self.store.insert_chat(chat, ev.ChatCreated(chat))
-            await self.store.set_grant(chat_id, school_id, user_id, "direct", Grant.MEMBER)
-            await self.store.set_grant(chat_id, school_id, peer, "direct", Grant.MEMBER)
+        # Also after one of them left the school and came back (leaving drops their DM grants).
+        granted = [await self.store.set_grant(chat_id, school_id, u, "direct", Grant.MEMBER) for u in (user_id, peer)]
+        if any(granted):
+            await self._refresh_count(chat_id)
             self.notify()
         return await self.get_chat(user_id, chat_id)
 
@@ -241,6 +261,10 @@ class Chats:
             raise PermissionDenied("members of provisioned chats follow school memberships", reason="PROVISIONED_CHAT")
         rules.ensure_moderator(member)
         await self._ensure_school_members(chat.school_id, list(user_ids))
+        present = await self.store.member_ids(chat_id)
+        everyone = sorted((set(present) | set(user_ids)) - {user_id})
+        me = await self._person(chat.school_id, user_id)
+        safety.check_together(me, await self._people(chat.school_id, everyone), safety.Contact.GROUP)
         for other in user_ids:
             await self.store.set_grant(chat_id, chat.school_id, other, "added", Grant.ADDED)
         await self._refresh_count(chat_id)
@@ -260,6 +284,7 @@ class Chats:
         await self.store.set_grant(chat_id, chat.school_id, target, "added", None)
         await self.store.set_grant(chat_id, chat.school_id, target, "creator", None)
         await self._refresh_count(chat_id)
+        await refresh_conflicts(self.store, chat_id)
         self.notify()
 
     # ---- messages -------------------------------------------------------------------------------
@@ -298,10 +323,9 @@ class Chats:
             or member.muted_until is not None
         ):
             member = await self._with_school_moderation(chat, member)  # only when a rule depends on it
-        awaiting = bool(profile and profile.awaiting_guardian)
         now = self.clock.now()
         try:
-            deliver_at, held_for = await self._check_send(chat, member, now, reply_to_seq, file_ids, urgent, awaiting)
+            deliver_at, held_for = await self._check_send(chat, member, now, reply_to_seq, file_ids, urgent, profile)
         except Exception:
             # A retry of a message that was accepted before (e.g. now in slow mode) gets the first result.
             first = await self.store.get_message(message_id)
@@ -350,9 +374,11 @@ class Chats:
         reply_to_seq: int,
         file_ids: list[str],
         urgent: bool,
-        awaiting: bool,
+        profile: Profile | None,
     ) -> tuple[datetime | None, list[str]]:
-        rules.ensure_can_post(chat, member, now, awaiting_guardian=awaiting)
+        awaiting = bool(profile and profile.awaiting_guardian)
+        has_profile = bool(profile and profile.has_profile)
+        rules.ensure_can_post(chat, member, now, awaiting_guardian=awaiting, has_profile=has_profile)
         wait = rules.slow_mode_wait(chat, member, now)
         if wait > 0:
             raise ResourceExhausted(
@@ -364,17 +390,24 @@ class Chats:
             stored = await self.store.get_file(file_id)
             if stored is None or stored.owner_user_id != member.user_id:
                 raise InvalidArgument.field(f"file_ids[{i}]", "not a file in your storage")
+        if chat.kind is ChatKind.DIRECT:
+            # The one extra read a DM always had (both people's seats, for quiet hours) now also
+            # feeds the rule book: the writer still in the school, the peer too (else read-only),
+            # the pair still allowed.
+            peer = next((u for u in chat.created_by.split(",") if u and u != member.user_id), "")
+            sender_ms, peer_ms = await asyncio.gather(
+                self.store.memberships_of(chat.school_id, member.user_id),
+                self.store.memberships_of(chat.school_id, peer),
+            )
+            me = person_of(chat.school_id, member.user_id, sender_ms, profile)
+            safety.check_direct_write(me, person_of(chat.school_id, peer, peer_ms, _ANY_PROFILE))
         if urgent:
             mine = await self.store.memberships_of(chat.school_id, member.user_id)
-            if not any(m.school_role is SchoolRole.ADMIN for m in mine):
+            if not person_of(chat.school_id, member.user_id, mine, profile).is_admin:
                 raise PermissionDenied("only admins mark messages urgent", reason="URGENT_NOT_ALLOWED")
             return None, []
         if chat.kind is not ChatKind.DIRECT:
             return None, []
-        peer = next((u for u in chat.created_by.split(",") if u and u != member.user_id), "")
-        sender_ms, peer_ms = await asyncio.gather(
-            self.store.memberships_of(chat.school_id, member.user_id), self.store.memberships_of(chat.school_id, peer)
-        )
         if not rules.is_parent_to_teacher(sender_ms, peer_ms):
             return None, []
         school = await self.store.school(chat.school_id)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from parta_common.clock import Clock
 
 from chat.app.chats import message_id_for
+from chat.app.conflicts import refresh_conflicts
 from chat.app.ports import ChatStore, DuplicateMessage, Notifier, ProjectionStore
 from chat.domain import events as ev
 from chat.domain.model import (
     Chat,
     ChatKind,
+    Grant,
     Membership,
     Message,
     PostingPolicy,
@@ -24,9 +26,12 @@ from chat.domain.model import (
     chat_grants,
     class_chat_id,
     parents_chat_id,
+    person_of,
     school_channel_id,
     staff_channel_id,
 )
+
+_SEATS_ONLY = Profile("", "")  # grants follow seats; profiles are checked when people write
 
 
 @dataclass(frozen=True)
@@ -89,27 +94,67 @@ class Provisioning:
 
     async def membership_changed(self, membership: Membership, version: int, *, keep_chats: bool = False) -> None:
         """`keep_chats`: the seat ended because its class was archived — the person keeps reading
-        the (now read-only) class chats; the projection still records the seat as ended."""
+        the (now read-only) class chats; the projection still records the seat as ended.
+
+        Grants follow the whole person (the rule book's view of all their seats): a student's staff
+        seat gives no staff grants, the staff channel takes posts only from verified staff. A
+        person who no longer holds any seat of the school leaves its DMs and groups."""
         previous = await self.projections.put_membership(membership, version)
         if previous is False or keep_chats:
             return  # an older or duplicate event, or nothing to change in the chats
-        wanted = dict(chat_grants(membership)) if membership.active else {}
-        old = dict(chat_grants(previous)) if previous is not None else {}
+        school_id, user_id = membership.school_id, membership.user_id
+        rows = await self.store.memberships_of(school_id, user_id)
+        before_rows = [r for r in rows if r.membership_id != membership.membership_id]
+        if previous is not None and previous.active:
+            before_rows.append(previous)
+        person = person_of(school_id, user_id, rows, _SEATS_ONLY)
+        before = person_of(school_id, user_id, before_rows, _SEATS_ONLY)
+        # Only the changed seat, unless the change moved a person-wide fact every seat's grants use.
+        person_wide = (person.is_student, person.verified) != (before.is_student, before.verified)
+        others = [r for r in rows if r.membership_id != membership.membership_id] if person_wide else []
+        for m in (membership, *others):
+            wanted = dict(chat_grants(m, person)) if m.active else {}
+            was = previous if m is membership else m
+            old = dict(chat_grants(was, before)) if was is not None else {}
+            await self._regrant(m, wanted, old, version, announce=m is membership)
+        if not person.active:
+            await self._leave_school(school_id, user_id)
+        await self._refresh_groups(school_id, user_id)
+        self.notify()
+
+    async def _regrant(
+        self, m: Membership, wanted: dict[str, Grant], old: dict[str, Grant], version: int, *, announce: bool
+    ) -> None:
         touched = set(wanted) | set(old)
         for chat_id in touched:
-            joined = await self.store.set_grant(
-                chat_id, membership.school_id, membership.user_id, membership.membership_id, wanted.get(chat_id)
-            )
-            if joined and chat_id.startswith(("cls-", "par-")):
+            joined = await self.store.set_grant(chat_id, m.school_id, m.user_id, m.membership_id, wanted.get(chat_id))
+            if joined and announce and chat_id.startswith(("cls-", "par-")):
                 # Class chats say who joined; channels of a whole school would drown in such notes.
-                profile = await self.store.profile(membership.user_id)
+                profile = await self.store.profile(m.user_id)
                 name = profile.display_name if profile and profile.display_name and not profile.deleted else ""
                 text = f"{name} joined" if name else "A new member joined"
-                key = f"join:{chat_id}:{membership.membership_id}:{version}"
-                await self._system_message(chat_id, membership.school_id, text, key)
+                key = f"join:{chat_id}:{m.membership_id}:{version}"
+                await self._system_message(chat_id, m.school_id, text, key)
         for chat_id in touched:
             await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
-        self.notify()
+
+    async def _leave_school(self, school_id: str, user_id: str) -> None:
+        """Left the school (removed, moved away, last seat ended): out of its DMs and groups at
+        once — no sending, no files shared there, their live streams drop them (MemberRemoved).
+        The other side of a DM keeps reading it; writing there is CHAT_READ_ONLY."""
+        for member in await self.store.list_member_chats(user_id, school_id):
+            chat_id = member.chat_id
+            if not chat_id.startswith(("dm-", "grp-")):
+                continue
+            for key in ("direct", "added", "creator"):
+                await self.store.set_grant(chat_id, school_id, user_id, key, None)
+            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+            await refresh_conflicts(self.store, chat_id)
+
+    async def _refresh_groups(self, school_id: str, user_id: str) -> None:
+        for member in await self.store.list_member_chats(user_id, school_id):
+            if member.chat_id.startswith("grp-"):
+                await refresh_conflicts(self.store, member.chat_id)
 
     async def profile_changed(self, profile: Profile, version: int) -> None:
         await self.projections.put_profile(profile, version)
@@ -119,6 +164,8 @@ class Provisioning:
         chat_ids = await self.store.remove_user_everywhere(user_id)
         for chat_id in chat_ids:
             await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+            if chat_id.startswith("grp-"):
+                await refresh_conflicts(self.store, chat_id)
         self.notify()
 
     async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:

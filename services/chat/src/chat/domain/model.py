@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from parta_common.safety import Fact, Person, Role, Seat
+
 
 class ChatKind(IntEnum):
     # Values match parta.chat.v1.ChatKind so mappers stay trivial.
@@ -44,6 +46,8 @@ class Grant(StrEnum):
 
     ADMIN = "admin"
     STAFF = "staff"
+    # A teacher an admin has not verified yet: reads the staff channel, does not post there.
+    STAFF_UNVERIFIED = "staff_unverified"
     MEMBER = "member"
     CLASS_HEAD = "class_head"
     TEACHER = "teacher"
@@ -91,6 +95,8 @@ class Membership:
     class_role: ClassRole = ClassRole.NONE
     child_user_id: str = ""
     active: bool = True
+    # Staff verification by an admin, as school publishes it on the seat (MembershipSnapshot.verified).
+    verified: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -101,13 +107,21 @@ class Membership:
         return bool(self.class_id) and self.class_role in (ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER)
 
 
-def chat_grants(m: Membership) -> list[tuple[str, Grant]]:
-    """The provisioned chats a membership puts its user into, and as what."""
-    out: list[tuple[str, Grant]] = [
-        (school_channel_id(m.school_id), Grant.ADMIN if m.school_role is SchoolRole.ADMIN else Grant.MEMBER)
-    ]
+def chat_grants(m: Membership, person: Person | None = None) -> list[tuple[str, Grant]]:
+    """The provisioned chats a membership puts its user into, and as what.
+
+    `person` is the rule book's view of the whole person in the school (all their seats): a
+    student's staff seat grants nothing (no staff powers), and the staff channel takes posts
+    only from verified staff. Without it the seat is judged on its own.
+    """
+    if person is not None and person.is_student and m.is_staff:
+        return [(school_channel_id(m.school_id), Grant.MEMBER)]
+    admin = m.school_role is SchoolRole.ADMIN
+    out: list[tuple[str, Grant]] = [(school_channel_id(m.school_id), Grant.ADMIN if admin else Grant.MEMBER)]
     if m.is_staff:
-        out.append((staff_channel_id(m.school_id), Grant.ADMIN if m.school_role is SchoolRole.ADMIN else Grant.STAFF))
+        verified = person.verified if person is not None else m.verified or admin
+        staff = Grant.ADMIN if admin else Grant.STAFF if verified else Grant.STAFF_UNVERIFIED
+        out.append((staff_channel_id(m.school_id), staff))
     if m.class_id and m.class_role is not ClassRole.STAFF:
         if m.class_role is ClassRole.STUDENT:
             out.append((class_chat_id(m.class_id), Grant.STUDENT))
@@ -136,6 +150,9 @@ class Chat:
     update_seq: int = 0
     created_by: str = ""
     version: int = 0
+    # Groups only: members in a pair the rule book no longer allows (a seat or verification
+    # changed since they were put together). Non-empty = nobody writes until a moderator fixes it.
+    contact_conflicts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -194,6 +211,10 @@ class Profile:
     awaiting_guardian: bool = False
     deleted: bool = False
 
+    @property
+    def has_profile(self) -> bool:
+        return not self.deleted
+
 
 @dataclass(frozen=True)
 class SchoolInfo:
@@ -214,3 +235,29 @@ class StoredFile:
     sha256_hex: str
     uploaded_at: datetime
     chat_ids: tuple[str, ...] = ()
+
+
+_ROLES = {SchoolRole.ADMIN: Role.ADMIN, SchoolRole.TEACHER: Role.TEACHER, SchoolRole.STUDENT: Role.STUDENT}
+_SEATS = {
+    ClassRole.CLASS_HEAD: Seat.CLASS_HEAD,
+    ClassRole.SUBJECT_TEACHER: Seat.SUBJECT_TEACHER,
+    ClassRole.STUDENT: Seat.STUDENT,
+    ClassRole.PARENT: Seat.PARENT,
+    ClassRole.STAFF: Seat.STAFF,
+}
+
+
+def person_of(school_id: str, user_id: str, memberships: list[Membership], profile: Profile | None) -> Person:
+    """Chat's projection (memberships from school, profile from identity) → the rule book's view."""
+    facts = [
+        Fact(_ROLES.get(m.school_role, Role.PARENT), m.class_id, _SEATS.get(m.class_role), m.child_user_id, m.verified)
+        for m in memberships
+        if m.active and m.school_id == school_id and m.user_id == user_id
+    ]
+    return Person.of(
+        user_id,
+        school_id,
+        facts,
+        has_profile=profile is not None and profile.has_profile,
+        awaiting_guardian=profile is not None and profile.awaiting_guardian,
+    )

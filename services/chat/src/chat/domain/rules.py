@@ -7,9 +7,19 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from parta_common import safety
 from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
 
-from chat.domain.model import Chat, ChatKind, ClassRole, Member, Membership, Message, PostingPolicy, SchoolRole
+from chat.domain.model import (
+    Chat,
+    ChatKind,
+    Grant,
+    Member,
+    Membership,
+    Message,
+    PostingPolicy,
+    SchoolRole,
+)
 
 MAX_TITLE_CHARS = 120
 MAX_EMOJI_CHARS = 16
@@ -77,11 +87,20 @@ def check_emoji(v: Violations, name: str, emoji: str) -> None:
 # ---- posting and moderation --------------------------------------------------------------------
 
 
-def ensure_can_post(chat: Chat, member: Member, now: datetime, *, awaiting_guardian: bool) -> None:
-    if chat.read_only:
-        raise FailedPrecondition("this chat is read-only (the class is archived)", reason="CHAT_READ_ONLY")
-    if awaiting_guardian:
-        raise PermissionDenied("a guardian must confirm this account before it can write", reason="AWAITING_GUARDIAN")
+def ensure_can_post(
+    chat: Chat, member: Member, now: datetime, *, awaiting_guardian: bool, has_profile: bool = True
+) -> None:
+    """Everything decided from the chat, my member row and my profile — what the send path has
+    already read. The rule book decided the rest ahead of time: the staff-channel grant records
+    verification, a group's `contact_conflicts` records pairs no longer allowed."""
+    safety.check_archived(chat.read_only)
+    refusal = safety.identity_refusal(member.user_id, has_profile=has_profile, awaiting_guardian=awaiting_guardian)
+    if refusal is not None:
+        raise refusal
+    if chat.kind is ChatKind.STAFF_CHANNEL and not member.grants & {Grant.ADMIN, Grant.STAFF}:
+        raise safety.staff_not_verified()
+    if chat.kind is ChatKind.GROUP and chat.contact_conflicts:
+        raise safety.group_conflict(chat.contact_conflicts)
     if not can_post(chat, member):
         raise PermissionDenied("only admins post in this chat", reason="POSTING_NOT_ALLOWED")
     if member.muted_until is not None and now < member.muted_until and not member.is_moderator:
@@ -128,55 +147,11 @@ def ensure_moderator(member: Member) -> None:
 
 
 # ---- direct messages ---------------------------------------------------------------------------
-
-
-def _classes(ms: Iterable[Membership], *roles: ClassRole) -> set[str]:
-    return {m.class_id for m in ms if m.active and m.class_id and m.class_role in roles}
-
-
-def _children(ms: Iterable[Membership]) -> set[str]:
-    return {m.child_user_id for m in ms if m.active and m.school_role is SchoolRole.PARENT and m.child_user_id}
+# Who may DM whom is the rule book's (parta_common.safety); chat only adds quiet hours.
 
 
 def _roles(ms: Iterable[Membership]) -> set[SchoolRole]:
     return {m.school_role for m in ms if m.active}
-
-
-def _children_classes(parent: list[Membership]) -> set[str]:
-    return _classes(parent, ClassRole.PARENT)
-
-
-def _one_way(a_id: str, a: list[Membership], b_id: str, b: list[Membership]) -> bool:
-    """May A start a DM with B? (The policy is applied both ways: A→B or B→A suffices.)"""
-    a_roles, b_roles = _roles(a), _roles(b)
-    teaching = _classes(a, ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER)
-    if SchoolRole.STUDENT in b_roles:
-        b_classes = _classes(b, ClassRole.STUDENT)
-        if SchoolRole.STUDENT in a_roles and _classes(a, ClassRole.STUDENT) & b_classes:
-            return True  # classmates
-        if teaching & b_classes:
-            return True  # their teacher
-        return b_id in _children(a)  # their guardian
-    if SchoolRole.STUDENT in a_roles:
-        return False  # a student reaches only classmates and teachers (covered from the other side)
-    # Both adults.
-    if a_roles & {SchoolRole.ADMIN, SchoolRole.TEACHER} and b_roles & {SchoolRole.ADMIN, SchoolRole.TEACHER}:
-        return True  # staff among themselves
-    if SchoolRole.ADMIN in a_roles or SchoolRole.ADMIN in b_roles:
-        return True  # administration is reachable by every adult of the school
-    if SchoolRole.PARENT in a_roles:
-        kids_classes = _children_classes(a)
-        if _classes(b, ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER) & kids_classes:
-            return True  # the teachers of their children
-        if SchoolRole.PARENT in b_roles and _children_classes(b) & kids_classes:
-            return True  # the parents of their children's classes
-    return False
-
-
-def can_direct_message(a_id: str, a: list[Membership], b_id: str, b: list[Membership]) -> bool:
-    if a_id == b_id or not _roles(a) or not _roles(b):
-        return False
-    return _one_way(a_id, a, b_id, b) or _one_way(b_id, b, a_id, a)
 
 
 def is_parent_to_teacher(sender: list[Membership], recipient: list[Membership]) -> bool:

@@ -248,11 +248,14 @@ class MongoMembershipDirectory:
 
     async def access(self, school_id: str, user_id: str) -> Access:
         rows = await self._memberships.find({"school_id": school_id, "user_id": user_id, "active": True}).to_list()
-        profile = await self._profiles.find_one({"_id": user_id}, {"awaiting_guardian": 1}) if rows else None
+        found = self._profiles.find_one({"_id": user_id}, {"awaiting_guardian": 1, "has_profile": 1})
+        profile = await found if rows else None
         return Access(
             user_id=user_id,
             school_id=school_id,
             awaiting_guardian=bool(profile and profile.get("awaiting_guardian")),
+            # Rows projected before the flag existed came from ProfileCreated/ConsentChanged: a profile.
+            has_profile=bool(profile and profile.get("has_profile", True)),
             memberships=tuple(
                 Membership(
                     user_id=user_id,

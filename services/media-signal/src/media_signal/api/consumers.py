@@ -84,8 +84,9 @@ class SchoolEventProjector:
 
 
 class IdentityEventProjector:
-    """Keeps one flag per person: awaiting a guardian's consent (identity's contract: such a child
-    "may read, may not write or call"). Versioned by the person's aggregate version, so replays
+    """Keeps two flags per person: has an educational profile (no school participation without
+    one) and awaiting a guardian's consent (identity's contract: such a child "may read, may not
+    write or call"). Versioned by the person's aggregate version, so replays
     and late duplicates never bring back an older state. Nothing else of the profile is kept."""
 
     def __init__(self, database: AsyncDatabase[Document]):
@@ -96,16 +97,21 @@ class IdentityEventProjector:
         if name in ("ProfileCreated", "ProfileUpdated"):
             msg: Any = unpack(envelope, getattr(identity_pb2, name))
             user_id, awaiting = msg.profile.user_id, msg.profile.consent_state == AWAITING
+            has_profile = True
         elif name == "ConsentChanged":
             msg = unpack(envelope, identity_pb2.ConsentChanged)
-            user_id, awaiting = msg.user_id, msg.consent_state == AWAITING
+            # Consent changes only for a person with a profile (the birth date decides it).
+            user_id, awaiting, has_profile = msg.user_id, msg.consent_state == AWAITING, True
         elif name == "AccountDeleted":
             msg = unpack(envelope, identity_pb2.AccountDeleted)
-            user_id, awaiting = msg.user_id, False  # school ends the memberships; nothing to keep
+            user_id, awaiting, has_profile = msg.user_id, False, False  # school ends the memberships too
         else:
             return
         await apply_versioned(
-            self._profiles, user_id, envelope.aggregate_version, {"$set": {"awaiting_guardian": awaiting}}
+            self._profiles,
+            user_id,
+            envelope.aggregate_version,
+            {"$set": {"awaiting_guardian": awaiting, "has_profile": has_profile}},
         )
 
 

@@ -127,16 +127,26 @@ class RoomUseCases:
         return await self._rooms.create(room, created)
 
     async def _visible_room(self, room_id: str, user_id: str) -> Room:
+        return (await self._room_and_access(room_id, user_id))[0]
+
+    async def _room_and_access(self, room_id: str, user_id: str) -> tuple[Room, Access]:
         if not id_ok(room_id):
             raise InvalidArgument.field("room_id", "required, up to 64 characters")
         room = await self._rooms.get(room_id)
         if room is None:
             raise NotFound("room not found", reason="ROOM_NOT_FOUND")
-        require_same_school(await self._directory.access(room.school_id, user_id))
-        return room
+        access = await self._directory.access(room.school_id, user_id)
+        require_same_school(access)
+        return room, access
 
     async def get_room(self, room_id: str, user_id: str) -> Room:
-        return await self._visible_room(room_id, user_id)
+        """Reading a room follows the same rules as joining it (grants and, for calls, every pair),
+        whatever its state: who may not join a call does not learn who is in it."""
+        room, access = await self._room_and_access(room_id, user_id)
+        grants_for(room, access)
+        if room.kind is RoomKind.CALL:
+            await self._check_contacts(room, access)
+        return room
 
     async def start_room(self, room_id: str, user_id: str) -> Room:
         room = await self._visible_room(room_id, user_id)

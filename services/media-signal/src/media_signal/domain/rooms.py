@@ -6,8 +6,10 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+from parta_common.safety import Fact, Person, Role, Seat, check_can_participate
 
 
 class RoomKind(StrEnum):
@@ -75,13 +77,26 @@ TEACHING_CLASS_ROLES = frozenset({"class_head", "subject_teacher"})
 
 @dataclass(frozen=True)
 class Access:
-    """Everything the projection knows about one user in one school."""
+    """Everything the projection knows about one user in one school; the rule book's view of the
+    same person is `person` (parta_common.safety decides every "who may" question from it)."""
 
     user_id: str
     school_id: str
     memberships: tuple[Membership, ...] = ()
     # Projected from identity: a minor below the consent age without a confirming guardian.
     awaiting_guardian: bool = False
+    # Projected from identity's ProfileCreated: no school participation without a profile.
+    has_profile: bool = False
+
+    @cached_property
+    def person(self) -> Person:
+        return Person.of(
+            self.user_id,
+            self.school_id,
+            [_fact(m) for m in self.memberships],
+            has_profile=self.has_profile,
+            awaiting_guardian=self.awaiting_guardian,
+        )
 
     @property
     def is_member(self) -> bool:
@@ -89,34 +104,32 @@ class Access:
 
     @property
     def is_admin(self) -> bool:
-        return any(m.school_role == "admin" for m in self.memberships)
+        return self.person.is_admin
 
     @property
     def is_staff(self) -> bool:
-        return any(m.school_role in ("admin", "teacher") for m in self.memberships)
+        return self.person.is_staff
 
     @property
     def is_verified_staff(self) -> bool:
         """Admins count as verified (an admin is appointed by an admin); a teacher needs a staff
-        seat that school marked verified (MemberRoleChanged with verified=true)."""
-        return self.is_admin or any(m.school_role in ("admin", "teacher") and m.verified for m in self.memberships)
-
-    @property
-    def school_roles(self) -> set[str]:
-        return {m.school_role for m in self.memberships}
-
-    def classes_as(self, *class_roles: str) -> set[str]:
-        return {m.class_id for m in self.memberships if m.class_id and m.class_role in class_roles}
-
-    @property
-    def children(self) -> set[str]:
-        return {m.child_user_id for m in self.memberships if m.school_role == "parent" and m.child_user_id}
+        seat that school marked verified; a student holding a staff seat never counts."""
+        return self.person.is_staff and self.person.verified
 
     def teaches(self, class_id: str) -> bool:
-        return any(m.class_id == class_id and m.class_role in TEACHING_CLASS_ROLES for m in self.memberships)
+        return class_id in self.person.teaches
 
     def class_roles(self, class_id: str) -> set[str]:
         return {m.class_role for m in self.memberships if m.class_id == class_id}
+
+
+def _fact(m: Membership) -> Fact:
+    try:
+        role = Role(m.school_role)
+        seat = Seat(m.class_role) if m.class_role else None
+    except ValueError:
+        role, seat = Role.PARENT, None  # a role this version does not know grants nothing special
+    return Fact(role, m.class_id, seat, m.child_user_id, m.verified)
 
 
 @dataclass(frozen=True)
@@ -240,6 +253,7 @@ def require_host(room: Room, user_id: str) -> None:
 def check_can_create(kind: RoomKind, class_id: str, access: Access, known_class: bool) -> None:
     if not access.is_member:
         raise PermissionDenied("not a member of this school", reason="NOT_A_MEMBER")
+    check_can_participate(access.person)  # PROFILE_MISSING, AWAITING_GUARDIAN
     if kind is RoomKind.CALL:
         return
     if class_id and not known_class:
@@ -274,6 +288,8 @@ def grants_for(room: Room, access: Access) -> Grants:
     caller of this function has their memberships). A child awaiting a guardian's consent is kept
     out of calls and may only watch lessons and broadcasts, whatever their roles allow.
     """
+    if access.is_member and not access.has_profile:
+        check_can_participate(access.person)  # PROFILE_MISSING: no participation without a profile
     if access.awaiting_guardian and access.is_member:
         if room.kind is RoomKind.CALL:
             raise awaiting_guardian_error()
@@ -301,6 +317,8 @@ def _grants_by_role(room: Room, access: Access) -> Grants:
         roles = access.class_roles(room.class_id)
         if "student" in roles:
             return SPEAKER_GRANTS
+        if access.person.is_student:
+            raise PermissionDenied("lessons are for the class's students and teachers", reason="NOT_IN_CLASS")
         if roles & TEACHING_CLASS_ROLES:
             if not access.is_verified_staff:
                 # A teacher speaks to the class's children only once verified.
