@@ -58,12 +58,16 @@ def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
 
 
 class _OpenStream:
-    __slots__ = ("error", "principal", "task")
+    __slots__ = ("error", "principal", "task", "yielding")
 
     def __init__(self, principal: Principal, task: asyncio.Task[Any]):
         self.principal = principal
         self.task = task
         self.error: Unauthenticated | None = None
+        # True while a response is handed to grpc: a cancellation then would land in grpc's own
+        # send path (which does not end the call our way), so the wrapper checks `error` as soon
+        # as grpc asks for the next response instead.
+        self.yielding = False
 
 
 class StreamRegistry:
@@ -100,7 +104,8 @@ class StreamRegistry:
         for stream in list(table.get(key, ())):
             if stream.error is None:
                 stream.error = error
-                stream.task.cancel()
+                if not stream.yielding:
+                    stream.task.cancel()
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
@@ -347,7 +352,16 @@ def _wrap(
                     result = behavior(_checked(request_or_iterator), context)
                     if inspect.isasyncgen(result):
                         async for item in result:
-                            yield item
+                            if stream is None:
+                                yield item
+                                continue
+                            stream.yielding = True
+                            try:
+                                yield item
+                            finally:
+                                stream.yielding = False
+                            if stream.error is not None:
+                                raise stream.error
                     else:
                         await result
                     if stream is not None and stream.error is not None:
