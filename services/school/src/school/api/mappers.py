@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TypeVar
 
+import grpc
 from parta.common.v1 import types_pb2
+from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
+from parta_common.safety import SchoolPolicy
 
 from school.adapters.events import membership_pb, ts
 
-__all__ = ["Page", "caller", "invite", "join_request", "membership", "school", "school_class", "ts"]
+__all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
 from school.app.common import Caller
 from school.domain.model import Invite, JoinRequest, School, SchoolClass
 
 T = TypeVar("T")
 
 
-def caller() -> Caller:
+def caller(context: grpc.aio.ServicerContext | None = None) -> Caller:
+    """The caller; with `context`, also their bearer token (only for asking identity about themself)."""
     principal = require_principal()
     phone = principal.claims.get("phone_number", "")
-    return Caller(principal.user_id, phone if isinstance(phone, str) else "")
+    bearer = ""
+    if context is not None:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                bearer = value[len("Bearer ") :]
+    return Caller(principal.user_id, phone if isinstance(phone, str) else "", bearer)
 
 
 def school(s: School) -> pb.School:
@@ -41,6 +52,11 @@ def school(s: School) -> pb.School:
         admin_vacant=s.admin_vacant,
         admin_vacant_since=ts(s.admin_vacant_since) if s.admin_vacant_since else None,
     )
+
+
+def policy(p: SchoolPolicy) -> ev.CommunicationPolicy:
+    """Every switch set, so a reader sees the whole policy (unset would mean "the default")."""
+    return ev.CommunicationPolicy(**asdict(p))
 
 
 def school_class(c: SchoolClass) -> pb.SchoolClass:
@@ -96,7 +112,10 @@ class Page:
         self.size = page_size(request.page_size, f"{field}.page_size")
         state = decode_page_token(request.page_token, f"{field}.page_token")
         after = state.get("after", "")
-        self.after = after if isinstance(after, str) else ""
+        # Tokens are ours: anything else in them (a number, an object, an overlong id) is bad input.
+        if not isinstance(after, str) or len(after) > 128:
+            raise InvalidArgument.field(f"{field}.page_token", "not a page token from this service")
+        self.after = after
         self.limit = self.size + 1
 
     def cut(self, items: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], types_pb2.PageInfo]:
