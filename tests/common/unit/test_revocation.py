@@ -231,14 +231,10 @@ async def test_a_deleted_account_is_refused_with_account_deleted(edge):
 
 async def test_an_open_stream_of_a_revoked_session_ends_unauthenticated(edge):
     stub, denied, mint = edge
-    mine = stub.Ticks(
-        echo_pb2.TicksRequest(count=1000, interval_millis=20), metadata=_auth(mint.token("u1", session_id="s1"))
-    )
-    other = stub.Ticks(
-        echo_pb2.TicksRequest(count=1000, interval_millis=20), metadata=_auth(mint.token("u1", session_id="s2"))
-    )
-    assert (await mine.read()).text == "0"
-    assert (await other.read()).text == "0"
+    mine = stub.Ticks(echo_pb2.TicksRequest(millis=20), metadata=_auth(mint.token("u1", session_id="s1")))
+    other = stub.Ticks(echo_pb2.TicksRequest(millis=20), metadata=_auth(mint.token("u1", session_id="s2")))
+    assert (await mine.read()).tick == 0
+    assert (await other.read()).tick == 0
     denied.revoke_session("s1", time.time() + 900)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async with asyncio.timeout(5):
@@ -246,7 +242,7 @@ async def test_an_open_stream_of_a_revoked_session_ends_unauthenticated(edge):
                 await mine.read()
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert _reason(caught.value) == "SESSION_REVOKED"
-    assert (await other.read()).caller == "u1"  # the user's other session keeps streaming
+    assert (await other.read()).tick > 0  # the user's other session keeps streaming
     denied.delete_user("u1", time.time() + 900)
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         async with asyncio.timeout(5):
