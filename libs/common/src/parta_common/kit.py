@@ -17,12 +17,8 @@ from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
 from parta_common.grpc.server import ReadinessCheck
 from parta_common.metrics import ServiceMetrics
-<<<<<<< HEAD
 from parta_common.mongo import StoreCommandCounter, create_mongo_client, ping
-=======
-from parta_common.mongo import create_mongo_client, ping
 from parta_common.revocation import RevocationList
->>>>>>> h-auth
 from parta_common.settings import ServiceSettings
 from parta_common.telemetry import Tracing, tracing_from_env
 
@@ -86,13 +82,9 @@ def build_infrastructure(
         if not settings.identity_address:
             raise ValueError("IDENTITY_ADDRESS is required to verify access tokens")
         key_source = GrpcSigningKeySource(settings.identity_address)
-<<<<<<< HEAD
     metrics = ServiceMetrics(service, host=settings.metrics_host)
     commands = StoreCommandCounter(metrics.count_store_command) if settings.mongodb_command_metrics else None
     mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service, command_listener=commands)
-    verifier = TokenVerifier(KeyCache(key_source), issuer=settings.auth_issuer, audience=settings.auth_audience)
-=======
-    mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service)
     verifier = TokenVerifier(
         KeyCache(key_source),
         issuer=settings.auth_issuer,
@@ -108,7 +100,6 @@ def build_infrastructure(
         max_lag_seconds=settings.revocation_max_lag_seconds,
         client_id=f"{service}-revocations-{settings.replica_id or 'main'}",
     )
->>>>>>> h-auth
     return Infrastructure(
         service=service,
         settings=settings,
