@@ -9,6 +9,7 @@ import grpc
 import pytest
 from identity.bootstrap import IdentityService, build
 from identity.config import IdentitySettings
+from parta_common.testing.fakes import FakeClock
 
 from tests.identity.fakes import FakeSms
 
@@ -19,6 +20,7 @@ class Running:
     channel: grpc.aio.Channel
     sms: FakeSms
     settings: IdentitySettings
+    clock: FakeClock | None = None  # set where a test drives time by hand
 
 
 def settings_for(mongo_uri: str, kafka_bootstrap: str, unique: str, **overrides: object) -> IdentitySettings:

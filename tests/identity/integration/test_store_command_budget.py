@@ -1,0 +1,93 @@
+"""Regression guard, not a timed test: the store commands a phone sign-in costs.
+
+Counted with the kit's StoreCommandCounter (PyMongo command monitoring, attributed to the RPC that
+sent each command) on the real store, so the numbers are the code's and not the store's speed.
+The resend cooldown and the daily cap are on, as in production. The ceilings are today's counts
+(issue 18); lower a constant with the change that cuts the path, never raise it without saying
+why in docs/identity.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from identity.bootstrap import build
+from parta.identity.v1 import auth_pb2, auth_pb2_grpc
+from parta_common.testing.fakes import FakeClock
+
+from tests.e2e.identity_client import random_phone
+from tests.identity.fakes import FakeSms
+from tests.identity.integration.conftest import Running, settings_for
+
+pytestmark = pytest.mark.integration
+
+# Store commands per RequestCode of a phone with no code today (the common path). Measured
+# 2026-12-02: 2 findAndModify (address, daily counters), 2 update (cooldown, supersede), 1 insert.
+REQUEST_CODE_MAX_COMMANDS = 5
+# Store commands per RequestCode of a phone that had a code today (its earlier codes are superseded).
+REQUEST_CODE_AGAIN_MAX_COMMANDS = 5
+# Store commands per VerifyCode with the right code, first sign-in of the phone (a new account).
+VERIFY_CODE_NEW_USER_MAX_COMMANDS = 5
+# Store commands per VerifyCode with the right code of a returning account.
+VERIFY_CODE_RETURNING_MAX_COMMANDS = 4
+SIGN_INS = 5
+
+
+@pytest.fixture
+async def metered(mongo_uri: str, kafka_bootstrap: str, unique: str, mongo_db) -> AsyncIterator[Running]:
+    settings = settings_for(
+        mongo_uri, kafka_bootstrap, unique, resend_cooldown_seconds=60, mongodb_command_metrics=True
+    )
+    sms = FakeSms()
+    # Real time (the store's TTL monitor runs on it), advanced by hand past the resend cooldown.
+    clock = FakeClock(datetime.now(UTC))
+    service = await build(settings, sms=sms, clock=clock)
+    port = await service.runner.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield Running(service, channel, sms, settings, clock)
+    finally:
+        await channel.close()
+        await service.runner.stop()
+
+
+async def _sign_in(stub: auth_pb2_grpc.AuthServiceStub, sms: FakeSms, phone: str) -> None:
+    sent = await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+    await stub.VerifyCode(
+        auth_pb2.VerifyCodeRequest(challenge_id=sent.challenge_id, code=sms.last_code(phone), device_name="bench")
+    )
+
+
+async def test_sign_in_stays_within_its_store_command_ceilings(metered: Running) -> None:
+    stub = auth_pb2_grpc.AuthServiceStub(metered.channel)
+    counter = metered.service.infra.store_commands
+    clock = metered.clock
+    assert clock is not None
+    assert counter is not None
+    await _sign_in(stub, metered.sms, random_phone())  # warm-up: first-use paths are not the common path
+    counter.reset()
+
+    phones = [random_phone() for _ in range(SIGN_INS)]
+    for phone in phones:
+        await _sign_in(stub, metered.sms, phone)
+    first = counter.counts
+    request = counter.total("rpc:RequestCode") / SIGN_INS
+    verify_new = counter.total("rpc:VerifyCode") / SIGN_INS
+
+    counter.reset()
+    clock.advance(61)  # past the resend cooldown: the same accounts sign in again
+    for phone in phones:
+        await _sign_in(stub, metered.sms, phone)
+    again = counter.counts
+    request_again = counter.total("rpc:RequestCode") / SIGN_INS
+    verify_returning = counter.total("rpc:VerifyCode") / SIGN_INS
+
+    assert request <= REQUEST_CODE_MAX_COMMANDS, f"RequestCode: {request:.1f} commands per call; {first}"
+    assert verify_new <= VERIFY_CODE_NEW_USER_MAX_COMMANDS, f"VerifyCode (new): {verify_new:.1f}; {first}"
+    assert request_again <= REQUEST_CODE_AGAIN_MAX_COMMANDS, f"RequestCode again: {request_again:.1f}; {again}"
+    assert verify_returning <= VERIFY_CODE_RETURNING_MAX_COMMANDS, (
+        f"VerifyCode (returning): {verify_returning:.1f}; {again}"
+    )
