@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from identity.app.policy import IdentityPolicy
-from identity.app.ports import IssuedToken
+from identity.app.ports import IssuedToken, PhoneCodeSlot
 from identity.app.sign_in import SignIn
 from identity.domain.challenges import Challenge, ChallengeState
 from identity.domain.events import DomainEvent
@@ -55,6 +55,13 @@ class FakeUsers:
             return False
         await self._store(user)
         return True
+
+    async def register_or_get(self, user: User) -> tuple[User, bool]:
+        existing = await self.by_phone(user.phone or "")
+        if existing is not None:
+            return existing, False
+        await self._store(user)
+        return user, True
 
     async def save(self, user: User) -> None:
         stored = self.rows.get(user.id)
@@ -138,6 +145,7 @@ class FakeLimiter:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.taken: dict[str, datetime] = {}
+        self.held: dict[str, datetime] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: int, now: datetime) -> float | None:
         epoch = int(now.timestamp())
@@ -152,6 +160,17 @@ class FakeLimiter:
             return (until - now).total_seconds()
         self.taken[key] = now + timedelta(seconds=seconds)
         return None
+
+    async def phone_code(
+        self, key: str, cooldown_seconds: int, daily_cap: int, hold_seconds: int, now: datetime
+    ) -> PhoneCodeSlot:
+        held = self.held.get(key)
+        first = held is None or held <= now
+        wait = await self.cooldown(f"resend:{key}", cooldown_seconds, now)
+        if wait is not None:
+            return PhoneCodeSlot(resend_wait=wait)
+        self.held[key] = max(held or now, now + timedelta(seconds=max(hold_seconds, cooldown_seconds)))
+        return PhoneCodeSlot(cap_wait=await self.hit(f"phone-day:{key}", daily_cap, 86_400, now), first=first)
 
 
 class FakeSms:

@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from parta_common.errors import Aborted
+from parta_common.errors import Aborted, Unavailable
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from identity.adapters.events import UserEventMapper
+from identity.app.ports import PhoneCodeSlot
 from identity.domain.challenges import Challenge, ChallengeState
 from identity.domain.events import AgeBand, ConsentState
 from identity.domain.profiles import Profile
@@ -232,6 +233,35 @@ class MongoUserRepository:
         self._notify(records)
         return True
 
+    async def register_or_get(self, user: User) -> tuple[User, bool]:
+        # One upsert instead of a lookup then an insert: the phone filter finds the living account
+        # (deleted ones dropped their phone), or inserts this one with its outbox.
+        first, last = self._versions(user)
+        records = self._mapper.records(user.id, first, user.events)
+        doc = {"_id": user.id, **user_to_doc(user), "version": last, **outbox_fields(records)}
+        doc.pop("phone")  # comes from the filter
+        if user.age_band_changes_on is None:
+            doc.pop("age_band_changes_on")
+        try:
+            found = await self._c.find_one_and_update(
+                {"phone": user.phone}, {"$setOnInsert": doc}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            found = None  # two first sign-ins of the phone raced; the other one inserted
+        if found is None:  # the race above, or a racing upsert that returned no post-image
+            winner = await self.by_phone(user.phone or "")
+            if winner is None:
+                raise Unavailable("could not create the account; try again", reason="USER_CREATE_RACE")
+            if winner.id != user.id:
+                return winner, False
+            found = {"_id": winner.id}
+        if found["_id"] != user.id:
+            return user_from_doc(found), False
+        user.version = last
+        user.events.clear()
+        self._notify(records)
+        return user, True
+
     async def save(self, user: User) -> None:
         first, last = self._versions(user)
         records = self._mapper.records(user.id, first, user.events)
@@ -439,6 +469,42 @@ class MongoRateLimiter:
             taken_until = _utc(doc["until"]) if doc else now
             assert taken_until is not None
             return max((taken_until - now).total_seconds(), 1.0)
+
+    async def phone_code(
+        self, key: str, cooldown_seconds: int, daily_cap: int, hold_seconds: int, now: datetime
+    ) -> PhoneCodeSlot:
+        # One document per phone holds both limits, so a code request costs one command for them
+        # (it was a cooldown slot plus a day counter). The field is `resend_after`, not `until`:
+        # the cooldown TTL index would drop the day's count with the slot. Counts are per UTC day
+        # (`n<day start>`); yesterday's is dropped on the way.
+        epoch = int(now.timestamp())
+        start = epoch - epoch % 86_400
+        day_end = datetime.fromtimestamp(start + 86_400, UTC)
+        resend_after = now + timedelta(seconds=cooldown_seconds)
+        keep_until = max(day_end, resend_after, now + timedelta(seconds=hold_seconds))
+        slot_id = f"phone:{key}"
+        try:
+            # Matches only a free cooldown; a taken one makes the upsert collide on _id.
+            before = await self._c.find_one_and_update(
+                {"_id": slot_id, "resend_after": {"$lte": now}},
+                {
+                    "$inc": {f"n{start}": 1},
+                    "$set": {"resend_after": resend_after},
+                    "$max": {"expires_at": keep_until},
+                    "$unset": {f"n{start - 86_400}": ""},
+                },
+                upsert=True,
+                return_document=ReturnDocument.BEFORE,
+            )
+        except DuplicateKeyError:
+            doc = await self._c.find_one({"_id": slot_id})
+            taken = _utc(doc["resend_after"]) if doc else now
+            assert taken is not None
+            return PhoneCodeSlot(resend_wait=max((taken - now).total_seconds(), 1.0))
+        count = int(before.get(f"n{start}", 0)) + 1 if before else 1
+        cap_wait = max((day_end - now).total_seconds(), 1.0) if count > daily_cap else None
+        # No document: no code of this phone within the hold, so none can still be pending.
+        return PhoneCodeSlot(cap_wait=cap_wait, first=before is None)
 
 
 # --- school memberships (projection of school.membership.v1) -----------------------------------

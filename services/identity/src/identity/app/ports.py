@@ -32,6 +32,11 @@ class UserRepository(Protocol):
         """Insert a new user with its events; False when the phone already belongs to someone."""
         ...
 
+    async def register_or_get(self, user: User) -> tuple[User, bool]:
+        """The living account of `user.phone`, inserting `user` (with its events) when there is
+        none: (the account, True when it is `user`). One store command on the common path."""
+        ...
+
     async def save(self, user: User) -> None:
         """Write the user and its pending events if nobody else changed it since it was read;
         raises Aborted(reason="CONCURRENT_UPDATE") otherwise. Clears `user.events`."""
@@ -64,6 +69,17 @@ class SessionRepository(Protocol):
     async def is_active(self, session_id: str, user_id: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class PhoneCodeSlot:
+    """What the per-phone limits say about one more code: the seconds to wait for the resend
+    cooldown or for the daily cap (None when free), and whether the phone had no code within the
+    hold (then no earlier code of it can still be pending)."""
+
+    resend_wait: float | None = None
+    cap_wait: float | None = None
+    first: bool = False
+
+
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int, now: datetime) -> float | None:
         """Count one use of `key` in the current fixed window; seconds to wait when over `limit`."""
@@ -71,6 +87,14 @@ class RateLimiter(Protocol):
 
     async def cooldown(self, key: str, seconds: int, now: datetime) -> float | None:
         """Take `key` for `seconds`; when already taken, the seconds left."""
+        ...
+
+    async def phone_code(
+        self, key: str, cooldown_seconds: int, daily_cap: int, hold_seconds: int, now: datetime
+    ) -> PhoneCodeSlot:
+        """The resend cooldown and the daily code cap of one phone in one step: when the cooldown
+        is free, take it and count one code today (a code over the cap still counts and still
+        takes the cooldown). The phone's record lives at least `hold_seconds` after each code."""
         ...
 
 

@@ -113,18 +113,20 @@ class SignIn:
                 "too many code requests from this address", retry_after_seconds=wait, reason="RATE_LIMITED_ADDRESS"
             )
         phone_key = self.hasher.hash("phone", phone)
-        if cooldown > 0:
-            wait = await self.limiter.cooldown(f"resend:{phone_key}", cooldown, now)
-            if wait is not None:
-                raise ResourceExhausted(
-                    "a code was sent recently; wait before asking again",
-                    retry_after_seconds=wait,
-                    reason="CODE_RESEND_TOO_SOON",
-                )
-        wait = await self.limiter.hit(f"phone-day:{phone_key}", self.policy.phone_daily_cap, 86_400, now)
-        if wait is not None:
+        slot = await self.limiter.phone_code(
+            phone_key, cooldown, self.policy.phone_daily_cap, self.policy.code.ttl_seconds, now
+        )
+        if slot.resend_wait is not None:
             raise ResourceExhausted(
-                "daily limit of codes for this phone reached", retry_after_seconds=wait, reason="DAILY_CODE_CAP"
+                "a code was sent recently; wait before asking again",
+                retry_after_seconds=slot.resend_wait,
+                reason="CODE_RESEND_TOO_SOON",
+            )
+        if slot.cap_wait is not None:
+            raise ResourceExhausted(
+                "daily limit of codes for this phone reached",
+                retry_after_seconds=slot.cap_wait,
+                reason="DAILY_CODE_CAP",
             )
         challenge_id = derived_id("challenge", phone, request_id) if request_id else new_id()
         code = new_code()
@@ -133,8 +135,10 @@ class SignIn:
         )
         if not await self.challenges.add(challenge):
             raise FailedPrecondition("this request id was already used", reason="REQUEST_ID_REUSED")
-        # Only the newest code of a phone is valid: older ones cannot be guessed in parallel.
-        await self.challenges.supersede_pending(phone, except_id=challenge_id)
+        # Only the newest code of a phone is valid: older ones cannot be guessed in parallel. The
+        # phone's first code within a code's life has no older one to supersede.
+        if not slot.first:
+            await self.challenges.supersede_pending(phone, except_id=challenge_id)
         try:
             await self.sms.send_code(phone, code)
         except Exception as exc:
@@ -169,17 +173,7 @@ class SignIn:
         return await self._open_session(user, device, is_new)
 
     async def _user_for(self, phone: str) -> tuple[User, bool]:
-        existing = await self.users.by_phone(phone)
-        if existing is not None:
-            return existing, False
-        user = User.register(new_id(), phone, self.clock.now())
-        if await self.users.add(user):
-            return user, True
-        # Two first sign-ins of the same phone raced; the other one created the account.
-        winner = await self.users.by_phone(phone)
-        if winner is None:
-            raise Unavailable("could not create the account; try again", reason="USER_CREATE_RACE")
-        return winner, False
+        return await self.users.register_or_get(User.register(new_id(), phone, self.clock.now()))
 
     async def _open_session(self, user: User, device: str, is_new: bool) -> SignedIn:
         now = self.clock.now()
