@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from identity.bootstrap import build
 from parta.identity.v1 import auth_pb2, auth_pb2_grpc
 from parta_common.testing.fakes import FakeClock
@@ -57,6 +59,16 @@ async def metered(mongo_uri: str, kafka_bootstrap: str, unique: str, mongo_db) -
         await service.runner.stop()
 
 
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(error)
+    assert status is not None
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
+
+
 async def _sign_in(stub: auth_pb2_grpc.AuthServiceStub, sms: FakeSms, phone: str) -> None:
     sent = await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
     await stub.VerifyCode(
@@ -94,3 +106,26 @@ async def test_sign_in_stays_within_its_store_command_ceilings(metered: Running)
     assert verify_returning <= VERIFY_CODE_RETURNING_MAX_COMMANDS, (
         f"VerifyCode (returning): {verify_returning:.1f}; {again}"
     )
+
+
+async def test_the_cut_keeps_only_the_newest_code_of_a_phone_valid(metered: Running) -> None:
+    # The first code skips the supersede write; the second must still kill the first.
+    stub = auth_pb2_grpc.AuthServiceStub(metered.channel)
+    clock = metered.clock
+    assert clock is not None
+    phone = random_phone()
+    old = await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+    old_code = metered.sms.last_code(phone)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # the cooldown still holds
+    clock.advance(61)
+    new = await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.VerifyCode(auth_pb2.VerifyCodeRequest(challenge_id=old.challenge_id, code=old_code))
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert _reason(caught.value) == "CHALLENGE_SUPERSEDED"
+    signed = await stub.VerifyCode(
+        auth_pb2.VerifyCodeRequest(challenge_id=new.challenge_id, code=metered.sms.last_code(phone))
+    )
+    assert signed.user_id
