@@ -12,6 +12,7 @@ from typing import Any
 
 from parta_common.errors import Aborted, Unavailable
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from parta_common.ids import new_id
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -323,7 +324,10 @@ class MongoChallengeRepository:
         try:
             await self._c.insert_one({"_id": challenge.id, **_challenge_doc(challenge), "version": 0})
         except DuplicateKeyError:
-            return False
+            # The driver's retry of a write that had landed collides with itself: the fresh code's
+            # hash tells our own document from a reused request id.
+            doc = await self._c.find_one({"_id": challenge.id}, {"code_hash": 1})
+            return doc is not None and doc.get("code_hash") == challenge.code_hash
         return True
 
     async def save(self, challenge: Challenge) -> None:
@@ -388,7 +392,11 @@ class MongoSessionRepository:
         return _session_from(d) if d else None
 
     async def add(self, session: Session) -> None:
-        await self._c.insert_one({"_id": session.id, **_session_doc(session), "version": 0})
+        try:
+            await self._c.insert_one({"_id": session.id, **_session_doc(session), "version": 0})
+        except DuplicateKeyError:
+            # A fresh random id collides only with itself: the driver retried a write that landed.
+            pass
 
     async def save(self, session: Session) -> None:
         records = self._mapper.records(session.id, session.version + 1, session.events, aggregate_type="session")
@@ -483,13 +491,14 @@ class MongoRateLimiter:
         resend_after = now + timedelta(seconds=cooldown_seconds)
         keep_until = max(day_end, resend_after, now + timedelta(seconds=hold_seconds))
         slot_id = f"phone:{key}"
+        mark = new_id()  # tells our own landed write from someone else's when the driver retries it
         try:
             # Matches only a free cooldown; a taken one makes the upsert collide on _id.
             before = await self._c.find_one_and_update(
                 {"_id": slot_id, "resend_after": {"$lte": now}},
                 {
                     "$inc": {f"n{start}": 1},
-                    "$set": {"resend_after": resend_after},
+                    "$set": {"resend_after": resend_after, "mark": mark},
                     "$max": {"expires_at": keep_until},
                     "$unset": {f"n{start - 86_400}": ""},
                 },
@@ -498,6 +507,11 @@ class MongoRateLimiter:
             )
         except DuplicateKeyError:
             doc = await self._c.find_one({"_id": slot_id})
+            if doc is not None and doc.get("mark") == mark:
+                # Our write landed and its retry collided: the code is counted; not knowing the
+                # state before it, supersede (harmless when there is nothing to supersede).
+                count = int(doc.get(f"n{start}", 1))
+                return PhoneCodeSlot(cap_wait=max((day_end - now).total_seconds(), 1.0) if count > daily_cap else None)
             taken = _utc(doc["resend_after"]) if doc else now
             assert taken is not None
             return PhoneCodeSlot(resend_wait=max((taken - now).total_seconds(), 1.0))
