@@ -12,6 +12,7 @@ from typing import Any
 
 from parta_common.errors import Aborted
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from parta_common.mongo import insert_claiming_keys
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -217,7 +218,8 @@ class MongoUserRepository:
         if user.age_band_changes_on is None:
             doc.pop("age_band_changes_on")
         try:
-            await self._c.insert_one(doc)
+            # The phone goes in by update so that deleting the account frees it (insert_claiming_keys).
+            await insert_claiming_keys(self._c, doc, ("phone",))
         except DuplicateKeyError:
             return False
         user.version = last
