@@ -166,7 +166,8 @@ async def insert_claiming_keys(collection: AsyncCollection[Document], doc: Docum
     (tests/store/test_store_conformance.py, docs/store.md). So: insert a placeholder that holds
     only the id, then one update writes the whole document — state, keys and outbox together, the
     one write that carries the change and its events. A placeholder has none of the queried fields,
-    so no query sees it; a crash between the two writes leaves one such inert document behind.
+    so no query sees it (a get by id asks for a field every real document has, e.g. `version`); a
+    crash between the two writes leaves one such inert document behind.
 
     Raises DuplicateKeyError like insert_one: for the id (nothing written) or a key (the
     placeholder is removed again).

@@ -179,7 +179,8 @@ class MongoUserRepository:
         self._on_events = on_events  # wakes the outbox relay after a write with events
 
     async def get(self, user_id: str) -> User | None:
-        doc = await self._c.find_one({"_id": user_id})
+        # `version` set: not an insert_claiming_keys placeholder (a sign-up half written).
+        doc = await self._c.find_one({"_id": user_id, "version": {"$exists": True}})
         return user_from_doc(doc) if doc else None
 
     async def by_phone(self, phone: str) -> User | None:

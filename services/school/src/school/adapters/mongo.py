@@ -163,7 +163,8 @@ class _Repo(Generic[E]):
         return False
 
     async def get(self, entity_id: str) -> E | None:
-        doc = await self._c.find_one({"_id": entity_id}, {"_outbox": 0})
+        # `version` set: not an insert_claiming_keys placeholder (an insert half written).
+        doc = await self._c.find_one({"_id": entity_id, "version": {"$exists": True}}, {"_outbox": 0})
         return self._decode(doc) if doc else None
 
     async def insert(self, entity: E, events: Sequence[DomainEvent]) -> bool:
