@@ -317,9 +317,8 @@ class Chats:
             rules.check_id(v, f"file_ids[{i}]", f)
         v.raise_if_any()
         message_id = message_id_for(user_id, client_message_id)
-        found_chat, found_member, profile = await asyncio.gather(
-            self.store.get_chat(chat_id), self.store.get_member(chat_id, user_id), self.store.profile(user_id)
-        )
+        # One read decides access on the common path: chat, membership and profile together.
+        found_chat, found_member, profile = await self.store.send_access(chat_id, user_id)
         chat, member = await self._checked_access(found_chat, found_member, moderation=False)
         if (
             chat.kind is ChatKind.SCHOOL_CHANNEL
