@@ -49,6 +49,12 @@ class _Keys(keys_pb2_grpc.SigningKeyServiceServicer):
         return self._reply
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (Linux /proc; clock ticks of SC_CLK_TCK)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _md(mint: TokenMint, user: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {mint.token(user, session_id='bench', ttl=3600)}")]
 
@@ -175,11 +181,25 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     timeout=30,
                 )
 
+            # The idle process's own CPU (relay polls, Kafka fetches), taken off the per-send figures.
+            idle_cpu, idle_began = _cpu_seconds(chat.process.pid), time.perf_counter()
+            await asyncio.sleep(3)
+            idle_rate = (_cpu_seconds(chat.process.pid) - idle_cpu) / (time.perf_counter() - idle_began)
+            rows.append(("chat process idle", f"{idle_rate * 1e3:.0f} ms CPU per second"))
             for concurrency in (1, 16, 64):
+                cpu, began = _cpu_seconds(chat.process.pid), time.perf_counter()
                 result = await run_load(
                     lambda i, c=concurrency: send(c * 10_000_000 + i), concurrency=concurrency, seconds=SECONDS
                 )
-                rows.append((f"SendMessage, concurrency {concurrency}", f"{result.rate:.0f}/s  {ms(result.latencies)}"))
+                # Chat's own CPU per send (the relay's publishing of those sends included), apart from the store.
+                busy = _cpu_seconds(chat.process.pid) - cpu - idle_rate * (time.perf_counter() - began)
+                per_send = max(0.0, busy) / max(1, len(result.latencies))
+                rows.append(
+                    (
+                        f"SendMessage, concurrency {concurrency}",
+                        f"{result.rate:.0f}/s  {ms(result.latencies)}  [chat CPU {per_send * 1e6:.0f} µs/send]",
+                    )
+                )
 
             # Let the outbox relay finish the send phase's backlog, so delivery is measured on its own.
             for _ in range(600):
@@ -189,12 +209,15 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             class_lat = await _delivery(stub, mint, "bench-class", sender, class_members[1:], 40)
             rows.append(("send→delivery, 30-member class chat (29 streams × 40 msgs)", ms(class_lat)))
             began = time.perf_counter()
+            cpu = _cpu_seconds(chat.process.pid)
             chan_lat = await _delivery(stub, mint, "bench-channel", sender, channel_members, 10)
             rows.append(
                 (
                     f"send→delivery, {CHANNEL_SUBSCRIBERS}-subscriber channel (10 msgs)",
                     f"{ms(chan_lat)}  [{len(chan_lat)}/{10 * CHANNEL_SUBSCRIBERS} received,"
-                    f" {time.perf_counter() - began:.0f} s incl. subscribe]",
+                    f" {time.perf_counter() - began:.0f} s incl. subscribe;"
+                    f" chat CPU {(_cpu_seconds(chat.process.pid) - cpu) / max(1, len(chan_lat)) * 1e6:.0f}"
+                    " µs/delivery incl. subscribe]",
                 )
             )
 

@@ -23,6 +23,8 @@ from tests.chat.support import CSTUDENT, HEAD, STUDENT, TEACHER, World, eventual
 # One send: the access read (chat, my membership and my profile in one aggregate), the counter's
 # $inc and the message insert carrying its outbox event.
 SEND_COMMANDS = 3
+# A history page: the same access aggregate, then the bounded window of sequence numbers.
+PAGE_COMMANDS = 2
 
 
 class _Commands(monitoring.CommandListener):
@@ -59,7 +61,7 @@ async def world(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[World]:
         await client.close()
 
 
-async def test_a_class_chat_send_costs_three_store_commands(world: World) -> None:
+async def test_a_class_chat_send_costs_three_store_commands_and_a_page_two(world: World) -> None:
     a = world.replicas[0].stubs
     school = world.school()
     await school.create()
@@ -86,3 +88,13 @@ async def test_a_class_chat_send_costs_three_store_commands(world: World) -> Non
         COMMANDS.tag = ""
         assert reply.message.seq > 0
         assert sum(COMMANDS.seen.values()) <= SEND_COMMANDS, dict(COMMANDS.seen)
+
+    COMMANDS.seen.clear()
+    COMMANDS.tag = f"page-{uuid.uuid4().hex}"
+    page = await a.chat.ListMessages(
+        chat_pb2.ListMessagesRequest(chat_id=chat_id, before_seq=reply.message.seq, limit=3),
+        metadata=[*student.md, ("x-correlation-id", COMMANDS.tag)],
+    )
+    COMMANDS.tag = ""
+    assert [m.seq for m in page.messages][-1] == reply.message.seq - 1
+    assert sum(COMMANDS.seen.values()) <= PAGE_COMMANDS, dict(COMMANDS.seen)

@@ -331,9 +331,9 @@ class MongoChatStore:
         doc = await self._members.find_one({"_id": _member_id(chat_id, user_id)}, {"_outbox": 0})
         return decode_member(doc) if doc and doc.get("active") else None
 
-    async def send_access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
-        """The chat, my membership and my profile in one command (a send's only read): the member
-        document with its chat and profile joined in."""
+    async def chat_access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
+        """The chat, my membership and my profile in one command (every access check, and a send's
+        only read): the member document with its chat and profile joined in."""
         pipeline: list[Doc] = [
             {"$match": {"_id": _member_id(chat_id, user_id)}},
             {"$project": {"_outbox": 0}},
