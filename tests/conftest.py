@@ -1,4 +1,4 @@
-"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*.
+"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*, containers/*.
 
 Integration and e2e tests need the real local Kafka and Mongo-wire store; `make test` starts them
 and passes their addresses in PARTA_KAFKA_BOOTSTRAP and PARTA_TEST_MONGODB_URI. A missing address
@@ -21,7 +21,9 @@ TIERS = ("unit", "integration", "e2e")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if "e2e" in parts:
+        if "containers" in parts:  # the built images as containers: `make test-containers`, not `make test`
+            item.add_marker(pytest.mark.containers)
+        elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts or "store" in parts:
             item.add_marker(pytest.mark.integration)
