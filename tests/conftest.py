@@ -19,8 +19,11 @@ TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_root = Path(__file__).resolve().parent
     for item in items:
-        parts = Path(str(item.fspath)).parts
+        # Relative to tests/, so a checkout under a directory named e.g. "store" is not a tier.
+        path = Path(str(item.fspath)).resolve()
+        parts = path.relative_to(tests_root).parts if path.is_relative_to(tests_root) else path.parts
         if "containers" in parts:  # the built images as containers: `make test-containers`, not `make test`
             item.add_marker(pytest.mark.containers)
         elif "e2e" in parts:
