@@ -13,11 +13,12 @@ Which server (first match wins), see docs/store.md for why:
 1. env ``MONGODB_URI`` set        -> use it; install/start/stop do nothing.
 2. env ``PARTA_STORE_ENGINE`` set -> that engine: ``secantus-mdb``, ``secantusdb`` or ``mongod``.
 3. ``mongod`` on PATH             -> real MongoDB, ``--bind_ip 127.0.0.1 --port N --dbpath ...``.
-4. otherwise                      -> DEFAULT_ENGINE (see its comment for why not yet secantus-mdb).
+4. otherwise                      -> DEFAULT_ENGINE, secantus-mdb (see its comment).
 
 ``secantus-mdb`` is the Rust daemon 0.5.3-beta.196 (crates.io, pinned), built once with
-``cargo install`` into ``<cache>/secantus-mdb-<version>/bin/secantusd-rs``: the store of
-``make bench`` and the second engine the conformance suite runs against in ``make test``.
+``cargo install`` into ``<cache>/secantus-mdb-<version>/bin/secantusd-rs``:
+the default local/CI/bench store; SecantusDB is the second engine the conformance suite runs
+against in ``make test``.
 ``secantusdb`` is SecantusDB 0.7.0b3 (PyPI, pinned) in its own venv ``<cache>/store/venv`` (never
 the repo's venv).
 
@@ -72,13 +73,11 @@ SECANTUS_MDB_BINARY = "secantusd-rs"
 SECANTUS_MDB_FLAGS = ("--cache-size", "256M", "--log-file-max", "16MB", "--sync-on-commit")
 
 ENGINES = ("secantus-mdb", "secantusdb", "mongod")
-# The engine when nothing else is chosen. Not yet secantus-mdb: its 0.5.3-beta.196 keeps a unique
-# index key after an update removes or changes the field the document was inserted with, and the
-# services rely on the release (school: archive a class, then create its grade and letter again;
-# identity: a deleted account's phone signs up again) — tests/school/integration/test_memberships.py
-# fails on it. `make bench` runs on secantus-mdb (BENCH_ENGINE). Flip this once the adapters write
-# those changes with a replace or the daemon is fixed (docs/store.md).
-DEFAULT_ENGINE = "secantusdb"
+# The engine when nothing else is chosen (issue 18): the Rust daemon. Its 0.5.3-beta.196 never frees
+# a unique-index key a document was inserted with; the services write such keys by update
+# (parta_common.mongo.insert_claiming_keys), which it frees, so they do not depend on the bug
+# (docs/store.md). SecantusDB stays the second engine of `make test`'s conformance run.
+DEFAULT_ENGINE = "secantus-mdb"
 BENCH_ENGINE = "secantus-mdb"
 
 

@@ -56,13 +56,6 @@ class FakeUsers:
         await self._store(user)
         return True
 
-    async def register_or_get(self, user: User) -> tuple[User, bool]:
-        existing = await self.by_phone(user.phone or "")
-        if existing is not None:
-            return existing, False
-        await self._store(user)
-        return user, True
-
     async def save(self, user: User) -> None:
         stored = self.rows.get(user.id)
         if stored is None or stored.version != user.version:

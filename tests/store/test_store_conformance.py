@@ -34,6 +34,7 @@ import pytest
 import pytest_asyncio
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
+from parta_common.mongo import insert_claiming_keys
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -402,6 +403,65 @@ async def test_updating_a_unique_field_frees_the_old_value(db, change, request):
     assert await db.users.count_documents({"phone": "+79990000001"}) == 0
     await db.users.insert_one({"_id": "new", "phone": "+79990000001"})
     assert await db.users.count_documents({"phone": "+79990000001"}) == 1
+
+
+@pytest.mark.parametrize("change", ["set", "unset"])
+async def test_replacing_a_unique_field_frees_the_old_value(db, change, request):
+    # Not a way around the defect above: the daemon keeps the inserted key over a replace too.
+    if await _keeps_inserted_unique_keys(db):
+        request.applymarker(pytest.mark.xfail(reason=_STALE_UNIQUE_KEY, raises=DuplicateKeyError, strict=True))
+    await db.users.create_index([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True)
+    await db.users.insert_one({"_id": "old", "phone": "+79990000001"})
+    await db.users.replace_one({"_id": "old"}, {"phone": "+79990000002"} if change == "set" else {})
+    await db.users.insert_one({"_id": "new", "phone": "+79990000001"})
+    assert await db.users.count_documents({"phone": "+79990000001"}) == 1
+
+
+async def test_partial_unique_index_covers_only_matching_documents(db):
+    await db.users.create_index(
+        [("phone", ASCENDING)], name="active_phone", unique=True, partialFilterExpression={"active": True}
+    )
+    await db.users.insert_many(
+        [{"_id": "a", "phone": "1", "active": False}, {"_id": "b", "phone": "1", "active": True}]
+    )
+    with pytest.raises(DuplicateKeyError):
+        await db.users.insert_one({"_id": "c", "phone": "1", "active": True})
+
+
+async def test_leaving_a_partial_unique_index_frees_the_value(db, request):
+    # Nor is a partial index over active rows: the daemon honours the filter when it inserts, but
+    # an update that takes the document out of it keeps the key it was inserted with.
+    if await _keeps_inserted_unique_keys(db):
+        request.applymarker(pytest.mark.xfail(reason=_STALE_UNIQUE_KEY, raises=DuplicateKeyError, strict=True))
+    await db.users.create_index(
+        [("phone", ASCENDING)], name="active_phone", unique=True, partialFilterExpression={"active": True}
+    )
+    await db.users.insert_one({"_id": "old", "phone": "1", "active": True})
+    await db.users.update_one({"_id": "old"}, {"$set": {"active": False}})
+    await db.users.insert_one({"_id": "new", "phone": "1", "active": True})
+
+
+@pytest.mark.parametrize("change", ["set", "unset"])
+async def test_unique_keys_written_by_update_are_freed_by_later_updates(db, change):
+    # How the services work on every engine (parta_common.mongo.insert_claiming_keys): identity
+    # drops a deleted account's phone, school renames and archives classes. The keys go in by
+    # update, later saves $set them unchanged, and the change frees the old value.
+    await db.users.create_index([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True)
+    await insert_claiming_keys(db.users, {"_id": "old", "phone": "1", "name": "A", "_outbox": [{"id": "e"}]}, ["phone"])
+    assert await db.users.find_one({"_id": "old"}) == {
+        "_id": "old",
+        "phone": "1",
+        "name": "A",
+        "_outbox": [{"id": "e"}],
+    }
+    with pytest.raises(DuplicateKeyError):
+        await insert_claiming_keys(db.users, {"_id": "dup", "phone": "1"}, ["phone"])
+    assert await db.users.count_documents({}) == 1  # the loser's placeholder is gone
+    await db.users.update_one({"_id": "old"}, {"$set": {"phone": "1", "name": "B"}})
+    update = {"$set": {"phone": "2"}} if change == "set" else {"$unset": {"phone": ""}}
+    await db.users.update_one({"_id": "old"}, update)
+    await insert_claiming_keys(db.users, {"_id": "new", "phone": "1"}, ["phone"])
+    assert await db.users.count_documents({"phone": "1"}) == 1
 
 
 async def test_expr_field_comparison_caps_concurrent_uses(db):

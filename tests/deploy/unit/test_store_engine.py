@@ -30,10 +30,22 @@ def store(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
-def test_secantusdb_stays_the_default_until_the_stale_unique_key_is_worked_around(store: ModuleType) -> None:
-    # docs/store.md: secantus-mdb 0.5.3-beta.196 breaks a school test; the bench uses it.
-    assert store.engine() == "secantusdb"
+def test_the_rust_daemon_is_the_default_and_the_bench_store(store: ModuleType) -> None:
+    # docs/store.md (issue 18): the services no longer depend on its stale unique keys.
+    assert store.engine() == "secantus-mdb"
     assert store.BENCH_ENGINE == "secantus-mdb"
+
+
+def test_make_tests_second_conformance_run_uses_secantusdb(store: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = importlib.util.spec_from_file_location("parta_local_infra", ROOT / "deploy" / "local" / "infra.py")
+    assert spec is not None and spec.loader is not None
+    infra = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, infra)  # its dataclasses look their module up
+    spec.loader.exec_module(infra)
+    monkeypatch.setitem(sys.modules, "store", store)  # infra imports its sibling by that name
+    assert infra.conformance_engines() == ["secantusdb"]
+    monkeypatch.setenv("PARTA_STORE_ENGINE", "secantusdb")
+    assert infra.conformance_engines() == ["secantus-mdb"]
 
 
 def test_the_setting_selects_the_rust_daemon(store: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:

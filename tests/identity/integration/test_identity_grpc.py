@@ -321,6 +321,21 @@ async def test_guardian_flow_and_account_deletion_over_grpc(identity):
     assert mine.profile.consent_state == events_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 
 
+async def test_a_deleted_accounts_phone_signs_up_again_as_a_new_account(identity):
+    # Deletion drops the phone from the unique index; on every engine the number is free again
+    # (secantus-mdb 0.5.3-beta.196 only frees keys an update wrote: insert_claiming_keys).
+    phone = random_phone()
+    old = await with_profile(identity, "Анна", "1990-05-01", phone)
+    acc = account_pb2_grpc.AccountServiceStub(identity.channel)
+    await acc.DeleteAccount(account_pb2.DeleteAccountRequest(confirm=True), metadata=auth(old.access_token))
+    new = await sign_in(identity, phone)
+    assert new.user_id and new.user_id != old.user_id
+    export = await acc.ExportMyData(account_pb2.ExportMyDataRequest(), metadata=auth(new.access_token))
+    assert export.phone == phone and not export.profile.first_name
+    again = await sign_in(identity, phone, device="second")
+    assert again.user_id == new.user_id
+
+
 async def test_key_rotation_keeps_old_tokens_valid_and_publishes_both_keys(identity):
     before = await sign_in(identity)
     store = MongoKeyStore(identity.service.infra.database, identity.service.sign_in.clock)

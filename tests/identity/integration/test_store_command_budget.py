@@ -33,10 +33,11 @@ REQUEST_CODE_MAX_COMMANDS = 3
 # Store commands per RequestCode of a phone that had a code today: + 1 update superseding its older codes.
 REQUEST_CODE_AGAIN_MAX_COMMANDS = 4
 # Store commands per VerifyCode with the right code, first sign-in of the phone (a new account):
-# the challenge (find + update), the account (1 findAndModify upsert), the session (1 insert).
-# Before the cut: 5 (a lookup, then an insert of the account).
-VERIFY_CODE_NEW_USER_MAX_COMMANDS = 4
-# Store commands per VerifyCode with the right code of a returning account (same four).
+# the challenge (find + versioned update), the phone lookup (find), the account by placeholder +
+# update (insert_claiming_keys: secantus-mdb never frees a unique key an insert or upsert wrote),
+# the session (insert).
+VERIFY_CODE_NEW_USER_MAX_COMMANDS = 6
+# Store commands per VerifyCode with the right code of a returning account: challenge 2, lookup, session.
 VERIFY_CODE_RETURNING_MAX_COMMANDS = 4
 SIGN_INS = 5
 

@@ -154,3 +154,33 @@ async def apply_versioned(
     except DuplicateKeyError:
         return False  # the document exists with version >= ours, so the upsert tried to insert
     return result.matched_count > 0 or result.upserted_id is not None
+
+
+async def insert_claiming_keys(collection: AsyncCollection[Document], doc: Document, keys: Sequence[str]) -> None:
+    """Inserts `doc`, writing its uniquely indexed `keys` with an update, so that a later update
+    that changes or removes them frees the old value on every engine.
+
+    secantus-mdb 0.5.3-beta.196 never releases a unique-index key a document was *inserted* with
+    (an update, a replace, leaving a partial index, even deleting the document after such an
+    update keep it), while keys an update wrote are released as they should be
+    (tests/store/test_store_conformance.py, docs/store.md). So: insert a placeholder that holds
+    only the id, then one update writes the whole document — state, keys and outbox together, the
+    one write that carries the change and its events. A placeholder has none of the queried fields,
+    so no query sees it (a get by id asks for a field every real document has, e.g. `version`); a
+    crash between the two writes leaves one such inert document behind.
+
+    Raises DuplicateKeyError like insert_one: for the id (nothing written) or a key (the
+    placeholder is removed again).
+    """
+    claimed = {k: doc[k] for k in keys if k in doc}
+    if not claimed:
+        await collection.insert_one(doc)
+        return
+    await collection.insert_one({"_id": doc["_id"]})
+    rest = {k: v for k, v in doc.items() if k != "_id"}
+    try:
+        await collection.update_one({"_id": doc["_id"]}, {"$set": rest})
+    except DuplicateKeyError:
+        # Only the placeholder: a document that went on to hold its keys is never removed here.
+        await collection.delete_one({"_id": doc["_id"], **{k: {"$exists": False} for k in claimed}})
+        raise

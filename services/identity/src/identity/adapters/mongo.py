@@ -10,9 +10,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from parta_common.errors import Aborted, Unavailable
+from parta_common.errors import Aborted
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from parta_common.ids import new_id
+from parta_common.mongo import insert_claiming_keys
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -180,7 +181,8 @@ class MongoUserRepository:
         self._on_events = on_events  # wakes the outbox relay after a write with events
 
     async def get(self, user_id: str) -> User | None:
-        doc = await self._c.find_one({"_id": user_id})
+        # `version` set: not an insert_claiming_keys placeholder (a sign-up half written).
+        doc = await self._c.find_one({"_id": user_id, "version": {"$exists": True}})
         return user_from_doc(doc) if doc else None
 
     async def by_phone(self, phone: str) -> User | None:
@@ -226,42 +228,14 @@ class MongoUserRepository:
         if user.age_band_changes_on is None:
             doc.pop("age_band_changes_on")
         try:
-            await self._c.insert_one(doc)
+            # The phone goes in by update so that deleting the account frees it (insert_claiming_keys).
+            await insert_claiming_keys(self._c, doc, ("phone",))
         except DuplicateKeyError:
             return False
         user.version = last
         user.events.clear()
         self._notify(records)
         return True
-
-    async def register_or_get(self, user: User) -> tuple[User, bool]:
-        # One upsert instead of a lookup then an insert: the phone filter finds the living account
-        # (deleted ones dropped their phone), or inserts this one with its outbox.
-        first, last = self._versions(user)
-        records = self._mapper.records(user.id, first, user.events)
-        doc = {"_id": user.id, **user_to_doc(user), "version": last, **outbox_fields(records)}
-        doc.pop("phone")  # comes from the filter
-        if user.age_band_changes_on is None:
-            doc.pop("age_band_changes_on")
-        try:
-            found = await self._c.find_one_and_update(
-                {"phone": user.phone}, {"$setOnInsert": doc}, upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:
-            found = None  # two first sign-ins of the phone raced; the other one inserted
-        if found is None:  # the race above, or a racing upsert that returned no post-image
-            winner = await self.by_phone(user.phone or "")
-            if winner is None:
-                raise Unavailable("could not create the account; try again", reason="USER_CREATE_RACE")
-            if winner.id != user.id:
-                return winner, False
-            found = {"_id": winner.id}
-        if found["_id"] != user.id:
-            return user_from_doc(found), False
-        user.version = last
-        user.events.clear()
-        self._notify(records)
-        return user, True
 
     async def save(self, user: User) -> None:
         first, last = self._versions(user)

@@ -32,11 +32,6 @@ class UserRepository(Protocol):
         """Insert a new user with its events; False when the phone already belongs to someone."""
         ...
 
-    async def register_or_get(self, user: User) -> tuple[User, bool]:
-        """The living account of `user.phone`, inserting `user` (with its events) when there is
-        none: (the account, True when it is `user`). One store command on the common path."""
-        ...
-
     async def save(self, user: User) -> None:
         """Write the user and its pending events if nobody else changed it since it was read;
         raises Aborted(reason="CONCURRENT_UPDATE") otherwise. Clears `user.events`."""

@@ -173,7 +173,19 @@ class SignIn:
         return await self._open_session(user, device, is_new)
 
     async def _user_for(self, phone: str) -> tuple[User, bool]:
-        return await self.users.register_or_get(User.register(new_id(), phone, self.clock.now()))
+        # A lookup, then an insert: not one upsert on the phone, because secantus-mdb never frees a
+        # unique key an upsert inserted, and a deleted account must free its phone (docs/store.md).
+        existing = await self.users.by_phone(phone)
+        if existing is not None:
+            return existing, False
+        user = User.register(new_id(), phone, self.clock.now())
+        if await self.users.add(user):
+            return user, True
+        # Two first sign-ins of the same phone raced; the other one created the account.
+        winner = await self.users.by_phone(phone)
+        if winner is None:
+            raise Unavailable("could not create the account; try again", reason="USER_CREATE_RACE")
+        return winner, False
 
     async def _open_session(self, user: User, device: str, is_new: bool) -> SignedIn:
         now = self.clock.now()

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from parta_common.errors import AlreadyExists
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from parta_common.mongo import insert_claiming_keys
 from parta_common.safety import SchoolPolicy
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -131,6 +132,9 @@ class _Repo(Generic[E]):
     """Optimistic concurrency on `version`: insert-if-absent, and save-if-version-matches."""
 
     aggregate = ""
+    # Uniquely indexed fields a later save may change or remove: written by update at insert so
+    # the old value is freed on every engine (insert_claiming_keys).
+    unique_keys: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -159,7 +163,8 @@ class _Repo(Generic[E]):
         return False
 
     async def get(self, entity_id: str) -> E | None:
-        doc = await self._c.find_one({"_id": entity_id}, {"_outbox": 0})
+        # `version` set: not an insert_claiming_keys placeholder (an insert half written).
+        doc = await self._c.find_one({"_id": entity_id, "version": {"$exists": True}}, {"_outbox": 0})
         return self._decode(doc) if doc else None
 
     async def insert(self, entity: E, events: Sequence[DomainEvent]) -> bool:
@@ -171,7 +176,8 @@ class _Repo(Generic[E]):
             doc.pop(key, None)
         records = self._mapper.records(self.aggregate, doc["_id"], doc["version"], events)
         try:
-            await self._c.insert_one({**doc, **(outbox_fields(records) if records else {})})
+            stored = {**doc, **(outbox_fields(records) if records else {})}
+            await insert_claiming_keys(self._c, stored, self.unique_keys)
         except DuplicateKeyError as error:
             self._duplicate(error)
             return False
@@ -239,6 +245,7 @@ class MongoSchoolRepository(_Repo[School]):
 
 class MongoClassRepository(_Repo[SchoolClass]):
     aggregate = "class"
+    unique_keys = ("unique_key",)  # renamed and archived classes free their grade and letter
 
     def _extra(self, entity: SchoolClass) -> Doc:
         key = entity.unique_key()
