@@ -10,7 +10,7 @@ why in docs/identity.md.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -130,3 +130,22 @@ async def test_the_cut_keeps_only_the_newest_code_of_a_phone_valid(metered: Runn
         auth_pb2.VerifyCodeRequest(challenge_id=new.challenge_id, code=metered.sms.last_code(phone))
     )
     assert signed.user_id
+
+
+async def test_the_phones_one_document_still_caps_its_codes_a_day(metered: Running) -> None:
+    stub = auth_pb2_grpc.AuthServiceStub(metered.channel)
+    clock = metered.clock
+    assert clock is not None
+    # Noon tomorrow (UTC): a whole day of codes fits, and nothing is due for the store's TTL sweep.
+    today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    clock.set(today + timedelta(days=1, hours=12))
+    phone = random_phone()
+    for _ in range(metered.settings.phone_daily_cap):
+        await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+        clock.advance(61)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert _reason(caught.value) == "DAILY_CODE_CAP"
+    clock.advance(12 * 3600)  # the next day: a fresh count, the same document
+    await stub.RequestCode(auth_pb2.RequestCodeRequest(phone=phone))
