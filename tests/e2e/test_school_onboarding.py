@@ -21,7 +21,7 @@ from PIL import Image
 
 from tests.e2e import school_client as sc
 from tests.e2e.harness import Stack
-from tests.e2e.identity_client import auth, random_phone, sign_in
+from tests.e2e.identity_client import auth, create_profile, random_phone, sign_in
 from tests.school.support import payloads, read_events
 
 OPERATOR = random_phone()
@@ -41,8 +41,11 @@ async def test_school_onboarding_from_registration_to_parents(stack: Stack, kafk
     school_svc = await stack.start("school", {"SCHOOL_OPERATOR_PHONES": OPERATOR})
     address = school_svc.address
 
-    async def person():  # type: ignore[no-untyped-def]
-        return await sign_in(identity.address, random_phone(), stack.sms_file)
+    async def person(birth_date: str = "1988-05-05"):  # type: ignore[no-untyped-def]
+        # School participation needs an educational profile (PROFILE_MISSING otherwise).
+        signed = await sign_in(identity.address, random_phone(), stack.sms_file)
+        await create_profile(identity.address, signed.access_token, "Имя", "Фамилия", birth_date)
+        return signed
 
     operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
     irina_phone = random_phone()
@@ -98,7 +101,7 @@ async def test_school_onboarding_from_registration_to_parents(stack: Stack, kafk
         address, olga.access_token, school.school_id, sc.STUDENT, class_id=c5a.class_id, requires_approval=True
     )
 
-    misha = await person()
+    misha = await person("2010-09-01")
     pending = await sc.accept_invite(address, misha.access_token, student_invite.token)
     assert pending.join_request.state == ev.JOIN_REQUEST_STATE_PENDING
     requests = await sc.list_join_requests(address, olga.access_token, school.school_id, c5a.class_id)

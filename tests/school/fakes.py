@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from parta_common.errors import AlreadyExists
 from parta_common.testing.fakes import FakeClock
+from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Caller, Deps, Policy
 from school.app.invites import Invites
@@ -18,7 +19,16 @@ from school.app.memberships import Memberships
 from school.app.schools import Schools
 from school.app.years import AcademicYears
 from school.domain.events import DomainEvent
-from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
+from school.domain.model import (
+    Invite,
+    JoinRequest,
+    JoinState,
+    Membership,
+    ProfileFacts,
+    ProfileState,
+    School,
+    SchoolClass,
+)
 from school.domain.secrets import Secrets
 
 E = TypeVar("E")
@@ -28,6 +38,7 @@ class FakeRepo(Generic[E]):
     def __init__(self) -> None:
         self.items: dict[str, E] = {}
         self.events: list[DomainEvent] = []
+        self.on_change: Any = lambda entity: None
 
     async def get(self, entity_id: str) -> E | None:
         return copy.deepcopy(self.items.get(entity_id))
@@ -41,6 +52,7 @@ class FakeRepo(Generic[E]):
         self._check_unique(entity)
         self.items[entity.id] = entity  # type: ignore[attr-defined]
         self.events.extend(events)
+        self.on_change(entity)
         return True
 
     async def save(self, entity: E, expected_version: int, events: Sequence[DomainEvent]) -> bool:
@@ -50,6 +62,7 @@ class FakeRepo(Generic[E]):
         self._check_unique(entity)
         self.items[entity.id] = entity  # type: ignore[attr-defined]
         self.events.extend(events)
+        self.on_change(entity)
         return True
 
     def _where(self, **conditions: Any) -> list[E]:
@@ -85,6 +98,17 @@ class FakeClasses(FakeRepo[SchoolClass]):
 
 
 class FakeMemberships(FakeRepo[Membership]):
+    async def insert_all(self, items: Sequence[tuple[Membership, Sequence[DomainEvent]]]) -> int:
+        inserted = 0
+        for membership, events in items:
+            if membership.id in self.items:
+                break
+            self.items[membership.id] = membership
+            self.events.extend(events)
+            self.on_change(membership)
+            inserted += 1
+        return inserted
+
     async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]:
         return [
             m
@@ -158,6 +182,42 @@ class FakeGuardians:
         return self.links.get((guardian_id, child_id), (False, 0))[0]
 
 
+class FakeProfiles:
+    """The profile projection; by default everyone has a profile (tests of other rules need not care)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ProfileFacts] = {}
+        self.default = ProfileState.PRESENT
+        self.calls = 0
+
+    async def state(self, user_id: str) -> ProfileState:
+        return (await self.facts(user_id)).state
+
+    async def facts(self, user_id: str) -> ProfileFacts:
+        self.calls += 1
+        return self.states.get(user_id, ProfileFacts(self.default))
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
+        current = self.states.get(user_id, ProfileFacts())
+        if state == ProfileState.DELETED:
+            self.states[user_id] = ProfileFacts(state, False, version)
+        elif current.state != ProfileState.DELETED and current.version < version:
+            self.states[user_id] = ProfileFacts(state, awaiting_guardian, version)
+
+
+class FakeProfileLookup:
+    """Identity's answer for the caller: `present` users have a profile; None while `down`."""
+
+    def __init__(self) -> None:
+        self.present: set[str] = set()
+        self.down = False
+        self.calls = 0
+
+    async def has_profile(self, user_id: str, bearer: str) -> bool | None:
+        self.calls += 1
+        return None if self.down else user_id in self.present
+
+
 class FakeQr:
     def png(self, text: str, scale: int) -> bytes:
         return b"PNG:" + text.encode()
@@ -177,6 +237,18 @@ class World:
         self.schools_repo, self.classes_repo = FakeSchools(), FakeClasses()
         self.memberships_repo, self.invites_repo = FakeMemberships(), FakeInvites()
         self.requests_repo = FakeJoinRequests()
+        self.profiles, self.profile_lookup = FakeProfiles(), FakeProfileLookup()
+        self.now_s = 0.0
+        self.view = AccessView(
+            self.schools_repo,
+            self.classes_repo,
+            self.memberships_repo,
+            self.invites_repo,
+            self.profiles,
+            now=lambda: self.now_s,
+        )
+        for repo in (self.schools_repo, self.classes_repo, self.memberships_repo, self.invites_repo):
+            repo.on_change = self.view.changed
         self.deps = Deps(
             schools=self.schools_repo,
             classes=self.classes_repo,
@@ -192,6 +264,9 @@ class World:
                 internal_clients=frozenset({"bot"}),
                 invite_base_url="https://parta.test/join/",
             ),
+            profiles=self.profiles,
+            profile_lookup=self.profile_lookup,
+            view=self.view,
         )
         self.schools = Schools(self.deps)
         self.classes = Classes(self.deps)

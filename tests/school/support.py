@@ -54,6 +54,51 @@ class Mint:
         return User(uid, phone, token)
 
 
+class FakeIdentityProfiles:
+    """identity's ProfileService as school's profile fallback sees it: everyone has a profile except the
+    users in `no_profile`. The caller is read from the forwarded token's `sub` (the token was checked by
+    school already; this stand-in only needs to know who asks)."""
+
+    def __init__(self) -> None:
+        self.no_profile: set[str] = set()
+        self.asked: list[str] = []
+        self.server: Any = None
+
+    async def start(self) -> str:
+        from parta.identity.v1 import profiles_pb2, profiles_pb2_grpc
+
+        outer = self
+
+        class Servicer(profiles_pb2_grpc.ProfileServiceServicer):
+            async def GetMyProfile(self, request, context):  # type: ignore[no-untyped-def]
+                user_id = _token_subject(dict(context.invocation_metadata()).get("authorization", ""))
+                outer.asked.append(user_id)
+                if not user_id or user_id in outer.no_profile:
+                    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no profile yet")
+                return profiles_pb2.GetMyProfileResponse(profile=profiles_pb2.Profile(user_id=user_id))
+
+        self.server = grpc.aio.server()
+        profiles_pb2_grpc.add_ProfileServiceServicer_to_server(Servicer(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        return f"127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(0)
+
+
+def _token_subject(header: str) -> str:
+    import base64
+    import json
+
+    try:
+        payload = header.removeprefix("Bearer ").split(".")[1]
+        return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+    except (IndexError, ValueError, KeyError):
+        return ""
+
+
 class Stubs:
     def __init__(self, channel: grpc.aio.Channel):
         self.schools = rpc.SchoolServiceStub(channel)
@@ -106,6 +151,24 @@ async def read_events(bootstrap: str, topics: Sequence[str], *, until, timeout: 
     finally:
         await consumer.stop()
     return seen
+
+
+async def refused(call) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+    """(status code, ErrorInfo reason) of a call that must fail."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        reasons = [
+            error_details_pb2.ErrorInfo.FromString(d.value).reason
+            for d in (status.details if status else [])
+            if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)
+        ]
+        return error.code(), reasons[0] if reasons else ""
+    raise AssertionError("the call succeeded")
 
 
 def payloads(envelopes, message_type):  # type: ignore[no-untyped-def]

@@ -263,8 +263,10 @@ CASES: list[Case] = [
         "invites",
         "AcceptInvite",
         _approval_invite_token,
-        ALL,
+        # A staff invite: the parent may also teach (allowed), the student may not (the role table).
+        ALL - {"student"},
         contour=same(_req(lambda w: pb.AcceptInviteRequest(token=A_TOKEN))),
+        denied_code={"student": grpc.StatusCode.FAILED_PRECONDITION},
     ),
     Case(
         "invites",

@@ -109,6 +109,13 @@ MALFORMED: dict[str, list[Any]] = {
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}"),
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=999),  # type: ignore[arg-type]
         pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=pb.ACTION_START_LESSON),
+        pb.CheckPermissionRequest(user_id="u1", school_id="{school}", action=pb.ACTION_DIRECT_MESSAGE),
+        pb.CheckPermissionRequest(
+            user_id="u1", school_id="{school}", target_user_id="u2", action=pb.ACTION_POST_CLASS_CHAT
+        ),
+        pb.CheckPermissionRequest(
+            user_id="u1", school_id="{school}", class_id="{class}", target_user_id="u2", action=pb.ACTION_CALL
+        ),
     ],
     "CreateInvite": [
         pb.CreateInviteRequest(),
@@ -257,3 +264,89 @@ async def test_a_whole_class_scanning_one_code_at_once_gets_exactly_the_uses(env
     assert all(r.code() == grpc.StatusCode.FAILED_PRECONDITION for r in refused)  # type: ignore[attr-defined]
     stored = await env.db["invites"].find_one({"_id": created.invite.invite_id})
     assert stored["uses"] == 10 and len(stored["accepted_by"]) == 10
+
+
+I32_MAX, I32_MIN = 2**31 - 1, -(2**31)
+
+
+def _token_after(value: Any) -> str:
+    from parta_common.pagination import encode_page_token
+
+    return encode_page_token({"after": value})
+
+
+async def test_every_integer_out_of_range_is_invalid_argument_with_its_field(world: World):
+    """Issue 11, finding 10: every integer school takes, at both ends of its type and in page tokens."""
+    s, w = world.s, world
+    school, klass = w.school.school_id, w.c5a.class_id
+    invite = await w.invite(ev.SCHOOL_ROLE_TEACHER)
+    page = types_pb2.PageRequest
+    cases = [
+        (s.classes.ListClasses, pb.ListClassesRequest(school_id=school, page=page(page_size=-1)), "page.page_size"),
+        (
+            s.classes.ListClasses,
+            pb.ListClassesRequest(school_id=school, page=page(page_size=I32_MIN)),
+            "page.page_size",
+        ),
+        (
+            s.members.ListMembers,
+            pb.ListMembersRequest(school_id=school, page=page(page_token=_token_after(10**20))),
+            "page.page_token",
+        ),
+        (
+            s.invites.ListInvites,
+            pb.ListInvitesRequest(school_id=school, page=page(page_token=_token_after({"$gt": ""}))),
+            "page.page_token",
+        ),
+        (
+            s.invites.CreateInvite,
+            pb.CreateInviteRequest(
+                request_id=rid(), school_id=school, role=ev.SCHOOL_ROLE_TEACHER, max_uses=1, ttl_seconds=I32_MAX
+            ),
+            "ttl_seconds",
+        ),
+        (
+            s.invites.CreateInvite,
+            pb.CreateInviteRequest(request_id=rid(), school_id=school, role=ev.SCHOOL_ROLE_TEACHER, max_uses=I32_MAX),
+            "max_uses",
+        ),
+        (
+            s.invites.CreateInvite,
+            pb.CreateInviteRequest(request_id=rid(), school_id=school, role=ev.SCHOOL_ROLE_TEACHER, max_uses=I32_MIN),
+            "max_uses",
+        ),
+        (
+            s.invites.RenderInviteQr,
+            pb.RenderInviteQrRequest(token=invite.token, format=pb.QR_FORMAT_PNG, scale=I32_MAX),
+            "scale",
+        ),
+        (
+            s.invites.RenderInviteQr,
+            pb.RenderInviteQrRequest(token=invite.token, format=pb.QR_FORMAT_SVG, scale=I32_MIN),
+            "scale",
+        ),
+        (
+            s.classes.CreateClass,
+            pb.CreateClassRequest(request_id=rid(), school_id=school, grade=I32_MAX, letter="Я"),
+            "grade",
+        ),
+        (s.classes.RenameClass, pb.RenameClassRequest(class_id=klass, grade=I32_MIN, letter="Я"), "grade"),
+        (
+            s.schools.UpdateSchool,
+            pb.UpdateSchoolRequest(
+                school=pb.School(school_id=school, workday_start_minute=I32_MIN),
+                update_mask={"paths": ["workday_start_minute"]},
+            ),
+            "school.workday_start_minute",
+        ),
+    ]
+    for method, request, field_name in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await method(request, metadata=w.admin.md, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field_name, info.value.details())
+        assert field_name in _violations(info.value), (field_name, _violations(info.value))
+    # The top of the size range is not an error: it is capped at the documented maximum.
+    reply = await s.classes.ListClasses(
+        pb.ListClassesRequest(school_id=school, page=page(page_size=I32_MAX)), metadata=w.admin.md
+    )
+    assert len(reply.classes) <= 100

@@ -16,7 +16,7 @@ from parta.school.v1 import school_pb2 as pb
 from parta_common.events.envelope import make_envelope
 
 from tests.school.integration.world import World, build_world, register, rid
-from tests.school.support import payloads, read_events
+from tests.school.support import payloads, read_events, refused
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,10 @@ CLASS_SCOPED = {
 
 
 async def test_check_permission_matches_the_documented_action_matrix(world: World):
-    assert set(ACTION_MATRIX) == {v.number for v in pb.Action.DESCRIPTOR.values if v.number}
+    # The person-to-person actions (DIRECT_MESSAGE, CALL, SHARE_GROUP) are the rule book's, tested
+    # against the shared table (tests/school/unit/test_safety_table.py) and in test_safety.py.
+    person_to_person = {pb.ACTION_DIRECT_MESSAGE, pb.ACTION_CALL, pb.ACTION_SHARE_GROUP}
+    assert set(ACTION_MATRIX) == {v.number for v in pb.Action.DESCRIPTOR.values if v.number} - person_to_person
     for action, allowed in ACTION_MATRIX.items():
         class_id = world.c5a.class_id if action in CLASS_SCOPED else ""
         for role, user in world.role_users().items():
@@ -252,8 +255,10 @@ async def test_get_memberships_for_self_and_admins_only(world: World):
 
 
 async def test_account_deleted_ends_every_membership(env, world: World, kafka_bootstrap: str):
-    gone = await world.new_student()
+    # A verified teacher who is also a parent: four seats, two roles, one verification.
+    gone = await world.new_teacher(verified=True)
     await world.join(gone, ev.SCHOOL_ROLE_PARENT, class_id=world.c5a.class_id, child=world.student.user_id)
+    later = await world.invite(ev.SCHOOL_ROLE_TEACHER)
     envelope = make_envelope(
         identity_pb2.AccountDeleted(user_id=gone.user_id),
         aggregate_type="user",
@@ -291,6 +296,12 @@ async def test_account_deleted_ends_every_membership(env, world: World, kafka_bo
     seen = await read_events(kafka_bootstrap, [env.prefix + "school.membership.v1"], until=done)
     left = [x for x in payloads(seen, ev.MemberLeft) if x.membership.user_id == gone.user_id]
     assert len({x.membership.membership_id for x in left}) == len(left) == 4  # no duplicates from the replay
+    school = await env.db["schools"].find_one({"_id": world.school.school_id})
+    assert gone.user_id not in school["verified_ids"]
+    # The deleted account's token (still unexpired) cannot make a membership again.
+    accept = world.s.invites.AcceptInvite(pb.AcceptInviteRequest(token=later.token), metadata=gone.md)
+    assert await refused(accept) == (grpc.StatusCode.UNAUTHENTICATED, "ACCOUNT_DELETED")
+    assert await env.db["memberships"].count_documents({"user_id": gone.user_id, "active": True}) == 0
 
 
 async def test_guardian_events_feed_the_projection(env, world: World, kafka_bootstrap: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import dataclass
 
 import structlog
@@ -17,7 +18,8 @@ from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 
-from school.adapters.events import EventMapper
+from school.adapters.events import CLASS_TOPIC, MEMBERSHIP_TOPIC, SCHOOL_TOPIC, EventMapper
+from school.adapters.identity import GrpcProfileLookup
 from school.adapters.mongo import (
     CLASSES,
     INVITES,
@@ -30,6 +32,7 @@ from school.adapters.mongo import (
     MongoInviteRepository,
     MongoJoinRequestRepository,
     MongoMembershipRepository,
+    MongoProfileDirectory,
     MongoSchoolRepository,
     decode_class,
     decode_invite,
@@ -40,6 +43,7 @@ from school.adapters.mongo import (
     load_or_create_key,
 )
 from school.adapters.qr import SegnoQrRenderer
+from school.adapters.view_feed import AccessViewFeed
 from school.api.consumers import IDENTITY_TOPIC, IdentityEventHandler
 from school.api.servicers import (
     ClassServicer,
@@ -48,6 +52,7 @@ from school.api.servicers import (
     MembershipServicer,
     SchoolServicer,
 )
+from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Deps, Policy
 from school.app.invites import Invites
@@ -78,7 +83,7 @@ class SchoolService:
     settings: SchoolSettings
     infra: Infrastructure
     runner: GrpcServiceRunner
-    relay: OutboxRelay
+    relays: dict[str, OutboxRelay]
     deps: Deps
     schools: Schools
     classes: Classes
@@ -87,6 +92,7 @@ class SchoolService:
     join_requests: JoinRequests
     consumer: EventConsumer
     years: AcademicYears
+    view: AccessView
 
 
 async def build(
@@ -101,17 +107,38 @@ async def build(
         if settings.secret_key is not None
         else await load_or_create_key(db)
     )
-    relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
+    # One relay per collection, woken only by writes to it: a burst of acceptances (memberships) does not
+    # make the relay search the four other collections twice per wake-up.
+    relays = {name: infra.relay([name], poll_interval=settings.outbox_poll_seconds) for name in OUTBOX_COLLECTIONS}
     mapper = EventMapper(settings.topic, clock.now)
 
-    def repo(cls, name, decode):  # type: ignore[no-untyped-def]
-        return cls(db, name, mapper, decode, relay.notify)
+    changed: list[AccessView] = []  # the view is built from the repositories it listens to
 
+    def repo(cls, name, decode):  # type: ignore[no-untyped-def]
+        return cls(db, name, mapper, decode, relays[name].notify, lambda entity: changed[0].changed(entity))
+
+    schools_repo = repo(MongoSchoolRepository, SCHOOLS, decode_school)
+    classes_repo = repo(MongoClassRepository, CLASSES, decode_class)
+    memberships_repo = repo(MongoMembershipRepository, MEMBERSHIPS, decode_membership)
+    invites_repo = repo(MongoInviteRepository, INVITES, decode_invite)
+    profiles = MongoProfileDirectory(db)
+    view = AccessView(
+        schools_repo,
+        classes_repo,
+        memberships_repo,
+        invites_repo,
+        profiles,
+        now=time.monotonic,
+        max_entries=settings.access_view_max_entries,
+        ttl_seconds=settings.access_view_ttl_seconds,
+    )
+    changed.append(view)
+    profile_lookup = GrpcProfileLookup(settings.identity_address)
     deps = Deps(
-        schools=repo(MongoSchoolRepository, SCHOOLS, decode_school),
-        classes=repo(MongoClassRepository, CLASSES, decode_class),
-        memberships=repo(MongoMembershipRepository, MEMBERSHIPS, decode_membership),
-        invites=repo(MongoInviteRepository, INVITES, decode_invite),
+        schools=schools_repo,
+        classes=classes_repo,
+        memberships=memberships_repo,
+        invites=invites_repo,
         join_requests=repo(MongoJoinRequestRepository, JOIN_REQUESTS, decode_join_request),
         guardians=MongoGuardianDirectory(db),
         qr=SegnoQrRenderer(),
@@ -124,6 +151,9 @@ async def build(
             default_timezone=settings.default_timezone,
             default_invite_ttl_seconds=settings.default_invite_ttl_seconds,
         ),
+        profiles=profiles,
+        profile_lookup=profile_lookup,
+        view=view,
     )
     schools = Schools(deps)
     years = AcademicYears(deps)
@@ -136,11 +166,18 @@ async def build(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}school-identity",
         topics=[settings.topic(IDENTITY_TOPIC)],
-        handler=IdentityEventHandler(memberships, deps.guardians).handle,
+        handler=IdentityEventHandler(memberships, deps.guardians, deps.profiles).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
         client_id=f"school-{settings.replica_id or 'main'}",
+    )
+
+    feed = AccessViewFeed(
+        settings.kafka_bootstrap,
+        [settings.topic(t) for t in (MEMBERSHIP_TOPIC, SCHOOL_TOPIC, CLASS_TOPIC, IDENTITY_TOPIC)],
+        view,
+        client_id=f"school-view-{settings.replica_id or 'main'}",
     )
 
     def register(server):  # type: ignore[no-untyped-def]
@@ -159,14 +196,26 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge(PUBLIC_METHODS)],
             readiness=infra.readiness(),
-            workers=[relay, consumer],
-            closers=[infra.close],
+            workers=[*relays.values(), consumer, feed],
+            closers=[profile_lookup.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,
         )
     )
     return SchoolService(
-        settings, infra, runner, relay, deps, schools, classes, memberships, invites, join_requests, consumer, years
+        settings,
+        infra,
+        runner,
+        relays,
+        deps,
+        schools,
+        classes,
+        memberships,
+        invites,
+        join_requests,
+        consumer,
+        years,
+        view,
     )
 
 

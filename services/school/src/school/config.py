@@ -23,6 +23,10 @@ class SchoolSettings(ServiceSettings):
     default_timezone: str = "Europe/Moscow"
     default_invite_ttl_seconds: int = Field(default=7 * 86400, ge=60)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # The in-memory access view (app/access.py): how long an entry may live without a write or an event
+    # forgetting it (the bound on staleness while Kafka lags), and how many rows per kind it keeps.
+    access_view_ttl_seconds: float = Field(default=30.0, gt=0, le=3600)
+    access_view_max_entries: int = Field(default=100_000, ge=100, le=10_000_000)
 
     @field_validator("invite_base_url")
     @classmethod

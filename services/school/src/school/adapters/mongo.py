@@ -14,7 +14,7 @@ from parta_common.errors import AlreadyExists
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from school.adapters.events import EventMapper
 from school.domain.events import DomainEvent
@@ -24,6 +24,8 @@ from school.domain.model import (
     JoinRequest,
     JoinState,
     Membership,
+    ProfileFacts,
+    ProfileState,
     School,
     SchoolClass,
     SchoolRole,
@@ -38,6 +40,7 @@ MEMBERSHIPS = "memberships"
 INVITES = "invites"
 JOIN_REQUESTS = "join_requests"
 GUARDIANS = "guardians"
+PROFILES = "profiles"
 SERVICE_KEYS = "service_keys"
 OUTBOX_COLLECTIONS = (SCHOOLS, CLASSES, MEMBERSHIPS, INVITES, JOIN_REQUESTS)
 
@@ -134,11 +137,14 @@ class _Repo(Generic[E]):
         mapper: EventMapper,
         decode: Callable[[Doc], E],
         on_events: Callable[[], None],
+        on_change: Callable[[Any], None] | None = None,
     ):
         self._c = database[name]
         self._mapper = mapper
         self._decode = decode
         self._notify = on_events
+        # Told of every stored new state (the access view forgets what it held of it).
+        self._changed = on_change or (lambda entity: None)
 
     def _extra(self, entity: E) -> Doc:
         return {}
@@ -167,6 +173,7 @@ class _Repo(Generic[E]):
         except DuplicateKeyError as error:
             self._duplicate(error)
             return False
+        self._changed(entity)
         if records:
             self._notify()
         return True
@@ -184,6 +191,8 @@ class _Repo(Generic[E]):
         except DuplicateKeyError as error:
             self._duplicate(error)
             raise
+        if result.matched_count:
+            self._changed(entity)
         if result.modified_count and records:
             self._notify()
         return result.matched_count == 1
@@ -250,6 +259,28 @@ class MongoClassRepository(_Repo[SchoolClass]):
 
 class MongoMembershipRepository(_Repo[Membership]):
     aggregate = "membership"
+
+    async def insert_all(self, items: Sequence[tuple[Membership, Sequence[DomainEvent]]]) -> int:
+        docs = []
+        for membership, events in items:
+            doc = _doc(membership)
+            records = self._mapper.records(self.aggregate, doc["_id"], doc["version"], events)
+            docs.append({**doc, **(outbox_fields(records) if records else {})})
+        if not docs:
+            return 0
+        try:
+            await self._c.insert_many(docs, ordered=True)
+            inserted = len(docs)
+        except BulkWriteError as error:
+            # Ordered: the first n went in, the (n+1)th exists already and nothing after it was tried.
+            inserted = int(error.details.get("nInserted", 0))
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+        for membership, _events in items[:inserted]:
+            self._changed(membership)
+        if inserted:
+            self._notify()
+        return inserted
 
     async def of_user(self, user_id: str, school_id: str = "", *, active_only: bool = True) -> list[Membership]:
         query: Doc = {"user_id": user_id}
@@ -343,6 +374,37 @@ class MongoGuardianDirectory:
 
     async def is_guardian(self, guardian_id: str, child_id: str) -> bool:
         return await self._c.find_one({"_id": f"{guardian_id}:{child_id}", "linked": True}) is not None
+
+
+class MongoProfileDirectory:
+    """Projection of identity's profile facts, one document per person: {state, version}. Newest version
+    wins; DELETED is final (an AccountDeleted may be replayed before an older ProfileUpdated)."""
+
+    def __init__(self, database: AsyncDatabase[Doc]):
+        self._c = database[PROFILES]
+
+    async def state(self, user_id: str) -> ProfileState:
+        return (await self.facts(user_id)).state
+
+    async def facts(self, user_id: str) -> ProfileFacts:
+        doc = await self._c.find_one({"_id": user_id})
+        if doc is None:
+            return ProfileFacts()
+        return ProfileFacts(
+            ProfileState(int(doc["state"])), bool(doc.get("awaiting_guardian", False)), int(doc.get("version", 0))
+        )
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
+        if state == ProfileState.DELETED:
+            query: Doc = {"_id": user_id}
+            awaiting_guardian = False
+        else:
+            query = {"_id": user_id, "version": {"$lt": version}, "state": {"$ne": int(ProfileState.DELETED)}}
+        fields = {"state": int(state), "version": version, "awaiting_guardian": awaiting_guardian}
+        try:
+            await self._c.update_one(query, {"$set": fields}, upsert=True)
+        except DuplicateKeyError:
+            pass  # the stored fact is newer, or final: a replay
 
 
 async def load_or_create_key(database: AsyncDatabase[Doc]) -> bytes:

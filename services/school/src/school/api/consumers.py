@@ -1,6 +1,6 @@
 """Consumer of identity.user.v1: AccountDeleted ends every membership (and may leave a school's admin seat
-vacant); guardian links feed a projection.
-Idempotent: ending an ended membership is a no-op, and guardian links keep the newest version."""
+vacant); profile facts and guardian links feed projections.
+Idempotent: ending an ended membership is a no-op; projections keep the newest version."""
 
 from __future__ import annotations
 
@@ -10,23 +10,59 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta_common.events.envelope import unpack
 
 from school.app.memberships import Memberships
-from school.app.ports import GuardianDirectory
+from school.app.ports import GuardianDirectory, ProfileDirectory
+from school.domain.model import ProfileState
 
 log = structlog.get_logger("school.consumers")
 
 IDENTITY_TOPIC = "identity.user.v1"
+_PROFILE_EVENTS = {
+    identity_pb2.ProfileCreated.DESCRIPTOR.full_name: identity_pb2.ProfileCreated,
+    identity_pb2.ProfileUpdated.DESCRIPTOR.full_name: identity_pb2.ProfileUpdated,
+}
+# Both carry the consent state that follows the change (the rule book's AWAITING_GUARDIAN).
+_CONSENT_EVENTS = {
+    identity_pb2.ConsentChanged.DESCRIPTOR.full_name: identity_pb2.ConsentChanged,
+    identity_pb2.ProfileAgeBandChanged.DESCRIPTOR.full_name: identity_pb2.ProfileAgeBandChanged,
+}
 
 
 class IdentityEventHandler:
-    def __init__(self, memberships: Memberships, guardians: GuardianDirectory):
+    def __init__(self, memberships: Memberships, guardians: GuardianDirectory, profiles: ProfileDirectory):
         self._memberships = memberships
         self._guardians = guardians
+        self._profiles = profiles
 
     async def handle(self, envelope: envelope_pb2.EventEnvelope) -> None:
         kind = envelope.event_type
-        if kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
+        if kind in _PROFILE_EVENTS:
+            snapshot = unpack(envelope, _PROFILE_EVENTS[kind]).profile  # type: ignore[attr-defined]
+            if snapshot.user_id:
+                await self._profiles.apply(
+                    snapshot.user_id,
+                    ProfileState.PRESENT,
+                    int(envelope.aggregate_version),
+                    awaiting_guardian=snapshot.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,
+                )
+        elif kind in _CONSENT_EVENTS:
+            fact = unpack(envelope, _CONSENT_EVENTS[kind])
+            if fact.user_id:  # type: ignore[attr-defined]
+                await self._profiles.apply(
+                    fact.user_id,  # type: ignore[attr-defined]
+                    ProfileState.PRESENT,
+                    int(envelope.aggregate_version),
+                    awaiting_guardian=fact.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,  # type: ignore[attr-defined]
+                )
+        elif kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
             deleted = unpack(envelope, identity_pb2.AccountDeleted)
             if deleted.user_id:  # type: ignore[attr-defined]
+                # The fact first, then the seats: an AcceptInvite racing with this either wrote its seats
+                # before the seats are read below (they end too) or finds the account deleted.
+                await self._profiles.apply(
+                    deleted.user_id,  # type: ignore[attr-defined]
+                    ProfileState.DELETED,
+                    int(envelope.aggregate_version),
+                )
                 vacated = await self._memberships.account_deleted(deleted.user_id)  # type: ignore[attr-defined]
                 log.info("account_memberships_ended", event_id=envelope.event_id)
                 for school_id in vacated:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import grpc
 from parta.common.v1 import types_pb2
 from parta.school.v1 import school_pb2 as pb
+from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
 
@@ -19,10 +21,16 @@ from school.domain.model import Invite, JoinRequest, School, SchoolClass
 T = TypeVar("T")
 
 
-def caller() -> Caller:
+def caller(context: grpc.aio.ServicerContext | None = None) -> Caller:
+    """The caller; with `context`, also their bearer token (only for asking identity about themself)."""
     principal = require_principal()
     phone = principal.claims.get("phone_number", "")
-    return Caller(principal.user_id, phone if isinstance(phone, str) else "")
+    bearer = ""
+    if context is not None:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                bearer = value[len("Bearer ") :]
+    return Caller(principal.user_id, phone if isinstance(phone, str) else "", bearer)
 
 
 def school(s: School) -> pb.School:
@@ -96,7 +104,10 @@ class Page:
         self.size = page_size(request.page_size, f"{field}.page_size")
         state = decode_page_token(request.page_token, f"{field}.page_token")
         after = state.get("after", "")
-        self.after = after if isinstance(after, str) else ""
+        # Tokens are ours: anything else in them (a number, an object, an overlong id) is bad input.
+        if not isinstance(after, str) or len(after) > 128:
+            raise InvalidArgument.field(f"{field}.page_token", "not a page token from this service")
+        self.after = after
         self.limit = self.size + 1
 
     def cut(self, items: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], types_pb2.PageInfo]:

@@ -16,7 +16,7 @@ from school.app.memberships import Memberships
 from school.app.schools import UPDATABLE, RegisterSchool, Schools
 from school.app.years import AcademicYears
 from school.domain.model import ClassRole, JoinState, SchoolRole, invalid
-from school.domain.permissions import Action
+from school.domain.permissions import PERSON_TO_PERSON, Action
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
@@ -183,6 +183,13 @@ class MembershipServicer(rpc.MembershipServiceServicer):
 
     async def CheckPermission(self, request: pb.CheckPermissionRequest, context: Ctx) -> pb.CheckPermissionResponse:
         action = _enum(Action, request.action, "action")
+        if action in PERSON_TO_PERSON or request.target_user_id:
+            if request.class_id:
+                raise invalid("class_id", "person-to-person actions are about the school, not a class")
+            reason = await self.memberships.check_contact(
+                m.caller(), request.user_id, request.target_user_id, request.school_id, action
+            )
+            return pb.CheckPermissionResponse(allowed=not reason, reason=reason)
         ok = await self.memberships.check_permission(
             m.caller(), request.user_id, request.school_id, request.class_id, action
         )
@@ -223,7 +230,7 @@ class InviteServicer(rpc.InviteServiceServicer):
         )
 
     async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: Ctx) -> pb.AcceptInviteResponse:
-        accepted = await self.invites.accept_invite(m.caller(), request.token)
+        accepted = await self.invites.accept_invite(m.caller(context), request.token)
         return pb.AcceptInviteResponse(
             school_id=accepted.invite.school_id,
             class_id=accepted.invite.class_id,

@@ -5,24 +5,27 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
 from parta_common.clock import Clock
-from parta_common.errors import Aborted, NotFound, PermissionDenied
+from parta_common.errors import Aborted, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated, Unavailable
 
+from school.app.access import AccessView
 from school.app.ports import (
     ClassRepository,
     GuardianDirectory,
     InviteRepository,
     JoinRequestRepository,
     MembershipRepository,
+    ProfileDirectory,
+    ProfileLookup,
     QrRenderer,
     SchoolRepository,
 )
 from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
-from school.domain.model import Membership, Roles, School, SchoolClass
+from school.domain.model import Membership, ProfileState, Roles, School, SchoolClass
 from school.domain.permissions import Action, allowed
 from school.domain.secrets import Secrets
 
@@ -35,6 +38,8 @@ class Caller:
 
     user_id: str
     phone: str = ""  # E.164 from the token's `phone_number` claim; never logged
+    # The caller's access token, only to ask identity about the caller themself (profile fallback).
+    bearer: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class Deps:
     secrets: Secrets
     clock: Clock
     policy: Policy
+    profiles: ProfileDirectory
+    profile_lookup: ProfileLookup
+    view: AccessView
 
     def now(self) -> datetime:
         """Stored times have millisecond precision (BSON dates): truncate, so a retry returns exactly
@@ -104,6 +112,28 @@ class Deps:
                 f"not allowed to {action.name.lower()}", reason="PERMISSION_DENIED", metadata={"action": action.name}
             )
 
+    async def require_profile(self, caller: Caller) -> None:
+        """No school participation without an educational profile (PROFILE_MISSING), none at all for a
+        deleted account. The projection usually knows; right after CreateProfile its ProfileCreated may
+        still be on the way, so "unknown" asks identity itself (with the caller's token) before refusing:
+        a person who just made a profile is never turned away by a lagging projection."""
+        if self.view.known_deleted(caller.user_id):
+            raise Unauthenticated("this account was deleted", reason="ACCOUNT_DELETED")
+        if self.view.has_profile(caller.user_id):
+            return
+        state = await self.profiles.state(caller.user_id)
+        if state == ProfileState.DELETED:
+            raise Unauthenticated("this account was deleted", reason="ACCOUNT_DELETED")
+        if state == ProfileState.UNKNOWN:
+            answer = await self.profile_lookup.has_profile(caller.user_id, caller.bearer)
+            if answer is None:
+                raise Unavailable("cannot confirm the profile right now, retry", reason="IDENTITY_UNAVAILABLE")
+            if not answer:
+                raise FailedPrecondition(
+                    "create your educational profile before joining a school", reason="PROFILE_MISSING"
+                )
+        self.view.remember_profile(caller.user_id)
+
     def is_operator(self, caller: Caller) -> bool:
         return bool(caller.phone) and caller.phone in self.policy.operator_phones
 
@@ -127,6 +157,13 @@ class Deps:
             return again if await self.memberships.save(again, stored.version, [MemberJoined(again)]) else None
 
         return await with_retries(attempt)
+
+    async def join_all(self, memberships: list[Membership]) -> list[Membership]:
+        """`join` for several seats of one person, in order. New seats (the common case) go to the store
+        in one batched insert; a seat that exists already, and every seat after it, takes `join`'s path."""
+        fresh = [replace(m, active=True, version=1) for m in memberships]
+        inserted = await self.memberships.insert_all([(m, [MemberJoined(m)]) for m in fresh])
+        return fresh[:inserted] + [await self.join(m) for m in memberships[inserted:]]
 
     async def change(self, membership_id: str, change: Callable[[Membership], Membership]) -> Membership | None:
         """Apply `change` to an active membership and emit MemberRoleChanged when it changed anything."""

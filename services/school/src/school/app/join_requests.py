@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from parta_common.errors import NotFound, Violations
+from parta_common.errors import FailedPrecondition, NotFound, Violations
 
 from school.app.common import Caller, Deps, with_retries
 from school.app.invites import Invites
 from school.domain.events import JoinRequestDecided
-from school.domain.model import JoinRequest, JoinState, check_id
+from school.domain.model import JoinRequest, JoinState, ProfileState, check_id, check_role_conflict
 from school.domain.permissions import Action
 
 
@@ -44,6 +44,12 @@ class JoinRequests:
         if request is None or school is None or roles is None or not roles.is_member:
             raise NotFound("join request not found", reason="JOIN_REQUEST_NOT_FOUND")
         self.d.require(roles, Action.DECIDE_JOIN_REQUESTS, request.class_id)
+        if approve and request.state == JoinState.PENDING:
+            # The requester's situation may have changed while the request waited.
+            if await self.d.profiles.state(request.user_id) == ProfileState.DELETED:
+                raise FailedPrecondition("the requester's account was deleted", reason="ACCOUNT_DELETED")
+            held = await self.d.roles(school, request.user_id)
+            check_role_conflict(held.school_roles, request.role)
 
         async def attempt() -> JoinRequest | None:
             fresh = await self.d.join_requests.get(request_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from parta_common import safety
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 
 from school.app.common import Caller, Deps
 from school.app.schools import Schools
-from school.domain.model import ClassRole, Membership, Roles, SchoolRole, check_id
-from school.domain.permissions import CLASS_SCOPED, Action, allowed
+from school.domain.model import ClassRole, Membership, Roles, School, SchoolRole, check_id
+from school.domain.permissions import CLASS_SCOPED, PERSON_TO_PERSON, Action, allowed, person_of
 
 
 class Memberships:
@@ -75,6 +76,9 @@ class Memberships:
         if user_id in school.admin_ids:
             # Leaving the whole school goes through the last-admin rule first.
             await self.schools.remove_admin_unchecked(school.id, user_id, reason=reason)
+        # Verification ends before the seats do: a crash in between leaves an unverified member, never a
+        # verified former one who could walk back in by a plain teacher link.
+        await self.schools.forget_verification(school.id, user_id)
         # Class seats first, school-level last: a consumer never sees a class member outside the school.
         ordered = sorted(mine, key=lambda m: m.class_id == "")
         await self.d.leave(ordered, reason)
@@ -109,24 +113,57 @@ class Memberships:
         check_id(v, "class_id", class_id, required=False)
         if action == Action.UNSPECIFIED or action not in Action.__members__.values():
             v.add("action", "must be a known action")
+        elif action in PERSON_TO_PERSON:
+            v.add("target_user_id", "this action is about a second person")
         elif action in CLASS_SCOPED and not class_id:
             v.add("class_id", "this action is about a class")
         v.raise_if_any()
-        # Three independent reads, issued together: this RPC sits on other services' hot paths.
+        # This RPC sits on other services' hot paths: answered from the access view (no store command
+        # when warm); the three reads of a cold view go out together.
         school, school_class, memberships = await asyncio.gather(
-            self.d.schools.get(school_id),
-            self.d.classes.get(class_id) if class_id else _none(),
-            self.d.memberships.of_user(user_id, school_id),
+            self.d.view.school(school_id),
+            self.d.view.school_class(class_id) if class_id else _none(),
+            self.d.view.seats(user_id, school_id),
         )
-        if caller.user_id != user_id and caller.user_id not in self.d.policy.internal_clients:
-            caller_is_admin = school is not None and caller.user_id in school.admin_ids
-            if not caller_is_admin:
-                raise PermissionDenied("not allowed to ask about this person", reason="PERMISSION_DENIED")
+        self._may_ask(caller, user_id, school)
         if school is None:
             return False
         if class_id and (school_class is None or school_class.school_id != school.id or school_class.archived):
             return False
         return allowed(Roles.of(user_id, school.id, memberships, school.verified_ids), action, class_id)
+
+    async def check_contact(
+        self, caller: Caller, user_id: str, target_user_id: str, school_id: str, action: Action
+    ) -> str:
+        """The person-to-person actions, decided by the kit's rule book (parta_common.safety) exactly as
+        chat and media-signal decide them, from school's own records. Returns "" when allowed, else the
+        rule book's machine reason."""
+        v = Violations()
+        check_id(v, "user_id", user_id)
+        check_id(v, "target_user_id", target_user_id)
+        check_id(v, "school_id", school_id)
+        if action not in PERSON_TO_PERSON:
+            v.add("action", "must be a person-to-person action")
+        v.raise_if_any()
+        school, seats, target_seats, facts, target_facts = await asyncio.gather(
+            self.d.view.school(school_id),
+            self.d.view.seats(user_id, school_id),
+            self.d.view.seats(target_user_id, school_id),
+            self.d.view.profile_facts(user_id),
+            self.d.view.profile_facts(target_user_id),
+        )
+        self._may_ask(caller, user_id, school)
+        if school is None:
+            return safety.NOT_A_SCHOOL_MEMBER
+        me = person_of(user_id, school.id, seats, school.verified_ids, facts)
+        other = person_of(target_user_id, school.id, target_seats, school.verified_ids, target_facts)
+        refusal = safety.contact_refusal(me, other, PERSON_TO_PERSON[action])
+        return "" if refusal is None else (refusal.reason or "PERMISSION_DENIED")
+
+    def _may_ask(self, caller: Caller, user_id: str, school: School | None) -> None:
+        if caller.user_id != user_id and caller.user_id not in self.d.policy.internal_clients:
+            if school is None or caller.user_id not in school.admin_ids:
+                raise PermissionDenied("not allowed to ask about this person", reason="PERMISSION_DENIED")
 
     # --- identity events ---------------------------------------------------------------------
 
@@ -135,10 +172,11 @@ class Memberships:
         admin seat vacant (AdminSeatVacated, School.admin_vacant) until an operator appoints a successor.
         Returns the schools whose vacancy this call opened (none on a replay)."""
         vacated: list[str] = []
-        for m in await self.d.memberships.of_user(user_id):
-            school = await self.d.schools.get(m.school_id)
+        for school_id in sorted({m.school_id for m in await self.d.memberships.of_user(user_id)}):
+            school = await self.d.schools.get(school_id)
             if school is not None and user_id in school.admin_ids and await self.schools.drop_admin(school.id, user_id):
                 vacated.append(school.id)
+            await self.schools.forget_verification(school_id, user_id)
         mine = await self.d.memberships.of_user(user_id)
         await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
         return vacated

@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Protocol
 
 from school.domain.events import DomainEvent
-from school.domain.model import Invite, JoinRequest, JoinState, Membership, School, SchoolClass
+from school.domain.model import (
+    Invite,
+    JoinRequest,
+    JoinState,
+    Membership,
+    ProfileFacts,
+    ProfileState,
+    School,
+    SchoolClass,
+)
 
 
 class SchoolRepository(Protocol):
@@ -47,6 +56,10 @@ class MembershipRepository(Protocol):
     async def get(self, membership_id: str) -> Membership | None: ...
 
     async def insert(self, membership: Membership, events: Sequence[DomainEvent]) -> bool: ...
+
+    async def insert_all(self, items: Sequence[tuple[Membership, Sequence[DomainEvent]]]) -> int:
+        """Inserts in order in one store command, stopping at the first id that exists; returns how many
+        were inserted (the first n)."""
 
     async def save(self, membership: Membership, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
 
@@ -95,6 +108,25 @@ class GuardianDirectory(Protocol):
     async def apply(self, guardian_id: str, child_id: str, *, linked: bool, confirmed: bool, version: int) -> None: ...
 
     async def is_guardian(self, guardian_id: str, child_id: str) -> bool: ...
+
+
+class ProfileDirectory(Protocol):
+    """Projection of identity's ProfileCreated/ProfileUpdated/AccountDeleted: who has a profile."""
+
+    async def state(self, user_id: str) -> ProfileState: ...
+
+    async def facts(self, user_id: str) -> ProfileFacts: ...
+
+    async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
+        """Newest version wins, except that DELETED is final."""
+
+
+class ProfileLookup(Protocol):
+    """Identity asked directly, with the caller's own access token: the fallback when the projection has
+    not seen a profile yet (ProfileCreated may still be on its way)."""
+
+    async def has_profile(self, user_id: str, bearer: str) -> bool | None:
+        """True/False from identity; None when identity cannot answer now."""
 
 
 class QrRenderer(Protocol):

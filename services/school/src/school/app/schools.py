@@ -38,6 +38,7 @@ from school.domain.model import (
     check_text,
     derived_id,
     fill_admin_seat,
+    forget_verification,
     nominate_admin_phone,
     vacate_admin,
 )
@@ -391,6 +392,21 @@ class Schools:
             await self.d.change(seat.id, lambda m: replace(m, school_role=SchoolRole.TEACHER))
         else:
             await self.d.leave([seat], reason)
+
+    async def forget_verification(self, school_id: str, user_id: str) -> None:
+        """The person leaves the school: their verification ends with it (domain/model.forget_verification)."""
+
+        async def attempt() -> School | bool | None:
+            fresh = await self.d.schools.get(school_id)
+            if fresh is None:
+                return False
+            updated = forget_verification(fresh, user_id)
+            if updated == fresh:
+                return fresh
+            updated = replace(updated, version=fresh.version + 1)
+            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+
+        await with_retries(attempt)
 
     async def verify_staff(self, caller: Caller, school_id: str, user_id: str) -> None:
         v = Violations()

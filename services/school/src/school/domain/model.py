@@ -38,6 +38,24 @@ class JoinState(IntEnum):
     REJECTED = 3
 
 
+class ProfileState(IntEnum):
+    """What school knows of a person's educational profile (kept at identity, projected from its events)."""
+
+    UNKNOWN = 0  # no ProfileCreated seen (none yet, or the event has not arrived)
+    PRESENT = 1
+    DELETED = 2  # AccountDeleted: final, whatever arrives later
+
+
+@dataclass(frozen=True)
+class ProfileFacts:
+    """The profile facts school projects from identity: whether there is one, and whether a guardian
+    still has to confirm (a child below the consent age). `version` is identity's aggregate version."""
+
+    state: ProfileState = ProfileState.UNKNOWN
+    awaiting_guardian: bool = False
+    version: int = 0
+
+
 STAFF_ROLES = frozenset({SchoolRole.ADMIN, SchoolRole.TEACHER})
 STAFF_ROOM_TITLE = "Учительская"
 
@@ -266,6 +284,43 @@ def memberships_for_joining(
         class_role = ClassRole.STUDENT if role == SchoolRole.STUDENT else ClassRole.PARENT
         out.append(Membership.new(school.id, user_id, role, class_id, class_role, child_user_id=child_user_id))
     return out
+
+
+# --- roles that cannot be combined ---------------------------------------------------------------
+
+# (role the person holds in the school, role an invite or join request would give) pairs refused with
+# ROLE_CONFLICT. A student is a child of the school: a staff invite would hand them staff powers over
+# other children, a parent seat would make them a guardian of another child. An adult (staff or parent)
+# taking a student seat would sit among children with a student's reach to them. A teacher who is also a
+# parent (their own child at the school) is normal and allowed, as is an admin who is a parent.
+ROLE_CONFLICTS = frozenset(
+    {
+        (SchoolRole.STUDENT, SchoolRole.TEACHER),
+        (SchoolRole.STUDENT, SchoolRole.PARENT),
+        (SchoolRole.TEACHER, SchoolRole.STUDENT),
+        (SchoolRole.ADMIN, SchoolRole.STUDENT),
+        (SchoolRole.PARENT, SchoolRole.STUDENT),
+    }
+)
+
+
+def check_role_conflict(held: set[SchoolRole], wanted: SchoolRole) -> None:
+    """Refuse a seat that cannot be combined with a role the person already holds in this school."""
+    clash = sorted(r for r in held if (r, wanted) in ROLE_CONFLICTS)
+    if clash:
+        raise FailedPrecondition(
+            f"a {clash[0].name.lower()} of this school cannot join as {wanted.name.lower()}",
+            reason="ROLE_CONFLICT",
+            metadata={"held_role": clash[0].name, "wanted_role": wanted.name},
+        )
+
+
+def forget_verification(school: School, user_id: str) -> School:
+    """Verification belongs to a person's time on the staff: once they leave the school it ends, so a
+    teacher re-joining by a plain link is unverified until an admin verifies them again."""
+    if user_id not in school.verified_ids:
+        return school
+    return replace(school, verified_ids=tuple(v for v in school.verified_ids if v != user_id))
 
 
 # --- admins ------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from school.domain.model import ClassRole, Roles, SchoolRole
+from parta_common import safety
+
+from school.domain.model import ClassRole, Membership, ProfileFacts, ProfileState, Roles, SchoolRole
 
 
 class Action(IntEnum):
@@ -31,6 +33,10 @@ class Action(IntEnum):
     START_LESSON = 14  # class-scoped
     START_BROADCAST = 15  # class-scoped or school-wide
     CREATE_GROUP_CHAT = 16
+    # Person to person: decided by the kit's rule book (parta_common.safety), like chat and media-signal.
+    DIRECT_MESSAGE = 17
+    CALL = 18
+    SHARE_GROUP = 19
 
 
 CLASS_SCOPED = frozenset(
@@ -44,12 +50,18 @@ CLASS_SCOPED = frozenset(
     }
 )
 
+PERSON_TO_PERSON = {
+    Action.DIRECT_MESSAGE: safety.Contact.DM,
+    Action.CALL: safety.Contact.CALL,
+    Action.SHARE_GROUP: safety.Contact.GROUP,
+}
+
 TEACHING = frozenset({ClassRole.CLASS_HEAD, ClassRole.SUBJECT_TEACHER})
 
 
 def allowed(roles: Roles, action: Action, class_id: str = "") -> bool:
     """Whether `roles` (one person in one school) may perform `action`, optionally in one class."""
-    if not roles.is_member or action == Action.UNSPECIFIED:
+    if not roles.is_member or action == Action.UNSPECIFIED or action in PERSON_TO_PERSON:
         return False
     if roles.is_admin:
         return True  # admins may do everything inside their school
@@ -86,3 +98,44 @@ def role_for_invite(role: SchoolRole) -> Action:
         SchoolRole.STUDENT: Action.INVITE_STUDENTS,
         SchoolRole.PARENT: Action.INVITE_PARENTS,
     }.get(role, Action.MANAGE_SCHOOL)
+
+
+_ROLE = {
+    SchoolRole.ADMIN: safety.Role.ADMIN,
+    SchoolRole.TEACHER: safety.Role.TEACHER,
+    SchoolRole.STUDENT: safety.Role.STUDENT,
+    SchoolRole.PARENT: safety.Role.PARENT,
+}
+_SEAT = {
+    ClassRole.CLASS_HEAD: safety.Seat.CLASS_HEAD,
+    ClassRole.SUBJECT_TEACHER: safety.Seat.SUBJECT_TEACHER,
+    ClassRole.STUDENT: safety.Seat.STUDENT,
+    ClassRole.PARENT: safety.Seat.PARENT,
+    ClassRole.STAFF: safety.Seat.STAFF,
+}
+
+
+def person_of(
+    user_id: str, school_id: str, memberships: list[Membership], verified_ids: tuple[str, ...], profile: ProfileFacts
+) -> safety.Person:
+    """One person in one school in the rule book's terms, from school's own records. Verification is the
+    school's list (the seats' `verified` flag is what was published; the list is the truth)."""
+    verified = user_id in verified_ids
+    facts = [
+        safety.Fact(
+            _ROLE[m.school_role],
+            m.class_id,
+            _SEAT.get(m.class_role),
+            m.child_user_id,
+            verified=verified and m.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER),
+        )
+        for m in memberships
+        if m.active and m.user_id == user_id and m.school_id == school_id and m.school_role in _ROLE
+    ]
+    return safety.Person.of(
+        user_id,
+        school_id,
+        facts,
+        has_profile=profile.state == ProfileState.PRESENT,
+        awaiting_guardian=profile.awaiting_guardian,
+    )
