@@ -92,7 +92,6 @@ async def _stays(check_refused, seconds: float = 5.0) -> str:  # type: ignore[no
 # ---------------------------------------------------------------- 1. consent gate
 
 
-@_open("school: AcceptInvite takes no-profile accounts (PROFILE_MISSING gate not landed)")
 async def test_finding_01a_profileless_account_cannot_accept_an_invite_or_write(world: World) -> None:
     w = world
     newcomer = await w.person(f"np{uuid.uuid4().hex[:4]}", None)
@@ -213,7 +212,6 @@ async def _true(value: bool) -> bool:
     return value
 
 
-@_open("school: a re-joined teacher is verified again with no admin")
 async def test_finding_04b_rejoining_by_a_teacher_link_does_not_restore_verification(world: World) -> None:
     w = world
     ada = w["ada"]
@@ -230,7 +228,6 @@ async def test_finding_04b_rejoining_by_a_teacher_link_does_not_restore_verifica
 # ---------------------------------------------------------------- 5. invites respect roles
 
 
-@_open("school: a student accepting a teacher invite becomes TEACHER + STUDENT")
 async def test_finding_05_student_cannot_accept_a_teacher_invite(world: World) -> None:
     w = world
     sam = await w.person(f"sm{uuid.uuid4().hex[:4]}", 15)
@@ -287,7 +284,6 @@ async def test_finding_06a_revoked_session_is_refused_by_every_service_and_its_s
         await live.close()
 
 
-@_open("revocation feed: AcceptInvite by a deleted account still succeeds")
 async def test_finding_06b_deleted_account_cannot_accept_an_invite(world: World) -> None:
     w = world
     gone = await w.person(f"gn{uuid.uuid4().hex[:4]}", 30)

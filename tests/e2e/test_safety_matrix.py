@@ -197,8 +197,6 @@ def open_on_main(role: str, action: str) -> str | None:
         return "finding 6: a deleted account's token is judged by the projections, not refused at the edge"
     if action in ("link", "export") and role not in ("pam", "bob", "kid", "nop", "gone", "rev"):
         return "finding 7: a pending link shows the child's id and consent state, export lists her; slots fill up"
-    if role == "nop" and action in ("download", "history", "subscribe"):
-        return "finding 1a: school lets a profile-less account in, and members read"
     return None
 
 
