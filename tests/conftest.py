@@ -19,8 +19,12 @@ TIERS = ("unit", "integration", "e2e")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_root = Path(__file__).resolve().parent
     for item in items:
-        parts = Path(str(item.fspath)).parts
+        # Relative to tests/: a checkout that lives under a folder named e2e or store (a worktree
+        # such as /work/wt/e2e) must not turn every test into that tier.
+        path = Path(str(item.fspath)).resolve()
+        parts = path.relative_to(tests_root).parts if path.is_relative_to(tests_root) else path.parts
         if "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts or "store" in parts:

@@ -372,7 +372,8 @@ async def start_stack(mongo_uri: str, kafka_bootstrap: str) -> tuple[Stack, Worl
     try:
         for component in media.COMPONENTS.values():
             component.up()  # idempotent: Janus and coturn already run from the shared cache
-        identity = await stack.start("identity")
+        # Tokens must outlive both modules' worlds on a slow machine (the default is minutes).
+        identity = await stack.start("identity", {"IDENTITY_ACCESS_TOKEN_TTL_SECONDS": "1800"})
         school = await stack.start("school", {"SCHOOL_OPERATOR_PHONES": OPERATOR})
         chat = await stack.start("chat")
         m = media.env()
