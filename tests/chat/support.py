@@ -86,6 +86,7 @@ class School:
     school_id: str
     world: World
     versions: dict[str, int] = field(default_factory=dict)
+    snapshot: school_pb.SchoolSnapshot | None = None
 
     def _v(self, key: str) -> int:
         self.versions[key] = self.versions.get(key, 0) + 1
@@ -97,9 +98,27 @@ class School:
         snap = school_pb.SchoolSnapshot(
             school_id=self.school_id, name=name, timezone=tz, workday_start_minute=start, workday_end_minute=end
         )
+        self.snapshot = snap
         await self.world.feed(
             "school.school.v1",
             school_pb.SchoolCreated(school=snap),
+            "school",
+            self.school_id,
+            self._v(self.school_id),
+            self.school_id,
+        )
+
+    async def set_policy(self, **switches: bool) -> RecordMetadata:
+        """What school publishes after an admin's SetSchoolPolicy: SchoolUpdated, the snapshot
+        carrying the policy (every switch set, as school fills them in)."""
+        snap = school_pb.SchoolSnapshot()
+        snap.CopyFrom(self.snapshot or school_pb.SchoolSnapshot(school_id=self.school_id))
+        for name in ("students_reach_classmates", "parents_reach_parents", "calls_with_students"):
+            setattr(snap.communication_policy, name, switches.get(name, True))
+        self.snapshot = snap
+        return await self.world.feed(
+            "school.school.v1",
+            school_pb.SchoolUpdated(school=snap),
             "school",
             self.school_id,
             self._v(self.school_id),

@@ -249,3 +249,14 @@ async def join_school(
     """Shortcut: an admin invites with `role` (no approval) and the user accepts at once."""
     created = await create_invite(address, admin_token, school_id, role, class_id=class_id, child_user_id=child_user_id)
     return await accept_invite(address, user_token, created.token)
+
+
+async def get_school_policy(address: str, token: str, school_id: str) -> ev.CommunicationPolicy:
+    reply = await _call(address, "schools", "GetSchoolPolicy", pb.GetSchoolPolicyRequest(school_id=school_id), token)
+    return reply.policy  # type: ignore[no-any-return]
+
+
+async def set_school_policy(address: str, token: str, school_id: str, **switches: bool) -> ev.CommunicationPolicy:
+    """Admins: changes only the switches named (students_reach_classmates=False …)."""
+    request = pb.SetSchoolPolicyRequest(school_id=school_id, policy=ev.CommunicationPolicy(**switches))
+    return (await _call(address, "schools", "SetSchoolPolicy", request, token)).policy  # type: ignore[no-any-return]

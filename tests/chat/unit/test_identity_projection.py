@@ -12,6 +12,7 @@ from chat.domain.model import Profile
 from google.protobuf.message import Message
 from parta.identity.v1 import events_pb2 as identity_pb
 from parta_common.events.envelope import make_envelope
+from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
 
 CHILD = "u-child"
@@ -73,7 +74,9 @@ HISTORY = [
 
 def _handler() -> tuple[ProvisioningHandler, Profiles]:
     profiles = Profiles()
-    provisioning = Provisioning(profiles, profiles, FakeClock(datetime(2026, 5, 1, tzinfo=UTC)), lambda: None)  # type: ignore[arg-type]
+    provisioning = Provisioning(
+        profiles, profiles, FakeClock(datetime(2026, 5, 1, tzinfo=UTC)), lambda: None, PolicyBook()
+    )  # type: ignore[arg-type]
     return ProvisioningHandler(provisioning), profiles
 
 

@@ -165,6 +165,24 @@ CASES: list[Case] = [
     # Operators only (test_admin_seat.py): no member of any school, admins included, lists vacancies.
     Case("schools", "ListVacantSchools", _req(lambda w: pb.ListVacantSchoolsRequest()), frozenset()),
     Case("schools", "StartAcademicYear", lambda w, a: _new_year(w, a), frozenset({"admin"})),
+    # The communication policy (test_policy.py): admins only, reading too. Setting a switch to its
+    # default changes nothing, so the admin's call leaves the shared world as it was.
+    Case(
+        "schools",
+        "GetSchoolPolicy",
+        _req(lambda w: pb.GetSchoolPolicyRequest(school_id=w.school.school_id)),
+        frozenset({"admin"}),
+    ),
+    Case(
+        "schools",
+        "SetSchoolPolicy",
+        _req(
+            lambda w: pb.SetSchoolPolicyRequest(
+                school_id=w.school.school_id, policy=ev.CommunicationPolicy(students_reach_classmates=True)
+            )
+        ),
+        frozenset({"admin"}),
+    ),
     # --- ClassService ---
     Case(
         "classes",

@@ -69,6 +69,8 @@ MALFORMED: dict[str, list[Any]] = {
         pb.StartAcademicYearRequest(school_id="{school}", academic_year="2027-2028", request_id=rid()),
         pb.StartAcademicYearRequest(school_id=CTRL, academic_year="2027/2028", request_id=rid()),
     ],
+    "GetSchoolPolicy": [pb.GetSchoolPolicyRequest(), pb.GetSchoolPolicyRequest(school_id=LONG)],
+    "SetSchoolPolicy": [pb.SetSchoolPolicyRequest(), pb.SetSchoolPolicyRequest(school_id=CTRL)],
     "RemoveAdmin": [pb.RemoveAdminRequest(), pb.RemoveAdminRequest(school_id="{school}", user_id=LONG)],
     "VerifyStaff": [pb.VerifyStaffRequest(), pb.VerifyStaffRequest(school_id="{school}")],
     "CreateClass": [

@@ -17,6 +17,8 @@ from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
 from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
+from parta_common.policy_sync import PolicySync
+from parta_common.safety import PolicyBook
 
 from chat.adapters.clock import FileClock
 from chat.adapters.files import GridFsStorage
@@ -77,7 +79,8 @@ async def build(
         edit_window=timedelta(seconds=settings.edit_window_seconds),
         default_timezone=settings.default_timezone,
     )
-    chats = Chats(store, clock, relay.notify, policy)
+    policies = PolicyBook()
+    chats = Chats(store, clock, relay.notify, policy, policies)
     storage = GridFsStorage(db)
     files = Files(
         storage,
@@ -85,7 +88,8 @@ async def build(
         clock,
         FileLimits(settings.max_file_bytes, settings.user_quota_bytes, settings.upload_chunk_max_bytes),
     )
-    provisioning = Provisioning(store, projections, clock, relay.notify)
+    provisioning = Provisioning(store, projections, clock, relay.notify, policies)
+    policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
 
     async def gap_fill(chat_id: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
         found = [
@@ -136,7 +140,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge()],
             readiness=infra.readiness(),
-            workers=[relay, live, consumer, housekeeper],
+            workers=[policy_sync, relay, live, consumer, housekeeper],
             closers=[infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

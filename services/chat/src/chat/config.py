@@ -23,6 +23,8 @@ class ChatSettings(ServiceSettings):
     subscriber_queue: int = Field(default=2000, ge=10)
     gap_wait_ms: int = Field(default=2000, ge=0, le=10000)
     quiet_release_poll_seconds: float = Field(default=1.0, gt=0)
+    # How often a replica reloads the school policies other replicas' consumers projected.
+    policy_sync_seconds: float = Field(default=1.0, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     default_timezone: str = "Europe/Moscow"
     # Development/e2e only: a file holding an ISO-8601 instant the service treats as "now"

@@ -18,6 +18,8 @@ from parta_common.ids import new_id
 from parta_common.kit import build_infrastructure
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes, idempotent_id
+from parta_common.policy_sync import PolicySync
+from parta_common.safety import PolicyBook
 
 from media_signal.adapters import mongo
 from media_signal.adapters.catalog import MongoRoomCatalog, catalog_indexes
@@ -68,6 +70,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     relay = infra.relay([mongo.ROOMS], poll_interval=0.5)
     room_repo = mongo.MongoRoomRepository(infra.database, settings.topic(ROOM_TOPIC), on_write=relay.notify)
     directory = mongo.MongoMembershipDirectory(infra.database)
+    policies = PolicyBook()  # each school's communication policy, in memory
     tokens = HmacJoinTokenCodec(settings.join_token_secret.get_secret_value().encode())
     turn_secret = settings.turn_secret.get_secret_value().encode()
     if settings.turn_uri_list() and not turn_secret:
@@ -103,13 +106,15 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         owners=owners,
         replica=replica,
         sfu=sfu,
+        policies=policies,
     )
+    policy_sync = PolicySync(policies, mongo.MongoSchoolPolicies(infra.database).policies_since)
     sweeper = SfuRoomSweeper(sfu=sfu, rooms=room_repo, interval=settings.sfu_sweep_seconds)
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=Projections(infra.database),
+        handler=Projections(infra.database, policies),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
@@ -142,7 +147,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge()],
             readiness=[*infra.readiness(), sfu.ready],
-            workers=[_Started(prepare, nothing), relay, consumer, hub, sweeper],
+            workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper],
             closers=[owners.close, sfu.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

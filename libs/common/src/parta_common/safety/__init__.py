@@ -18,9 +18,11 @@ Use:
 
 Raises parta_common.errors with the shared machine reasons: NOT_A_SCHOOL_MEMBER, PROFILE_MISSING,
 AWAITING_GUARDIAN, STAFF_NOT_VERIFIED, CONTACT_NOT_ALLOWED, CHAT_READ_ONLY, NOT_STAFF.
-`SchoolPolicy` holds the per-school switches; each can only tighten the defaults.
+`SchoolPolicy` holds the per-school switches; each can only tighten the defaults. Every decision
+takes the school's policy (`PolicyBook.get(school_id)`: in memory, fed from school's events).
 """
 
+from parta_common.safety.book import PolicyBook, PolicyRow
 from parta_common.safety.rules import (
     AWAITING_GUARDIAN,
     CHAT_READ_ONLY,
@@ -65,6 +67,8 @@ __all__ = [
     "Contact",
     "Fact",
     "Person",
+    "PolicyBook",
+    "PolicyRow",
     "Role",
     "SchoolPolicy",
     "Seat",

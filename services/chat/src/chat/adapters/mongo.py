@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from parta_common.errors import Aborted
 from parta_common.events.envelope import make_envelope, outbox_record
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from parta_common.grpc.context import correlation_id
+from parta_common.safety import PolicyRow, SchoolPolicy
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -59,7 +60,7 @@ PRODUCER = "chat"
 
 def index_specs() -> dict[str, list[IndexModel]]:
     return {
-        CHATS: [outbox_index()],
+        CHATS: [outbox_index(), IndexModel([("school_id", ASCENDING), ("kind", ASCENDING)], name="by_school_kind")],
         MEMBERS: [
             IndexModel([("user_id", ASCENDING), ("active", ASCENDING)], name="by_user"),
             IndexModel([("chat_id", ASCENDING), ("active", ASCENDING), ("last_read_seq", ASCENDING)], name="by_chat"),
@@ -72,6 +73,8 @@ def index_specs() -> dict[str, list[IndexModel]]:
             outbox_index(),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
+        # PolicySync reads the schools whose projection changed since its last pass.
+        SCHOOLS: [IndexModel([("policy_at", ASCENDING)], name="by_policy_at")],
         BURNED: [IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_chat")],
         FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
         # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
@@ -548,7 +551,13 @@ class MongoChatStore:
         d = await self._db[SCHOOLS].find_one({"_id": school_id})
         if d is None:
             return None
-        return SchoolInfo(d["_id"], d.get("name", ""), d.get("timezone", ""), d.get("start", 0), d.get("end", 0))
+        return SchoolInfo(
+            d["_id"], d.get("name", ""), d.get("timezone", ""), d.get("start", 0), d.get("end", 0), _policy(d)
+        )
+
+    async def group_chat_ids(self, school_id: str) -> list[str]:
+        docs = self._db[CHATS].find({"school_id": school_id, "kind": int(ChatKind.GROUP)}, {"_id": 1})
+        return [d["_id"] async for d in docs]
 
     async def profile(self, user_id: str) -> Profile | None:
         d = await self._db[PROFILES].find_one({"_id": user_id})
@@ -562,6 +571,11 @@ class MongoChatStore:
 
     async def attach_files(self, file_ids: Sequence[str], chat_id: str) -> None:
         await self._db[FILES].update_many({"_id": {"$in": list(file_ids)}}, {"$addToSet": {"chats": chat_id}})
+
+
+def _policy(d: Doc) -> SchoolPolicy:
+    # A school projected before policies existed has the defaults.
+    return SchoolPolicy.from_settings(d.get("policy") or {})
 
 
 class MongoProjections:
@@ -588,8 +602,17 @@ class MongoProjections:
             "timezone": school.timezone,
             "start": school.workday_start_minute,
             "end": school.workday_end_minute,
+            "policy": asdict(school.policy),
+            # When this row last changed (PolicySync reads what changed since its last pass).
+            "policy_at": datetime.now(UTC),
         }
         return await self._put(SCHOOLS, school.school_id, version, fields) is not False
+
+    async def policies_since(self, since: datetime | None) -> list[PolicyRow]:
+        """Every school's policy (since=None) or those of rows changed at or after `since`."""
+        query: Doc = {} if since is None else {"policy_at": {"$gte": since}}
+        docs = self._db[SCHOOLS].find(query, {"policy": 1, "version": 1})
+        return [(d["_id"], _policy(d), int(d.get("version", 0))) async for d in docs]
 
     async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
         m = membership

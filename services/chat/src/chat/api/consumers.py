@@ -7,6 +7,7 @@ from parta.identity.v1 import events_pb2 as identity
 from parta.media_signal.v1 import events_pb2 as media
 from parta.school.v1 import events_pb2 as school
 from parta_common.events.envelope import unpack
+from parta_common.safety import SchoolPolicy
 
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.model import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
@@ -36,6 +37,11 @@ def _membership(s: school.MembershipSnapshot, *, active: bool) -> Membership | N
     )
 
 
+def school_policy(p: school.CommunicationPolicy) -> SchoolPolicy:
+    """The switches school set; an unset one (an older snapshot) keeps the default."""
+    return SchoolPolicy.from_settings({f.name: bool(value) for f, value in p.ListFields()})
+
+
 def _display_name(p: identity.ProfileSnapshot) -> str:
     return " ".join(part for part in (p.first_name, p.last_name) if part)
 
@@ -51,7 +57,14 @@ class ProvisioningHandler:
         if name in ("parta.school.v1.SchoolCreated", "parta.school.v1.SchoolUpdated"):
             msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))
             s = msg.school  # type: ignore[attr-defined]
-            info = SchoolInfo(s.school_id, s.name, s.timezone, s.workday_start_minute, s.workday_end_minute)
+            info = SchoolInfo(
+                s.school_id,
+                s.name,
+                s.timezone,
+                s.workday_start_minute,
+                s.workday_end_minute,
+                school_policy(s.communication_policy),
+            )
             await p.school_changed(info, version)
         elif name in ("parta.school.v1.ClassCreated", "parta.school.v1.ClassUpdated", "parta.school.v1.ClassArchived"):
             msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))

@@ -21,7 +21,7 @@ from parta_common.errors import (
 )
 
 from chat.app.conflicts import refresh_conflicts
-from chat.app.ports import ChatStore, DuplicateMessage, Notifier
+from chat.app.ports import ChatStore, DuplicateMessage, Notifier, Policies
 from chat.domain import events as ev
 from chat.domain import rules
 from chat.domain.model import (
@@ -86,6 +86,8 @@ class Chats:
     clock: Clock
     notify: Notifier
     policy: ChatPolicy = field(default_factory=ChatPolicy)
+    # Each school's communication switches, in memory (no store read for them on any path).
+    policies: Policies = field(default_factory=safety.PolicyBook)
 
     # ---- access ---------------------------------------------------------------------------------
 
@@ -175,7 +177,9 @@ class Chats:
             await self._ensure_school_members(school_id, wanted)
             # Every pair, creator included: an adult shares a group with a child only where the
             # adult could DM that child.
-            safety.check_together(me, await self._people(school_id, wanted), safety.Contact.GROUP)
+            safety.check_together(
+                me, await self._people(school_id, wanted), safety.Contact.GROUP, self.policies.get(school_id)
+            )
             chat = Chat(chat_id, school_id, ChatKind.GROUP, title.strip(), subject=subject.strip(), created_by=user_id)
             await self.store.insert_chat(chat, ev.ChatCreated(chat))
             await self.store.set_grant(chat_id, school_id, user_id, "creator", Grant.CREATOR)
@@ -204,7 +208,7 @@ class Chats:
             v.add("user_id", "must be someone else")
         v.raise_if_any()
         me, them = await asyncio.gather(self._person(school_id, user_id), self._person(school_id, peer))
-        safety.check_contact(me, them, safety.Contact.DM)
+        safety.check_contact(me, them, safety.Contact.DM, self.policies.get(school_id))
         chat_id = direct_chat_id(school_id, user_id, peer)
         if await self.store.get_chat(chat_id) is None:
             low, high = sorted((user_id, peer))
@@ -264,7 +268,8 @@ class Chats:
         present = await self.store.member_ids(chat_id)
         everyone = sorted((set(present) | set(user_ids)) - {user_id})
         me = await self._person(chat.school_id, user_id)
-        safety.check_together(me, await self._people(chat.school_id, everyone), safety.Contact.GROUP)
+        people = await self._people(chat.school_id, everyone)
+        safety.check_together(me, people, safety.Contact.GROUP, self.policies.get(chat.school_id))
         for other in user_ids:
             await self.store.set_grant(chat_id, chat.school_id, other, "added", Grant.ADDED)
         await self._refresh_count(chat_id)
@@ -284,7 +289,7 @@ class Chats:
         await self.store.set_grant(chat_id, chat.school_id, target, "added", None)
         await self.store.set_grant(chat_id, chat.school_id, target, "creator", None)
         await self._refresh_count(chat_id)
-        await refresh_conflicts(self.store, chat_id)
+        await refresh_conflicts(self.store, self.policies, chat_id)
         self.notify()
 
     # ---- messages -------------------------------------------------------------------------------
@@ -400,7 +405,8 @@ class Chats:
                 self.store.memberships_of(chat.school_id, peer),
             )
             me = person_of(chat.school_id, member.user_id, sender_ms, profile)
-            safety.check_direct_write(me, person_of(chat.school_id, peer, peer_ms, _ANY_PROFILE))
+            peer_person = person_of(chat.school_id, peer, peer_ms, _ANY_PROFILE)
+            safety.check_direct_write(me, peer_person, self.policies.get(chat.school_id))
         if urgent:
             mine = await self.store.memberships_of(chat.school_id, member.user_id)
             if not person_of(chat.school_id, member.user_id, mine, profile).is_admin:

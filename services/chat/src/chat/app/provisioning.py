@@ -12,7 +12,7 @@ from parta_common.clock import Clock
 
 from chat.app.chats import message_id_for
 from chat.app.conflicts import refresh_conflicts
-from chat.app.ports import ChatStore, DuplicateMessage, Notifier, ProjectionStore
+from chat.app.ports import ChatStore, DuplicateMessage, Notifier, Policies, ProjectionStore
 from chat.domain import events as ev
 from chat.domain.model import (
     Chat,
@@ -49,9 +49,17 @@ class Provisioning:
     projections: ProjectionStore
     clock: Clock
     notify: Notifier
+    policies: Policies
 
     async def school_changed(self, school: SchoolInfo, version: int) -> None:
         await self.projections.put_school(school, version)
+        before = self.policies.get(school.school_id)
+        # This replica decides by the new policy at once (others load it from the projection).
+        if self.policies.apply(school.school_id, school.policy, version) and school.policy != before:
+            # Groups made under the old policy may now hold pairs it forbids: nobody writes there
+            # until a moderator removes someone (or the school switches back).
+            for chat_id in await self.store.group_chat_ids(school.school_id):
+                await refresh_conflicts(self.store, self.policies, chat_id)
         channel = Chat(
             school_channel_id(school.school_id),
             school.school_id,
@@ -149,12 +157,12 @@ class Provisioning:
             for key in ("direct", "added", "creator"):
                 await self.store.set_grant(chat_id, school_id, user_id, key, None)
             await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
-            await refresh_conflicts(self.store, chat_id)
+            await refresh_conflicts(self.store, self.policies, chat_id)
 
     async def _refresh_groups(self, school_id: str, user_id: str) -> None:
         for member in await self.store.list_member_chats(user_id, school_id):
             if member.chat_id.startswith("grp-"):
-                await refresh_conflicts(self.store, member.chat_id)
+                await refresh_conflicts(self.store, self.policies, member.chat_id)
 
     async def profile_changed(self, profile: Profile, version: int) -> None:
         await self.projections.put_profile(profile, version)
@@ -165,7 +173,7 @@ class Provisioning:
         for chat_id in chat_ids:
             await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
             if chat_id.startswith("grp-"):
-                await refresh_conflicts(self.store, chat_id)
+                await refresh_conflicts(self.store, self.policies, chat_id)
         self.notify()
 
     async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:

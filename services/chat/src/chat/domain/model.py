@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from parta_common.safety import Fact, Person, Role, Seat
+from parta_common.safety import DEFAULT_POLICY, Fact, Person, Role, SchoolPolicy, Seat
 
 
 class ChatKind(IntEnum):
@@ -223,6 +223,8 @@ class SchoolInfo:
     timezone: str
     workday_start_minute: int
     workday_end_minute: int
+    # The school's communication switches (school's SetSchoolPolicy); the rule book applies them.
+    policy: SchoolPolicy = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)

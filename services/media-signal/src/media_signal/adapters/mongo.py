@@ -10,6 +10,7 @@ from parta_common.errors import Aborted
 from parta_common.events.envelope import make_envelope, outbox_record
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from parta_common.mongo import Document
+from parta_common.safety import PolicyRow, SchoolPolicy
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -23,6 +24,8 @@ MEMBERSHIPS = "memberships"
 CLASSES = "classes"
 # Consent state per person, projected from identity (IdentityEventProjector).
 PROFILES = "profiles"
+# Each school's communication policy, projected from school.school.v1 (SchoolEventProjector).
+SCHOOLS = "schools"
 PRODUCER = "media-signal"
 
 _KIND_PB = {
@@ -37,6 +40,8 @@ def indexes() -> dict[str, list[IndexModel]]:
         ROOMS: [outbox_index(), IndexModel([("school_id", 1), ("state", 1)], name="school_state")],
         MEMBERSHIPS: [IndexModel([("school_id", 1), ("user_id", 1), ("active", 1)], name="school_user")],
         CLASSES: [],
+        # PolicySync reads the schools whose projection changed since its last pass.
+        SCHOOLS: [IndexModel([("policy_at", 1)], name="by_policy_at")],
     }
 
 
@@ -235,6 +240,20 @@ class MongoRoomRepository:
 
     async def release(self, room_id: str, replica: str) -> None:
         await self._rooms.update_one({"_id": room_id, "owner.replica": replica}, {"$set": {"owner": None}})
+
+
+class MongoSchoolPolicies:
+    """Reads the school policy projection for PolicySync (the hot paths ask the in-memory book)."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._schools = database[SCHOOLS]
+
+    async def policies_since(self, since: datetime | None) -> list[PolicyRow]:
+        """Every school's policy (since=None) or those of rows changed at or after `since`."""
+        query: Document = {} if since is None else {"policy_at": {"$gte": since}}
+        docs = await self._schools.find(query, {"policy": 1, "version": 1}).to_list()
+        # A school projected without a policy has the defaults.
+        return [(d["_id"], SchoolPolicy.from_settings(d.get("policy") or {}), int(d.get("version", 0))) for d in docs]
 
 
 class MongoMembershipDirectory:

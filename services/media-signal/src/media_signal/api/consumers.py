@@ -3,6 +3,8 @@ events, and each person's consent state from identity's."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from parta.common.v1 import envelope_pb2
@@ -10,9 +12,10 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.events.envelope import unpack
 from parta_common.mongo import Document, apply_versioned
+from parta_common.safety import PolicyBook, SchoolPolicy
 from pymongo.asynchronous.database import AsyncDatabase
 
-from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS, PROFILES
+from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS, PROFILES, SCHOOLS
 
 SCHOOL_ROLES = {
     school_pb2.SCHOOL_ROLE_ADMIN: "admin",
@@ -27,21 +30,45 @@ CLASS_ROLES = {
     school_pb2.CLASS_ROLE_PARENT: "parent",
     school_pb2.CLASS_ROLE_STAFF: "staff",
 }
-TOPICS = ("school.class.v1", "school.membership.v1", "identity.user.v1")
+TOPICS = ("school.school.v1", "school.class.v1", "school.membership.v1", "identity.user.v1")
+# Every event of school.school.v1 carries the whole SchoolSnapshot (its communication policy too).
+SCHOOL_SNAPSHOT_EVENTS = (
+    "SchoolCreated",
+    "SchoolUpdated",
+    "AdminSeatVacated",
+    "AdminSeatFilled",
+    "AcademicYearStarted",
+)
 AWAITING = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 
 
-class SchoolEventProjector:
-    """Idempotent: every write is versioned by the envelope's aggregate version, so replays are no-ops."""
+def school_policy(p: school_pb2.CommunicationPolicy) -> SchoolPolicy:
+    """The switches school set; an unset one (an older snapshot) keeps the default."""
+    return SchoolPolicy.from_settings({f.name: bool(value) for f, value in p.ListFields()})
 
-    def __init__(self, database: AsyncDatabase[Document]):
+
+class SchoolEventProjector:
+    """Idempotent: every write is versioned by the envelope's aggregate version, so replays are no-ops.
+    A school's policy also goes to this replica's in-memory book at once (`policies`)."""
+
+    def __init__(self, database: AsyncDatabase[Document], policies: PolicyBook | None = None):
         self._memberships = database[MEMBERSHIPS]
         self._classes = database[CLASSES]
+        self._schools = database[SCHOOLS]
+        self._policies = policies
 
     async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
         name = envelope.event_type.rsplit(".", 1)[-1]
         version = envelope.aggregate_version
-        if name in ("ClassCreated", "ClassUpdated", "ClassArchived"):
+        if name in SCHOOL_SNAPSHOT_EVENTS:
+            carrier: Any = unpack(envelope, getattr(school_pb2, name))
+            school_id, policy = carrier.school.school_id, school_policy(carrier.school.communication_policy)
+            # policy_at: when this row last changed, for PolicySync on the other replicas.
+            fields = {"policy": asdict(policy), "policy_at": datetime.now(UTC)}
+            await apply_versioned(self._schools, school_id, version, {"$set": fields})
+            if self._policies is not None:
+                self._policies.apply(school_id, policy, version)
+        elif name in ("ClassCreated", "ClassUpdated", "ClassArchived"):
             msg: Any = unpack(envelope, getattr(school_pb2, name))
             c = msg.__getattribute__("class")
             await apply_versioned(
@@ -118,8 +145,8 @@ class IdentityEventProjector:
 class Projections:
     """The one consumer of media-signal: each event goes to the projection of its producer."""
 
-    def __init__(self, database: AsyncDatabase[Document]):
-        self._school = SchoolEventProjector(database)
+    def __init__(self, database: AsyncDatabase[Document], policies: PolicyBook | None = None):
+        self._school = SchoolEventProjector(database, policies)
         self._identity = IdentityEventProjector(database)
 
     async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from parta_common.safety import SchoolPolicy
+
 from media_signal.domain.rooms import Access, Grants, Room
 
 
@@ -50,6 +52,13 @@ class OwnerReplicas(Protocol):
         header, so the owner authenticates and authorizes the call like any other). Raises the
         owner's DomainError as is, and OwnerUnreachable when the owner could not be asked."""
         ...
+
+
+class Policies(Protocol):
+    """Each school's communication policy as this replica knows it, in memory (the kit's PolicyBook,
+    fed by the school projection): deciding a call never waits for the store to learn it."""
+
+    def get(self, school_id: str) -> SchoolPolicy: ...
 
 
 class MembershipDirectory(Protocol):

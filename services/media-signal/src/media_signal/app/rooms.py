@@ -9,6 +9,7 @@ from typing import Protocol
 import structlog
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument, NotFound
+from parta_common.safety import PolicyBook
 
 from media_signal.app.ports import (
     IceServer,
@@ -18,6 +19,7 @@ from media_signal.app.ports import (
     MembershipDirectory,
     OwnerReplicas,
     OwnerUnreachable,
+    Policies,
     RoomRepository,
     Sfu,
 )
@@ -79,7 +81,9 @@ class RoomUseCases:
         owners: OwnerReplicas | None = None,
         replica: str = "",
         sfu: Sfu | None = None,
+        policies: Policies | None = None,
     ):
+        self._policies: Policies = policies if policies is not None else PolicyBook()
         self._rooms = rooms
         self._directory = directory
         self._tokens = tokens
@@ -114,7 +118,7 @@ class RoomUseCases:
         room = new_room(cmd, room_id=self._room_ids("room", user_id, cmd.request_id), host_user_id=user_id, now=now)
         if room.kind is RoomKind.CALL:
             # Safety for minors: everyone in the call (host and invitees) must be allowed to meet.
-            check_call_group([access, *people.get("invited_user_ids", [])])
+            check_call_group([access, *people.get("invited_user_ids", [])], self._policies.get(cmd.school_id))
         elif room.kind is RoomKind.BROADCAST and room.class_id:
             # On a class broadcast the stage is for its audience (parents, teachers, admins) only.
             audience = replace(room, presenter_user_ids=())
@@ -216,13 +220,14 @@ class RoomUseCases:
         invitees), on the projection as it is now: a parent who lost the child, or a student who
         moved class, is refused from then on."""
         others = [u for u in (room.host_user_id, *room.invited_user_ids) if u != me.user_id]
-        check_call_contacts(me, [await self._directory.access(room.school_id, u) for u in others])
+        people = [await self._directory.access(room.school_id, u) for u in others]
+        check_call_contacts(me, people, self._policies.get(room.school_id))
 
     async def _check_host_and_contacts(self, room: Room, host: Access) -> None:
         check_can_host(room.kind, room.class_id, host)
         if room.kind is RoomKind.CALL:
             members = [await self._directory.access(room.school_id, u) for u in room.invited_user_ids]
-            check_call_group([host, *members])
+            check_call_group([host, *members], self._policies.get(room.school_id))
 
     async def create_join_token(self, room_id: str, user_id: str) -> JoinGrant:
         room = await self._visible_room(room_id, user_id)

@@ -8,6 +8,7 @@ so consumers upsert by id and ignore stale versions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 
 from google.protobuf import timestamp_pb2
@@ -39,6 +40,7 @@ def school_pb(s: School) -> ev.SchoolSnapshot:
         workday_start_minute=s.workday_start_minute,
         workday_end_minute=s.workday_end_minute,
         admin_vacant=s.admin_vacant,
+        communication_policy=ev.CommunicationPolicy(**asdict(s.policy)),
     )
 
 

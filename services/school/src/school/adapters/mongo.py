@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from parta_common.errors import AlreadyExists
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
+from parta_common.safety import SchoolPolicy
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -118,7 +119,8 @@ def _decoder(cls: type[E], enums: dict[str, Callable[[Any], Any]]) -> Callable[[
     return decode
 
 
-decode_school = _decoder(School, {})
+# The policy is stored as its switches; a school stored before it existed has the defaults.
+decode_school = _decoder(School, {"policy": SchoolPolicy.from_settings})
 decode_class = _decoder(SchoolClass, {})
 decode_membership = _decoder(Membership, {"school_role": SchoolRole, "class_role": ClassRole})
 decode_invite = _decoder(Invite, {"role": SchoolRole})

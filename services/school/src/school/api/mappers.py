@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TypeVar
 
 import grpc
 from parta.common.v1 import types_pb2
+from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
+from parta_common.safety import SchoolPolicy
 
 from school.adapters.events import membership_pb, ts
 
-__all__ = ["Page", "caller", "invite", "join_request", "membership", "school", "school_class", "ts"]
+__all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
 from school.app.common import Caller
 from school.domain.model import Invite, JoinRequest, School, SchoolClass
 
@@ -49,6 +52,11 @@ def school(s: School) -> pb.School:
         admin_vacant=s.admin_vacant,
         admin_vacant_since=ts(s.admin_vacant_since) if s.admin_vacant_since else None,
     )
+
+
+def policy(p: SchoolPolicy) -> ev.CommunicationPolicy:
+    """Every switch set, so a reader sees the whole policy (unset would mean "the default")."""
+    return ev.CommunicationPolicy(**asdict(p))
 
 
 def school_class(c: SchoolClass) -> pb.SchoolClass:

@@ -109,6 +109,16 @@ class SchoolServicer(rpc.SchoolServiceServicer):
             graduated=[m.school_class(c) for c in started.graduated],
         )
 
+    async def GetSchoolPolicy(self, request: pb.GetSchoolPolicyRequest, context: Ctx) -> pb.GetSchoolPolicyResponse:
+        return pb.GetSchoolPolicyResponse(policy=m.policy(await self.schools.get_policy(m.caller(), request.school_id)))
+
+    async def SetSchoolPolicy(self, request: pb.SetSchoolPolicyRequest, context: Ctx) -> pb.SetSchoolPolicyResponse:
+        # Only the switches the request sets change (proto3 optional: presence says "set this").
+        wanted = request.policy
+        switches = {f.name: bool(value) for f, value in wanted.ListFields()}
+        policy = await self.schools.set_policy(m.caller(), request.school_id, switches)
+        return pb.SetSchoolPolicyResponse(policy=m.policy(policy))
+
 
 class ClassServicer(rpc.ClassServiceServicer):
     def __init__(self, classes: Classes):

@@ -157,7 +157,8 @@ class Memberships:
             return safety.NOT_A_SCHOOL_MEMBER
         me = person_of(user_id, school.id, seats, school.verified_ids, facts)
         other = person_of(target_user_id, school.id, target_seats, school.verified_ids, target_facts)
-        refusal = safety.contact_refusal(me, other, PERSON_TO_PERSON[action])
+        # Under the school's own policy (SetSchoolPolicy), as chat and media-signal apply it.
+        refusal = safety.contact_refusal(me, other, PERSON_TO_PERSON[action], school.policy)
         return "" if refusal is None else (refusal.reason or "PERMISSION_DENIED")
 
     def _may_ask(self, caller: Caller, user_id: str, school: School | None) -> None:

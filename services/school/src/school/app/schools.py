@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+from parta_common.safety import SchoolPolicy
 
 from school.app.common import Caller, Deps, with_retries
 from school.domain.events import (
@@ -433,6 +434,36 @@ class Schools:
         for m in await self.d.memberships.of_user(user_id, school_id):
             if m.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER) and not m.verified:
                 await self.d.change(m.id, lambda x: replace(x, verified=True))
+
+    # ---- communication policy (admins) -----------------------------------------------------------
+
+    async def _as_admin(self, caller: Caller, school_id: str) -> School:
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        v.raise_if_any()
+        school, roles = await self.d.school_for(caller, school_id)
+        if not roles.is_admin:
+            raise PermissionDenied("only admins see and set the school's policy", reason="NOT_AN_ADMIN")
+        return school
+
+    async def get_policy(self, caller: Caller, school_id: str) -> SchoolPolicy:
+        return (await self._as_admin(caller, school_id)).policy
+
+    async def set_policy(self, caller: Caller, school_id: str, switches: dict[str, bool]) -> SchoolPolicy:
+        """Changes the named switches; SchoolUpdated carries the new policy to chat and media-signal.
+        Every switch only takes rights away (SchoolPolicy), so no admin can open what the defaults close."""
+        await self._as_admin(caller, school_id)
+
+        async def attempt() -> School | None:
+            fresh = await self.d.schools.get(school_id)
+            assert fresh is not None
+            policy = replace(fresh.policy, **switches)
+            if policy == fresh.policy:
+                return fresh  # a repeat: nothing to publish
+            updated = replace(fresh, policy=policy, version=fresh.version + 1)
+            return updated if await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]) else None
+
+        return (await with_retries(attempt)).policy
 
 
 def _add(items: tuple[str, ...], item: str) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import IntEnum
 
 from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
+from parta_common.safety import DEFAULT_POLICY, SchoolPolicy
 
 # Mirrors parta.school.v1 enums by value, so mapping at the edge is a plain int conversion.
 
@@ -200,6 +201,8 @@ class School:
     rollover_promoted: tuple[str, ...] = ()
     rollover_graduated: tuple[str, ...] = ()
     rollover_pending: bool = False
+    # The school's tighten-only communication switches (SetSchoolPolicy; the rule book applies them).
+    policy: SchoolPolicy = DEFAULT_POLICY
 
     @property
     def admin_vacant(self) -> bool:
