@@ -11,7 +11,7 @@ STAMP   := $(CACHE)/stamps
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CACHE)/uv
 
-.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render clean
+.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render clean replay-dlq test-stress
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ test-integration: setup ## Integration tier (starts Kafka and the store if neede
 test-e2e: setup ## End-to-end tier (starts Kafka and the store if needed)
 	$(PY) deploy/local/testrun.py e2e
 
+test-stress: setup ## Integration + e2e tiers with one core kept busy by a CPU hog: make test-stress [RUNS=3]
+	$(PY) deploy/local/testrun.py stress $(or $(RUNS),1)
+
 infra-up: setup ## Install and start Kafka and the Mongo-wire store on loopback
 	$(PY) deploy/local/infra.py up
 
@@ -68,6 +71,10 @@ bench: setup ## Benchmarks: each service beside the bare grpc.aio echo ceiling a
 loadtest: setup ## Load-test one service on loopback with ghz: make loadtest SERVICE=chat [DURATION=10s] [ARGS=...]
 	@test -n "$(SERVICE)" || { echo "usage: make loadtest SERVICE=identity|school|chat|media-signal [DURATION=10s] [ARGS='--concurrency 16']"; exit 2; }
 	$(PY) deploy/loadtest/run.py $(SERVICE) --duration $(or $(DURATION),10s) $(ARGS)
+
+replay-dlq: setup ## Replay a dead-letter topic into its origin topic once the cause is fixed: make replay-dlq TOPIC=<topic>.dlq [KAFKA=127.0.0.1:9092]
+	@test -n "$(TOPIC)" || { echo "usage: make replay-dlq TOPIC=school.class.v1.dlq [KAFKA=host:port] [GROUP=parta-dlq-replay]"; exit 2; }
+	$(PY) -m parta_common.events.replay --bootstrap $(or $(KAFKA),$(PARTA_KAFKA_BOOTSTRAP),127.0.0.1:9092) --topic $(TOPIC) $(if $(GROUP),--group $(GROUP))
 
 render: setup ## Render every Kustomize overlay into .cache/render/ and validate it offline (Kubernetes schemas)
 	$(PY) deploy/render.py

@@ -114,6 +114,52 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# Linux hands out local ports for outgoing connections from this range; a listener placed inside
+# it can find its port held by some program's outgoing connection (seen: `make run` failing on
+# 50052/50054). The kernel's own defaults are 32768-60999.
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+RESERVED_PORTS_FILE = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+
+
+def ephemeral_range() -> tuple[int, int] | None:
+    try:
+        low, high = (int(x) for x in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return None  # not Linux: nothing to check
+    return low, high
+
+
+def reserved_ports() -> set[int]:
+    """Ports an administrator took out of the ephemeral range (net.ipv4.ip_local_reserved_ports)."""
+    try:
+        text = RESERVED_PORTS_FILE.read_text().strip()
+    except OSError:
+        return set()
+    out: set[int] = set()
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        out.update(range(int(low), int(high or low) + 1))
+    return out
+
+
+def port_problems(ports: dict[str, int], *, must_be_free: frozenset[str] = frozenset()) -> list[str]:
+    """What is wrong with the listeners `ports` (name -> port) before anything starts: a port inside
+    the ephemeral range (unless reserved), or, for the names in `must_be_free`, one already taken."""
+    problems = []
+    span = ephemeral_range()
+    reserved = reserved_ports() if span else set()
+    for name, port in sorted(ports.items(), key=lambda item: item[1]):
+        if span and span[0] <= port <= span[1] and port not in reserved:
+            problems.append(
+                f"{name}: port {port} lies in the ephemeral range {span[0]}-{span[1]} "
+                f"({EPHEMERAL_RANGE_FILE}), where outgoing connections may hold it; pick a port below "
+                f"{span[0]} or reserve it (sysctl net.ipv4.ip_local_reserved_ports={port})"
+            )
+        if name in must_be_free and port_open(port):
+            problems.append(f"{name}: port {port} is already taken by another process (`ss -ltnp 'sport = :{port}'`)")
+    return problems
+
+
 def wait_for(what: str, check: Callable[[], bool], timeout: float, name: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -28,12 +28,17 @@ SMS_FILE = infra.RUN / "dev-sms.jsonl"
 # and +7 000… is not one.
 OPERATOR_PHONE = "+79000000001"
 
+# The local gRPC ports sit below Linux's ephemeral range (32768-60999 by default), so no program's
+# outgoing connection can hold them; PARTA_GRPC_PORT_BASE moves all four (then point the CLI at them
+# with PARTA_*_ADDR). In Kubernetes each pod keeps the services' own defaults, 50051-50054.
+GRPC_PORT_BASE = int(os.environ.get("PARTA_GRPC_PORT_BASE", "25050"))
+
 # package, service directory, settings prefix, gRPC port, metrics port
 SERVICES = [
-    ("identity", "identity", "IDENTITY_", 50051, 9101),
-    ("school", "school", "SCHOOL_", 50052, 9102),
-    ("chat", "chat", "CHAT_", 50053, 9103),
-    ("media_signal", "media-signal", "MEDIA_SIGNAL_", 50054, 9104),
+    ("identity", "identity", "IDENTITY_", GRPC_PORT_BASE + 1, 9101),
+    ("school", "school", "SCHOOL_", GRPC_PORT_BASE + 2, 9102),
+    ("chat", "chat", "CHAT_", GRPC_PORT_BASE + 3, 9103),
+    ("media_signal", "media-signal", "MEDIA_SIGNAL_", GRPC_PORT_BASE + 4, 9104),
 ]
 
 
@@ -123,7 +128,33 @@ def wait_serving(package: str, port: int, timeout: float = 90.0) -> None:
     raise SystemExit(f"{package} not SERVING after {timeout}s (see {infra.LOGS / f'svc-{package}.log'})")
 
 
+def planned_ports(services: list[tuple[str, str, str, int, int]]) -> tuple[dict[str, int], frozenset[str]]:
+    """Every listener `make run` needs, and which of them must be free now (those not yet running)."""
+    ports = {"kafka": infra.KAFKA_PORT, "kafka controller": infra.KAFKA_CONTROLLER_PORT, "store": infra.STORE_PORT}
+    try:
+        import media
+
+        ports.update({"janus": media.JANUS_PORT, "turn": media.TURN_PORT})
+    except ImportError:
+        pass
+    free = set()
+    for package, _, _, port, metrics in services:
+        ports[f"{package} grpc"] = port
+        ports[f"{package} metrics"] = metrics
+        if not infra.running_pid(f"svc-{package}"):
+            free |= {f"{package} grpc", f"{package} metrics"}
+    return ports, frozenset(free)
+
+
+def check_ports(services: list[tuple[str, str, str, int, int]]) -> None:
+    ports, free = planned_ports(services)
+    problems = infra.port_problems(ports, must_be_free=free)
+    if problems:
+        raise SystemExit("cannot start the stack:\n  " + "\n  ".join(problems))
+
+
 def up() -> int:
+    check_ports(present_services())
     started = infra.up([])
     previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
     STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))

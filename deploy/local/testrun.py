@@ -1,8 +1,11 @@
 """`make test`: start the local infrastructure it needs, run every tier, stop what it started.
 
     python deploy/local/testrun.py all|unit|integration|e2e|bench
+    python deploy/local/testrun.py stress [RUNS]    # integration + e2e with one core kept busy, RUNS times
 
 A tier that collects no tests (pytest exit code 5) is a failure: every tier must run something.
+`stress` is the timing check: CI machines are shared, so a test that passes only on an idle machine
+is a defect. A CPU hog (one busy process, like a neighbour's build) runs for the whole run.
 """
 
 from __future__ import annotations
@@ -33,9 +36,40 @@ def run_tier(tier: str, env: dict[str, str]) -> int:
     return code
 
 
+def start_cpu_hog() -> subprocess.Popen[bytes]:
+    """One process spinning on a core for as long as it lives; stopped by its PID."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+
+
+def stop_cpu_hog(hog: subprocess.Popen[bytes]) -> None:
+    hog.terminate()
+    try:
+        hog.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        hog.kill()
+        hog.wait(timeout=10)
+
+
 def main(argv: list[str]) -> int:
     target = argv[0] if argv else "all"
-    tiers = ["unit", "integration", "e2e"] if target == "all" else [target]
+    if target == "stress":
+        runs = int(argv[1]) if len(argv) > 1 else 1
+        hog = start_cpu_hog()
+        print(f"CPU hog running as pid {hog.pid}; {runs} run(s) of integration + e2e", flush=True)
+        try:
+            for run in range(1, runs + 1):
+                print(f"\n##### stress run {run}/{runs} #####", flush=True)
+                if main(["integration+e2e"]) != 0:
+                    print(f"stress run {run} failed", flush=True)
+                    return 1
+            print(f"{runs} stress run(s) passed in a row", flush=True)
+            return 0
+        finally:
+            stop_cpu_hog(hog)
+    if target == "integration+e2e":
+        tiers = ["integration", "e2e"]
+    else:
+        tiers = ["unit", "integration", "e2e"] if target == "all" else [target]
     needs_infra = any(t != "unit" for t in tiers)
     started: list[str] = []
     env = dict(os.environ)

@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from parta.common.v1 import types_pb2
 from parta.media_signal.v1 import events_pb2 as ev
 from parta.media_signal.v1 import media_signal_pb2 as pb
+from parta_common.pagination import encode_page_token
 
 from tests.e2e.media_signal_support import MediaStack, error_reason
 
@@ -80,6 +81,16 @@ async def test_each_member_lists_the_rooms_they_could_join(stack: MediaStack) ->
             "page.page_token",
         ),
         (pb.ListRoomsRequest(school_id=""), "school_id"),
+        # Issue 11 finding 10: an offset of 1e20 (or past int64) in a token is refused, not sent to skip().
+        *(
+            (
+                pb.ListRoomsRequest(
+                    school_id=school.school_id, page=types_pb2.PageRequest(page_token=encode_page_token({"o": o}))
+                ),
+                "page.page_token",
+            )
+            for o in (10**20, 2**63, -1)
+        ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await t.rooms.ListRooms(request, metadata=t.metadata, timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -140,3 +141,31 @@ async def test_bad_credentials_are_unauthenticated(echo, keys, case):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Slow(echo_pb2.SlowRequest(millis=1), metadata=_bad_tokens(keys)[case])
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("store_down", "STORE_UNAVAILABLE"),
+        ("store_down_wrapped", "STORE_UNAVAILABLE"),
+        ("kafka_down", "EVENTS_UNAVAILABLE"),
+    ],
+)
+async def test_a_dependency_outage_is_unavailable_with_retry_info_not_internal(echo, keys, mode, reason):
+    stub, metrics = echo
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Fail(echo_pb2.FailRequest(mode=mode), metadata=_auth(keys.token("u1")), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "27017" not in caught.value.details()  # driver texts (addresses, hosts) stay in the logs
+    details = _details(caught.value)
+    info = next(d for d in details if isinstance(d, error_details_pb2.ErrorInfo))
+    assert info.reason == reason
+    retry = next(d for d in details if isinstance(d, error_details_pb2.RetryInfo))
+    assert retry.retry_delay.seconds == 1
+    # The status reaches the client as abort() sends it, before the edge's finally records the
+    # metric: wait for the count (bounded) instead of reading it at once.
+    counter = metrics.rpc_total.labels("echo", "/parta.testing.v1.EchoService/Fail", "UNAVAILABLE")
+    deadline = time.monotonic() + 2
+    while counter._value.get() < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert counter._value.get() == 1

@@ -60,3 +60,46 @@ async def test_metrics_listen_where_the_settings_say(monkeypatch):
     assert seen == [(9999, "0.0.0.0")]
     infra.metrics.serve(9998, "127.0.0.1")
     assert seen[-1] == (9998, "127.0.0.1")
+
+
+class _HeldConsumer:
+    """A worker that reports itself unhealthy, as EventConsumer does while an outage holds a record."""
+
+    healthy = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_an_unhealthy_worker_makes_the_replica_not_ready_but_still_alive():
+    async def database_up() -> bool:
+        return True
+
+    worker = _HeldConsumer()
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name="probe",
+            host="127.0.0.1",
+            port=0,
+            registrars=[],
+            service_names=["parta.testing.v1.Probe"],
+            readiness=[database_up],
+            workers=[worker],
+            grace_seconds=1,
+        )
+    )
+    await runner.start()
+    try:
+        assert not await runner._check_health()
+        ready = await runner.health.Check(health_pb2.HealthCheckRequest(service=""), None)
+        alive = await runner.health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), None)
+        assert ready.status == NOT_SERVING and alive.status == SERVING
+        worker.healthy = True
+        assert await runner._check_health()
+        ready = await runner.health.Check(health_pb2.HealthCheckRequest(service=""), None)
+        assert ready.status == SERVING
+    finally:
+        await runner.stop()

@@ -14,12 +14,14 @@ from grpc_status import rpc_status
 from parta.common.v1 import types_pb2
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta_common.pagination import encode_page_token
 
 from tests.school.integration.test_contour import CASES, _all_rpcs
 from tests.school.integration.world import World, build_world, rid
 
 LONG = "x" * 5000
 CTRL = "a\x00b"
+HUGE_TOKEN = encode_page_token({"after": 10**20})
 
 # RPCs whose request has no fields: nothing can be malformed.
 NO_INPUT = {"ClaimPendingRoles", "ListMySchools", "ListMyJoinRequests"}
@@ -61,6 +63,8 @@ MALFORMED: dict[str, list[Any]] = {
     "ListVacantSchools": [
         pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_size=-1)),
         pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_token="!!not-a-token!!")),
+        # Issue 11 finding 10: a token carrying a number (1e20) is not one of ours.
+        pb.ListVacantSchoolsRequest(page=types_pb2.PageRequest(page_token=HUGE_TOKEN)),
     ],
     "StartAcademicYear": [
         pb.StartAcademicYearRequest(),
@@ -85,6 +89,7 @@ MALFORMED: dict[str, list[Any]] = {
         pb.ListClassesRequest(),
         pb.ListClassesRequest(school_id="{school}", page=types_pb2.PageRequest(page_size=-1)),
         pb.ListClassesRequest(school_id="{school}", page=types_pb2.PageRequest(page_token="!!not-a-token!!")),
+        pb.ListClassesRequest(school_id="{school}", page=types_pb2.PageRequest(page_token=HUGE_TOKEN)),
     ],
     "RenameClass": [pb.RenameClassRequest(), pb.RenameClassRequest(class_id="{class}", grade=5, letter="")],
     "ArchiveClass": [pb.ArchiveClassRequest(), pb.ArchiveClassRequest(class_id=LONG)],

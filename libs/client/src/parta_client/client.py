@@ -34,7 +34,7 @@ from parta.school.v1 import school_pb2_grpc
 
 from parta_client.config import Endpoints
 from parta_client.devsms import DevSmsFile, normalize_phone
-from parta_client.errors import NotSignedIn
+from parta_client.errors import NotSignedIn, describe
 from parta_client.session import Session, SessionStore
 
 # Methods that take no token (the token, code or refresh token in the request is the credential).
@@ -142,12 +142,81 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     return method.decode() if isinstance(method, bytes) else str(method)
 
 
+RETRIED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+RETRY_ATTEMPTS = 5
+RETRY_FIRST_DELAY = 0.1
+RETRY_MAX_DELAY = 2.0
+RETRY_MIN_BUDGET = 0.2  # no retry that could not finish before the deadline
+_READ_PREFIXES = ("Get", "List", "Preview", "Check", "Export")
+_IDEMPOTENCY_FIELDS = ("request_id", "client_message_id")
+
+
+def _retryable(method: str, request: Any) -> bool:
+    """Reads, and writes that carry a client-chosen request id (the server returns the first
+    result on a repeat), may be sent again; anything else might be applied twice."""
+    name = method.rsplit("/", 1)[-1]
+    if name.startswith(_READ_PREFIXES):
+        return True
+    for field in _IDEMPOTENCY_FIELDS:
+        try:
+            if getattr(request, field):
+                return True
+        except AttributeError:
+            continue
+    return False
+
+
+def _locally_cancelled(error: grpc.aio.AioRpcError) -> bool:
+    # The application cancelled its own call: not the server's doing, never retried.
+    return "Locally cancelled" in (error.details() or "")
+
+
+def _retry_delay(error: grpc.aio.AioRpcError, fallback: float) -> float:
+    """Our backoff, or the server's RetryInfo delay when that is longer (a draining replica says 0:
+    another replica may answer at once, but with one address the backoff still paces the retries)."""
+    hint = describe(error).retry_after_seconds or 0.0
+    return min(max(hint, fallback), RETRY_MAX_DELAY)
+
+
+def _with_timeout(details: grpc.aio.ClientCallDetails, timeout: float) -> Any:
+    return grpc.aio.ClientCallDetails(
+        details.method, max(timeout, 0.001), details.metadata, details.credentials, details.wait_for_ready
+    )
+
+
 class _AuthUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     def __init__(self, keeper: TokenKeeper, trace_id: str = ""):
         self.keeper = keeper
         self.trace_id = trace_id
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        if not _retryable(_method_name(client_call_details), request):
+            return await self._once(continuation, client_call_details, request)
+        # Idempotent (a read, or a create/send carrying its request id): a replica that is draining
+        # or lost its store answers UNAVAILABLE, and grpc may cancel a call caught by a server's
+        # stop; both are retried with the same request, so the same client id, within the deadline.
+        timeout = client_call_details.timeout or DEFAULT_TIMEOUT
+        deadline = asyncio.get_running_loop().time() + timeout
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            remaining = deadline - asyncio.get_running_loop().time()
+            details = _with_timeout(client_call_details, remaining)
+            try:
+                return await self._once(continuation, details, request)
+            except grpc.aio.AioRpcError as error:
+                wait = _retry_delay(error, delay)
+                if (
+                    error.code() not in RETRIED_CODES
+                    or _locally_cancelled(error)
+                    or attempt == RETRY_ATTEMPTS
+                    or deadline - asyncio.get_running_loop().time() <= wait + RETRY_MIN_BUDGET
+                ):
+                    raise
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _once(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
         if _method_name(client_call_details) in PUBLIC_METHODS:
             return await continuation(_with_auth(client_call_details, None, True, self.trace_id), request)
         token = await self.keeper.token()

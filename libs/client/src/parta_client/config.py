@@ -9,10 +9,10 @@ from pathlib import Path
 
 # The ports `make run` (deploy/local/stack.py) gives the services on loopback.
 DEFAULTS = {
-    "identity": "127.0.0.1:50051",
-    "school": "127.0.0.1:50052",
-    "chat": "127.0.0.1:50053",
-    "media_signal": "127.0.0.1:50054",
+    "identity": "127.0.0.1:25051",
+    "school": "127.0.0.1:25052",
+    "chat": "127.0.0.1:25053",
+    "media_signal": "127.0.0.1:25054",
 }
 
 

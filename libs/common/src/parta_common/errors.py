@@ -71,7 +71,21 @@ class Unauthenticated(DomainError):
 
 
 class Unavailable(DomainError):
+    """A dependency (store, Kafka, a peer service) cannot answer now; the client should retry after
+    `retry_after_seconds` (sent as google.rpc.RetryInfo)."""
+
     default_reason = "UNAVAILABLE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ):
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ResourceExhausted(DomainError):

@@ -35,6 +35,12 @@ class ServiceMetrics:
             ["service", "group", "outcome"],
             registry=self.registry,
         )
+        self.consumer_waiting = Gauge(
+            "parta_consumer_waiting",
+            "1 while a consumer group holds a record because a dependency (store, Kafka, peer) is down",
+            ["service", "group"],
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "parta_consumer_lag",
             "Records behind the partition end",

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -14,21 +15,33 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 Document = dict[str, Any]
 
 
+# Driver timeouts, all shorter than the SDK's default deadline (15 s), so a store outage is
+# answered UNAVAILABLE while the caller still waits; a call with its own deadline is bounded tighter
+# by outages.store_budget. Selection covers a failover; the socket timeout ends a hung (not closed)
+# connection, and is far above the slowest single operation measured (docs/store.md).
+SERVER_SELECTION_TIMEOUT_MS = 3_000
+CONNECT_TIMEOUT_MS = 2_000
+SOCKET_TIMEOUT_MS = 10_000
+PING_TIMEOUT_SECONDS = 2.0
+
+
 def create_mongo_client(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
     # tz_aware: datetimes come back as UTC-aware, like the ones the domain writes.
     return AsyncMongoClient(
         uri,
         appname=app_name,
         tz_aware=True,
-        serverSelectionTimeoutMS=5_000,
-        connectTimeoutMS=5_000,
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        connectTimeoutMS=CONNECT_TIMEOUT_MS,
+        socketTimeoutMS=SOCKET_TIMEOUT_MS,
         uuidRepresentation="standard",
     )
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:
     try:
-        await client.admin.command("ping")
+        with pymongo.timeout(PING_TIMEOUT_SECONDS):
+            await client.admin.command("ping")
         return True
     except Exception:
         return False

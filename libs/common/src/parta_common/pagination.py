@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from parta_common.errors import InvalidArgument
+from parta_common.integers import MAX_OFFSET, require_int
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -31,6 +32,13 @@ def decode_page_token(token: str, field: str = "page_token") -> dict[str, Any]:
     if not isinstance(state, dict):
         raise InvalidArgument.field(field, "not a page token from this service")
     return state
+
+
+def page_offset(token: str, field: str = "page_token", key: str = "o") -> int:
+    """The listing position an offset page token carries (0 without a token); a token whose number
+    is not an offset in 0..MAX_OFFSET is INVALID_ARGUMENT on `field`, never a driver overflow."""
+    value = decode_page_token(token, field).get(key, 0)
+    return require_int(field, value, maximum=MAX_OFFSET, description="not a page token from this service")
 
 
 def page_size(requested: int, field: str = "page_size") -> int:

@@ -1,4 +1,7 @@
-"""Idempotent consumer runner: handle, then commit; retry with backoff; dead-letter after N tries."""
+"""Idempotent consumer runner: handle, then commit. A record that fails on its own (a poison
+record) is retried a few times, then dead-lettered; a record that fails because a dependency is
+down (store, Kafka, a peer: parta_common.outages) is held and retried with backoff until the
+dependency returns, never dead-lettered — an outage is not a poison record."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from parta.common.v1 import envelope_pb2
 from parta_common.events.envelope import MalformedEvent, parse_envelope
 from parta_common.events.outbox import KafkaProducerHandle
 from parta_common.metrics import ServiceMetrics
+from parta_common.outages import dependency_of
 from parta_common.telemetry import context_from_traceparent
 
 log = structlog.get_logger("parta.consumer")
@@ -24,6 +28,8 @@ log = structlog.get_logger("parta.consumer")
 EventHandler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
 DLQ_SUFFIX = ".dlq"
+# Longest pause between two tries of a record held by an outage.
+MAX_OUTAGE_BACKOFF = 5.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -74,11 +80,23 @@ class EventConsumer:
         self._processed: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self.started = asyncio.Event()
+        self.waiting_on: str | None = None
 
     @property
     def group_id(self) -> str:
         return self._group_id
+
+    @property
+    def healthy(self) -> bool:
+        """False while a record is held because a dependency is down (readiness reads this)."""
+        return self.waiting_on is None
+
+    async def _pause(self, seconds: float) -> None:
+        # Wakes at once on stop(), so a consumer held by an outage still stops promptly.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), timeout=seconds)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group_id}")
@@ -119,24 +137,28 @@ class EventConsumer:
                 continue
             for partition, records in batch.items():
                 for record in records:
-                    if self._stopping:
-                        break
-                    await self._handle(record)
+                    if self._stopping or not await self._handle(record):
+                        break  # stopping (perhaps mid-outage): this record is replayed, not skipped
                     self._processed[partition] = record.offset + 1
                 await self.commit_processed({partition})
                 self._report_lag(consumer, partition)
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """True once the record is done with (handled or dead-lettered); False when the consumer
+        stopped first, so its offset must not be committed."""
         try:
             envelope = parse_envelope(record.value)
         except MalformedEvent as exc:
-            await self._dead_letter(record, f"malformed: {exc}")
-            return
+            return await self._dead_letter(record, f"malformed: {exc}")
         with self._span(record, envelope) as span:
-            if not await self._handle_with_retries(envelope):
+            outcome = await self._handle_with_retries(envelope)
+            if outcome is None:
+                return False
+            if not outcome:
                 if span is not None:
                     span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
-                await self._dead_letter(record, "handler failed")
+                return await self._dead_letter(record, "handler failed")
+        return True
 
     def _span(
         self, record: ConsumerRecord[bytes, bytes], envelope: envelope_pb2.EventEnvelope
@@ -163,17 +185,35 @@ class EventConsumer:
             set_status_on_exception=False,
         )
 
-    async def _handle_with_retries(self, envelope: envelope_pb2.EventEnvelope) -> bool:
-        """True once the handler succeeded; False after the last attempt failed."""
+    async def _handle_with_retries(self, envelope: envelope_pb2.EventEnvelope) -> bool | None:
+        """True once the handler succeeded; False after the last attempt failed on the record
+        itself; None when the consumer stopped while the record was held by an outage."""
         backoff = self._initial_backoff
-        for attempt in range(1, self._max_attempts + 1):
+        outage_backoff = self._initial_backoff
+        attempt = 0
+        while True:
             try:
                 await self._handler(envelope)
+                self._dependency_back()
                 self._count("handled")
                 return True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                dependency = dependency_of(exc)
+                if dependency is not None:
+                    # Not the record's fault: hold it (and the partition behind it, keeping order)
+                    # until the dependency answers again. Attempts are not counted.
+                    if self._stopping:
+                        return None
+                    self._waiting_for(dependency, envelope, exc)
+                    await self._pause(outage_backoff)
+                    outage_backoff = min(outage_backoff * 2, MAX_OUTAGE_BACKOFF)
+                    if self._stopping:
+                        return None
+                    continue
+                self._dependency_back()
+                attempt += 1
                 log.warning(
                     "event_handler_failed",
                     group=self._group_id,
@@ -183,21 +223,61 @@ class EventConsumer:
                     error=type(exc).__name__,
                     exc_info=attempt == self._max_attempts,
                 )
-                if attempt < self._max_attempts:
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-        return False
+                if attempt >= self._max_attempts:
+                    return False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], why: str) -> None:
-        producer = await self._dead_letters.get()
+    def _waiting_for(self, dependency: str, envelope: envelope_pb2.EventEnvelope, exc: Exception) -> None:
+        if self.waiting_on != dependency:
+            log.warning(
+                "consumer_waiting_for_dependency",
+                group=self._group_id,
+                dependency=dependency,
+                event_type=envelope.event_type,
+                event_id=envelope.event_id,
+                error=type(exc).__name__,
+            )
+        self.waiting_on = dependency
+        self._count("outage_retry")
+        if self._metrics is not None:
+            self._metrics.consumer_waiting.labels(self._metrics.service, self._group_id).set(1)
+
+    def _dependency_back(self) -> None:
+        if self.waiting_on is None:
+            return
+        log.info("consumer_dependency_back", group=self._group_id, dependency=self.waiting_on)
+        self.waiting_on = None
+        if self._metrics is not None:
+            self._metrics.consumer_waiting.labels(self._metrics.service, self._group_id).set(0)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], why: str) -> bool:
+        """Publishes `record` to its dead-letter topic; while Kafka itself is down it keeps trying
+        (the record stays uncommitted). False when the consumer stopped first."""
         headers = [
             ("parta-dlq-reason", why.encode()[:200]),
             ("parta-dlq-group", self._group_id.encode()),
             ("parta-dlq-origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
         ]
-        await producer.send_and_wait(record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers)
+        backoff = self._initial_backoff
+        while True:
+            try:
+                producer = await self._dead_letters.get()
+                await producer.send_and_wait(
+                    record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+                )
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._stopping:
+                    return False
+                log.warning("dead_letter_publish_failed", group=self._group_id, error=type(exc).__name__)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, MAX_OUTAGE_BACKOFF)
         self._count("dead_lettered")
         log.error("event_dead_lettered", group=self._group_id, topic=record.topic, offset=record.offset, why=why)
+        return True
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
@@ -231,6 +311,7 @@ class EventConsumer:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stop_requested.set()
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=5)

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.protocol.metadata import MetadataRequest
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -68,6 +69,11 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
+# Readiness probes run every couple of seconds; a broker that takes longer than this to answer a
+# metadata request is as good as down for the calls and relays waiting on it.
+READY_TIMEOUT_SECONDS = 2.0
+
+
 class KafkaProducerHandle:
     """Owns the producer; starts it lazily and keeps retrying, so a service can boot while Kafka is down."""
 
@@ -96,13 +102,23 @@ class KafkaProducerHandle:
                 self._producer = producer
         return self._producer
 
-    async def is_up(self) -> bool:
+    async def is_up(self, timeout: float = READY_TIMEOUT_SECONDS) -> bool:
+        """A real round trip to a broker (a metadata request for no topics) within `timeout`.
+        Cached cluster metadata is no evidence: it stays populated long after every broker left."""
         try:
-            producer = await asyncio.wait_for(self.get(), timeout=5)
+            producer = await asyncio.wait_for(self.get(), timeout=timeout)
         except Exception:
             return False
-        # A started producer that lost every broker connection reports no cluster metadata nodes.
-        return bool(producer.client.cluster.brokers())
+        client = producer.client
+        for node_id in [broker.nodeId for broker in client.cluster.brokers()]:
+            try:
+                response = await asyncio.wait_for(client.send(node_id, MetadataRequest([])), timeout=timeout)
+            except Exception as exc:
+                # That broker is down or slow; another one may answer.
+                log.debug("kafka_probe_failed", node_id=node_id, error=type(exc).__name__)
+                continue
+            return bool(response.brokers)
+        return False
 
     async def close(self) -> None:
         if self._producer is not None:

@@ -8,6 +8,7 @@ servicer, for unary and streaming calls alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import time
@@ -21,10 +22,11 @@ import structlog
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from parta_common.auth import Principal, TokenVerifier
-from parta_common.errors import DomainError, InvalidArgument, Unauthenticated
+from parta_common.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
 from parta_common.grpc import context as ctx
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
+from parta_common.outages import outage_of, store_budget
 from parta_common.telemetry import TRACEPARENT, context_from_traceparent, trace_id_of
 
 log = structlog.get_logger("parta.grpc")
@@ -50,6 +52,46 @@ def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
     return out
 
 
+DRAINING_REASON = "SERVER_DRAINING"
+
+
+def _draining_error() -> Unavailable:
+    # Retry at once: the client's next attempt reaches another replica (this one left the endpoints).
+    return Unavailable(
+        "this replica is shutting down; reconnect or retry", reason=DRAINING_REASON, retry_after_seconds=0.0
+    )
+
+
+class _Calls:
+    """The calls in flight at this edge, so a drain can end streams at once and wait for unary calls."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        self.unary = 0
+        self.streams: set[asyncio.Task[Any]] = set()
+        self.ended: set[asyncio.Task[Any]] = set()
+        self.changed = asyncio.Event()
+
+    def done(self) -> None:
+        self.changed.set()
+
+    async def drain(self, grace: float) -> None:
+        self.draining = True
+        for task in list(self.streams):
+            self.ended.add(task)
+            task.cancel(DRAINING_REASON)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.unary or self.streams:
+            self.changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning("drain_grace_exceeded", unary=self.unary, streams=len(self.streams))
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=remaining)
+
+
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     def __init__(
         self,
@@ -65,6 +107,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         self._metrics = metrics
         self._principal_check = principal_check
         self._tracer = tracer
+        self._calls = _Calls()
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown, before the server stops: refuse new calls with UNAVAILABLE `SERVER_DRAINING`,
+        end every open stream the same way at once (clients reconnect elsewhere; a stream would
+        otherwise hold the drain for the whole grace and then end CANCELLED), and wait up to
+        `grace` seconds for the unary calls in flight to complete."""
+        await self._calls.drain(grace)
 
     async def intercept_service(
         self,
@@ -82,6 +132,8 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             method,
             self._metrics,
             lambda: self._span(method, metadata),
+            self._calls,
+            method not in ALWAYS_PUBLIC,
         )
 
     def _span(self, method: str, metadata: dict[str, str]) -> AbstractContextManager[Span | None]:
@@ -136,13 +188,25 @@ Enter = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
 
 
 async def _fail(context: grpc.aio.ServicerContext, error: BaseException, method: str) -> None:
+    outage = None if isinstance(error, DomainError) else outage_of(error)
     if isinstance(error, DomainError):
         status = to_grpc_status(error)
         log.info("rpc_rejected", grpc_code=status_code_name(code_of(error)), reason=error.reason)
+    elif outage is not None:
+        # A dependency is down or slower than the caller's deadline: the client may retry (same
+        # request id), so this is UNAVAILABLE with RetryInfo, never INTERNAL.
+        status = to_grpc_status(outage)
+        log.warning("rpc_dependency_unavailable", reason=outage.reason, error=type(error).__name__)
     else:
         log.error("rpc_failed", exc_info=error)
         status = internal_status()
     await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+def _time_remaining(context: grpc.aio.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    # grpc reports "no deadline" as None or as a huge number, depending on the version.
+    return remaining if isinstance(remaining, float | int) and remaining < 86_400 else None
 
 
 def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
@@ -241,22 +305,30 @@ def _wrap(
     method: str,
     metrics: ServiceMetrics | None,
     open_span: Callable[[], AbstractContextManager[Span | None]],
+    calls: _Calls,
+    refused_while_draining: bool,
 ) -> grpc.RpcMethodHandler:
     def unary_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            calls.unary += 1
             with open_span() as span:
                 failure: BaseException | None = None
                 try:
                     _start_span(span)
+                    if calls.draining and refused_while_draining:
+                        raise _draining_error()
                     await enter(context)
-                    return await behavior(_checked(request_or_iterator), context)
+                    with store_budget(_time_remaining(context)):
+                        return await behavior(_checked(request_or_iterator), context)
                 except (DomainError, Exception) as error:
                     failure = error
                     if _is_abort(error):
                         raise
                     await _fail(context, error, method)
                 finally:
+                    calls.unary -= 1
+                    calls.done()
                     _record(metrics, method, started, context)
                     _finish_span(span, context, failure)
                     structlog.contextvars.unbind_contextvars(*_CALL_LOG_KEYS)
@@ -266,10 +338,15 @@ def _wrap(
     def stream_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            task = asyncio.current_task()
+            if task is not None:
+                calls.streams.add(task)
             with open_span() as span:
                 failure: BaseException | None = None
                 try:
                     _start_span(span)
+                    if calls.draining:
+                        raise _draining_error()
                     await enter(context)
                     result = behavior(_checked(request_or_iterator), context)
                     if inspect.isasyncgen(result):
@@ -282,7 +359,17 @@ def _wrap(
                     if _is_abort(error):
                         raise
                     await _fail(context, error, method)
+                except asyncio.CancelledError:
+                    if task is None or task not in calls.ended:
+                        raise  # the client went away, or the server is stopping hard
+                    # Ended by the drain: tell the client to reconnect instead of a bare CANCELLED.
+                    task.uncancel()
+                    await _fail(context, _draining_error(), method)
                 finally:
+                    if task is not None:
+                        calls.streams.discard(task)
+                        calls.ended.discard(task)
+                    calls.done()
                     _record(metrics, method, started, context)
                     _finish_span(span, context, failure)
                     structlog.contextvars.unbind_contextvars(*_CALL_LOG_KEYS)

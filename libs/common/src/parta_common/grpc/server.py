@@ -1,7 +1,9 @@
 """Runs one service's grpc.aio server: health, reflection, limits, background workers, graceful stop.
 
-Shutdown on SIGTERM/SIGINT: health → NOT_SERVING, stop accepting and drain in-flight calls within
-the grace period, stop background workers (consumers commit their offsets), close clients.
+Shutdown on SIGTERM/SIGINT: health → NOT_SERVING; the edge refuses new calls and ends open streams
+with UNAVAILABLE `SERVER_DRAINING` at once; in-flight unary calls complete within the grace period;
+then grpc stops (nothing left to cancel), background workers stop (consumers commit their
+offsets) and clients close.
 """
 
 from __future__ import annotations
@@ -109,7 +111,10 @@ class GrpcServiceRunner:
 
     async def _check_health(self) -> bool:
         results = await asyncio.gather(*(check() for check in self.spec.readiness), return_exceptions=True)
-        ok = all(result is True for result in results)
+        # A worker may report itself unhealthy (a consumer holding a record while a dependency is
+        # down): the replica is then behind on its projections, so it is not ready either.
+        workers_ok = all(getattr(worker, "healthy", True) is not False for worker in self.spec.workers)
+        ok = workers_ok and all(result is True for result in results)
         if not self._shutting_down:
             await self._set_health(serving=ok)
         return ok
@@ -138,7 +143,18 @@ class GrpcServiceRunner:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
-        await self.server.stop(self.spec.grace_seconds)
+        # Stop accepting, then drain: the edge refuses new calls (UNAVAILABLE SERVER_DRAINING), ends
+        # open streams at once and waits for unary calls in flight. Only then does grpc stop, so it
+        # finds nothing to cancel — grpc's stop() cancels what is still running when grace ends.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for interceptor in self.spec.interceptors:
+            drain = getattr(interceptor, "drain", None)
+            if drain is not None:
+                await drain(self.spec.grace_seconds)
+        remaining = max(0.0, self.spec.grace_seconds - (loop.time() - started))
+        await self.server.stop(remaining)
+        log.info("server_drained", service=self.spec.name, seconds=round(loop.time() - started, 3))
         for worker in reversed(self.spec.workers):
             try:
                 await worker.stop()

@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 from parta_common import errors
 
 DOMAIN = "parta.school"
+UNAVAILABLE_RETRY_SECONDS = 1.0
 
 _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.InvalidArgument, code_pb2.INVALID_ARGUMENT),
@@ -50,8 +51,12 @@ def to_rpc_status(error: errors.DomainError) -> status_pb2.Status:
                 )
             )
         )
-    if isinstance(error, errors.ResourceExhausted) and error.retry_after_seconds is not None:
-        seconds = max(0.0, error.retry_after_seconds)
+    retry_after = error.retry_after_seconds if isinstance(error, errors.ResourceExhausted) else None
+    if isinstance(error, errors.Unavailable):
+        # Every UNAVAILABLE tells the client when to retry, so SDKs back off instead of hammering.
+        retry_after = UNAVAILABLE_RETRY_SECONDS if error.retry_after_seconds is None else error.retry_after_seconds
+    if retry_after is not None:
+        seconds = max(0.0, retry_after)
         delay = duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status_pb2.Status(code=code_of(error), message=error.message, details=details)

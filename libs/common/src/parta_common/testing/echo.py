@@ -10,12 +10,14 @@ import asyncio
 import base64
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
+from aiokafka.errors import KafkaConnectionError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from opentelemetry.trace import Tracer
 from parta.testing.v1 import echo_pb2, echo_pb2_grpc
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from parta_common import errors
 from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier
@@ -45,11 +47,29 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
             raise errors.NotFound("school not found", reason="SCHOOL_NOT_FOUND")
         if request.mode == "exhausted":
             raise errors.ResourceExhausted("slow down", retry_after_seconds=1.5, reason="RATE_LIMITED")
+        if request.mode == "store_down":
+            raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+        if request.mode == "store_down_wrapped":
+            try:
+                raise AutoReconnect("connection reset")
+            except AutoReconnect as exc:
+                raise RuntimeError("could not save") from exc
+        if request.mode == "kafka_down":
+            raise KafkaConnectionError("no broker")
         raise RuntimeError("secret internal detail: mongodb://user:hunter2@db")
 
     async def Slow(self, request: echo_pb2.SlowRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         await asyncio.sleep(request.millis / 1000)
         return echo_pb2.EchoResponse(text=f"slept {request.millis}")
+
+    async def Ticks(
+        self, request: echo_pb2.TicksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[echo_pb2.TicksResponse]:
+        tick = 0
+        while True:
+            yield echo_pb2.TicksResponse(tick=tick)
+            tick += 1
+            await asyncio.sleep(max(request.millis, 1) / 1000)
 
 
 def echo_runner(

@@ -8,7 +8,7 @@ from typing import Any
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
-from parta_common.pagination import decode_page_token, encode_page_token, page_size
+from parta_common.pagination import encode_page_token, page_offset, page_size
 
 from chat.adapters.pb import ts
 from chat.app.files import Files
@@ -68,10 +68,7 @@ class FileServicer(chat_pb2_grpc.FileServiceServicer):
     async def ListFiles(self, request: chat_pb2.ListFilesRequest, context: Any) -> chat_pb2.ListFilesResponse:
         user = require_principal().user_id
         size = page_size(request.page_size)
-        state = decode_page_token(request.page_token)
-        skip = state.get("o", 0)
-        if not isinstance(skip, int) or skip < 0:
-            raise InvalidArgument.field("page_token", "not a page token from this service")
+        skip = page_offset(request.page_token)
         files, used = await self._files.list_files(user, skip, size + 1)
         token = encode_page_token({"o": skip + size}) if len(files) > size else ""
         return chat_pb2.ListFilesResponse(

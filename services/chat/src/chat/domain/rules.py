@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common import safety
 from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+from parta_common.integers import MAX_CURSOR, check_int
 
 from chat.domain.model import (
     Chat,
@@ -71,9 +72,7 @@ def check_id(v: Violations, name: str, value: str, *, required: bool = True) -> 
 
 
 def check_seq(v: Violations, name: str, seq: int, *, required: bool = True) -> None:
-    if seq < 0:
-        v.add(name, "must not be negative")
-    elif required and seq == 0:
+    if check_int(v, name, seq, maximum=MAX_CURSOR) and required and seq == 0:
         v.add(name, "must be a message sequence number (> 0)")
 
 

@@ -10,7 +10,7 @@ from parta.media_signal.v1 import events_pb2
 from parta.media_signal.v1 import media_signal_pb2 as pb
 from parta_common.errors import DomainError, FailedPrecondition, InvalidArgument, Violations
 from parta_common.grpc.status import code_of
-from parta_common.pagination import decode_page_token
+from parta_common.pagination import page_offset
 
 from media_signal.app import signals as s
 from media_signal.app.listing import RoomQuery, states_or_default
@@ -243,11 +243,8 @@ def room_query(request: pb.ListRoomsRequest) -> tuple[RoomQuery, int]:
             v.add(f"kinds[{i}]", "unknown room kind")
         else:
             kinds.append(KINDS[kind])
-    offset = decode_page_token(request.page.page_token, "page.page_token").get("o", 0)
-    if not isinstance(offset, int) or offset < 0:
-        v.add("page.page_token", "not a page token from this service")
-        offset = 0
     v.raise_if_any()
+    offset = page_offset(request.page.page_token, "page.page_token")
     query = RoomQuery(
         school_id=request.school_id,
         class_id=request.class_id,
