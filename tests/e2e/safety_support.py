@@ -93,10 +93,13 @@ async def outcome(call: Callable[[], Awaitable[Any]]) -> str:
 
 async def settled_outcome(call: Callable[[], Awaitable[str]], accept: frozenset[str], timeout: float = 3.0) -> str:
     """The cell's outcome, retried briefly while a Kafka-fed projection may still be catching up."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    start = asyncio.get_running_loop().time()
     while True:
         got = await call()
-        if got in accept or asyncio.get_running_loop().time() > deadline:
+        # PROFILE_MISSING where it is not expected is identity's ProfileCreated still on its way to
+        # chat or media-signal (another topic than the memberships the fixture waited for).
+        budget = 20.0 if got.endswith("PROFILE_MISSING") else timeout
+        if got in accept or asyncio.get_running_loop().time() - start > budget:
             return got
         await asyncio.sleep(0.25)
 

@@ -241,7 +241,14 @@ async def test_finding_05_student_cannot_accept_a_teacher_invite(world: World) -
     }
     assert roles == {sc.STUDENT}
     await _member_seen_by_chat(w, sam, w.class_chat)
-    assert await outcome(lambda: w.group(sam, w["cid"])) == "PERMISSION_DENIED:NOT_STAFF"
+    last: list[str] = []
+
+    async def not_staff() -> bool:  # once chat has his profile too (identity's topic, not school's)
+        last.append(await outcome(lambda: w.group(sam, w["cid"])))
+        return last[-1] != "FAILED_PRECONDITION:PROFILE_MISSING"
+
+    await eventually(not_staff, timeout=30, what="chat knows sam's profile")
+    assert last[-1] == "PERMISSION_DENIED:NOT_STAFF"
 
 
 # ---------------------------------------------------------------- 6. revocation everywhere
