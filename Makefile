@@ -11,7 +11,7 @@ STAMP   := $(CACHE)/stamps
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CACHE)/uv
 
-.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render clean replay-dlq test-stress
+.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +78,14 @@ replay-dlq: setup ## Replay a dead-letter topic into its origin topic once the c
 
 render: setup ## Render every Kustomize overlay into .cache/render/ and validate it offline (Kubernetes schemas)
 	$(PY) deploy/render.py
+
+images: setup ## Build the four service images with podman from a Debian base made here (no registry): .cache/images/
+	$(PY) deploy/images.py build
+
+test-containers: setup ## Run the built images as hardened containers (host network): probes + a smoke flow
+	$(PY) deploy/local/testrun.py containers
+
+run-containers: images test-containers ## make images, then the container smoke run (Kafka and the store on the host)
 
 clean: ## Remove generated code and caches (keeps downloaded infrastructure)
 	rm -rf $(GEN)/parta $(STAMP) .venv

@@ -1,4 +1,4 @@
-"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*.
+"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*, containers/*.
 
 Integration and e2e tests need the real local Kafka and Mongo-wire store; `make test` starts them
 and passes their addresses in PARTA_KAFKA_BOOTSTRAP and PARTA_TEST_MONGODB_URI. A missing address
@@ -21,11 +21,12 @@ TIERS = ("unit", "integration", "e2e")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests_root = Path(__file__).resolve().parent
     for item in items:
-        # Relative to tests/: a checkout that lives under a folder named e2e or store (a worktree
-        # such as /work/wt/e2e) must not turn every test into that tier.
+        # Relative to tests/, so a checkout under a directory named e.g. "store" is not a tier.
         path = Path(str(item.fspath)).resolve()
         parts = path.relative_to(tests_root).parts if path.is_relative_to(tests_root) else path.parts
-        if "e2e" in parts:
+        if "containers" in parts:  # the built images as containers: `make test-containers`, not `make test`
+            item.add_marker(pytest.mark.containers)
+        elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts or "store" in parts:
             item.add_marker(pytest.mark.integration)

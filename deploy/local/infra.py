@@ -5,7 +5,8 @@
     python deploy/local/infra.py status
 
 Components: kafka (Apache Kafka 4.1 KRaft single node from Maven Central jars, Java 17) and
-store (the Mongo-wire server chosen in docs/store.md, or a real mongod / MONGODB_URI when given).
+store (secantus-mdb, the Rust Mongo-wire daemon chosen in docs/store.md; PARTA_STORE_ENGINE=secantusdb
+picks the pip-installed Python server; a real mongod / MONGODB_URI when given).
 Media servers (janus, coturn) are added by deploy/local/media.py when present.
 """
 
@@ -34,6 +35,9 @@ KAFKA_VERSION = "4.1.1"
 KAFKA_PORT = int(os.environ.get("PARTA_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("PARTA_KAFKA_CONTROLLER_PORT", "9093"))
 STORE_PORT = int(os.environ.get("PARTA_STORE_PORT", "27017"))
+# The second store engine, started only for the conformance suite (`make test` runs tests/store
+# against both engines so a fallback engine never rots).
+STORE_ALT_PORT = int(os.environ.get("PARTA_STORE_ALT_PORT", str(STORE_PORT + 1)))
 
 
 def say(message: str) -> None:
@@ -381,6 +385,32 @@ def store_up() -> bool:
     wait_for("store", lambda: store.ready(STORE_PORT), 60, "store")
     say(f"Mongo-wire store ready on 127.0.0.1:{STORE_PORT}")
     return True
+
+
+def conformance_engines() -> list[str]:
+    """The local engines besides the primary one that tests/store must also pass on (none when
+    MONGODB_URI is given: then nothing local is installed or started)."""
+    import store
+
+    primary = store.engine()
+    if primary == "external":
+        return []
+    return [eng for eng in ("secantus-mdb", "secantusdb") if eng != primary]
+
+
+def second_store_up(eng: str, port: int = STORE_ALT_PORT) -> tuple[str, str]:
+    """Starts `eng` on `port` under its own name; returns (name for stop_pid, URI)."""
+    import store
+
+    name = f"store-{eng}"
+    if port_open(port):
+        raise SystemExit(f"port {port} is taken: set PARTA_STORE_ALT_PORT for the second store engine")
+    store.install(CACHE, eng)
+    pid = store.start(CACHE, port, eng, name)
+    pid_file(name).write_text(str(pid))
+    wait_for(f"store {eng}", lambda: store.ready(port), 60, name)
+    say(f"{eng} ready on 127.0.0.1:{port} for the conformance suite")
+    return name, f"mongodb://127.0.0.1:{port}/?directConnection=true"
 
 
 # ---------------------------------------------------------------- commands

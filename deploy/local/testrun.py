@@ -1,9 +1,13 @@
 """`make test`: start the local infrastructure it needs, run every tier, stop what it started.
 
-    python deploy/local/testrun.py all|unit|integration|e2e|bench
+    python deploy/local/testrun.py all|unit|integration|e2e|containers|bench
     python deploy/local/testrun.py stress [RUNS]    # integration + e2e with one core kept busy, RUNS times
 
+`all` is unit, integration and e2e; `containers` (the built images under podman) runs only when named.
+
 A tier that collects no tests (pytest exit code 5) is a failure: every tier must run something.
+With the integration tier, tests/store also runs against the second local store engine
+(secantus-mdb and SecantusDB both pass it; see docs/store.md), started on PARTA_STORE_ALT_PORT.
 `stress` is the timing check: CI machines are shared, so a test that passes only on an idle machine
 is a defect. A CPU hog (one busy process, like a neighbour's build) runs for the whole run.
 """
@@ -33,6 +37,25 @@ def run_tier(tier: str, env: dict[str, str]) -> int:
         print(f"tier {tier}: no tests were collected — that is a failure, not a pass", flush=True)
         code = 1
     print(f"===== tier {tier}: exit {code} in {time.monotonic() - started:.0f}s =====", flush=True)
+    return code
+
+
+def run_conformance_on_other_engines(env: dict[str, str]) -> int:
+    """tests/store against every local engine besides the primary, each started just for it."""
+    code = 0
+    for eng in infra.conformance_engines():
+        print(f"\n===== store conformance: {eng} =====", flush=True)
+        started = time.monotonic()
+        name, uri = infra.second_store_up(eng)
+        try:
+            args = [sys.executable, "-m", "pytest", "tests/store", "-m", "integration", "-q", "-rfEs"]
+            result = subprocess.call(args, cwd=ROOT, env={**env, "PARTA_TEST_MONGODB_URI": uri})
+        finally:
+            infra.stop_pid(name)
+        if result == NO_TESTS:
+            result = 1
+        print(f"===== store conformance {eng}: exit {result} in {time.monotonic() - started:.0f}s =====", flush=True)
+        code = code or result
     return code
 
 
@@ -73,6 +96,12 @@ def main(argv: list[str]) -> int:
     needs_infra = any(t != "unit" for t in tiers)
     started: list[str] = []
     env = dict(os.environ)
+    if target == "bench" and not os.environ.get("PARTA_STORE_ENGINE"):
+        import store
+
+        # The bench measures the services, so it runs on the fastest local store (docs/store.md).
+        os.environ["PARTA_STORE_ENGINE"] = store.BENCH_ENGINE
+        env["PARTA_STORE_ENGINE"] = store.BENCH_ENGINE
     try:
         if needs_infra:
             started = infra.up(["kafka", "store", *[n for n in infra.COMPONENTS if n not in ("kafka", "store")]])
@@ -82,6 +111,8 @@ def main(argv: list[str]) -> int:
         if target == "bench":
             return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)
         failures = [tier for tier in tiers if run_tier(tier, env) != 0]
+        if target in ("all", "integration") and run_conformance_on_other_engines(env) != 0:
+            failures.append("store conformance (second engine)")
         if failures:
             print(f"FAILED tiers: {', '.join(failures)}", flush=True)
             return 1

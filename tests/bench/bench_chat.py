@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ms, run_load  # noqa: E402
+from common import LoadResult, ms, run_load  # noqa: E402
+from cost import Meter, metered_env  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc  # noqa: E402
 from parta.identity.v1 import keys_pb2, keys_pb2_grpc  # noqa: E402
@@ -97,8 +98,13 @@ async def _seed_chat(db, chat_id: str, kind: int, members: list[str], *, admins:
         await db["profiles"].insert_many(fresh[i : i + 1000])
 
 
-async def _delivery(stub, mint: TokenMint, chat_id: str, sender: str, users: list[str], messages: int) -> list[float]:  # type: ignore[no-untyped-def]
-    """Opens one stream per user, sends `messages` one at a time, returns send→receipt latencies."""
+async def _delivery(
+    stub, mint: TokenMint, chat_id: str, sender: str, users: list[str], messages: int, on_live=None
+) -> list[float]:  # type: ignore[no-untyped-def]
+    """Opens one stream per user, sends `messages` one at a time, returns send→receipt latencies.
+
+    `on_live()` is awaited once every stream is live, before the first send, and again when the
+    last message has arrived (so a cost window leaves out opening the streams)."""
     started: dict[str, float] = {}
     latencies: list[float] = []
     live = 0
@@ -123,6 +129,8 @@ async def _delivery(stub, mint: TokenMint, chat_id: str, sender: str, users: lis
 
     tasks = [asyncio.create_task(watch(u)) for u in users]
     await asyncio.wait_for(all_live.wait(), 120)
+    if on_live is not None:
+        await on_live()
     md = _md(mint, sender)
     for i in range(messages):
         cmid = f"d-{chat_id}-{i}"
@@ -134,6 +142,8 @@ async def _delivery(stub, mint: TokenMint, chat_id: str, sender: str, users: lis
     deadline = time.perf_counter() + 30
     while len(latencies) < messages * len(users) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
+    if on_live is not None:
+        await on_live()
     for call in calls:
         call.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -152,9 +162,18 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
     db = client[f"chat_{run_id}"]
     rows: list[tuple[str, str]] = []
     try:
-        chat = await stack.start(
-            "chat", {"CHAT_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}", "CHAT_LOG_LEVEL": "warning"}
-        )
+        chat_env = {
+            "CHAT_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}",
+            "CHAT_LOG_LEVEL": "warning",
+            **metered_env("CHAT_"),
+        }
+        chat = await stack.start("chat", chat_env)
+        meter = Meter(chat.process.pid, chat_env)
+        # A second replica that holds no streams: what every replica pays per message on the topic
+        # (its live reader reads every partition), the first bottleneck in docs/scaling.md.
+        idle_env = {**chat_env, **metered_env("CHAT_")}
+        idle = await stack.start("chat", idle_env, name="chat-idle")
+        idle_meter = Meter(idle.process.pid, idle_env)
         sender = "bench-teacher"
         class_members = [sender] + [f"bench-student-{i}" for i in range(29)]
         channel_members = [f"bench-reader-{i}" for i in range(CHANNEL_SUBSCRIBERS)]
@@ -175,21 +194,73 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     timeout=30,
                 )
 
+            async def drained() -> None:
+                # Let the outbox relay finish the backlog: its commands and records belong to the sends.
+                for _ in range(600):
+                    if not await db["messages"].count_documents({"_outbox_n": {"$gt": 0}}):
+                        break
+                    await asyncio.sleep(0.1)
+
             for concurrency in (1, 16, 64):
                 result = await run_load(
                     lambda i, c=concurrency: send(c * 10_000_000 + i), concurrency=concurrency, seconds=SECONDS
                 )
                 rows.append((f"SendMessage, concurrency {concurrency}", f"{result.rate:.0f}/s  {ms(result.latencies)}"))
+                if concurrency == 16:
+                    await drained()
+                    idle_before = await idle_meter.snapshot()
+                    cost = await meter.measure(
+                        "chat SendMessage, concurrency 16",
+                        "rpc:SendMessage",
+                        lambda: run_load(lambda i: send(20_000_000 + i), concurrency=16, seconds=SECONDS),
+                        settle=drained,
+                    )
+                    rows.append(("SendMessage cost, concurrency 16", str(cost)))
+                    idle_cost = idle_meter.row(
+                        "chat replica without subscribers, per message on the topic",
+                        None,
+                        idle_before,
+                        await idle_meter.snapshot(),
+                        LoadResult(cost.calls, cost.seconds, []),
+                        cost.calls,
+                        "its live reader reads every partition; incl. its share of relaying the shared outbox",
+                    )
+                    rows.append(("idle replica cost per message", str(idle_cost)))
 
-            # Let the outbox relay finish the send phase's backlog, so delivery is measured on its own.
-            for _ in range(600):
-                if not await db["messages"].count_documents({"_outbox_n": {"$gt": 0}}):
-                    break
-                await asyncio.sleep(0.1)
-            class_lat = await _delivery(stub, mint, "bench-class", sender, class_members[1:], 40)
+            await drained()
+
+            async def delivered(rpc: str, chat_id: str, users: list[str], messages: int, note: str):  # type: ignore[no-untyped-def]
+                marks: list = []  # snapshot and time when every stream is live, and when all arrived
+
+                async def mark() -> None:
+                    marks.append((await meter.snapshot(), time.perf_counter()))
+
+                latencies = await _delivery(stub, mint, chat_id, sender, users, messages, on_live=mark)
+                (before, began), (after, ended) = marks
+                result = LoadResult(messages, ended - began, latencies)
+                return meter.row(rpc, "rpc:Subscribe", before, after, result, messages, note)
+
+            # Per message: the replica's whole work for one message sent into the chat and fanned out
+            # to every stream it holds (one replica here), its SendMessage included; streams already open.
+            cost = await delivered(
+                "chat delivery, 30-member class, per message (incl. its send)",
+                "bench-class",
+                class_members[1:],
+                40,
+                "29 streams; latency = send→receipt",
+            )
+            class_lat = cost.latencies
             rows.append(("send→delivery, 30-member class chat (29 streams × 40 msgs)", ms(class_lat)))
+            rows.append(("delivery cost per message, 30-member class", str(cost)))
             began = time.perf_counter()
-            chan_lat = await _delivery(stub, mint, "bench-channel", sender, channel_members, 10)
+            cost = await delivered(
+                f"chat delivery, {CHANNEL_SUBSCRIBERS}-subscriber channel, per message (incl. its send)",
+                "bench-channel",
+                channel_members,
+                10,
+                f"{CHANNEL_SUBSCRIBERS} streams",
+            )
+            chan_lat = cost.latencies
             rows.append(
                 (
                     f"send→delivery, {CHANNEL_SUBSCRIBERS}-subscriber channel (10 msgs)",
@@ -197,6 +268,27 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     f" {time.perf_counter() - began:.0f} s incl. subscribe]",
                 )
             )
+            rows.append((f"delivery cost per message, {CHANNEL_SUBSCRIBERS}-subscriber channel", str(cost)))
+
+            # Subscribe resume: a client that was away reconnects with its cursor 20 updates back.
+            member_md = _md(mint, class_members[1])
+
+            async def resume(_: int) -> None:
+                call = stub.Subscribe(
+                    chat_pb2.SubscribeRequest(cursors=[chat_pb2.ChatCursor(chat_id="bench-class", update_seq=20)]),
+                    metadata=member_md,
+                )
+                async for event in call:
+                    if event.WhichOneof("event") == "live":
+                        break
+                call.cancel()
+
+            cost = await meter.measure(
+                "chat Subscribe resume (20 missed, until live)",
+                "rpc:Subscribe",
+                lambda: run_load(resume, concurrency=16, seconds=SECONDS / 2),
+            )
+            rows.append(("Subscribe resume cost, concurrency 16", str(cost)))
 
             # History: a chat of HISTORY messages loaded in bulk, then pages of 50 before random cursors.
             began = time.perf_counter()
@@ -229,13 +321,22 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             load_s = time.perf_counter() - began
             cursors = [HISTORY - (i * 997) % (HISTORY - 100) for i in range(200)]
             pages: list[float] = []
-            for i, cursor in enumerate(cursors):
-                t = time.perf_counter()
-                reply = await stub.ListMessages(
-                    chat_pb2.ListMessagesRequest(chat_id="bench-history", before_seq=cursor, limit=50), metadata=md
-                )
-                pages.append(time.perf_counter() - t)
-                assert len(reply.messages) == 50 and reply.messages[-1].seq == cursor - 1, i
+
+            async def paged() -> LoadResult:
+                began = time.perf_counter()
+                for i, cursor in enumerate(cursors):
+                    t = time.perf_counter()
+                    reply = await stub.ListMessages(
+                        chat_pb2.ListMessagesRequest(chat_id="bench-history", before_seq=cursor, limit=50), metadata=md
+                    )
+                    pages.append(time.perf_counter() - t)
+                    assert len(reply.messages) == 50 and reply.messages[-1].seq == cursor - 1, i
+                return LoadResult(len(pages), time.perf_counter() - began, list(pages))
+
+            cost = await meter.measure(
+                f"chat ListMessages (50 before cursor, {HISTORY:,} msgs), concurrency 1", "rpc:ListMessages", paged
+            )
+            rows.append(("ListMessages cost, concurrency 1", str(cost)))
             rows.append(
                 (f"history page (50 before cursor), {HISTORY:,}-message chat", f"{ms(pages)}  [load {load_s:.0f} s]")
             )

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import run_load  # noqa: E402
+from common import LoadResult, run_load  # noqa: E402
+from cost import Meter, metered_env  # noqa: E402
 from parta.identity.v1 import auth_pb2, auth_pb2_grpc, profiles_pb2, profiles_pb2_grpc  # noqa: E402
 from parta.testing.v1 import echo_pb2, echo_pb2_grpc  # noqa: E402
 from parta_common.auth import KeyCache, TokenVerifier  # noqa: E402
@@ -32,6 +33,8 @@ from parta_common.testing.echo import echo_runner  # noqa: E402
 from tests.e2e.harness import Stack  # noqa: E402
 
 SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "5"))
+# Per-call cost rows (cost.CostRow as text), appended after the rows above.
+COST_ROWS: list[tuple[str, str]] = []
 
 
 class CodeTail:
@@ -61,7 +64,7 @@ class CodeTail:
         return self.codes.pop(phone)
 
 
-async def _sign_ins(address: str, sms: Path, concurrency: int) -> tuple[float, list[str]]:
+async def _sign_ins(address: str, sms: Path, concurrency: int, meter: Meter | None = None) -> tuple[float, list[str]]:
     tail = CodeTail(sms)
     tokens: list[str] = []
     async with grpc.aio.insecure_channel(address) as channel:
@@ -77,6 +80,15 @@ async def _sign_ins(address: str, sms: Path, concurrency: int) -> tuple[float, l
             tokens.append(reply.access_token)
 
         result = await run_load(one, concurrency=concurrency, seconds=SECONDS)
+        if meter is not None:
+            cost = await meter.measure(
+                f"identity sign-in (RequestCode + VerifyCode), concurrency {concurrency}",
+                "rpc:VerifyCode",
+                lambda: run_load(one, concurrency=concurrency, seconds=SECONDS / 2),
+                settle=meter.quiesce,
+                note="in RPC = VerifyCode's; all = both RPCs + relay",
+            )
+            COST_ROWS.append(("sign-in cost, concurrency 16", str(cost)))
     return result.rate, tokens
 
 
@@ -86,10 +98,20 @@ async def _interceptor_cost(identity_address: str, token: str) -> tuple[float, f
     verifier = TokenVerifier(KeyCache(source), issuer="parta-identity", audience="parta")
     await verifier.verify(token)  # warm the key cache
     n = 3000
-    started = time.perf_counter()
-    for _ in range(n):
-        await verifier.verify(token)
-    verify_us = (time.perf_counter() - started) / n * 1e6
+
+    async def verify_loop() -> LoadResult:
+        latencies = []
+        began = time.perf_counter()
+        for _ in range(n):
+            t = time.perf_counter()
+            await verifier.verify(token)
+            latencies.append(time.perf_counter() - t)
+        return LoadResult(n, time.perf_counter() - began, latencies)
+
+    # The check every service runs in its edge, measured in this process (no store, no Kafka).
+    cost = await Meter(os.getpid()).measure("token check (TokenVerifier.verify, in-process)", None, verify_loop)
+    COST_ROWS.append(("token check cost", str(cost)))
+    verify_us = cost.seconds / n * 1e6
 
     async def echo_latency(with_edge: bool) -> float:
         runner = echo_runner(verifier=verifier, with_edge=with_edge)
@@ -116,7 +138,7 @@ async def _interceptor_cost(identity_address: str, token: str) -> tuple[float, f
     return verify_us, bare, edged
 
 
-async def _authenticated_rpc(address: str, tokens: list[str]) -> str:
+async def _authenticated_rpc(address: str, tokens: list[str], meter: Meter) -> str:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = profiles_pb2_grpc.ProfileServiceStub(channel)
         request = profiles_pb2.BatchGetDisplayNamesRequest()
@@ -124,16 +146,28 @@ async def _authenticated_rpc(address: str, tokens: list[str]) -> str:
         async def one(i: int) -> None:
             await stub.BatchGetDisplayNames(request, metadata=[("authorization", f"Bearer {tokens[i % len(tokens)]}")])
 
-        return (await run_load(one, concurrency=16, seconds=min(SECONDS, 3))).summary()
+        cost = await meter.measure(
+            "identity authenticated RPC (token + session check), concurrency 16",
+            "rpc:BatchGetDisplayNames",
+            lambda: run_load(one, concurrency=16, seconds=min(SECONDS, 3)),
+        )
+        COST_ROWS.append(("authenticated RPC cost", str(cost)))
+        return cost_summary(cost)
+
+
+def cost_summary(cost) -> str:  # type: ignore[no-untyped-def]
+    return LoadResult(cost.calls, cost.seconds, cost.latencies).summary()
 
 
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
     stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], "bench" + uuid.uuid4().hex[:6])
     rows: list[tuple[str, str]] = []
     try:
-        identity = await stack.start("identity", extra={"IDENTITY_LOG_LEVEL": "warning"})
+        identity_env = {"IDENTITY_LOG_LEVEL": "warning", **metered_env("IDENTITY_")}
+        identity = await stack.start("identity", extra=identity_env)
+        meter = Meter(identity.process.pid, identity_env)
         rate1, _ = await _sign_ins(identity.address, stack.sms_file, 1)
-        rate16, tokens = await _sign_ins(identity.address, stack.sms_file, 16)
+        rate16, tokens = await _sign_ins(identity.address, stack.sms_file, 16, meter)
         rows.append(("sign-ins/s (RequestCode+VerifyCode), 1 client", f"{rate1:.0f}"))
         rows.append(("sign-ins/s (RequestCode+VerifyCode), 16 concurrent", f"{rate16:.0f}"))
         verify_us, bare, edged = await _interceptor_cost(identity.address, tokens[0])
@@ -141,11 +175,16 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
         rows.append(("echo in-process, no interceptor", f"{bare:.0f} µs/call"))
         rows.append(("echo in-process, edge interceptor + token", f"{edged:.0f} µs/call (+{edged - bare:.0f} µs)"))
         rows.append(
-            ("identity authenticated RPC (token + session check)", await _authenticated_rpc(identity.address, tokens))
+            (
+                "identity authenticated RPC (token + session check)",
+                await _authenticated_rpc(identity.address, tokens, meter),
+            )
         )
     finally:
         stack.stop_all()
         stack.sms_file.unlink(missing_ok=True)
+    rows.extend(COST_ROWS)
+    COST_ROWS.clear()
     return rows
 
 

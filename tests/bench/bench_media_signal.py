@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ms, percentile  # noqa: E402
+from common import LoadResult, ms, percentile, run_load  # noqa: E402
+from cost import Meter, metered_env  # noqa: E402
 from parta.media_signal.v1 import events_pb2 as ev  # noqa: E402
 from parta.media_signal.v1 import media_signal_pb2 as pb  # noqa: E402
 
@@ -27,7 +28,11 @@ SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SA
 
 async def run(env: dict) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    async with MediaStack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], keepalive=15) as stack:
+    metered = metered_env("MEDIA_SIGNAL_")
+    async with MediaStack(
+        env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], keepalive=15, extra=metered
+    ) as stack:
+        meter = Meter(stack.stack.services["media_signal"].process.pid, metered)
         teacher_id = "t-" + uuid.uuid4().hex[:6]
         students = [f"s{i}-{uuid.uuid4().hex[:6]}" for i in range(STORM)]
         school = await stack.school(
@@ -50,6 +55,12 @@ async def run(env: dict) -> list[tuple[str, str]]:
             return await user.join_token(room.room_id)
 
         tokens = await asyncio.gather(*(token_for(u) for u in users))
+        cost = await meter.measure(
+            "media-signal CreateJoinToken, concurrency 16",
+            "rpc:CreateJoinToken",
+            lambda: run_load(lambda i: users[i % STORM].join_token(room.room_id), concurrency=16, seconds=2.0),
+        )
+        rows.append(("CreateJoinToken cost, concurrency 16", str(cost)))
 
         async def join(user, token) -> float:
             started = time.perf_counter()
@@ -77,12 +88,19 @@ async def run(env: dict) -> list[tuple[str, str]]:
         await sa.expect("joined")
         sb = await b.signal(room_id=call.room_id)
         await sb.expect("joined")
-        latencies = []
-        for _ in range(RELAYS):
-            started = time.perf_counter()
-            await sa.send(pb.SignalRequest(offer=pb.SessionDescription(sdp=SDP, participant_id=sb.participant_id)))
-            await sb.expect("offer")
-            latencies.append(time.perf_counter() - started)
+        latencies: list[float] = []
+
+        async def relay() -> LoadResult:
+            began = time.perf_counter()
+            for _ in range(RELAYS):
+                started = time.perf_counter()
+                await sa.send(pb.SignalRequest(offer=pb.SessionDescription(sdp=SDP, participant_id=sb.participant_id)))
+                await sb.expect("offer")
+                latencies.append(time.perf_counter() - started)
+            return LoadResult(RELAYS, time.perf_counter() - began, list(latencies))
+
+        cost = await meter.measure("media-signal signalling relay (offer A→B), sequential", "rpc:Signal", relay)
+        rows.append(("signalling relay cost", str(cost)))
         rows.append((f"signalling relay A→B (offer), {RELAYS} sequential, p50/p99", ms(latencies)))
         rows.append(("signalling relay p99 (ms)", f"{percentile(latencies, 99) * 1000:.2f}"))
         await sa.close()

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pymongo.monitoring  # noqa: E402
 from common import ms, run_load  # noqa: E402
+from cost import Meter, metered_env  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 from parta.identity.v1 import keys_pb2, keys_pb2_grpc, profiles_pb2, profiles_pb2_grpc  # noqa: E402
 from parta.school.v1 import events_pb2 as ev  # noqa: E402
@@ -100,14 +101,14 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
     stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], "b" + uuid.uuid4().hex[:8])
     rows: list[tuple[str, str]] = []
     try:
-        school_svc = await stack.start(
-            "school",
-            {
-                "SCHOOL_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}",
-                "SCHOOL_OPERATOR_PHONES": OPERATOR,
-                "SCHOOL_LOG_LEVEL": "warning",
-            },
-        )
+        school_env = {
+            "SCHOOL_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}",
+            "SCHOOL_OPERATOR_PHONES": OPERATOR,
+            "SCHOOL_LOG_LEVEL": "warning",
+            **metered_env("SCHOOL_"),
+        }
+        school_svc = await stack.start("school", school_env)
+        meter = Meter(school_svc.process.pid, school_env)
         async with grpc.aio.insecure_channel(school_svc.address) as channel:
             schools = rpc.SchoolServiceStub(channel)
             classes = rpc.ClassServiceStub(channel)
@@ -176,6 +177,14 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     f"{_per_call_us(cpu, _cpu_seconds(pid), accepted.requests)} (relay included)",
                 )
             )
+            cost = await meter.measure(
+                "school AcceptInvite (student), concurrency 16",
+                "rpc:AcceptInvite",
+                lambda: run_load(lambda i: accept(2_000_000 + i), concurrency=16, seconds=SECONDS / 2),
+                settle=meter.quiesce,  # the acceptances' events are published inside the window
+                note="relay/consumer work of the window in 'all'",
+            )
+            rows.append(("AcceptInvite cost, concurrency 16", str(cost)))
 
             async def check(i: int) -> None:
                 reply = await members.CheckPermission(
@@ -201,6 +210,12 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     f"{_per_call_us(cpu, _cpu_seconds(pid), loaded.requests)}",
                 )
             )
+            cost = await meter.measure(
+                "school CheckPermission, concurrency 16",
+                "rpc:CheckPermission",
+                lambda: run_load(check, concurrency=16, seconds=SECONDS / 2),
+            )
+            rows.append(("CheckPermission cost, concurrency 16", str(cost)))
         rows += await _commands_per_call(env, mint, f"127.0.0.1:{key_port}")
     finally:
         stack.stop_all()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import cost  # noqa: E402
 from common import EchoCeiling  # noqa: E402
 from parta_common.testing.otlp import OtlpReceiver  # noqa: E402
 
@@ -34,6 +35,21 @@ def _load(name: str):
     return module
 
 
+def _store_name(uri: str) -> str:
+    """Which server answered (the one already listening may not be the engine asked for)."""
+    from pymongo import MongoClient
+
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        info = client.admin.command("buildInfo")
+    finally:
+        client.close()
+    if "secantusVersion" in info:
+        name = "secantus-mdb" if str(info["secantusVersion"]).startswith("0.5") else "SecantusDB"
+        return f"{name} {info['secantusVersion']}"
+    return f"MongoDB {info.get('version', '?')}"
+
+
 def _row(section: str, name: str, value: str) -> None:
     print(f"{section:14} {name:58} {value}", flush=True)
 
@@ -47,6 +63,12 @@ async def main() -> int:
             _row(
                 "ceiling", f"bare grpc.aio echo, concurrency {concurrency}", (await bare.measure(concurrency)).summary()
             )
+        assert bare.process is not None
+        ceiling = await cost.Meter(bare.process.pid).measure(
+            "bare grpc.aio echo ceiling, concurrency 16", None, lambda: bare.measure(16)
+        )
+        cost.COLLECTED.remove(ceiling)  # printed first in the table, not as a service row
+        _row("ceiling", "bare echo cost, concurrency 16", str(ceiling))
         _row("ceiling", "echo through the kit edge (public RPC), concurrency 16", (await kit.measure(16)).summary())
     # The same edge with tracing switched on, exporting in batches over OTLP/gRPC to a loopback
     # receiver (in this process, so the receiver's work competes with the load generator's).
@@ -91,6 +113,11 @@ async def main() -> int:
         except Exception as exc:
             failures += 1
             _row(name, "FAILED", repr(exc))
+    # One table per run: what each hot RPC costs its service process, beside the echo ceiling.
+    # Store commands and Kafka records per call do not depend on the store; CPU per call hardly
+    # does (the process waits on the store off-CPU); calls/s and latency do.
+    print(f"\nPer-call cost (store: {_store_name(env['PARTA_TEST_MONGODB_URI'])}):\n", flush=True)
+    print(cost.table(cost.COLLECTED, ceiling), flush=True)
     return 1 if failures else 0
 
 

@@ -359,3 +359,136 @@ async def test_ttl_index_removes_expired_documents_and_keeps_the_rest(db):
     await expire_now(db.client, pruned)
     left = sorted([d["_id"] async for d in db.expiring.find({}, {"_id": 1})])
     assert left == ["ended_recently", "future", "no_field", "not_a_date", "null"]
+
+
+# --- shapes found by grepping the services' adapters (added with issue 18) ----------------------
+
+
+async def test_sparse_unique_index_allows_many_documents_without_the_field(db):
+    # identity's phone_unique and school's class_unique: unique among documents that have the
+    # field, any number of documents without it.
+    await db.users.create_index([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True)
+    await db.users.insert_many([{"_id": f"u{i}"} for i in range(5)])
+    await db.users.insert_one({"_id": "p1", "phone": "+79990000001"})
+    with pytest.raises(DuplicateKeyError):
+        await db.users.insert_one({"_id": "p2", "phone": "+79990000001"})
+    await db.users.update_one({"_id": "u0"}, {"$set": {"name": "x"}})
+    assert await db.users.count_documents({"phone": {"$exists": False}}) == 5
+
+
+# secantus-mdb 0.5.3-beta.196 keeps the unique-index key a document was INSERTED with after an
+# update changes or removes that field: reads are right, but inserting the old value again raises
+# DuplicateKeyError (keys written by updates are released; replace_one releases them too). Real
+# MongoDB and SecantusDB 0.7.0b3 release it. Services rely on it: identity drops a deleted
+# account's phone so the number may sign up again; school renames classes and moves them up a year.
+# Strict: this fails the day the daemon is fixed (then drop the marker) and on any other server
+# that has the bug. See docs/store.md.
+_STALE_UNIQUE_KEY = "secantus-mdb 0.5.3-beta.196 keeps the inserted unique key after an update (docs/store.md)"
+
+
+async def _keeps_inserted_unique_keys(db) -> bool:
+    info = await db.client.admin.command("buildInfo")
+    return info.get("secantusVersion") == "0.5.3-beta.196"
+
+
+@pytest.mark.parametrize("change", ["set", "unset"])
+async def test_updating_a_unique_field_frees_the_old_value(db, change, request):
+    if await _keeps_inserted_unique_keys(db):
+        request.applymarker(pytest.mark.xfail(reason=_STALE_UNIQUE_KEY, raises=DuplicateKeyError, strict=True))
+    await db.users.create_index([("phone", ASCENDING)], name="phone_unique", unique=True, sparse=True)
+    await db.users.insert_one({"_id": "old", "phone": "+79990000001"})
+    update = {"$set": {"phone": "+79990000002"}} if change == "set" else {"$unset": {"phone": ""}}
+    await db.users.update_one({"_id": "old"}, update)
+    assert await db.users.count_documents({"phone": "+79990000001"}) == 0
+    await db.users.insert_one({"_id": "new", "phone": "+79990000001"})
+    assert await db.users.count_documents({"phone": "+79990000001"}) == 1
+
+
+async def test_expr_field_comparison_caps_concurrent_uses(db):
+    # school's invite acceptance: one conditional $inc per use, the filter compares two fields of
+    # the same document, so 30 concurrent acceptances of a 10-use invite take exactly 10 seats.
+    await db.invites.insert_one({"_id": "inv", "uses": 0, "max_uses": 10, "revoked": False})
+
+    async def accept() -> bool:
+        res = await db.invites.update_one(
+            {"_id": "inv", "revoked": False, "$expr": {"$lt": ["$uses", "$max_uses"]}},
+            {"$inc": {"uses": 1}},
+        )
+        return res.modified_count == 1
+
+    results = await asyncio.gather(*(accept() for _ in range(30)))
+    assert sum(results) == 10
+    assert (await db.invites.find_one({"_id": "inv"}))["uses"] == 10
+
+
+async def test_or_with_null_matches_missing_and_null_fields(db):
+    # media-signal's room lease: claim a room whose owner is this replica, nobody (null or no
+    # field) or a lapsed lease, and not one held by another replica.
+    await db.rooms.insert_many(
+        [
+            {"_id": "mine", "owner": {"replica": "r1", "lease_until": 100}},
+            {"_id": "null", "owner": None},
+            {"_id": "missing"},
+            {"_id": "lapsed", "owner": {"replica": "r2", "lease_until": 5}},
+            {"_id": "held", "owner": {"replica": "r2", "lease_until": 100}},
+        ]
+    )
+    query = {"$or": [{"owner.replica": "r1"}, {"owner": None}, {"owner.lease_until": {"$lt": 50}}]}
+    found = sorted([d["_id"] async for d in db.rooms.find(query)])
+    assert found == ["lapsed", "mine", "missing", "null"]
+    res = await db.rooms.update_one({"_id": "held", **query}, {"$set": {"owner.replica": "r1"}})
+    assert res.matched_count == 0
+
+
+async def test_outbox_push_each_with_counter_and_pending_scan(db):
+    # The kit's outbox (parta_common.events.outbox): $push $each + $inc of _outbox_n merged into
+    # the state change; the relay scans the sparse _outbox_n index for pending documents and acks
+    # by $pull of the ids it published with a matching $inc of -n.
+    await db.chats.create_index([("_outbox_n", ASCENDING)], name="outbox_pending", sparse=True)
+    await db.chats.insert_many([{"_id": "a", "v": 0}, {"_id": "b", "v": 0}])
+    await db.chats.update_one(
+        {"_id": "a"},
+        {"$set": {"v": 1}, "$push": {"_outbox": {"$each": [{"id": "e1"}, {"id": "e2"}]}}, "$inc": {"_outbox_n": 2}},
+    )
+    pending = [d["_id"] async for d in db.chats.find({"_outbox_n": {"$gt": 0}}).sort("_outbox_n", ASCENDING).limit(100)]
+    assert pending == ["a"]
+    await db.chats.update_one(
+        {"_id": "a"}, {"$pull": {"_outbox": {"id": {"$in": ["e1", "e2"]}}}, "$inc": {"_outbox_n": -2}}
+    )
+    doc = await db.chats.find_one({"_id": "a"})
+    assert doc["_outbox"] == [] and doc["_outbox_n"] == 0 and doc["v"] == 1
+    assert [d async for d in db.chats.find({"_outbox_n": {"$gt": 0}})] == []
+
+
+async def test_find_in_with_projection_sort_and_limit(db):
+    # Projections by membership (chat, media-signal): $in over ids, a projection, a sort on a
+    # secondary key and a limit, answered in order.
+    await db.members.create_index([("user_id", ASCENDING), ("chat_id", ASCENDING)])
+    await db.members.insert_many(
+        [{"chat_id": f"c{i}", "user_id": "u1" if i % 2 else "u2", "role": "student", "n": i} for i in range(10)]
+    )
+    docs = [
+        d
+        async for d in db.members.find(
+            {"user_id": {"$in": ["u1"]}, "chat_id": {"$ne": "c9"}}, {"_id": 0, "chat_id": 1, "n": 1}
+        )
+        .sort("n", DESCENDING)
+        .limit(3)
+    ]
+    assert docs == [{"chat_id": "c7", "n": 7}, {"chat_id": "c5", "n": 5}, {"chat_id": "c3", "n": 3}]
+
+
+async def test_update_many_add_to_set_is_idempotent(db):
+    # chat's "send a stored file into a chat": $addToSet on many files; replaying it changes nothing.
+    await db.files.insert_many([{"_id": f"f{i}", "chats": []} for i in range(3)])
+    for _ in range(2):
+        await db.files.update_many({"_id": {"$in": ["f0", "f2"]}}, {"$addToSet": {"chats": "c1"}})
+    assert [d["chats"] async for d in db.files.find({}).sort("_id", ASCENDING)] == [["c1"], [], ["c1"]]
+
+
+async def test_conditional_upsert_with_set_on_insert_keeps_the_first_value(db):
+    # Idempotent creates keyed by a client request id: the first insert wins, a retry only reads.
+    for text in ("first", "retry"):
+        await db.messages.update_one({"_id": "chat1:req1"}, {"$setOnInsert": {"text": text, "seq": 1}}, upsert=True)
+    assert (await db.messages.find_one({"_id": "chat1:req1"}))["text"] == "first"
+    assert await db.messages.count_documents({}) == 1

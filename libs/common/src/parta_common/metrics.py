@@ -48,6 +48,17 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.store_commands = Counter(
+            "parta_store_commands_total",
+            "Store commands sent, by scope (rpc:Method, event:Type, worker:name) and command name; "
+            "only with MONGODB_COMMAND_METRICS on",
+            ["service", "scope", "command"],
+            registry=self.registry,
+        )
+
+    def count_store_command(self, scope: str, command: str) -> None:
+        self.store_commands.labels(self.service, scope, command).inc()
+
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         self.rpc_latency.labels(self.service, method).observe(seconds)
         self.rpc_total.labels(self.service, method, code).inc()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pymongo
-from pymongo import AsyncMongoClient, IndexModel
+import structlog
+from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -25,7 +28,76 @@ SOCKET_TIMEOUT_MS = 10_000
 PING_TIMEOUT_SECONDS = 2.0
 
 
-def create_mongo_client(uri: str, *, app_name: str) -> AsyncMongoClient[Document]:
+# Driver chatter that is not the application's own work: server monitoring and connection set-up.
+_HANDSHAKE_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "saslStart", "saslContinue", "endSessions"})
+
+
+def command_scope() -> str:
+    """Who is sending a store command, from the contextvars the kit binds in the sending task.
+
+    The edge binds `rpc` (the full method) for every call, the event consumer `consumed` (the
+    event type) while it handles a record, the outbox relay `worker`; the rest is "background".
+    """
+    bound = structlog.contextvars.get_contextvars()
+    if rpc := bound.get("rpc"):
+        return "rpc:" + str(rpc).rsplit("/", 1)[-1]
+    if consumed := bound.get("consumed"):
+        return "event:" + str(consumed).rsplit(".", 1)[-1]
+    if worker := bound.get("worker"):
+        return f"worker:{worker}"
+    return "background"
+
+
+class StoreCommandCounter(monitoring.CommandListener):
+    """Counts the store commands a client sends, by scope (command_scope()) and command name.
+
+    What a call costs in store round trips is a property of the code, not of the store, so it is
+    the number a production sizing and the regression guards are built from. PyMongo publishes
+    the started event in the task that sends the command, so the scope is the caller's.
+    `on_command(scope, command)` is a hook for a Prometheus counter; `counts` serves tests.
+    Enabled per service by the setting MONGODB_COMMAND_METRICS (off by default: every command
+    then pays a listener call).
+    """
+
+    def __init__(self, on_command: Callable[[str, str], None] | None = None):
+        self._lock = threading.Lock()  # the driver may publish from its monitor threads
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._on_command = on_command
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        if name in _HANDSHAKE_COMMANDS:
+            return
+        scope = command_scope()
+        with self._lock:
+            self._counts[(scope, name)] += 1
+        if self._on_command is not None:
+            self._on_command(scope, name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    @property
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def total(self, scope: str | None = None) -> int:
+        """All commands, or those of one scope (e.g. "rpc:SendMessage")."""
+        with self._lock:
+            return sum(n for (s, _), n in self._counts.items() if scope is None or s == scope)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+def create_mongo_client(
+    uri: str, *, app_name: str, command_listener: StoreCommandCounter | None = None
+) -> AsyncMongoClient[Document]:
     # tz_aware: datetimes come back as UTC-aware, like the ones the domain writes.
     return AsyncMongoClient(
         uri,
@@ -35,6 +107,7 @@ def create_mongo_client(uri: str, *, app_name: str) -> AsyncMongoClient[Document
         connectTimeoutMS=CONNECT_TIMEOUT_MS,
         socketTimeoutMS=SOCKET_TIMEOUT_MS,
         uuidRepresentation="standard",
+        event_listeners=[command_listener] if command_listener is not None else [],
     )
 
 

@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     grace_seconds: float = Field(default=10.0, gt=0, le=300)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     replica_id: str = ""
+    # Count store commands by name (parta_store_commands_total): the per-call cost `make bench`
+    # prints. Off by default because every command then pays a listener call.
+    mongodb_command_metrics: bool = False
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:

@@ -193,7 +193,10 @@ class EventConsumer:
         attempt = 0
         while True:
             try:
-                await self._handler(envelope)
+                # Bound so store commands and log lines are attributed to the event being handled
+                # (parta_common.mongo.StoreCommandCounter's scope).
+                with structlog.contextvars.bound_contextvars(consumed=envelope.event_type):
+                    await self._handler(envelope)
                 self._dependency_back()
                 self._count("handled")
                 return True

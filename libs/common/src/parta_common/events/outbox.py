@@ -163,6 +163,8 @@ class OutboxRelay:
                 await asyncio.wait_for(self._task, timeout=5)
 
     async def _run(self) -> None:
+        # This task's own context: its store commands count as the relay's, not as a request's.
+        structlog.contextvars.bind_contextvars(worker="outbox-relay")
         backoff = 0.2
         while not self._stopping:
             self._wake.clear()
