@@ -99,6 +99,7 @@ class FakeChallenges:
 class FakeSessions:
     def __init__(self) -> None:
         self.rows: dict[str, Session] = {}
+        self.published: list[object] = []  # SessionRevoked events, as the outbox would relay them
 
     async def get(self, session_id: str) -> Session | None:
         s = self.rows.get(session_id)
@@ -111,6 +112,8 @@ class FakeSessions:
         if self.rows[session.id].version != session.version:
             raise Aborted("conflict", reason="CONCURRENT_UPDATE")
         session.version += 1
+        self.published.extend(session.events)
+        session.events.clear()
         self.rows[session.id] = copy.deepcopy(session)
 
     async def list_active(self, user_id: str) -> list[Session]:
@@ -121,6 +124,8 @@ class FakeSessions:
         for s in self.rows.values():
             if s.user_id == user_id and s.id != keep and s.revoke(reason, now):
                 s.version += 1
+                self.published.extend(s.events)
+                s.events.clear()
                 n += 1
         return n
 
@@ -176,6 +181,7 @@ class FakeDirectory:
     def __init__(self) -> None:
         self.schools: dict[str, set[str]] = {}
         self.parents: set[tuple[str, str]] = set()
+        self.admins: dict[str, set[str]] = {}  # admin id -> schools they administer
 
     async def sharing_school(self, user_id: str, others: Iterable[str]) -> set[str]:
         mine = self.schools.get(user_id, set())
@@ -183,6 +189,9 @@ class FakeDirectory:
 
     async def is_parent_of(self, guardian_id: str, child_id: str) -> bool:
         return (guardian_id, child_id) in self.parents
+
+    async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
+        return bool(self.admins.get(admin_id, set()) & self.schools.get(user_id, set()))
 
 
 class World:

@@ -369,11 +369,15 @@ async def test_account_deletion_removes_the_member(world: World) -> None:
     await world.account_deleted(p["bob"].user_id, 9)
 
     async def gone() -> bool:
-        return not await chat_ids(a, p["bob"])
+        # Bob's own token is refused at the edge now (the kit's revocation deny-set), so the
+        # removal is seen from a remaining member.
+        view = await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=f"cls-{class_id}"), metadata=p["ann"].md)
+        return view.chat.chat.member_count == 2
 
     await eventually(gone)
-    view = await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=f"cls-{class_id}"), metadata=p["ann"].md)
-    assert view.chat.chat.member_count == 2
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await chat_ids(a, p["bob"])
+    assert code(refused) == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_teachers_create_group_chats(world: World) -> None:

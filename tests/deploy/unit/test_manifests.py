@@ -369,3 +369,16 @@ def test_grafana_dashboard_is_valid_json_and_covers_the_service_metrics(rendered
         cm = get(result.documents, "ConfigMap", "grafana-dashboard-parta")
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
         assert json.loads(cm["data"]["parta-overview.json"]) == dashboard
+
+
+def test_identity_trusts_forwarded_addresses_only_from_the_pod_network(rendered):
+    """Sign-in limits key on the real client behind the ingress (issue 11, finding 9): identity
+    names its trusted proxies, they parse as CIDRs, and they are not "everyone"."""
+    import ipaddress
+
+    for overlay in ("dev", "prod"):
+        env = _env_sources(rendered[overlay].documents, "identity")
+        value = env["IDENTITY_TRUSTED_PROXIES"]
+        networks = [ipaddress.ip_network(v.strip()) for v in value.split(",") if v.strip()]
+        assert networks, overlay
+        assert all(n.is_private and n.prefixlen >= 8 for n in networks), (overlay, value)

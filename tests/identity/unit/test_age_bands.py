@@ -123,12 +123,17 @@ async def test_bands_stored_before_the_check_existed_or_under_another_consent_ag
     assert (await stricter.refresh_due()).checked == 0
 
 
-async def test_a_corrected_birth_date_moves_the_band_in_the_same_update():
+async def test_a_corrected_birth_date_moves_the_band_once_confirmed_in_the_same_update():
     world = World()
     world.clock.set(at("2026-09-01"))
     user_id = await child(world, "2015-01-01")
     world.users.published.clear()
     await world.profiles.update_profile(user_id, {"birth_date": "2007-01-01"}, ["birth_date"])
+    assert band_events(world) == []  # crossing bands waits for a guardian or a school admin
+    admin = await world.signed_in("+79990000077")
+    world.directory.admins[admin.user_id] = {"school-1"}
+    world.directory.schools[user_id] = {"school-1"}
+    await world.profiles.confirm_birth_date_change(admin.user_id, user_id, "2007-01-01")
     assert (
         ProfileAgeBandChanged(user_id, AgeBand.ADULT, AgeBand.BELOW_CONSENT_AGE, ConsentState.NOT_REQUIRED)
         in world.users.published

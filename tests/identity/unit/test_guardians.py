@@ -37,8 +37,8 @@ async def test_child_below_consent_age_waits_for_a_guardian():
 async def test_link_by_phone_needs_the_child_then_consent_grants():
     w = World()
     mother, child = await family(w)
-    view = await w.guardians.link(mother.user_id, CHILD, None)
-    assert view.link.state is LinkState.PENDING
+    assert await w.guardians.link(mother.user_id, CHILD, None) is None  # recorded, nothing shown
+    assert [v.link.state for v in await w.guardians.guardians(child.user_id)] == [LinkState.PENDING]
     with pytest.raises(FailedPrecondition):
         await w.guardians.set_consent(mother.user_id, child.user_id, True)  # not confirmed yet
     await w.guardians.confirm(child.user_id, mother.user_id)
@@ -115,8 +115,8 @@ async def test_strangers_cannot_grant_consent_or_probe_children():
     mother, child = await family(w)
     with pytest.raises(NotFound):
         await w.guardians.set_consent(mother.user_id, child.user_id, True)
-    with pytest.raises(NotFound):
-        await w.guardians.link(mother.user_id, "+79990000000", None)
+    # A phone nobody has answers exactly like a real child's phone: no existence oracle.
+    assert await w.guardians.link(mother.user_id, "+79990000000", None) is None
 
 
 async def test_deleting_the_guardian_unlinks_and_revokes_sessions():
@@ -137,3 +137,76 @@ async def test_deleting_the_guardian_unlinks_and_revokes_sessions():
     assert type(w.users.published[-1]).__name__ == "AccountDeleted"
     again = await w.signed_in(MOTHER)  # the number may sign up again, as a new person
     assert again.is_new_user and again.user_id != mother.user_id
+
+
+# --- issue 11, finding 7: links reveal nothing and cannot be jammed --------------------------------
+
+
+async def strangers(w: World, n: int, start: int = 0) -> list[str]:
+    out = []
+    for i in range(start, start + n):
+        s = await w.signed_in(f"+7999222{i:04d}")
+        await w.profiles.create_profile(s.user_id, ProfileInput("Чужой", "Человек", "", "1980-01-01"), "")
+        out.append(s.user_id)
+    return out
+
+
+async def test_pending_requests_do_not_take_the_childs_guardian_slots():
+    from identity.app.policy import IdentityPolicy
+
+    w = World(IdentityPolicy(child_link_requests_per_day=100))
+    mother, child = await family(w)
+    for stranger in await strangers(w, 8):
+        assert await w.guardians.link(stranger, CHILD, None) is None
+    code, _ = await w.guardians.create_link_code(child.user_id)
+    view = await w.guardians.link(mother.user_id, None, code)  # the real parent is not GUARDIANS_FULL
+    assert view is not None and view.link.state is LinkState.LINKED
+
+
+async def test_a_phone_request_from_a_stranger_shows_no_child_and_export_shows_none():
+    w = World()
+    mother, child = await family(w)
+    assert await w.guardians.link(mother.user_id, CHILD, None) is None
+    assert await w.guardians.children(mother.user_id) == []
+    exported = await w.accounts.export(mother.user_id)
+    assert exported.children == []
+    await w.guardians.confirm(child.user_id, mother.user_id)  # the child confirms: now it shows
+    assert [c.id for c in (await w.accounts.export(mother.user_id)).children] == [child.user_id]
+
+
+async def test_pending_requests_lapse():
+    w = World()
+    mother, child = await family(w)
+    await w.guardians.link(mother.user_id, CHILD, None)
+    w.clock.advance(w.policy.guardian_request_ttl_seconds + 1)
+    assert await w.guardians.guardians(child.user_id) == []
+    with pytest.raises(NotFound):
+        await w.guardians.confirm(child.user_id, mother.user_id)
+
+
+async def test_link_attempts_are_limited_per_child_phone_whether_or_not_it_has_an_account():
+    from identity.app.policy import IdentityPolicy
+    from parta_common.errors import ResourceExhausted
+
+    w = World(IdentityPolicy(child_link_requests_per_day=3))
+    await family(w)
+    people = await strangers(w, 4)
+    for phone in (CHILD, "+79990000000"):
+        for stranger in people[:3]:
+            assert await w.guardians.link(stranger, phone, None) is None
+        with pytest.raises(ResourceExhausted) as caught:
+            await w.guardians.link(people[3], phone, None)
+        assert caught.value.reason == "LINK_RATE_LIMITED"
+
+
+async def test_link_attempts_are_limited_per_guardian():
+    from identity.app.policy import IdentityPolicy
+    from parta_common.errors import ResourceExhausted
+
+    w = World(IdentityPolicy(guardian_links_per_day=2))
+    mother, _child = await family(w)
+    await w.guardians.link(mother.user_id, "+79990000001", None)
+    await w.guardians.link(mother.user_id, "+79990000002", None)
+    with pytest.raises(ResourceExhausted) as caught:
+        await w.guardians.link(mother.user_id, "+79990000003", None)
+    assert caught.value.reason == "LINK_RATE_LIMITED"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from identity.app.profiles import ProfileInput
 from identity.domain.phones import normalize_phone
-from parta_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from parta_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
 from tests.identity.fakes import World
 
@@ -101,3 +101,106 @@ async def test_display_names_only_for_people_sharing_a_school():
         await w.profiles.display_names(me.user_id, ["nope"])
     with pytest.raises(InvalidArgument):
         await w.profiles.display_names(me.user_id, [me.user_id] * 201)
+
+
+# --- issue 11, finding 1b: a birth date that crosses the consent age or 18 needs a confirmer -----
+
+
+async def _child_and_mother(w):  # type: ignore[no-untyped-def]
+    from identity.app.profiles import ProfileInput as Input
+
+    child = await w.signed_in("+79993330001")
+    mother = await w.signed_in("+79993330002")
+    await w.profiles.create_profile(child.user_id, Input("Миша", "Смирнов", "", "2015-05-01"), "")
+    await w.profiles.create_profile(mother.user_id, Input("Анна", "Смирнова", "", "1988-02-02"), "")
+    return child.user_id, mother.user_id
+
+
+async def test_a_child_cannot_age_itself_out_of_the_consent_gate():
+    from identity.domain.events import AgeBand, BirthDateChangeRequested, ConsentState
+
+    w = World()
+    child, _mother = await _child_and_mother(w)
+    user = await w.profiles.update_profile(child, {"birth_date": "2000-01-01"}, ["birth_date"])
+    assert user.profile is not None and user.profile.birth_date.isoformat() == "2015-05-01"  # old band holds
+    assert user.consent_state is ConsentState.AWAITING_GUARDIAN
+    assert user.pending_birth_date is not None and user.pending_birth_date.isoformat() == "2000-01-01"
+    assert BirthDateChangeRequested(child, AgeBand.BELOW_CONSENT_AGE, AgeBand.ADULT) in w.users.published
+
+
+async def test_a_same_band_correction_applies_at_once():
+    w = World()
+    child, _mother = await _child_and_mother(w)
+    user = await w.profiles.update_profile(child, {"birth_date": "2015-06-01"}, ["birth_date"])
+    assert user.profile is not None and user.profile.birth_date.isoformat() == "2015-06-01"
+    assert user.pending_birth_date is None
+
+
+async def test_a_linked_guardian_confirms_the_change_and_it_is_recorded():
+    from identity.domain.events import BirthDateChangeConfirmed, ConsentChanged, ConsentState
+
+    w = World()
+    child, mother = await _child_and_mother(w)
+    code, _ = await w.guardians.create_link_code(child)
+    await w.guardians.link(mother, None, code)
+    await w.profiles.update_profile(child, {"birth_date": "2010-01-01"}, ["birth_date"])  # 16: consents alone
+    with pytest.raises(FailedPrecondition) as mismatch:
+        await w.profiles.confirm_birth_date_change(mother, child, "2011-01-01")
+    assert mismatch.value.reason == "BIRTH_DATE_CHANGE_MISMATCH"
+    user = await w.profiles.confirm_birth_date_change(mother, child, "2010-01-01")
+    assert user.consent_state is ConsentState.NOT_REQUIRED and user.pending_birth_date is None
+    confirmed = [e for e in w.users.published if isinstance(e, BirthDateChangeConfirmed)]
+    assert [(e.confirmed_by_user_id, e.confirmed_as) for e in confirmed] == [(mother, "guardian")]
+    assert any(
+        isinstance(e, ConsentChanged) and e.consent_state is ConsentState.NOT_REQUIRED for e in w.users.published
+    )
+
+
+async def test_nobody_else_can_confirm_not_even_the_child_and_a_pending_link_is_not_enough():
+    w = World()
+    child, mother = await _child_and_mother(w)
+    await w.guardians.link(mother, "+79993330001", None)  # a request, not yet confirmed by the child
+    await w.profiles.update_profile(child, {"birth_date": "2000-01-01"}, ["birth_date"])
+    stranger = await w.signed_in("+79993330009")
+    for caller in (child, mother, stranger.user_id):
+        with pytest.raises(NotFound) as caught:
+            await w.profiles.confirm_birth_date_change(caller, child, "2000-01-01")
+        assert caught.value.reason == "BIRTH_DATE_CHANGE_NOT_FOUND"
+
+
+async def test_a_school_admin_of_the_childs_school_confirms_or_declines():
+    from identity.domain.events import BirthDateChangeDeclined
+
+    w = World()
+    child, _mother = await _child_and_mother(w)
+    admin = await w.signed_in("+79993330003")
+    w.directory.admins[admin.user_id] = {"school-1"}
+    w.directory.schools[child] = {"school-1"}
+    await w.profiles.update_profile(child, {"birth_date": "2000-01-01"}, ["birth_date"])
+    await w.profiles.decline_birth_date_change(admin.user_id, child)
+    assert (await w.users.get(child)).pending_birth_date is None  # type: ignore[union-attr]
+    assert any(isinstance(e, BirthDateChangeDeclined) and e.declined_as == "school_admin" for e in w.users.published)
+    await w.profiles.update_profile(child, {"birth_date": "2000-01-01"}, ["birth_date"])
+    user = await w.profiles.confirm_birth_date_change(admin.user_id, child, "2000-01-01")
+    assert user.profile is not None and user.profile.birth_date.isoformat() == "2000-01-01"
+
+
+async def test_the_owner_withdraws_by_giving_the_confirmed_date_again():
+    w = World()
+    child, _mother = await _child_and_mother(w)
+    await w.profiles.update_profile(child, {"birth_date": "2000-01-01"}, ["birth_date"])
+    user = await w.profiles.update_profile(child, {"birth_date": "2015-05-01"}, ["birth_date"])
+    assert user.pending_birth_date is None
+
+
+async def test_a_profile_less_account_is_not_consented_and_has_no_snapshot():
+    from identity.domain.events import ConsentState, ProfileCreated, ProfileUpdated
+
+    w = World()
+    signed = await w.signed_in("+79993330010")
+    user = await w.users.get(signed.user_id)
+    assert user is not None and user.consent_state is ConsentState.UNSPECIFIED  # never NOT_REQUIRED
+    assert not any(isinstance(e, ProfileCreated | ProfileUpdated) for e in w.users.published)
+    with pytest.raises(FailedPrecondition) as caught:
+        await w.profiles.get_my_profile(signed.user_id)
+    assert caught.value.reason == "PROFILE_MISSING"

@@ -77,3 +77,60 @@ async def test_list_and_revoke_sessions_only_touch_ones_own():
     await w.sign_in.check_session(a1.user_id, a1.session_id)
     with pytest.raises(Unauthenticated):
         await w.sign_in.check_session(a3.user_id, a3.session_id)
+
+
+# --- revocation reaches every service: SessionRevoked through the outbox (issue 11, finding 6) ----
+
+
+def _revoked(w: World) -> list[tuple[str, str]]:
+    from identity.domain.events import SessionRevoked
+
+    return [(e.session_id, e.reason) for e in w.sessions.published if isinstance(e, SessionRevoked)]
+
+
+async def test_revoking_a_session_publishes_session_revoked():
+    w = World()
+    s = await w.signed_in(PHONE)
+    await w.sign_in.revoke_session(s.user_id, s.session_id)
+    assert _revoked(w) == [(s.session_id, "revoked_by_user")]
+
+
+async def test_log_out_everywhere_publishes_one_revocation_per_other_session():
+    w = World()
+    keep = await w.signed_in(PHONE)
+    other = await w.signed_in(PHONE)
+    third = await w.signed_in(PHONE)
+    assert await w.sign_in.revoke_all(keep.user_id, keep.session_id) == 2
+    assert sorted(_revoked(w)) == sorted([(other.session_id, "revoked_by_user"), (third.session_id, "revoked_by_user")])
+
+
+async def test_refresh_token_reuse_publishes_session_revoked():
+    w = World()
+    s = await w.signed_in(PHONE)
+    await w.sign_in.refresh(s.refresh_token)
+    with pytest.raises(Unauthenticated):
+        await w.sign_in.refresh(s.refresh_token)
+    assert _revoked(w) == [(s.session_id, "refresh_token_reuse")]
+
+
+async def test_deleting_the_account_revokes_every_session_and_publishes_account_deleted():
+    from identity.domain.events import AccountDeleted
+
+    w = World()
+    s = await w.signed_in(PHONE)
+    await w.accounts.delete(s.user_id, confirm=True)
+    assert _revoked(w) == [(s.session_id, "account_deleted")]
+    assert [e.user_id for e in w.users.published if isinstance(e, AccountDeleted)] == [s.user_id]
+
+
+def test_revocation_events_carry_the_expiry_of_the_last_token():
+    from datetime import UTC, datetime
+
+    from identity.adapters.events import to_message
+    from identity.domain.events import AccountDeleted, SessionRevoked
+
+    at = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+    revoked, key = to_message(SessionRevoked("u1", "s1", at, "revoked_by_user"), token_ttl_seconds=300)
+    assert key == "u1" and revoked.expires_at.seconds == int(at.timestamp()) + 300  # type: ignore[attr-defined]
+    deleted, _ = to_message(AccountDeleted("u1", at), token_ttl_seconds=300)
+    assert deleted.expires_at.seconds == int(at.timestamp()) + 300  # type: ignore[attr-defined]

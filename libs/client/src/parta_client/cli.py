@@ -1078,8 +1078,11 @@ def guardian_link(child_phone: Annotated[str, typer.Option("--child-phone")]) ->
 
     async def action(parta: Parta) -> None:
         reply = await parta.guardians.LinkGuardian(guardians_pb2.LinkGuardianRequest(child_phone=child_phone))
-        state = "linked" if reply.link.state == guardians_pb2.GUARDIAN_LINK_STATE_LINKED else "pending"
-        emit(reply.link, lambda: out().print(f"Link to {reply.link.child_user_id}: {state}."))
+        if reply.link.state == guardians_pb2.GUARDIAN_LINK_STATE_LINKED:
+            emit(reply.link, lambda: out().print(f"Link to {reply.link.child_user_id}: linked."))
+        else:
+            # Identity tells a phone request nothing about the child (not even whether it exists).
+            emit(reply.link, lambda: out().print("Request sent: the child confirms it (or the school does)."))
 
     run(action)
 

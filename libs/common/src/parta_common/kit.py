@@ -12,11 +12,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parta_common.auth import KeyCache, KeySource, TokenVerifier
 from parta_common.events.outbox import KafkaProducerHandle, OutboxRelay
+from parta_common.events.revocations import IDENTITY_TOPIC, RevocationFeed
 from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
 from parta_common.grpc.server import ReadinessCheck
 from parta_common.metrics import ServiceMetrics
 from parta_common.mongo import StoreCommandCounter, create_mongo_client, ping
+from parta_common.revocation import RevocationList
 from parta_common.settings import ServiceSettings
 from parta_common.telemetry import Tracing, tracing_from_env
 
@@ -30,6 +32,9 @@ class Infrastructure:
     database: AsyncDatabase[dict[str, Any]]
     producer: KafkaProducerHandle
     verifier: TokenVerifier
+    revocations: RevocationList
+    # A Worker every service starts: it fills `revocations` from identity.user.v1.
+    revocation_feed: RevocationFeed
     tracing: Tracing | None = None
     store_commands: StoreCommandCounter | None = None
 
@@ -42,7 +47,9 @@ class Infrastructure:
         async def mongo_ready() -> bool:
             return await ping(self.mongo)
 
-        return [mongo_ready, self.producer.is_up]
+        # Not ready until the revocation feed has caught up and while it cannot hear Kafka: a
+        # replica that does not know the revoked sessions must not judge tokens.
+        return [mongo_ready, self.producer.is_up, self.revocation_feed.ready]
 
     def relay(self, collections: Iterable[str], *, poll_interval: float = 0.5) -> OutboxRelay:
         return OutboxRelay(self.database, collections, self.producer, metrics=self.metrics, poll_interval=poll_interval)
@@ -56,6 +63,8 @@ class Infrastructure:
             metrics=self.metrics,
             principal_check=principal_check,
             tracer=self.tracer,
+            revocations=self.revocations,
+            trusted_proxies=self.settings.trusted_networks(),
         )
 
     async def close(self) -> None:
@@ -76,7 +85,21 @@ def build_infrastructure(
     metrics = ServiceMetrics(service, host=settings.metrics_host)
     commands = StoreCommandCounter(metrics.count_store_command) if settings.mongodb_command_metrics else None
     mongo = create_mongo_client(settings.mongodb_uri.get_secret_value(), app_name=service, command_listener=commands)
-    verifier = TokenVerifier(KeyCache(key_source), issuer=settings.auth_issuer, audience=settings.auth_audience)
+    verifier = TokenVerifier(
+        KeyCache(key_source),
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        cache_size=settings.auth_token_cache_size,
+    )
+    revocations = RevocationList(max_entries=settings.revocation_max_entries)
+    feed = RevocationFeed(
+        settings.kafka_bootstrap,
+        settings.topic(IDENTITY_TOPIC),
+        revocations,
+        horizon_seconds=settings.revocation_horizon_seconds,
+        max_lag_seconds=settings.revocation_max_lag_seconds,
+        client_id=f"{service}-revocations-{settings.replica_id or 'main'}",
+    )
     return Infrastructure(
         service=service,
         settings=settings,
@@ -85,6 +108,8 @@ def build_infrastructure(
         database=mongo[settings.mongodb_database],
         producer=KafkaProducerHandle(settings.kafka_bootstrap, client_id=f"{service}-{settings.replica_id or 'main'}"),
         verifier=verifier,
+        revocations=revocations,
+        revocation_feed=feed,
         tracing=tracing_from_env(service, replica_id=settings.replica_id),
         store_commands=commands,
     )

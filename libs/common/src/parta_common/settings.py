@@ -7,6 +7,8 @@ from enum import StrEnum
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parta_common.grpc.forwarded import Network, parse_networks
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -37,12 +39,35 @@ class ServiceSettings(BaseSettings):
     identity_address: str = ""
     auth_issuer: str = "parta-identity"
     auth_audience: str = "parta"
+    # Verified access tokens remembered per replica (issue 18); 0 turns the cache off.
+    auth_token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    # The revocation deny-set (parta_common.revocation): how far back the feed reads identity's
+    # events at start (at least the longest access-token life, identity allows up to 3600 s), how
+    # long without hearing Kafka a replica stays ready, and a cap against floods.
+    revocation_horizon_seconds: float = Field(default=3600.0, ge=60, le=86_400)
+    revocation_max_lag_seconds: float = Field(default=30.0, gt=0, le=3600)
+    revocation_max_entries: int = Field(default=200_000, ge=1000)
+    # Proxies whose forwarded client address (X-Forwarded-For / Forwarded) is believed: comma-
+    # separated CIDRs or addresses, e.g. the ingress controller's pod network. Empty: none; the
+    # TCP peer is the client.
+    trusted_proxies: str = ""
     grace_seconds: float = Field(default=10.0, gt=0, le=300)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     replica_id: str = ""
     # Count store commands by name (parta_store_commands_total): the per-call cost `make bench`
     # prints. Off by default because every command then pays a listener call.
     mongodb_command_metrics: bool = False
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> ServiceSettings:
+        try:
+            self.trusted_networks()
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES must be comma-separated CIDRs: {exc}") from exc
+        return self
+
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies.split(","))
 
     @model_validator(mode="after")
     def _production_needs_explicit_endpoints(self) -> ServiceSettings:

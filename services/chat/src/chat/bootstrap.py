@@ -140,7 +140,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge()],
             readiness=infra.readiness(),
-            workers=[policy_sync, relay, live, consumer, housekeeper],
+            workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed],
             closers=[infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

@@ -35,6 +35,7 @@ from parta_common.settings import Environment
 from identity.adapters.events import TOPIC, UserEventMapper
 from identity.adapters.keys import KeyringHolder, MongoKeyStore, parse_configured_keys
 from identity.adapters.mongo import (
+    SESSIONS,
     USERS,
     MongoChallengeRepository,
     MongoMembershipDirectory,
@@ -101,6 +102,8 @@ def policy_from(settings: IdentitySettings) -> IdentityPolicy:
         session_idle_days=settings.session_idle_days,
         consent_age=settings.consent_age,
         link_code_ttl_seconds=settings.link_code_ttl_seconds,
+        child_link_requests_per_day=settings.child_link_requests_per_day,
+        guardian_request_ttl_seconds=settings.guardian_request_ttl_seconds,
     )
 
 
@@ -199,9 +202,10 @@ async def build(
     hasher = KeyedHasher(hash_key)
 
     policy = policy_from(settings)
-    relay = infra.relay([USERS])
-    users = MongoUserRepository(db, UserEventMapper(settings.topic(TOPIC), clock.now), on_events=relay.notify)
-    sessions = MongoSessionRepository(db)
+    relay = infra.relay([USERS, SESSIONS])
+    mapper = UserEventMapper(settings.topic(TOPIC), clock.now, token_ttl_seconds=settings.access_token_ttl_seconds)
+    users = MongoUserRepository(db, mapper, on_events=relay.notify)
+    sessions = MongoSessionRepository(db, mapper, on_events=relay.notify)
     directory = MongoMembershipDirectory(db)
     sign_in = SignIn(
         users=users,
@@ -233,7 +237,7 @@ async def build(
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
 
-    workers: list[object] = [relay]
+    workers: list[object] = [relay, infra.revocation_feed]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
     workers.append(age_bands)
     if key_store is not None:

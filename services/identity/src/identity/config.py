@@ -16,7 +16,9 @@ class IdentitySettings(ServiceSettings):
     signing_keys: SecretStr | None = None
     # HMAC key for codes and phone rate-limit keys (base64, >= 16 bytes); same rule as above.
     hash_key: SecretStr | None = None
-    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Five minutes: other services refuse revoked sessions within seconds through the revocation
+    # feed; if that feed lags (Kafka trouble), this bounds how long a revoked token can live.
+    access_token_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     keyring_reload_seconds: float = Field(default=30.0, gt=0)
 
     # One-time codes and limits. Defaults are strict; tests on 127.0.0.1 raise them.
@@ -29,6 +31,10 @@ class IdentitySettings(ServiceSettings):
     session_idle_days: int = Field(default=60, ge=1, le=365)
     consent_age: int = Field(default=14, ge=0, le=18)
     link_code_ttl_seconds: int = Field(default=600, ge=60, le=86400)
+    # Guardian link requests by phone: how many may name one child's phone per day (from anyone),
+    # and how long a pending request waits for the child's (or the school's) confirmation.
+    child_link_requests_per_day: int = Field(default=10, ge=1)
+    guardian_request_ttl_seconds: int = Field(default=7 * 86_400, ge=3600, le=90 * 86_400)
     # How often the age-band check looks for birthdays that crossed the consent age or 18.
     age_band_check_seconds: float = Field(default=86_400.0, gt=0)
 

@@ -196,7 +196,7 @@ async def build(
             service_names=SERVICE_NAMES,
             interceptors=[infra.edge(PUBLIC_METHODS)],
             readiness=infra.readiness(),
-            workers=[*relays.values(), consumer, feed],
+            workers=[*relays.values(), consumer, feed, infra.revocation_feed],
             closers=[profile_lookup.close, infra.close],
             grace_seconds=settings.grace_seconds,
             max_message_bytes=settings.max_message_bytes,

@@ -6,10 +6,14 @@ from contextvars import ContextVar
 
 from parta_common.auth import Principal
 from parta_common.errors import Unauthenticated
+from parta_common.grpc.forwarded import peer_host
 
 current_principal: ContextVar[Principal | None] = ContextVar("current_principal", default=None)
 current_correlation_id: ContextVar[str] = ContextVar("current_correlation_id", default="")
 current_peer: ContextVar[str] = ContextVar("current_peer", default="")
+# The real client's address: the TCP peer, or the forwarded address when the peer is a trusted
+# proxy (parta_common.grpc.forwarded); the edge sets it per call.
+current_client_address: ContextVar[str] = ContextVar("current_client_address", default="")
 
 
 def require_principal() -> Principal:
@@ -24,9 +28,6 @@ def correlation_id() -> str:
 
 
 def client_address() -> str:
-    """The caller's address without the port, e.g. "ipv4:127.0.0.1" → "127.0.0.1"."""
-    peer = current_peer.get()
-    host = peer.split(":", 1)[1] if ":" in peer else peer
-    if host.startswith("["):
-        return host[1 : host.rfind("]")]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """The caller's address without the port ("ipv4:127.0.0.1:5000" → "127.0.0.1"); behind a
+    trusted proxy, the client's address that proxy forwarded."""
+    return current_client_address.get() or peer_host(current_peer.get())

@@ -1,6 +1,10 @@
 """One server interceptor for the edge concerns of every RPC, in this order:
-trace span (when tracing is on) → request ids → metrics → authentication → domain-error mapping →
-the servicer.
+trace span (when tracing is on) → request ids and the client's address → metrics →
+authentication (verified-token cache → revocation deny-set → the service's own check) →
+domain-error mapping → the servicer.
+
+Open server streams are registered per session: when the deny-set learns that a session was
+revoked (or its account deleted), the edge ends those streams UNAUTHENTICATED.
 
 Everything runs inside the wrapped behaviour, so contextvars are set in the task that runs the
 servicer, for unary and streaming calls alike.
@@ -24,9 +28,11 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from parta_common.auth import Principal, TokenVerifier
 from parta_common.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
 from parta_common.grpc import context as ctx
+from parta_common.grpc.forwarded import Network, client_address
 from parta_common.grpc.status import code_of, internal_status, status_code_name, to_grpc_status
 from parta_common.metrics import ServiceMetrics
 from parta_common.outages import outage_of, store_budget
+from parta_common.revocation import RevocationList, RevokedKind, account_deleted, session_revoked
 from parta_common.telemetry import TRACEPARENT, context_from_traceparent, trace_id_of
 
 log = structlog.get_logger("parta.grpc")
@@ -92,6 +98,57 @@ class _Calls:
                 await asyncio.wait_for(self.changed.wait(), timeout=remaining)
 
 
+class _OpenStream:
+    __slots__ = ("error", "principal", "task", "yielding")
+
+    def __init__(self, principal: Principal, task: asyncio.Task[Any]):
+        self.principal = principal
+        self.task = task
+        self.error: Unauthenticated | None = None
+        # True while a response is handed to grpc: a cancellation then would land in grpc's own
+        # send path (which does not end the call our way), so the wrapper checks `error` as soon
+        # as grpc asks for the next response instead.
+        self.yielding = False
+
+
+class StreamRegistry:
+    """Open server streams by session and by user, so a revocation can end them at once."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, set[_OpenStream]] = {}
+        self._by_user: dict[str, set[_OpenStream]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_session.values())
+
+    def open(self, principal: Principal) -> _OpenStream | None:
+        task = asyncio.current_task()
+        if task is None:
+            return None
+        stream = _OpenStream(principal, task)
+        self._by_session.setdefault(principal.session_id, set()).add(stream)
+        self._by_user.setdefault(principal.user_id, set()).add(stream)
+        return stream
+
+    def close(self, stream: _OpenStream) -> None:
+        for table, key in ((self._by_session, stream.principal.session_id), (self._by_user, stream.principal.user_id)):
+            streams = table.get(key)
+            if streams is not None:
+                streams.discard(stream)
+                if not streams:
+                    del table[key]
+
+    def revoked(self, kind: RevokedKind, key: str) -> None:
+        """A RevocationList listener: cancel the streams; each ends itself with the error."""
+        table = self._by_session if kind is RevokedKind.SESSION else self._by_user
+        error = session_revoked() if kind is RevokedKind.SESSION else account_deleted()
+        for stream in list(table.get(key, ())):
+            if stream.error is None:
+                stream.error = error
+                if not stream.yielding:
+                    stream.task.cancel()
+
+
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type stubs
     def __init__(
         self,
@@ -101,6 +158,8 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         metrics: ServiceMetrics | None = None,
         principal_check: PrincipalCheck | None = None,
         tracer: Tracer | None = None,
+        revocations: RevocationList | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
     ):
         self._verifier = verifier
         self._public = ALWAYS_PUBLIC | frozenset(public_methods)
@@ -108,6 +167,11 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         self._principal_check = principal_check
         self._tracer = tracer
         self._calls = _Calls()
+        self._revocations = revocations
+        self._trusted_proxies = trusted_proxies
+        self.streams = StreamRegistry()
+        if revocations is not None:
+            revocations.subscribe(self.streams.revoked)
 
     async def drain(self, grace: float) -> None:
         """Shutdown, before the server stops: refuse new calls with UNAVAILABLE `SERVER_DRAINING`,
@@ -134,6 +198,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             lambda: self._span(method, metadata),
             self._calls,
             method not in ALWAYS_PUBLIC,
+            self.streams,
         )
 
     def _span(self, method: str, metadata: dict[str, str]) -> AbstractContextManager[Span | None]:
@@ -155,14 +220,19 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         correlation = metadata.get("x-correlation-id") or request_id
         structlog.contextvars.bind_contextvars(rpc=method, request_id=request_id, correlation_id=correlation)
         ctx.current_correlation_id.set(correlation)
-        ctx.current_peer.set(context.peer() or "")
+        peer = context.peer() or ""
+        ctx.current_peer.set(peer)
+        ctx.current_client_address.set(client_address(peer, metadata, self._trusted_proxies))
         ctx.current_principal.set(None)
         if method in self._public:
             # Public RPCs still learn who calls when a valid token is sent (e.g. sign-out).
             token = _bearer(metadata)
             if token and self._verifier is not None:
                 try:
-                    ctx.current_principal.set(await self._verifier.verify(token))
+                    principal = await self._verifier.verify(token)
+                    if self._revocations is not None:
+                        self._revocations.check(principal)
+                    ctx.current_principal.set(principal)
                 except Unauthenticated:
                     pass
             return
@@ -172,6 +242,8 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if not token:
             raise Unauthenticated("missing bearer token", reason="TOKEN_MISSING")
         principal = await self._verifier.verify(token)
+        if self._revocations is not None:
+            self._revocations.check(principal)  # after the cache: revocation always wins
         if self._principal_check is not None:
             await self._principal_check(principal)
         ctx.current_principal.set(principal)
@@ -307,6 +379,7 @@ def _wrap(
     open_span: Callable[[], AbstractContextManager[Span | None]],
     calls: _Calls,
     refused_while_draining: bool,
+    streams: StreamRegistry,
 ) -> grpc.RpcMethodHandler:
     def unary_response(behavior: Callable[..., Any]) -> Callable[..., Any]:
         async def run(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -343,29 +416,53 @@ def _wrap(
                 calls.streams.add(task)
             with open_span() as span:
                 failure: BaseException | None = None
+                stream = None
                 try:
                     _start_span(span)
                     if calls.draining:
                         raise _draining_error()
                     await enter(context)
+                    principal = ctx.current_principal.get()
+                    if principal is not None:
+                        stream = streams.open(principal)
                     result = behavior(_checked(request_or_iterator), context)
                     if inspect.isasyncgen(result):
                         async for item in result:
-                            yield item
+                            if stream is None:
+                                yield item
+                                continue
+                            stream.yielding = True
+                            try:
+                                yield item
+                            finally:
+                                stream.yielding = False
+                            if stream.error is not None:
+                                raise stream.error
                     else:
                         await result
+                    if stream is not None and stream.error is not None:
+                        raise stream.error  # the servicer swallowed the cancellation
                 except (DomainError, Exception) as error:
                     failure = error
                     if _is_abort(error):
                         raise
                     await _fail(context, error, method)
                 except asyncio.CancelledError:
-                    if task is None or task not in calls.ended:
+                    if stream is not None and stream.error is not None:
+                        # Ended by a revocation of its session or account.
+                        failure = stream.error
+                        if task is not None:
+                            task.uncancel()
+                        await _fail(context, stream.error, method)
+                    elif task is None or task not in calls.ended:
                         raise  # the client went away, or the server is stopping hard
-                    # Ended by the drain: tell the client to reconnect instead of a bare CANCELLED.
-                    task.uncancel()
-                    await _fail(context, _draining_error(), method)
+                    else:
+                        # Ended by the drain: tell the client to reconnect instead of a bare CANCELLED.
+                        task.uncancel()
+                        await _fail(context, _draining_error(), method)
                 finally:
+                    if stream is not None:
+                        streams.close(stream)
                     if task is not None:
                         calls.streams.discard(task)
                         calls.ended.discard(task)

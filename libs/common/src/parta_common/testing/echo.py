@@ -21,11 +21,13 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from parta_common import errors
 from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier
-from parta_common.grpc.context import current_principal
+from parta_common.grpc.context import client_address, current_principal
 from parta_common.grpc.edge import EdgeInterceptor
-from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec
+from parta_common.grpc.forwarded import Network
+from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, ServerSpec, Worker
 from parta_common.logging import configure_logging
 from parta_common.metrics import ServiceMetrics
+from parta_common.revocation import RevocationList
 from parta_common.telemetry import tracing_from_env
 
 ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["EchoService"].full_name
@@ -35,7 +37,9 @@ PUBLIC_ECHO = f"/{ECHO_SERVICE}/Echo"
 class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
     async def Echo(self, request: echo_pb2.EchoRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         principal = current_principal.get()
-        return echo_pb2.EchoResponse(text=request.text, caller=principal.user_id if principal else "")
+        return echo_pb2.EchoResponse(
+            text=request.text, caller=principal.user_id if principal else "", client_address=client_address()
+        )
 
     async def Fail(self, request: echo_pb2.FailRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         if request.mode == "invalid":
@@ -81,9 +85,21 @@ def echo_runner(
     with_edge: bool = True,
     metrics: ServiceMetrics | None = None,
     tracer: Tracer | None = None,
+    revocations: RevocationList | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+    workers: list[Worker] | None = None,
 ) -> GrpcServiceRunner:
     interceptors = (
-        [EdgeInterceptor(verifier=verifier, public_methods=[PUBLIC_ECHO], metrics=metrics, tracer=tracer)]
+        [
+            EdgeInterceptor(
+                verifier=verifier,
+                public_methods=[PUBLIC_ECHO],
+                metrics=metrics,
+                tracer=tracer,
+                revocations=revocations,
+                trusted_proxies=trusted_proxies,
+            )
+        ]
         if with_edge
         else []
     )
@@ -100,6 +116,7 @@ def echo_runner(
             service_names=[ECHO_SERVICE],
             interceptors=interceptors,
             readiness=readiness or [],
+            workers=workers or [],
             grace_seconds=grace,
         )
     )

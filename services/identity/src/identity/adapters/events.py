@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
@@ -49,9 +49,11 @@ def snapshot_pb(s: ev.ProfileSnapshot) -> events_pb2.ProfileSnapshot:
     )
 
 
-def to_message(event: ev.DomainEvent) -> tuple[Message, str]:
+def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Message, str]:
     """The payload and the user id it is about (the record key, so one user's events stay ordered).
-    Guardian events are about the child: the link lives on the child's document."""
+    Guardian events are about the child: the link lives on the child's document. Revocations carry
+    when the last access token they end expires (`token_ttl_seconds` after the revocation)."""
+    token_life = timedelta(seconds=token_ttl_seconds)
     match event:
         case ev.UserRegistered():
             return events_pb2.UserRegistered(
@@ -95,24 +97,76 @@ def to_message(event: ev.DomainEvent) -> tuple[Message, str]:
                 event.child_user_id,
             )
         case ev.AccountDeleted():
-            return events_pb2.AccountDeleted(user_id=event.user_id, deleted_at=_ts(event.deleted_at)), event.user_id
+            return (
+                events_pb2.AccountDeleted(
+                    user_id=event.user_id,
+                    deleted_at=_ts(event.deleted_at),
+                    expires_at=_ts(event.deleted_at + token_life),
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateChangeRequested():
+            return (
+                events_pb2.BirthDateChangeRequested(
+                    user_id=event.user_id,
+                    age_band=AGE_BAND_TO_PB[event.age_band],
+                    requested_age_band=AGE_BAND_TO_PB[event.requested_age_band],
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateChangeConfirmed():
+            return (
+                events_pb2.BirthDateChangeConfirmed(
+                    user_id=event.user_id,
+                    confirmed_by_user_id=event.confirmed_by_user_id,
+                    confirmed_as=event.confirmed_as,
+                    previous_age_band=AGE_BAND_TO_PB[event.previous_age_band],
+                    age_band=AGE_BAND_TO_PB[event.age_band],
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateChangeDeclined():
+            return (
+                events_pb2.BirthDateChangeDeclined(
+                    user_id=event.user_id, declined_by_user_id=event.declined_by_user_id, declined_as=event.declined_as
+                ),
+                event.user_id,
+            )
+        case ev.SessionRevoked():
+            return (
+                events_pb2.SessionRevoked(
+                    user_id=event.user_id,
+                    session_id=event.session_id,
+                    expires_at=_ts(event.revoked_at + token_life),
+                    reason=event.reason,
+                ),
+                event.user_id,
+            )
     raise TypeError(f"unknown event {type(event).__name__}")
 
 
 class UserEventMapper:
     """Builds outbox records for a user document's events; versions continue the document's."""
 
-    def __init__(self, topic: str, now: Callable[[], datetime]):
+    def __init__(self, topic: str, now: Callable[[], datetime], *, token_ttl_seconds: int = 300):
         self.topic = topic
         self._now = now
+        self._token_ttl = token_ttl_seconds
 
-    def records(self, aggregate_id: str, first_version: int, events: Sequence[ev.DomainEvent]) -> list[OutboxRecord]:
+    def records(
+        self,
+        aggregate_id: str,
+        first_version: int,
+        events: Sequence[ev.DomainEvent],
+        *,
+        aggregate_type: str = "user",
+    ) -> list[OutboxRecord]:
         out = []
         for offset, event in enumerate(events):
-            payload, _key = to_message(event)
+            payload, _key = to_message(event, self._token_ttl)
             envelope = make_envelope(
                 payload,
-                aggregate_type="user",
+                aggregate_type=aggregate_type,
                 aggregate_id=aggregate_id,
                 aggregate_version=first_version + offset,
                 producer=PRODUCER,

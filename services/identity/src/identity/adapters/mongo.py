@@ -60,6 +60,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ],
         SESSIONS: [
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_sessions"),
+            outbox_index(),  # SessionRevoked is written with the revocation
             # Two TTL indexes: whichever end comes first starts the retention window. An active
             # session has revoked_at null, which never expires.
             IndexModel(
@@ -116,6 +117,7 @@ def user_to_doc(user: User) -> Doc:
                 "consent_granted": g.consent_granted,
                 "confirmed_by": g.confirmed_by.value,
                 "created_at": g.created_at,
+                "expires_at": g.expires_at,
             }
             for g in user.guardians
         ],
@@ -127,6 +129,8 @@ def user_to_doc(user: User) -> Doc:
         # ISO text, like birth_date: compares by day without a time zone.
         "age_band_changes_on": user.age_band_changes_on.isoformat() if user.age_band_changes_on else None,
         "age_band_rule": user.age_band_rule,
+        "pending_birth_date": user.pending_birth_date.isoformat() if user.pending_birth_date else None,
+        "pending_birth_date_since": user.pending_birth_date_since,
     }
 
 
@@ -150,6 +154,7 @@ def user_from_doc(doc: Doc) -> User:
                 consent_granted=bool(g["consent_granted"]),
                 confirmed_by=LinkConfirmation(g.get("confirmed_by", "")),
                 created_at=_utc(g["created_at"]) or datetime.now(UTC),
+                expires_at=_utc(g.get("expires_at")),
             )
             for g in doc.get("guardians", [])
         ],
@@ -160,6 +165,8 @@ def user_from_doc(doc: Doc) -> User:
         age_band=AgeBand(doc.get("age_band", AgeBand.UNSPECIFIED.value)),
         age_band_changes_on=date.fromisoformat(changes_on) if (changes_on := doc.get("age_band_changes_on")) else None,
         age_band_rule=doc.get("age_band_rule", ""),
+        pending_birth_date=date.fromisoformat(pending) if (pending := doc.get("pending_birth_date")) else None,
+        pending_birth_date_since=_utc(doc.get("pending_birth_date_since")),
         version=int(doc.get("version", 0)),
     )
 
@@ -339,8 +346,12 @@ def _session_from(d: Doc) -> Session:
 
 
 class MongoSessionRepository:
-    def __init__(self, database: AsyncDatabase[Doc]):
+    """Sessions; a revocation and its SessionRevoked event are one update of the session document."""
+
+    def __init__(self, database: AsyncDatabase[Doc], mapper: UserEventMapper, on_events: Any = None):
         self._c = database[SESSIONS]
+        self._mapper = mapper
+        self._on_events = on_events
 
     async def get(self, session_id: str) -> Session | None:
         d = await self._c.find_one({"_id": session_id})
@@ -350,26 +361,42 @@ class MongoSessionRepository:
         await self._c.insert_one({"_id": session.id, **_session_doc(session), "version": 0})
 
     async def save(self, session: Session) -> None:
-        result = await self._c.update_one(
-            {"_id": session.id, "version": session.version},
-            {"$set": {**_session_doc(session), "version": session.version + 1}},
+        records = self._mapper.records(session.id, session.version + 1, session.events, aggregate_type="session")
+        update = merge_updates(
+            {"$set": {**_session_doc(session), "version": session.version + 1}}, outbox_push(records)
         )
+        result = await self._c.update_one({"_id": session.id, "version": session.version}, update)
         if result.matched_count == 0:
             raise _conflict()
         session.version += 1
+        session.events.clear()
+        if records and self._on_events is not None:
+            self._on_events()
 
     async def list_active(self, user_id: str) -> list[Session]:
         cursor = self._c.find({"user_id": user_id, "revoked_at": None}).sort("created_at", DESCENDING)
         return [_session_from(d) async for d in cursor]
 
     async def revoke_all(self, user_id: str, reason: RevokeReason, now: datetime, keep: str = "") -> int:
-        query: Doc = {"user_id": user_id, "revoked_at": None}
-        if keep:
-            query["_id"] = {"$ne": keep}
-        result = await self._c.update_many(
-            query, {"$set": {"revoked_at": now, "revoke_reason": reason.value}, "$inc": {"version": 1}}
-        )
-        return int(result.modified_count)
+        # One write per session rather than one update_many: each session's SessionRevoked goes
+        # into its own outbox with it. A user has a handful of sessions.
+        revoked = 0
+        for session in await self.list_active(user_id):
+            if session.id == keep:
+                continue
+            for _ in range(5):
+                if not session.revoke(reason, now):
+                    break
+                try:
+                    await self.save(session)
+                    revoked += 1
+                    break
+                except Aborted:
+                    fresh = await self.get(session.id)  # refreshed meanwhile: revoke the new state
+                    if fresh is None:
+                        break
+                    session = fresh
+        return revoked
 
     async def is_active(self, session_id: str, user_id: str) -> bool:
         doc = await self._c.find_one({"_id": session_id}, {"user_id": 1, "revoked_at": 1})
@@ -431,6 +458,7 @@ class MongoMembershipDirectory:
         active: bool,
         is_parent: bool,
         child_user_id: str,
+        is_admin: bool = False,
     ) -> bool:
         """Idempotent upsert by membership id that ignores versions older than the stored one."""
         try:
@@ -442,6 +470,7 @@ class MongoMembershipDirectory:
                         "user_id": user_id,
                         "active": active,
                         "is_parent": is_parent,
+                        "is_admin": is_admin,
                         "child_user_id": child_user_id,
                         "version": version,
                     }
@@ -474,4 +503,12 @@ class MongoMembershipDirectory:
         doc = await self._c.find_one(
             {"user_id": guardian_id, "child_user_id": child_id, "is_parent": True, "active": True}
         )
+        return doc is not None
+
+    async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
+        cursor = self._c.find({"user_id": admin_id, "is_admin": True, "active": True}, {"school_id": 1})
+        schools = sorted({d["school_id"] async for d in cursor})
+        if not schools:
+            return False
+        doc = await self._c.find_one({"school_id": {"$in": schools}, "user_id": user_id, "active": True})
         return doc is not None

@@ -48,6 +48,7 @@ class MembershipProjector:
             is_parent=membership.school_role == school_pb2.SCHOOL_ROLE_PARENT
             or membership.class_role == school_pb2.CLASS_ROLE_PARENT,
             child_user_id=membership.child_user_id,
+            is_admin=membership.school_role == school_pb2.SCHOOL_ROLE_ADMIN,
         )
 
 

@@ -7,7 +7,7 @@ from parta.identity.v1 import guardians_pb2, guardians_pb2_grpc
 from parta_common.clock import Clock
 from parta_common.grpc.context import require_principal
 
-from identity.api.mappers import link_pb, ts
+from identity.api.mappers import child_link_pb, link_pb, ts
 from identity.app.guardians import Guardians, LinkView
 
 
@@ -29,9 +29,16 @@ class GuardianServicer(guardians_pb2_grpc.GuardianServiceServicer):
             request.child_phone if which == "child_phone" else None,
             request.link_code if which == "link_code" else None,
         )
-        # The guardian sees the child's name only once the link is confirmed.
-        shown = view if view.link.state.value == "linked" else LinkView(view.child, view.link, None)
-        return guardians_pb2.LinkGuardianResponse(link=link_pb(shown.child, shown.link, shown.other))
+        if view is None:
+            # Recorded, or nobody has that phone: the same neutral answer either way.
+            return guardians_pb2.LinkGuardianResponse(
+                link=guardians_pb2.GuardianLink(
+                    guardian_user_id=require_principal().user_id,
+                    state=guardians_pb2.GUARDIAN_LINK_STATE_PENDING,
+                    created_at=ts(self._clock.now()),
+                )
+            )
+        return guardians_pb2.LinkGuardianResponse(link=_pb(view))
 
     async def CreateLinkCode(
         self, request: guardians_pb2.CreateLinkCodeRequest, context: grpc.aio.ServicerContext
@@ -67,9 +74,7 @@ class GuardianServicer(guardians_pb2_grpc.GuardianServiceServicer):
         self, request: guardians_pb2.ListMyChildrenRequest, context: grpc.aio.ServicerContext
     ) -> guardians_pb2.ListMyChildrenResponse:
         views = await self._guardians.children(require_principal().user_id)
-        return guardians_pb2.ListMyChildrenResponse(
-            links=[_pb(v) if v.link.state.value == "linked" else link_pb(v.child, v.link, None) for v in views]
-        )
+        return guardians_pb2.ListMyChildrenResponse(links=[child_link_pb(v.child, v.link) for v in views])
 
     async def ListMyGuardians(
         self, request: guardians_pb2.ListMyGuardiansRequest, context: grpc.aio.ServicerContext

@@ -32,6 +32,7 @@ def profile_pb(user: User, today: date) -> profiles_pb2.Profile:
         is_minor=user.is_minor(today),
         consent_state=CONSENT_TO_PB[user.consent_state],
         phone=user.phone or "",
+        pending_birth_date=user.pending_birth_date.isoformat() if user.pending_birth_date else "",
     )
 
 
@@ -74,3 +75,11 @@ def link_pb(child: User, link: GuardianLink, other: User | None) -> guardians_pb
         display_name=other.profile.display_name() if other and other.profile else "",
         child_consent_state=CONSENT_TO_PB[child.consent_state] if child else events_pb2.CONSENT_STATE_UNSPECIFIED,
     )
+
+
+def child_link_pb(child: User, link: GuardianLink) -> guardians_pb2.GuardianLink:
+    """A guardian's view of a confirmed child: also the birth date waiting for confirmation."""
+    out = link_pb(child, link, child)
+    if child.pending_birth_date is not None:
+        out.child_pending_birth_date = child.pending_birth_date.isoformat()
+    return out

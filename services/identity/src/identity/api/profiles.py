@@ -7,6 +7,7 @@ from parta.identity.v1 import profiles_pb2, profiles_pb2_grpc
 from parta_common.clock import Clock
 from parta_common.grpc.context import require_principal
 
+from identity.adapters.events import AGE_BAND_TO_PB, CONSENT_TO_PB
 from identity.api.mappers import display_name_pb, profile_pb
 from identity.app.profiles import ProfileInput, Profiles
 
@@ -49,3 +50,19 @@ class ProfileServicer(profiles_pb2_grpc.ProfileServiceServicer):
     ) -> profiles_pb2.BatchGetDisplayNamesResponse:
         users = await self._profiles.display_names(require_principal().user_id, list(request.user_ids))
         return profiles_pb2.BatchGetDisplayNamesResponse(names=[display_name_pb(u) for u in users])
+
+    async def ConfirmBirthDateChange(
+        self, request: profiles_pb2.ConfirmBirthDateChangeRequest, context: grpc.aio.ServicerContext
+    ) -> profiles_pb2.ConfirmBirthDateChangeResponse:
+        user = await self._profiles.confirm_birth_date_change(
+            require_principal().user_id, request.user_id, request.birth_date
+        )
+        return profiles_pb2.ConfirmBirthDateChangeResponse(
+            age_band=AGE_BAND_TO_PB[user.age_band], consent_state=CONSENT_TO_PB[user.consent_state]
+        )
+
+    async def DeclineBirthDateChange(
+        self, request: profiles_pb2.DeclineBirthDateChangeRequest, context: grpc.aio.ServicerContext
+    ) -> profiles_pb2.DeclineBirthDateChangeResponse:
+        await self._profiles.decline_birth_date_change(require_principal().user_id, request.user_id)
+        return profiles_pb2.DeclineBirthDateChangeResponse()

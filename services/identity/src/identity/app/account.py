@@ -36,7 +36,8 @@ class Accounts:
         return Export(
             user=user,
             sessions=await self.sessions.list_active(user_id),
-            children=[c for c in await self.users.children_of(user_id) if not c.deleted],
+            # Confirmed links only: a pending request does not make anyone's child visible.
+            children=[c for c in await self.users.children_of(user_id) if not c.deleted and c.is_child_of(user_id)],
             guardians=await self.users.many([g.guardian_id for g in user.guardians]),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from parta_common.clock import Clock
 from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
@@ -15,7 +15,7 @@ from identity.app.ports import MembershipDirectory, RateLimiter, UserRepository
 from identity.domain.hashing import KeyedHasher
 from identity.domain.phones import normalize_phone
 from identity.domain.profiles import ADULT_AGE
-from identity.domain.users import GuardianLink, LinkConfirmation, User
+from identity.domain.users import GuardianLink, LinkConfirmation, LinkState, User
 
 # No 0/O/1/I/L: read aloud from a child's screen without mistakes. 31^8 ≈ 8.5e11 combinations.
 LINK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -61,7 +61,14 @@ class Guardians:
             raise FailedPrecondition("a guardian must be an adult", reason="GUARDIAN_NOT_ADULT")
         return guardian
 
-    async def link(self, guardian_id: str, child_phone: str | None, link_code: str | None) -> LinkView:
+    @property
+    def _request_ttl(self) -> timedelta:
+        return timedelta(seconds=self.policy.guardian_request_ttl_seconds)
+
+    async def link(self, guardian_id: str, child_phone: str | None, link_code: str | None) -> LinkView | None:
+        """A confirmed link (a link code, or the school binds this guardian to the child), or None:
+        a request by phone was recorded — or there is nobody with that phone, which must look
+        exactly the same to the caller (no name, id, consent state or existence oracle)."""
         if child_phone is None and link_code is None:
             raise InvalidArgument.field("child", "give child_phone or link_code")
         phone = normalize_phone(child_phone, "child_phone") if child_phone is not None else None
@@ -70,17 +77,22 @@ class Guardians:
         now = self.clock.now()
         # Bounds phone lookups (who has an account) and link-code guessing per guardian.
         wait = await self.limiter.hit(f"link:{guardian_id}", self.policy.guardian_links_per_day, 86_400, now)
+        if wait is None and phone is not None:
+            # Per child, keyed by the phone's hash whether or not an account has it.
+            wait = await self.limiter.hit(
+                f"link-child:{self.hasher.hash('phone', phone)}", self.policy.child_link_requests_per_day, 86_400, now
+            )
         if wait is not None:
             raise ResourceExhausted(
                 "too many link attempts today", retry_after_seconds=wait, reason="LINK_RATE_LIMITED"
             )
 
-        async def attempt() -> LinkView:
+        async def attempt() -> LinkView | None:
             today = self.clock.now().date()
             if phone is not None:
                 child = await self.users.by_phone(phone)
                 if child is None or child.deleted:
-                    raise NotFound("no account with this phone", reason="CHILD_NOT_FOUND")
+                    return None  # the same answer as a recorded request
                 school = await self.directory.is_parent_of(guardian_id, child.id)
                 how = LinkConfirmation.SCHOOL if school else LinkConfirmation.NONE
             else:
@@ -91,9 +103,16 @@ class Guardians:
                 child = found
                 child.consume_link_code(self.clock.now())
                 how = LinkConfirmation.LINK_CODE
-            link = child.request_guardian(guardian_id, self.clock.now(), how, today, self.policy.consent_age)
+            try:
+                link = child.request_guardian(
+                    guardian_id, self.clock.now(), how, today, self.policy.consent_age, self._request_ttl
+                )
+            except FailedPrecondition as exc:
+                if how is LinkConfirmation.NONE and exc.reason != "GUARDIAN_SELF":
+                    return None  # a stranger learns nothing about the child's links
+                raise
             await self.users.save(child)
-            return LinkView(child, link, guardian)
+            return LinkView(child, link, guardian) if link.state is LinkState.LINKED else None
 
         return await with_retries(attempt)
 
@@ -115,7 +134,9 @@ class Guardians:
 
         async def attempt() -> LinkView:
             child = await self._load(child_id)
-            link = child.confirm_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age)
+            link = child.confirm_guardian(
+                guardian_id, self.clock.now().date(), self.policy.consent_age, self.clock.now(), self._request_ttl
+            )
             await self.users.save(child)
             return LinkView(child, link, await self.users.get(guardian_id))
 
@@ -151,17 +172,21 @@ class Guardians:
         await with_retries(attempt)
 
     async def children(self, guardian_id: str) -> list[LinkView]:
+        """Confirmed links only: a pending request shows its maker nothing about the child."""
         out = []
         for child in await self.users.children_of(guardian_id):
             link = child.link_of(guardian_id)
-            if link is not None and not child.deleted:
+            if link is not None and link.state is LinkState.LINKED and not child.deleted:
                 out.append(LinkView(child, link, child))
         return out
 
     async def guardians(self, child_id: str) -> list[LinkView]:
+        """The child's guardians and live requests, with names, so the child can decide."""
         child = await self._load(child_id)
-        people = {u.id: u for u in await self.users.many([g.guardian_id for g in child.guardians])}
-        return [LinkView(child, g, people.get(g.guardian_id)) for g in child.guardians]
+        now = self.clock.now()
+        links = [g for g in child.guardians if not g.lapsed(now, self._request_ttl)]
+        people = {u.id: u for u in await self.users.many([g.guardian_id for g in links])}
+        return [LinkView(child, g, people.get(g.guardian_id)) for g in links]
 
 
 def _check_link_code(value: str) -> str:

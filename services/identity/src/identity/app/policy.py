@@ -17,3 +17,8 @@ class IdentityPolicy:
     consent_age: int = 14
     link_code_ttl_seconds: int = 600
     guardian_links_per_day: int = 20
+    # Phone link requests that may name one child's phone per day, from anyone: bounds how fast
+    # strangers can pile requests on a child (keyed by the phone, account or not: no oracle).
+    child_link_requests_per_day: int = 10
+    # A pending request lapses unless the child (or the school) confirms it.
+    guardian_request_ttl_seconds: int = 7 * 86_400

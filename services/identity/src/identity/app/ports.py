@@ -98,3 +98,7 @@ class MembershipDirectory(Protocol):
     async def is_parent_of(self, guardian_id: str, child_id: str) -> bool:
         """The school made `guardian_id` a parent member bound to `child_id`."""
         ...
+
+    async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
+        """`admin_id` is an active admin of a school where `user_id` is an active member."""
+        ...

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parta_common.clock import Clock
-from parta_common.errors import FailedPrecondition, InvalidArgument
+from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
 
 from identity.app.common import check_id, check_request_id, user_not_found, with_retries
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
-from identity.domain.profiles import apply_mask, check_mask, new_profile
+from identity.domain.profiles import apply_mask, check_mask, new_profile, parse_birth_date
 from identity.domain.users import LinkState, User
 
 MAX_BATCH = 200
@@ -65,11 +65,54 @@ class Profiles:
         async def attempt() -> User:
             user = await self.get_my_profile(user_id)
             assert user.profile is not None
-            user.update_profile(apply_mask(user.profile, changes, paths, today), today, self.policy.consent_age)
+            user.update_profile(
+                apply_mask(user.profile, changes, paths, today),
+                today,
+                self.policy.consent_age,
+                self.clock.now(),
+                birth_date_given="birth_date" in paths,
+            )
             await self.users.save(user)
             return user
 
         return await with_retries(attempt)
+
+    async def _confirmer_role(self, caller_id: str, user: User) -> str:
+        """A linked guardian of the person, or an admin of a school the person belongs to. Anyone
+        else hears the same NOT_FOUND as when nothing is pending (no oracle about the person)."""
+        if caller_id != user.id:
+            if user.is_child_of(caller_id):
+                return "guardian"
+            if await self.directory.is_admin_over(caller_id, user.id):
+                return "school_admin"
+        raise NotFound("no birth-date change waits for your confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
+
+    async def confirm_birth_date_change(self, caller_id: str, user_id: str, birth_date: str) -> User:
+        user_id = check_id(user_id, "user_id")
+        v = Violations()
+        expected = parse_birth_date(birth_date, "birth_date", v, self.clock.now().date())
+        v.raise_if_any()
+        assert expected is not None
+
+        async def attempt() -> User:
+            user = await self._load(user_id)
+            role = await self._confirmer_role(caller_id, user)
+            user.confirm_birth_date(caller_id, role, expected, self.clock.now().date(), self.policy.consent_age)
+            await self.users.save(user)
+            return user
+
+        return await with_retries(attempt)
+
+    async def decline_birth_date_change(self, caller_id: str, user_id: str) -> None:
+        user_id = check_id(user_id, "user_id")
+
+        async def attempt() -> None:
+            user = await self._load(user_id)
+            role = "owner" if caller_id == user.id else await self._confirmer_role(caller_id, user)
+            user.decline_birth_date(caller_id, role)
+            await self.users.save(user)
+
+        await with_retries(attempt)
 
     async def display_names(self, caller_id: str, user_ids: list[str]) -> list[User]:
         """Profiles the caller may see: self, people sharing a school, own guardians and children.

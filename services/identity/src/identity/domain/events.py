@@ -84,6 +84,39 @@ class AccountDeleted:
     deleted_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionRevoked:
+    """A session ended before its access tokens did; every service refuses them from now on."""
+
+    user_id: str
+    session_id: str
+    revoked_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class BirthDateChangeRequested:
+    user_id: str
+    age_band: AgeBand
+    requested_age_band: AgeBand
+
+
+@dataclass(frozen=True)
+class BirthDateChangeConfirmed:
+    user_id: str
+    confirmed_by_user_id: str
+    confirmed_as: str
+    previous_age_band: AgeBand
+    age_band: AgeBand
+
+
+@dataclass(frozen=True)
+class BirthDateChangeDeclined:
+    user_id: str
+    declined_by_user_id: str
+    declined_as: str
+
+
 DomainEvent = (
     UserRegistered
     | ProfileCreated
@@ -93,4 +126,8 @@ DomainEvent = (
     | GuardianLinked
     | GuardianUnlinked
     | AccountDeleted
+    | SessionRevoked
+    | BirthDateChangeRequested
+    | BirthDateChangeConfirmed
+    | BirthDateChangeDeclined
 )

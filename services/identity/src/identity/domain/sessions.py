@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from parta_common.errors import InvalidArgument, Unauthenticated
 
+from identity.domain.events import SessionRevoked
 from identity.domain.hashing import token_hash
 
 MAX_REFRESH_TOKEN_LENGTH = 200
@@ -66,6 +67,8 @@ class Session:
     revoked_at: datetime | None = None
     revoke_reason: str = ""
     version: int = 0
+    # Written with the session in one update (its outbox), so a revocation is never lost.
+    events: list[SessionRevoked] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -90,6 +93,7 @@ class Session:
             return False
         self.revoked_at = now
         self.revoke_reason = reason.value
+        self.events.append(SessionRevoked(self.user_id, self.id, now, reason.value))
         return True
 
     def rotate(self, presented: str, replacement: str, now: datetime, idle_days: int) -> RotationOutcome:

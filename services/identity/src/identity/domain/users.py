@@ -6,7 +6,7 @@ change together in one single-document write (the store has no multi-document tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -15,6 +15,9 @@ from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, Per
 from identity.domain.events import (
     AccountDeleted,
     AgeBand,
+    BirthDateChangeConfirmed,
+    BirthDateChangeDeclined,
+    BirthDateChangeRequested,
     ConsentChanged,
     ConsentState,
     DomainEvent,
@@ -28,7 +31,11 @@ from identity.domain.events import (
 )
 from identity.domain.profiles import ADULT_AGE, Profile, age_band, age_band_rule, next_band_change
 
-MAX_GUARDIANS = 6
+MAX_GUARDIANS = 6  # confirmed links; pending requests never take a slot
+# Pending requests kept per child, newest first; older ones fall off (they also expire). Requests
+# by phone are rate-limited per child, so strangers cannot crowd out a parent for long, and a
+# parent with a link code or a school binding never needs a pending request at all.
+MAX_PENDING_LINKS = 20
 
 
 class LinkState(StrEnum):
@@ -50,6 +57,13 @@ class GuardianLink:
     consent_granted: bool
     confirmed_by: LinkConfirmation
     created_at: datetime
+    # A pending request lapses at this instant unless the child (or the school) confirms it.
+    expires_at: datetime | None = None
+
+    def lapsed(self, now: datetime, ttl: timedelta) -> bool:
+        if self.state is not LinkState.PENDING:
+            return False
+        return now >= (self.expires_at or self.created_at + ttl)
 
 
 @dataclass
@@ -69,6 +83,10 @@ class User:
     age_band: AgeBand = AgeBand.UNSPECIFIED
     age_band_changes_on: date | None = None
     age_band_rule: str = ""
+    # A birth date that would move the person to another age band waits here for a guardian's or
+    # a school admin's confirmation; until then every rule follows the confirmed birth date.
+    pending_birth_date: date | None = None
+    pending_birth_date_since: datetime | None = None
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list)
 
@@ -111,6 +129,14 @@ class User:
     def link_of(self, guardian_id: str) -> GuardianLink | None:
         return next((g for g in self.guardians if g.guardian_id == guardian_id), None)
 
+    def linked_guardians(self) -> list[GuardianLink]:
+        return [g for g in self.guardians if g.state is LinkState.LINKED]
+
+    def is_child_of(self, guardian_id: str) -> bool:
+        """Only a confirmed link makes someone a guardian; a request reveals and grants nothing."""
+        link = self.link_of(guardian_id)
+        return link is not None and link.state is LinkState.LINKED
+
     # --- profile -----------------------------------------------------------------------------
 
     def create_profile(self, profile: Profile, request_id: str, today: date, consent_age: int) -> None:
@@ -123,16 +149,76 @@ class User:
         self._set_age_band(today, consent_age)  # ProfileCreated carries it; no separate event
         self.events.append(ProfileCreated(self.snapshot(today)))
 
-    def update_profile(self, profile: Profile, today: date, consent_age: int) -> None:
+    def update_profile(
+        self,
+        profile: Profile,
+        today: date,
+        consent_age: int,
+        now: datetime | None = None,
+        *,
+        birth_date_given: bool = False,
+    ) -> None:
+        """Names apply at once. A birth date applies at once only while it keeps the person in the
+        same age band; one that crosses the consent age or 18 becomes a pending change (the old
+        band holds) until a linked guardian or a school admin confirms it. Giving the confirmed
+        date again, or another same-band date, withdraws a pending change."""
         self._require_alive()
         if self.profile is None:
             raise FailedPrecondition("create the profile first", reason="PROFILE_MISSING")
-        if profile == self.profile:
+        current = self.profile
+        born = profile.birth_date
+        requested = age_band(born, today, consent_age)
+        if born != current.birth_date and requested is not self.age_band_on(today, consent_age):
+            if self.pending_birth_date != born:
+                self.pending_birth_date = born
+                self.pending_birth_date_since = now
+                self.events.append(BirthDateChangeRequested(self.id, self.age_band, requested))
+            profile = replace(profile, birth_date=current.birth_date)
+        elif birth_date_given and self.pending_birth_date is not None:
+            self._clear_pending_birth_date(self.id, "owner")
+        if profile == current:
             return
         self.profile = profile
         self._after_change(today, consent_age, guardian_id="")
-        self._move_age_band(today, consent_age)  # a corrected birth date may change the band
+        self._move_age_band(today, consent_age)  # a same-band correction may still move the day
         self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    def age_band_on(self, today: date, consent_age: int) -> AgeBand:
+        assert self.profile is not None
+        return age_band(self.profile.birth_date, today, consent_age)
+
+    def confirm_birth_date(
+        self, confirmer_id: str, confirmed_as: str, expected: date, today: date, consent_age: int
+    ) -> None:
+        """A linked guardian or a school admin (the caller decides which) confirms the pending
+        change: the new birth date applies with its band, consent and snapshot events."""
+        self._require_alive()
+        if self.profile is None or self.pending_birth_date is None:
+            raise NotFound("no birth-date change waits for confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
+        if expected != self.pending_birth_date:
+            raise FailedPrecondition(
+                "the pending birth date is not the one confirmed", reason="BIRTH_DATE_CHANGE_MISMATCH"
+            )
+        previous = self.age_band
+        self.profile = replace(self.profile, birth_date=self.pending_birth_date)
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
+        new_band = age_band(self.profile.birth_date, today, consent_age)
+        self.events.append(BirthDateChangeConfirmed(self.id, confirmer_id, confirmed_as, previous, new_band))
+        self._after_change(today, consent_age, guardian_id="")
+        self._move_age_band(today, consent_age)
+        self.events.append(ProfileUpdated(self.snapshot(today)))
+
+    def decline_birth_date(self, decliner_id: str, declined_as: str) -> None:
+        self._require_alive()
+        if self.pending_birth_date is None:
+            raise NotFound("no birth-date change waits for confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
+        self._clear_pending_birth_date(decliner_id, declined_as)
+
+    def _clear_pending_birth_date(self, by: str, role: str) -> None:
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
+        self.events.append(BirthDateChangeDeclined(self.id, by, role))
 
     def age_band_due(self, today: date, consent_age: int) -> bool:
         """The stored band may be stale: its change day has come, or the thresholds changed."""
@@ -159,32 +245,49 @@ class User:
     # --- guardians (self is the child) -------------------------------------------------------
 
     def request_guardian(
-        self, guardian_id: str, now: datetime, confirmation: LinkConfirmation, today: date, consent_age: int
+        self,
+        guardian_id: str,
+        now: datetime,
+        confirmation: LinkConfirmation,
+        today: date,
+        consent_age: int,
+        request_ttl: timedelta = timedelta(days=7),
     ) -> GuardianLink:
         """A guardian asks to link. `confirmation` says who vouches for it already (the school,
-        or the child through a link code); without one the link waits for the child."""
+        or the child through a link code); without one the request waits for the child and
+        lapses after `request_ttl`. Pending requests take no guardian slot."""
         self._require_alive()
         if guardian_id == self.id:
             raise FailedPrecondition("one cannot be one's own guardian", reason="GUARDIAN_SELF")
+        self.drop_lapsed_requests(now, request_ttl)
         link = self.link_of(guardian_id)
         if link is None:
-            if len(self.guardians) >= MAX_GUARDIANS:
-                raise FailedPrecondition("this child has the maximum number of guardians", reason="GUARDIANS_FULL")
-            link = GuardianLink(guardian_id, LinkState.PENDING, False, LinkConfirmation.NONE, now)
+            link = GuardianLink(guardian_id, LinkState.PENDING, False, LinkConfirmation.NONE, now, now + request_ttl)
             self.guardians.append(link)
+            pending = [g for g in self.guardians if g.state is LinkState.PENDING]
+            for oldest in pending[: max(len(pending) - MAX_PENDING_LINKS, 0)]:
+                self.guardians.remove(oldest)
+        elif link.state is LinkState.PENDING:
+            link.expires_at = now + request_ttl  # asked again: the request lives on
         if confirmation is not LinkConfirmation.NONE and link.state is LinkState.PENDING:
             self._confirm(link, confirmation, today, consent_age)
         return link
 
-    def confirm_guardian(self, guardian_id: str, today: date, consent_age: int) -> GuardianLink:
-        """The child confirms a pending link (idempotent for a link already made)."""
+    def confirm_guardian(
+        self, guardian_id: str, today: date, consent_age: int, now: datetime, request_ttl: timedelta = timedelta(days=7)
+    ) -> GuardianLink:
+        """The child confirms a pending request (idempotent for a link already made)."""
         self._require_alive()
+        self.drop_lapsed_requests(now, request_ttl)
         link = self.link_of(guardian_id)
         if link is None:
             raise NotFound("no link request from this guardian", reason="GUARDIAN_LINK_NOT_FOUND")
         if link.state is LinkState.PENDING:
             self._confirm(link, LinkConfirmation.CHILD, today, consent_age)
         return link
+
+    def drop_lapsed_requests(self, now: datetime, request_ttl: timedelta) -> None:
+        self.guardians = [g for g in self.guardians if not g.lapsed(now, request_ttl)]
 
     def set_consent(self, guardian_id: str, granted: bool, today: date, consent_age: int) -> GuardianLink:
         self._require_alive()
@@ -235,6 +338,8 @@ class User:
         self.profile = None
         self.link_code_hash = None
         self.link_code_expires_at = None
+        self.pending_birth_date = None
+        self.pending_birth_date_since = None
         self.consent_state = ConsentState.UNSPECIFIED
         self.age_band = AgeBand.UNSPECIFIED
         self.age_band_changes_on = None
@@ -244,7 +349,10 @@ class User:
     # --- internals ---------------------------------------------------------------------------
 
     def _confirm(self, link: GuardianLink, how: LinkConfirmation, today: date, consent_age: int) -> None:
+        if len(self.linked_guardians()) >= MAX_GUARDIANS:
+            raise FailedPrecondition("this child has the maximum number of guardians", reason="GUARDIANS_FULL")
         link.state = LinkState.LINKED
+        link.expires_at = None
         link.confirmed_by = how
         self.events.append(GuardianLinked(link.guardian_id, self.id, confirmed=link.consent_granted))
         self._after_change(today, consent_age, guardian_id=link.guardian_id)
