@@ -55,8 +55,6 @@ OUTSIDER_CALL = frozenset({NOT_MEMBER, NOT_IN_CHAT})
 OUTSIDER_CHAT = frozenset({NOT_MEMBER, NOT_IN_CHAT})
 # A pending link must reveal nothing; refusing because of the per-child limit is also sound.
 LINK_OK = frozenset({OK, "RESOURCE_EXHAUSTED:LINK_RATE_LIMITED"})
-# A deleted account's sessions are revoked first, so either reason names what happened.
-GONE = frozenset({DELETED, REVOKED})
 
 
 def _or_profile(answers: str | frozenset[str]) -> frozenset[str]:
@@ -182,28 +180,14 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         export=OK,
     ),
     "rex": _outsider(),
-    "gone": {a: GONE for a in ACTIONS if a != "group_add"},
+    "gone": {a: DELETED for a in ACTIONS if a != "group_add"},
     "rev": {a: REVOKED for a in ACTIONS if a != "group_add"},
     "out": _outsider(),
 }
 
 
-def open_on_main(role: str, action: str) -> str | None:
-    """Cells whose fix has not reached main yet, and what main does there today. They run as strict
-    xfails: the day a fix lands they pass, the suite goes red, and the line here is deleted."""
-    if role == "rev" and action not in ("link", "export"):  # identity itself refuses already
-        return "finding 6: other services accept a revoked session's token until it expires"
-    if role == "gone" and action not in ("link", "export"):
-        return "finding 6: a deleted account's token is judged by the projections, not refused at the edge"
-    if action in ("link", "export") and role not in ("pam", "bob", "kid", "nop", "gone", "rev"):
-        return "finding 7: a pending link shows the child's id and consent state, export lists her; slots fill up"
-    return None
-
-
 def _cell(role: str, action: str) -> object:
-    why = open_on_main(role, action)
-    marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"open on main: {why}")] if why else []
-    return pytest.param(role, action, marks=marks, id=f"{role}-{action}")
+    return pytest.param(role, action, id=f"{role}-{action}")
 
 
 CELLS = [_cell(role, action) for role, row in EXPECT.items() for action in ACTIONS if action in row]
