@@ -11,7 +11,7 @@ STAMP   := $(CACHE)/stamps
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CACHE)/uv
 
-.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress
+.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress test-faults
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ test-integration: setup ## Integration tier (starts Kafka and the store if neede
 
 test-e2e: setup ## End-to-end tier (starts Kafka and the store if needed)
 	$(PY) deploy/local/testrun.py e2e
+
+test-faults: setup ## Fault tests: Kafka killed and chat replicas SIGKILLed/SIGTERMed under load (minutes)
+	$(PY) deploy/local/testrun.py faults
 
 test-stress: setup ## Integration + e2e tiers with one core kept busy by a CPU hog: make test-stress [RUNS=3]
 	$(PY) deploy/local/testrun.py stress $(or $(RUNS),1)

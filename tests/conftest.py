@@ -1,4 +1,5 @@
-"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*, containers/*.
+"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*,
+containers/*, faults/*.
 
 Integration and e2e tests need the real local Kafka and Mongo-wire store; `make test` starts them
 and passes their addresses in PARTA_KAFKA_BOOTSTRAP and PARTA_TEST_MONGODB_URI. A missing address
@@ -26,6 +27,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = path.relative_to(tests_root).parts if path.is_relative_to(tests_root) else path.parts
         if "containers" in parts:  # the built images as containers: `make test-containers`, not `make test`
             item.add_marker(pytest.mark.containers)
+        elif "faults" in parts:
+            # Minutes of killed brokers and replicas: `make test-faults`, not `make test`.
+            item.add_marker(pytest.mark.faults)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts or "store" in parts:

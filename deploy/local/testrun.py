@@ -1,6 +1,6 @@
 """`make test`: start the local infrastructure it needs, run every tier, stop what it started.
 
-    python deploy/local/testrun.py all|unit|integration|e2e|containers|bench
+    python deploy/local/testrun.py all|unit|integration|e2e|containers|faults|bench
     python deploy/local/testrun.py stress [RUNS]    # integration + e2e with one core kept busy, RUNS times
 
 `all` is unit, integration and e2e; `containers` (the built images under podman) runs only when named.
@@ -8,6 +8,8 @@
 A tier that collects no tests (pytest exit code 5) is a failure: every tier must run something.
 With the integration tier, tests/store also runs against the second local store engine
 (secantus-mdb and SecantusDB both pass it; see docs/store.md), started on PARTA_STORE_ALT_PORT.
+`faults` (tests/faults) kills a Kafka broker of its own and chat replicas under load; it takes
+minutes, so `all` leaves it out (docs/operations.md, "When a dependency is down").
 `stress` is the timing check: CI machines are shared, so a test that passes only on an idle machine
 is a defect. A CPU hog (one busy process, like a neighbour's build) runs for the whole run.
 """

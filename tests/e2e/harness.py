@@ -93,14 +93,17 @@ class Stack:
         env.update(extra or {})
         return env
 
-    async def start(self, package: str, extra: dict[str, str] | None = None, name: str | None = None) -> ServiceProcess:
+    async def start(
+        self, package: str, extra: dict[str, str] | None = None, name: str | None = None, module: str | None = None
+    ) -> ServiceProcess:
+        """`module`: run that module instead of `python -m <package>` (a fault test's chat with test keys)."""
         port = free_port()
         env = {**os.environ, **self.env_for(package, port, extra)}
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_path = LOG_DIR / f"{name or package}-{self.run_id}.log"
         log = open(log_path, "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", package], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            [sys.executable, "-m", module or package], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )
         service = ServiceProcess(package, f"127.0.0.1:{port}", process, log_path, env)
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chat.api.live import LiveHub, SubscriberOverflow
+from chat.api.live import LiveHub, SubscriberOverflow, encode_stream_item
 from parta.chat.v1 import chat_pb2, events_pb2
 
 
@@ -18,7 +18,7 @@ def msg(chat: str, seq: int) -> chat_pb2.ChatEvent:
 def drain(sub) -> list[int]:  # type: ignore[no-untyped-def]
     out = []
     while not sub.queue.empty():
-        out.append(sub.queue.get_nowait().update_seq)
+        out.append(sub.queue.get_nowait().event.update_seq)
     return out
 
 
@@ -120,4 +120,22 @@ async def test_a_read_position_goes_only_to_its_owners_streams() -> None:
         chat_pb2.ChatEvent(chat_id="c", read=events_pb2.ReadUpdated(chat_id="c", user_id="ann", last_read_seq=7))
     )
     assert [s.queue.qsize() for s in (ann_phone, ann_laptop, bob, ann_elsewhere)] == [1, 1, 0, 0]
-    assert ann_phone.queue.get_nowait().read.last_read_seq == 7
+    assert ann_phone.queue.get_nowait().event.read.last_read_seq == 7
+
+
+async def test_a_channel_update_is_encoded_once_for_all_its_subscribers() -> None:
+    async def never(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        raise AssertionError("an in-order update needs no store lookup")
+
+    hub = LiveHub(never)
+    subs = [hub.register(f"u{i}", 10) for i in range(1000)]
+    for sub in subs:
+        hub.follow(sub, "sch", cursor=0)
+    hub.publish(msg("sch", 1))
+    updates = [sub.queue.get_nowait() for sub in subs]
+    assert len({id(u) for u in updates}) == 1  # one shared update, not 1,000 copies
+    encoded = {id(encode_stream_item(u)) for u in updates}
+    assert len(encoded) == 1  # and one SerializeToString for the replica
+    assert chat_pb2.ChatEvent.FromString(encode_stream_item(updates[0])) == msg("sch", 1)
+    # History events are the stream's own and are encoded as they are.
+    assert encode_stream_item(msg("sch", 2)) == msg("sch", 2).SerializeToString()

@@ -105,6 +105,9 @@ class FakeChatStore:
         grants = self.members.get((chat_id, user_id))
         return Member(chat_id, user_id, set(grants.values())) if grants else None
 
+    async def chat_access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
+        return await self.get_chat(chat_id), await self.get_member(chat_id, user_id), await self.profile(user_id)
+
     async def member_ids(self, chat_id: str) -> list[str]:
         return [u for (c, u), g in self.members.items() if c == chat_id and g]
 

@@ -34,7 +34,7 @@ from chat.adapters.pb import chat_pb, message_pb
 from chat.api.consumers import IDENTITY_TOPIC, MEDIA_TOPIC, SCHOOL_TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
 from chat.api.live import LiveHub, LiveReader
-from chat.api.servicers import ChatServicer
+from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.chats import ChatPolicy, Chats
 from chat.app.files import FileLimits, Files
@@ -126,9 +126,7 @@ async def build(
     )
 
     def register(server):  # type: ignore[no-untyped-def]
-        chat_pb2_grpc.add_ChatServiceServicer_to_server(
-            ChatServicer(chats, store, hub, clock, queue_limit=settings.subscriber_queue), server
-        )
+        add_chat_service(ChatServicer(chats, store, hub, clock, queue_limit=settings.subscriber_queue), server)
         chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(files), server)
 
     runner = GrpcServiceRunner(

@@ -228,6 +228,10 @@ def decode_membership(d: Doc) -> Membership:
     )
 
 
+def decode_profile(d: Doc) -> Profile:
+    return Profile(d["_id"], d.get("name", ""), d.get("awaiting", False), d.get("deleted", False))
+
+
 def decode_file(d: Doc) -> StoredFile:
     return StoredFile(
         file_id=d["_id"],
@@ -326,6 +330,24 @@ class MongoChatStore:
     async def get_member(self, chat_id: str, user_id: str) -> Member | None:
         doc = await self._members.find_one({"_id": _member_id(chat_id, user_id)}, {"_outbox": 0})
         return decode_member(doc) if doc and doc.get("active") else None
+
+    async def chat_access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
+        """The chat, my membership and my profile in one command (every access check, and a send's
+        only read): the member document with its chat and profile joined in."""
+        pipeline: list[Doc] = [
+            {"$match": {"_id": _member_id(chat_id, user_id)}},
+            {"$project": {"_outbox": 0}},
+            {"$lookup": {"from": CHATS, "localField": "chat_id", "foreignField": "_id", "as": "_chat"}},
+            {"$lookup": {"from": PROFILES, "localField": "user_id", "foreignField": "_id", "as": "_profile"}},
+        ]
+        docs = await (await self._members.aggregate(pipeline)).to_list(1)
+        if not docs:
+            return None, None, None
+        doc = docs[0]
+        chats, profiles = doc.pop("_chat", []), doc.pop("_profile", [])
+        chat = decode_chat({k: v for k, v in chats[0].items() if k != "_outbox"}) if chats else None
+        member = decode_member(doc) if doc.get("active") else None
+        return chat, member, decode_profile(profiles[0]) if profiles else None
 
     async def list_member_chats(self, user_id: str, school_id: str = "") -> list[Member]:
         filt: Doc = {"user_id": user_id, "active": True}
@@ -561,9 +583,7 @@ class MongoChatStore:
 
     async def profile(self, user_id: str) -> Profile | None:
         d = await self._db[PROFILES].find_one({"_id": user_id})
-        if d is None:
-            return None
-        return Profile(d["_id"], d.get("name", ""), d.get("awaiting", False), d.get("deleted", False))
+        return decode_profile(d) if d is not None else None
 
     async def get_file(self, file_id: str) -> StoredFile | None:
         d = await self._db[FILES].find_one({"_id": file_id, "complete": True})

@@ -13,7 +13,7 @@ from parta_common.grpc.context import require_principal
 
 from chat.adapters.mongo import MongoChatStore
 from chat.adapters.pb import chat_pb, message_pb, ts
-from chat.api.live import LiveHub, SubscriberOverflow
+from chat.api.live import LiveHub, SubscriberOverflow, Update, encode_stream_item
 from chat.app.chats import Chats, ChatView
 from chat.domain import rules
 from chat.domain.model import PostingPolicy
@@ -165,7 +165,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
 
     async def Subscribe(
         self, request: chat_pb2.SubscribeRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[chat_pb2.ChatEvent]:
+    ) -> AsyncIterator[chat_pb2.ChatEvent | Update]:
         user = _user()
         v = Violations()
         if len(request.cursors) > MAX_CURSORS:
@@ -191,8 +191,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                     yield event
             yield chat_pb2.ChatEvent(live=chat_pb2.LiveMarker())
             while True:
-                event = await sub.next()
-                async for out in self._live(event, cursors, sub):
+                update = await sub.next()
+                async for out in self._live(update, cursors, sub):
                     yield out
         except SubscriberOverflow:
             raise Aborted(
@@ -232,8 +232,9 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         cursors[chat_id] = cursor
 
     async def _live(
-        self, event: chat_pb2.ChatEvent, cursors: dict[str, int], sub: Any
-    ) -> AsyncIterator[chat_pb2.ChatEvent]:
+        self, update: Update, cursors: dict[str, int], sub: Any
+    ) -> AsyncIterator[chat_pb2.ChatEvent | Update]:
+        event = update.event
         kind = event.WhichOneof("event")
         chat_id = event.chat_id
         if kind == "member_added" and event.member_added.user_id == sub.user_id:
@@ -252,11 +253,34 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         if chat_id not in cursors:
             return
         if event.update_seq == 0:
-            yield event
+            yield update
             return
         if event.update_seq <= cursors[chat_id]:
             return  # already sent (history, gap fill, or a duplicate from Kafka)
         cursors[chat_id] = event.update_seq
         if kind == "message" and self._held_from(event.message, sub.user_id):
             return  # quiet hours: released later with a new update_seq
-        yield event
+        yield update  # the replica's one encoding of it, shared by every subscriber
+
+
+class _Registrations:
+    """Catches what the generated code registers, so one handler's serializer can be swapped."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # rebuilt from the registered handlers below
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.handlers[service] = dict(handlers)
+
+
+def add_chat_service(servicer: ChatServicer, server: Any) -> None:
+    """The generated registration, with Subscribe's serializer taking the hub's shared updates."""
+    caught = _Registrations()
+    chat_pb2_grpc.add_ChatServiceServicer_to_server(servicer, caught)
+    for service, handlers in caught.handlers.items():
+        handlers["Subscribe"] = handlers["Subscribe"]._replace(response_serializer=encode_stream_item)  # type: ignore[attr-defined]
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        server.add_registered_method_handlers(service, handlers)

@@ -95,7 +95,7 @@ class Chats:
         """The chat and my membership; PERMISSION_DENIED whether the chat exists or not, so chat
         ids of other schools cannot be probed. `moderation=False` skips the school-admin lookup on
         hot paths that do not need it."""
-        chat, member = await asyncio.gather(self.store.get_chat(chat_id), self.store.get_member(chat_id, user_id))
+        chat, member, _profile = await self.store.chat_access(chat_id, user_id)  # one store command
         return await self._checked_access(chat, member, moderation=moderation)
 
     async def _checked_access(
@@ -317,9 +317,8 @@ class Chats:
             rules.check_id(v, f"file_ids[{i}]", f)
         v.raise_if_any()
         message_id = message_id_for(user_id, client_message_id)
-        found_chat, found_member, profile = await asyncio.gather(
-            self.store.get_chat(chat_id), self.store.get_member(chat_id, user_id), self.store.profile(user_id)
-        )
+        # One read decides access on the common path: chat, membership and profile together.
+        found_chat, found_member, profile = await self.store.chat_access(chat_id, user_id)
         chat, member = await self._checked_access(found_chat, found_member, moderation=False)
         if (
             chat.kind is ChatKind.SCHOOL_CHANNEL
