@@ -41,25 +41,24 @@ class StoreProcess:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&journal=true"
 
     def _command(self) -> list[str]:
-        mongod = store_script.mongod_path()
-        if mongod:
+        # The same engine the rest of the run uses (secantus-mdb unless told otherwise); with
+        # MONGODB_URI set there is no local engine to kill, so the default one is started here.
+        eng = store_script.engine()
+        if eng == "external":
+            eng = store_script.DEFAULT_ENGINE
+        if eng == "mongod":
+            mongod = store_script.mongod_path() or "mongod"
             return [mongod, "--bind_ip", "127.0.0.1", "--port", str(self.port), "--dbpath", str(self.data)]
-        exe = self.cache / "store" / "venv" / "bin" / "secantusd-py"
+        store_script.install(self.cache, eng)  # idempotent: already there when the run's store is this engine
+        (self.data / "db").mkdir(parents=True, exist_ok=True)
         config = self.data / "secantusd.toml"
         config.write_text("# chaos store: every setting is a flag\n")
-        return [
-            str(exe),
-            "--config",
-            str(config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--storage-path",
-            str(self.data / "db"),
-            "--log-level",
-            "WARNING",
-        ]
+        common = ["--config", str(config), "--host", "127.0.0.1", "--port", str(self.port)]
+        if eng == "secantus-mdb":
+            exe = store_script._mdb_binary(self.cache)
+            return [str(exe), *common, "--storage-path", str(self.data / "db"), *store_script.SECANTUS_MDB_FLAGS]
+        exe = self.cache / "store" / "venv" / "bin" / "secantusd-py"
+        return [str(exe), *common, "--storage-path", str(self.data / "db"), "--log-level", "WARNING"]
 
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.data / "store.log", "ab")
