@@ -154,7 +154,16 @@ async def test_onboarding_slice_emits_complete_events(env, kafka_bootstrap):  # 
     def complete(seen):  # type: ignore[no-untyped-def]
         joined = payloads(seen, ev.MemberJoined)
         mine = {j.membership.membership_id for j in joined if j.membership.school_id == school.school_id}
-        return len(mine) >= 9 and payloads(seen, ev.StaffVerified) and payloads(seen, ev.JoinRequestDecided)
+        # Each topic is read on its own partitions: wait for the school and class topics too, not
+        # only for the membership topic's events (the class topic can lag behind it).
+        staff_rooms = [c for c in payloads(seen, ev.ClassCreated) if getattr(c, "class").is_staff_room]
+        return (
+            len(mine) >= 9
+            and payloads(seen, ev.StaffVerified)
+            and payloads(seen, ev.JoinRequestDecided)
+            and payloads(seen, ev.SchoolCreated)
+            and staff_rooms
+        )
 
     seen = await read_events(kafka_bootstrap, topics, until=complete)
     created = payloads(seen, ev.SchoolCreated)
