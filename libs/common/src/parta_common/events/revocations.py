@@ -113,24 +113,8 @@ class RevocationFeed:
 
     async def _connect(self) -> AIOKafkaConsumer:
         await self._ensure_topic()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=100,
-            isolation_level="read_committed",
-        )
-        await consumer.start()
+        consumer, tps = await start_assigned_reader(self._bootstrap, self._topic, self._client_id)
         try:
-            partitions: set[int] | None = None
-            for _ in range(50):
-                partitions = consumer.partitions_for_topic(self._topic)
-                if partitions:
-                    break
-                await consumer._client.force_metadata_update()  # the topic may have just been created
-                await asyncio.sleep(0.1)
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions or {0})]
-            consumer.assign(tps)
             since = int((self._now() - self._horizon) * 1000)
             found = await consumer.offsets_for_times({tp: since for tp in tps})
             ends = await consumer.end_offsets(tps)
@@ -203,3 +187,32 @@ class RevocationFeed:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+async def start_assigned_reader(
+    bootstrap: str, topic: str, client_id: str
+) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    """A started consumer outside any group, assigned every partition of `topic` (each replica reads
+    the whole topic itself); the caller seeks and owns stopping it."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions: set[int] | None = None
+        for _ in range(50):
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                break
+            await consumer._client.force_metadata_update()  # the topic may have just been created
+            await asyncio.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or {0})]
+        consumer.assign(tps)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, tps

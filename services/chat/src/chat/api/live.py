@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from parta.chat.v1 import chat_pb2, events_pb2
 from parta_common.events.envelope import MalformedEvent, parse_envelope
+from parta_common.events.revocations import start_assigned_reader
 
 log = structlog.get_logger("chat.live")
 
@@ -298,24 +299,8 @@ class LiveReader:
 
     async def _connect(self) -> None:
         await self._ensure_topic()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=100,
-            isolation_level="read_committed",
-        )
-        await consumer.start()
+        consumer, tps = await start_assigned_reader(self._bootstrap, self._topic, self._client_id)
         try:
-            partitions: set[int] | None = None
-            for _ in range(50):
-                partitions = consumer.partitions_for_topic(self._topic)
-                if partitions:
-                    break
-                await consumer._client.force_metadata_update()  # the topic may have just been created
-                await asyncio.sleep(0.1)
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions or {0})]
-            consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             for tp in tps:
                 await consumer.position(tp)
