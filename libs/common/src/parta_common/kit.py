@@ -11,8 +11,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parta_common.auth import KeyCache, KeySource, TokenVerifier
+from parta_common.events import topics
 from parta_common.events.outbox import KafkaProducerHandle, OutboxRelay
-from parta_common.events.revocations import IDENTITY_TOPIC, RevocationFeed
+from parta_common.events.revocations import RevocationFeed
 from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
 from parta_common.grpc.server import ReadinessCheck
@@ -94,7 +95,7 @@ def build_infrastructure(
     revocations = RevocationList(max_entries=settings.revocation_max_entries)
     feed = RevocationFeed(
         settings.kafka_bootstrap,
-        settings.topic(IDENTITY_TOPIC),
+        settings.topic(topics.IDENTITY_USER),
         revocations,
         horizon_seconds=settings.revocation_horizon_seconds,
         max_lag_seconds=settings.revocation_max_lag_seconds,
