@@ -49,3 +49,20 @@ def test_inner_layers_do_not_import_outer_ones(package: Path):
                 ):
                     offenders.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not offenders, "\n".join(offenders)
+
+
+# Services whose api/ depends on app ports only (issue 12); the others join as they are re-cut.
+API_ON_PORTS = ("chat",)
+
+
+@pytest.mark.parametrize("name", API_ON_PORTS)
+def test_api_does_not_import_adapters(name: str):
+    package = next(p for p in _packages() if p.name == name)
+    forbidden = (f"{name}.adapters", f"{name}.bootstrap")
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {imported}"
+        for path in (package / "api").rglob("*.py")
+        for imported in _imports(path)
+        if any(imported == f or imported.startswith(f + ".") for f in forbidden)
+    ]
+    assert not offenders, "\n".join(offenders)
