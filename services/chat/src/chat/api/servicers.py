@@ -158,7 +158,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     ) -> AsyncIterator[chat_pb2.ChatEvent | Update]:
         cursors = [(c.chat_id, c.update_seq) for c in request.cursors]
         async for item in self._feed.subscribe(_user(), cursors):
-            if isinstance(item, Update):
+            if type(item) is Update:
                 yield item  # the replica's one encoding of it, shared by every subscriber
             elif isinstance(item, MessageState):
                 m = item.message

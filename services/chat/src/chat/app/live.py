@@ -348,7 +348,12 @@ class LiveFeed:
             yield LiveMarker()
             while True:
                 update = await sub.next()
-                async for out in self._live(update, cursors, sub):
+                if update.kind is UpdateKind.MEMBER_ADDED and update.user_id == user:
+                    async for item in self._joined(update.chat_id, cursors, sub):
+                        yield item
+                    continue
+                out = self._route(update, cursors, sub)  # no generator per update: the hot path
+                if out is not None:
                     yield out
         except SubscriberOverflow:
             raise Aborted(
@@ -385,30 +390,31 @@ class LiveFeed:
             cursor = max(cursor, chat.update_seq)
         cursors[chat_id] = cursor
 
-    async def _live(self, update: LiveUpdate, cursors: dict[str, int], sub: Subscriber) -> AsyncIterator[FeedItem]:
+    async def _joined(self, chat_id: str, cursors: dict[str, int], sub: Subscriber) -> AsyncIterator[FeedItem]:
+        """I was added to a chat: follow it and catch up from the store."""
+        if chat_id in cursors:
+            return
+        self.hub.follow(sub, chat_id)
+        chat = await self.chats.get(chat_id)
+        if chat is not None:
+            async for item in self._catch_up(chat, cursors, sub.user_id):
+                yield item
+
+    def _route(self, update: LiveUpdate, cursors: dict[str, int], sub: Subscriber) -> FeedItem | None:
+        """What a live update becomes in this subscription: itself, a removal, or nothing."""
         kind = update.kind
         chat_id = update.chat_id
-        if kind is UpdateKind.MEMBER_ADDED and update.user_id == sub.user_id:
-            if chat_id not in cursors:
-                self.hub.follow(sub, chat_id)
-                chat = await self.chats.get(chat_id)
-                if chat is not None:
-                    async for out in self._catch_up(chat, cursors, sub.user_id):
-                        yield out
-            return
         if kind is UpdateKind.MEMBER_REMOVED and update.user_id == sub.user_id:
             self.hub.unfollow(sub, chat_id)
-            if cursors.pop(chat_id, None) is not None:
-                yield ChatRemoved(chat_id)
-            return
-        if chat_id not in cursors:
-            return
+            return ChatRemoved(chat_id) if cursors.pop(chat_id, None) is not None else None
+        cursor = cursors.get(chat_id)
+        if cursor is None:
+            return None
         if update.update_seq == 0:
-            yield update
-            return
-        if update.update_seq <= cursors[chat_id]:
-            return  # already sent (history, gap fill, or a duplicate from Kafka)
+            return update
+        if update.update_seq <= cursor:
+            return None  # already sent (history, gap fill, or a duplicate from Kafka)
         cursors[chat_id] = update.update_seq
         if kind is UpdateKind.MESSAGE and held_from(update.held_until, update.held_for, sub.user_id, self.clock.now()):
-            return  # quiet hours: released later with a new update_seq
-        yield update  # the replica's one encoding of it, shared by every subscriber
+            return None  # quiet hours: released later with a new update_seq
+        return update  # the replica's one encoding of it, shared by every subscriber
