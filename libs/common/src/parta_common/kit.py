@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from parta_common.events.outbox import KafkaProducerHandle, OutboxRelay
 from parta_common.events.revocations import RevocationFeed
 from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
-from parta_common.grpc.server import ReadinessCheck
+from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck
 from parta_common.metrics import ServiceMetrics
 from parta_common.mongo import StoreCommandCounter, create_mongo_client, ping
 from parta_common.revocation import RevocationList
@@ -114,3 +114,17 @@ def build_infrastructure(
         tracing=tracing_from_env(service, replica_id=settings.replica_id),
         store_commands=commands,
     )
+
+
+async def serve(
+    runner: GrpcServiceRunner,
+    infra: Infrastructure,
+    *,
+    metrics_port: int = 0,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Every service's `serve` command: the metrics endpoint (when a port is set), then the gRPC
+    server until SIGTERM/SIGINT, then a graceful stop (`before_stop` first)."""
+    if metrics_port:
+        infra.metrics.serve(metrics_port)
+    await runner.serve_until_signal(before_stop=before_stop)
