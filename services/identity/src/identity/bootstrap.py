@@ -26,7 +26,7 @@ from parta.identity.v1 import (
 from parta_common.auth import Principal
 from parta_common.clock import Clock, SystemClock
 from parta_common.events.outbox import OutboxRelay
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner, Worker
 from parta_common.kit import Infrastructure, build_infrastructure, serve
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
@@ -211,27 +211,18 @@ async def build(
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
 
-    workers: list[object] = [relay, infra.revocation_feed]
+    workers: list[Worker] = [relay, infra.revocation_feed]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
     workers.append(age_bands)
     if key_store is not None:
         interval = settings.keyring_reload_seconds
         reload_keys = partial(holder.reload_from, key_store)
         workers.append(PeriodicWorker("keyring-reloader", reload_keys, interval, first_delay=interval))
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge(PUBLIC_METHODS, principal_check)],
-            readiness=infra.readiness(),
-            workers=workers,  # type: ignore[arg-type]
-            closers=[infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge(PUBLIC_METHODS, principal_check)],
+        workers=workers,
     )
     return IdentityService(
         settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store, age_bands

@@ -13,7 +13,7 @@ from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.ids import new_id
 from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.kit import serve as kit_serve
@@ -140,20 +140,13 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     infra.metrics.gauge("media_signal_participants", "Participants connected to this replica").labels(
         SERVICE
     ).set_function(hub.participants)
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge()],
-            readiness=[*infra.readiness(), sfu.ready],
-            workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper, infra.revocation_feed],
-            closers=[owners.close, sfu.close, infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge()],
+        readiness=[*infra.readiness(), sfu.ready],
+        workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper, infra.revocation_feed],
+        closers=[owners.close, sfu.close],
     )
     return App(runner=runner, hub=hub, rooms=rooms, metrics_port=settings.metrics_port, infra=infra)
 

@@ -14,7 +14,7 @@ from parta_common.clock import Clock, SystemClock
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.kit import Infrastructure, build_infrastructure, serve
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
@@ -188,20 +188,12 @@ async def build(
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
 
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge(PUBLIC_METHODS)],
-            readiness=infra.readiness(),
-            workers=[*relays.values(), consumer, feed, infra.revocation_feed],
-            closers=[profile_lookup.close, infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge(PUBLIC_METHODS)],
+        workers=[*relays.values(), consumer, feed, infra.revocation_feed],
+        closers=[profile_lookup.close],
     )
     return SchoolService(
         settings,
