@@ -46,9 +46,9 @@ def membership_pb(m: Membership) -> ev.MembershipSnapshot:
         membership_id=m.id,
         school_id=m.school_id,
         user_id=m.user_id,
-        school_role=int(m.school_role),  # type: ignore[arg-type]
+        school_role=ev.SchoolRole.ValueType(m.school_role),
         class_id=m.class_id,
-        class_role=int(m.class_role),  # type: ignore[arg-type]
+        class_role=ev.ClassRole.ValueType(m.class_role),
         child_user_id=m.child_user_id,
         subject=m.subject,
         verified=m.verified,
@@ -60,7 +60,7 @@ def invite_pb(i: Invite) -> ev.InviteSnapshot:
         invite_id=i.id,
         school_id=i.school_id,
         class_id=i.class_id,
-        role=int(i.role),  # type: ignore[arg-type]
+        role=ev.SchoolRole.ValueType(i.role),
         child_user_id=i.child_user_id,
         expires_at=ts(i.expires_at),
         max_uses=i.max_uses,

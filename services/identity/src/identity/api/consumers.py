@@ -26,8 +26,9 @@ class MembershipProjector:
     def router(self) -> EventRouter:
         # Other membership events (verification, join requests) do not concern identity.
         router = EventRouter()
-        for event_type in (school_pb2.MemberJoined, school_pb2.MemberRoleChanged, school_pb2.MemberLeft):
-            router.register(event_type, self.on_membership)
+        router.register(school_pb2.MemberJoined, self.on_membership)
+        router.register(school_pb2.MemberRoleChanged, self.on_membership)
+        router.register(school_pb2.MemberLeft, self.on_membership)
         return router
 
     async def on_membership(self, event: MembershipEvent, envelope: envelope_pb2.EventEnvelope) -> None:

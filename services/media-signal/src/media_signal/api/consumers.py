@@ -58,18 +58,17 @@ class SchoolEventProjector:
 
     def router(self) -> EventRouter:
         router = EventRouter()
-        for snapshot_event in (
-            school_pb2.SchoolCreated,
-            school_pb2.SchoolUpdated,
-            school_pb2.AdminSeatVacated,
-            school_pb2.AdminSeatFilled,
-            school_pb2.AcademicYearStarted,
-        ):
-            router.register(snapshot_event, self.on_school)
-        for class_event in (school_pb2.ClassCreated, school_pb2.ClassUpdated, school_pb2.ClassArchived):
-            router.register(class_event, self.on_class)
-        for membership_event in (school_pb2.MemberJoined, school_pb2.MemberRoleChanged, school_pb2.MemberLeft):
-            router.register(membership_event, self.on_membership)
+        router.register(school_pb2.SchoolCreated, self.on_school)
+        router.register(school_pb2.SchoolUpdated, self.on_school)
+        router.register(school_pb2.AdminSeatVacated, self.on_school)
+        router.register(school_pb2.AdminSeatFilled, self.on_school)
+        router.register(school_pb2.AcademicYearStarted, self.on_school)
+        router.register(school_pb2.ClassCreated, self.on_class)
+        router.register(school_pb2.ClassUpdated, self.on_class)
+        router.register(school_pb2.ClassArchived, self.on_class)
+        router.register(school_pb2.MemberJoined, self.on_membership)
+        router.register(school_pb2.MemberRoleChanged, self.on_membership)
+        router.register(school_pb2.MemberLeft, self.on_membership)
         # Other school events do not change who joins a room. Staff verification arrives as
         # MemberRoleChanged snapshots with verified=true (school re-publishes every staff seat),
         # so StaffVerified itself needs no handling here.

@@ -33,9 +33,9 @@ def _join_requested(r: JoinRequest) -> ev.JoinRequested:
         school_id=r.school_id,
         class_id=r.class_id,
         user_id=r.user_id,
-        class_role=int(r.class_role),  # type: ignore[arg-type]
+        class_role=ev.ClassRole.ValueType(r.class_role),
         requested_at=ts(r.created_at),
-        school_role=int(r.role),  # type: ignore[arg-type]
+        school_role=ev.SchoolRole.ValueType(r.role),
         child_user_id=r.child_user_id,
     )
 
@@ -46,7 +46,7 @@ def _decided(r: JoinRequest) -> ev.JoinRequestDecided:
         school_id=r.school_id,
         class_id=r.class_id,
         user_id=r.user_id,
-        state=int(r.state),  # type: ignore[arg-type]
+        state=ev.JoinRequestState.ValueType(r.state),
         decided_by_user_id=r.decided_by,
     )
 
