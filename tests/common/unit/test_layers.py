@@ -140,3 +140,12 @@ def test_bootstrap_files_define_no_classes():
             if name[:1].isupper() and not name.endswith(("Service", "App")):
                 offenders.append(f"{package.name}/bootstrap.py:{line} defines {name}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("package", _package_cases(IDIOMS_ON_KIT))
+def test_projection_writes_go_through_apply_versioned(package: Path):
+    # The version guard of a projection write ({"version": {"$lt": v}}) is apply_versioned's.
+    offenders = [
+        str(path.relative_to(ROOT)) for path in package.rglob("*.py") if '"version": {"$lt"' in path.read_text()
+    ]
+    assert not offenders, "use parta_common.mongo.apply_versioned:\n" + "\n".join(offenders)

@@ -138,17 +138,25 @@ def idempotent_id(scope: str, actor: str, request_id: str) -> str:
 
 
 async def apply_versioned(
-    collection: AsyncCollection[Document], doc_id: str, version: int, update: Mapping[str, Any]
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    version: int,
+    update: Mapping[str, Any],
+    *,
+    only_if: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Apply `update` to a projection document only if `version` is newer than the one it holds.
+    """Apply `update` to a projection document only if `version` is newer than the one it holds
+    (and the document matches `only_if`, e.g. is not in a final state).
 
     Returns False when the document already reflects this version or a later one, which makes
-    event handlers idempotent under replays and duplicates (at-least-once delivery).
+    event handlers idempotent under replays and duplicates (at-least-once delivery). The only
+    projection write: services call it behind their ports, never re-implement it.
     """
     merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$set", {})["version"] = version
+    query = {**(only_if or {}), "_id": doc_id, "version": {"$lt": version}}
     try:
-        result = await collection.update_one({"_id": doc_id, "version": {"$lt": version}}, merged, upsert=True)
+        result = await collection.update_one(query, merged, upsert=True)
     except DuplicateKeyError:
         return False  # the document exists with version >= ours, so the upsert tried to insert
     return result.matched_count > 0 or result.upserted_id is not None
