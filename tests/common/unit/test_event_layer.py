@@ -3,6 +3,8 @@ the topic names declared once."""
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,3 +157,32 @@ def test_topics_are_declared_once_and_deployed():
     manifest = (ROOT / "deploy/k8s/base/kafka/topics.yaml").read_text()
     for topic in topics.ALL:
         assert topic in manifest, f"{topic} is not created by deploy/k8s/base/kafka/topics.yaml"
+
+
+# A topic name, alone or after a prefix ("t1.", "{prefix}" in an f-string), with or without ".dlq".
+TOPIC_LITERAL = re.compile(r"(?:^|\.)(?:" + "|".join(re.escape(t) for t in topics.ALL) + r")(?:\.dlq)?$")
+# Where topic names must come from parta_common.events.topics: the kit, the services on the event
+# layer and their tests. chat moves on its own branch (issue 12, h-chat-recut).
+ON_THE_KIT = (
+    "libs",
+    "services/identity",
+    "services/school",
+    "services/media-signal",
+    "tests/identity",
+    "tests/school",
+    "tests/media_signal",
+    "tests/deploy",
+)
+DECLARED = ROOT / "libs/common/src/parta_common/events/topics.py"
+
+
+@pytest.mark.parametrize("tree", ON_THE_KIT)
+def test_topic_names_are_spelled_only_where_they_are_declared(tree: str):
+    offenders = []
+    for path in (ROOT / tree).rglob("*.py"):
+        if path == DECLARED or ".venv" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and TOPIC_LITERAL.search(node.value):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not offenders, "use parta_common.events.topics:\n" + "\n".join(offenders)

@@ -9,28 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message as ProtoMessage
 from parta.chat.v1 import chat_pb2
 from parta.chat.v1 import events_pb2 as pb
+from parta_common.timestamps import from_ts, ts
 
 from chat.app.live import UpdateKind
 from chat.domain import events as ev
 from chat.domain.model import Chat, ChatKind, Message, PostingPolicy, Reaction
-
-
-def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def from_ts(stamp: timestamp_pb2.Timestamp) -> datetime | None:
-    if not stamp.seconds and not stamp.nanos:
-        return None
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def chat_pb(chat: Chat) -> pb.ChatSnapshot:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
@@ -27,13 +27,22 @@ class Aggregate:
     version: int
 
 
+def no_prefix(topic: str) -> str:
+    """For `OutboxWriter(topic=...)` where the caller passes topics with their prefix already."""
+    return topic
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class OutboxWriter:
     """Binds what is fixed per service: producer name, topic prefix (`settings.topic`), clock."""
 
     producer: str
-    topic: Callable[[str], str]
-    now: Callable[[], datetime]
+    topic: Callable[[str], str] = no_prefix
+    now: Callable[[], datetime] = utc_now
 
     def record(
         self,
@@ -61,8 +70,3 @@ class OutboxWriter:
             key=aggregate.id if key is None else key,
             envelope=envelope.SerializeToString(),
         )
-
-
-def no_prefix(topic: str) -> str:
-    """For `OutboxWriter(topic=...)` where topics carry no deployment prefix (tests, tools)."""
-    return topic

@@ -9,12 +9,13 @@ import grpc
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.errors import Violations
 from parta_common.grpc.context import require_principal
+from parta_common.timestamps import ts
 
 from chat.app.chats import ChatView
 from chat.app.live import ChatRemoved, ChatState, LiveFeed, LiveMarker, MessageState
 from chat.app.service import ChatApp
 from chat.domain.model import PostingPolicy
-from chat.pb import Update, chat_pb, encode_stream_item, message_pb, ts
+from chat.pb import Update, chat_pb, encode_stream_item, message_pb
 
 
 def view_pb(view: ChatView) -> chat_pb2.ChatView:

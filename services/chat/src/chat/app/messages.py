@@ -11,6 +11,7 @@ from parta_common.clock import Clock
 from parta_common.errors import (
     Aborted,
     AlreadyExists,
+    ConcurrentChange,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -207,7 +208,7 @@ class Messages:
     async def _save(self, before: Message, changed: Message, event: ev.ChatEvent) -> None:
         if not await self.messages.save(changed, before.update_seq, [event]):
             await self.messages.burn_seq(changed.chat_id, changed.update_seq)
-            raise Aborted("the message changed meanwhile; retry", reason="CONCURRENT_CHANGE")
+            raise ConcurrentChange("the message changed meanwhile; retry")
         self.notify()
 
     async def edit_message(self, user_id: str, chat_id: str, seq: int, text: str) -> Message:

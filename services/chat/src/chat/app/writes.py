@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from parta_common.errors import Aborted
+from parta_common.errors import ConcurrentChange
 
 from chat.app.ports import ChatRepository, MemberRepository, MessageRepository
 from chat.domain import events as ev
@@ -28,7 +28,7 @@ async def set_grant(
             return False
         if await members.save(replace(changed, school_id=school_id), current.rev, events):
             return changed.active and not current.active
-    raise Aborted("membership changed concurrently", reason="CONCURRENT_CHANGE")
+    raise ConcurrentChange("membership changed concurrently; retry")
 
 
 async def refresh_count(chats: ChatRepository, members: MemberRepository, chat_id: str) -> None:
@@ -69,4 +69,4 @@ async def change_chat(
         if await chats.save(changed, chat.update_seq, [ev.ChatUpdated(changed)]):
             return changed
         await messages.burn_seq(chat_id, changed.update_seq)
-    raise Aborted("the chat changed concurrently; retry", reason="CONCURRENT_CHANGE")
+    raise ConcurrentChange("the chat changed concurrently; retry")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parta_common.errors import Aborted
+from parta_common.errors import ConcurrentChange
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -32,7 +32,7 @@ class Sequences:
                 await self.ensure(chat_id)  # a chat whose first event came before it (lesson message)
             except DuplicateKeyError:
                 pass
-        raise Aborted("sequence busy", reason="SEQUENCE_CONTENTION")
+        raise ConcurrentChange("the chat's sequence is busy; retry")
 
     async def last(self, chat_id: str) -> int:
         doc = await self._counters.find_one({"_id": chat_id})
