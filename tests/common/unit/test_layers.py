@@ -106,9 +106,8 @@ KIT_HELPERS = {
 # Services moved onto the kit's idioms. chat still has its own id and text validators (its ids and
 # client message ids allow up to 128 characters of any non-space kind, the kit's 64 ASCII ones:
 # narrowing them is an API change) and its membership projection's version guard (the write must
-# return the seat as it was before); issue 12 leaves both open for chat. The web gateway owns no data
-# and copies nothing. (Its api/ does use adapters/ — the method table and channels; it has no app/
-# layer of ports to go through, so it stays a strict xfail in test_api_does_not_import_adapters.)
+# return the seat as it was before); issue 12 leaves both open for chat. The web gateway (issue 14)
+# has no copies of the kit's helpers.
 IDIOMS_ON_KIT = ("identity", "school", "media_signal", "web")
 
 
