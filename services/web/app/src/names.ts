@@ -1,5 +1,6 @@
 // Display names of people, fetched in batches (ProfileService.BatchGetDisplayNames) and cached.
 import { call, Profiles } from "./api";
+import { t } from "./i18n";
 import { signal } from "./signal";
 
 const cache = new Map<string, string>();
@@ -12,7 +13,8 @@ export const namesVersion = signal(0);
 export function nameOf(userId: string): string {
   if (!userId) return "";
   const known = cache.get(userId);
-  if (known !== undefined) return known;
+  // "" — identity does not show this name to me (e.g. someone asking to join, not in my school yet).
+  if (known !== undefined) return known || t("unknownPerson");
   pending.add(userId);
   if (!scheduled) {
     scheduled = true;
@@ -31,8 +33,8 @@ async function flush(): Promise<void> {
     const { names = [] } = await call<{ names?: { userId: string; displayName?: string }[] }>(Profiles, "BatchGetDisplayNames", {
       userIds: ids,
     });
-    for (const id of ids) cache.set(id, "—");
-    for (const name of names) cache.set(name.userId, name.displayName || "—");
+    for (const id of ids) cache.set(id, "");
+    for (const name of names) cache.set(name.userId, name.displayName || "");
   } catch {
     ids.forEach((id) => cache.delete(id));
   }

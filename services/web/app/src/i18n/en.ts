@@ -139,7 +139,7 @@ export const en: Dictionary = {
   classHead: "class head",
   subjectTeacher: "teacher: {subject}",
 
-  profileName: "{name}",
+  unknownPerson: "New member",
   errorTitle: "Error",
   errorNetwork: "No connection to the server. Try again.",
   errorRateLimited: "Too often. Try again in {seconds} s.",

@@ -137,7 +137,7 @@ export const ru = {
   classHead: "классный руководитель",
   subjectTeacher: "учитель: {subject}",
 
-  profileName: "{name}",
+  unknownPerson: "Новый участник",
   errorTitle: "Ошибка",
   errorNetwork: "Нет связи с сервером. Попробуйте ещё раз.",
   errorRateLimited: "Слишком часто. Попробуйте через {seconds} с.",

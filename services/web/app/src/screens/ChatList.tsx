@@ -11,8 +11,12 @@ export function ChatList() {
   useSignal(namesVersion);
   const [error, setError] = useState<unknown>(null);
 
+  // Live events refresh the list (chats.ts); a slow poll also catches chats whose membership
+  // arrived while the socket was reconnecting.
   useEffect(() => {
-    refreshChats().catch(setError);
+    refreshChats().then(() => setError(null), setError);
+    const timer = window.setInterval(() => refreshChats().catch(() => undefined), 15_000);
+    return () => window.clearInterval(timer);
   }, []);
 
   return (
