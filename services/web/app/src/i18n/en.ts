@@ -83,7 +83,7 @@ export const en: Dictionary = {
   deleteConfirm: "Delete the message?",
   deleted: "Message deleted",
   edited: "edited",
-  react: "React {emoji}",
+  reaction: "React",
   readCount: "Who read it",
   readBy: "Read by {read} of {members}",
   heldUntil: "Quiet hours: delivered at {time}",

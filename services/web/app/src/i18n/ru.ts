@@ -81,7 +81,7 @@ export const ru = {
   deleteConfirm: "Удалить сообщение?",
   deleted: "Сообщение удалено",
   edited: "изменено",
-  react: "Реакция {emoji}",
+  reaction: "Реакция",
   readCount: "Кто прочитал",
   readBy: "Прочитали {read} из {members}",
   heldUntil: "Тихие часы: сообщение будет доставлено в {time}",

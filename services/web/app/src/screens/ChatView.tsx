@@ -165,9 +165,9 @@ export function ChatView({ chatId }: { chatId: string }) {
                         key={emoji}
                         class={`reaction${minePressed ? " pressed" : ""}`}
                         aria-pressed={minePressed}
-                        aria-label={t("react", { emoji })}
                         onClick={() => act("ReactToMessage", { seq: String(seq), emoji, add: !minePressed })}
                       >
+                        <span class="visually-hidden">{`${t("reaction")} `}</span>
                         {emoji}
                         {users.length > 0 && <span class="count">{users.length}</span>}
                       </button>

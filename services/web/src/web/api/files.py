@@ -125,8 +125,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     if fresh is not None:
         sessions.set_cookies(response, fresh)
     await response.prepare(request)
+    if request.method == "HEAD":
+        # The page asks for an attachment's name and type only: no bytes to fetch from chat.
+        call.cancel()
+        return response
     try:
-        async for part in call:
+        # read() only: an RPC whose first message was read() cannot be iterated as well (grpc.aio).
+        while (part := await call.read()) is not grpc.aio.EOF:
             await response.write(part.chunk.data)
     except grpc.aio.AioRpcError as error:
         # Too late for a status: cut the connection so the browser sees a failed download, not a
