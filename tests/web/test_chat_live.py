@@ -114,7 +114,7 @@ async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: 
 
         # Night in Moscow: the parent writes to the class head from the children screen; quiet hours hold it.
         web.clock_file.write_text(datetime(2026, 9, 1, 20, 0, tzinfo=UTC).isoformat())
-        await parent.get_by_role("link", name="Дети").click()
+        await parent.get_by_role("navigation").get_by_role("link", name="Дети").click()
         await expect(parent.get_by_role("heading", name="Лена Кузнецова")).to_be_visible()
         await screenshot(parent, "children")
         await check_accessibility(parent, "children")

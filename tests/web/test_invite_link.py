@@ -42,7 +42,7 @@ async def test_invite_link_leads_through_sign_in_and_profile_into_the_class(brow
         await page.get_by_role("button", name="Присоединиться").click()
         await expect(page).to_have_url(f"{web.base_url}/chat/{school.class_chat}", timeout=45_000)
         await expect(page.locator("#chat-title")).not_to_have_text("…")
-        await page.get_by_role("link", name="Чаты").first.click()
+        await page.get_by_role("navigation").get_by_role("link", name="Чаты").click()
         await expect(page.locator(f'a[data-chat-id="{school.class_chat}"]')).to_be_visible()
         assert page.csp_violations == []  # type: ignore[attr-defined]
     finally:

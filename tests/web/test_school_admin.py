@@ -23,7 +23,7 @@ async def test_admin_manages_classes_invites_requests_and_staff(browser: Browser
     context, page = await new_page(browser, web)
     try:
         await browser_sign_in(page, web, school.admin.phone)
-        await page.get_by_role("link", name="Школа").click()
+        await page.get_by_role("navigation").get_by_role("link", name="Школа").click()
         await expect(page.get_by_role("heading", name="Школа", exact=True)).to_be_visible()
         await expect(page.get_by_label("Класс", exact=True)).to_contain_text(school.class_title)
 
