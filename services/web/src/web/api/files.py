@@ -3,6 +3,7 @@ GET /api/files/<id> streams DownloadFile back with its type and a Content-Dispos
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from urllib.parse import quote, unquote
@@ -126,23 +127,27 @@ async def download(request: web.Request) -> web.StreamResponse:
         sessions.set_cookies(response, fresh)
     await response.prepare(request)
     if request.method == "HEAD":
-        # The page asks for an attachment's name and type only: no bytes to fetch from chat.
+        # The web app asks for an attachment's name and type only: no bytes to fetch from chat.
         call.cancel()
         return response
     try:
-        # read() only: an RPC whose first message was read() cannot be iterated as well (grpc.aio).
-        while (part := await call.read()) is not grpc.aio.EOF:
+        while True:
+            part = await call.read()
+            if part is grpc.aio.EOF:
+                break
             await response.write(part.chunk.data)
-    except grpc.aio.AioRpcError as error:
+    except asyncio.CancelledError:
+        call.cancel()
+        raise
+    except Exception as exc:
         # Too late for a status: cut the connection so the browser sees a failed download, not a
-        # short file.
-        log.warning("download_broken", grpc_code=error.code().name)
+        # short file (a gRPC error mid-stream, or the browser went away).
+        call.cancel()
+        code = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
+        log.warning("download_broken", error=code)
         if request.transport is not None:
             request.transport.close()
         return response
-    except BaseException:
-        call.cancel()
-        raise
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
