@@ -13,7 +13,8 @@ from playwright.async_api import Browser, async_playwright
 
 from tests.e2e.harness import ROOT, Stack
 from tests.e2e.identity_client import random_phone
-from tests.web.support import APP_DIR, WebStack, start_gateway
+from tests.e2e.web_support import start_gateway
+from tests.web.support import APP_DIR, WebStack
 
 
 def _chromium_path() -> str:
@@ -56,12 +57,15 @@ async def web(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
     clock_file = ROOT / ".cache" / "e2e" / f"chat-clock-{stack.run_id}.txt"
     clock_file.parent.mkdir(parents=True, exist_ok=True)
     clock_file.unlink(missing_ok=True)  # no file: real time
+    gateway = None
     try:
         await stack.start("identity")
         await stack.start("school", {"SCHOOL_OPERATOR_PHONES": operator})
         await stack.start("chat", {"CHAT_DEV_CLOCK_FILE": str(clock_file), "CHAT_QUIET_RELEASE_POLL_SECONDS": "0.2"})
-        gateway = await start_gateway(stack)
-        yield WebStack(stack, gateway, f"http://{gateway.address}", operator, clock_file)
+        gateway = await start_gateway(stack, extra={"WEB_STATIC_DIR": str(APP_DIR / "dist")})
+        yield WebStack(stack, gateway, gateway.url, operator, clock_file)
     finally:
+        if gateway is not None:
+            gateway.stop()
         stack.stop_all()
         clock_file.unlink(missing_ok=True)

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.identity.v1 import guardians_pb2, guardians_pb2_grpc, profiles_pb2, profiles_pb2_grpc
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e import school_client as sc
-from tests.e2e.harness import LOG_DIR, ROOT, ServiceProcess, Stack, free_port
+from tests.e2e.harness import ROOT, Stack
 from tests.e2e.identity_client import auth, create_profile, random_phone, read_code, sign_in
+from tests.e2e.web_support import GatewayProcess
 
 APP_DIR = ROOT / "services" / "web" / "app"
 AXE = APP_DIR / "node_modules" / "axe-core" / "axe.min.js"
@@ -73,7 +70,7 @@ class School:
 @dataclass
 class WebStack:
     stack: Stack
-    gateway: ServiceProcess
+    gateway: GatewayProcess
     base_url: str
     operator_phone: str
     clock_file: Path
@@ -89,50 +86,6 @@ class WebStack:
     @property
     def chat(self) -> str:
         return self.stack.services["chat"].address
-
-
-async def start_gateway(stack: Stack, extra: dict[str, str] | None = None) -> ServiceProcess:
-    """`python -m web` on a free port in front of the stack's services; ready when it serves the app."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "WEB_ENVIRONMENT": "development",
-        "WEB_HTTP_HOST": "127.0.0.1",
-        "WEB_HTTP_PORT": str(port),
-        "WEB_IDENTITY_ADDRESS": stack.services["identity"].address,
-        "WEB_SCHOOL_ADDRESS": stack.services["school"].address,
-        "WEB_CHAT_ADDRESS": stack.services["chat"].address,
-        # Lessons are not part of these tests: media-signal is not started, calls to it fail UNAVAILABLE.
-        "WEB_MEDIA_SIGNAL_ADDRESS": stack.services["media_signal"].address
-        if "media_signal" in stack.services
-        else f"127.0.0.1:{free_port()}",
-        "WEB_STATIC_DIR": str(APP_DIR / "dist"),
-        "WEB_REPLICA_ID": f"web-{port}",
-        **(extra or {}),
-    }
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"web-{stack.run_id}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "web"], env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=ROOT
-    )
-    service = ServiceProcess("web", f"127.0.0.1:{port}", process, log_path, env)
-    deadline = asyncio.get_running_loop().time() + 60
-    async with aiohttp.ClientSession() as http:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"web gateway exited with {process.returncode}:\n{service.log_tail()}")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/", timeout=aiohttp.ClientTimeout(total=2)) as reply:
-                    if reply.status == 200 and '<div id="app">' in await reply.text():
-                        break
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                service.stop()
-                raise TimeoutError(f"web gateway not serving after 60 s:\n{service.log_tail()}")
-            await asyncio.sleep(0.2)
-    stack.services["web"] = service
-    return service
 
 
 async def eventually(check: Any, what: str, timeout: float = WAIT_MS / 1000) -> Any:
