@@ -200,16 +200,27 @@ async def new_page(browser: Browser, web: WebStack) -> tuple[BrowserContext, Pag
     return context, page
 
 
-async def browser_sign_in(page: Page, web: WebStack, phone: str, path: str = "/") -> None:
-    """Signs in from the sign-in screen with the code identity wrote to the dev SMS file."""
+async def browser_sign_in(page: Page, web: WebStack, phone: str, path: str = "/", *, keyboard: bool = False) -> None:
+    """Signs in from the sign-in screen with the code identity wrote to the dev SMS file. With
+    `keyboard`, by keyboard alone: type, Enter submits, focus moves to the code field by itself."""
     if path:
         await page.goto(path)
-    await page.get_by_label("Номер телефона").fill(phone)
     before = _lines(web.stack.sms_file)
-    await page.get_by_role("button", name="Получить код").click()
+    if keyboard:
+        await page.get_by_label("Номер телефона").focus()
+        await page.keyboard.type(phone)
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_label("Код из СМС")).to_be_focused()
+    else:
+        await page.get_by_label("Номер телефона").fill(phone)
+        await page.get_by_role("button", name="Получить код").click()
     code = await read_code(web.stack.sms_file, phone, after_line=before, timeout=WAIT_MS / 1000)
-    await page.get_by_label("Код из СМС").fill(code)
-    await page.get_by_role("button", name="Войти").click()
+    if keyboard:
+        await page.keyboard.type(code)
+        await page.keyboard.press("Enter")
+    else:
+        await page.get_by_label("Код из СМС").fill(code)
+        await page.get_by_role("button", name="Войти").click()
 
 
 def _lines(path: Path) -> int:

@@ -1,5 +1,6 @@
 """An invite link opened in a fresh browser context: the invite's preview, sign-in with phone and
-code, the educational profile, then the class: the app accepts the invite and opens the class chat."""
+code (by keyboard alone), the educational profile, then the class: the app accepts the invite and
+opens the class chat."""
 
 from __future__ import annotations
 
@@ -23,12 +24,21 @@ async def test_invite_link_leads_through_sign_in_and_profile_into_the_class(brow
         await expect(page.locator("dl.facts")).to_contain_text("ученик")
         await screenshot(page, "invite")
         await check_accessibility(page, "invite preview")
-        await page.get_by_role("button", name="Войдите, чтобы присоединиться").click()
+        # Keyboard only from here to the profile: Tab reaches the skip link first, then the button.
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name="Парта: ↓")).to_be_focused()
+        join = page.get_by_role("button", name="Войдите, чтобы присоединиться")
+        for _ in range(10):
+            if await join.evaluate("b => b === document.activeElement"):
+                break
+            await page.keyboard.press("Tab")
+        await expect(join).to_be_focused()
+        await page.keyboard.press("Enter")
 
         await expect(page.get_by_role("heading", name="Вход")).to_be_visible()
         await screenshot(page, "sign-in")
         await check_accessibility(page, "sign-in")
-        await browser_sign_in(page, web, random_phone(), path="")
+        await browser_sign_in(page, web, random_phone(), path="", keyboard=True)
 
         await expect(page.get_by_role("heading", name="Учебный профиль")).to_be_visible()
         await screenshot(page, "profile")
