@@ -4,7 +4,9 @@ missing) and a stack of identity, school and chat with the web gateway in front.
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -42,6 +44,7 @@ async def browser(built_app: None) -> AsyncIterator[Browser]:
                 "--no-sandbox",  # tests run as root in CI
                 "--use-fake-device-for-media-stream",
                 "--use-fake-ui-for-media-stream",
+                "--autoplay-policy=no-user-gesture-required",
             ],
         )
         try:
@@ -50,8 +53,7 @@ async def browser(built_app: None) -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-@pytest.fixture
-async def web(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
+async def _web_stack(mongo_uri: str, kafka_bootstrap: str, *, media: bool) -> AsyncIterator[WebStack]:
     stack = Stack(mongo_uri, kafka_bootstrap, uuid.uuid4().hex[:8])
     operator = random_phone()
     clock_file = ROOT / ".cache" / "e2e" / f"chat-clock-{stack.run_id}.txt"
@@ -62,6 +64,8 @@ async def web(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
         await stack.start("identity")
         await stack.start("school", {"SCHOOL_OPERATOR_PHONES": operator})
         await stack.start("chat", {"CHAT_DEV_CLOCK_FILE": str(clock_file), "CHAT_QUIET_RELEASE_POLL_SECONDS": "0.2"})
+        if media:
+            await stack.start("media_signal", _media_env())
         gateway = await start_gateway(stack, extra={"WEB_STATIC_DIR": str(APP_DIR / "dist")})
         yield WebStack(stack, gateway, gateway.url, operator, clock_file)
     finally:
@@ -69,3 +73,33 @@ async def web(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
             gateway.stop()
         stack.stop_all()
         clock_file.unlink(missing_ok=True)
+
+
+def _media_env() -> dict[str, str]:
+    """media-signal wired to the local Janus and coturn (deploy/local/media.py starts them if needed)."""
+    if str(ROOT / "deploy" / "local") not in sys.path:
+        sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    import media  # deploy/local/media.py (it imports infra.py beside it)
+
+    for component in media.COMPONENTS.values():
+        component.up()  # idempotent: Janus and coturn are usually running already
+    env = media.env()
+    return {
+        "MEDIA_SIGNAL_JANUS_URL": env["janus_url"],
+        "MEDIA_SIGNAL_TURN_URIS": env["turn_uri"],
+        "MEDIA_SIGNAL_TURN_SECRET": env["turn_secret"],
+        "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": secrets.token_urlsafe(32),
+    }
+
+
+@pytest.fixture
+async def web(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
+    async for stack in _web_stack(mongo_uri, kafka_bootstrap, media=False):
+        yield stack
+
+
+@pytest.fixture
+async def web_media(mongo_uri: str, kafka_bootstrap: str) -> AsyncIterator[WebStack]:
+    """The same with media-signal (and Janus, coturn) for lessons."""
+    async for stack in _web_stack(mongo_uri, kafka_bootstrap, media=True):
+        yield stack

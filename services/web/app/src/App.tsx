@@ -12,6 +12,7 @@ import { ChatList } from "./screens/ChatList";
 import { ChatView } from "./screens/ChatView";
 import { Children } from "./screens/Children";
 import { Join } from "./screens/Join";
+import { Lesson } from "./screens/Lesson";
 import { ProfileForm } from "./screens/ProfileForm";
 import { School } from "./screens/School";
 import { SignIn } from "./screens/SignIn";
@@ -98,6 +99,8 @@ export function App() {
 function routeScreen(current: string) {
   const chat = match("/chat/:id", current);
   if (chat) return <ChatView key={chat.id} chatId={chat.id} />;
+  const lesson = match("/lesson/:id", current);
+  if (lesson) return <Lesson key={lesson.id} roomId={lesson.id} />;
   if (current === "/" || current === "/signin") return <ChatList />;
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;

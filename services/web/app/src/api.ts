@@ -87,6 +87,8 @@ export const Memberships = "parta.school.v1.MembershipService";
 export const Invites = "parta.school.v1.InviteService";
 export const JoinRequests = "parta.school.v1.JoinRequestService";
 export const Chats = "parta.chat.v1.ChatService";
+export const Rooms = "parta.media_signal.v1.RoomService";
+export const Signal = "parta.media_signal.v1.SignalService";
 
 /**
  * A server stream (or bidi stream) over the gateway's WebSocket: the first frame is the request,
@@ -98,6 +100,16 @@ export interface StreamHandlers<T> {
 }
 
 export function openStream<T>(service: string, method: string, request: object, handlers: StreamHandlers<T>): () => void {
+  return openBidi<T>(service, method, request, handlers).close;
+}
+
+/** A bidirectional stream: `send` writes one more request (after the first) into it. */
+export function openBidi<T>(
+  service: string,
+  method: string,
+  request: object,
+  handlers: StreamHandlers<T>,
+): { send(message: object): void; close(): void } {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/ws/${service}/${method}`);
   let ended = false;
@@ -128,9 +140,14 @@ export function openStream<T>(service: string, method: string, request: object, 
     if (grpcCode === 16) signedOutListeners.forEach((listener) => listener());
     end(error);
   };
-  return () => {
-    ended = true;
-    socket.close(1000);
+  return {
+    send(message: object) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    },
+    close() {
+      ended = true;
+      socket.close(1000);
+    },
   };
 }
 
