@@ -117,9 +117,9 @@ async def chats_of(web: WebStack, who: Person) -> set[str]:
     return {view.chat.chat_id for view in reply.chats}
 
 
-async def seed_school(web: WebStack, *, link_parent: bool = False) -> School:
-    """A school with class 5А: admin, a verified class head, a student (past the consent age) and
-    the student's parent; chat has provisioned the class chats for them when this returns."""
+async def seed_school(web: WebStack, *, link_parent: bool = False, student_birth: str = "2010-02-01") -> School:
+    """A school with class 5А: admin, a verified class head, a student (by default past the consent
+    age) and the student's parent; chat has provisioned the class chats for them when this returns."""
     operator = await sign_in(web.identity, web.operator_phone, web.stack.sms_file)
     admin_phone = random_phone()
     school = await sc.register_school(web.school, operator.access_token, admin_phone=admin_phone)
@@ -129,7 +129,7 @@ async def seed_school(web: WebStack, *, link_parent: bool = False) -> School:
     admin = Person(admin_phone, admin_signed.user_id, admin_signed.access_token, "Ирина", "Петрова")
     klass = await sc.create_class(web.school, admin.token, school.school_id, 5, "А")
     teacher = await person(web, "Ольга", "Смирнова", "1986-09-01")
-    student = await person(web, "Лена", "Кузнецова", "2010-02-01")
+    student = await person(web, "Лена", "Кузнецова", student_birth)
     parent = await person(web, "Сергей", "Кузнецов", "1984-01-11")
     await sc.join_school(web.school, admin.token, school.school_id, teacher.token, sc.TEACHER)
     await sc.set_class_head(web.school, admin.token, klass.class_id, teacher.user_id)

@@ -1,8 +1,9 @@
 """A teacher and a parent in two browser contexts: they sign in with phone and code, the teacher
 posts in the class parents' chat and the parent sees it live (no reload), with the unread count on
 the chat list first; reply, reaction, edit, read count and delete travel live too; a file and an
-image uploaded by the teacher are downloaded intact and previewed by the parent; at night the
-parent's message to the class head shows the quiet-hours notice."""
+image uploaded by the teacher are downloaded intact and previewed by the parent; the parent gives
+consent for the child on the Children screen; at night the parent's message to the class head shows
+the quiet-hours notice."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def message(page: Page, text: str):  # type: ignore[no-untyped-def]
 
 
 async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: WebStack) -> None:
-    school = await seed_school(web, link_parent=True)
+    # Лена is 11: below the consent age, she waits for her father's consent.
+    school = await seed_school(web, link_parent=True, student_birth="2015-02-03")
     teacher_ctx, teacher = await new_page(browser, web)
     parent_ctx, parent = await new_page(browser, web)
     try:
@@ -115,7 +117,11 @@ async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: 
         # Night in Moscow: the parent writes to the class head from the children screen; quiet hours hold it.
         web.clock_file.write_text(datetime(2026, 9, 1, 20, 0, tzinfo=UTC).isoformat())
         await parent.get_by_role("navigation").get_by_role("link", name="Дети").click()
-        await expect(parent.get_by_role("heading", name="Лена Кузнецова")).to_be_visible()
+        child = parent.get_by_role("article", name="Лена Кузнецова")
+        await expect(child).to_contain_text("Согласие: ожидает вашего согласия")
+        await child.get_by_role("button", name="Дать согласие").click()
+        await expect(child).to_contain_text("Согласие: дано")
+        await expect(child.get_by_role("button", name="Отозвать согласие")).to_be_visible()
         await screenshot(parent, "children")
         await check_accessibility(parent, "children")
         teacher_row = parent.locator("li", has_text="Ольга Смирнова")
