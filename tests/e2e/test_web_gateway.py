@@ -50,6 +50,7 @@ class World:
     student_id: str
     student_phone: str
     static_dir: Path
+    media_env: dict[str, str]
 
     def expired_token(self, user_id: str, session_id: str) -> str:
         now = int(time.time())
@@ -104,16 +105,16 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
         for component in media.COMPONENTS.values():
             component.up()  # idempotent: Janus and coturn are usually running already
         m = media.env()
-        await stack.start(
-            "media_signal",
-            {
-                "MEDIA_SIGNAL_JANUS_URL": m["janus_url"],
-                "MEDIA_SIGNAL_TURN_URIS": m["turn_uri"],
-                "MEDIA_SIGNAL_TURN_SECRET": m["turn_secret"],
-                "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": secrets.token_urlsafe(32),
-                "MEDIA_SIGNAL_TRUSTED_PROXIES": trusted["TRUSTED_PROXIES"],
-            },
-        )
+        media_env = {
+            "MEDIA_SIGNAL_JANUS_URL": m["janus_url"],
+            "MEDIA_SIGNAL_TURN_URIS": m["turn_uri"],
+            "MEDIA_SIGNAL_TURN_SECRET": m["turn_secret"],
+            "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": secrets.token_urlsafe(32),
+            "MEDIA_SIGNAL_TRUSTED_PROXIES": trusted["TRUSTED_PROXIES"],
+            # The host's socket waits idle while a second replica starts (the signalling test).
+            "MEDIA_SIGNAL_KEEPALIVE_TIMEOUT_SECONDS": "120",
+        }
+        await stack.start("media_signal", media_env)
         gateway = await start_gateway(stack, extra={"WEB_STATIC_DIR": str(static_dir), "WEB_COOKIE_SECURE": "true"})
         operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
         admin_phone = random_phone()
@@ -130,6 +131,8 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
             )
             await browser.ok("parta.school.v1.InviteService/AcceptInvite", {"token": invite.token})
         await sc.set_class_head(school.address, admin.access_token, klass.class_id, teacher_id)
+        # Lessons need a verified teacher (media-signal hears of it through school's events).
+        await sc.verify_staff(school.address, admin.access_token, registered.school_id, teacher_id)
         class_chat = f"cls-{klass.class_id}"
 
         async def provisioned() -> bool:
@@ -152,6 +155,7 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
             student_id,
             student_phone,
             static_dir,
+            media_env,
         )
     finally:
         for browser in browsers:
@@ -423,6 +427,57 @@ async def _events_until(ws: aiohttp.ClientWebSocketResponse, check: Any, timeout
         seen.append(json.loads(msg.data))
         if check(seen[-1]):
             return seen
+
+
+async def test_signalling_over_websocket_relays_both_ways_and_follows_the_room_owner(world: World) -> None:
+    rooms = "parta.media_signal.v1.RoomService"
+    signal = "parta.media_signal.v1.SignalService/Signal"
+    class_id = world.class_chat.removeprefix("cls-")
+    request = {
+        "requestId": uuid.uuid4().hex,
+        "schoolId": world.school_id,
+        "classId": class_id,
+        "kind": "ROOM_KIND_LESSON",
+        "title": "Алгебра",
+        "startNow": True,
+    }
+
+    async def created() -> Any:
+        # media-signal learns of the class and the teacher's verification from school's events.
+        reply = await world.teacher.call(f"{rooms}/CreateRoom", request)
+        return reply.json if reply.status == 200 else None
+
+    room_id = (await eventually(created, timeout=60, interval=0.5))["room"]["roomId"]
+
+    async def join(browser: Browser) -> aiohttp.ClientWebSocketResponse:
+        grant = await browser.ok(f"{rooms}/CreateJoinToken", {"roomId": room_id})
+        ws = await browser.websocket(signal)
+        await ws.send_str(json.dumps({"requestId": "j1", "join": {"token": grant["token"]}}))
+        await _events_until(ws, lambda e: "joined" in e)
+        # Later client frames go into the same stream: a ping comes back as a pong.
+        await ws.send_str(json.dumps({"ping": {"clientTimeMs": "42"}}))
+        await _events_until(ws, lambda e: "pong" in e)
+        return ws
+
+    host = await join(world.teacher)  # the room is now owned by the first media-signal replica
+    # A second replica, and a gateway that only knows that one: the student's join lands there, is
+    # refused with ROOM_PINNED_ELSEWHERE, and the gateway reopens the stream at the owner.
+    await world.stack.start("media_signal", world.media_env, name="media_signal-b")
+    other = await start_gateway(
+        world.stack, "web-pinned", {"WEB_MEDIA_SIGNAL_ADDRESS": world.stack.services["media_signal-b"].address}
+    )
+    student = Browser(other)
+    try:
+        student.cookies = dict(world.student.cookies)
+        guest = await join(student)
+        await _events_until(host, lambda e: "participantJoined" in e)
+        await guest.send_str(json.dumps({"leave": {}}))
+        assert await _until_closed(guest) == 1000
+        await host.close()
+    finally:
+        await student.close()
+        assert other.stop() == 0
+        world.stack.services.pop("media_signal-b").stop()
 
 
 async def test_live_chat_over_websocket_and_revocation_ends_it(world: World) -> None:

@@ -109,6 +109,15 @@ def test_google_rpc_details_become_the_body() -> None:
     assert (denied.status, denied.reason, denied.message) == (403, "NOT_A_MEMBER", "not a member")
     limited = api_error_from(_rpc_error(errors.ResourceExhausted("slow down", reason="RATE", retry_after_seconds=2.5)))
     assert limited.status == 429 and limited.headers()["Retry-After"] == "3"
+    pinned = api_error_from(
+        _rpc_error(
+            errors.FailedPrecondition(
+                "owned elsewhere", reason="ROOM_PINNED_ELSEWHERE", metadata={"owner_address": "10.1.2.3:50054"}
+            )
+        )
+    )
+    # The owner's address is for the gateway (it reopens the stream there), not for the body.
+    assert pinned.metadata == {"owner_address": "10.1.2.3:50054"} and "10.1.2.3" not in json.dumps(pinned.body())
     plain = api_error_from(
         grpc.aio.AioRpcError(grpc.StatusCode.INTERNAL, grpc.aio.Metadata(), grpc.aio.Metadata(), "Traceback…")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from web.domain.errors import ApiError, FieldViolation
 
 Metadata = Sequence[tuple[str, str]]
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Channels to single replicas kept open at once (room owners); the oldest is closed beyond this.
+MAX_PINNED_CHANNELS = 16
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -35,12 +38,16 @@ class Upstreams:
             for name, address in addresses.items()
         }
         self._callables: dict[str, Any] = {}
+        self._options = channel_options(max_message_bytes)
+        self._pinned: dict[str, grpc.aio.Channel] = {}
+        self._closing: list[asyncio.Future[None]] = []
 
-    def _callable(self, method: Method) -> Any:
-        found = self._callables.get(method.path)
+    def _callable(self, method: Method, address: str | None = None) -> Any:
+        key = method.path if address is None else f"{address}{method.path}"
+        found = self._callables.get(key)
         if found is not None:
             return found
-        channel = self._channels[method.upstream]
+        channel = self._channels[method.upstream] if address is None else self._pinned_channel(address)
         factory = {
             (False, False): channel.unary_unary,
             (False, True): channel.unary_stream,
@@ -52,8 +59,20 @@ class Upstreams:
             request_serializer=method.request.SerializeToString,
             response_deserializer=method.response.FromString,
         )
-        self._callables[method.path] = made
+        self._callables[key] = made
         return made
+
+    def _pinned_channel(self, address: str) -> grpc.aio.Channel:
+        """A channel to one replica by address (a media-signal room's owner), from a small cache."""
+        channel = self._pinned.get(address)
+        if channel is None:
+            while len(self._pinned) >= MAX_PINNED_CHANNELS:
+                oldest, stale = next(iter(self._pinned.items()))
+                del self._pinned[oldest]
+                self._callables = {k: v for k, v in self._callables.items() if not k.startswith(oldest + "/")}
+                self._closing.append(asyncio.ensure_future(stale.close(grace=30)))
+            channel = self._pinned[address] = grpc.aio.insecure_channel(address, options=self._options)
+        return channel
 
     async def unary(self, method: Method, request: Any, metadata: Metadata, timeout: float) -> Any:
         try:
@@ -61,10 +80,10 @@ class Upstreams:
         except grpc.aio.AioRpcError as error:
             raise api_error_from(error) from None
 
-    def open(self, method: Method, metadata: Metadata, request: Any = None) -> Any:
+    def open(self, method: Method, metadata: Metadata, request: Any = None, *, address: str | None = None) -> Any:
         """A streaming call: server-streaming takes the request now; client- and bidi-streaming
-        calls are written to (call.write / done_writing)."""
-        stub = self._callable(method)
+        calls are written to (call.write / done_writing). `address`: one replica, not the service."""
+        stub = self._callable(method, address)
         if method.client_streaming:
             return stub(metadata=tuple(metadata))
         return stub(request, metadata=tuple(metadata))
@@ -82,8 +101,10 @@ class Upstreams:
         return list(self._channels)
 
     async def close(self) -> None:
-        for channel in self._channels.values():
+        for channel in [*self._channels.values(), *self._pinned.values()]:
             await channel.close()
+        for closing in self._closing:
+            await closing
 
 
 def api_error_from(error: grpc.aio.AioRpcError) -> ApiError:
@@ -91,6 +112,7 @@ def api_error_from(error: grpc.aio.AioRpcError) -> ApiError:
     code = error.code().name
     message = error.details() or ""
     reason = ""
+    info_metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
     retry: float | None = None
     for key, value in error.trailing_metadata() or ():
@@ -104,6 +126,7 @@ def api_error_from(error: grpc.aio.AioRpcError) -> ApiError:
             retry_info = error_details_pb2.RetryInfo()
             if detail.Unpack(info):
                 reason = info.reason
+                info_metadata = dict(info.metadata)
             elif detail.Unpack(bad):
                 violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
             elif detail.Unpack(retry_info):
@@ -111,7 +134,12 @@ def api_error_from(error: grpc.aio.AioRpcError) -> ApiError:
     if code in ("INTERNAL", "UNKNOWN", "DATA_LOSS"):
         message = "internal error"  # whatever else the text says is not the browser's business
     return ApiError(
-        code=code, reason=reason or code, message=message, field_violations=tuple(violations), retry_after_seconds=retry
+        code=code,
+        reason=reason or code,
+        message=message,
+        field_violations=tuple(violations),
+        retry_after_seconds=retry,
+        metadata=info_metadata,
     )
 
 

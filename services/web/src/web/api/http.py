@@ -38,7 +38,7 @@ def from_json(body: object, message: Message) -> Message:
         if not isinstance(body, dict):
             raise json_format.ParseError("the body must be a JSON object")
         return json_format.ParseDict(body, message)
-    except json_format.ParseError as exc:
+    except (json_format.ParseError, ValueError, TypeError) as exc:
         raise gateway_error("INVALID_ARGUMENT", "INVALID_JSON", f"the body does not fit the request: {exc}") from None
 
 
@@ -50,9 +50,12 @@ def error_response(request: web.Request, error: ApiError) -> web.Response:
 
 
 def metric_route(request: web.Request) -> str:
+    """The route's name for metrics and logs: a known method, or the route pattern — never a name
+    the client made up (that would grow the metrics without bound)."""
     info = request.match_info
     if "service" in info and "method" in info:
-        return f"{info['service']}/{info['method']}"
+        known = gateway_of(request).methods.get(f"/{info['service']}/{info['method']}")
+        return known.path.lstrip("/") if known is not None else "unknown-method"
     route = request.match_info.route.resource
     return route.canonical if route is not None else "unmatched"
 

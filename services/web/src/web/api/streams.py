@@ -30,6 +30,7 @@ from web.domain.rate import TokenBucket
 
 log = structlog.get_logger("web.ws")
 FIRST_FRAME_SECONDS = 15.0
+ROOM_PINNED_ELSEWHERE = "ROOM_PINNED_ELSEWHERE"
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -116,9 +117,8 @@ async def _relay(request: web.Request, gateway: Gateway, method: Method, token: 
         await _close_with(ws, error)
         return
     metadata = gateway.metadata(request, token)
-    call = gateway.upstreams.open(method, metadata, None if method.client_streaming else message)
-    if method.client_streaming:
-        await call.write(message)
+    stream = _Stream(gateway, method, metadata, message)
+    await stream.open()
 
     async def client_to_stream() -> None:
         while True:
@@ -128,34 +128,75 @@ async def _relay(request: web.Request, gateway: Gateway, method: Method, token: 
             if not method.client_streaming:
                 continue  # a server-streaming call takes no more requests; the frame is dropped
             try:
-                await call.write(_parse(text, method))
+                await stream.call.write(_parse(text, method))
             except ApiError as error:
                 frames.refusal = error
                 return
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                continue  # the call has ended: the response side reports how, and ends the socket
 
     reader = asyncio.create_task(client_to_stream(), name="ws-client-frames")
     outcome: ApiError | None = None
     try:
-        async for reply in _responses(call, reader):
-            await ws.send_str(json.dumps(to_json(reply), ensure_ascii=False, separators=(",", ":")))
-    except grpc.aio.AioRpcError as error:
-        outcome = api_error_from(error)
+        while True:
+            try:
+                async for reply in _responses(stream.call, reader):
+                    stream.answered = True
+                    await ws.send_str(json.dumps(to_json(reply), ensure_ascii=False, separators=(",", ":")))
+            except grpc.aio.AioRpcError as error:
+                outcome = api_error_from(error)
+                if await stream.follow_pin(outcome):
+                    outcome = None
+                    continue
+            break
     except asyncio.CancelledError:
-        call.cancel()
+        stream.call.cancel()
         raise
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
     if frames.refusal is not None:
-        call.cancel()
+        stream.call.cancel()
         await _close_with(ws, frames.refusal)
     elif outcome is not None:
         if outcome.code != "CANCELLED" or not ws.closed:
             await _close_with(ws, outcome)
     else:
-        call.cancel()  # ended by the client (closed or went away): nothing further to send
+        stream.call.cancel()  # ended by the client (closed or went away): nothing further to send
         await ws.close(code=WS_NORMAL_CLOSE)
+
+
+class _Stream:
+    """The gRPC call behind one socket. A media-signal room lives on one replica: a join that lands
+    on another is refused with ROOM_PINNED_ELSEWHERE naming the owner's address (ErrorInfo
+    metadata, from the service, never from the browser), and the gateway reopens the stream there
+    once, with the same first message, before anything reached the browser."""
+
+    def __init__(self, gateway: Gateway, method: Method, metadata: list[tuple[str, str]], first: Any):
+        self.gateway = gateway
+        self.method = method
+        self.metadata = metadata
+        self.first = first
+        self.call: Any = None
+        self.answered = False
+        self.redirected = False
+
+    async def open(self, address: str | None = None) -> None:
+        bidi = self.method.client_streaming
+        request = None if bidi else self.first
+        self.call = self.gateway.upstreams.open(self.method, self.metadata, request, address=address)
+        if bidi:
+            await self.call.write(self.first)
+
+    async def follow_pin(self, error: ApiError) -> bool:
+        owner = error.metadata.get("owner_address", "")
+        if error.reason != ROOM_PINNED_ELSEWHERE or not owner or self.answered or self.redirected:
+            return False
+        self.redirected = True
+        log.info("stream_follows_room_owner", rpc=self.method.path)
+        await self.open(owner)
+        return True
 
 
 async def _responses(call: Any, reader: asyncio.Task[None]) -> Any:

@@ -84,6 +84,8 @@ class ApiError(Exception):
     # The session cookies are dead (refresh refused): the response clears them.
     clear_session: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # ErrorInfo.metadata: for the gateway's own use (e.g. a room's owner replica), not sent on.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.code} {self.reason}: {self.message}")
