@@ -126,6 +126,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     if fresh is not None:
         sessions.set_cookies(response, fresh)
     await response.prepare(request)
+    if request.method == "HEAD":
+        # The web app asks for an attachment's name and type only: no bytes to fetch from chat.
+        call.cancel()
+        return response
     try:
         while True:
             part = await call.read()
