@@ -46,6 +46,14 @@ class WebSettings(ProcessSettings):
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     # Deadline of one unary call to a service.
     rpc_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Slow clients: a request body (JSON or upload) that sends nothing for this long is dropped;
+    # a JSON body must arrive whole within body_seconds, an upload within upload_deadline_seconds
+    # (also the deadline of chat's UploadFile call). keepalive_seconds closes a connection that
+    # sends no (or only part of a) request line and headers for that long.
+    upload_idle_seconds: float = Field(default=30.0, gt=0, le=600)
+    upload_deadline_seconds: float = Field(default=600.0, gt=0, le=3600)
+    body_seconds: float = Field(default=30.0, gt=0, le=600)
+    keepalive_seconds: float = Field(default=15.0, gt=0, le=600)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
