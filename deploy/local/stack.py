@@ -215,9 +215,7 @@ def check_ports(services: list[tuple[str, str, str, int, int]]) -> None:
 
 def up() -> int:
     check_ports(present_services())
-    started = infra.up([])
-    previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
-    STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
+    remember_started(infra.up([]))
     services = present_services()
     for package, _, prefix, port, metrics in services:
         start_service(package, prefix, port, metrics)
@@ -239,6 +237,14 @@ def up() -> int:
         # Last, so it is the line people see; the demo above lists who can sign in.
         print(f"Open the web app: {web_url()}  (sign-in codes: {SMS_FILE})")
     return code
+
+
+def remember_started(started: list[str]) -> None:
+    """Adds what this `up` started to the state file. On a fresh clone whose Kafka and store already
+    run (another checkout's), nothing was spawned and .cache/run may not exist yet."""
+    previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
 
 
 def metrics_port(package: str) -> int:

@@ -3,6 +3,7 @@ anything starts, with a message that says what is wrong and how to fix it."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from pathlib import Path
@@ -79,3 +80,12 @@ def test_make_run_starts_the_web_gateway_with_valid_settings_on_a_stack_port(mon
     # Every service believes the gateway's X-Forwarded-For (it runs on loopback), and nobody else's.
     env = stack.service_env("chat", "CHAT_", 1, 2)
     assert env["CHAT_TRUSTED_PROXIES"] == "127.0.0.1/32"
+
+
+def test_make_run_records_its_state_on_a_fresh_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and the store already run (nothing spawned), and .cache/run does not exist yet."""
+    state = tmp_path / "fresh" / ".cache" / "run" / "stack.json"
+    monkeypatch.setattr(stack, "STATE", state)
+    stack.remember_started([])
+    stack.remember_started(["kafka"])
+    assert json.loads(state.read_text()) == {"infra": ["kafka"]}
