@@ -120,6 +120,8 @@ def web_env() -> dict[str, str]:
         "CHAT_ADDRESS": addresses()["chat"],
         "MEDIA_SIGNAL_ADDRESS": addresses()["media_signal"],
         "REPLICA_ID": "web-1",
+        # The same-origin check compares the browser's Origin with this, not with the Host header.
+        "PUBLIC_ORIGINS": web_url().rstrip("/"),
     }
     return {f"WEB_{key}": value for key, value in env.items()}
 

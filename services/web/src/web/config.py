@@ -25,7 +25,7 @@ class WebSettings(ProcessSettings):
 
     static_dir: str = DEFAULT_STATIC_DIR
     # The page's own origin(s) for the CSRF check, comma-separated ("https://parta.example.org").
-    # Empty: the request's Host header is the origin (right behind a proxy that keeps Host).
+    # Required in production. Empty (development only): the request's Host header is the origin.
     public_origins: str = ""
     # Secure cookies need https; browsers treat http://127.0.0.1 and localhost as secure, so local
     # runs keep it on too. Production refuses false.
@@ -63,6 +63,11 @@ class WebSettings(ProcessSettings):
                 raise ValueError("WEB_COOKIE_SECURE=false is refused in production: session cookies need https")
             if self.http_host == "127.0.0.1":
                 raise ValueError("WEB_HTTP_HOST must be set explicitly in production")
+            if not self.origins():
+                raise ValueError(
+                    "WEB_PUBLIC_ORIGINS is required in production (the page's https origin): without it the"
+                    " same-origin check would trust the Host header"
+                )
         if self.upload_chunk_bytes > self.max_message_bytes:
             raise ValueError("WEB_UPLOAD_CHUNK_BYTES must not exceed WEB_MAX_MESSAGE_BYTES")
         return self
