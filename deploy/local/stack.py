@@ -80,6 +80,9 @@ def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict
         env["RESEND_COOLDOWN_SECONDS"] = "5"
     if package == "school":
         env["OPERATOR_PHONES"] = OPERATOR_PHONE
+        if web_present():
+            # Invite links open the local web app (the default https://parta.local/ is nowhere here).
+            env["INVITE_BASE_URL"] = f"{web_url()}join/"
     if package == "media_signal":
         try:
             import media
@@ -234,7 +237,10 @@ def up() -> int:
     demo = ROOT / "deploy" / "local" / "demo.py"
     code = 0
     if demo.exists():
-        code = subprocess.call([sys.executable, str(demo), "--sms-file", str(SMS_FILE)], cwd=ROOT)
+        args = [sys.executable, str(demo), "--sms-file", str(SMS_FILE)]
+        if web_present():
+            args += ["--web-url", web_url()]
+        code = subprocess.call(args, cwd=ROOT)
     if web_present():
         # Last, so it is the line people see; the demo above lists who can sign in.
         print(f"Open the web app: {web_url()}  (sign-in codes: {SMS_FILE})")

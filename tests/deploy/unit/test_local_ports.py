@@ -90,3 +90,18 @@ def test_make_run_records_its_state_on_a_fresh_clone(tmp_path: Path, monkeypatch
     stack.remember_started([])
     stack.remember_started(["kafka"])
     assert json.loads(state.read_text()) == {"infra": ["kafka"]}
+
+
+def test_make_run_prints_invite_links_that_open_the_local_web_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from school.config import SchoolSettings
+
+    env = stack.service_env("school", "SCHOOL_", stack.GRPC_PORT_BASE + 2, 9102)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = SchoolSettings()  # type: ignore[call-arg]
+    assert settings.invite_base_url == f"http://127.0.0.1:{stack.WEB_PORT}/join/"
+    import demo
+
+    stale = {"teachers_invite": "https://parta.local/join/tok-1", "teachers_invite_token": "tok-1"}
+    assert demo.invite_link(stale, stack.web_url()) == f"http://127.0.0.1:{stack.WEB_PORT}/join/tok-1"
+    assert demo.invite_link(stale) == "https://parta.local/join/tok-1"
