@@ -257,6 +257,18 @@ async def test_an_expiring_access_token_is_refreshed_transparently(world: World)
         await browser.close()
 
 
+async def test_a_forged_refresh_cookie_is_a_session_refusal(world: World) -> None:
+    forged = Browser(world.gateway)
+    forged.cookies = {"parta_rt": "forged." + secrets.token_urlsafe(32)}
+    try:
+        reply = await forged.call(f"{AUTH}/ListSessions")
+        assert reply.status == 401, reply.text
+        assert reply.json["code"] == "UNAUTHENTICATED" and reply.json["reason"] == "SESSION_INVALID", reply.text
+        assert "parta_rt" not in forged.cookies  # cleared
+    finally:
+        await forged.close()
+
+
 async def test_grpc_statuses_map_to_http(world: World) -> None:
     teacher, student = world.teacher, world.student
     bad = await teacher.call(f"{CHAT}/SendMessage", {"chatId": world.class_chat, "clientMessageId": "", "text": ""})
