@@ -13,6 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 import structlog
 from parta_common.logging import configure_logging
@@ -164,3 +165,13 @@ def test_production_needs_the_public_origins() -> None:
         "https://parta.example.org",
     )
     assert settings().origins() == ()  # development: the Host header stands in
+
+
+async def test_the_session_probe_says_whether_session_cookies_are_there(gateway: WebService) -> None:
+    async with aiohttp.ClientSession() as client:
+        url = f"http://127.0.0.1:{gateway.port}/api/session"
+        async with client.get(url) as reply:
+            assert reply.status == 200 and await reply.json() == {"signedIn": False}
+        async with client.get(url, headers={"Cookie": "parta_rt=r"}) as reply:
+            assert reply.status == 200 and await reply.json() == {"signedIn": True}
+            assert reply.headers["Cache-Control"] == "no-store"

@@ -17,7 +17,7 @@ from opentelemetry import trace
 
 from web.adapters.methods import REFRESH_SESSION, REVOKE_SESSION, VERIFY_CODE, Method
 from web.api.context import Gateway, gateway_of
-from web.api.sessions import REFRESH_COOKIE, SESSIONS_KEY, Tokens
+from web.api.sessions import ACCESS_COOKIE, REFRESH_COOKIE, SESSIONS_KEY, Tokens
 from web.domain import tokens
 from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
 
@@ -293,6 +293,14 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.json_response({})
     sessions.clear_cookies(response)
     return response
+
+
+async def session_probe(request: web.Request) -> web.StreamResponse:
+    """GET /api/session: whether this browser holds session cookies at all (the page cannot see
+    them, they are httpOnly). Lets the page start on the sign-in screen without a 401 in the console;
+    whether the session is still valid shows on the first call."""
+    cookies = request.cookies
+    return web.json_response({"signedIn": bool(cookies.get(ACCESS_COOKIE) or cookies.get(REFRESH_COOKIE))})
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
