@@ -603,7 +603,9 @@ async def test_a_stalled_upload_is_closed_in_time_and_leaves_nothing(world: Worl
 
     async def retried() -> bool:  # no half-accepted reservation holds the request id
         reply = await teacher.request(
-            "POST", "/api/upload", data=b"x" * 1000,
+            "POST",
+            "/api/upload",
+            data=b"x" * 1000,
             headers={"X-Parta-Filename": "stalled.bin", "X-Parta-Request-Id": request_id},
         )
         return reply.status == 200 and int(reply.json["file"]["sizeBytes"]) == 1000

@@ -156,7 +156,6 @@ async def test_malformed_http_gets_a_json_refusal_without_echo_and_a_one_line_lo
     assert "Traceback" not in logged
 
 
-
 def test_production_needs_the_public_origins() -> None:
     production = {"environment": "production", "http_host": "0.0.0.0"}
     with pytest.raises(ValueError, match="WEB_PUBLIC_ORIGINS"):

@@ -42,7 +42,7 @@ def truncated(text: str) -> str:
     return first[:MAX_LOGGED_CHARS] + ("…" if len(text) > len(first[:MAX_LOGGED_CHARS]) else "")
 
 
-class _GatewayRequestHandler(RequestHandler):  # type: ignore[misc]
+class _GatewayRequestHandler(RequestHandler):
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
@@ -65,12 +65,12 @@ class _GatewayRequestHandler(RequestHandler):  # type: ignore[misc]
         log.warning("http_error", message=truncated(message), error=type(exc).__name__ if exc else None)
 
 
-class GatewayServer(Server):  # type: ignore[misc]
+class GatewayServer(Server):
     def __call__(self) -> RequestHandler:
         return _GatewayRequestHandler(self, loop=self._loop, **self._kwargs)
 
 
-class GatewayRunner(web.AppRunner):  # type: ignore[misc]
+class GatewayRunner(web.AppRunner):
     """web.AppRunner serving through GatewayServer."""
 
     async def _make_server(self) -> Server:
