@@ -123,8 +123,9 @@ def web_env() -> dict[str, str]:
         "CHAT_ADDRESS": addresses()["chat"],
         "MEDIA_SIGNAL_ADDRESS": addresses()["media_signal"],
         "REPLICA_ID": "web-1",
-        # The same-origin check compares the browser's Origin with this, not with the Host header.
-        "PUBLIC_ORIGINS": web_url().rstrip("/"),
+        # The same-origin check compares the browser's Origin with these, not with the Host header
+        # (the URL printed, and the same port by name).
+        "PUBLIC_ORIGINS": f"{web_url().rstrip('/')},http://localhost:{WEB_PORT}",
     }
     return {f"WEB_{key}": value for key, value in env.items()}
 

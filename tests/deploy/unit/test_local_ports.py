@@ -77,7 +77,7 @@ def test_make_run_starts_the_web_gateway_with_valid_settings_on_a_stack_port(mon
     assert settings.http_port == stack.WEB_PORT and settings.metrics_port == ports["web metrics"]
     assert settings.chat_address == stack.addresses()["chat"]
     assert stack.web_url() == f"http://127.0.0.1:{stack.WEB_PORT}/"
-    assert settings.origins() == (f"http://127.0.0.1:{stack.WEB_PORT}",)
+    assert settings.origins() == (f"http://127.0.0.1:{stack.WEB_PORT}", f"http://localhost:{stack.WEB_PORT}")
     # Every service believes the gateway's X-Forwarded-For (it runs on loopback), and nobody else's.
     env = stack.service_env("chat", "CHAT_", 1, 2)
     assert env["CHAT_TRUSTED_PROXIES"] == "127.0.0.1/32"
