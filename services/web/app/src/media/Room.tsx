@@ -96,6 +96,13 @@ export function Room({ roomId, words }: { roomId: string; words: RoomWords }) {
     let publishing = false;
     let camera: Promise<MediaStream> | null = null;
     let selfId = "";
+    // P2P: a peer's candidates that arrive before its description is set (we may still be opening
+    // the camera), applied once it is.
+    const early = new Map<string, RTCIceCandidateInit[]>();
+    const flush = (participantId: string, pc: RTCPeerConnection) => {
+      for (const candidate of early.get(participantId) ?? []) void pc.addIceCandidate(candidate).catch(() => undefined);
+      early.delete(participantId);
+    };
 
     const send = (message: object) => link.current?.send(message);
 
@@ -154,6 +161,7 @@ export function Room({ roomId, words }: { roomId: string; words: RoomWords }) {
       const participantId = offer.participantId ?? "";
       const pc = await peer(participantId);
       await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+      flush(participantId, pc);
       await pc.setLocalDescription(await pc.createAnswer());
       send({ answer: { type: "SDP_TYPE_ANSWER", sdp: pc.localDescription!.sdp, participantId } });
     }
@@ -239,8 +247,16 @@ export function Room({ roomId, words }: { roomId: string; words: RoomWords }) {
         setRemotes((current) => current.filter((r) => r.participantId !== gone));
       } else if (message.offer) void (p2p ? answerPeer(message.offer) : subscribe(message.offer)).catch(setError);
       else if (message.answer) {
-        const target = p2p ? peers.get(message.answer.participantId ?? "") : publisher;
-        void target?.setRemoteDescription({ type: "answer", sdp: message.answer.sdp }).catch(setError);
+        const from = message.answer.participantId ?? "";
+        const target = p2p ? peers.get(from) : publisher;
+        void target
+          ?.setRemoteDescription({ type: "answer", sdp: message.answer.sdp })
+          .then(() => p2p && flush(from, target))
+          .catch(setError);
+      } else if (message.trickle && p2p && message.trickle.candidate && !peers.get(message.trickle.participantId ?? "")?.remoteDescription) {
+        const from = message.trickle.participantId ?? "";
+        const { candidate, sdpMid, sdpMlineIndex } = message.trickle;
+        early.set(from, [...(early.get(from) ?? []), { candidate, sdpMid, sdpMLineIndex: sdpMlineIndex }]);
       } else if (message.trickle) {
         const target = p2p
           ? peers.get(message.trickle.participantId ?? "")
