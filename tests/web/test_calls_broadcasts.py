@@ -3,12 +3,16 @@
 - A call: the parent opens the direct chat with the class head and calls; the teacher joins from
   the same chat; the call is peer-to-peer (media-signal relays offers, answers and candidates by
   participant id) and each side decodes the other's fake camera.
-- A broadcast with a waiting room in the parents' chat: the teacher starts it, the parent waits
+- A broadcast with a waiting room in the parents' chat: the teacher schedules it, then starts the
+  scheduled one, the parent waits
   until the teacher lets them in, watches the teacher (decoded frames), is brought on stage,
   publishes, and the teacher then decodes the parent's video.
 media-signal grants, Janus and coturn are real."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import grpc
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
@@ -69,7 +73,11 @@ async def test_a_broadcast_viewer_is_admitted_brought_on_stage_and_seen(browser:
         await browser_sign_in(teacher, web, school.teacher.phone, f"/chat/{school.parents_chat}")
         await expect(teacher.get_by_role("button", name="Начать урок")).to_have_count(0)  # parents' chat
         await teacher.get_by_label("С залом ожидания").check()
-        await teacher.get_by_role("button", name="Начать трансляцию").click()
+        when = datetime.now(ZoneInfo("Europe/Moscow")) + timedelta(hours=2)  # the page's time zone
+        await teacher.get_by_label("Время трансляции").fill(when.strftime("%Y-%m-%dT%H:%M"))
+        await teacher.get_by_role("button", name="Запланировать трансляцию").click()
+        await expect(teacher.get_by_text("запланирована")).to_contain_text(when.strftime("%H:%M"))
+        await teacher.get_by_role("button", name="Начать сейчас").click()
         await expect(teacher.get_by_role("status").filter(has_text="Идёт трансляция")).to_be_visible()
 
         parent_ctx, parent = await new_page(browser, web)

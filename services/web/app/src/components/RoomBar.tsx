@@ -24,9 +24,10 @@ export function roomPath(room: Room): string {
   return `/${PATHS[room.kind ?? ""] ?? "lesson"}/${encodeURIComponent(room.roomId)}`;
 }
 
-/** ListRooms now and every 10 s while the chat is open. */
-function useRooms(query: object, key: string): Room[] {
+/** ListRooms now and every 10 s while the chat is open; `reload` after a change of one's own. */
+function useRooms(query: object, key: string): [Room[], () => void] {
   const [rooms, setRooms] = useState<Room[]>([]);
+  const [round, setRound] = useState(0);
   useEffect(() => {
     const load = () =>
       call<{ rooms?: Room[] }>(Rooms, "ListRooms", query).then(
@@ -36,8 +37,8 @@ function useRooms(query: object, key: string): Room[] {
     void load();
     const timer = window.setInterval(load, 10_000);
     return () => window.clearInterval(timer);
-  }, [key]);
-  return rooms;
+  }, [key, round]);
+  return [rooms, () => setRound((n) => n + 1)];
 }
 
 async function create(body: object): Promise<Room> {
@@ -47,7 +48,7 @@ async function create(body: object): Promise<Room> {
 
 /** A class chat's lessons and broadcasts (the parents' chat: broadcasts only, e.g. a parents' meeting). */
 export function ClassRooms({ schoolId, classId, title, lessons }: { schoolId: string; classId: string; title: string; lessons: boolean }) {
-  const rooms = useRooms(
+  const [rooms, reload] = useRooms(
     { schoolId, classId, kinds: ["ROOM_KIND_LESSON", "ROOM_KIND_BROADCAST"], states: ["ROOM_STATE_LIVE", "ROOM_STATE_SCHEDULED"] },
     classId,
   );
@@ -72,6 +73,7 @@ export function ClassRooms({ schoolId, classId, title, lessons }: { schoolId: st
     act(async () => {
       if (!when) throw new Error(t("pickTime"));
       await create({ schoolId, classId, kind: "ROOM_KIND_BROADCAST", title, waitingRoom, scheduledFor: new Date(when).toISOString() });
+      reload();
       return null;
     });
 
@@ -128,7 +130,8 @@ export function ClassRooms({ schoolId, classId, title, lessons }: { schoolId: st
 /** A direct chat's call: join the live one with this person, or start one. */
 export function Calls({ schoolId, peerUserId }: { schoolId: string; peerUserId: string }) {
   const me = myUserId();
-  const rooms = useRooms({ schoolId, kinds: ["ROOM_KIND_CALL"], states: ["ROOM_STATE_LIVE"] }, peerUserId).filter((room) => {
+  const [live] = useRooms({ schoolId, kinds: ["ROOM_KIND_CALL"], states: ["ROOM_STATE_LIVE"] }, peerUserId);
+  const rooms = live.filter((room) => {
     const people = new Set([room.hostUserId, ...(room.invitedUserIds ?? [])]);
     return people.size === 2 && people.has(me) && people.has(peerUserId);
   });
