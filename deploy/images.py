@@ -206,8 +206,14 @@ def build_probe() -> None:
     stamp.write_text(recipe)
 
 
+WEB_DIST = ROOT / "services" / "web" / "app" / "dist"
+
+
 def build_service(service: Service) -> float:
     started = time.monotonic()
+    if service.name == "web" and not (WEB_DIST / "index.html").is_file():
+        # The Dockerfile copies this dist into the web image (no Node in the build stage).
+        raise SystemExit("images: services/web/app/dist is not built (make setup builds it)")
     say(f"{service.image}: podman build")
     args = {
         "SERVICE": service.name,

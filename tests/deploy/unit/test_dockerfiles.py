@@ -131,6 +131,23 @@ def test_service_dockerfile_shape():
     assert "grpc_health_probe" in healthcheck and "127.0.0.1:${PARTA_GRPC_PORT}" in healthcheck
 
 
+def test_web_image_carries_the_built_app():
+    """The gateway serves services/web/app/dist: the build stage copies the dist `make setup` built
+    (failing when it is missing), the runtime gets it and WEB_STATIC_DIR names it."""
+    parser = parse(SERVICE_DOCKERFILE)
+    all_stages = stages(parser)
+    build_runs = " ".join(v for stage in all_stages[:-1] for v in values(stage, "RUN"))
+    assert '"${SERVICE}" = web' in build_runs
+    assert "test -f services/web/app/dist/index.html" in build_runs and "exit 1" in build_runs
+    assert "cp -R services/web/app/dist/. /app/static/" in build_runs
+    runtime = all_stages[-1]
+    assert "--from=build /app/static /app/static" in values(runtime, "COPY")
+    assert "${PREFIX}STATIC_DIR=/app/static" in " ".join(values(runtime, "ENV"))
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "services/web/app/node_modules" in ignored
+    assert not any(entry.startswith("services/web/app/dist") for entry in ignored)
+
+
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_secrets_and_non_root(path: Path):
     parser = parse(path)
