@@ -1,6 +1,6 @@
 """Container images for every Parta service, built with podman and no image registry.
 
-    python deploy/images.py build            # `make images`: tools, base images, the four service images
+    python deploy/images.py build            # `make images`: tools, base images, the service images
     python deploy/images.py sizes            # print each image's size
 
 The machines that build Parta reach PyPI and Debian's package archive but no image registry, so the
@@ -67,6 +67,7 @@ SERVICES = [
     Service("school", "school", "SCHOOL_", 50052, 9102),
     Service("chat", "chat", "CHAT_", 50053, 9103),
     Service("media-signal", "media_signal", "MEDIA_SIGNAL_", 50054, 9104),
+    Service("audit", "audit", "AUDIT_", 50055, 9105),
 ]
 
 # The system user every service runs as (the manifests' runAsUser/runAsGroup).
