@@ -17,8 +17,20 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104), "audit": (50055, 9105)}
-PREFIXES = {"identity": "IDENTITY_", "school": "SCHOOL_", "chat": "CHAT_", "media-signal": "MEDIA_SIGNAL_", "audit": "AUDIT_"}
+SERVICES = {
+    "identity": (50051, 9101),
+    "school": (50052, 9102),
+    "chat": (50053, 9103),
+    "media-signal": (50054, 9104),
+    "audit": (50055, 9105),
+}
+PREFIXES = {
+    "identity": "IDENTITY_",
+    "school": "SCHOOL_",
+    "chat": "CHAT_",
+    "media-signal": "MEDIA_SIGNAL_",
+    "audit": "AUDIT_",
+}
 TOPICS = {
     "identity.user.v1",
     "school.school.v1",
