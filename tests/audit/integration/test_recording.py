@@ -465,7 +465,7 @@ async def test_tampering_in_the_store_is_found(db: Any, tamper: str) -> None:
         )
         expected = (4, Problem.LINK_BROKEN)
     else:  # swap the content of entries 4 and 5, keeping their ids and seqs
-        fields = ("actor", "subjects", "source", "attrs", "hash", "prev_hash")
+        fields = ("actor", "subjects", "attrs", "hash", "prev_hash")  # not source: it is unique
         a, b = docs[3], docs[4]
         await col.update_one({"_id": a["_id"]}, {"$set": {f: b[f] for f in fields}})
         await col.update_one({"_id": b["_id"]}, {"$set": {f: a[f] for f in fields}})
