@@ -1,5 +1,5 @@
 """The audit trail end to end — identity, school, chat and audit as processes: a verified teacher
-writes to a student and a moderator deletes a message; the school's admin lists the entries (who,
+class head writes to a student and deletes the message; the school's admin lists the entries (who,
 whom, which chat, when — never the text or a phone number), a teacher, a parent and a stranger are
 refused with PERMISSION_DENIED, every admin read is itself an entry, and the chain verifies."""
 
@@ -63,6 +63,8 @@ async def test_admins_read_the_trail_others_are_refused_and_reading_is_recorded(
     stranger = await person("Чужой", "1990-01-01")
     await sc.join_school(address, admin.token, sid, teacher.token, sc.TEACHER)
     await sc.verify_staff(address, admin.token, sid, teacher.user_id)
+    # A student's verified class head may write to them (docs/safety.md, R1).
+    await sc.set_class_head(address, admin.token, klass.class_id, teacher.user_id)
     await sc.join_school(address, admin.token, sid, student.token, sc.STUDENT, class_id=klass.class_id)
     await sc.join_school(
         address, admin.token, sid, parent.token, sc.PARENT, class_id=klass.class_id, child_user_id=student.user_id
@@ -116,7 +118,12 @@ async def test_admins_read_the_trail_others_are_refused_and_reading_is_recorded(
     assert dm.attributes["pair"] in ("staff-student", "unclassified")
     assert "seq" in dm.attributes and "message_id" in dm.attributes
     deleted = next(e for e in entries if e.kind == "chat.message_deleted")
-    assert (deleted.actor_user_id, list(deleted.subject_user_ids)) == (teacher.user_id, [student.user_id])
+    assert deleted.actor_user_id == teacher.user_id and deleted.attributes["by_moderator"] == "false"
+    assert list(deleted.subject_user_ids) == [
+        teacher.user_id,
+        student.user_id,
+    ]  # the sender, then the DM's other person
+    assert deleted.attributes["direct"] == "true" and deleted.attributes["seq"] == str(sent.message.seq)
     verified = next(e for e in entries if e.kind == "school.staff_verified")
     assert (verified.actor_user_id, list(verified.subject_user_ids)) == (admin.user_id, [teacher.user_id])
     joined = [e for e in entries if e.kind == "school.member_joined" and e.subject_user_ids[0] == parent.user_id]

@@ -422,7 +422,8 @@ class Recorder:
                 [school_id],
                 "chat.message_deleted",
                 msg.deleted_by_user_id,
-                [m.sender_user_id],
+                # In a direct chat the other person too: "what was deleted from my child's conversations".
+                [m.sender_user_id, *(chat or {}).get("members", [])],
                 {
                     "chat_id": m.chat_id,
                     "message_id": m.message_id,
