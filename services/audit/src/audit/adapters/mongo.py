@@ -5,17 +5,19 @@ Appending without multi-document transactions (docs/audit.md, "Concurrency"):
   the same head only one insert succeeds, and the chain never forks;
 - a unique index on (school_id, source) makes an event's entry unique per school: a redelivered or
   raced event finds its entry (or loses the insert) instead of appending a second one;
-- `heads` holds each school's last seq and hash, advanced with a conditional update from the seq the
-  writer read. It is only a shortcut to the tail: a writer that stops between the entry insert and the
-  head update leaves it one behind, and the next writer's insert on the taken seq makes it walk the
-  head forward over the stored entries first. Entries are never updated or deleted by the service.
+- `heads` holds each school's last seq and hash, advanced with a conditional update that only moves
+  it forward. It is only a shortcut to the tail: a writer that stops between the entry insert and the
+  head update leaves it behind, and the next writer's refused insert on the taken seq makes it walk
+  the head forward over the stored entries first. Entries are never updated or deleted by the service.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from parta_common.mongo import Document
 from pymongo import ASCENDING, IndexModel
@@ -95,26 +97,32 @@ class MongoChains:
     def __init__(self, database: AsyncDatabase[Document]):
         self._entries = database[ENTRIES]
         self._heads = database[HEADS]
+        # This process's guess of each school's tail (the last entry it appended or saw): one writer
+        # per school appends in two commands (insert, head update). A wrong guess costs one refused
+        # insert, then the head is read and walked forward.
+        self._tails: dict[str, Head] = {}
 
     async def append(self, record: Record, recorded_at: datetime) -> Entry:
         school_id = record.school_id
-        found = await self._by_source(school_id, record.source)
-        if found is not None:
-            return found
-        await self._ensure_head(school_id)
+        tail = self._tails.get(school_id)
+        if tail is None:
+            tail = await self._catch_up(school_id, await self._ensure_head(school_id))
         for _attempt in range(MAX_APPEND_ATTEMPTS):
-            head = await self.head(school_id)
-            entry = chain_entry(record, seq=head.seq + 1, prev_hash=head.hash, recorded_at=recorded_at)
+            entry = chain_entry(record, seq=tail.seq + 1, prev_hash=tail.hash, recorded_at=recorded_at)
             try:
                 await self._entries.insert_one(to_document(entry))
             except DuplicateKeyError:
+                # Either this event is recorded already (redelivery, replay, a racing twin: the unique
+                # source index refused it), or another writer took the seq.
                 found = await self._by_source(school_id, record.source)
                 if found is not None:
-                    return found  # another writer recorded this event
-                await self._catch_up(school_id, head)  # another writer took the seq
+                    return found
+                tail = await self._catch_up(school_id, await self.head(school_id))
                 continue
+            self._tails[school_id] = Head(entry.seq, entry.hash)
+            # Forward only: a head never moves back, whoever updates it and in whatever order.
             await self._heads.update_one(
-                {"_id": school_id, "seq": head.seq}, {"$set": {"seq": entry.seq, "hash": entry.hash}}
+                {"_id": school_id, "seq": {"$lt": entry.seq}}, {"$set": {"seq": entry.seq, "hash": entry.hash}}
             )
             return entry
         raise ChainContention(f"no free seq on the chain after {MAX_APPEND_ATTEMPTS} attempts")
@@ -123,28 +131,36 @@ class MongoChains:
         doc = await self._entries.find_one({"school_id": school_id, "source": source})
         return from_document(doc) if doc is not None else None
 
-    async def _ensure_head(self, school_id: str) -> None:
+    async def _ensure_head(self, school_id: str) -> Head:
         # Created before use, never by a racing first upsert that must return a value (docs/store.md).
         try:
             await self._heads.update_one({"_id": school_id}, {"$setOnInsert": {"seq": 0, "hash": GENESIS}}, upsert=True)
         except DuplicateKeyError:
             pass  # a concurrent first writer created it
+        return await self.head(school_id)
 
-    async def _catch_up(self, school_id: str, seen: Head) -> None:
-        """Moves the head from `seen` to the last of the stored entries that follow it without a gap."""
-        docs = await self._entries.find(
-            {"school_id": school_id, "seq": {"$gt": seen.seq, "$lte": seen.seq + CATCH_UP_WINDOW}},
-            {"seq": 1, "hash": 1},
-        ).to_list(None)
+    async def _catch_up(self, school_id: str, seen: Head) -> Head:
+        """The last of the stored entries that follow `seen` without a gap (the head document may lag
+        the entries: a writer stopped between its two writes); moves the head there too."""
         last = seen
-        for d in sorted(docs, key=lambda d: int(d["seq"])):
-            if int(d["seq"]) != last.seq + 1:
+        while True:
+            docs = await self._entries.find(
+                {"school_id": school_id, "seq": {"$gt": last.seq, "$lte": last.seq + CATCH_UP_WINDOW}},
+                {"seq": 1, "hash": 1},
+            ).to_list(None)
+            start = last.seq
+            for d in sorted(docs, key=lambda d: int(d["seq"])):
+                if int(d["seq"]) != last.seq + 1:
+                    break
+                last = Head(int(d["seq"]), d["hash"])
+            if last.seq < start + CATCH_UP_WINDOW:
                 break
-            last = Head(int(d["seq"]), d["hash"])
         if last.seq > seen.seq:
             await self._heads.update_one(
-                {"_id": school_id, "seq": seen.seq}, {"$set": {"seq": last.seq, "hash": last.hash}}
+                {"_id": school_id, "seq": {"$lt": last.seq}}, {"$set": {"seq": last.seq, "hash": last.hash}}
             )
+        self._tails[school_id] = last
+        return last
 
     async def head(self, school_id: str) -> Head:
         doc = await self._heads.find_one({"_id": school_id})
@@ -174,15 +190,34 @@ class MongoChains:
 
 
 class MongoDirectory:
-    """What the recorder knows of people, direct chats and call rooms (projections of the events)."""
+    """What the recorder knows of people, direct chats and call rooms (projections of the events).
 
-    def __init__(self, database: AsyncDatabase[Document]):
+    Reads are cached in this process for a short while (`ttl` seconds): a direct chat's two people do
+    not change, and a person's roles and age band change rarely — a classification a few seconds
+    stale is still a recorded contact. Only complete facts are cached: a person not known yet is read
+    again next time, so their first events make them known at once."""
+
+    def __init__(self, database: AsyncDatabase[Document], *, ttl: float = 30.0, max_entries: int = 50_000):
         self._memberships = database[MEMBERSHIPS]
         self._people = database[PEOPLE]
         self._chats = database[DIRECT_CHATS]
         self._rooms = database[ROOMS]
         self.memberships = self._memberships
         self.people = self._people
+        self._ttl = ttl
+        self._max = max_entries
+        self._cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+    def _cached(self, key: tuple[str, str, str]) -> Any:
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def _keep(self, key: tuple[str, str, str], value: Any) -> None:
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + self._ttl, value)
 
     async def schools_of(self, user_id: str, *, including_left: bool = False) -> set[str]:
         query: dict[str, Any] = {"user_id": user_id}
@@ -192,12 +227,21 @@ class MongoDirectory:
         return {d["school_id"] for d in docs if d.get("school_id")}
 
     async def person(self, school_id: str, user_id: str) -> Person:
-        seats = await self._memberships.find(
-            {"user_id": user_id, "school_id": school_id, "active": True}, {"school_role": 1}
-        ).to_list(None)
-        profile = await self._people.find_one({"_id": user_id, "version": {"$exists": True}})
+        key = ("person", school_id, user_id)
+        cached = self._cached(key)
+        if cached is not None:
+            return cast(Person, cached)
+        seats, profile = await asyncio.gather(
+            self._memberships.find(
+                {"user_id": user_id, "school_id": school_id, "active": True}, {"school_role": 1}
+            ).to_list(None),
+            self._people.find_one({"_id": user_id, "version": {"$exists": True}}),
+        )
         minor = None if profile is None or profile.get("minor") is None else bool(profile["minor"])
-        return Person(frozenset(s.get("school_role", "") for s in seats) - {""}, minor)
+        person = Person(frozenset(s.get("school_role", "") for s in seats) - {""}, minor)
+        if person.roles and person.minor is not None:
+            self._keep(key, person)
+        return person
 
     async def save_direct_chat(self, chat_id: str, school_id: str, members: Sequence[str]) -> None:
         await self._chats.update_one(
@@ -205,9 +249,17 @@ class MongoDirectory:
             {"$set": {"school_id": school_id}, "$addToSet": {"members": {"$each": list(members)}}},
             upsert=True,
         )
+        self._cache.pop(("chat", chat_id, ""), None)
 
     async def direct_chat(self, chat_id: str) -> Mapping[str, Any] | None:
-        return await self._chats.find_one({"_id": chat_id})
+        key = ("chat", chat_id, "")
+        cached = self._cached(key)
+        if cached is not None:
+            return cast(Mapping[str, Any], cached)
+        doc = await self._chats.find_one({"_id": chat_id})
+        if doc is not None:
+            self._keep(key, doc)
+        return doc
 
     async def save_room(self, room_id: str, fields: Mapping[str, Any]) -> None:
         await self._rooms.update_one({"_id": room_id}, {"$set": dict(fields)}, upsert=True)

@@ -9,6 +9,7 @@ carries phone numbers or birth dates.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -380,9 +381,8 @@ class Recorder:
             await self._dir.save_direct_chat(c.chat_id, c.school_id, members)
         elif name == "MemberAdded":
             msg = unpack(envelope, chat_pb2.MemberAdded)
-            if msg.chat_id.startswith("dm-") and await self._dir.direct_chat(msg.chat_id) is not None:
-                chat = await self._dir.direct_chat(msg.chat_id)
-                assert chat is not None
+            chat = await self._dir.direct_chat(msg.chat_id) if msg.chat_id.startswith("dm-") else None
+            if chat is not None and msg.user_id not in chat.get("members", []):
                 await self._dir.save_direct_chat(msg.chat_id, chat["school_id"], [msg.user_id])
         elif name in ("MessagePosted", "MessageEdited"):
             msg = unpack(envelope, getattr(chat_pb2, name))
@@ -438,9 +438,9 @@ class Recorder:
     async def _pair(self, school_id: str, sender: str, peers: list[str]) -> str | None:
         if not peers:
             return contact_pair(None, None)
-        me = await self._dir.person(school_id, sender)
-        for peer in peers:
-            label = contact_pair(me, await self._dir.person(school_id, peer))
+        me, *others = await asyncio.gather(*(self._dir.person(school_id, u) for u in (sender, *peers)))
+        for other in others:
+            label = contact_pair(me, other)
             if label is not None:
                 return label
         return None
