@@ -9,6 +9,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from parta.audit.v1 import audit_pb2 as pb
 from parta.audit.v1 import audit_pb2_grpc as rpc
+from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 
 from audit.app.ports import Filters
@@ -31,8 +32,13 @@ def _credentials(context: Ctx) -> str:
     return ""
 
 
-def _time(ts: Timestamp, present: bool) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if present else None
+def _time(ts: Timestamp, present: bool, field: str) -> datetime | None:
+    if not present:
+        return None
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except ValueError:
+        raise InvalidArgument.field(field, "not a valid time (years 1..9999)") from None
 
 
 def _stamp(at: datetime) -> Timestamp:
@@ -68,8 +74,8 @@ class AuditServicer(rpc.AuditServiceServicer):
             actor=request.actor_user_id,
             subject=request.subject_user_id,
             kind=request.kind,
-            occurred_after=_time(request.occurred_after, request.HasField("occurred_after")),
-            occurred_before=_time(request.occurred_before, request.HasField("occurred_before")),
+            occurred_after=_time(request.occurred_after, request.HasField("occurred_after"), "occurred_after"),
+            occurred_before=_time(request.occurred_before, request.HasField("occurred_before"), "occurred_before"),
         )
         page = await self.trail.list_entries(
             principal.user_id, _credentials(context), request.school_id, request.page_size, request.page_token, filters
