@@ -27,6 +27,7 @@ from audit.domain.chain import Record  # noqa: E402
 from parta.chat.v1 import events_pb2 as chat_pb2  # noqa: E402
 from parta.identity.v1 import events_pb2 as identity_pb2  # noqa: E402
 from parta.school.v1 import events_pb2 as school_pb2  # noqa: E402
+from parta_common.events import topics  # noqa: E402
 from parta_common.events.consumer import EventConsumer  # noqa: E402
 from parta_common.events.envelope import make_envelope  # noqa: E402
 from parta_common.events.outbox import KafkaProducerHandle  # noqa: E402
@@ -107,23 +108,23 @@ async def _through_consumer(env: dict[str, str], db: Any) -> float:
     bootstrap, prefix = env["PARTA_KAFKA_BOOTSTRAP"], f"b{uuid.uuid4().hex[:8]}."
     school = "s-consumer"
     people = [
-        ("school.membership.v1", _env(school_pb2.MemberJoined(membership=school_pb2.MembershipSnapshot(
+        (topics.SCHOOL_MEMBERSHIP, _env(school_pb2.MemberJoined(membership=school_pb2.MembershipSnapshot(
             membership_id=f"m-{u}", school_id=school, user_id=u, school_role=role)), school, n))
         for n, (u, role) in enumerate((("t", school_pb2.SCHOOL_ROLE_TEACHER), ("s", school_pb2.SCHOOL_ROLE_STUDENT)), 1)
     ] + [
-        ("identity.user.v1", _env(identity_pb2.ProfileCreated(profile=identity_pb2.ProfileSnapshot(
+        (topics.IDENTITY_USER, _env(identity_pb2.ProfileCreated(profile=identity_pb2.ProfileSnapshot(
             user_id=u, age_band=band)), u, 1))
         for u, band in (("t", identity_pb2.AGE_BAND_ADULT), ("s", identity_pb2.AGE_BAND_MINOR))
     ]  # fmt: skip
     chat = chat_pb2.ChatSnapshot(
         chat_id="dm-b", school_id=school, kind=chat_pb2.CHAT_KIND_DIRECT, created_by_user_id="s,t"
     )
-    messages = [("chat.message.v1", _env(chat_pb2.ChatCreated(chat=chat), "dm-b", 1))]
+    messages = [(topics.CHAT_MESSAGE, _env(chat_pb2.ChatCreated(chat=chat), "dm-b", 1))]
     for i in range(MESSAGES):
         m = chat_pb2.MessageSnapshot(
             chat_id="dm-b", message_id=f"m{i}", seq=i + 1, sender_user_id="t", school_id=school
         )
-        messages.append(("chat.message.v1", _env(chat_pb2.MessagePosted(message=m), "dm-b", i + 2)))
+        messages.append((topics.CHAT_MESSAGE, _env(chat_pb2.MessagePosted(message=m), "dm-b", i + 2)))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from audit.adapters.mongo import ENTRIES, HEADS, PEOPLE, MongoChains, MongoDirectory, indexes
-from audit.api.consumers import CHAT_TOPIC, IDENTITY_TOPIC, MEDIA_TOPIC, Recorder
+from audit.api.consumers import Recorder
 from audit.app.trail import AuditTrail
 from audit.domain.chain import Problem, Record
 from google.protobuf.message import Message
@@ -21,6 +21,7 @@ from parta.chat.v1 import events_pb2 as chat_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.media_signal.v1 import events_pb2 as media_pb2
 from parta.school.v1 import events_pb2 as school_pb2
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.envelope import make_envelope
 from parta_common.events.outbox import KafkaProducerHandle
@@ -89,14 +90,17 @@ def profile(user: str, band: int) -> identity_pb2.ProfileCreated:
 def people() -> list[tuple[str, Any]]:
     """(topic, envelope) of a small school's people: memberships and profiles (age bands)."""
     ev: list[tuple[str, Any]] = [
-        ("school.membership.v1", envelope(membership("m1", TEACHER, school_pb2.SCHOOL_ROLE_TEACHER), SCHOOL, 1)),
-        ("school.membership.v1", envelope(membership("m2", STUDENT, school_pb2.SCHOOL_ROLE_STUDENT), SCHOOL, 2)),
-        ("school.membership.v1", envelope(membership("m3", PARENT, school_pb2.SCHOOL_ROLE_PARENT, STUDENT), SCHOOL, 3)),
-        ("school.membership.v1", envelope(membership("m4", OTHER_PARENT, school_pb2.SCHOOL_ROLE_PARENT), SCHOOL, 4)),
-        (IDENTITY_TOPIC, envelope(profile(TEACHER, identity_pb2.AGE_BAND_ADULT), TEACHER, 1)),
-        (IDENTITY_TOPIC, envelope(profile(STUDENT, identity_pb2.AGE_BAND_MINOR), STUDENT, 1)),
-        (IDENTITY_TOPIC, envelope(profile(PARENT, identity_pb2.AGE_BAND_ADULT), PARENT, 1)),
-        (IDENTITY_TOPIC, envelope(profile(OTHER_PARENT, identity_pb2.AGE_BAND_ADULT), OTHER_PARENT, 1)),
+        (topics.SCHOOL_MEMBERSHIP, envelope(membership("m1", TEACHER, school_pb2.SCHOOL_ROLE_TEACHER), SCHOOL, 1)),
+        (topics.SCHOOL_MEMBERSHIP, envelope(membership("m2", STUDENT, school_pb2.SCHOOL_ROLE_STUDENT), SCHOOL, 2)),
+        (
+            topics.SCHOOL_MEMBERSHIP,
+            envelope(membership("m3", PARENT, school_pb2.SCHOOL_ROLE_PARENT, STUDENT), SCHOOL, 3),
+        ),
+        (topics.SCHOOL_MEMBERSHIP, envelope(membership("m4", OTHER_PARENT, school_pb2.SCHOOL_ROLE_PARENT), SCHOOL, 4)),
+        (topics.IDENTITY_USER, envelope(profile(TEACHER, identity_pb2.AGE_BAND_ADULT), TEACHER, 1)),
+        (topics.IDENTITY_USER, envelope(profile(STUDENT, identity_pb2.AGE_BAND_MINOR), STUDENT, 1)),
+        (topics.IDENTITY_USER, envelope(profile(PARENT, identity_pb2.AGE_BAND_ADULT), PARENT, 1)),
+        (topics.IDENTITY_USER, envelope(profile(OTHER_PARENT, identity_pb2.AGE_BAND_ADULT), OTHER_PARENT, 1)),
     ]
     return ev
 
@@ -113,27 +117,30 @@ def school_day() -> list[tuple[str, Any]]:
         chat = chat_pb2.ChatSnapshot(
             chat_id=chat_id, school_id=SCHOOL, kind=chat_pb2.CHAT_KIND_DIRECT, created_by_user_id=f"{low},{high}"
         )
-        ev.append((CHAT_TOPIC, envelope(chat_pb2.ChatCreated(chat=chat), chat_id, 1)))
+        ev.append((topics.CHAT_MESSAGE, envelope(chat_pb2.ChatCreated(chat=chat), chat_id, 1)))
     sent = now()
     for seq, (chat_id, sender) in enumerate(((dm, TEACHER), (dm, STUDENT), (dm2, PARENT)), start=1):
         msg = chat_pb2.MessageSnapshot(
             chat_id=chat_id, message_id=f"msg-{seq}", seq=seq, sender_user_id=sender, text=SECRET_TEXT, school_id=SCHOOL
         )
         msg.sent_at.FromDatetime(sent)
-        ev.append((CHAT_TOPIC, envelope(chat_pb2.MessagePosted(message=msg), f"msg-{seq}", 1)))
+        ev.append((topics.CHAT_MESSAGE, envelope(chat_pb2.MessagePosted(message=msg), f"msg-{seq}", 1)))
     deleted = chat_pb2.MessageSnapshot(
         chat_id="class-chat", message_id="msg-9", seq=9, sender_user_id=STUDENT, deleted=True, school_id=SCHOOL
     )
     ev += [
-        (CHAT_TOPIC, envelope(chat_pb2.MessageDeleted(message=deleted, deleted_by_user_id=TEACHER), "msg-9", 2)),
         (
-            IDENTITY_TOPIC,
+            topics.CHAT_MESSAGE,
+            envelope(chat_pb2.MessageDeleted(message=deleted, deleted_by_user_id=TEACHER), "msg-9", 2),
+        ),
+        (
+            topics.IDENTITY_USER,
             envelope(
                 identity_pb2.GuardianLinked(guardian_user_id=PARENT, child_user_id=STUDENT, confirmed=True), STUDENT, 2
             ),
         ),
         (
-            IDENTITY_TOPIC,
+            topics.IDENTITY_USER,
             envelope(
                 identity_pb2.ConsentChanged(
                     user_id=STUDENT, consent_state=identity_pb2.CONSENT_STATE_GRANTED, guardian_user_id=PARENT
@@ -143,7 +150,7 @@ def school_day() -> list[tuple[str, Any]]:
             ),
         ),
         (
-            IDENTITY_TOPIC,
+            topics.IDENTITY_USER,
             envelope(
                 identity_pb2.BirthDateChangeConfirmed(
                     user_id=STUDENT,
@@ -157,17 +164,17 @@ def school_day() -> list[tuple[str, Any]]:
             ),
         ),
         (
-            IDENTITY_TOPIC,
+            topics.IDENTITY_USER,
             envelope(identity_pb2.GuardianLinked(guardian_user_id=GUARDIAN, child_user_id="u-nobody"), "u-nobody", 1),
         ),
         (
-            "school.membership.v1",
+            topics.SCHOOL_MEMBERSHIP,
             envelope(
                 school_pb2.StaffVerified(school_id=SCHOOL, user_id=TEACHER, verified_by_user_id="admin"), SCHOOL, 5
             ),
         ),
         (
-            "school.membership.v1",
+            topics.SCHOOL_MEMBERSHIP,
             envelope(
                 school_pb2.MemberRoleChanged(
                     membership=school_pb2.MembershipSnapshot(
@@ -179,7 +186,7 @@ def school_day() -> list[tuple[str, Any]]:
             ),
         ),
         (
-            "school.invite.v1",
+            topics.SCHOOL_INVITE,
             envelope(
                 school_pb2.InviteCreated(
                     invite=school_pb2.InviteSnapshot(
@@ -196,7 +203,7 @@ def school_day() -> list[tuple[str, Any]]:
             ),
         ),
         (
-            "school.invite.v1",
+            topics.SCHOOL_INVITE,
             envelope(
                 school_pb2.InviteRevoked(
                     invite=school_pb2.InviteSnapshot(
@@ -212,13 +219,13 @@ def school_day() -> list[tuple[str, Any]]:
         room_id="room-1", school_id=SCHOOL, kind=media_pb2.ROOM_KIND_CALL, host_user_id=TEACHER
     )
     ev += [
-        (MEDIA_TOPIC, envelope(media_pb2.RoomStarted(room=room), "room-1", 1)),
+        (topics.MEDIA_SIGNAL_ROOM, envelope(media_pb2.RoomStarted(room=room), "room-1", 1)),
         (
-            MEDIA_TOPIC,
+            topics.MEDIA_SIGNAL_ROOM,
             envelope(media_pb2.ParticipantJoined(room_id="room-1", school_id=SCHOOL, user_id=STUDENT), "room-1", 2),
         ),
         (
-            MEDIA_TOPIC,
+            topics.MEDIA_SIGNAL_ROOM,
             envelope(
                 media_pb2.RoomEnded(
                     room=room, attendance=[media_pb2.AttendanceRecord(user_id=STUDENT, total_seconds=60)]
@@ -284,7 +291,7 @@ async def publish_day(db: Any, bootstrap: str, prefix: str, repeat_chat: bool = 
     await until(lambda: _count(db, 4), "the four memberships")
     await until(lambda: _people(db, 4), "the four profiles")
     day = school_day()
-    await publish(bootstrap, prefix, day + ([e for e in day if e[0] == CHAT_TOPIC] if repeat_chat else []))
+    await publish(bootstrap, prefix, day + ([e for e in day if e[0] == topics.CHAT_MESSAGE] if repeat_chat else []))
 
 
 async def _people(db: Any, n: int) -> bool:

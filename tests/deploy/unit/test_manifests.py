@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parta_common.events import topics
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = {
@@ -31,15 +32,7 @@ PREFIXES = {
     "media-signal": "MEDIA_SIGNAL_",
     "audit": "AUDIT_",
 }
-TOPICS = {
-    "identity.user.v1",
-    "school.school.v1",
-    "school.class.v1",
-    "school.membership.v1",
-    "school.invite.v1",
-    "chat.message.v1",
-    "media_signal.room.v1",
-}
+TOPICS = set(topics.ALL)
 
 
 def _load_render_module() -> Any:

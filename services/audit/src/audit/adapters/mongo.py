@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from parta_common.mongo import Document
+from parta_common.mongo import Document, apply_versioned
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -202,8 +202,6 @@ class MongoDirectory:
         self._people = database[PEOPLE]
         self._chats = database[DIRECT_CHATS]
         self._rooms = database[ROOMS]
-        self.memberships = self._memberships
-        self.people = self._people
         self._ttl = ttl
         self._max = max_entries
         self._cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
@@ -218,6 +216,12 @@ class MongoDirectory:
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + self._ttl, value)
+
+    async def apply_membership(self, membership_id: str, version: int, fields: Mapping[str, Any]) -> None:
+        await apply_versioned(self._memberships, membership_id, version, {"$set": dict(fields)})
+
+    async def apply_minor(self, user_id: str, version: int, minor: bool) -> None:
+        await apply_versioned(self._people, user_id, version, {"$set": {"minor": minor}})
 
     async def schools_of(self, user_id: str, *, including_left: bool = False) -> set[str]:
         query: dict[str, Any] = {"user_id": user_id}

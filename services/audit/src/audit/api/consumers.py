@@ -20,18 +20,21 @@ from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.media_signal.v1 import events_pb2 as media_pb2
 from parta.school.v1 import events_pb2 as school_pb2
+from parta_common.events import topics
 from parta_common.events.envelope import unpack
-from parta_common.mongo import apply_versioned
 
-from audit.adapters.mongo import MongoDirectory
+from audit.app.ports import Directory
 from audit.domain.chain import Record
 from audit.domain.pairs import contact_pair
 
-IDENTITY_TOPIC = "identity.user.v1"
-SCHOOL_TOPICS = ("school.school.v1", "school.membership.v1", "school.invite.v1")
-CHAT_TOPIC = "chat.message.v1"
-MEDIA_TOPIC = "media_signal.room.v1"
-TOPICS = (IDENTITY_TOPIC, *SCHOOL_TOPICS, CHAT_TOPIC, MEDIA_TOPIC)
+TOPICS = (
+    topics.IDENTITY_USER,
+    topics.SCHOOL_SCHOOL,
+    topics.SCHOOL_MEMBERSHIP,
+    topics.SCHOOL_INVITE,
+    topics.CHAT_MESSAGE,
+    topics.MEDIA_SIGNAL_ROOM,
+)
 
 SCHOOL_ROLES = {
     school_pb2.SCHOOL_ROLE_ADMIN: "admin",
@@ -84,7 +87,7 @@ def _ids(*values: str) -> tuple[str, ...]:
 class Recorder:
     """The one event handler of the audit service."""
 
-    def __init__(self, directory: MongoDirectory, record: Record_):
+    def __init__(self, directory: Directory, record: Record_):
         self._dir = directory
         self._record = record
 
@@ -140,12 +143,12 @@ class Recorder:
             msg = unpack(envelope, getattr(identity_pb2, name))
             p = msg.profile
             minor = p.age_band != identity_pb2.AGE_BAND_ADULT if p.age_band else p.is_minor
-            await apply_versioned(self._dir.people, p.user_id, envelope.aggregate_version, {"$set": {"minor": minor}})
+            await self._dir.apply_minor(p.user_id, envelope.aggregate_version, minor)
             return
         if name == "ProfileAgeBandChanged":
             msg = unpack(envelope, identity_pb2.ProfileAgeBandChanged)
             minor = msg.age_band != identity_pb2.AGE_BAND_ADULT
-            await apply_versioned(self._dir.people, msg.user_id, envelope.aggregate_version, {"$set": {"minor": minor}})
+            await self._dir.apply_minor(msg.user_id, envelope.aggregate_version, minor)
             await self._emit(
                 envelope,
                 await self._schools(msg.user_id),
@@ -246,17 +249,14 @@ class Recorder:
         if name in ("MemberJoined", "MemberRoleChanged", "MemberLeft"):
             msg = unpack(envelope, getattr(school_pb2, name))
             m = msg.membership
-            await apply_versioned(
-                self._dir.memberships,
+            await self._dir.apply_membership(
                 m.membership_id,
                 envelope.aggregate_version,
                 {
-                    "$set": {
-                        "school_id": m.school_id,
-                        "user_id": m.user_id,
-                        "school_role": SCHOOL_ROLES.get(m.school_role, ""),
-                        "active": name != "MemberLeft",
-                    }
+                    "school_id": m.school_id,
+                    "user_id": m.user_id,
+                    "school_role": SCHOOL_ROLES.get(m.school_role, ""),
+                    "active": name != "MemberLeft",
                 },
             )
             kind = {

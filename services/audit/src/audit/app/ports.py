@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from audit.domain.chain import Entry, Record
+from audit.domain.pairs import Person
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,26 @@ class Chains(Protocol):
     async def window(self, school_id: str, low: int, high: int, filters: Filters | None = None) -> Sequence[Entry]:
         """Entries with low <= seq < high (matching `filters`), in ascending seq order."""
         ...
+
+
+class Directory(Protocol):
+    """The recorder's projections: who is in which school, who is a minor, direct chats, call rooms."""
+
+    async def apply_membership(self, membership_id: str, version: int, fields: Mapping[str, Any]) -> None: ...
+
+    async def apply_minor(self, user_id: str, version: int, minor: bool) -> None: ...
+
+    async def schools_of(self, user_id: str, *, including_left: bool = False) -> set[str]: ...
+
+    async def person(self, school_id: str, user_id: str) -> Person: ...
+
+    async def save_direct_chat(self, chat_id: str, school_id: str, members: Sequence[str]) -> None: ...
+
+    async def direct_chat(self, chat_id: str) -> Mapping[str, Any] | None: ...
+
+    async def save_room(self, room_id: str, fields: Mapping[str, Any]) -> None: ...
+
+    async def room(self, room_id: str) -> Mapping[str, Any] | None: ...
 
 
 class Admins(Protocol):

@@ -15,11 +15,11 @@ from parta_common.errors import DomainError, FailedPrecondition
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import encode_page_token, page_size
 
-from media_signal.adapters.owners import FORWARDED_BY
 from media_signal.api import mappers
 from media_signal.app import signals as s
 from media_signal.app.hub import Session, SignalHub
 from media_signal.app.listing import RoomListing
+from media_signal.app.ports import FORWARDED_BY
 from media_signal.app.rooms import RoomUseCases
 
 log = structlog.get_logger("media_signal.api")
