@@ -26,7 +26,8 @@ PORTS = {
     "school": (50052, 9102),
     "chat": (50053, 9103),
     "media-signal": (50054, 9104),
-    "audit": (50055, 9105),
+    "web": (8080, 9105),
+    "audit": (50055, 9106),
 }
 SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
 
