@@ -1,6 +1,6 @@
 """Container images for every Parta service, built with podman and no image registry.
 
-    python deploy/images.py build            # `make images`: tools, base images, the four service images
+    python deploy/images.py build            # `make images`: tools, base images, the service images
     python deploy/images.py sizes            # print each image's size
 
 The machines that build Parta reach PyPI and Debian's package archive but no image registry, so the
@@ -69,6 +69,7 @@ SERVICES = [
     Service("chat", "chat", "CHAT_", 50053, 9103),
     Service("media-signal", "media_signal", "MEDIA_SIGNAL_", 50054, 9104),
     Service("web", "web", "WEB_", 8080, 9105, probe="http"),
+    Service("audit", "audit", "AUDIT_", 50055, 9106),
 ]
 
 # The system user every service runs as (the manifests' runAsUser/runAsGroup).

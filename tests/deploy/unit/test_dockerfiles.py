@@ -27,6 +27,7 @@ PORTS = {
     "chat": (50053, 9103),
     "media-signal": (50054, 9104),
     "web": (8080, 9105),
+    "audit": (50055, 9106),
 }
 SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
 

@@ -35,6 +35,7 @@ from parta.school.v1 import school_pb2
 from rich.console import Console
 from rich.table import Table
 
+from parta_client.audit_cli import audit_app
 from parta_client.client import Parta, new_request_id, new_trace_id
 from parta_client.config import Endpoints, parta_home
 from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
@@ -333,6 +334,7 @@ app.add_typer(lesson_app, name="lesson")
 app.add_typer(call_app, name="call")
 app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(guardian_app, name="guardian")
+app.add_typer(audit_app, name="audit")  # parta_client.audit_cli
 
 
 @app.callback()
