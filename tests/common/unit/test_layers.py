@@ -105,8 +105,9 @@ KIT_HELPERS = {
 }
 # Services moved onto the kit's idioms: all of them. chat's wider ids (up to 128 printable characters
 # without spaces) are the kit's check_id with `max_len`/`printable`, its message text the kit's
-# check_text with `prose`, and its membership projection apply_versioned with `pre_image`.
-IDIOMS_ON_KIT = ("identity", "school", "media_signal", "chat")
+# check_text with `prose`, and its membership projection apply_versioned with `pre_image`. The web
+# gateway (issue 14) has no copies of the kit's helpers.
+IDIOMS_ON_KIT = ("identity", "school", "media_signal", "chat", "web")
 
 
 def _definitions(path: Path) -> list[tuple[str, int]]:
