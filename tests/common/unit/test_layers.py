@@ -103,12 +103,11 @@ KIT_HELPERS = {
     "outbox_record": "parta_common.events.writer",
     "KeyringReloader": "parta_common.workers.PeriodicWorker",
 }
-# Services moved onto the kit's idioms. chat still has its own id and text validators (its ids and
-# client message ids allow up to 128 characters of any non-space kind, the kit's 64 ASCII ones:
-# narrowing them is an API change) and its membership projection's version guard (the write must
-# return the seat as it was before); issue 12 leaves both open for chat. The web gateway (issue 14)
-# has no copies of the kit's helpers.
-IDIOMS_ON_KIT = ("identity", "school", "media_signal", "web", "audit")
+# Services moved onto the kit's idioms: all of them. chat's wider ids (up to 128 printable characters
+# without spaces) are the kit's check_id with `max_len`/`printable`, its message text the kit's
+# check_text with `prose`, and its membership projection apply_versioned with `pre_image`. The web
+# gateway (issue 14) has no copies of the kit's helpers.
+IDIOMS_ON_KIT = ("identity", "school", "media_signal", "chat", "web", "audit")
 
 
 def _definitions(path: Path) -> list[tuple[str, int]]:
