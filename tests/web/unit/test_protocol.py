@@ -37,6 +37,7 @@ def settings(**extra: Any) -> WebSettings:
         "school_address": nowhere,
         "chat_address": nowhere,
         "media_signal_address": nowhere,
+        "audit_address": nowhere,
         "rpc_timeout_seconds": 2.0,
         "body_seconds": 1.5,
         "keepalive_seconds": 1.0,
