@@ -11,15 +11,14 @@ import typer
 from parta.identity.v1 import profiles_pb2
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import STATE, emit, out, run
-from parta_client.cli.lookup import (
-    ROLE_NAMES,
-)
+from parta_client.cli.context import Cli, out
+from parta_client.cli.lookup import ROLE_NAMES
 from parta_client.client import Parta
 from parta_client.devsms import DevSmsFile, mask_phone
 
 
 def login(
+    ctx: typer.Context,
     phone: Annotated[str, typer.Argument(help="Phone number, e.g. +70000000001.")],
     sms_file: Annotated[
         Path | None,
@@ -28,6 +27,7 @@ def login(
     device: Annotated[str, typer.Option(help="Device name shown in your session list.")] = "parta-cli",
 ) -> None:
     """Sign in with a one-time code (from the dev gateway file, or typed at the prompt)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         if sms_file is not None:
@@ -53,38 +53,40 @@ def login(
 
         def human() -> None:
             console = out()
-            console.print(f"Signed in as {mask_phone(phone)} (user {reply.user_id}, profile '{STATE.profile}').")
+            console.print(f"Signed in as {mask_phone(phone)} (user {reply.user_id}, profile '{cli.profile}').")
             for s in schools:
                 roles = ", ".join(ROLE_NAMES.get(r, "?") for r in s.roles)
                 console.print(f"  school: {s.school.name} — {roles} ({s.school.school_id})")
             if not reply.has_profile:
                 console.print("Next: parta profile create FIRST LAST --birth-date YYYY-MM-DD")
 
-        emit(data, human)
+        cli.emit(data, human)
 
-    run(action)
+    cli.run(action)
 
 
-def logout() -> None:
+def logout(ctx: typer.Context) -> None:
     """Revoke this profile's session and forget it."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         if parta.session is None:
             out().print("Not signed in.")
             return
         await parta.sign_out()
-        out().print(f"Signed out (profile '{STATE.profile}').")
+        out().print(f"Signed out (profile '{cli.profile}').")
 
-    run(action)
+    cli.run(action)
 
 
-def whoami() -> None:
+def whoami(ctx: typer.Context) -> None:
     """Who this profile is signed in as."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         session = parta.require_session()
         profile = (await parta.profiles.GetMyProfile(profiles_pb2.GetMyProfileRequest())).profile
-        data = {"user_id": session.user_id, "profile": STATE.profile, "school_id": session.school_id}
+        data = {"user_id": session.user_id, "profile": cli.profile, "school_id": session.school_id}
 
         def human() -> None:
             name = f"{profile.first_name} {profile.last_name}".strip() or "(no profile yet)"
@@ -92,6 +94,6 @@ def whoami() -> None:
             if session.school_id:
                 out().print(f"school: {session.school_id}")
 
-        emit(data, human)
+        cli.emit(data, human)
 
-    run(action)
+    cli.run(action)

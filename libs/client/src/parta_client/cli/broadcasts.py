@@ -9,13 +9,8 @@ from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import emit, grid, out, run
-from parta_client.cli.lookup import (
-    class_by_ref,
-    current_school,
-    display_names,
-    people_by_ref,
-)
+from parta_client.cli.context import Cli, grid, out
+from parta_client.cli.lookup import class_by_ref, current_school, display_names, people_by_ref
 from parta_client.cli.rooms import (
     ENDED_OPTION,
     NO_MEDIA,
@@ -32,10 +27,7 @@ from parta_client.cli.rooms import (
     start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import (
-    UsageError,
-    parse_when,
-)
+from parta_client.resolve import UsageError, parse_when
 from parta_client.signalling import SignalSession, refused
 
 broadcast_app = typer.Typer(
@@ -46,6 +38,7 @@ broadcast_app = typer.Typer(
 
 @broadcast_app.command("schedule")
 def broadcast_schedule(
+    ctx: typer.Context,
     title: Annotated[str, typer.Option(help="e.g. Родительское собрание 5А.")],
     class_: Annotated[str, typer.Option("--class", help="A class's (its parents); default: the school.")] = "",
     at: Annotated[str, typer.Option(help="When: +1h, or 2026-12-01T18:00 (school's time).")] = "",
@@ -58,9 +51,10 @@ def broadcast_schedule(
     request_id: Annotated[str, typer.Option("--request-id", help="Idempotency key (a retry returns the room).")] = "",
 ) -> None:
     """Schedule a broadcast (verified staff; a class's one: its teachers or an admin)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         request = media_signal_pb2.CreateRoomRequest(
             request_id=request_id or new_request_id(),
@@ -78,42 +72,48 @@ def broadcast_schedule(
             request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
         room = (await parta.rooms.CreateRoom(request)).room
         names = await room_names(parta, room)
-        emit(room, lambda: print_lines(room_lines(room, names)))
+        cli.emit(room, lambda: print_lines(room_lines(room, names)))
 
-    run(action)
+    cli.run(action)
 
 
 @broadcast_app.command("list")
 def broadcast_list(
+    ctx: typer.Context,
     class_: Annotated[str, typer.Option("--class", help="Only this class's meetings.")] = "",
     ended: Annotated[bool, ENDED_OPTION] = False,
 ) -> None:
     """Broadcasts I can watch or present in."""
-    list_rooms(room_events.ROOM_KIND_BROADCAST, class_, ended)
+    cli = Cli.of(ctx)
+    list_rooms(cli, room_events.ROOM_KIND_BROADCAST, class_, ended)
 
 
 @broadcast_app.command("start")
-def broadcast_start(room_id: RoomId) -> None:
+def broadcast_start(ctx: typer.Context, room_id: RoomId) -> None:
     """Go live (the host)."""
-    room_command(lambda parta: start_room(parta, room_id))
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: start_room(parta, room_id))
 
 
 @broadcast_app.command("show")
-def broadcast_show(room_id: RoomId) -> None:
+def broadcast_show(ctx: typer.Context, room_id: RoomId) -> None:
     """A broadcast's state, host, audience and presenters."""
-    room_command(lambda parta: get_room(parta, room_id))
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: get_room(parta, room_id))
 
 
 @broadcast_app.command("end")
-def broadcast_end(room_id: RoomId) -> None:
+def broadcast_end(ctx: typer.Context, room_id: RoomId) -> None:
     """End a broadcast for everyone (the host)."""
-    room_command(lambda parta: end_room(parta, room_id))
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: end_room(parta, room_id))
 
 
 @broadcast_app.command("join")
-def broadcast_join(room_id: RoomId, reveal: Reveal = False) -> None:
+def broadcast_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
     """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
-    run(lambda parta: join_room(parta, room_id, reveal))
+    cli = Cli.of(ctx)
+    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
 
 
 def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:
@@ -131,11 +131,12 @@ def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> l
 
 
 @broadcast_app.command("people")
-def broadcast_people(room_id: RoomId) -> None:
+def broadcast_people(ctx: typer.Context, room_id: RoomId) -> None:
     """Who is in a live broadcast: on stage, viewers, raised hands.
 
     Joins briefly without media. Hosts also see the waiting room.
     """
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         async with SignalSession(parta, room_id) as session:
@@ -149,18 +150,20 @@ def broadcast_people(room_id: RoomId) -> None:
                 table.add_row(*participant_row(p, names))
             out().print(table)
 
-        emit(present, human)
+        cli.emit(present, human)
 
-    run(action)
+    cli.run(action)
 
 
 @broadcast_app.command("stage")
 def broadcast_stage(
+    ctx: typer.Context,
     room_id: RoomId,
     person: Annotated[str, typer.Argument(help="Who (id or name); they must be in the broadcast now.")],
     off: Annotated[bool, typer.Option("--off", help="Take them off the stage (back to viewer).")] = False,
 ) -> None:
     """Put someone who is watching on stage (publish) or take them off (the host; joins briefly, no media)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         room = await get_room(parta, room_id)
@@ -183,6 +186,6 @@ def broadcast_stage(
             where = "off the stage" if off else "on stage"
             out().print(f"{names.get(user_id) or user_id} is {where} ({len(updated)} device(s)).", markup=False)
 
-        emit(updated, human)
+        cli.emit(updated, human)
 
-    run(action)
+    cli.run(action)

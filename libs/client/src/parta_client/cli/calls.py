@@ -12,14 +12,8 @@ from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import events_pb2 as school_events
 
-from parta_client.cli.context import err, run
-from parta_client.cli.lookup import (
-    all_members,
-    chat_by_ref,
-    current_school,
-    display_names,
-    people_by_ref,
-)
+from parta_client.cli.context import Cli, err
+from parta_client.cli.lookup import all_members, chat_by_ref, current_school, display_names, people_by_ref
 from parta_client.cli.rooms import (
     ENDED_OPTION,
     NO_MEDIA,
@@ -34,16 +28,14 @@ from parta_client.cli.rooms import (
 )
 from parta_client.client import Parta, new_request_id
 from parta_client.errors import describe
-from parta_client.resolve import (
-    UsageError,
-)
+from parta_client.resolve import UsageError
 
 call_app = typer.Typer(help=f"Calls of up to 4 people (peer-to-peer). {NO_MEDIA}", no_args_is_help=True)
 
 
-async def chat_people(parta: Parta, chat_ref: str, me: str) -> tuple[chat_pb2.ChatView, list[str]]:
+async def chat_people(cli: Cli, parta: Parta, chat_ref: str, me: str) -> tuple[chat_pb2.ChatView, list[str]]:
     """Whom a call "with a chat" invites: a direct chat's other person, a class chat's members."""
-    chat_id = await chat_by_ref(parta, chat_ref)
+    chat_id = await chat_by_ref(cli, parta, chat_ref)
     view = (await parta.chats.GetChat(chat_pb2.GetChatRequest(chat_id=chat_id))).chat
     if view.chat.kind == chat_events.CHAT_KIND_DIRECT:
         return view, [view.peer_user_id]
@@ -60,6 +52,7 @@ async def chat_people(parta: Parta, chat_ref: str, me: str) -> tuple[chat_pb2.Ch
 
 @call_app.command("start")
 def call_start(
+    ctx: typer.Context,
     people: Annotated[list[str] | None, typer.Argument(help="Whom to call: user ids or names.")] = None,
     chat: Annotated[str, typer.Option(help="Call the other person of a direct chat, or a class chat's people.")] = "",
     title: Annotated[str, typer.Option(help="Shown to the people called (default: their names).")] = "",
@@ -73,15 +66,16 @@ def call_start(
 
     Students reach classmates and their teachers; adults reach a student as the teacher or guardian.
     """
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         me = parta.require_session().user_id
         view: chat_pb2.ChatView | None = None
         if chat:
-            view, invited = await chat_people(parta, chat, me)
+            view, invited = await chat_people(cli, parta, chat, me)
             school_id = view.chat.school_id
         else:
-            school_id = await current_school(parta)
+            school_id = await current_school(cli, parta)
             invited = []
         invited += await people_by_ref(parta, school_id, people or [])
         invited = [u for u in dict.fromkeys(invited) if u and u != me]
@@ -114,30 +108,34 @@ def call_start(
                 )
             except grpc.aio.AioRpcError as error:
                 err().print(f"warning: the call is on, but the chat refused the notice: {describe(error).line()}")
-        print_join(room, grant, names, reveal)
+        print_join(cli, room, grant, names, reveal)
 
-    run(action)
+    cli.run(action)
 
 
 @call_app.command("list")
-def call_list(ended: Annotated[bool, ENDED_OPTION] = False) -> None:
+def call_list(ctx: typer.Context, ended: Annotated[bool, ENDED_OPTION] = False) -> None:
     """Calls I host or am invited to."""
-    list_rooms(room_events.ROOM_KIND_CALL, "", ended)
+    cli = Cli.of(ctx)
+    list_rooms(cli, room_events.ROOM_KIND_CALL, "", ended)
 
 
 @call_app.command("join")
-def call_join(room_id: RoomId, reveal: Reveal = False) -> None:
+def call_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
     """Get your grant for a call you were invited to (checked against the school's policy again)."""
-    run(lambda parta: join_room(parta, room_id, reveal))
+    cli = Cli.of(ctx)
+    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
 
 
 @call_app.command("show")
-def call_show(room_id: RoomId) -> None:
+def call_show(ctx: typer.Context, room_id: RoomId) -> None:
     """A call's state, host and the people invited."""
-    room_command(lambda parta: get_room(parta, room_id))
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: get_room(parta, room_id))
 
 
 @call_app.command("end")
-def call_end(room_id: RoomId) -> None:
+def call_end(ctx: typer.Context, room_id: RoomId) -> None:
     """End a call for everyone (its host)."""
-    room_command(lambda parta: end_room(parta, room_id))
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: end_room(parta, room_id))

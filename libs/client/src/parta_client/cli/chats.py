@@ -11,13 +11,8 @@ import typer
 from parta.chat.v1 import chat_pb2
 from parta.chat.v1 import events_pb2 as chat_events
 
-from parta_client.cli.context import STATE, emit, err, grid, out, run, to_plain, when
-from parta_client.cli.lookup import (
-    chat_by_ref,
-    chats_of,
-    display_names,
-    school_by_ref,
-)
+from parta_client.cli.context import Cli, err, grid, out, to_plain, when
+from parta_client.cli.lookup import chat_by_ref, chats_of, display_names, school_by_ref
 from parta_client.client import Parta, new_request_id
 
 chats_app = typer.Typer(help="Your chats.", no_args_is_help=True)
@@ -34,11 +29,12 @@ CHAT_KINDS = {
 
 
 @chats_app.command("list")
-def chats_list() -> None:
+def chats_list(ctx: typer.Context) -> None:
     """Your chats with unread counts."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await school_by_ref(parta, STATE.school) if STATE.school else ""
+        school_id = await school_by_ref(parta, cli.school) if cli.school else ""
         views = await chats_of(parta, school_id)
 
         def human() -> None:
@@ -54,9 +50,9 @@ def chats_list() -> None:
                 )
             out().print(table)
 
-        emit(views, human)
+        cli.emit(views, human)
 
-    run(action)
+    cli.run(action)
 
 
 def message_line(message: chat_events.MessageSnapshot, names: dict[str, str]) -> str:
@@ -68,6 +64,7 @@ def message_line(message: chat_events.MessageSnapshot, names: dict[str, str]) ->
 
 
 def send(
+    ctx: typer.Context,
     chat: Annotated[str, typer.Argument(help="Chat id, title (5А) or school/staff.")],
     text: str,
     file: Annotated[list[str] | None, typer.Option("--file", help="Attach a stored file (id); repeatable.")] = None,
@@ -75,9 +72,10 @@ def send(
     urgent: Annotated[bool, typer.Option(help="Admins: deliver now despite quiet hours.")] = False,
 ) -> None:
     """Send a message."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        chat_id = await chat_by_ref(parta, chat)
+        chat_id = await chat_by_ref(cli, parta, chat)
         reply = await parta.chats.SendMessage(
             chat_pb2.SendMessageRequest(
                 chat_id=chat_id,
@@ -94,20 +92,22 @@ def send(
             if reply.deliver_at.seconds:
                 out().print(f"Quiet hours: delivered to some members at {when(reply.deliver_at)}.")
 
-        emit(reply, human)
+        cli.emit(reply, human)
 
-    run(action)
+    cli.run(action)
 
 
 def history(
+    ctx: typer.Context,
     chat: Annotated[str, typer.Argument(help="Chat id, title or school/staff.")],
     limit: Annotated[int, typer.Option(help="How many messages (1..100).")] = 20,
     before: Annotated[int, typer.Option(help="Only messages before this seq.")] = 0,
 ) -> None:
     """The latest messages of a chat."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        chat_id = await chat_by_ref(parta, chat)
+        chat_id = await chat_by_ref(cli, parta, chat)
         reply = await parta.chats.ListMessages(
             chat_pb2.ListMessagesRequest(chat_id=chat_id, before_seq=before, limit=limit)
         )
@@ -117,9 +117,9 @@ def history(
             for message in reply.messages:
                 out().print(message_line(message, names), markup=False)
 
-        emit(list(reply.messages), human)
+        cli.emit(list(reply.messages), human)
 
-    run(action)
+    cli.run(action)
 
 
 async def follow_chat(
@@ -165,14 +165,16 @@ async def follow_chat(
 
 
 def follow(
+    ctx: typer.Context,
     chat: Annotated[str, typer.Argument(help="Chat id, title or school/staff.")],
     count: Annotated[int, typer.Option(help="Stop after this many new messages (0: until Ctrl-C).")] = 0,
     last: Annotated[int, typer.Option(help="Show this many recent messages first.")] = 5,
 ) -> None:
     """Follow a chat live until Ctrl-C (or --count new messages)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        chat_id = await chat_by_ref(parta, chat)
+        chat_id = await chat_by_ref(cli, parta, chat)
         names: dict[str, str] = {}
 
         def live() -> None:
@@ -182,10 +184,10 @@ def follow(
         async for message in follow_chat(parta, chat_id, last, count, on_live=live):
             if message.sender_user_id and message.sender_user_id not in names:
                 names.update(await display_names(parta, [message.sender_user_id]))
-            if STATE.json:
+            if cli.json:
                 typer.echo(json.dumps(to_plain(message), ensure_ascii=False))
             else:
                 out().print(message_line(message, names), markup=False)
             sys.stdout.flush()
 
-    run(action)
+    cli.run(action)

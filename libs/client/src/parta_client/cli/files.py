@@ -11,14 +11,10 @@ from typing import Annotated
 import typer
 from parta.chat.v1 import chat_pb2
 
-from parta_client.cli.context import emit, out, run
-from parta_client.cli.lookup import (
-    chat_by_ref,
-)
+from parta_client.cli.context import Cli, out
+from parta_client.cli.lookup import chat_by_ref
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import (
-    UsageError,
-)
+from parta_client.resolve import UsageError
 
 file_app = typer.Typer(help="Files in your personal storage.", no_args_is_help=True)
 
@@ -55,12 +51,14 @@ def show_file(info: chat_pb2.FileInfo) -> None:
 
 @file_app.command("upload")
 def file_upload(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     content_type: Annotated[str, typer.Option("--content-type")] = "",
     chat: Annotated[str, typer.Option(help="Also send it into this chat.")] = "",
     text: Annotated[str, typer.Option(help="Message text when sending into a chat.")] = "",
 ) -> None:
     """Upload a file to your personal storage (and optionally send it into a chat)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.files.UploadFile(
@@ -68,7 +66,7 @@ def file_upload(
         )
         sent = None
         if chat:
-            chat_id = await chat_by_ref(parta, chat)
+            chat_id = await chat_by_ref(cli, parta, chat)
             sent = await parta.chats.SendMessage(
                 chat_pb2.SendMessageRequest(
                     chat_id=chat_id,
@@ -83,14 +81,15 @@ def file_upload(
             if sent is not None:
                 out().print(f"Sent into the chat as #{sent.message.seq}.")
 
-        emit({"file": reply.file, "message": sent.message if sent else None}, human)
+        cli.emit({"file": reply.file, "message": sent.message if sent else None}, human)
 
-    run(action)
+    cli.run(action)
 
 
 @file_app.command("download")
-def file_download(file_id: str, path: Annotated[Path, typer.Argument(dir_okay=True)]) -> None:
+def file_download(ctx: typer.Context, file_id: str, path: Annotated[Path, typer.Argument(dir_okay=True)]) -> None:
     """Download a file (yours, or shared in one of your chats); checks its SHA-256."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         info: chat_pb2.FileInfo | None = None
@@ -123,14 +122,15 @@ def file_download(file_id: str, path: Annotated[Path, typer.Argument(dir_okay=Tr
                 handle.close()
             if partial is not None:
                 partial.unlink(missing_ok=True)
-        emit({"file": info, "path": str(target)}, lambda: out().print(f"Saved {target} ({info.size_bytes} bytes)."))
+        cli.emit({"file": info, "path": str(target)}, lambda: out().print(f"Saved {target} ({info.size_bytes} bytes)."))
 
-    run(action)
+    cli.run(action)
 
 
 @file_app.command("list")
-def file_list() -> None:
+def file_list(ctx: typer.Context) -> None:
     """Your personal storage."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.files.ListFiles(chat_pb2.ListFilesRequest(page_size=100))
@@ -140,6 +140,6 @@ def file_list() -> None:
                 show_file(info)
             out().print(f"{reply.quota_used_bytes} of {reply.quota_bytes} bytes used")
 
-        emit(reply, human)
+        cli.emit(reply, human)
 
-    run(action)
+    cli.run(action)

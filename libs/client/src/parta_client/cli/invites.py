@@ -9,21 +9,10 @@ import typer
 from parta.common.v1 import types_pb2
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import emit, grid, out, run, when
-from parta_client.cli.lookup import (
-    CLASS_ROLE_NAMES,
-    ROLE_NAMES,
-    ROLES,
-    class_by_ref,
-    current_school,
-    person_by_ref,
-)
+from parta_client.cli.context import Cli, grid, out, when
+from parta_client.cli.lookup import CLASS_ROLE_NAMES, ROLE_NAMES, ROLES, class_by_ref, current_school, person_by_ref
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import (
-    choose_role,
-    invite_token,
-    parse_duration,
-)
+from parta_client.resolve import choose_role, invite_token, parse_duration
 
 invite_app = typer.Typer(help="Invite links and QR codes.", no_args_is_help=True)
 
@@ -40,6 +29,7 @@ def print_qr(link: str) -> None:
 
 @invite_app.command("create")
 def invite_create(
+    ctx: typer.Context,
     role: Annotated[str, typer.Option(help="teacher, student or parent")],
     class_: Annotated[str, typer.Option("--class", help="Class (students and parents).")] = "",
     child: Annotated[str, typer.Option(help="Parent invites: the child (user id or name).")] = "",
@@ -50,10 +40,11 @@ def invite_create(
     request_id: Annotated[str, typer.Option("--request-id")] = "",
 ) -> None:
     """Create an invite link (and show its QR code)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         chosen = choose_role(role, ("teacher", "student", "parent"))
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         child_id = await person_by_ref(parta, school_id, child, class_id) if child else ""
         reply = await parta.invites.CreateInvite(
@@ -77,9 +68,9 @@ def invite_create(
             if qr:
                 print_qr(reply.link)
 
-        emit({"invite": reply.invite, "token": reply.token, "link": reply.link}, human)
+        cli.emit({"invite": reply.invite, "token": reply.token, "link": reply.link}, human)
 
-    run(action)
+    cli.run(action)
 
 
 def show_preview(preview: school_pb2.PreviewInviteResponse) -> None:
@@ -89,19 +80,21 @@ def show_preview(preview: school_pb2.PreviewInviteResponse) -> None:
 
 
 @invite_app.command("preview")
-def invite_preview(token: Annotated[str, typer.Argument(help="Token or link.")]) -> None:
+def invite_preview(ctx: typer.Context, token: Annotated[str, typer.Argument(help="Token or link.")]) -> None:
     """What an invite is for, without joining (no sign-in needed)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         preview = await parta.invites.PreviewInvite(school_pb2.PreviewInviteRequest(token=invite_token(token)))
-        emit(preview, lambda: show_preview(preview))
+        cli.emit(preview, lambda: show_preview(preview))
 
-    run(action)
+    cli.run(action)
 
 
 @invite_app.command("accept")
-def invite_accept(token: Annotated[str, typer.Argument(help="Token or link.")]) -> None:
+def invite_accept(ctx: typer.Context, token: Annotated[str, typer.Argument(help="Token or link.")]) -> None:
     """Join a school or class with an invite (or ask to, when it needs approval)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.invites.AcceptInvite(school_pb2.AcceptInviteRequest(token=invite_token(token)))
@@ -119,17 +112,18 @@ def invite_accept(token: Annotated[str, typer.Argument(help="Token or link.")]) 
                 )
                 out().print(f"Joined school {reply.school_id}: {seats}")
 
-        emit(reply, human)
+        cli.emit(reply, human)
 
-    run(action)
+    cli.run(action)
 
 
 @invite_app.command("list")
-def invite_list(class_: Annotated[str, typer.Option("--class")] = "") -> None:
+def invite_list(ctx: typer.Context, class_: Annotated[str, typer.Option("--class")] = "") -> None:
     """Invites of the school (teachers see their own)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         reply = await parta.invites.ListInvites(
             school_pb2.ListInvitesRequest(
@@ -146,17 +140,18 @@ def invite_list(class_: Annotated[str, typer.Option("--class")] = "") -> None:
                 )
             out().print(table)
 
-        emit(list(reply.invites), human)
+        cli.emit(list(reply.invites), human)
 
-    run(action)
+    cli.run(action)
 
 
 @invite_app.command("revoke")
-def invite_revoke(invite_id: str) -> None:
+def invite_revoke(ctx: typer.Context, invite_id: str) -> None:
     """Revoke an invite: its link stops working."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.invites.RevokeInvite(school_pb2.RevokeInviteRequest(invite_id=invite_id))
-        emit(reply.invite, lambda: out().print("Revoked."))
+        cli.emit(reply.invite, lambda: out().print("Revoked."))
 
-    run(action)
+    cli.run(action)

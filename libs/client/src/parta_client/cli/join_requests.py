@@ -10,14 +10,8 @@ from parta.common.v1 import types_pb2
 from parta.school.v1 import events_pb2 as school_events
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import emit, grid, out, run, when
-from parta_client.cli.lookup import (
-    ROLE_NAMES,
-    all_classes,
-    class_by_ref,
-    current_school,
-    display_names,
-)
+from parta_client.cli.context import Cli, grid, out, when
+from parta_client.cli.lookup import ROLE_NAMES, all_classes, class_by_ref, current_school, display_names
 from parta_client.client import Parta
 
 requests_app = typer.Typer(help="Join requests of a class (class heads and admins).", no_args_is_help=True)
@@ -32,13 +26,15 @@ REQUEST_STATES = {
 
 @requests_app.command("list")
 def requests_list(
+    ctx: typer.Context,
     class_: Annotated[str, typer.Option("--class", help="Class (default: every class you may decide for).")] = "",
     every: Annotated[bool, typer.Option("--all", help="Decided ones too.")] = False,
 ) -> None:
     """Join requests waiting for a decision."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         state = school_events.JOIN_REQUEST_STATE_UNSPECIFIED if every else school_events.JOIN_REQUEST_STATE_PENDING
         classes = await all_classes(parta, school_id)
@@ -80,12 +76,12 @@ def requests_list(
                 )
             out().print(table)
 
-        emit(found, human)
+        cli.emit(found, human)
 
-    run(action)
+    cli.run(action)
 
 
-def _decide(join_request_id: str, approve: bool) -> None:
+def _decide(cli: Cli, join_request_id: str, approve: bool) -> None:
     async def action(parta: Parta) -> None:
         if approve:
             reply: Any = await parta.join_requests.ApproveJoinRequest(
@@ -96,18 +92,20 @@ def _decide(join_request_id: str, approve: bool) -> None:
                 school_pb2.RejectJoinRequestRequest(join_request_id=join_request_id)
             )
         state = REQUEST_STATES.get(reply.join_request.state, "?")
-        emit(reply.join_request, lambda: out().print(f"Request {join_request_id}: {state}."))
+        cli.emit(reply.join_request, lambda: out().print(f"Request {join_request_id}: {state}."))
 
-    run(action)
+    cli.run(action)
 
 
 @requests_app.command("approve")
-def requests_approve(join_request_id: str) -> None:
+def requests_approve(ctx: typer.Context, join_request_id: str) -> None:
     """Approve a join request: the person becomes a member."""
-    _decide(join_request_id, True)
+    cli = Cli.of(ctx)
+    _decide(cli, join_request_id, True)
 
 
 @requests_app.command("reject")
-def requests_reject(join_request_id: str) -> None:
+def requests_reject(ctx: typer.Context, join_request_id: str) -> None:
     """Reject a join request."""
-    _decide(join_request_id, False)
+    cli = Cli.of(ctx)
+    _decide(cli, join_request_id, False)

@@ -13,13 +13,9 @@ from parta.identity.v1 import profiles_pb2
 from parta.school.v1 import events_pb2 as school_events
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import STATE
+from parta_client.cli.context import Cli
 from parta_client.client import Parta
-from parta_client.resolve import (
-    Candidate,
-    UsageError,
-    pick,
-)
+from parta_client.resolve import Candidate, UsageError, pick
 
 ROLES = {
     "admin": school_events.SCHOOL_ROLE_ADMIN,
@@ -45,10 +41,10 @@ CHAT_ALIASES = {
 }
 
 
-async def current_school(parta: Parta) -> str:
+async def current_school(cli: Cli, parta: Parta) -> str:
     """--school, else the profile's chosen school, else the only school the person belongs to."""
-    if STATE.school:
-        return await school_by_ref(parta, STATE.school)
+    if cli.school:
+        return await school_by_ref(parta, cli.school)
     session = parta.require_session()
     if session.school_id:
         return session.school_id
@@ -133,8 +129,8 @@ async def chats_of(parta: Parta, school_id: str = "") -> list[chat_pb2.ChatView]
     return list(reply.chats)
 
 
-async def chat_by_ref(parta: Parta, ref: str) -> str:
-    school_id = STATE.school and await school_by_ref(parta, STATE.school)
+async def chat_by_ref(cli: Cli, parta: Parta, ref: str) -> str:
+    school_id = cli.school and await school_by_ref(parta, cli.school)
     views = await chats_of(parta, school_id)
     kind = CHAT_ALIASES.get(ref.strip().lower())
     if kind is not None:

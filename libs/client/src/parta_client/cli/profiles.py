@@ -8,7 +8,7 @@ import typer
 from parta.identity.v1 import profiles_pb2
 from rich.table import Table
 
-from parta_client.cli.context import emit, out, run
+from parta_client.cli.context import Cli, out
 from parta_client.client import Parta, new_request_id
 
 profile_app = typer.Typer(help="Your educational profile.", no_args_is_help=True)
@@ -25,12 +25,14 @@ def show_profile(profile: profiles_pb2.Profile) -> None:
 
 @profile_app.command("create")
 def profile_create(
+    ctx: typer.Context,
     first_name: str,
     last_name: str,
     birth_date: Annotated[str, typer.Option("--birth-date", help="YYYY-MM-DD")],
     patronymic: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Create your educational profile (once, after the first sign-in)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.profiles.CreateProfile(
@@ -42,17 +44,18 @@ def profile_create(
                 request_id=new_request_id(),
             )
         )
-        emit(reply.profile, lambda: show_profile(reply.profile))
+        cli.emit(reply.profile, lambda: show_profile(reply.profile))
 
-    run(action)
+    cli.run(action)
 
 
 @profile_app.command("show")
-def profile_show() -> None:
+def profile_show(ctx: typer.Context) -> None:
     """Show your educational profile."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         profile = (await parta.profiles.GetMyProfile(profiles_pb2.GetMyProfileRequest())).profile
-        emit(profile, lambda: show_profile(profile))
+        cli.emit(profile, lambda: show_profile(profile))
 
-    run(action)
+    cli.run(action)

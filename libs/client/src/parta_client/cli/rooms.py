@@ -10,13 +10,8 @@ import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 
-from parta_client.cli.context import emit, grid, out, run, when
-from parta_client.cli.lookup import (
-    class_by_ref,
-    current_school,
-    display_names,
-    every_page,
-)
+from parta_client.cli.context import Cli, grid, out, when
+from parta_client.cli.lookup import class_by_ref, current_school, display_names, every_page
 from parta_client.client import Parta
 from parta_client.config import Endpoints
 
@@ -29,10 +24,10 @@ ROOM_STATES = {1: "scheduled", 2: "live", 3: "ended"}
 
 
 async def rooms_of(
-    parta: Parta, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool
+    cli: Cli, parta: Parta, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool
 ) -> list[media_signal_pb2.Room]:
     """Every room of one kind in the current school that I could join, through all pages."""
-    school_id = await current_school(parta)
+    school_id = await current_school(cli, parta)
     class_id = await class_by_ref(parta, school_id, class_ref) if class_ref else ""
     states = [media_signal_pb2.ROOM_STATE_ENDED] if ended else []
     return await every_page(
@@ -53,12 +48,12 @@ def print_rooms(rooms: list[media_signal_pb2.Room]) -> None:
     out().print(table)
 
 
-def list_rooms(kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool) -> None:
+def list_rooms(cli: Cli, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool) -> None:
     async def action(parta: Parta) -> None:
-        rooms = await rooms_of(parta, kind, class_ref, ended)
-        emit(rooms, lambda: print_rooms(rooms))
+        rooms = await rooms_of(cli, parta, kind, class_ref, ended)
+        cli.emit(rooms, lambda: print_rooms(rooms))
 
-    run(action)
+    cli.run(action)
 
 
 ENDED_OPTION = typer.Option("--ended", help="Ended ones instead of live and scheduled.")
@@ -161,7 +156,11 @@ async def room_names(parta: Parta, room: media_signal_pb2.Room) -> dict[str, str
 
 
 def print_join(
-    room: media_signal_pb2.Room, reply: media_signal_pb2.CreateJoinTokenResponse, names: dict[str, str], reveal: bool
+    cli: Cli,
+    room: media_signal_pb2.Room,
+    reply: media_signal_pb2.CreateJoinTokenResponse,
+    names: dict[str, str],
+    reveal: bool,
 ) -> None:
     def human() -> None:
         console = out()
@@ -171,24 +170,24 @@ def print_join(
             console.print(line, markup=False)
         console.print("Join with a media client (WebRTC); the CLI carries no audio or video.", markup=False)
 
-    emit({"room": room, "join": redact_join(reply, reveal), "revealed": reveal}, human)
+    cli.emit({"room": room, "join": redact_join(reply, reveal), "revealed": reveal}, human)
 
 
-async def join_room(parta: Parta, room_id: str, reveal: bool) -> None:
+async def join_room(cli: Cli, parta: Parta, room_id: str, reveal: bool) -> None:
     room = (await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))).room
     reply = await parta.rooms.CreateJoinToken(media_signal_pb2.CreateJoinTokenRequest(room_id=room_id))
-    print_join(room, reply, await room_names(parta, room), reveal)
+    print_join(cli, room, reply, await room_names(parta, room), reveal)
 
 
-def room_command(call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
+def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
     """Start/end/show: one room in, the room (with names) out."""
 
     async def action(parta: Parta) -> None:
         room = await call(parta)
         names = await room_names(parta, room)
-        emit(room, lambda: print_lines(room_lines(room, names)))
+        cli.emit(room, lambda: print_lines(room_lines(room, names)))
 
-    run(action)
+    cli.run(action)
 
 
 async def get_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:

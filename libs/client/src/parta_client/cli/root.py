@@ -21,7 +21,7 @@ from parta_client.cli import (
     profiles,
     schools,
 )
-from parta_client.cli.context import STATE, store
+from parta_client.cli.context import Cli
 from parta_client.client import new_trace_id
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ app.add_typer(guardians.guardian_app, name="guardian")
 
 @app.callback()
 def options(
+    ctx: typer.Context,
     profile: Annotated[
         str, typer.Option("--profile", "-p", envvar="PARTA_PROFILE", help="Session profile (one per person).")
     ] = "default",
@@ -60,12 +61,12 @@ def options(
         bool, typer.Option("--trace", help="Send W3C trace context with every call; prints the trace id.")
     ] = False,
 ) -> None:
-    STATE.profile, STATE.school, STATE.json = profile, school, as_json
-    STATE.trace_id = new_trace_id() if trace else ""
+    cli = Cli(profile=profile, school=school, json=as_json, trace_id=new_trace_id() if trace else "")
     try:
-        store()
+        cli.store()
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--profile") from None
+    ctx.obj = cli
 
 
 def main() -> None:

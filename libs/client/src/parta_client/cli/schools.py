@@ -10,7 +10,7 @@ import typer
 from parta.school.v1 import school_pb2
 from rich.table import Table
 
-from parta_client.cli.context import emit, grid, out, run, when
+from parta_client.cli.context import Cli, grid, out, when
 from parta_client.cli.lookup import (
     CLASS_ROLE_NAMES,
     ROLE_NAMES,
@@ -57,6 +57,7 @@ def show_school(school: school_pb2.School, roles: Iterable[int] = ()) -> None:
 
 @school_app.command("register")
 def school_register(
+    ctx: typer.Context,
     name: str,
     admin_phone: Annotated[str, typer.Option("--admin-phone", help="Phone of the first admin.")],
     short_name: Annotated[str, typer.Option()] = "",
@@ -67,6 +68,7 @@ def school_register(
     request_id: Annotated[str, typer.Option("--request-id", help="Retry-safe id (default: random).")] = "",
 ) -> None:
     """Register a school (operators only); the person signing in with --admin-phone becomes its admin."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.schools.RegisterSchool(
@@ -81,14 +83,15 @@ def school_register(
                 admin_phone=admin_phone,
             )
         )
-        emit(reply.school, lambda: show_school(reply.school))
+        cli.emit(reply.school, lambda: show_school(reply.school))
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("list")
-def school_list() -> None:
+def school_list(ctx: typer.Context) -> None:
     """Schools you belong to (claims an admin role waiting for your phone)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await parta.schools.ListMySchools(school_pb2.ListMySchoolsRequest())
@@ -102,44 +105,51 @@ def school_list() -> None:
                 table.add_row(mark, s.school.name, roles, "yes" if s.verified else "", s.school.school_id)
             out().print(table)
 
-        emit(list(reply.schools), human)
+        cli.emit(list(reply.schools), human)
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("show")
-def school_show(school: Annotated[str, typer.Argument(help="Id or name (default: current).")] = "") -> None:
+def school_show(
+    ctx: typer.Context, school: Annotated[str, typer.Argument(help="Id or name (default: current).")] = ""
+) -> None:
     """Show a school you belong to."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await school_by_ref(parta, school) if school else await current_school(parta)
+        school_id = await school_by_ref(parta, school) if school else await current_school(cli, parta)
         reply = await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))
         mine = await parta.schools.ListMySchools(school_pb2.ListMySchoolsRequest())
         roles = next((list(s.roles) for s in mine.schools if s.school.school_id == school_id), [])
-        emit(reply.school, lambda: show_school(reply.school, roles))
+        cli.emit(reply.school, lambda: show_school(reply.school, roles))
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("use")
-def school_use(school: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+def school_use(ctx: typer.Context, school: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Choose the school later commands act on (kept in the profile)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         school_id = await school_by_ref(parta, school)
         parta.require_session().school_id = school_id
         parta.save_session()
-        emit({"school_id": school_id}, lambda: out().print(f"Current school: {school_id}"))
+        cli.emit({"school_id": school_id}, lambda: out().print(f"Current school: {school_id}"))
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("members")
-def school_members(class_: Annotated[str, typer.Option("--class", help="Only this class.")] = "") -> None:
+def school_members(
+    ctx: typer.Context, class_: Annotated[str, typer.Option("--class", help="Only this class.")] = ""
+) -> None:
     """Members of the school (school-level roles) or of one class."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         members = await all_members(parta, school_id, class_id)
         names = await display_names(parta, [m.user_id for m in members] + [m.child_user_id for m in members])
@@ -157,21 +167,23 @@ def school_members(class_: Annotated[str, typer.Option("--class", help="Only thi
                 )
             out().print(table)
 
-        emit(members, human)
+        cli.emit(members, human)
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("new-year")
 def school_new_year(
+    ctx: typer.Context,
     academic_year: Annotated[str, typer.Argument(help='The next academic year, e.g. "2027/2028".')],
     request_id: Annotated[str, typer.Option("--request-id", help="Retry-safe id (default: random).")] = "",
 ) -> None:
     """Start the next academic year (admins): classes move up a grade, the 11th graduates. Safe to repeat:
     the same year again finishes an interrupted rollover and shows its result."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         reply = await parta.schools.StartAcademicYear(
             school_pb2.StartAcademicYearRequest(
                 school_id=school_id, academic_year=academic_year, request_id=request_id or new_request_id()
@@ -189,54 +201,60 @@ def school_new_year(
             console.print(table)
             console.print(f"{len(reply.promoted)} moved up, {len(reply.graduated)} graduated")
 
-        emit(reply, human)
+        cli.emit(reply, human)
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("verify")
-def school_verify(person: Annotated[str, typer.Argument(help="User id or name of a teacher.")]) -> None:
+def school_verify(
+    ctx: typer.Context, person: Annotated[str, typer.Argument(help="User id or name of a teacher.")]
+) -> None:
     """Verify a staff member (admins)."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        school_id = await current_school(parta)
+        school_id = await current_school(cli, parta)
         user_id = await person_by_ref(parta, school_id, person)
         await parta.schools.VerifyStaff(school_pb2.VerifyStaffRequest(school_id=school_id, user_id=user_id))
-        emit({"verified": user_id}, lambda: out().print(f"Verified {user_id}."))
+        cli.emit({"verified": user_id}, lambda: out().print(f"Verified {user_id}."))
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("appoint-admin")
 def school_appoint_admin(
+    ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="User id or name of a staff member.")] = "",
     phone: Annotated[str, typer.Option("--phone", help="Operators, school without admin: the successor's phone.")] = "",
     school: Annotated[str, typer.Option("--school", help="School id (operators are not members).")] = "",
 ) -> None:
     """Make a staff member an admin too (admins), or fill a vacant admin seat (operators)."""
+    cli = Cli.of(ctx)
     if bool(person) == bool(phone):
         raise typer.BadParameter("name a staff member or give --phone, not both")
 
     async def action(parta: Parta) -> None:
-        school_id = school or await current_school(parta)
+        school_id = school or await current_school(cli, parta)
         if phone:
             # The successor becomes admin when they sign in with this phone (as with a new school).
             request = school_pb2.AppointAdminRequest(school_id=school_id, admin_phone=normalize_phone(phone))
             await parta.schools.AppointAdmin(request)
             masked = mask_phone(request.admin_phone)
-            emit({"admin_phone": masked}, lambda: out().print(f"{masked} becomes admin on signing in."))
+            cli.emit({"admin_phone": masked}, lambda: out().print(f"{masked} becomes admin on signing in."))
             return
         # An operator is no member: with --school, PERSON must be the user id itself.
         user_id = person if school else await person_by_ref(parta, school_id, person)
         await parta.schools.AppointAdmin(school_pb2.AppointAdminRequest(school_id=school_id, user_id=user_id))
-        emit({"admin": user_id}, lambda: out().print(f"{user_id} is now an admin."))
+        cli.emit({"admin": user_id}, lambda: out().print(f"{user_id} is now an admin."))
 
-    run(action)
+    cli.run(action)
 
 
 @school_app.command("vacant")
-def school_vacant() -> None:
+def school_vacant(ctx: typer.Context) -> None:
     """Schools whose last admin is gone (operators): appoint a successor with appoint-admin."""
+    cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         schools: list[school_pb2.School] = await every_page(
@@ -249,6 +267,6 @@ def school_vacant() -> None:
                 table.add_row(school.school_id, school.name, school.region, when(school.admin_vacant_since))
             out().print(table)
 
-        emit(schools, human)
+        cli.emit(schools, human)
 
-    run(action)
+    cli.run(action)
