@@ -8,25 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
-from school.domain.model import (
-    ClassRole,
-    Invite,
-    JoinRequest,
-    JoinState,
-    Membership,
-    Roles,
-    School,
-    SchoolRole,
-    check_academic_year,
-    check_can_remove_admin,
-    check_class_name,
-    check_invite_shape,
-    check_text,
-    membership_id,
-    memberships_for_joining,
-)
+from school.domain.classes import check_class_name
+from school.domain.invites import Invite, check_invite_shape
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole, membership_id, memberships_for_joining
 from school.domain.permissions import Action, allowed
+from school.domain.schools import School, check_academic_year, check_can_remove_admin
 from school.domain.secrets import Secrets, invite_token, looks_like_token, token_hash
+from school.domain.validation import check_text
 
 NOW = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 SCHOOL = School(

@@ -8,7 +8,8 @@ from school.app.common import Caller
 from school.app.invites import CreateInvite
 from school.app.schools import RegisterSchool
 from school.domain import events as de
-from school.domain.model import ClassRole, JoinState, SchoolRole
+from school.domain.join_requests import JoinState
+from school.domain.memberships import ClassRole, SchoolRole
 from school.domain.permissions import Action
 
 from tests.school.fakes import OPERATOR, World

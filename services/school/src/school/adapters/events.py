@@ -18,7 +18,11 @@ from parta_common.events.envelope import OutboxRecord, make_envelope
 from parta_common.grpc.context import correlation_id
 
 from school.domain import events as de
-from school.domain.model import Invite, JoinRequest, Membership, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest
+from school.domain.memberships import Membership
+from school.domain.schools import School
 
 SCHOOL_TOPIC = "school.school.v1"
 CLASS_TOPIC = "school.class.v1"

@@ -17,7 +17,7 @@ from parta.school.v1 import events_pb2 as ev
 from parta_common.events.envelope import parse_envelope, unpack
 
 from school.app.access import AccessView
-from school.domain.model import ProfileFacts, ProfileState
+from school.domain.profiles import ProfileFacts, ProfileState
 
 log = structlog.get_logger("school.view_feed")
 

@@ -19,7 +19,10 @@ from school.adapters.events import membership_pb, ts
 
 __all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
 from school.app.common import Caller
-from school.domain.model import Invite, JoinRequest, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest
+from school.domain.schools import School
 
 T = TypeVar("T")
 

@@ -15,8 +15,10 @@ from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.schools import UPDATABLE, RegisterSchool, Schools
 from school.app.years import AcademicYears
-from school.domain.model import ClassRole, JoinState, SchoolRole, invalid
+from school.domain.join_requests import JoinState
+from school.domain.memberships import ClassRole, SchoolRole
 from school.domain.permissions import PERSON_TO_PERSON, Action
+from school.domain.validation import invalid
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 

@@ -10,6 +10,7 @@ from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, 
 from parta_common.safety import SchoolPolicy
 
 from school.app.common import Caller, Deps, with_retries
+from school.domain.classes import SchoolClass
 from school.domain.events import (
     AdminSeatFilled,
     AdminSeatVacated,
@@ -19,32 +20,26 @@ from school.domain.events import (
     SchoolUpdated,
     StaffVerified,
 )
-from school.domain.model import (
+from school.domain.memberships import ClassRole, Membership, SchoolRole
+from school.domain.permissions import Action
+from school.domain.schools import (
     MAX_ADDRESS,
     MAX_NAME,
     MAX_REGION,
     MAX_SHORT_NAME,
     STAFF_ROOM_TITLE,
-    ClassRole,
-    Membership,
     School,
-    SchoolClass,
-    SchoolRole,
     check_academic_year,
     check_can_remove_admin,
-    check_id,
     check_minutes,
     check_operator_may_fill,
-    check_request_id,
-    check_text,
-    derived_id,
     fill_admin_seat,
     forget_verification,
     nominate_admin_phone,
     vacate_admin,
 )
-from school.domain.permissions import Action
 from school.domain.secrets import looks_like_e164
+from school.domain.validation import check_id, check_request_id, check_text, derived_id
 
 UPDATABLE = (
     "name",
@@ -395,7 +390,7 @@ class Schools:
             await self.d.leave([seat], reason)
 
     async def forget_verification(self, school_id: str, user_id: str) -> None:
-        """The person leaves the school: their verification ends with it (domain/model.forget_verification)."""
+        """The person leaves the school: their verification ends with it (domain/schools.forget_verification)."""
 
         async def attempt() -> School | bool | None:
             fresh = await self.d.schools.get(school_id)
