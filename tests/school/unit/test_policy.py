@@ -11,7 +11,7 @@ from school.domain import events as de
 from school.domain.memberships import SchoolRole
 
 from tests.school.fakes import World
-from tests.school.unit.test_use_cases import ADMIN, invite_cmd, onboarded
+from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 
 
 async def test_an_admin_tightens_and_restores_a_switch_and_each_change_is_published():

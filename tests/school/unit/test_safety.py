@@ -19,7 +19,7 @@ from school.domain.profiles import ProfileState
 from school.domain.schools import School, forget_verification
 
 from tests.school.fakes import World
-from tests.school.unit.test_use_cases import ADMIN, invite_cmd, onboarded
+from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 
 A, T, S, P = SchoolRole.ADMIN, SchoolRole.TEACHER, SchoolRole.STUDENT, SchoolRole.PARENT
 
