@@ -18,8 +18,9 @@ from parta_common.pagination import encode_page_token, page_size
 from media_signal.adapters.owners import FORWARDED_BY
 from media_signal.api import mappers
 from media_signal.app import signals as s
-from media_signal.app.hub import Session, SignalHub
+from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
+from media_signal.app.live_rooms import Session
 from media_signal.app.rooms import RoomUseCases
 
 log = structlog.get_logger("media_signal.api")
