@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import replace
 
 import structlog
 from parta_common.clock import Clock
@@ -33,7 +32,7 @@ from media_signal.app.leases import RoomLeases
 from media_signal.app.live_rooms import Background, LiveRoom, Session
 from media_signal.app.media import SfuMedia
 from media_signal.app.ports import JoinTokenCodec, RoomRepository, Sfu
-from media_signal.domain import events
+from media_signal.domain import events, host_actions
 from media_signal.domain.rooms import MediaMode, Room, RoomState
 
 log = structlog.get_logger("media_signal.hub")
@@ -330,9 +329,8 @@ class SignalHub:
             await self._on_candidate(live, session, command)
         elif isinstance(command, s.Mute):
             async with live.lock:
-                tracks = {"audio", "video"} if command.track is None else {command.track}
-                if not command.muted and tracks & session.host_muted:
-                    raise PermissionDenied("the host muted you; ask the host to unmute", reason="MUTED_BY_HOST")
+                tracks = host_actions.tracks_of(command.track)
+                host_actions.check_self_unmute(muted=command.muted, tracks=tracks, host_muted=session.host_muted)
                 if command.track in (None, "audio"):
                     session.audio_muted = command.muted
                 if command.track in (None, "video"):
@@ -377,8 +375,7 @@ class SignalHub:
         await self._media.trickle(session, c)
 
     async def _on_host_action(self, live: LiveRoom, session: Session, action: s.HostAction) -> None:
-        if not session.grants.is_host:
-            raise PermissionDenied("only the host may do this", reason="NOT_HOST")
+        host_actions.check_host(is_host=session.grants.is_host)
         if action.action == "end_room":
             await self.end_room(live.room.room_id, "ended_by_host")
             return
@@ -388,17 +385,12 @@ class SignalHub:
             target = live.sessions.get(action.participant_id)
             if target is None or target.gone:
                 raise NotFound("no such participant in this room", reason="PARTICIPANT_NOT_FOUND")
-            if target is session and action.action in ("remove", "demote"):
-                raise InvalidArgument.field("participant_id", "the host cannot do this to themselves")
+            host_actions.check_target(action.action, on_self=target is session, target_waiting=target.waiting)
             notice = s.HostNotice(action.action, session.participant_id, action.track)
             if action.action == "admit":
-                if not target.waiting:
-                    raise FailedPrecondition("not in the waiting room", reason="NOT_WAITING")
                 target.send(notice)
                 await self._activate(live, target)
                 return
-            if target.waiting and action.action != "remove":
-                raise FailedPrecondition("admit the participant first", reason="IN_WAITING_ROOM")
             if action.action == "remove":
                 live.removed_users.add(target.user_id)
                 target.send(notice)
@@ -412,7 +404,7 @@ class SignalHub:
             else:
                 if action.action in ("mute", "unmute"):
                     muted = action.action == "mute"
-                    tracks = {"audio", "video"} if action.track is None else {action.track}
+                    tracks = host_actions.tracks_of(action.track)
                     if "audio" in tracks:
                         target.audio_muted = muted
                     if "video" in tracks:
@@ -424,17 +416,10 @@ class SignalHub:
                     if live.room.media_mode is MediaMode.SFU and target.feed_id:
                         moderation = (target, tracks, muted)
                 elif action.action == "promote":
-                    if not target.grants.stage_allowed:
-                        # A child awaiting a guardian's consent may watch, never speak.
-                        raise PermissionDenied(
-                            "this participant may only watch until a guardian confirms", reason="AWAITING_GUARDIAN"
-                        )
-                    target.grants = replace(target.grants, can_publish=True, can_publish_data=True)
+                    target.grants = host_actions.promoted(target.grants)
                     target.hand_raised = False
                 elif action.action == "demote":
-                    if target.grants.is_host:
-                        raise FailedPrecondition("the host stays on stage", reason="HOST_ON_STAGE")
-                    target.grants = replace(target.grants, can_publish=False, can_publish_data=False)
+                    target.grants = host_actions.demoted(target.grants)
                     self._media.unpublish(live, target)
                 target.send(notice)
                 live.broadcast(s.ParticipantUpdatedMsg(target.view(self._clock.now())))
