@@ -8,8 +8,9 @@ from google.protobuf import timestamp_pb2
 from parta.identity.v1 import auth_pb2, events_pb2, guardians_pb2, profiles_pb2
 
 from identity.adapters.events import CONSENT_TO_PB
+from identity.domain.guardians import GuardianLink, LinkState
 from identity.domain.sessions import Session
-from identity.domain.users import GuardianLink, LinkState, User
+from identity.domain.users import User
 
 
 def ts(when: datetime | None) -> timestamp_pb2.Timestamp | None:

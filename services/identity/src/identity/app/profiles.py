@@ -10,8 +10,9 @@ from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, V
 from identity.app.common import check_id, check_request_id, user_not_found, with_retries
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
+from identity.domain.guardians import LinkState
 from identity.domain.profiles import apply_mask, check_mask, new_profile, parse_birth_date
-from identity.domain.users import LinkState, User
+from identity.domain.users import User
 
 MAX_BATCH = 200
 
