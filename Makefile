@@ -32,10 +32,10 @@ $(STAMP)/proto: $(PROTOS) $(STAMP)/sync
 
 proto: $(STAMP)/proto ## Generate Python code from proto/ into libs/contracts (git-ignored)
 
-lint: setup ## ruff, mypy (strict on the kit, the client and every domain/), buf lint
+lint: setup ## ruff, mypy (strict on the kit, the client, every domain/ and every app/), buf lint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --strict libs/common/src libs/client/src $$(ls -d services/*/src/*/domain 2>/dev/null)
+	$(PY) -m mypy --strict libs/common/src libs/client/src $$(ls -d services/*/src/*/domain services/*/src/*/app 2>/dev/null)
 	$(PY) deploy/local/buf.py lint
 
 test: setup ## Start the local infrastructure and run unit, integration and e2e tiers

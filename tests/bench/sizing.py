@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from parta_common.events.topics import CHAT_MESSAGE
+
 
 @dataclass
 class Cost:
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"store: {store_cmds:,.0f} commands/s from chat ({send.cmds_all:.2f}/send), ~{writes:,.0f} writes/s")
     print(f"store data: {stored_tb:.2f} TB of messages per school year → {shards} MongoDB shard(s) (replica sets)")
-    print(f"Kafka: {records:,.0f} records/s on chat.message.v1 → {partitions} partitions (one per chat replica)")
+    print(f"Kafka: {records:,.0f} records/s on {CHAT_MESSAGE} → {partitions} partitions (one per chat replica)")
     cap = args.core_budget / (per_replica_read_us / 1e6)
     print(f"cap today: every replica reads every message, so the region tops out at {cap:,.0f} messages/s")
     return 0

@@ -31,6 +31,7 @@ from tests.e2e.harness import ROOT, Stack, free_port
 
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 import media
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_CLASS, SCHOOL_MEMBERSHIP
 
 
 class KeyServer(keys_pb2_grpc.SigningKeyServiceServicer):
@@ -112,7 +113,7 @@ async def _publish_profiles(producer: AIOKafkaProducer, prefix: str, user_ids: l
             producer="identity",
             occurred_at=datetime.now(UTC),
         )
-        await producer.send_and_wait(f"{prefix}identity.user.v1", profile.SerializeToString(), key=user_id.encode())
+        await producer.send_and_wait(f"{prefix}{IDENTITY_USER}", profile.SerializeToString(), key=user_id.encode())
 
 
 async def publish_school(bootstrap: str, prefix: str, school: School, members: list[tuple[str, str, str]]) -> None:
@@ -138,10 +139,10 @@ async def publish_school(bootstrap: str, prefix: str, school: School, members: l
         klass = school_pb2.ClassCreated(
             **{"class": school_pb2.ClassSnapshot(class_id=school.class_id, school_id=school.school_id, title="5А")}
         )
-        await producer.send_and_wait(f"{prefix}school.class.v1", envelope(klass), key=school.school_id.encode())
+        await producer.send_and_wait(f"{prefix}{SCHOOL_CLASS}", envelope(klass), key=school.school_id.encode())
         for user_id, school_role, class_role in members:
             await producer.send_and_wait(
-                f"{prefix}school.membership.v1",
+                f"{prefix}{SCHOOL_MEMBERSHIP}",
                 envelope(school.membership(user_id, school_role, class_role)),
                 key=school.school_id.encode(),
             )
@@ -169,7 +170,7 @@ async def publish_membership_events(bootstrap: str, prefix: str, school: School,
                 occurred_at=datetime.now(UTC),
             )
             await producer.send_and_wait(
-                f"{prefix}school.membership.v1", envelope.SerializeToString(), key=school.school_id.encode()
+                f"{prefix}{SCHOOL_MEMBERSHIP}", envelope.SerializeToString(), key=school.school_id.encode()
             )
     finally:
         await producer.stop()
@@ -194,7 +195,7 @@ async def publish_identity_events(bootstrap: str, prefix: str, user_id: str, ver
                 occurred_at=datetime.now(UTC),
             )
             last = await producer.send_and_wait(
-                f"{prefix}identity.user.v1", envelope.SerializeToString(), key=user_id.encode()
+                f"{prefix}{IDENTITY_USER}", envelope.SerializeToString(), key=user_id.encode()
             )
     finally:
         await producer.stop()

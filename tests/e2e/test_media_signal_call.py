@@ -15,6 +15,7 @@ from parta.media_signal.v1 import events_pb2 as ev
 from parta.media_signal.v1 import media_signal_pb2 as pb
 from parta.media_signal.v1 import media_signal_pb2_grpc
 from parta_common.events.envelope import parse_envelope
+from parta_common.events.topics import MEDIA_SIGNAL_ROOM
 
 from tests.e2e.media_signal_support import FrameCounter, MediaStack, peer_connection, synthetic_audio, synthetic_video
 
@@ -207,7 +208,7 @@ async def test_dropped_peer_is_removed_after_keepalive_and_attendance_records_it
     assert await sa.wait_closed() is None
 
     consumer = AIOKafkaConsumer(
-        f"{stack.prefix}media_signal.room.v1", bootstrap_servers=stack.kafka, auto_offset_reset="earliest"
+        f"{stack.prefix}{MEDIA_SIGNAL_ROOM}", bootstrap_servers=stack.kafka, auto_offset_reset="earliest"
     )
     await consumer.start()
     seen: dict[str, list] = {}

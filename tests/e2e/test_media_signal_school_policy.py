@@ -20,6 +20,7 @@ from parta.media_signal.v1 import events_pb2 as ev
 from parta.media_signal.v1 import media_signal_pb2 as pb
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.events.envelope import make_envelope
+from parta_common.events.topics import SCHOOL_SCHOOL
 
 from tests.e2e.media_signal_support import MediaStack, School, error_reason
 
@@ -55,7 +56,7 @@ async def set_policy(stack: MediaStack, school: School, **switches: bool) -> Non
     await producer.start()
     try:
         await producer.send_and_wait(
-            f"{stack.prefix}school.school.v1", envelope.SerializeToString(), key=school.school_id.encode()
+            f"{stack.prefix}{SCHOOL_SCHOOL}", envelope.SerializeToString(), key=school.school_id.encode()
         )
     finally:
         await producer.stop()

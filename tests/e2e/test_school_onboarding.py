@@ -17,6 +17,7 @@ from parta.identity.v1 import account_pb2, account_pb2_grpc
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta.school.v1 import school_pb2_grpc as rpc
+from parta_common.events.topics import SCHOOL_CLASS, SCHOOL_MEMBERSHIP, SCHOOL_SCHOOL
 from PIL import Image
 
 from tests.e2e import school_client as sc
@@ -126,7 +127,7 @@ async def test_school_onboarding_from_registration_to_parents(stack: Stack, kafk
     )
 
     prefix = school_svc.env["SCHOOL_KAFKA_TOPIC_PREFIX"]
-    topics = [prefix + t for t in ("school.school.v1", "school.class.v1", "school.membership.v1")]
+    topics = [prefix + t for t in (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)]
 
     def done(seen):  # type: ignore[no-untyped-def]
         return (

@@ -14,7 +14,7 @@ from identity.domain.events import DomainEvent
 from identity.domain.hashing import KeyedHasher
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User
-from parta_common.errors import Aborted
+from parta_common.errors import ConcurrentChange
 from parta_common.testing.fakes import FakeClock
 
 
@@ -59,7 +59,7 @@ class FakeUsers:
     async def save(self, user: User) -> None:
         stored = self.rows.get(user.id)
         if stored is None or stored.version != user.version:
-            raise Aborted("conflict", reason="CONCURRENT_UPDATE")
+            raise ConcurrentChange("conflict")
         await self._store(user)
 
     async def _store(self, user: User) -> None:
@@ -85,7 +85,7 @@ class FakeChallenges:
 
     async def save(self, challenge: Challenge) -> None:
         if self.rows[challenge.id].version != challenge.version:
-            raise Aborted("conflict", reason="CONCURRENT_UPDATE")
+            raise ConcurrentChange("conflict")
         challenge.version += 1
         self.rows[challenge.id] = copy.deepcopy(challenge)
 
@@ -110,7 +110,7 @@ class FakeSessions:
 
     async def save(self, session: Session) -> None:
         if self.rows[session.id].version != session.version:
-            raise Aborted("conflict", reason="CONCURRENT_UPDATE")
+            raise ConcurrentChange("conflict")
         session.version += 1
         self.published.extend(session.events)
         session.events.clear()

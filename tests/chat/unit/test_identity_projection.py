@@ -15,6 +15,8 @@ from parta_common.events.envelope import make_envelope
 from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
 
+from tests.chat.unit.fakes import Fakes
+
 CHILD = "u-child"
 AWAITING, NOT_REQUIRED = identity_pb.CONSENT_STATE_AWAITING_GUARDIAN, identity_pb.CONSENT_STATE_NOT_REQUIRED
 BELOW, MINOR = identity_pb.AGE_BAND_BELOW_CONSENT_AGE, identity_pb.AGE_BAND_MINOR
@@ -73,10 +75,17 @@ HISTORY = [
 
 
 def _handler() -> tuple[ProvisioningHandler, Profiles]:
-    profiles = Profiles()
+    profiles, fakes = Profiles(), Fakes()
     provisioning = Provisioning(
-        profiles, profiles, FakeClock(datetime(2026, 5, 1, tzinfo=UTC)), lambda: None, PolicyBook()
-    )  # type: ignore[arg-type]
+        fakes.chats,
+        fakes.members,
+        fakes.messages,
+        profiles,  # type: ignore[arg-type]
+        profiles,  # type: ignore[arg-type]
+        FakeClock(datetime(2026, 5, 1, tzinfo=UTC)),
+        lambda: None,
+        PolicyBook(),
+    )
     return ProvisioningHandler(provisioning), profiles
 
 

@@ -7,8 +7,24 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chat.api.live import LiveHub, SubscriberOverflow, encode_stream_item
+from chat.app.live import LiveHub as AppHub
+from chat.app.live import SubscriberOverflow
+from chat.pb import Update, encode_stream_item
 from parta.chat.v1 import chat_pb2, events_pb2
+
+
+class LiveHub(AppHub):
+    """app/live.py's hub fed as the Kafka reader and the gap fill feed it: each protobuf event
+    wrapped in the transport's live update (chat/pb.py)."""
+
+    def __init__(self, gap_fill, **kw):  # type: ignore[no-untyped-def]
+        async def fill(chat: str, low: int, high: int) -> list[Update]:
+            return [Update(e) for e in await gap_fill(chat, low, high)]
+
+        super().__init__(fill, **kw)
+
+    def publish(self, event) -> None:  # type: ignore[no-untyped-def, override]
+        super().publish(event if isinstance(event, Update) else Update(event))
 
 
 def msg(chat: str, seq: int) -> chat_pb2.ChatEvent:

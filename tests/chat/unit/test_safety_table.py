@@ -1,20 +1,19 @@
 """chat against the shared safety table (tests/common/safety_cases.py): every DM row goes through
 OpenDirectChat (and, when allowed, both people sending in it), every GROUP row through
-CreateGroupChat, on an in-memory fake of chat's own store and projections."""
+CreateGroupChat, on the in-memory fakes of chat's ports (tests/chat/unit/fakes.py)."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
-from chat.app.chats import Chats
-from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Member, Membership, Message, Profile, SchoolRole
+from chat.app.writes import set_grant
+from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Membership, Profile, SchoolRole
 from parta_common.errors import DomainError
 from parta_common.safety import Contact, Fact, Role, Seat
-from parta_common.testing.fakes import FakeClock
 
+from tests.chat.unit.fakes import Fakes
 from tests.common.safety_cases import CASES, CAST, OTHER_SCHOOL, SCHOOL, Case, Someone
 
 _ROLES = {Role.ADMIN: SchoolRole.ADMIN, Role.TEACHER: SchoolRole.TEACHER, Role.STUDENT: SchoolRole.STUDENT}
@@ -52,89 +51,43 @@ def memberships(someone: Someone) -> list[Membership]:
 
 
 class FakeChatStore:
-    """What the chat use cases need of ChatStore, in memory."""
+    """The test's handle on chat's in-memory ports (tests/chat/unit/fakes.py), seeded with the cast."""
 
-    def __init__(self, cast: dict[str, Someone]):
+    def __init__(self, fakes: Fakes, cast: dict[str, Someone]):
+        self._fakes = fakes
         self.rows = [r for someone in cast.values() for r in memberships(someone)]
-        self.profiles = {
-            u: Profile(u, u, awaiting_guardian=p.awaiting_guardian) for u, p in cast.items() if p.has_profile
-        }
-        self.chats: dict[str, Chat] = {}
-        self.members: dict[tuple[str, str], dict[str, Grant]] = {}
-        self.messages: dict[str, Message] = {}
-        self.seqs: dict[str, int] = {}
+        fakes.facts.profiles.update(
+            {u: Profile(u, u, awaiting_guardian=p.awaiting_guardian) for u, p in cast.items() if p.has_profile}
+        )
+        self.chats = fakes.chats.rows
 
-    # projections
-    async def memberships_of(self, school_id: str, user_id: str) -> list[Membership]:
-        return [r for r in self.rows if r.school_id == school_id and r.user_id == user_id and r.active]
+    @property
+    def rows(self) -> list[Membership]:
+        return self._fakes.facts.memberships
 
-    async def profile(self, user_id: str) -> Profile | None:
-        return self.profiles.get(user_id)
-
-    async def school(self, school_id: str) -> None:
-        return None
-
-    # chats and members
-    async def get_chat(self, chat_id: str) -> Chat | None:
-        return self.chats.get(chat_id)
-
-    async def get_chats(self, chat_ids: list[str]) -> list[Chat]:
-        return [self.chats[c] for c in chat_ids if c in self.chats]
-
-    async def insert_chat(self, chat: Chat, event: object) -> bool:
-        self.chats.setdefault(chat.chat_id, chat)
-        return True
-
-    async def update_chat(self, chat_id: str, fields: dict[str, object], *, bump: bool) -> Chat | None:
-        chat = self.chats.get(chat_id)
-        if chat is None:
-            return None
-        self.chats[chat_id] = chat = replace(chat, **fields)  # type: ignore[arg-type]
-        return chat
+    @rows.setter
+    def rows(self, value: list[Membership]) -> None:
+        self._fakes.facts.memberships = value
 
     async def set_grant(self, chat_id: str, school_id: str, user_id: str, key: str, grant: Grant | None) -> bool:
-        grants = self.members.setdefault((chat_id, user_id), {})
-        was = bool(grants)
-        if grant is None:
-            grants.pop(key, None)
-        else:
-            grants[key] = grant
-        return bool(grants) and not was
-
-    async def get_member(self, chat_id: str, user_id: str) -> Member | None:
-        grants = self.members.get((chat_id, user_id))
-        return Member(chat_id, user_id, set(grants.values())) if grants else None
-
-    async def chat_access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
-        return await self.get_chat(chat_id), await self.get_member(chat_id, user_id), await self.profile(user_id)
-
-    async def member_ids(self, chat_id: str) -> list[str]:
-        return [u for (c, u), g in self.members.items() if c == chat_id and g]
-
-    async def count_members(self, chat_id: str) -> int:
-        return len(await self.member_ids(chat_id))
-
-    async def last_seq(self, chat_id: str) -> int:
-        return self.seqs.get(chat_id, 0)
-
-    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
-        return 0
-
-    # messages
-    async def get_message(self, message_id: str) -> Message | None:
-        return self.messages.get(message_id)
-
-    async def next_seq(self, chat_id: str) -> int:
-        self.seqs[chat_id] = self.seqs.get(chat_id, 0) + 1
-        return self.seqs[chat_id]
-
-    async def insert_message(self, message: Message, event: object) -> None:
-        self.messages[message.message_id] = message
+        return await set_grant(self._fakes.members, chat_id, school_id, user_id, key, grant)
 
 
-def use_cases(cast: dict[str, Someone] = CAST) -> tuple[Chats, FakeChatStore]:
-    store = FakeChatStore(cast)
-    return Chats(store, FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC)), lambda: None), store  # type: ignore[arg-type]
+class UseCases:
+    """chat's use cases by the names the table's rows call them."""
+
+    def __init__(self, fakes: Fakes):
+        app = fakes.app
+        self.open_direct_chat = app.chats.open_direct_chat
+        self.create_group_chat = app.chats.create_group_chat
+        self.add_members = app.chats.add_members
+        self.get_chat = app.chats.get_chat
+        self.send_message = app.messages.send_message
+
+
+def use_cases(cast: dict[str, Someone] = CAST) -> tuple[UseCases, FakeChatStore]:
+    fakes = Fakes()
+    return UseCases(fakes), FakeChatStore(fakes, cast)
 
 
 async def reason_of(coro: object) -> str | None:

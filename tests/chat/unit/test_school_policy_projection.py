@@ -4,30 +4,42 @@ defaults, and a change re-judges the school's groups (classmates in one group be
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from chat.api.consumers import ProvisioningHandler
 from chat.app.provisioning import Provisioning
-from chat.domain.model import Chat, ChatKind, ClassRole, Membership, SchoolInfo, SchoolRole
+from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Member, Membership, Profile, SchoolInfo, SchoolRole
 from google.protobuf.message import Message
 from parta.school.v1 import events_pb2 as school_pb
 from parta_common.events.envelope import make_envelope
 from parta_common.safety import DEFAULT_POLICY, PolicyBook, SchoolPolicy
 from parta_common.testing.fakes import FakeClock
 
+from tests.chat.unit.fakes import Fakes
+
 SCHOOL = "s1"
 GROUP = "grp-1"
 
 
 class Store:
-    """What school_changed touches: the school projection, the school's chats, a group's people."""
+    """What school_changed touches: the school projection, the school's chats, a group's people
+    (chats and members in chat's in-memory fakes, tests/chat/unit/fakes.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fakes: Fakes) -> None:
         self.schools: dict[str, tuple[int, SchoolInfo]] = {}
-        self.chats: dict[str, Chat] = {GROUP: Chat(GROUP, SCHOOL, ChatKind.GROUP, "Chess club", created_by="head")}
+        self.chats = fakes.chats.rows
+        self.chats[GROUP] = Chat(GROUP, SCHOOL, ChatKind.GROUP, "Chess club", created_by="head")
         self.people = {"ann": "5A", "bob": "5A"}
+        for user in self.people:
+            added = {"added": Grant.ADDED}
+            fakes.members.rows[GROUP, user] = Member(GROUP, user, {Grant.ADDED}, keyed=added, rev=1, school_id=SCHOOL)
+
+    async def profile(self, user_id: str) -> Profile | None:
+        return None
+
+    async def school(self, school_id: str) -> SchoolInfo | None:
+        known = self.schools.get(school_id)
+        return known[1] if known else None
 
     async def put_school(self, school: SchoolInfo, version: int) -> bool:
         known = self.schools.get(school.school_id)
@@ -35,28 +47,6 @@ class Store:
             return False
         self.schools[school.school_id] = (version, school)
         return True
-
-    async def upsert_chat(self, chat: Chat, *, version: int, event: Any) -> bool:
-        self.chats.setdefault(chat.chat_id, chat)
-        return True
-
-    async def update_chat(self, chat_id: str, fields: dict[str, object], *, bump: bool) -> Chat | None:
-        if "contact_conflicts" in fields:
-            fields = {**fields, "contact_conflicts": tuple(fields["contact_conflicts"])}  # type: ignore[arg-type]
-        self.chats[chat_id] = replace(self.chats[chat_id], **fields)  # type: ignore[arg-type]
-        return self.chats[chat_id]
-
-    async def count_members(self, chat_id: str) -> int:
-        return len(self.people) if chat_id == GROUP else 0
-
-    async def group_chat_ids(self, school_id: str) -> list[str]:
-        return [c.chat_id for c in self.chats.values() if c.kind is ChatKind.GROUP and c.school_id == school_id]
-
-    async def get_chat(self, chat_id: str) -> Chat | None:
-        return self.chats.get(chat_id)
-
-    async def member_ids(self, chat_id: str) -> list[str]:
-        return sorted(self.people)
 
     async def memberships_of(self, school_id: str, user_id: str) -> list[Membership]:
         class_id = self.people[user_id]
@@ -85,8 +75,10 @@ def _snapshot(**switches: bool) -> school_pb.SchoolSnapshot:
 
 
 def _world() -> tuple[ProvisioningHandler, Store, PolicyBook]:
-    store, book = Store(), PolicyBook()
-    provisioning = Provisioning(store, store, FakeClock(datetime(2026, 9, 1, tzinfo=UTC)), lambda: None, book)  # type: ignore[arg-type]
+    fakes, book = Fakes(), PolicyBook()
+    store = Store(fakes)
+    clock = FakeClock(datetime(2026, 9, 1, tzinfo=UTC))
+    provisioning = Provisioning(fakes.chats, fakes.members, fakes.messages, store, store, clock, lambda: None, book)
     return ProvisioningHandler(provisioning), store, book
 
 

@@ -49,10 +49,10 @@ def _table() -> dict[str, dict[str, set[str]]]:
 
 
 def test_the_table_covers_the_services() -> None:
-    assert set(_table()) == {"identity", "school", "media-signal"}
+    assert set(_table()) == {"identity", "school", "media-signal", "chat"}
 
 
-@pytest.mark.parametrize("service", ["identity", "school", "media-signal"])
+@pytest.mark.parametrize("service", ["identity", "school", "media-signal", "chat"])
 def test_every_file_named_exists_and_every_module_is_named(service: str) -> None:
     named = _table()[service]
     for place, directory in _places(service).items():

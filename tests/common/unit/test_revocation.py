@@ -19,6 +19,7 @@ from parta_common.auth import KeyCache, Principal, TokenVerifier
 from parta_common.errors import Unauthenticated
 from parta_common.events.envelope import make_envelope
 from parta_common.events.revocations import apply_revocation
+from parta_common.events.topics import IDENTITY_USER
 from parta_common.revocation import RevocationList
 from parta_common.testing.echo import echo_runner
 from parta_common.testing.fakes import TokenMint
@@ -254,5 +255,5 @@ async def test_an_open_stream_of_a_revoked_session_ends_unauthenticated(edge):
 async def test_a_feed_that_has_not_caught_up_is_not_ready():
     from parta_common.events.revocations import RevocationFeed
 
-    feed = RevocationFeed("127.0.0.1:1", "identity.user.v1", RevocationList())
+    feed = RevocationFeed("127.0.0.1:1", IDENTITY_USER, RevocationList())
     assert not await feed.ready()  # never started: the replica must not judge tokens yet

@@ -15,19 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parta_common.events import topics
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104)}
 PREFIXES = {"identity": "IDENTITY_", "school": "SCHOOL_", "chat": "CHAT_", "media-signal": "MEDIA_SIGNAL_"}
-TOPICS = {
-    "identity.user.v1",
-    "school.school.v1",
-    "school.class.v1",
-    "school.membership.v1",
-    "school.invite.v1",
-    "chat.message.v1",
-    "media_signal.room.v1",
-}
+TOPICS = set(topics.ALL)
 
 
 def _load_render_module() -> Any:

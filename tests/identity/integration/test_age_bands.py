@@ -11,6 +11,7 @@ from identity.app.profiles import ProfileInput
 from identity.bootstrap import build
 from parta.identity.v1 import events_pb2
 from parta_common.events.envelope import parse_envelope
+from parta_common.events.topics import IDENTITY_USER
 from parta_common.testing.fakes import FakeClock
 
 from tests.e2e.identity_client import random_phone
@@ -46,7 +47,7 @@ async def test_birthday_over_the_consent_age_is_published_once(mongo_uri, kafka_
         assert stored["age_band_changes_on"] == "2030-09-03"
 
         consumer = AIOKafkaConsumer(
-            f"t{unique}.identity.user.v1", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+            f"t{unique}.{IDENTITY_USER}", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
         )
         await consumer.start()
         changes: list[tuple[str, events_pb2.ProfileAgeBandChanged]] = []

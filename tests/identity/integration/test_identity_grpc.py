@@ -33,6 +33,7 @@ from parta.identity.v1 import (
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.auth import sign_access_token
 from parta_common.events.envelope import make_envelope, parse_envelope
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_MEMBERSHIP
 from parta_common.testing.fakes import LogCapture
 
 from tests.e2e.identity_client import auth, random_phone
@@ -237,7 +238,7 @@ async def test_events_reach_kafka_and_membership_events_open_display_names(ident
                 producer="test",
                 occurred_at=datetime.now(UTC),
             )
-            await producer.send_and_wait(f"t{unique}.school.membership.v1", envelope.SerializeToString(), key=b"s17")
+            await producer.send_and_wait(f"t{unique}.{SCHOOL_MEMBERSHIP}", envelope.SerializeToString(), key=b"s17")
     finally:
         await producer.stop()
     deadline = time.monotonic() + 30
@@ -252,7 +253,7 @@ async def test_events_reach_kafka_and_membership_events_open_display_names(ident
     assert [(n.user_id, n.display_name) for n in reply.names] == [(pavel.user_id, "Павел Тестов")]
 
     consumer = AIOKafkaConsumer(
-        f"t{unique}.identity.user.v1", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+        f"t{unique}.{IDENTITY_USER}", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
     )
     await consumer.start()
     seen: list[str] = []

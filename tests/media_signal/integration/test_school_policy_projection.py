@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from media_signal.adapters.mongo import MongoSchoolPolicies
+from media_signal.adapters.mongo import MongoDirectoryProjection, MongoSchoolPolicies
 from media_signal.api.consumers import Projections
 from parta.school.v1 import events_pb2 as school_pb
 from parta_common.events.envelope import make_envelope
@@ -34,7 +34,7 @@ def _snapshot(**switches: bool) -> school_pb.SchoolSnapshot:
 
 async def test_the_projection_feeds_this_replicas_book_and_the_others_through_the_store(mongo_db: Any) -> None:
     here, elsewhere = PolicyBook(), PolicyBook()
-    project = Projections(mongo_db, here)
+    project = Projections(MongoDirectoryProjection(mongo_db), here)
     sync = PolicySync(elsewhere, MongoSchoolPolicies(mongo_db).policies_since)
     strict = SchoolPolicy(students_reach_classmates=False)
 

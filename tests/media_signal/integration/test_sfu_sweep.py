@@ -14,6 +14,7 @@ from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.mongo import MongoRoomRepository
 from media_signal.app.sfu_rooms import SfuRoomSweeper, destroy_recorded_sfu_room
 from media_signal.domain.rooms import Room, RoomKind, RoomState
+from parta_common.events.topics import MEDIA_SIGNAL_ROOM
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -37,7 +38,7 @@ def _room(state: RoomState) -> Room:
 
 async def test_sweep_destroys_janus_rooms_of_ended_and_unknown_rooms_only(janus: Any, mongo_db: Any) -> None:
     ours, theirs = janus
-    repo = MongoRoomRepository(mongo_db, "t.media_signal.room.v1")
+    repo = MongoRoomRepository(mongo_db, "t." + MEDIA_SIGNAL_ROOM)
     live, ended = _room(RoomState.LIVE), _room(RoomState.ENDED)
     numbers = {}
     for room in (live, ended):

@@ -17,7 +17,7 @@ from media_signal.app.ports import OwnerUnreachable
 from media_signal.app.rooms import RoomUseCases
 from media_signal.domain import events
 from media_signal.domain.rooms import Room, RoomKind, RoomState
-from parta_common.errors import Aborted, PermissionDenied
+from parta_common.errors import ConcurrentChange, PermissionDenied
 from parta_common.testing.fakes import FakeClock
 
 from tests.media_signal.fakes import MEMBERS, SDP, FakeDirectory, FakeRooms, FakeSfu, NoIce, new_room_cmd
@@ -34,7 +34,7 @@ class StoreRooms(FakeRooms):
 
     async def save(self, room: Room, evts: list[object], *, expected_version: int) -> None:
         if self.rooms[room.room_id].version != expected_version:
-            raise Aborted("the room changed concurrently; retry", reason="ROOM_VERSION_CONFLICT")
+            raise ConcurrentChange("the room changed concurrently; retry")
         await super().save(copy.deepcopy(room), evts, expected_version=expected_version)
 
 

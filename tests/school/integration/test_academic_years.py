@@ -13,6 +13,7 @@ import grpc
 import pytest
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta_common.events.topics import SCHOOL_CLASS, SCHOOL_SCHOOL
 from school.app.common import Caller
 from school.app.years import AcademicYears
 from school.domain.classes import SchoolClass
@@ -57,7 +58,7 @@ async def _class_events(env: Any, kafka: str, school_id: str, classes: int) -> t
         updated, archived, started = split(seen)
         return bool(started) and len(updated) + len(archived) >= classes
 
-    topics = [env.prefix + "school.school.v1", env.prefix + "school.class.v1"]
+    topics = [env.prefix + SCHOOL_SCHOOL, env.prefix + SCHOOL_CLASS]
     await read_events(kafka, topics, until=done)
     await asyncio.sleep(0.5)  # a duplicate would be relayed by now (poll 0.2 s)
     return split(await read_events(kafka, topics, until=done))  # type: ignore[no-any-return]

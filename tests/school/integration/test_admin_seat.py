@@ -16,6 +16,7 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta_common.events.envelope import make_envelope
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_SCHOOL
 
 from tests.school.integration.world import World, register
 from tests.school.support import payloads, read_events
@@ -34,9 +35,7 @@ async def _delete_account(env, user_id: str, kafka_bootstrap: str) -> None:  # t
     await producer.start()
     try:
         for _ in range(2):  # delivered twice: the handler is idempotent
-            await producer.send_and_wait(
-                env.prefix + "identity.user.v1", envelope.SerializeToString(), key=user_id.encode()
-            )
+            await producer.send_and_wait(env.prefix + IDENTITY_USER, envelope.SerializeToString(), key=user_id.encode())
     finally:
         await producer.stop()
 
@@ -106,7 +105,7 @@ async def test_a_deleted_last_admin_leaves_a_vacancy_an_operator_fills(env, kafk
     def done(seen):  # type: ignore[no-untyped-def]
         return any(x.school.school_id == sid for x in payloads(seen, ev.AdminSeatFilled))
 
-    seen = await read_events(kafka_bootstrap, [env.prefix + "school.school.v1"], until=done)
+    seen = await read_events(kafka_bootstrap, [env.prefix + SCHOOL_SCHOOL], until=done)
     vacated = [x for x in payloads(seen, ev.AdminSeatVacated) if x.school.school_id == sid]
     filled = [x for x in payloads(seen, ev.AdminSeatFilled) if x.school.school_id == sid]
     assert len(vacated) == 1 and vacated[0].reason == "account_deleted" and vacated[0].school.admin_vacant

@@ -14,6 +14,7 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta_common.events.envelope import make_envelope
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_CLASS, SCHOOL_MEMBERSHIP
 
 from tests.school.integration.world import World, build_world, register, rid
 from tests.school.support import payloads, read_events, refused
@@ -143,7 +144,7 @@ async def test_leave_remove_archive_emit_member_left(env, world: World, kafka_bo
         metadata=world.admin.md,
     )
 
-    topics = [env.prefix + "school.membership.v1", env.prefix + "school.class.v1"]
+    topics = [env.prefix + SCHOOL_MEMBERSHIP, env.prefix + SCHOOL_CLASS]
 
     def done(seen):  # type: ignore[no-untyped-def]
         reasons = {(x.membership.user_id, x.reason) for x in payloads(seen, ev.MemberLeft)}
@@ -272,7 +273,7 @@ async def test_account_deleted_ends_every_membership(env, world: World, kafka_bo
     try:
         for _ in range(2):  # delivered twice: the handler is idempotent
             await producer.send_and_wait(
-                env.prefix + "identity.user.v1", envelope.SerializeToString(), key=gone.user_id.encode()
+                env.prefix + IDENTITY_USER, envelope.SerializeToString(), key=gone.user_id.encode()
             )
     finally:
         await producer.stop()
@@ -293,7 +294,7 @@ async def test_account_deleted_ends_every_membership(env, world: World, kafka_bo
             >= 4
         )
 
-    seen = await read_events(kafka_bootstrap, [env.prefix + "school.membership.v1"], until=done)
+    seen = await read_events(kafka_bootstrap, [env.prefix + SCHOOL_MEMBERSHIP], until=done)
     left = [x for x in payloads(seen, ev.MemberLeft) if x.membership.user_id == gone.user_id]
     assert len({x.membership.membership_id for x in left}) == len(left) == 4  # no duplicates from the replay
     school = await env.db["schools"].find_one({"_id": world.school.school_id})
@@ -319,7 +320,7 @@ async def test_guardian_events_feed_the_projection(env, world: World, kafka_boot
     await producer.start()
     try:
         await producer.send_and_wait(
-            env.prefix + "identity.user.v1", linked.SerializeToString(), key=world.student.user_id.encode()
+            env.prefix + IDENTITY_USER, linked.SerializeToString(), key=world.student.user_id.encode()
         )
     finally:
         await producer.stop()

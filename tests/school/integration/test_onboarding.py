@@ -7,6 +7,7 @@ import grpc
 import pytest
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta_common.events.topics import SCHOOL_CLASS, SCHOOL_MEMBERSHIP, SCHOOL_SCHOOL
 
 from tests.school.support import payloads, read_events
 
@@ -149,7 +150,7 @@ async def test_onboarding_slice_emits_complete_events(env, kafka_bootstrap):  # 
     )
     assert {m.child_user_id for m in as_parent.memberships} == {student.user_id}
 
-    topics = [env.prefix + t for t in ("school.school.v1", "school.class.v1", "school.membership.v1")]
+    topics = [env.prefix + t for t in (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)]
 
     def complete(seen):  # type: ignore[no-untyped-def]
         joined = payloads(seen, ev.MemberJoined)

@@ -10,6 +10,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta_common.events.topics import SCHOOL_SCHOOL
 
 from tests.school.integration.world import World, register
 from tests.school.support import payloads, read_events
@@ -61,7 +62,7 @@ async def test_admins_set_the_policy_and_it_is_published_in_the_school_snapshot(
     def done(seen) -> bool:  # type: ignore[no-untyped-def]
         return any(not x.school.communication_policy.students_reach_classmates for x in published(seen))
 
-    seen = await read_events(kafka_bootstrap, [env.prefix + "school.school.v1"], until=done)
+    seen = await read_events(kafka_bootstrap, [env.prefix + SCHOOL_SCHOOL], until=done)
     snapshot = published(seen)[-1].school.communication_policy
     assert snapshot.HasField("students_reach_classmates") and not snapshot.students_reach_classmates
     assert snapshot.calls_with_students and snapshot.parents_reach_parents

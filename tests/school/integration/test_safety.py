@@ -14,6 +14,7 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta_common.events.envelope import make_envelope
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_MEMBERSHIP
 
 from tests.school.integration.world import World, build_world
 from tests.school.support import Stubs, User, payloads, read_events, refused, settings_for
@@ -62,7 +63,7 @@ async def test_a_removed_teacher_rejoining_by_a_plain_link_is_unverified(env, wo
         joined = [j for j in payloads(seen, ev.MemberJoined) if j.membership.user_id == teacher.user_id]
         return len(joined) >= 4  # two seats at first, the same two again after re-joining
 
-    seen = await read_events(kafka_bootstrap, [env.prefix + "school.membership.v1"], until=done)
+    seen = await read_events(kafka_bootstrap, [env.prefix + SCHOOL_MEMBERSHIP], until=done)
     left = [x for x in payloads(seen, ev.MemberLeft) if x.membership.user_id == teacher.user_id]
     assert {x.reason for x in left} == {"removed"} and len(left) == 2
     rejoined = [j for j in payloads(seen, ev.MemberJoined) if j.membership.user_id == teacher.user_id][2:]
@@ -150,9 +151,7 @@ async def _publish_identity(env, kafka_bootstrap: str, message, user_id: str, ve
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            env.prefix + "identity.user.v1", envelope.SerializeToString(), key=user_id.encode()
-        )
+        await producer.send_and_wait(env.prefix + IDENTITY_USER, envelope.SerializeToString(), key=user_id.encode())
     finally:
         await producer.stop()
 

@@ -287,5 +287,5 @@ async def test_the_feed_forgets_what_each_event_names_and_nothing_more() -> None
     for message, forgotten in expectations:
         await warm()
         assert cached() == everything
-        forget_for(view, _record(message))
+        await forget_for(view, _record(message))
         assert cached() == everything - forgotten, type(message).__name__

@@ -62,6 +62,20 @@ class Aborted(DomainError):
     default_reason = "ABORTED"
 
 
+# The one reason code for a write that lost to a concurrent one (every service, every aggregate).
+CONCURRENT_CHANGE = "CONCURRENT_CHANGE"
+
+
+class ConcurrentChange(Aborted):
+    """A versioned write lost to a concurrent writer: read again and retry (parta_common.retries),
+    or let the client retry (ABORTED, reason CONCURRENT_CHANGE)."""
+
+    default_reason = CONCURRENT_CHANGE
+
+    def __init__(self, message: str = "the record changed concurrently; retry", *, reason: str | None = None):
+        super().__init__(message, reason=reason)
+
+
 class PermissionDenied(DomainError):
     default_reason = "PERMISSION_DENIED"
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from opentelemetry.trace import Tracer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parta_common.auth import KeyCache, KeySource, TokenVerifier
+from parta_common.events import topics
 from parta_common.events.outbox import KafkaProducerHandle, OutboxRelay
-from parta_common.events.revocations import IDENTITY_TOPIC, RevocationFeed
+from parta_common.events.revocations import RevocationFeed
 from parta_common.grpc.edge import EdgeInterceptor, PrincipalCheck
 from parta_common.grpc.keys import GrpcSigningKeySource
-from parta_common.grpc.server import ReadinessCheck
+from parta_common.grpc.server import GrpcServiceRunner, ReadinessCheck, Registrar, ServerSpec, Worker
 from parta_common.metrics import ServiceMetrics
 from parta_common.mongo import StoreCommandCounter, create_mongo_client, ping
 from parta_common.revocation import RevocationList
@@ -67,6 +69,34 @@ class Infrastructure:
             trusted_proxies=self.settings.trusted_networks(),
         )
 
+    def runner(
+        self,
+        *,
+        registrars: Sequence[Registrar],
+        service_names: Sequence[str],
+        interceptors: Sequence[grpc.aio.ServerInterceptor],
+        workers: Sequence[Worker],
+        readiness: Sequence[ReadinessCheck] | None = None,
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> GrpcServiceRunner:
+        """The service's gRPC server from its settings (address, grace, message size). Readiness
+        defaults to `readiness()`; `closers` run before the infrastructure's own `close`."""
+        return GrpcServiceRunner(
+            ServerSpec(
+                name=self.service,
+                host=self.settings.grpc_host,
+                port=self.settings.grpc_port,
+                registrars=registrars,
+                service_names=service_names,
+                interceptors=interceptors,
+                readiness=self.readiness() if readiness is None else readiness,
+                workers=workers,
+                closers=[*closers, self.close],
+                grace_seconds=self.settings.grace_seconds,
+                max_message_bytes=self.settings.max_message_bytes,
+            )
+        )
+
     async def close(self) -> None:
         await self.producer.close()
         await self.mongo.close()
@@ -94,7 +124,7 @@ def build_infrastructure(
     revocations = RevocationList(max_entries=settings.revocation_max_entries)
     feed = RevocationFeed(
         settings.kafka_bootstrap,
-        settings.topic(IDENTITY_TOPIC),
+        settings.topic(topics.IDENTITY_USER),
         revocations,
         horizon_seconds=settings.revocation_horizon_seconds,
         max_lag_seconds=settings.revocation_max_lag_seconds,
@@ -113,3 +143,17 @@ def build_infrastructure(
         tracing=tracing_from_env(service, replica_id=settings.replica_id),
         store_commands=commands,
     )
+
+
+async def serve(
+    runner: GrpcServiceRunner,
+    infra: Infrastructure,
+    *,
+    metrics_port: int = 0,
+    before_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Every service's `serve` command: the metrics endpoint (when a port is set), then the gRPC
+    server until SIGTERM/SIGINT, then a graceful stop (`before_stop` first)."""
+    if metrics_port:
+        infra.metrics.serve(metrics_port)
+    await runner.serve_until_signal(before_stop=before_stop)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -14,6 +13,8 @@ from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from parta_common.ids import IDEMPOTENCY
 
 Document = dict[str, Any]
 
@@ -130,27 +131,32 @@ async def ensure_indexes(database: AsyncDatabase[Document], specs: Mapping[str, 
                 raise RuntimeError(f"cannot create indexes on {collection}: {exc}") from exc
 
 
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1d5e-3b5c-4a57-9a0e-3e5b8f7f2a10")
-
-
 def idempotent_id(scope: str, actor: str, request_id: str) -> str:
     """A document id derived from the client's request id: a retried create hits the same id and
     returns the first result instead of making a second document."""
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{scope}\x1f{actor}\x1f{request_id}"))
+    return IDEMPOTENCY.derive(scope, actor, request_id)
 
 
 async def apply_versioned(
-    collection: AsyncCollection[Document], doc_id: str, version: int, update: Mapping[str, Any]
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    version: int,
+    update: Mapping[str, Any],
+    *,
+    only_if: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Apply `update` to a projection document only if `version` is newer than the one it holds.
+    """Apply `update` to a projection document only if `version` is newer than the one it holds
+    (and the document matches `only_if`, e.g. is not in a final state).
 
     Returns False when the document already reflects this version or a later one, which makes
-    event handlers idempotent under replays and duplicates (at-least-once delivery).
+    event handlers idempotent under replays and duplicates (at-least-once delivery). The only
+    projection write: services call it behind their ports, never re-implement it.
     """
     merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$set", {})["version"] = version
+    query = {**(only_if or {}), "_id": doc_id, "version": {"$lt": version}}
     try:
-        result = await collection.update_one({"_id": doc_id, "version": {"$lt": version}}, merged, upsert=True)
+        result = await collection.update_one(query, merged, upsert=True)
     except DuplicateKeyError:
         return False  # the document exists with version >= ours, so the upsert tried to insert
     return result.matched_count > 0 or result.upserted_id is not None

@@ -11,8 +11,10 @@ import structlog
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
+from parta_common.events.writer import OutboxWriter
 from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
 from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.logging import configure_logging
@@ -21,25 +23,26 @@ from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
 
 from chat.adapters.clock import FileClock
+from chat.adapters.events import EventRecords
 from chat.adapters.files import GridFsStorage
-from chat.adapters.mongo import (
-    CHAT_TOPIC,
-    OUTBOX_COLLECTIONS,
-    EventRecords,
-    MongoChatStore,
-    MongoProjections,
-    index_specs,
-)
-from chat.adapters.pb import chat_pb, message_pb
-from chat.api.consumers import IDENTITY_TOPIC, MEDIA_TOPIC, SCHOOL_TOPICS, ProvisioningHandler
+from chat.adapters.kafka_live import KafkaLiveReader
+from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
+from chat.adapters.mongo.chats import MongoChatRepository
+from chat.adapters.mongo.members import MongoMemberRepository
+from chat.adapters.mongo.messages import MongoMessageRepository
+from chat.adapters.mongo.projections import MongoProjections
+from chat.adapters.mongo.reports import MongoReportRepository
+from chat.adapters.mongo.sequences import Sequences
+from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
-from chat.api.live import LiveHub, LiveReader
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
-from chat.app.chats import ChatPolicy, Chats
 from chat.app.files import FileLimits, Files
-from chat.app.provisioning import Provisioning
+from chat.app.live import GapFill, LiveFeed, LiveHub
+from chat.app.messages import ChatPolicy
+from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.config import ChatSettings
+from chat.pb import PbLiveEncoder
 
 log = structlog.get_logger("chat")
 
@@ -53,14 +56,22 @@ class ChatService:
     infra: Infrastructure
     runner: GrpcServiceRunner
     relay: OutboxRelay
-    store: MongoChatStore
-    chats: Chats
-    files: Files
+    ports: ChatPorts
+    app: ChatApp
     storage: GridFsStorage
-    provisioning: Provisioning
     consumer: EventConsumer
     hub: LiveHub
     housekeeper: Housekeeper
+
+    @property
+    def store(self) -> MongoProjections:
+        """The projections (tests wait on them: a profile projected before they send)."""
+        assert isinstance(self.ports.facts, MongoProjections)
+        return self.ports.facts
+
+    @property
+    def files(self) -> Files:
+        return self.app.files
 
 
 async def build(
@@ -72,62 +83,59 @@ async def build(
     db = infra.database
     await ensure_indexes(db, index_specs())
     relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
-    store = MongoChatStore(db, EventRecords(settings.topic, clock.now))
+    records = EventRecords(OutboxWriter(SERVICE, settings.topic, clock.now))
+    sequences = Sequences(db)
     projections = MongoProjections(db)
-    policy = ChatPolicy(
-        max_text_chars=settings.max_text_chars,
-        edit_window=timedelta(seconds=settings.edit_window_seconds),
-        default_timezone=settings.default_timezone,
-    )
-    policies = PolicyBook()
-    chats = Chats(store, clock, relay.notify, policy, policies)
     storage = GridFsStorage(db)
-    files = Files(
-        storage,
-        store,
-        clock,
-        FileLimits(settings.max_file_bytes, settings.user_quota_bytes, settings.upload_chunk_max_bytes),
+    policies = PolicyBook()
+    ports = ChatPorts(
+        chats=MongoChatRepository(db, records, sequences),
+        members=MongoMemberRepository(db, records),
+        messages=MongoMessageRepository(db, records, sequences),
+        reports=MongoReportRepository(db),
+        files=storage,
+        facts=projections,
+        projections=projections,
+        policies=policies,
     )
-    provisioning = Provisioning(store, projections, clock, relay.notify, policies)
+    app = build_app(
+        ports,
+        clock,
+        relay.notify,
+        policy=ChatPolicy(
+            max_text_chars=settings.max_text_chars,
+            edit_window=timedelta(seconds=settings.edit_window_seconds),
+            default_timezone=settings.default_timezone,
+        ),
+        file_limits=FileLimits(settings.max_file_bytes, settings.user_quota_bytes, settings.upload_chunk_max_bytes),
+    )
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
-
-    async def gap_fill(chat_id: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
-        found = [
-            chat_pb2.ChatEvent(chat_id=chat_id, update_seq=m.update_seq, message=message_pb(m))
-            for m in await store.messages_in_update_range(chat_id, low, high)
-        ]
-        chat = await store.get_chat(chat_id)
-        if chat is not None and low < chat.update_seq < high:
-            found.append(chat_pb2.ChatEvent(chat_id=chat_id, update_seq=chat.update_seq, chat=chat_pb(chat)))
-        # Burned numbers come back as empty events: the hub skips them without delivering anything.
-        found += [
-            chat_pb2.ChatEvent(chat_id=chat_id, update_seq=s) for s in await store.burned_in_range(chat_id, low, high)
-        ]
-        return sorted(found, key=lambda e: e.update_seq)
-
-    hub = LiveHub(gap_fill, gap_wait=settings.gap_wait_ms / 1000)
+    hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
+    feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
     replica = settings.replica_id or "main"
-    live = LiveReader(settings.kafka_bootstrap, settings.topic(CHAT_TOPIC), hub, client_id=f"chat-live-{replica}")
+    live = KafkaLiveReader(
+        settings.kafka_bootstrap, settings.topic(topics.CHAT_MESSAGE), hub, client_id=f"chat-live-{replica}"
+    )
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}chat-provisioning",
-        topics=[settings.topic(t) for t in (*SCHOOL_TOPICS, IDENTITY_TOPIC, MEDIA_TOPIC)],
-        handler=ProvisioningHandler(provisioning).handle,
+        topics=[settings.topic(t) for t in TOPICS],
+        handler=ProvisioningHandler(app.provisioning).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
         client_id=f"chat-{replica}",
     )
     housekeeper = Housekeeper(
-        chats, files, interval=settings.quiet_release_poll_seconds, upload_timeout=timedelta(hours=1)
+        app.messages, app.files, interval=settings.quiet_release_poll_seconds, upload_timeout=timedelta(hours=1)
     )
     infra.metrics.gauge("chat_live_subscribers", "live subscriptions on this replica").labels(SERVICE).set_function(
         lambda: hub.subscriber_count
     )
 
     def register(server):  # type: ignore[no-untyped-def]
-        add_chat_service(ChatServicer(chats, store, hub, clock, queue_limit=settings.subscriber_queue), server)
-        chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(files), server)
+        add_chat_service(ChatServicer(app, feed), server)
+        chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
 
     runner = GrpcServiceRunner(
         ServerSpec(
@@ -144,9 +152,7 @@ async def build(
             max_message_bytes=settings.max_message_bytes,
         )
     )
-    return ChatService(
-        settings, infra, runner, relay, store, chats, files, storage, provisioning, consumer, hub, housekeeper
-    )
+    return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper)
 
 
 async def _serve(settings: ChatSettings) -> None:

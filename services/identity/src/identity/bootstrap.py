@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -26,13 +26,14 @@ from parta.identity.v1 import (
 from parta_common.auth import Principal
 from parta_common.clock import Clock, SystemClock
 from parta_common.events.outbox import OutboxRelay
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
-from parta_common.kit import Infrastructure, build_infrastructure
+from parta_common.grpc.server import GrpcServiceRunner, Worker
+from parta_common.kit import Infrastructure, build_infrastructure, serve
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 from parta_common.settings import Environment
+from parta_common.workers import PeriodicWorker
 
-from identity.adapters.events import TOPIC, UserEventMapper
+from identity.adapters.events import UserEventMapper
 from identity.adapters.keys import KeyringHolder, MongoKeyStore, parse_configured_keys
 from identity.adapters.mongo import (
     SESSIONS,
@@ -122,33 +123,6 @@ def sms_gateway_from(settings: IdentitySettings, clock: Clock) -> SmsGateway:
     )
 
 
-class KeyringReloader:
-    """Development: picks up rotations written to the database by `python -m identity rotate-keys`."""
-
-    def __init__(self, store: MongoKeyStore, holder: KeyringHolder, interval: float):
-        self._store = store
-        self._holder = holder
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="keyring-reloader")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                self._holder.replace(await self._store.load_or_create_keyring())
-            except Exception as exc:
-                log.warning("keyring_reload_failed", error=type(exc).__name__)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
 @dataclass
 class IdentityService:
     settings: IdentitySettings
@@ -203,7 +177,7 @@ async def build(
 
     policy = policy_from(settings)
     relay = infra.relay([USERS, SESSIONS])
-    mapper = UserEventMapper(settings.topic(TOPIC), clock.now, token_ttl_seconds=settings.access_token_ttl_seconds)
+    mapper = UserEventMapper(settings.topic, clock.now, token_ttl_seconds=settings.access_token_ttl_seconds)
     users = MongoUserRepository(db, mapper, on_events=relay.notify)
     sessions = MongoSessionRepository(db, mapper, on_events=relay.notify)
     directory = MongoMembershipDirectory(db)
@@ -237,25 +211,18 @@ async def build(
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
 
-    workers: list[object] = [relay, infra.revocation_feed]
+    workers: list[Worker] = [relay, infra.revocation_feed]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
     workers.append(age_bands)
     if key_store is not None:
-        workers.append(KeyringReloader(key_store, holder, settings.keyring_reload_seconds))
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge(PUBLIC_METHODS, principal_check)],
-            readiness=infra.readiness(),
-            workers=workers,  # type: ignore[arg-type]
-            closers=[infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        interval = settings.keyring_reload_seconds
+        reload_keys = partial(holder.reload_from, key_store)
+        workers.append(PeriodicWorker("keyring-reloader", reload_keys, interval, first_delay=interval))
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge(PUBLIC_METHODS, principal_check)],
+        workers=workers,
     )
     return IdentityService(
         settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store, age_bands
@@ -264,9 +231,7 @@ async def build(
 
 async def _serve(settings: IdentitySettings) -> None:
     service = await build(settings)
-    if settings.metrics_port:
-        service.infra.metrics.serve(settings.metrics_port)
-    await service.runner.serve_until_signal()
+    await serve(service.runner, service.infra, metrics_port=settings.metrics_port)
 
 
 async def _rotate(settings: IdentitySettings) -> None:

@@ -4,7 +4,6 @@ servicers, hub and consumers. No logic here."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,10 +11,12 @@ from datetime import timedelta
 from parta.media_signal.v1 import media_signal_pb2, media_signal_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.ids import new_id
-from parta_common.kit import build_infrastructure
+from parta_common.kit import Infrastructure, build_infrastructure
+from parta_common.kit import serve as kit_serve
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes, idempotent_id
 from parta_common.policy_sync import PolicySync
@@ -40,7 +41,6 @@ SERVICE_NAMES = [
     media_signal_pb2.DESCRIPTOR.services_by_name["RoomService"].full_name,
     media_signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
 ]
-ROOM_TOPIC = "media_signal.room.v1"
 
 
 @dataclass
@@ -49,7 +49,7 @@ class App:
     hub: SignalHub
     rooms: RoomUseCases
     metrics_port: int
-    serve_metrics: object
+    infra: Infrastructure
 
 
 class _Started:
@@ -69,7 +69,9 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     clock = clock or SystemClock()
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
     relay = infra.relay([mongo.ROOMS], poll_interval=0.5)
-    room_repo = mongo.MongoRoomRepository(infra.database, settings.topic(ROOM_TOPIC), on_write=relay.notify)
+    room_repo = mongo.MongoRoomRepository(
+        infra.database, settings.topic(topics.MEDIA_SIGNAL_ROOM), on_write=relay.notify
+    )
     directory = mongo.MongoMembershipDirectory(infra.database)
     policies = PolicyBook()  # each school's communication policy, in memory
     tokens = HmacJoinTokenCodec(settings.join_token_secret.get_secret_value().encode())
@@ -115,7 +117,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=Projections(infra.database, policies),
+        handler=Projections(mongo.MongoDirectoryProjection(infra.database), policies),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
@@ -139,40 +141,22 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     infra.metrics.gauge("media_signal_participants", "Participants connected to this replica").labels(
         SERVICE
     ).set_function(hub.participants)
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge()],
-            readiness=[*infra.readiness(), sfu.ready],
-            workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper, infra.revocation_feed],
-            closers=[owners.close, sfu.close, infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge()],
+        readiness=[*infra.readiness(), sfu.ready],
+        workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper, infra.revocation_feed],
+        closers=[owners.close, sfu.close],
     )
-    return App(
-        runner=runner, hub=hub, rooms=rooms, metrics_port=settings.metrics_port, serve_metrics=infra.metrics.serve
-    )
+    return App(runner=runner, hub=hub, rooms=rooms, metrics_port=settings.metrics_port, infra=infra)
 
 
 async def serve(settings: MediaSignalSettings) -> None:
     app = build(settings)
-    if app.metrics_port:
-        app.serve_metrics(app.metrics_port)  # type: ignore[operator]
-    # The kit's serve_until_signal, with one step before its graceful stop: the hub tells every
-    # signalling stream REPLICA_DRAINING (they would otherwise outlive the grace period).
-    loop = asyncio.get_running_loop()
-    received = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, received.set)
-    await app.runner.start()
-    await received.wait()
-    await app.hub.drain()
-    await app.runner.stop()
+    # Before the graceful stop the hub tells every signalling stream REPLICA_DRAINING (they would
+    # otherwise outlive the grace period).
+    await kit_serve(app.runner, app.infra, metrics_port=app.metrics_port, before_stop=app.hub.drain)
 
 
 def main() -> None:

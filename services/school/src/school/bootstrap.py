@@ -11,14 +11,15 @@ import structlog
 from parta.school.v1 import school_pb2, school_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
-from parta_common.kit import Infrastructure, build_infrastructure
+from parta_common.grpc.server import GrpcServiceRunner
+from parta_common.kit import Infrastructure, build_infrastructure, serve
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 
-from school.adapters.events import CLASS_TOPIC, MEMBERSHIP_TOPIC, SCHOOL_TOPIC, EventMapper
+from school.adapters.events import EventMapper
 from school.adapters.identity import GrpcProfileLookup
 from school.adapters.mongo import (
     CLASSES,
@@ -45,7 +46,7 @@ from school.adapters.mongo import (
 from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
-from school.api.consumers import IDENTITY_TOPIC, IdentityEventHandler
+from school.api.consumers import IdentityEventHandler
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
 from school.api.memberships import MembershipServicer
@@ -163,8 +164,8 @@ async def build(
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}school-identity",
-        topics=[settings.topic(IDENTITY_TOPIC)],
-        handler=IdentityEventHandler(memberships, deps.guardians, deps.profiles).handle,
+        topics=[settings.topic(topics.IDENTITY_USER)],
+        handler=IdentityEventHandler(memberships, deps.guardians, deps.profiles).router(),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
@@ -173,7 +174,7 @@ async def build(
 
     feed = AccessViewFeed(
         settings.kafka_bootstrap,
-        [settings.topic(t) for t in (MEMBERSHIP_TOPIC, SCHOOL_TOPIC, CLASS_TOPIC, IDENTITY_TOPIC)],
+        [settings.topic(t) for t in (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER)],
         view,
         client_id=f"school-view-{settings.replica_id or 'main'}",
     )
@@ -185,20 +186,12 @@ async def build(
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
 
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge(PUBLIC_METHODS)],
-            readiness=infra.readiness(),
-            workers=[*relays.values(), consumer, feed, infra.revocation_feed],
-            closers=[profile_lookup.close, infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge(PUBLIC_METHODS)],
+        workers=[*relays.values(), consumer, feed, infra.revocation_feed],
+        closers=[profile_lookup.close],
     )
     return SchoolService(
         settings,
@@ -219,9 +212,7 @@ async def build(
 
 async def _serve(settings: SchoolSettings) -> None:
     service = await build(settings)
-    if settings.metrics_port:
-        service.infra.metrics.serve(settings.metrics_port)
-    await service.runner.serve_until_signal()
+    await serve(service.runner, service.infra, metrics_port=settings.metrics_port)
 
 
 def main() -> None:

@@ -1,1 +1,3 @@
-"""Domain events on Kafka: the envelope, the outbox and its relay, the idempotent consumer runner."""
+"""Domain events on Kafka: topic names (`topics`), the envelope (`envelope`), the one outbox
+record writer (`writer`), the outbox and its relay (`outbox`), typed dispatch of consumed events
+(`router`) and the idempotent consumer runner (`consumer`)."""

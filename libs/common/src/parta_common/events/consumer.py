@@ -19,6 +19,7 @@ from parta.common.v1 import envelope_pb2
 
 from parta_common.events.envelope import MalformedEvent, parse_envelope
 from parta_common.events.outbox import KafkaProducerHandle
+from parta_common.events.topics import dead_letter
 from parta_common.metrics import ServiceMetrics
 from parta_common.outages import dependency_of
 from parta_common.telemetry import context_from_traceparent
@@ -27,7 +28,6 @@ log = structlog.get_logger("parta.consumer")
 
 EventHandler = Callable[[envelope_pb2.EventEnvelope], Awaitable[None]]
 
-DLQ_SUFFIX = ".dlq"
 # Longest pause between two tries of a record held by an outage.
 MAX_OUTAGE_BACKOFF = 5.0
 
@@ -267,7 +267,7 @@ class EventConsumer:
             try:
                 producer = await self._dead_letters.get()
                 await producer.send_and_wait(
-                    record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+                    dead_letter(record.topic), value=record.value, key=record.key, headers=headers
                 )
                 break
             except asyncio.CancelledError:

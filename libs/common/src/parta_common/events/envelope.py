@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import DecodeError, Message
@@ -11,6 +12,8 @@ from parta.common.v1 import envelope_pb2
 
 from parta_common.ids import new_id
 from parta_common.telemetry import current_traceparent
+
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def parse_envelope(value: bytes | None) -> envelope_pb2.EventEnvelope:
     return envelope
 
 
-def unpack(envelope: envelope_pb2.EventEnvelope, message_type: type[Message]) -> Message:
+def unpack(envelope: envelope_pb2.EventEnvelope, message_type: type[M]) -> M:
     message = message_type()
     if not envelope.payload.Unpack(message):
         raise MalformedEvent(f"payload is not {message_type.DESCRIPTOR.full_name}")

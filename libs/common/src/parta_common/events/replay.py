@@ -20,8 +20,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from parta_common.events.consumer import DLQ_SUFFIX
 from parta_common.events.outbox import new_producer
+from parta_common.events.topics import DLQ_SUFFIX
 
 log = structlog.get_logger("parta.replay")
 

@@ -23,12 +23,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2
 
+from parta_common.events import topics
 from parta_common.events.envelope import MalformedEvent, parse_envelope, unpack
 from parta_common.revocation import RevocationList
 
 log = structlog.get_logger("parta.revocations")
 
-IDENTITY_TOPIC = "identity.user.v1"
+IDENTITY_TOPIC = topics.IDENTITY_USER  # kept for callers of this module
 SESSION_REVOKED = events_pb2.SessionRevoked.DESCRIPTOR.full_name
 ACCOUNT_DELETED = events_pb2.AccountDeleted.DESCRIPTOR.full_name
 ACCOUNT_DELETED_REASON = "account_deleted"  # SessionRevoked.reason when the account goes

@@ -168,12 +168,20 @@ class GrpcServiceRunner:
         log.info("server_stopped", service=self.spec.name)
         self._stopped.set()
 
-    async def serve_until_signal(self, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
-        """Start, then run until a signal arrives; returns after a clean shutdown (exit code 0)."""
+    async def serve_until_signal(
+        self,
+        signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT),
+        *,
+        before_stop: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Start, then run until a signal arrives; returns after a clean shutdown (exit code 0).
+        `before_stop` runs first after the signal (e.g. telling long-lived streams to move)."""
         loop = asyncio.get_running_loop()
         received = asyncio.Event()
         for sig in signals:
             loop.add_signal_handler(sig, received.set)
         await self.start()
         await received.wait()
+        if before_stop is not None:
+            await before_stop()
         await self.stop()

@@ -1,4 +1,4 @@
-"""Files in MongoDB: contents in GridFS (bucket `blobs`), metadata and quota in `files`.
+"""Files in MongoDB (app.ports.FileRepository): contents in GridFS (bucket `blobs`), metadata and quota in `files`.
 
 Invariant for cleanup: the `files` document is written before the first chunk and removed only
 after the chunks, so every chunk of an unfinished upload can be found from an incomplete document.
@@ -6,7 +6,7 @@ after the chunks, so every chunk of an unfinished upload can be found from an in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,8 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from chat.adapters.mongo import FILES, decode_file
+from chat.adapters.mongo import FILES
+from chat.adapters.mongo.codecs import decode_file
 from chat.domain.model import StoredFile
 
 BUCKET = "blobs"
@@ -146,6 +147,9 @@ class GridFsStorage:
     async def stale_uploads(self, before: datetime) -> list[str]:
         docs = self._files.find({"complete": False, "uploaded_at": {"$lt": before}}, {"_id": 1})
         return [d["_id"] async for d in docs]
+
+    async def attach(self, file_ids: Sequence[str], chat_id: str) -> None:
+        await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$addToSet": {"chats": chat_id}})
 
     async def chunk_count(self, file_id: str) -> int:
         return await self._db[f"{BUCKET}.chunks"].count_documents({"files_id": file_id})

@@ -1,4 +1,5 @@
-"""Event consumers: school, identity and media-signal events → provisioning use cases."""
+"""Event consumers: school, identity and media-signal events → provisioning use cases, routed by
+their message class (the kit's EventRouter)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity
 from parta.media_signal.v1 import events_pb2 as media
 from parta.school.v1 import events_pb2 as school
-from parta_common.events.envelope import unpack
+from parta_common.events import topics
+from parta_common.events.router import EventRouter
 from parta_common.safety import SchoolPolicy
 
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.model import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 
-SCHOOL_TOPICS = ("school.school.v1", "school.class.v1", "school.membership.v1")
-IDENTITY_TOPIC = "identity.user.v1"
-MEDIA_TOPIC = "media_signal.room.v1"
+# What chat consumes: who is in which school and class (and its policy), profiles, lessons.
+TOPICS = (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER, topics.MEDIA_SIGNAL_ROOM)
 AWAITING_GUARDIAN = identity.CONSENT_STATE_AWAITING_GUARDIAN
+Envelope = envelope_pb2.EventEnvelope
 
 
 def _membership(s: school.MembershipSnapshot, *, active: bool) -> Membership | None:
@@ -47,72 +49,85 @@ def _display_name(p: identity.ProfileSnapshot) -> str:
 
 
 class ProvisioningHandler:
+    """The provisioning consumer's handler: `handle` is the router the EventConsumer calls."""
+
     def __init__(self, provisioning: Provisioning):
         self._p = provisioning
-
-    async def handle(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        name = envelope.event_type
-        version = envelope.aggregate_version
-        p = self._p
-        if name in ("parta.school.v1.SchoolCreated", "parta.school.v1.SchoolUpdated"):
-            msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))
-            s = msg.school  # type: ignore[attr-defined]
-            info = SchoolInfo(
-                s.school_id,
-                s.name,
-                s.timezone,
-                s.workday_start_minute,
-                s.workday_end_minute,
-                school_policy(s.communication_policy),
-            )
-            await p.school_changed(info, version)
-        elif name in ("parta.school.v1.ClassCreated", "parta.school.v1.ClassUpdated", "parta.school.v1.ClassArchived"):
-            msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))
-            c = getattr(msg, "class")
-            archived = c.archived or name.endswith("ClassArchived")
-            await p.class_changed(ClassInfo(c.class_id, c.school_id, c.title, c.is_staff_room, archived), version)
-        elif name in (
-            "parta.school.v1.MemberJoined",
-            "parta.school.v1.MemberRoleChanged",
-            "parta.school.v1.MemberLeft",
-        ):
-            msg = unpack(envelope, getattr(school, name.rsplit(".", 1)[1]))
-            left = name.endswith("MemberLeft")
-            membership = _membership(msg.membership, active=not left)  # type: ignore[attr-defined]
-            archived = left and msg.reason == "class_archived"  # type: ignore[attr-defined]
-            if membership is not None:
-                await p.membership_changed(membership, version, keep_chats=archived)
-        elif name in ("parta.identity.v1.ProfileCreated", "parta.identity.v1.ProfileUpdated"):
-            msg = unpack(envelope, getattr(identity, name.rsplit(".", 1)[1]))
-            prof = msg.profile  # type: ignore[attr-defined]
-            awaiting = prof.consent_state == AWAITING_GUARDIAN
-            await p.profile_changed(Profile(prof.user_id, _display_name(prof), awaiting), version)
-        elif name == "parta.identity.v1.ConsentChanged":
-            # Consent comes with its own version of the user aggregate; keep the name we have.
-            consent = unpack(envelope, identity.ConsentChanged)
-            current = await p.store.profile(consent.user_id)  # type: ignore[attr-defined]
-            display = current.display_name if current else ""
-            awaiting = consent.consent_state == AWAITING_GUARDIAN  # type: ignore[attr-defined]
-            await p.profile_changed(Profile(consent.user_id, display, awaiting), version)  # type: ignore[attr-defined]
-        elif name == "parta.identity.v1.AccountDeleted":
-            deleted = unpack(envelope, identity.AccountDeleted)
-            await p.account_deleted(deleted.user_id, version)  # type: ignore[attr-defined]
-        elif name == "parta.media_signal.v1.RoomStarted":
-            started = unpack(envelope, media.RoomStarted)
-            room = started.room  # type: ignore[attr-defined]
-            if room.kind == media.ROOM_KIND_LESSON and room.class_id:
-                title = f"Lesson started: {room.title}" if room.title else "Lesson started"
-                await p.lesson_event(room.room_id, room.school_id, room.class_id, title, "started")
-        elif name == "parta.media_signal.v1.RoomEnded":
-            ended = unpack(envelope, media.RoomEnded)
-            room = ended.room  # type: ignore[attr-defined]
-            if room.kind == media.ROOM_KIND_LESSON and room.class_id:
-                attended = len({a.user_id for a in ended.attendance if a.user_id != room.host_user_id})  # type: ignore[attr-defined]
-                await p.lesson_event(
-                    room.room_id, room.school_id, room.class_id, f"Lesson ended, {attended} attended", "ended"
-                )
+        router = EventRouter()
+        router.register(school.SchoolCreated, self._school)
+        router.register(school.SchoolUpdated, self._school)
+        router.register(school.ClassCreated, self._class)
+        router.register(school.ClassUpdated, self._class)
+        router.register(school.ClassArchived, self._class)
+        router.register(school.MemberJoined, self._member_changed)
+        router.register(school.MemberRoleChanged, self._member_changed)
+        router.register(school.MemberLeft, self._member_left)
+        router.register(identity.ProfileCreated, self._profile)
+        router.register(identity.ProfileUpdated, self._profile)
+        router.register(identity.ConsentChanged, self._consent)
+        router.register(identity.AccountDeleted, self._account_deleted)
+        router.register(media.RoomStarted, self._room_started)
+        router.register(media.RoomEnded, self._room_ended)
         # StaffVerified needs no handling: school re-publishes the staff seats as MemberRoleChanged
         # with verified=true, which regrants the staff channel.
         # Other event types (invites, join requests, guardians …) do not concern chat. That includes
         # ProfileAgeBandChanged: chat has no age rule (its minors' rules follow school roles), and a
         # band change that moves consent comes after its ConsentChanged and before a fresh snapshot.
+        self.handle = router
+
+    async def _school(self, msg: school.SchoolCreated | school.SchoolUpdated, envelope: Envelope) -> None:
+        s = msg.school
+        info = SchoolInfo(
+            s.school_id,
+            s.name,
+            s.timezone,
+            s.workday_start_minute,
+            s.workday_end_minute,
+            school_policy(s.communication_policy),
+        )
+        await self._p.school_changed(info, envelope.aggregate_version)
+
+    async def _class(
+        self, msg: school.ClassCreated | school.ClassUpdated | school.ClassArchived, envelope: Envelope
+    ) -> None:
+        c = getattr(msg, "class")  # `class` is a Python keyword
+        archived = c.archived or isinstance(msg, school.ClassArchived)
+        info = ClassInfo(c.class_id, c.school_id, c.title, c.is_staff_room, archived)
+        await self._p.class_changed(info, envelope.aggregate_version)
+
+    async def _member_changed(self, msg: school.MemberJoined | school.MemberRoleChanged, envelope: Envelope) -> None:
+        membership = _membership(msg.membership, active=True)
+        if membership is not None:
+            await self._p.membership_changed(membership, envelope.aggregate_version)
+
+    async def _member_left(self, msg: school.MemberLeft, envelope: Envelope) -> None:
+        membership = _membership(msg.membership, active=False)
+        if membership is not None:
+            archived = msg.reason == "class_archived"
+            await self._p.membership_changed(membership, envelope.aggregate_version, keep_chats=archived)
+
+    async def _profile(self, msg: identity.ProfileCreated | identity.ProfileUpdated, envelope: Envelope) -> None:
+        prof = msg.profile
+        awaiting = prof.consent_state == AWAITING_GUARDIAN
+        await self._p.profile_changed(Profile(prof.user_id, _display_name(prof), awaiting), envelope.aggregate_version)
+
+    async def _consent(self, msg: identity.ConsentChanged, envelope: Envelope) -> None:
+        awaiting = msg.consent_state == AWAITING_GUARDIAN
+        await self._p.consent_changed(msg.user_id, awaiting, envelope.aggregate_version)
+
+    async def _account_deleted(self, msg: identity.AccountDeleted, envelope: Envelope) -> None:
+        await self._p.account_deleted(msg.user_id, envelope.aggregate_version)
+
+    async def _room_started(self, msg: media.RoomStarted, envelope: Envelope) -> None:
+        room = msg.room
+        if room.kind == media.ROOM_KIND_LESSON and room.class_id:
+            title = f"Lesson started: {room.title}" if room.title else "Lesson started"
+            await self._p.lesson_event(room.room_id, room.school_id, room.class_id, title, "started")
+
+    async def _room_ended(self, msg: media.RoomEnded, envelope: Envelope) -> None:
+        room = msg.room
+        if room.kind == media.ROOM_KIND_LESSON and room.class_id:
+            attended = len({a.user_id for a in msg.attendance if a.user_id != room.host_user_id})
+            await self._p.lesson_event(
+                room.room_id, room.school_id, room.class_id, f"Lesson ended, {attended} attended", "ended"
+            )

@@ -9,8 +9,8 @@ from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import encode_page_token, page_offset, page_size
+from parta_common.timestamps import ts
 
-from chat.adapters.pb import ts
 from chat.app.files import Files
 from chat.domain.model import StoredFile
 

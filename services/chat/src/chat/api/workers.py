@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import structlog
 
-from chat.app.chats import Chats
 from chat.app.files import Files
+from chat.app.messages import Messages
 
 log = structlog.get_logger("chat.workers")
 
 
 class Housekeeper:
-    def __init__(self, chats: Chats, files: Files, *, interval: float, upload_timeout: timedelta):
-        self._chats = chats
+    def __init__(self, messages: Messages, files: Files, *, interval: float, upload_timeout: timedelta):
+        self._messages = messages
         self._files = files
         self._interval = interval
         self._upload_timeout = upload_timeout
@@ -27,7 +27,7 @@ class Housekeeper:
         self._task = asyncio.create_task(self._run(), name="chat-housekeeper")
 
     async def run_once(self, *, cleanup: bool = True) -> int:
-        released = await self._chats.release_held()
+        released = await self._messages.release_held()
         if cleanup:
             await self._files.cleanup(self._upload_timeout)
         return released

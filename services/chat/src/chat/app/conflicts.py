@@ -8,26 +8,38 @@ school's policy changes.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from parta_common import safety
 
-from chat.app.ports import ChatStore, Policies
-from chat.domain.model import ChatKind, Profile, person_of
+from chat.app.access import ANY_PROFILE
+from chat.app.ports import ChatRepository, MemberRepository, MessageRepository, Policies, SchoolFacts
+from chat.app.writes import change_chat
+from chat.domain.model import Chat, ChatKind, person_of
 
-_SEATS_ONLY = Profile("", "")  # pairs depend on seats, not on profiles
 
-
-async def refresh_conflicts(store: ChatStore, policies: Policies, chat_id: str) -> bool:
+async def refresh_conflicts(
+    chats: ChatRepository,
+    members: MemberRepository,
+    messages: MessageRepository,
+    facts: SchoolFacts,
+    policies: Policies,
+    chat_id: str,
+) -> bool:
     """Returns True when the group's conflicts changed."""
-    chat = await store.get_chat(chat_id)
+    chat = await chats.get(chat_id)
     if chat is None or chat.kind is not ChatKind.GROUP:
         return False
     school_id = chat.school_id
-    user_ids = await store.member_ids(chat_id)
-    seats = await asyncio.gather(*(store.memberships_of(school_id, u) for u in user_ids))
-    people = [person_of(school_id, u, ms, _SEATS_ONLY) for u, ms in zip(user_ids, seats, strict=True)]
+    user_ids = await members.user_ids(chat_id)
+    seats = await asyncio.gather(*(facts.memberships_of(school_id, u) for u in user_ids))
+    people = [person_of(school_id, u, ms, ANY_PROFILE) for u, ms in zip(user_ids, seats, strict=True)]
     found = tuple(sorted(safety.conflicts(people, policies.get(school_id))))
     if found == chat.contact_conflicts:
         return False
-    await store.update_chat(chat_id, {"contact_conflicts": list(found)}, bump=True)
+
+    def change(c: Chat) -> Chat:
+        return replace(c, contact_conflicts=found)
+
+    await change_chat(chats, messages, chat_id, change, current=chat)
     return True

@@ -7,41 +7,18 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
 
-from chat.app.ports import ChatStore
+from chat.app.ports import FileRepository, MemberRepository, UploadSink
 from chat.domain import rules
 from chat.domain.model import StoredFile
 
 _NS = uuid.UUID("5d7c2b1a-6e0f-4d3c-8b9a-1f2e3d4c5b6a")
 MAX_FILENAME_CHARS = 255
 MAX_CONTENT_TYPE_CHARS = 127
-
-
-class UploadSink(Protocol):
-    async def write(self, data: bytes) -> None: ...
-    async def close(self) -> None: ...
-    async def abort(self) -> None: ...
-
-
-class FileStorage(Protocol):
-    async def find(self, file_id: str) -> tuple[StoredFile, bool] | None:
-        """(file, complete) or None."""
-
-    async def used_bytes(self, owner: str) -> int: ...
-    async def reserve(self, file: StoredFile) -> bool:
-        """Records an upload in progress (counts against the quota); False if the id exists."""
-
-    def sink(self, file: StoredFile) -> UploadSink: ...
-    async def complete(self, file_id: str, sha256_hex: str) -> None: ...
-    async def discard(self, file_id: str) -> None: ...
-    def read(self, file_id: str, offset: int, chunk: int) -> AsyncIterator[bytes]: ...
-    async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]: ...
-    async def stale_uploads(self, before: datetime) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -54,8 +31,8 @@ class FileLimits:
 
 @dataclass
 class Files:
-    storage: FileStorage
-    chats: ChatStore
+    storage: FileRepository
+    members: MemberRepository
     clock: Clock
     limits: FileLimits
 
@@ -151,7 +128,7 @@ class Files:
 
     async def _member_of_any(self, user_id: str, chat_ids: tuple[str, ...]) -> bool:
         for chat_id in chat_ids:
-            if await self.chats.get_member(chat_id, user_id) is not None:
+            if await self.members.get(chat_id, user_id) is not None:
                 return True
         return False
 

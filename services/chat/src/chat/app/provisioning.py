@@ -6,13 +6,23 @@ from school ids, and grants are keyed by membership id, so replaying a topic yie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parta_common.clock import Clock
 
-from chat.app.chats import message_id_for
 from chat.app.conflicts import refresh_conflicts
-from chat.app.ports import ChatStore, DuplicateMessage, Notifier, Policies, ProjectionStore
+from chat.app.messages import message_id_for
+from chat.app.ports import (
+    ChatRepository,
+    DuplicateMessage,
+    MemberRepository,
+    MessageRepository,
+    Notifier,
+    Policies,
+    ProjectionStore,
+    SchoolFacts,
+)
+from chat.app.writes import refresh_count, remove_everywhere, set_grant
 from chat.domain import events as ev
 from chat.domain.model import (
     Chat,
@@ -45,11 +55,39 @@ class ClassInfo:
 
 @dataclass
 class Provisioning:
-    store: ChatStore
+    chats: ChatRepository
+    members: MemberRepository
+    messages: MessageRepository
+    facts: SchoolFacts
     projections: ProjectionStore
     clock: Clock
     notify: Notifier
     policies: Policies
+
+    async def _refresh_conflicts(self, chat_id: str) -> None:
+        await refresh_conflicts(self.chats, self.members, self.messages, self.facts, self.policies, chat_id)
+
+    async def _provision_chat(self, chat: Chat, version: int) -> bool:
+        """Provisioned chats follow their school/class aggregate version; older versions are ignored.
+        Creates the chat, or writes its title/read-only/class with ChatUpdated in one write."""
+        existing = await self.chats.get(chat.chat_id)
+        if existing is None:
+            created = replace(chat, version=version, update_seq=await self.messages.next_seq(chat.chat_id))
+            if await self.chats.add(created, [ev.ChatCreated(created)]):
+                return True
+            existing = await self.chats.get(chat.chat_id)
+            assert existing is not None
+        if existing.version >= version:
+            return False
+        changed = replace(existing, title=chat.title, read_only=chat.read_only, class_id=chat.class_id, version=version)
+        if changed.settings == existing.settings:
+            await self.chats.save(changed, existing.update_seq, [])  # the version only: no event
+            return False
+        changed = replace(changed, update_seq=await self.messages.next_seq(chat.chat_id))
+        if await self.chats.save(changed, existing.update_seq, [ev.ChatUpdated(changed)]):
+            return True
+        await self.messages.burn_seq(chat.chat_id, changed.update_seq)
+        return False
 
     async def school_changed(self, school: SchoolInfo, version: int) -> None:
         await self.projections.put_school(school, version)
@@ -58,8 +96,8 @@ class Provisioning:
         if self.policies.apply(school.school_id, school.policy, version) and school.policy != before:
             # Groups made under the old policy may now hold pairs it forbids: nobody writes there
             # until a moderator removes someone (or the school switches back).
-            for chat_id in await self.store.group_chat_ids(school.school_id):
-                await refresh_conflicts(self.store, self.policies, chat_id)
+            for chat_id in await self.chats.group_ids(school.school_id):
+                await self._refresh_conflicts(chat_id)
         channel = Chat(
             school_channel_id(school.school_id),
             school.school_id,
@@ -71,11 +109,9 @@ class Provisioning:
             staff_channel_id(school.school_id), school.school_id, ChatKind.STAFF_CHANNEL, f"{school.name}: staff"
         )
         for chat in (channel, staff):
-            await self.store.upsert_chat(chat, version=version, event=None)
+            await self._provision_chat(chat, version)
             # Members may have arrived (another topic) before the chat existed: count them now.
-            await self.store.update_chat(
-                chat.chat_id, {"member_count": await self.store.count_members(chat.chat_id)}, bump=False
-            )
+            await refresh_count(self.chats, self.members, chat.chat_id)
         self.notify()
 
     async def class_changed(self, info: ClassInfo, version: int) -> None:
@@ -93,11 +129,9 @@ class Provisioning:
         )
         for chat in chats:
             chat.read_only = info.archived
-            await self.store.upsert_chat(chat, version=version, event=None)
+            await self._provision_chat(chat, version)
             # Members may have arrived (another topic) before the chat existed: count them now.
-            await self.store.update_chat(
-                chat.chat_id, {"member_count": await self.store.count_members(chat.chat_id)}, bump=False
-            )
+            await refresh_count(self.chats, self.members, chat.chat_id)
         self.notify()
 
     async def membership_changed(self, membership: Membership, version: int, *, keep_chats: bool = False) -> None:
@@ -111,7 +145,7 @@ class Provisioning:
         if previous is False or keep_chats:
             return  # an older or duplicate event, or nothing to change in the chats
         school_id, user_id = membership.school_id, membership.user_id
-        rows = await self.store.memberships_of(school_id, user_id)
+        rows = await self.facts.memberships_of(school_id, user_id)
         before_rows = [r for r in rows if r.membership_id != membership.membership_id]
         if previous is not None and previous.active:
             before_rows.append(previous)
@@ -135,45 +169,53 @@ class Provisioning:
     ) -> None:
         touched = set(wanted) | set(old)
         for chat_id in touched:
-            joined = await self.store.set_grant(chat_id, m.school_id, m.user_id, m.membership_id, wanted.get(chat_id))
+            joined = await set_grant(
+                self.members, chat_id, m.school_id, m.user_id, m.membership_id, wanted.get(chat_id)
+            )
             if joined and announce and chat_id.startswith(("cls-", "par-")):
                 # Class chats say who joined; channels of a whole school would drown in such notes.
-                profile = await self.store.profile(m.user_id)
+                profile = await self.facts.profile(m.user_id)
                 name = profile.display_name if profile and profile.display_name and not profile.deleted else ""
                 text = f"{name} joined" if name else "A new member joined"
                 key = f"join:{chat_id}:{m.membership_id}:{version}"
                 await self._system_message(chat_id, m.school_id, text, key)
         for chat_id in touched:
-            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+            await refresh_count(self.chats, self.members, chat_id)
 
     async def _leave_school(self, school_id: str, user_id: str) -> None:
         """Left the school (removed, moved away, last seat ended): out of its DMs and groups at
         once — no sending, no files shared there, their live streams drop them (MemberRemoved).
         The other side of a DM keeps reading it; writing there is CHAT_READ_ONLY."""
-        for member in await self.store.list_member_chats(user_id, school_id):
+        for member in await self.members.of_user(user_id, school_id):
             chat_id = member.chat_id
             if not chat_id.startswith(("dm-", "grp-")):
                 continue
             for key in ("direct", "added", "creator"):
-                await self.store.set_grant(chat_id, school_id, user_id, key, None)
-            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
-            await refresh_conflicts(self.store, self.policies, chat_id)
+                await set_grant(self.members, chat_id, school_id, user_id, key, None)
+            await refresh_count(self.chats, self.members, chat_id)
+            await self._refresh_conflicts(chat_id)
 
     async def _refresh_groups(self, school_id: str, user_id: str) -> None:
-        for member in await self.store.list_member_chats(user_id, school_id):
+        for member in await self.members.of_user(user_id, school_id):
             if member.chat_id.startswith("grp-"):
-                await refresh_conflicts(self.store, self.policies, member.chat_id)
+                await self._refresh_conflicts(member.chat_id)
 
     async def profile_changed(self, profile: Profile, version: int) -> None:
         await self.projections.put_profile(profile, version)
 
+    async def consent_changed(self, user_id: str, awaiting_guardian: bool, version: int) -> None:
+        """Consent comes with its own version of the user aggregate; the name we have stays."""
+        current = await self.facts.profile(user_id)
+        display = current.display_name if current else ""
+        await self.projections.put_profile(Profile(user_id, display, awaiting_guardian), version)
+
     async def account_deleted(self, user_id: str, version: int) -> None:
         await self.projections.put_profile(Profile(user_id, "Deleted account", deleted=True), version)
-        chat_ids = await self.store.remove_user_everywhere(user_id)
+        chat_ids = await remove_everywhere(self.members, user_id)
         for chat_id in chat_ids:
-            await self.store.update_chat(chat_id, {"member_count": await self.store.count_members(chat_id)}, bump=False)
+            await refresh_count(self.chats, self.members, chat_id)
             if chat_id.startswith("grp-"):
-                await refresh_conflicts(self.store, self.policies, chat_id)
+                await self._refresh_conflicts(chat_id)
         self.notify()
 
     async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:
@@ -183,9 +225,9 @@ class Provisioning:
     async def _system_message(self, chat_id: str, school_id: str, text: str, key: str) -> None:
         """Posts once per key: replays and duplicate deliveries find the same message id."""
         message_id = message_id_for("\x00system", key)  # no user id starts with NUL
-        if await self.store.get_message(message_id) is not None:
+        if await self.messages.get(message_id) is not None:
             return
-        seq = await self.store.next_seq(chat_id)
+        seq = await self.messages.next_seq(chat_id)
         message = Message(
             chat_id=chat_id,
             message_id=message_id,
@@ -198,8 +240,8 @@ class Provisioning:
             system=True,
         )
         try:
-            await self.store.insert_message(message, ev.MessagePosted(message))
+            await self.messages.add(message, [ev.MessagePosted(message)])
         except DuplicateMessage:
-            await self.store.burn_seq(chat_id, seq)
+            await self.messages.burn_seq(chat_id, seq)
             return
         self.notify()

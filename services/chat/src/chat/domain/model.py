@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -148,11 +149,33 @@ class Chat:
     pinned_seqs: list[int] = field(default_factory=list)
     member_count: int = 0
     update_seq: int = 0
+    # Groups: who made it. Direct chats have no creator (see `members`).
     created_by: str = ""
+    # Provisioned chats: the school/class aggregate version they follow.
     version: int = 0
     # Groups only: members in a pair the rule book no longer allows (a seat or verification
     # changed since they were put together). Non-empty = nobody writes until a moderator fixes it.
     contact_conflicts: tuple[str, ...] = ()
+    # Direct chats only: the two people, sorted.
+    members: tuple[str, ...] = ()
+
+    def peer_of(self, user_id: str) -> str:
+        """A direct chat's other person ("" in other chats)."""
+        return next((u for u in self.members if u != user_id), "")
+
+    @property
+    def settings(self) -> tuple[object, ...]:
+        """What a ChatUpdated event reports a change of (member_count is a counter, not a setting)."""
+        return (
+            self.title,
+            self.class_id,
+            self.subject,
+            self.posting_policy,
+            self.slow_mode_seconds,
+            self.read_only,
+            tuple(self.pinned_seqs),
+            self.contact_conflicts,
+        )
 
 
 @dataclass
@@ -163,6 +186,11 @@ class Member:
     last_read_seq: int = 0
     muted_until: datetime | None = None
     last_sent_at: datetime | None = None
+    # Each reason for membership by its key (a membership id, "direct", "added", "creator"):
+    # `grants` is their set of values. `rev` counts changes of the keys (compare-and-set).
+    keyed: dict[str, Grant] = field(default_factory=dict)
+    rev: int = 0
+    school_id: str = ""
 
     @property
     def active(self) -> bool:
@@ -201,7 +229,24 @@ class Message:
     reactions: list[Reaction] = field(default_factory=list)
 
     def held_from(self, user_id: str, now: datetime) -> bool:
-        return self.held_until is not None and now < self.held_until and user_id in self.held_for
+        return held_from(self.held_until, self.held_for, user_id, now)
+
+
+def held_from(held_until: datetime | None, held_for: Sequence[str], user_id: str, now: datetime) -> bool:
+    """Quiet hours: a message held for `user_id` until `held_until` is not theirs to see yet."""
+    return held_until is not None and now < held_until and user_id in held_for
+
+
+@dataclass(frozen=True)
+class Report:
+    """A member's report of a message to the school's moderators (one per reporter and message)."""
+
+    report_id: str
+    chat_id: str
+    seq: int
+    reporter: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common import safety
-from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
+from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from parta_common.integers import MAX_CURSOR, check_int
 
 from chat.domain.model import (
@@ -138,6 +138,19 @@ def ensure_can_delete(message: Message, member: Member, now: datetime, window: t
         raise PermissionDenied("only the author or a moderator deletes a message", reason="NOT_AUTHOR")
     if now - message.sent_at > window:
         raise FailedPrecondition("the delete window has passed", reason="EDIT_WINDOW_PASSED")
+
+
+def ensure_found(message: Message | None) -> Message:
+    if message is None:
+        raise NotFound("no such message", reason="MESSAGE_NOT_FOUND")
+    return message
+
+
+def ensure_visible(message: Message | None, user_id: str, now: datetime) -> Message:
+    """A message held by quiet hours is not there yet for the person it is held from."""
+    if message is None or message.held_from(user_id, now):
+        raise NotFound("no such message", reason="MESSAGE_NOT_FOUND")
+    return message
 
 
 def ensure_moderator(member: Member) -> None:

@@ -5,36 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from parta.identity.v1 import events_pb2
-from parta_common.events.envelope import OutboxRecord, make_envelope, outbox_record
-from parta_common.grpc.context import correlation_id
+from parta_common.events import topics
+from parta_common.events.envelope import OutboxRecord
+from parta_common.events.writer import Aggregate, OutboxWriter
+from parta_common.timestamps import ts
 
+from identity.codecs import AGE_BAND_TO_PB, CONSENT_TO_PB
 from identity.domain import events as ev
 
-TOPIC = "identity.user.v1"
 PRODUCER = "identity"
-
-CONSENT_TO_PB = {
-    ev.ConsentState.UNSPECIFIED: events_pb2.CONSENT_STATE_UNSPECIFIED,
-    ev.ConsentState.NOT_REQUIRED: events_pb2.CONSENT_STATE_NOT_REQUIRED,
-    ev.ConsentState.AWAITING_GUARDIAN: events_pb2.CONSENT_STATE_AWAITING_GUARDIAN,
-    ev.ConsentState.GRANTED: events_pb2.CONSENT_STATE_GRANTED,
-}
-
-AGE_BAND_TO_PB = {
-    ev.AgeBand.UNSPECIFIED: events_pb2.AGE_BAND_UNSPECIFIED,
-    ev.AgeBand.BELOW_CONSENT_AGE: events_pb2.AGE_BAND_BELOW_CONSENT_AGE,
-    ev.AgeBand.MINOR: events_pb2.AGE_BAND_MINOR,
-    ev.AgeBand.ADULT: events_pb2.AGE_BAND_ADULT,
-}
-
-
-def _ts(when: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
 
 
 def snapshot_pb(s: ev.ProfileSnapshot) -> events_pb2.ProfileSnapshot:
@@ -57,7 +38,7 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
     match event:
         case ev.UserRegistered():
             return events_pb2.UserRegistered(
-                user_id=event.user_id, registered_at=_ts(event.registered_at)
+                user_id=event.user_id, registered_at=ts(event.registered_at)
             ), event.user_id
         case ev.ProfileCreated():
             return events_pb2.ProfileCreated(profile=snapshot_pb(event.profile)), event.profile.user_id
@@ -100,8 +81,8 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
             return (
                 events_pb2.AccountDeleted(
                     user_id=event.user_id,
-                    deleted_at=_ts(event.deleted_at),
-                    expires_at=_ts(event.deleted_at + token_life),
+                    deleted_at=ts(event.deleted_at),
+                    expires_at=ts(event.deleted_at + token_life),
                 ),
                 event.user_id,
             )
@@ -137,7 +118,7 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
                 events_pb2.SessionRevoked(
                     user_id=event.user_id,
                     session_id=event.session_id,
-                    expires_at=_ts(event.revoked_at + token_life),
+                    expires_at=ts(event.revoked_at + token_life),
                     reason=event.reason,
                 ),
                 event.user_id,
@@ -148,9 +129,8 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
 class UserEventMapper:
     """Builds outbox records for a user document's events; versions continue the document's."""
 
-    def __init__(self, topic: str, now: Callable[[], datetime], *, token_ttl_seconds: int = 300):
-        self.topic = topic
-        self._now = now
+    def __init__(self, topic: Callable[[str], str], now: Callable[[], datetime], *, token_ttl_seconds: int = 300):
+        self._writer = OutboxWriter(PRODUCER, topic, now)
         self._token_ttl = token_ttl_seconds
 
     def records(
@@ -161,17 +141,11 @@ class UserEventMapper:
         *,
         aggregate_type: str = "user",
     ) -> list[OutboxRecord]:
-        out = []
-        for offset, event in enumerate(events):
-            payload, _key = to_message(event, self._token_ttl)
-            envelope = make_envelope(
-                payload,
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                aggregate_version=first_version + offset,
-                producer=PRODUCER,
-                occurred_at=self._now(),
-                correlation_id=correlation_id(),
+        return [
+            self._writer.record(
+                to_message(event, self._token_ttl)[0],
+                topic=topics.IDENTITY_USER,
+                aggregate=Aggregate(aggregate_type, aggregate_id, first_version + offset),
             )
-            out.append(outbox_record(self.topic, envelope))
-        return out
+            for offset, event in enumerate(events)
+        ]

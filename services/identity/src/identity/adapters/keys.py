@@ -40,7 +40,7 @@ def public_bytes(material: SigningKeyMaterial) -> bytes:
     )
 
 
-def _ts(value: str | None) -> datetime | None:
+def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(UTC) if value else None
 
 
@@ -63,8 +63,8 @@ def keyring_from_json(items: Any) -> Keyring:
     for item in items:
         try:
             seed = base64.b64decode(item["private_key"], validate=True)
-            created = _ts(item.get("created_at")) or datetime.fromtimestamp(0, UTC)
-            keys.append(SigningKeyMaterial(str(item["kid"]), seed, created, _ts(item.get("retired_at"))))
+            created = _parse_time(item.get("created_at")) or datetime.fromtimestamp(0, UTC)
+            keys.append(SigningKeyMaterial(str(item["kid"]), seed, created, _parse_time(item.get("retired_at"))))
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise ValueError("each signing key needs kid and a base64 private_key") from exc
         if len(seed) != 32 or not keys[-1].key_id:
@@ -145,6 +145,10 @@ class KeyringHolder:
         ring.current()
         self._private = {k.key_id: Ed25519PrivateKey.from_private_bytes(k.private_key) for k in ring.keys}
         self.ring = ring
+
+    async def reload_from(self, store: MongoKeyStore) -> None:
+        """Development: pick up a rotation `python -m identity rotate-keys` wrote to the database."""
+        self.replace(await store.load_or_create_keyring())
 
     # TokenIssuer
     def issue(self, user_id: str, session_id: str, phone: str, now: datetime) -> IssuedToken:

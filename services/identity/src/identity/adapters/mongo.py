@@ -1,7 +1,7 @@
 """MongoDB repositories: users (with their outbox), challenges, sessions, rate limits, memberships.
 
 Every aggregate document carries `version`; a save matches the version it read, so concurrent
-writers never overwrite each other (the loser gets Aborted CONCURRENT_UPDATE and retries).
+writers never overwrite each other (the loser gets ConcurrentChange, reason CONCURRENT_CHANGE, and retries).
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from parta_common.errors import Aborted
+from parta_common.errors import Aborted, ConcurrentChange
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
 from parta_common.ids import new_id
-from parta_common.mongo import insert_claiming_keys
+from parta_common.mongo import apply_versioned, insert_claiming_keys
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from identity.adapters.events import UserEventMapper
-from identity.app.ports import PhoneCodeSlot
+from identity.app.ports import MembershipFact, PhoneCodeSlot
 from identity.domain.challenges import Challenge, ChallengeState
 from identity.domain.events import AgeBand, ConsentState
 from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
@@ -92,8 +92,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _conflict() -> Aborted:
-    return Aborted("the record changed concurrently; retry", reason="CONCURRENT_UPDATE")
+def _conflict() -> ConcurrentChange:
+    return ConcurrentChange()
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -503,38 +503,17 @@ class MongoMembershipDirectory:
     def __init__(self, database: AsyncDatabase[Doc]):
         self._c = database[MEMBERSHIPS]
 
-    async def apply(
-        self,
-        membership_id: str,
-        version: int,
-        *,
-        school_id: str,
-        user_id: str,
-        active: bool,
-        is_parent: bool,
-        child_user_id: str,
-        is_admin: bool = False,
-    ) -> bool:
+    async def apply(self, fact: MembershipFact, version: int) -> bool:
         """Idempotent upsert by membership id that ignores versions older than the stored one."""
-        try:
-            result = await self._c.update_one(
-                {"_id": membership_id, "version": {"$lt": version}},
-                {
-                    "$set": {
-                        "school_id": school_id,
-                        "user_id": user_id,
-                        "active": active,
-                        "is_parent": is_parent,
-                        "is_admin": is_admin,
-                        "child_user_id": child_user_id,
-                        "version": version,
-                    }
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # stored version is newer or equal: a replay or a late duplicate
-        return result.matched_count > 0 or result.upserted_id is not None
+        fields = {
+            "school_id": fact.school_id,
+            "user_id": fact.user_id,
+            "active": fact.active,
+            "is_parent": fact.is_parent,
+            "is_admin": fact.is_admin,
+            "child_user_id": fact.child_user_id,
+        }
+        return await apply_versioned(self._c, fact.membership_id, version, {"$set": fields})
 
     async def forget_user(self, user_id: str) -> None:
         await self._c.update_many({"user_id": user_id}, {"$set": {"active": False}})

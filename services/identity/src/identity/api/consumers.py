@@ -6,50 +6,46 @@ from __future__ import annotations
 import structlog
 from parta.common.v1 import envelope_pb2
 from parta.school.v1 import events_pb2 as school_pb2
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
-from parta_common.events.envelope import unpack
+from parta_common.events.router import EventRouter
 from parta_common.kit import Infrastructure
 from parta_common.settings import ServiceSettings
 
-from identity.adapters.mongo import MongoMembershipDirectory
+from identity.app.ports import MembershipFact, MembershipProjection
 
 log = structlog.get_logger("identity.consumers")
 
-MEMBERSHIP_TOPIC = "school.membership.v1"
+MembershipEvent = school_pb2.MemberJoined | school_pb2.MemberRoleChanged | school_pb2.MemberLeft
 
 
 class MembershipProjector:
-    def __init__(self, directory: MongoMembershipDirectory):
-        self._directory = directory
+    def __init__(self, projection: MembershipProjection):
+        self._projection = projection
 
-    async def handle(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        event_type = envelope.event_type
-        if event_type in (
-            school_pb2.MemberJoined.DESCRIPTOR.full_name,
-            school_pb2.MemberRoleChanged.DESCRIPTOR.full_name,
-        ):
-            cls = school_pb2.MemberJoined if event_type.endswith("MemberJoined") else school_pb2.MemberRoleChanged
-            membership = unpack(envelope, cls).membership  # type: ignore[attr-defined]
-            active = True
-        elif event_type == school_pb2.MemberLeft.DESCRIPTOR.full_name:
-            membership = unpack(envelope, school_pb2.MemberLeft).membership  # type: ignore[attr-defined]
-            active = False
-        else:
-            return  # other membership events (verification, join requests) do not concern identity
-        if not membership.membership_id or not membership.user_id or not membership.school_id:
+    def router(self) -> EventRouter:
+        # Other membership events (verification, join requests) do not concern identity.
+        router = EventRouter()
+        router.register(school_pb2.MemberJoined, self.on_membership)
+        router.register(school_pb2.MemberRoleChanged, self.on_membership)
+        router.register(school_pb2.MemberLeft, self.on_membership)
+        return router
+
+    async def on_membership(self, event: MembershipEvent, envelope: envelope_pb2.EventEnvelope) -> None:
+        m = event.membership
+        if not m.membership_id or not m.user_id or not m.school_id:
             log.warning("membership_event_incomplete", event_id=envelope.event_id)
             return
-        await self._directory.apply(
-            membership.membership_id,
-            int(envelope.aggregate_version),
-            school_id=membership.school_id,
-            user_id=membership.user_id,
-            active=active,
-            is_parent=membership.school_role == school_pb2.SCHOOL_ROLE_PARENT
-            or membership.class_role == school_pb2.CLASS_ROLE_PARENT,
-            child_user_id=membership.child_user_id,
-            is_admin=membership.school_role == school_pb2.SCHOOL_ROLE_ADMIN,
+        fact = MembershipFact(
+            membership_id=m.membership_id,
+            school_id=m.school_id,
+            user_id=m.user_id,
+            active=not isinstance(event, school_pb2.MemberLeft),
+            is_parent=m.school_role == school_pb2.SCHOOL_ROLE_PARENT or m.class_role == school_pb2.CLASS_ROLE_PARENT,
+            child_user_id=m.child_user_id,
+            is_admin=m.school_role == school_pb2.SCHOOL_ROLE_ADMIN,
         )
+        await self._projection.apply(fact, int(envelope.aggregate_version))
 
 
 def membership_consumer(
@@ -58,8 +54,8 @@ def membership_consumer(
     return EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}{group}",
-        topics=[settings.topic(MEMBERSHIP_TOPIC)],
-        handler=projector.handle,
+        topics=[settings.topic(topics.SCHOOL_MEMBERSHIP)],
+        handler=projector.router(),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
+from parta_common.workers import PeriodicWorker
 from prometheus_client import CollectorRegistry, Counter
 
 from identity.app.age_bands import AgeBandReport, AgeBands
@@ -28,10 +26,8 @@ class AgeBandCheck:
         first_delay: float = 5.0,
     ):
         self._age_bands = age_bands
-        self._interval = interval
-        self._first_delay = first_delay
         self._service = service
-        self._task: asyncio.Task[None] | None = None
+        self._worker = PeriodicWorker("age-band-check", self.run_once, interval, first_delay=first_delay)
         self._changes = Counter(
             "parta_identity_age_band_changes_total",
             "People moved to another age band by the periodic check",
@@ -46,7 +42,7 @@ class AgeBandCheck:
         )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="age-band-check")
+        await self._worker.start()
 
     async def run_once(self) -> AgeBandReport | None:
         try:
@@ -60,14 +56,5 @@ class AgeBandCheck:
         log.info("age_band_check_done", checked=report.checked, changed=report.changed)
         return report
 
-    async def _loop(self) -> None:
-        await asyncio.sleep(self._first_delay)
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self._interval)
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._worker.stop()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 from parta.identity.v1 import keys_pb2, keys_pb2_grpc
 
-from identity.adapters.keys import KeyringHolder
+from identity.app.ports import PublishedKeys
 
 
 class SigningKeyServicer(keys_pb2_grpc.SigningKeyServiceServicer):
-    def __init__(self, keys: KeyringHolder):
+    def __init__(self, keys: PublishedKeys):
         self._keys = keys
 
     async def ListSigningKeys(

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from google.protobuf import timestamp_pb2
 from parta.identity.v1 import auth_pb2, events_pb2, guardians_pb2, profiles_pb2
+from parta_common.timestamps import ts
 
-from identity.adapters.events import CONSENT_TO_PB
+from identity.codecs import CONSENT_TO_PB
 from identity.domain.guardians import GuardianLink, LinkState
 from identity.domain.sessions import Session
 from identity.domain.users import User
-
-
-def ts(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
 
 
 def profile_pb(user: User, today: date) -> profiles_pb2.Profile:

@@ -7,9 +7,9 @@ from parta.identity.v1 import profiles_pb2, profiles_pb2_grpc
 from parta_common.clock import Clock
 from parta_common.grpc.context import require_principal
 
-from identity.adapters.events import AGE_BAND_TO_PB, CONSENT_TO_PB
 from identity.api.mappers import display_name_pb, profile_pb
 from identity.app.profiles import ProfileInput, Profiles
+from identity.codecs import AGE_BAND_TO_PB, CONSENT_TO_PB
 
 
 class ProfileServicer(profiles_pb2_grpc.ProfileServiceServicer):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument
+from parta_common.retries import with_retries
 
-from identity.app.common import user_not_found, with_retries
+from identity.app.common import user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SessionRepository, UserRepository
 from identity.domain.sessions import RevokeReason, Session
@@ -48,7 +50,7 @@ class Accounts:
         # Sessions first: from this moment no token of this user passes identity's own check.
         await self.sessions.revoke_all(user_id, RevokeReason.ACCOUNT_DELETED, now)
         for child in await self.users.children_of(user_id):
-            await with_retries(lambda c=child: self._unlink_child(c.id, user_id))
+            await with_retries(partial(self._unlink_child, child.id, user_id))
 
         async def erase() -> None:
             user = await self.users.get(user_id)

@@ -9,8 +9,8 @@ from datetime import date
 import structlog
 from parta_common.clock import Clock
 from parta_common.errors import Aborted
+from parta_common.retries import with_retries
 
-from identity.app.common import with_retries
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import UserRepository
 from identity.domain.profiles import age_band_rule

@@ -1,39 +1,12 @@
-"""Helpers shared by use cases: validation of small inputs, optimistic-concurrency retries."""
+"""Helpers shared by identity's use cases. Ids, request ids, retries and derived ids are the kit's
+(parta_common.validation, .retries, .ids); identity asks ids it minted to be UUIDs (`uuid=True`)."""
 
 from __future__ import annotations
 
 import unicodedata
-import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-from parta_common.errors import Aborted, InvalidArgument, NotFound
-
-T = TypeVar("T")
-
-MAX_ID_LENGTH = 64
-MAX_REQUEST_ID_LENGTH = 64
-
-
-def check_id(value: str, field: str, *, required: bool = True) -> str:
-    if not value:
-        if required:
-            raise InvalidArgument.field(field, "must not be empty")
-        return ""
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidArgument.field(field, f"must be at most {MAX_ID_LENGTH} characters")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise InvalidArgument.field(field, "is not an id") from exc
-
-
-def check_request_id(value: str, field: str = "request_id") -> str:
-    if len(value) > MAX_REQUEST_ID_LENGTH:
-        raise InvalidArgument.field(field, f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
-    if any(not ch.isprintable() or ch.isspace() for ch in value):
-        raise InvalidArgument.field(field, "must be printable without spaces")
-    return value
+from parta_common.errors import InvalidArgument, NotFound
+from parta_common.validation import has_control_chars
 
 
 def check_label(value: str, field: str, max_length: int, default: str) -> str:
@@ -42,25 +15,9 @@ def check_label(value: str, field: str, max_length: int, default: str) -> str:
         return default
     if len(text) > max_length:
         raise InvalidArgument.field(field, f"must be at most {max_length} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    if has_control_chars(text):
         raise InvalidArgument.field(field, "must not contain control characters")
     return text
-
-
-def derived_id(scope: str, actor: str, request_id: str) -> str:
-    """The same id for the same client retry (idempotent creates)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parta-identity:{scope}:{actor}:{request_id}"))
-
-
-async def with_retries(operation: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Re-run a read-modify-write when a concurrent writer won (Aborted CONCURRENT_UPDATE)."""
-    for attempt in range(attempts):
-        try:
-            return await operation()
-        except Aborted as exc:
-            if exc.reason != "CONCURRENT_UPDATE" or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def user_not_found() -> NotFound:

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 from parta_common.clock import Clock
 from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from parta_common.retries import with_retries
+from parta_common.validation import require_id
 
-from identity.app.common import check_id, user_not_found, with_retries
+from identity.app.common import user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, RateLimiter, UserRepository
 from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
@@ -131,7 +133,7 @@ class Guardians:
         return code, await with_retries(attempt)
 
     async def confirm(self, child_id: str, guardian_id: str) -> LinkView:
-        guardian_id = check_id(guardian_id, "guardian_user_id")
+        guardian_id = require_id(guardian_id, "guardian_user_id", uuid=True)
 
         async def attempt() -> LinkView:
             child = await self._load(child_id)
@@ -144,7 +146,7 @@ class Guardians:
         return await with_retries(attempt)
 
     async def set_consent(self, guardian_id: str, child_id: str, granted: bool) -> LinkView:
-        child_id = check_id(child_id, "child_user_id")
+        child_id = require_id(child_id, "child_user_id", uuid=True)
 
         async def attempt() -> LinkView:
             child = await self.users.get(child_id)
@@ -158,8 +160,8 @@ class Guardians:
         return await with_retries(attempt)
 
     async def unlink(self, caller_id: str, guardian_id: str, child_id: str) -> None:
-        guardian_id = check_id(guardian_id, "guardian_user_id")
-        child_id = check_id(child_id, "child_user_id")
+        guardian_id = require_id(guardian_id, "guardian_user_id", uuid=True)
+        child_id = require_id(child_id, "child_user_id", uuid=True)
         if caller_id not in (guardian_id, child_id):
             raise PermissionDenied("only the guardian or the child may unlink", reason="NOT_PARTY_TO_LINK")
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from identity.domain.challenges import Challenge
+from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User
 
@@ -34,7 +35,7 @@ class UserRepository(Protocol):
 
     async def save(self, user: User) -> None:
         """Write the user and its pending events if nobody else changed it since it was read;
-        raises Aborted(reason="CONCURRENT_UPDATE") otherwise. Clears `user.events`."""
+        raises ConcurrentChange (reason CONCURRENT_CHANGE) otherwise. Clears `user.events`."""
         ...
 
 
@@ -121,3 +122,30 @@ class MembershipDirectory(Protocol):
     async def is_admin_over(self, admin_id: str, user_id: str) -> bool:
         """`admin_id` is an active admin of a school where `user_id` is an active member."""
         ...
+
+
+@dataclass(frozen=True)
+class MembershipFact:
+    """What identity keeps of one school membership (from school.membership.v1)."""
+
+    membership_id: str
+    school_id: str
+    user_id: str
+    active: bool
+    is_parent: bool
+    child_user_id: str
+    is_admin: bool = False
+
+
+class MembershipProjection(Protocol):
+    """The write side of identity's membership projection (the consumer of school's events)."""
+
+    async def apply(self, fact: MembershipFact, version: int) -> bool:
+        """Stores `fact` unless the stored version is `version` or newer; False when ignored."""
+        ...
+
+
+class PublishedKeys(Protocol):
+    """The signing keys whose public halves identity publishes (SigningKeyService)."""
+
+    def published(self) -> list[tuple[SigningKeyMaterial, bytes]]: ...

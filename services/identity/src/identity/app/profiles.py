@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from parta_common.clock import Clock
 from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
+from parta_common.retries import with_retries
+from parta_common.validation import require_id, require_request_id
 
-from identity.app.common import check_id, check_request_id, user_not_found, with_retries
+from identity.app.common import user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
 from identity.domain.guardians import LinkState
@@ -39,7 +41,7 @@ class Profiles:
         return user
 
     async def create_profile(self, user_id: str, data: ProfileInput, request_id: str) -> User:
-        request_id = check_request_id(request_id)
+        request_id = require_request_id(request_id, required=False)
         today = self.clock.now().date()
         profile = new_profile(data.first_name, data.last_name, data.patronymic, data.birth_date, today)
 
@@ -89,7 +91,7 @@ class Profiles:
         raise NotFound("no birth-date change waits for your confirmation", reason="BIRTH_DATE_CHANGE_NOT_FOUND")
 
     async def confirm_birth_date_change(self, caller_id: str, user_id: str, birth_date: str) -> User:
-        user_id = check_id(user_id, "user_id")
+        user_id = require_id(user_id, "user_id", uuid=True)
         v = Violations()
         expected = parse_birth_date(birth_date, "birth_date", v, self.clock.now().date())
         v.raise_if_any()
@@ -105,7 +107,7 @@ class Profiles:
         return await with_retries(attempt)
 
     async def decline_birth_date_change(self, caller_id: str, user_id: str) -> None:
-        user_id = check_id(user_id, "user_id")
+        user_id = require_id(user_id, "user_id", uuid=True)
 
         async def attempt() -> None:
             user = await self._load(user_id)
@@ -120,7 +122,7 @@ class Profiles:
         Anyone else is left out silently, so the answer does not reveal who exists."""
         if len(user_ids) > MAX_BATCH:
             raise InvalidArgument.field("user_ids", f"at most {MAX_BATCH} ids")
-        wanted = list(dict.fromkeys(check_id(u, f"user_ids[{i}]") for i, u in enumerate(user_ids)))
+        wanted = list(dict.fromkeys(require_id(u, f"user_ids[{i}]", uuid=True) for i, u in enumerate(user_ids)))
         if not wanted:
             return []
         caller = await self._load(caller_id)

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from parta_common.clock import Clock
 from parta_common.errors import FailedPrecondition, NotFound, ResourceExhausted, Unauthenticated, Unavailable
-from parta_common.ids import new_id
+from parta_common.ids import IDEMPOTENCY, new_id
+from parta_common.retries import with_retries
+from parta_common.validation import require_id, require_request_id
 
-from identity.app.common import check_id, check_label, check_request_id, derived_id, with_retries
+from identity.app.common import check_label
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import (
     ChallengeRepository,
@@ -96,12 +98,12 @@ class SignIn:
 
     async def request_code(self, raw_phone: str, request_id: str, client_address: str) -> CodeRequested:
         phone = normalize_phone(raw_phone)
-        request_id = check_request_id(request_id)
+        request_id = require_request_id(request_id, required=False)
         now = self.clock.now()
         cooldown = self.policy.code.resend_cooldown_seconds
         if request_id:
             # A retried request (lost response) gets the same challenge and no second SMS.
-            existing = await self.challenges.get(derived_id("challenge", phone, request_id))
+            existing = await self.challenges.get(IDEMPOTENCY.derive("challenge", phone, request_id))
             if existing is not None and existing.state is ChallengeState.PENDING and now < existing.expires_at:
                 left = cooldown - (now - existing.created_at).total_seconds()
                 return CodeRequested(existing.id, max(int(left + 0.999), 0), existing.expires_at)
@@ -128,7 +130,7 @@ class SignIn:
                 retry_after_seconds=slot.cap_wait,
                 reason="DAILY_CODE_CAP",
             )
-        challenge_id = derived_id("challenge", phone, request_id) if request_id else new_id()
+        challenge_id = IDEMPOTENCY.derive("challenge", phone, request_id) if request_id else new_id()
         code = new_code()
         challenge = Challenge.issue(
             challenge_id, phone, self.hasher.hash("code", challenge_id, code), now, self.policy.code
@@ -146,7 +148,7 @@ class SignIn:
         return CodeRequested(challenge_id, cooldown, challenge.expires_at)
 
     async def verify_code(self, challenge_id: str, code: str, device_name: str) -> SignedIn:
-        challenge_id = check_id(challenge_id, "challenge_id")
+        challenge_id = require_id(challenge_id, "challenge_id", uuid=True)
         code = validate_code_format(code)
         device = check_label(device_name, "device_name", MAX_DEVICE_NAME, default="unknown device")
         policy = self.policy.code
@@ -223,7 +225,7 @@ class SignIn:
         return await self.sessions.list_active(user_id)
 
     async def revoke_session(self, user_id: str, session_id: str) -> None:
-        session_id = check_id(session_id, "session_id")
+        session_id = require_id(session_id, "session_id", uuid=True)
 
         async def attempt() -> None:
             session = await self.sessions.get(session_id)

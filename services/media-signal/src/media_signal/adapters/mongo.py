@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf.message import Message
 from parta.media_signal.v1 import events_pb2
-from parta_common.errors import Aborted
-from parta_common.events.envelope import make_envelope, outbox_record
+from parta_common.errors import ConcurrentChange
+from parta_common.events.envelope import OutboxRecord
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
-from parta_common.mongo import Document
+from parta_common.events.writer import Aggregate, OutboxWriter
+from parta_common.mongo import Document, apply_versioned
 from parta_common.safety import PolicyRow, SchoolPolicy
+from parta_common.timestamps import ts
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -45,15 +49,6 @@ def indexes() -> dict[str, list[IndexModel]]:
     }
 
 
-def _ts(when: datetime | None) -> Any:
-    from google.protobuf import timestamp_pb2
-
-    stamp = timestamp_pb2.Timestamp()
-    if when is not None:
-        stamp.FromDatetime(when)
-    return stamp
-
-
 def room_snapshot(room: Room) -> events_pb2.RoomSnapshot:
     snap = events_pb2.RoomSnapshot(
         room_id=room.room_id,
@@ -64,24 +59,24 @@ def room_snapshot(room: Room) -> events_pb2.RoomSnapshot:
         host_user_id=room.host_user_id,
     )
     if room.scheduled_for is not None:
-        snap.scheduled_for.CopyFrom(_ts(room.scheduled_for))
+        snap.scheduled_for.CopyFrom(ts(room.scheduled_for))
     return snap
 
 
-def event_message(event: object) -> Any:
+def event_message(event: object) -> Message:
     if isinstance(event, events.RoomScheduled):
         return events_pb2.RoomScheduled(room=room_snapshot(event.room))
     if isinstance(event, events.RoomStarted):
-        return events_pb2.RoomStarted(room=room_snapshot(event.room), started_at=_ts(event.started_at))
+        return events_pb2.RoomStarted(room=room_snapshot(event.room), started_at=ts(event.started_at))
     if isinstance(event, events.RoomEnded):
         return events_pb2.RoomEnded(
             room=room_snapshot(event.room),
-            ended_at=_ts(event.ended_at),
+            ended_at=ts(event.ended_at),
             attendance=[
                 events_pb2.AttendanceRecord(
                     user_id=user_id,
-                    first_joined_at=_ts(entry.first_joined_at),
-                    last_left_at=_ts(entry.last_left_at),
+                    first_joined_at=ts(entry.first_joined_at),
+                    last_left_at=ts(entry.last_left_at),
                     total_seconds=round(entry.total_seconds),
                 )
                 for user_id, entry in sorted(event.attendance.items())
@@ -89,14 +84,14 @@ def event_message(event: object) -> Any:
         )
     if isinstance(event, events.ParticipantJoined):
         return events_pb2.ParticipantJoined(
-            room_id=event.room_id, school_id=event.school_id, user_id=event.user_id, joined_at=_ts(event.joined_at)
+            room_id=event.room_id, school_id=event.school_id, user_id=event.user_id, joined_at=ts(event.joined_at)
         )
     if isinstance(event, events.ParticipantLeft):
         return events_pb2.ParticipantLeft(
             room_id=event.room_id,
             school_id=event.school_id,
             user_id=event.user_id,
-            left_at=_ts(event.left_at),
+            left_at=ts(event.left_at),
             reason=event.reason,
         )
     raise TypeError(f"not a room event: {type(event).__name__}")
@@ -172,23 +167,22 @@ def room_from_doc(doc: Document) -> Room:
 
 class MongoRoomRepository:
     def __init__(self, database: AsyncDatabase[Document], topic: str, *, on_write: Any = None):
+        """`topic`: the room topic with the deployment's prefix (settings.topic(topics.MEDIA_SIGNAL_ROOM))."""
         self._rooms = database[ROOMS]
         self._topic = topic
+        self._writer = OutboxWriter(PRODUCER)
         self._on_write = on_write  # the outbox relay's notify()
 
-    def _records(self, room: Room, evts: list[object], base_version: int, now: datetime) -> list[Any]:
-        records = []
-        for offset, event in enumerate(evts):
-            envelope = make_envelope(
+    def _records(self, room: Room, evts: list[object], base_version: int, now: datetime) -> list[OutboxRecord]:
+        return [
+            self._writer.record(
                 event_message(event),
-                aggregate_type="room",
-                aggregate_id=room.room_id,
-                aggregate_version=base_version + offset,
-                producer=PRODUCER,
+                topic=self._topic,
+                aggregate=Aggregate("room", room.room_id, base_version + offset),
                 occurred_at=now,
             )
-            records.append(outbox_record(self._topic, envelope))
-        return records
+            for offset, event in enumerate(evts)
+        ]
 
     def _wrote(self) -> None:
         if self._on_write is not None:
@@ -216,7 +210,7 @@ class MongoRoomRepository:
         update = merge_updates({"$set": fields}, outbox_push(self._records(room, evts, expected_version + 1, now)))
         result = await self._rooms.update_one({"_id": room.room_id, "version": expected_version}, update)
         if result.matched_count == 0:
-            raise Aborted("the room changed concurrently; retry", reason="ROOM_VERSION_CONFLICT")
+            raise ConcurrentChange("the room changed concurrently; retry")
         self._wrote()
 
     async def claim(self, room_id: str, replica: str, address: str, lease_until: datetime, now: datetime) -> Owner:
@@ -254,6 +248,43 @@ class MongoSchoolPolicies:
         docs = await self._schools.find(query, {"policy": 1, "version": 1}).to_list()
         # A school projected without a policy has the defaults.
         return [(d["_id"], SchoolPolicy.from_settings(d.get("policy") or {}), int(d.get("version", 0))) for d in docs]
+
+
+class MongoDirectoryProjection:
+    """The projections of school's and identity's events (app.ports.DirectoryProjection), each
+    write versioned by the event's aggregate version (parta_common.mongo.apply_versioned)."""
+
+    def __init__(self, database: AsyncDatabase[Document]):
+        self._memberships = database[MEMBERSHIPS]
+        self._classes = database[CLASSES]
+        self._schools = database[SCHOOLS]
+        self._profiles = database[PROFILES]
+
+    async def school_policy(self, school_id: str, policy: SchoolPolicy, version: int) -> None:
+        # policy_at: when this row last changed, for PolicySync on the other replicas.
+        fields = {"policy": asdict(policy), "policy_at": datetime.now(UTC)}
+        await apply_versioned(self._schools, school_id, version, {"$set": fields})
+
+    async def school_class(self, class_id: str, school_id: str, title: str, archived: bool, version: int) -> None:
+        fields = {"school_id": school_id, "title": title, "archived": archived}
+        await apply_versioned(self._classes, class_id, version, {"$set": fields})
+
+    async def membership(self, membership_id: str, membership: Membership, active: bool, version: int) -> None:
+        fields = {
+            "school_id": membership.school_id,
+            "user_id": membership.user_id,
+            "school_role": membership.school_role,
+            "class_id": membership.class_id,
+            "class_role": membership.class_role,
+            "child_user_id": membership.child_user_id,
+            "verified": membership.verified,
+            "active": active,
+        }
+        await apply_versioned(self._memberships, membership_id, version, {"$set": fields})
+
+    async def person(self, user_id: str, *, awaiting_guardian: bool, has_profile: bool, version: int) -> None:
+        fields = {"awaiting_guardian": awaiting_guardian, "has_profile": has_profile}
+        await apply_versioned(self._profiles, user_id, version, {"$set": fields})
 
 
 class MongoMembershipDirectory:

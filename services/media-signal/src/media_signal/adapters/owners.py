@@ -15,12 +15,7 @@ from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
 from parta_common import errors
 from parta_common.grpc.context import correlation_id
 
-from media_signal.app.ports import OwnerUnreachable
-
-# Set on a forwarded call: its receiver never forwards it again (no ping-pong while leases move).
-# A client that sets it gains nothing: the call is still authenticated and authorized, it only
-# skips the forwarding.
-FORWARDED_BY = "x-parta-forwarded-by"
+from media_signal.app.ports import FORWARDED_BY, OwnerUnreachable
 
 _ERRORS: dict[grpc.StatusCode, type[errors.DomainError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,

@@ -1,21 +1,18 @@
 """Projections that decide who may join which room: school classes and memberships from school's
-events, and each person's consent state from identity's."""
+events, and each person's consent state from identity's. The handlers map events to the
+`DirectoryProjection` port (versioned writes: replays are no-ops)."""
 
 from __future__ import annotations
-
-from dataclasses import asdict
-from datetime import UTC, datetime
-from typing import Any
 
 from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as school_pb2
-from parta_common.events.envelope import unpack
-from parta_common.mongo import Document, apply_versioned
+from parta_common.events import topics
+from parta_common.events.router import EventRouter
 from parta_common.safety import PolicyBook, SchoolPolicy
-from pymongo.asynchronous.database import AsyncDatabase
 
-from media_signal.adapters.mongo import CLASSES, MEMBERSHIPS, PROFILES, SCHOOLS
+from media_signal.app.ports import DirectoryProjection
+from media_signal.domain.rooms import Membership
 
 SCHOOL_ROLES = {
     school_pb2.SCHOOL_ROLE_ADMIN: "admin",
@@ -30,16 +27,21 @@ CLASS_ROLES = {
     school_pb2.CLASS_ROLE_PARENT: "parent",
     school_pb2.CLASS_ROLE_STAFF: "staff",
 }
-TOPICS = ("school.school.v1", "school.class.v1", "school.membership.v1", "identity.user.v1")
-# Every event of school.school.v1 carries the whole SchoolSnapshot (its communication policy too).
-SCHOOL_SNAPSHOT_EVENTS = (
-    "SchoolCreated",
-    "SchoolUpdated",
-    "AdminSeatVacated",
-    "AdminSeatFilled",
-    "AcademicYearStarted",
-)
+TOPICS = (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER)
 AWAITING = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
+
+Envelope = envelope_pb2.EventEnvelope
+# Every event of school.school.v1 carries the whole SchoolSnapshot (its communication policy too).
+SchoolSnapshotEvent = (
+    school_pb2.SchoolCreated
+    | school_pb2.SchoolUpdated
+    | school_pb2.AdminSeatVacated
+    | school_pb2.AdminSeatFilled
+    | school_pb2.AcademicYearStarted
+)
+ClassEvent = school_pb2.ClassCreated | school_pb2.ClassUpdated | school_pb2.ClassArchived
+MembershipEvent = school_pb2.MemberJoined | school_pb2.MemberRoleChanged | school_pb2.MemberLeft
+ProfileEvent = identity_pb2.ProfileCreated | identity_pb2.ProfileUpdated
 
 
 def school_policy(p: school_pb2.CommunicationPolicy) -> SchoolPolicy:
@@ -48,66 +50,56 @@ def school_policy(p: school_pb2.CommunicationPolicy) -> SchoolPolicy:
 
 
 class SchoolEventProjector:
-    """Idempotent: every write is versioned by the envelope's aggregate version, so replays are no-ops.
-    A school's policy also goes to this replica's in-memory book at once (`policies`)."""
+    """A school's policy also goes to this replica's in-memory book at once (`policies`)."""
 
-    def __init__(self, database: AsyncDatabase[Document], policies: PolicyBook | None = None):
-        self._memberships = database[MEMBERSHIPS]
-        self._classes = database[CLASSES]
-        self._schools = database[SCHOOLS]
+    def __init__(self, projection: DirectoryProjection, policies: PolicyBook | None = None):
+        self._projection = projection
         self._policies = policies
 
-    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        name = envelope.event_type.rsplit(".", 1)[-1]
-        version = envelope.aggregate_version
-        if name in SCHOOL_SNAPSHOT_EVENTS:
-            carrier: Any = unpack(envelope, getattr(school_pb2, name))
-            school_id, policy = carrier.school.school_id, school_policy(carrier.school.communication_policy)
-            # policy_at: when this row last changed, for PolicySync on the other replicas.
-            fields = {"policy": asdict(policy), "policy_at": datetime.now(UTC)}
-            await apply_versioned(self._schools, school_id, version, {"$set": fields})
-            if self._policies is not None:
-                self._policies.apply(school_id, policy, version)
-        elif name in ("ClassCreated", "ClassUpdated", "ClassArchived"):
-            msg: Any = unpack(envelope, getattr(school_pb2, name))
-            c = msg.__getattribute__("class")
-            await apply_versioned(
-                self._classes,
-                c.class_id,
-                version,
-                {
-                    "$set": {
-                        "school_id": c.school_id,
-                        "title": c.title,
-                        "archived": c.archived or name == "ClassArchived",
-                    }
-                },
-            )
-        elif name in ("MemberJoined", "MemberRoleChanged", "MemberLeft"):
-            msg = unpack(envelope, getattr(school_pb2, name))
-            m = msg.membership
-            await apply_versioned(
-                self._memberships,
-                m.membership_id,
-                version,
-                {
-                    "$set": {
-                        "school_id": m.school_id,
-                        "user_id": m.user_id,
-                        "school_role": SCHOOL_ROLES.get(m.school_role, ""),
-                        "class_id": m.class_id,
-                        "class_role": CLASS_ROLES.get(m.class_role, ""),
-                        # Calls follow the communication policy (guardians reach their child) and
-                        # only verified staff hold lessons: both come with the snapshot.
-                        "child_user_id": m.child_user_id,
-                        "verified": m.verified,
-                        "active": name != "MemberLeft",
-                    }
-                },
-            )
+    def router(self) -> EventRouter:
+        router = EventRouter()
+        router.register(school_pb2.SchoolCreated, self.on_school)
+        router.register(school_pb2.SchoolUpdated, self.on_school)
+        router.register(school_pb2.AdminSeatVacated, self.on_school)
+        router.register(school_pb2.AdminSeatFilled, self.on_school)
+        router.register(school_pb2.AcademicYearStarted, self.on_school)
+        router.register(school_pb2.ClassCreated, self.on_class)
+        router.register(school_pb2.ClassUpdated, self.on_class)
+        router.register(school_pb2.ClassArchived, self.on_class)
+        router.register(school_pb2.MemberJoined, self.on_membership)
+        router.register(school_pb2.MemberRoleChanged, self.on_membership)
+        router.register(school_pb2.MemberLeft, self.on_membership)
         # Other school events do not change who joins a room. Staff verification arrives as
         # MemberRoleChanged snapshots with verified=true (school re-publishes every staff seat),
         # so StaffVerified itself needs no handling here.
+        return router
+
+    async def on_school(self, event: SchoolSnapshotEvent, envelope: Envelope) -> None:
+        school_id, policy = event.school.school_id, school_policy(event.school.communication_policy)
+        await self._projection.school_policy(school_id, policy, envelope.aggregate_version)
+        if self._policies is not None:
+            self._policies.apply(school_id, policy, envelope.aggregate_version)
+
+    async def on_class(self, event: ClassEvent, envelope: Envelope) -> None:
+        c = getattr(event, "class")  # a Python keyword as a field name
+        archived = c.archived or isinstance(event, school_pb2.ClassArchived)
+        await self._projection.school_class(c.class_id, c.school_id, c.title, archived, envelope.aggregate_version)
+
+    async def on_membership(self, event: MembershipEvent, envelope: Envelope) -> None:
+        m = event.membership
+        membership = Membership(
+            user_id=m.user_id,
+            school_id=m.school_id,
+            school_role=SCHOOL_ROLES.get(m.school_role, ""),
+            class_id=m.class_id,
+            class_role=CLASS_ROLES.get(m.class_role, ""),
+            # Calls follow the communication policy (guardians reach their child) and only
+            # verified staff hold lessons: both come with the snapshot.
+            child_user_id=m.child_user_id,
+            verified=m.verified,
+        )
+        active = not isinstance(event, school_pb2.MemberLeft)
+        await self._projection.membership(m.membership_id, membership, active, envelope.aggregate_version)
 
 
 class IdentityEventProjector:
@@ -116,41 +108,41 @@ class IdentityEventProjector:
     write or call"). Versioned by the person's aggregate version, so replays
     and late duplicates never bring back an older state. Nothing else of the profile is kept."""
 
-    def __init__(self, database: AsyncDatabase[Document]):
-        self._profiles = database[PROFILES]
+    def __init__(self, projection: DirectoryProjection):
+        self._projection = projection
 
-    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        name = envelope.event_type.rsplit(".", 1)[-1]
-        if name in ("ProfileCreated", "ProfileUpdated"):
-            msg: Any = unpack(envelope, getattr(identity_pb2, name))
-            user_id, awaiting = msg.profile.user_id, msg.profile.consent_state == AWAITING
-            has_profile = True
-        elif name == "ConsentChanged":
-            msg = unpack(envelope, identity_pb2.ConsentChanged)
-            # Consent changes only for a person with a profile (the birth date decides it).
-            user_id, awaiting, has_profile = msg.user_id, msg.consent_state == AWAITING, True
-        elif name == "AccountDeleted":
-            msg = unpack(envelope, identity_pb2.AccountDeleted)
-            user_id, awaiting, has_profile = msg.user_id, False, False  # school ends the memberships too
-        else:
-            return
-        await apply_versioned(
-            self._profiles,
-            user_id,
-            envelope.aggregate_version,
-            {"$set": {"awaiting_guardian": awaiting, "has_profile": has_profile}},
+    def router(self) -> EventRouter:
+        router = EventRouter()
+        router.register(identity_pb2.ProfileCreated, self.on_profile)
+        router.register(identity_pb2.ProfileUpdated, self.on_profile)
+        router.register(identity_pb2.ConsentChanged, self.on_consent)
+        router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
+        return router
+
+    async def on_profile(self, event: ProfileEvent, envelope: Envelope) -> None:
+        awaiting = event.profile.consent_state == AWAITING
+        await self._person(event.profile.user_id, awaiting, True, envelope)
+
+    async def on_consent(self, event: identity_pb2.ConsentChanged, envelope: Envelope) -> None:
+        # Consent changes only for a person with a profile (the birth date decides it).
+        await self._person(event.user_id, event.consent_state == AWAITING, True, envelope)
+
+    async def on_account_deleted(self, event: identity_pb2.AccountDeleted, envelope: Envelope) -> None:
+        await self._person(event.user_id, False, False, envelope)  # school ends the memberships too
+
+    async def _person(self, user_id: str, awaiting: bool, has_profile: bool, envelope: Envelope) -> None:
+        await self._projection.person(
+            user_id, awaiting_guardian=awaiting, has_profile=has_profile, version=envelope.aggregate_version
         )
 
 
 class Projections:
-    """The one consumer of media-signal: each event goes to the projection of its producer."""
+    """The one consumer of media-signal: each event goes to the projection of its message type."""
 
-    def __init__(self, database: AsyncDatabase[Document], policies: PolicyBook | None = None):
-        self._school = SchoolEventProjector(database, policies)
-        self._identity = IdentityEventProjector(database)
+    def __init__(self, projection: DirectoryProjection, policies: PolicyBook | None = None):
+        self._router = EventRouter()
+        self._router.include(SchoolEventProjector(projection, policies).router())
+        self._router.include(IdentityEventProjector(projection).router())
 
-    async def __call__(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        if envelope.event_type.startswith("parta.identity."):
-            await self._identity(envelope)
-        else:
-            await self._school(envelope)
+    async def __call__(self, envelope: Envelope) -> None:
+        await self._router(envelope)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2
 from parta.media_signal.v1 import events_pb2
 from parta.media_signal.v1 import media_signal_pb2 as pb
 from parta_common.errors import DomainError, FailedPrecondition, InvalidArgument, Violations
 from parta_common.grpc.status import code_of
 from parta_common.pagination import page_offset
+from parta_common.timestamps import ts
 
 from media_signal.app import signals as s
 from media_signal.app.listing import RoomQuery, states_or_default
@@ -42,13 +42,6 @@ HOST_ACTIONS = {
 HOST_ACTIONS_PB = {v: k for k, v in HOST_ACTIONS.items()}
 # Timestamps outside this window are nonsense from a client, not a schedule.
 MIN_TS, MAX_TS = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01
-
-
-def ts(when: datetime | None) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    if when is not None:
-        stamp.FromDatetime(when)
-    return stamp
 
 
 def new_room(request: pb.CreateRoomRequest) -> NewRoom:

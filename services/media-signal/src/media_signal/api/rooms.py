@@ -10,9 +10,9 @@ from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import encode_page_token, page_size
 
-from media_signal.adapters.owners import FORWARDED_BY
 from media_signal.api import mappers
 from media_signal.app.listing import RoomListing
+from media_signal.app.ports import FORWARDED_BY
 from media_signal.app.rooms import RoomUseCases
 
 

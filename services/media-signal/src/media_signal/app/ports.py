@@ -9,7 +9,7 @@ from typing import Protocol
 
 from parta_common.safety import SchoolPolicy
 
-from media_signal.domain.rooms import Access, Grants, Room
+from media_signal.domain.rooms import Access, Grants, Membership, Room
 
 
 class RoomRepository(Protocol):
@@ -44,6 +44,12 @@ class OwnerUnreachable(Exception):
     """The replica holding a room live did not answer (down, partitioned, too slow)."""
 
 
+# Set on a forwarded call: its receiver never forwards it again (no ping-pong while leases move).
+# A client that sets it gains nothing: the call is still authenticated and authorized, it only
+# skips the forwarding. (The metadata key a replica sets when it forwards a call to the room's owner.)
+FORWARDED_BY = "x-parta-forwarded-by"
+
+
 class OwnerReplicas(Protocol):
     """The other signalling replicas, reached over gRPC at the address in a room's lease."""
 
@@ -59,6 +65,22 @@ class Policies(Protocol):
     fed by the school projection): deciding a call never waits for the store to learn it."""
 
     def get(self, school_id: str) -> SchoolPolicy: ...
+
+
+class DirectoryProjection(Protocol):
+    """The write side of the projections `MembershipDirectory` and `Policies` read, fed by school's
+    and identity's events. Every write carries the event's aggregate version and is ignored when
+    the stored one is as new or newer, so replays and late duplicates are no-ops."""
+
+    async def school_policy(self, school_id: str, policy: SchoolPolicy, version: int) -> None: ...
+
+    async def school_class(self, class_id: str, school_id: str, title: str, archived: bool, version: int) -> None: ...
+
+    async def membership(self, membership_id: str, membership: Membership, active: bool, version: int) -> None: ...
+
+    async def person(self, user_id: str, *, awaiting_guardian: bool, has_profile: bool, version: int) -> None:
+        """Has an educational profile; awaits a guardian's consent (identity's facts)."""
+        ...
 
 
 class MembershipDirectory(Protocol):

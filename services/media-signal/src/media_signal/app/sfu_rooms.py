@@ -9,10 +9,8 @@ died after creating an SFU room but before recording it, or an SFU that was down
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
+from parta_common.workers import PeriodicWorker
 
 from media_signal.app.ports import RoomRepository, Sfu
 from media_signal.domain.rooms import Room, RoomState
@@ -56,33 +54,15 @@ class SfuRoomSweeper:
     ):
         self._sfu = sfu
         self._rooms = rooms
-        self._interval = interval
-        self._first_after = first_after
         self._batch = batch
         self._after = 0
-        self._task: asyncio.Task[None] | None = None
+        self._worker = PeriodicWorker("sfu-sweeper", self.sweep, interval, first_delay=first_after)
 
     async def start(self) -> None:
-        if self._interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="sfu-sweeper")
+        await self._worker.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        await asyncio.sleep(self._first_after)
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # The SFU or the store is down: the next sweep tries again.
-                log.warning("sfu_sweep_failed", error=type(exc).__name__)
-            await asyncio.sleep(self._interval)
+        await self._worker.stop()
 
     async def sweep(self) -> int:
         """One pass; returns how many SFU rooms it destroyed."""

@@ -8,93 +8,23 @@ so consumers upsert by id and ignore stale versions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 
-from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from parta.school.v1 import events_pb2 as ev
-from parta_common.events.envelope import OutboxRecord, make_envelope
-from parta_common.grpc.context import correlation_id
+from parta_common.events.envelope import OutboxRecord
+from parta_common.events.topics import SCHOOL_CLASS as CLASS_TOPIC
+from parta_common.events.topics import SCHOOL_INVITE as INVITE_TOPIC
+from parta_common.events.topics import SCHOOL_MEMBERSHIP as MEMBERSHIP_TOPIC
+from parta_common.events.topics import SCHOOL_SCHOOL as SCHOOL_TOPIC
+from parta_common.events.writer import Aggregate, OutboxWriter
+from parta_common.timestamps import ts
 
+from school.codecs import class_pb, invite_pb, membership_pb, school_pb
 from school.domain import events as de
-from school.domain.classes import SchoolClass
-from school.domain.invites import Invite
 from school.domain.join_requests import JoinRequest
-from school.domain.memberships import Membership
-from school.domain.schools import School
 
-SCHOOL_TOPIC = "school.school.v1"
-CLASS_TOPIC = "school.class.v1"
-MEMBERSHIP_TOPIC = "school.membership.v1"
-INVITE_TOPIC = "school.invite.v1"
 PRODUCER = "school"
-
-
-def school_pb(s: School) -> ev.SchoolSnapshot:
-    return ev.SchoolSnapshot(
-        school_id=s.id,
-        name=s.name,
-        short_name=s.short_name,
-        region=s.region,
-        address=s.address,
-        timezone=s.timezone,
-        academic_year=s.academic_year,
-        staff_room_class_id=s.staff_room_class_id,
-        workday_start_minute=s.workday_start_minute,
-        workday_end_minute=s.workday_end_minute,
-        admin_vacant=s.admin_vacant,
-        communication_policy=ev.CommunicationPolicy(**asdict(s.policy)),
-    )
-
-
-def class_pb(c: SchoolClass) -> ev.ClassSnapshot:
-    return ev.ClassSnapshot(
-        class_id=c.id,
-        school_id=c.school_id,
-        grade=c.grade,
-        letter=c.letter,
-        title=c.title,
-        academic_year=c.academic_year,
-        is_staff_room=c.is_staff_room,
-        archived=c.archived,
-    )
-
-
-def membership_pb(m: Membership) -> ev.MembershipSnapshot:
-    return ev.MembershipSnapshot(
-        membership_id=m.id,
-        school_id=m.school_id,
-        user_id=m.user_id,
-        school_role=int(m.school_role),  # type: ignore[arg-type]
-        class_id=m.class_id,
-        class_role=int(m.class_role),  # type: ignore[arg-type]
-        child_user_id=m.child_user_id,
-        subject=m.subject,
-        verified=m.verified,
-    )
-
-
-def ts(when: datetime | None) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    if when is not None:
-        stamp.FromDatetime(when)
-    return stamp
-
-
-def invite_pb(i: Invite) -> ev.InviteSnapshot:
-    return ev.InviteSnapshot(
-        invite_id=i.id,
-        school_id=i.school_id,
-        class_id=i.class_id,
-        role=int(i.role),  # type: ignore[arg-type]
-        child_user_id=i.child_user_id,
-        expires_at=ts(i.expires_at),
-        max_uses=i.max_uses,
-        requires_approval=i.requires_approval,
-        revoked=i.revoked,
-        created_by_user_id=i.created_by,
-    )
 
 
 def _join_requested(r: JoinRequest) -> ev.JoinRequested:
@@ -103,9 +33,9 @@ def _join_requested(r: JoinRequest) -> ev.JoinRequested:
         school_id=r.school_id,
         class_id=r.class_id,
         user_id=r.user_id,
-        class_role=int(r.class_role),  # type: ignore[arg-type]
+        class_role=ev.ClassRole.ValueType(r.class_role),
         requested_at=ts(r.created_at),
-        school_role=int(r.role),  # type: ignore[arg-type]
+        school_role=ev.SchoolRole.ValueType(r.role),
         child_user_id=r.child_user_id,
     )
 
@@ -116,7 +46,7 @@ def _decided(r: JoinRequest) -> ev.JoinRequestDecided:
         school_id=r.school_id,
         class_id=r.class_id,
         user_id=r.user_id,
-        state=int(r.state),  # type: ignore[arg-type]
+        state=ev.JoinRequestState.ValueType(r.state),
         decided_by_user_id=r.decided_by,
     )
 
@@ -170,8 +100,7 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
 
 class EventMapper:
     def __init__(self, topic: Callable[[str], str], now: Callable[[], datetime]):
-        self._topic = topic
-        self._now = now
+        self._writer = OutboxWriter(PRODUCER, topic, now)
 
     def records(
         self, aggregate_type: str, aggregate_id: str, version: int, events: Sequence[de.DomainEvent]
@@ -179,15 +108,7 @@ class EventMapper:
         out = []
         for event in events:
             topic, school_id, payload = to_message(event)
-            envelope = make_envelope(
-                payload,
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                aggregate_version=version,
-                producer=PRODUCER,
-                occurred_at=self._now(),
-                correlation_id=correlation_id(),
-            )
             # Keyed by school, not by aggregate: one school's events keep their order per topic.
-            out.append(OutboxRecord(envelope.event_id, self._topic(topic), school_id, envelope.SerializeToString()))
+            aggregate = Aggregate(aggregate_type, aggregate_id, version)
+            out.append(self._writer.record(payload, topic=topic, aggregate=aggregate, key=school_id))
         return out

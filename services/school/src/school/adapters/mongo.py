@@ -4,6 +4,7 @@ Every write is one update of one document carrying its new state and its outbox 
 from __future__ import annotations
 
 import builtins  # `list` is also a repository method name below
+import contextlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
@@ -12,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from parta_common.errors import AlreadyExists
 from parta_common.events.outbox import merge_updates, outbox_fields, outbox_index, outbox_push
-from parta_common.mongo import insert_claiming_keys
+from parta_common.mongo import apply_versioned, insert_claiming_keys
 from parta_common.safety import SchoolPolicy
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -358,22 +359,8 @@ class MongoGuardianDirectory:
         self._c = database[GUARDIANS]
 
     async def apply(self, guardian_id: str, child_id: str, *, linked: bool, confirmed: bool, version: int) -> None:
-        try:
-            await self._c.update_one(
-                {"_id": f"{guardian_id}:{child_id}", "version": {"$lt": version}},
-                {
-                    "$set": {
-                        "guardian_id": guardian_id,
-                        "child_id": child_id,
-                        "linked": linked,
-                        "confirmed": confirmed,
-                        "version": version,
-                    }
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            pass  # the stored link is newer: a replay
+        fields = {"guardian_id": guardian_id, "child_id": child_id, "linked": linked, "confirmed": confirmed}
+        await apply_versioned(self._c, f"{guardian_id}:{child_id}", version, {"$set": fields})
 
     async def is_guardian(self, guardian_id: str, child_id: str) -> bool:
         return await self._c.find_one({"_id": f"{guardian_id}:{child_id}", "linked": True}) is not None
@@ -399,15 +386,15 @@ class MongoProfileDirectory:
 
     async def apply(self, user_id: str, state: ProfileState, version: int, *, awaiting_guardian: bool = False) -> None:
         if state == ProfileState.DELETED:
-            query: Doc = {"_id": user_id}
-            awaiting_guardian = False
-        else:
-            query = {"_id": user_id, "version": {"$lt": version}, "state": {"$ne": int(ProfileState.DELETED)}}
-        fields = {"state": int(state), "version": version, "awaiting_guardian": awaiting_guardian}
-        try:
-            await self._c.update_one(query, {"$set": fields}, upsert=True)
-        except DuplicateKeyError:
-            pass  # the stored fact is newer, or final: a replay
+            # Final, whatever its version: not a versioned write.
+            fields = {"state": int(state), "version": version, "awaiting_guardian": False}
+            with contextlib.suppress(DuplicateKeyError):  # two upserts raced: the other one wrote it
+                await self._c.update_one({"_id": user_id}, {"$set": fields}, upsert=True)
+            return
+        fields = {"state": int(state), "awaiting_guardian": awaiting_guardian}
+        # Newer versions win, except over DELETED (a replayed older ProfileUpdated after AccountDeleted).
+        final = {"state": {"$ne": int(ProfileState.DELETED)}}
+        await apply_versioned(self._c, user_id, version, {"$set": fields}, only_if=final)
 
 
 async def load_or_create_key(database: AsyncDatabase[Doc]) -> bytes:

@@ -8,84 +8,101 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as ev
-from parta_common.events.envelope import parse_envelope, unpack
+from parta_common.events.envelope import parse_envelope
+from parta_common.events.router import EventRouter
 
 from school.app.access import AccessView
 from school.domain.profiles import ProfileFacts, ProfileState
 
 log = structlog.get_logger("school.view_feed")
 
-_MEMBERSHIP = {
-    ev.MemberJoined.DESCRIPTOR.full_name: ev.MemberJoined,
-    ev.MemberRoleChanged.DESCRIPTOR.full_name: ev.MemberRoleChanged,
-    ev.MemberLeft.DESCRIPTOR.full_name: ev.MemberLeft,
-}
-_PROFILE = {
-    identity_pb2.ProfileCreated.DESCRIPTOR.full_name: identity_pb2.ProfileCreated,
-    identity_pb2.ProfileUpdated.DESCRIPTOR.full_name: identity_pb2.ProfileUpdated,
-}
-# Both carry the consent state that follows the change.
-_CONSENT = {
-    identity_pb2.ConsentChanged.DESCRIPTOR.full_name: identity_pb2.ConsentChanged,
-    identity_pb2.ProfileAgeBandChanged.DESCRIPTOR.full_name: identity_pb2.ProfileAgeBandChanged,
-}
-
-
-def _awaiting(message: Any) -> bool:
-    return bool(message.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN)
-
-
+Envelope = envelope_pb2.EventEnvelope
 _STAFF = {ev.SCHOOL_ROLE_ADMIN, ev.SCHOOL_ROLE_TEACHER}
-_SCHOOL = {
-    ev.SchoolCreated.DESCRIPTOR.full_name: ev.SchoolCreated,
-    ev.SchoolUpdated.DESCRIPTOR.full_name: ev.SchoolUpdated,
-    ev.AdminSeatVacated.DESCRIPTOR.full_name: ev.AdminSeatVacated,
-    ev.AdminSeatFilled.DESCRIPTOR.full_name: ev.AdminSeatFilled,
-    ev.AcademicYearStarted.DESCRIPTOR.full_name: ev.AcademicYearStarted,
-}
-_CLASS = {
-    ev.ClassCreated.DESCRIPTOR.full_name: ev.ClassCreated,
-    ev.ClassUpdated.DESCRIPTOR.full_name: ev.ClassUpdated,
-    ev.ClassArchived.DESCRIPTOR.full_name: ev.ClassArchived,
-}
+_AWAITING = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 
 
-def forget_for(view: AccessView, raw: bytes) -> None:
-    """Forget what one record names; records of other kinds pass by."""
-    envelope = parse_envelope(raw)
-    kind = envelope.event_type
-    version = int(envelope.aggregate_version)
-    if kind in _MEMBERSHIP:
-        m = unpack(envelope, _MEMBERSHIP[kind]).membership  # type: ignore[attr-defined]
-        view.forget_member(m.user_id, m.school_id)
+class ViewForgetter:
+    """What each event names, forgotten from this replica's access view; other events pass by."""
+
+    def __init__(self, view: AccessView):
+        self._view = view
+
+    def router(self) -> EventRouter:
+        router = EventRouter()
+        router.register(ev.MemberJoined, self.on_membership)
+        router.register(ev.MemberRoleChanged, self.on_membership)
+        router.register(ev.MemberLeft, self.on_membership)
+        router.register(ev.StaffVerified, self.on_staff_verified)
+        router.register(ev.SchoolCreated, self.on_school)
+        router.register(ev.SchoolUpdated, self.on_school)
+        router.register(ev.AdminSeatVacated, self.on_school)
+        router.register(ev.AdminSeatFilled, self.on_school)
+        router.register(ev.AcademicYearStarted, self.on_school)
+        router.register(ev.ClassCreated, self.on_class)
+        router.register(ev.ClassUpdated, self.on_class)
+        router.register(ev.ClassArchived, self.on_class)
+        router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
+        router.register(identity_pb2.ProfileCreated, self.on_profile)
+        router.register(identity_pb2.ProfileUpdated, self.on_profile)
+        # Both carry the consent state that follows the change.
+        router.register(identity_pb2.ConsentChanged, self.on_consent)
+        router.register(identity_pb2.ProfileAgeBandChanged, self.on_consent)
+        return router
+
+    async def on_membership(
+        self, event: ev.MemberJoined | ev.MemberRoleChanged | ev.MemberLeft, envelope: Envelope
+    ) -> None:
+        m = event.membership
+        self._view.forget_member(m.user_id, m.school_id)
         if m.school_role in _STAFF:
             # The admin and verification lists live on the school document and change (without a school
             # event) only together with staff seats; student and parent seats leave the school cached.
-            view.forget_school(m.school_id)
-    elif kind == ev.StaffVerified.DESCRIPTOR.full_name:
-        verified = unpack(envelope, ev.StaffVerified)
-        view.forget_member(verified.user_id, verified.school_id)  # type: ignore[attr-defined]
-        view.forget_school(verified.school_id)  # type: ignore[attr-defined]
-    elif kind in _SCHOOL:
-        view.forget_school(unpack(envelope, _SCHOOL[kind]).school.school_id)  # type: ignore[attr-defined]
-    elif kind in _CLASS:
-        view.forget_class(getattr(unpack(envelope, _CLASS[kind]), "class").class_id)
-    elif kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
-        user_id = unpack(envelope, identity_pb2.AccountDeleted).user_id  # type: ignore[attr-defined]
-        view.forget_user(user_id)
-        view.learned_profile(user_id, ProfileFacts(ProfileState.DELETED, False, version))
-    elif kind in _PROFILE:
-        profile = unpack(envelope, _PROFILE[kind]).profile  # type: ignore[attr-defined]
-        view.learned_profile(profile.user_id, ProfileFacts(ProfileState.PRESENT, _awaiting(profile), version))
-    elif kind in _CONSENT:
-        fact = unpack(envelope, _CONSENT[kind])
-        view.learned_profile(fact.user_id, ProfileFacts(ProfileState.PRESENT, _awaiting(fact), version))  # type: ignore[attr-defined]
+            self._view.forget_school(m.school_id)
+
+    async def on_staff_verified(self, verified: ev.StaffVerified, envelope: Envelope) -> None:
+        self._view.forget_member(verified.user_id, verified.school_id)
+        self._view.forget_school(verified.school_id)
+
+    async def on_school(
+        self,
+        event: ev.SchoolCreated | ev.SchoolUpdated | ev.AdminSeatVacated | ev.AdminSeatFilled | ev.AcademicYearStarted,
+        envelope: Envelope,
+    ) -> None:
+        self._view.forget_school(event.school.school_id)
+
+    async def on_class(self, event: ev.ClassCreated | ev.ClassUpdated | ev.ClassArchived, envelope: Envelope) -> None:
+        self._view.forget_class(getattr(event, "class").class_id)  # a Python keyword as a field name
+
+    async def on_account_deleted(self, deleted: identity_pb2.AccountDeleted, envelope: Envelope) -> None:
+        self._view.forget_user(deleted.user_id)
+        facts = ProfileFacts(ProfileState.DELETED, False, int(envelope.aggregate_version))
+        self._view.learned_profile(deleted.user_id, facts)
+
+    async def on_profile(
+        self, event: identity_pb2.ProfileCreated | identity_pb2.ProfileUpdated, envelope: Envelope
+    ) -> None:
+        awaiting = event.profile.consent_state == _AWAITING
+        facts = ProfileFacts(ProfileState.PRESENT, awaiting, int(envelope.aggregate_version))
+        self._view.learned_profile(event.profile.user_id, facts)
+
+    async def on_consent(
+        self, fact: identity_pb2.ConsentChanged | identity_pb2.ProfileAgeBandChanged, envelope: Envelope
+    ) -> None:
+        awaiting = fact.consent_state == _AWAITING
+        self._view.learned_profile(
+            fact.user_id, ProfileFacts(ProfileState.PRESENT, awaiting, int(envelope.aggregate_version))
+        )
+
+
+async def forget_for(view: AccessView, raw: bytes) -> None:
+    """Forget what one record names; records of other kinds pass by."""
+    await ViewForgetter(view).router()(parse_envelope(raw))
 
 
 class AccessViewFeed:
@@ -93,6 +110,7 @@ class AccessViewFeed:
         self._bootstrap = bootstrap
         self._topics = list(topics)
         self._view = view
+        self._forget = ViewForgetter(view).router()
         self._client_id = client_id
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -124,7 +142,7 @@ class AccessViewFeed:
             for records in batch.values():
                 for record in records:
                     try:
-                        forget_for(self._view, record.value)
+                        await self._forget(parse_envelope(record.value))
                     except Exception:  # a record we cannot read names nothing we could forget
                         log.warning("access_view_feed_unreadable", topic=record.topic, offset=record.offset)
 

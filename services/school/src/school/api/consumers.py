@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
-from parta_common.events.envelope import unpack
+from parta_common.events.router import EventRouter
 
 from school.app.memberships import Memberships
 from school.app.ports import GuardianDirectory, ProfileDirectory
@@ -15,16 +15,8 @@ from school.domain.profiles import ProfileState
 
 log = structlog.get_logger("school.consumers")
 
-IDENTITY_TOPIC = "identity.user.v1"
-_PROFILE_EVENTS = {
-    identity_pb2.ProfileCreated.DESCRIPTOR.full_name: identity_pb2.ProfileCreated,
-    identity_pb2.ProfileUpdated.DESCRIPTOR.full_name: identity_pb2.ProfileUpdated,
-}
-# Both carry the consent state that follows the change (the rule book's AWAITING_GUARDIAN).
-_CONSENT_EVENTS = {
-    identity_pb2.ConsentChanged.DESCRIPTOR.full_name: identity_pb2.ConsentChanged,
-    identity_pb2.ProfileAgeBandChanged.DESCRIPTOR.full_name: identity_pb2.ProfileAgeBandChanged,
-}
+Envelope = envelope_pb2.EventEnvelope
+AWAITING_GUARDIAN = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 
 
 class IdentityEventHandler:
@@ -33,56 +25,67 @@ class IdentityEventHandler:
         self._guardians = guardians
         self._profiles = profiles
 
-    async def handle(self, envelope: envelope_pb2.EventEnvelope) -> None:
-        kind = envelope.event_type
-        if kind in _PROFILE_EVENTS:
-            snapshot = unpack(envelope, _PROFILE_EVENTS[kind]).profile  # type: ignore[attr-defined]
-            if snapshot.user_id:
-                await self._profiles.apply(
-                    snapshot.user_id,
-                    ProfileState.PRESENT,
-                    int(envelope.aggregate_version),
-                    awaiting_guardian=snapshot.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,
-                )
-        elif kind in _CONSENT_EVENTS:
-            fact = unpack(envelope, _CONSENT_EVENTS[kind])
-            if fact.user_id:  # type: ignore[attr-defined]
-                await self._profiles.apply(
-                    fact.user_id,  # type: ignore[attr-defined]
-                    ProfileState.PRESENT,
-                    int(envelope.aggregate_version),
-                    awaiting_guardian=fact.consent_state == identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN,  # type: ignore[attr-defined]
-                )
-        elif kind == identity_pb2.AccountDeleted.DESCRIPTOR.full_name:
-            deleted = unpack(envelope, identity_pb2.AccountDeleted)
-            if deleted.user_id:  # type: ignore[attr-defined]
-                # The fact first, then the seats: an AcceptInvite racing with this either wrote its seats
-                # before the seats are read below (they end too) or finds the account deleted.
-                await self._profiles.apply(
-                    deleted.user_id,  # type: ignore[attr-defined]
-                    ProfileState.DELETED,
-                    int(envelope.aggregate_version),
-                )
-                vacated = await self._memberships.account_deleted(deleted.user_id)  # type: ignore[attr-defined]
-                log.info("account_memberships_ended", event_id=envelope.event_id)
-                for school_id in vacated:
-                    # A warning: someone must act (an operator appoints a successor); ids only, no person.
-                    log.warning("school_admin_seat_vacated", school_id=school_id, event_id=envelope.event_id)
-        elif kind == identity_pb2.GuardianLinked.DESCRIPTOR.full_name:
-            linked = unpack(envelope, identity_pb2.GuardianLinked)
-            await self._guardians.apply(
-                linked.guardian_user_id,  # type: ignore[attr-defined]
-                linked.child_user_id,  # type: ignore[attr-defined]
-                linked=True,
-                confirmed=linked.confirmed,  # type: ignore[attr-defined]
-                version=int(envelope.aggregate_version),
+    def router(self) -> EventRouter:
+        router = EventRouter()
+        router.register(identity_pb2.ProfileCreated, self.on_profile)
+        router.register(identity_pb2.ProfileUpdated, self.on_profile)
+        # Both carry the consent state that follows the change (the rule book's AWAITING_GUARDIAN).
+        router.register(identity_pb2.ConsentChanged, self.on_consent)
+        router.register(identity_pb2.ProfileAgeBandChanged, self.on_consent)
+        router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
+        router.register(identity_pb2.GuardianLinked, self.on_guardian_linked)
+        router.register(identity_pb2.GuardianUnlinked, self.on_guardian_unlinked)
+        return router
+
+    async def on_profile(
+        self, event: identity_pb2.ProfileCreated | identity_pb2.ProfileUpdated, envelope: Envelope
+    ) -> None:
+        snapshot = event.profile
+        if snapshot.user_id:
+            await self._profiles.apply(
+                snapshot.user_id,
+                ProfileState.PRESENT,
+                int(envelope.aggregate_version),
+                awaiting_guardian=snapshot.consent_state == AWAITING_GUARDIAN,
             )
-        elif kind == identity_pb2.GuardianUnlinked.DESCRIPTOR.full_name:
-            unlinked = unpack(envelope, identity_pb2.GuardianUnlinked)
-            await self._guardians.apply(
-                unlinked.guardian_user_id,  # type: ignore[attr-defined]
-                unlinked.child_user_id,  # type: ignore[attr-defined]
-                linked=False,
-                confirmed=False,
-                version=int(envelope.aggregate_version),
+
+    async def on_consent(
+        self, fact: identity_pb2.ConsentChanged | identity_pb2.ProfileAgeBandChanged, envelope: Envelope
+    ) -> None:
+        if fact.user_id:
+            await self._profiles.apply(
+                fact.user_id,
+                ProfileState.PRESENT,
+                int(envelope.aggregate_version),
+                awaiting_guardian=fact.consent_state == AWAITING_GUARDIAN,
             )
+
+    async def on_account_deleted(self, deleted: identity_pb2.AccountDeleted, envelope: Envelope) -> None:
+        if not deleted.user_id:
+            return
+        # The fact first, then the seats: an AcceptInvite racing with this either wrote its seats
+        # before the seats are read below (they end too) or finds the account deleted.
+        await self._profiles.apply(deleted.user_id, ProfileState.DELETED, int(envelope.aggregate_version))
+        vacated = await self._memberships.account_deleted(deleted.user_id)
+        log.info("account_memberships_ended", event_id=envelope.event_id)
+        for school_id in vacated:
+            # A warning: someone must act (an operator appoints a successor); ids only, no person.
+            log.warning("school_admin_seat_vacated", school_id=school_id, event_id=envelope.event_id)
+
+    async def on_guardian_linked(self, linked: identity_pb2.GuardianLinked, envelope: Envelope) -> None:
+        await self._guardians.apply(
+            linked.guardian_user_id,
+            linked.child_user_id,
+            linked=True,
+            confirmed=linked.confirmed,
+            version=int(envelope.aggregate_version),
+        )
+
+    async def on_guardian_unlinked(self, unlinked: identity_pb2.GuardianUnlinked, envelope: Envelope) -> None:
+        await self._guardians.apply(
+            unlinked.guardian_user_id,
+            unlinked.child_user_id,
+            linked=False,
+            confirmed=False,
+            version=int(envelope.aggregate_version),
+        )

@@ -14,8 +14,9 @@ from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
 from parta_common.safety import SchoolPolicy
+from parta_common.timestamps import ts
 
-from school.adapters.events import membership_pb, ts
+from school.codecs import membership_pb
 
 __all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
 from school.app.common import Caller

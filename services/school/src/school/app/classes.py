@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from parta_common.errors import FailedPrecondition, Violations
+from parta_common.retries import saved, with_retries
 
-from school.app.common import Caller, Deps, with_retries
+from school.app.common import Caller, Deps
 from school.domain.classes import MAX_SUBJECT, SchoolClass, check_class_name, class_title, normalize_letter
 from school.domain.events import ClassArchived, ClassCreated, ClassUpdated
 from school.domain.memberships import ClassRole, Membership, SchoolRole
@@ -78,7 +79,7 @@ class Classes:
             raise FailedPrecondition("the staff room keeps its name", reason="STAFF_ROOM")
         letter = normalize_letter(letter)
 
-        async def attempt() -> SchoolClass | None:
+        async def attempt() -> SchoolClass:
             fresh = await self.d.classes.get(class_id)
             assert fresh is not None
             _check_changeable(fresh)
@@ -87,7 +88,7 @@ class Classes:
             renamed = replace(
                 fresh, grade=grade, letter=letter, title=class_title(grade, letter), version=fresh.version + 1
             )
-            return renamed if await self.d.classes.save(renamed, fresh.version, [ClassUpdated(renamed)]) else None
+            return saved(renamed, await self.d.classes.save(renamed, fresh.version, [ClassUpdated(renamed)]))
 
         return await with_retries(attempt)
 
@@ -100,13 +101,13 @@ class Classes:
         if school_class.is_staff_room:
             raise FailedPrecondition("the staff room cannot be archived", reason="STAFF_ROOM")
 
-        async def attempt() -> SchoolClass | None:
+        async def attempt() -> SchoolClass:
             fresh = await self.d.classes.get(class_id)
             assert fresh is not None
             if fresh.archived:
                 return fresh
             archived = replace(fresh, archived=True, version=fresh.version + 1)
-            return archived if await self.d.classes.save(archived, fresh.version, [ClassArchived(archived)]) else None
+            return saved(archived, await self.d.classes.save(archived, fresh.version, [ClassArchived(archived)]))
 
         archived = await with_retries(attempt)
         # Every seat of the class ends; a retry finishes what a crash left (the class is archived already).

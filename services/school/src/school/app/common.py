@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
 from parta_common.clock import Clock
-from parta_common.errors import Aborted, FailedPrecondition, NotFound, PermissionDenied, Unauthenticated, Unavailable
+from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated, Unavailable
+from parta_common.retries import saved, with_retries
 
 from school.app.access import AccessView
 from school.app.ports import (
@@ -26,7 +25,7 @@ from school.app.ports import (
 )
 from school.domain.classes import SchoolClass
 from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
-from school.domain.memberships import Membership, Roles
+from school.domain.memberships import Membership, Roles, SchoolRole
 from school.domain.permissions import Action, allowed
 from school.domain.profiles import ProfileState
 from school.domain.schools import School
@@ -150,14 +149,14 @@ class Deps:
         if await self.memberships.insert(fresh, [MemberJoined(fresh)]):
             return fresh
 
-        async def attempt() -> Membership | None:
+        async def attempt() -> Membership:
             stored = await self.memberships.get(membership.id)
             if stored is None:
-                return fresh if await self.memberships.insert(fresh, [MemberJoined(fresh)]) else None
+                return saved(fresh, await self.memberships.insert(fresh, [MemberJoined(fresh)]))
             if stored.active:
                 return stored
             again = replace(membership, active=True, version=stored.version + 1)
-            return again if await self.memberships.save(again, stored.version, [MemberJoined(again)]) else None
+            return saved(again, await self.memberships.save(again, stored.version, [MemberJoined(again)]))
 
         return await with_retries(attempt)
 
@@ -171,7 +170,7 @@ class Deps:
     async def change(self, membership_id: str, change: Callable[[Membership], Membership]) -> Membership | None:
         """Apply `change` to an active membership and emit MemberRoleChanged when it changed anything."""
 
-        async def attempt() -> Membership | None:
+        async def attempt() -> Membership:
             stored = await self.memberships.get(membership_id)
             if stored is None or not stored.active:
                 return replace(stored, active=False) if stored else _MISSING
@@ -180,7 +179,7 @@ class Deps:
                 return stored
             changed = replace(changed, version=stored.version + 1)
             ok = await self.memberships.save(changed, stored.version, [MemberRoleChanged(changed)])
-            return changed if ok else None
+            return saved(changed, ok)
 
         result = await with_retries(attempt)
         return None if result is _MISSING else result
@@ -190,27 +189,16 @@ class Deps:
         ended = 0
         for membership in memberships:
 
-            async def attempt(m: Membership = membership) -> bool | None:
+            async def attempt(m: Membership = membership) -> bool:
                 stored = await self.memberships.get(m.id)
                 if stored is None or not stored.active:
                     return False
                 gone = replace(stored, active=False, version=stored.version + 1)
-                return True if await self.memberships.save(gone, stored.version, [MemberLeft(gone, reason)]) else None
+                return saved(True, await self.memberships.save(gone, stored.version, [MemberLeft(gone, reason)]))
 
             if await with_retries(attempt):
                 ended += 1
         return ended
 
 
-_MISSING = Membership(id="", school_id="", user_id="", school_role=0)  # type: ignore[arg-type]
-
-
-async def with_retries(attempt: Callable[[], Awaitable[T | None]], tries: int = 8) -> T:
-    """Optimistic concurrency: `attempt` returns None when a concurrent writer won; read again and retry
-    after a short random pause, so writers that collided do not collide again in lockstep."""
-    for n in range(tries):
-        result = await attempt()
-        if result is not None:
-            return result
-        await asyncio.sleep(random.uniform(0, 0.002 * 2**n))
-    raise Aborted("concurrent change, please retry", reason="CONCURRENT_CHANGE")
+_MISSING = Membership(id="", school_id="", user_id="", school_role=SchoolRole.UNSPECIFIED)

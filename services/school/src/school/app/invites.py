@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+from parta_common.retries import saved, with_retries
 
-from school.app.common import Caller, Deps, with_retries
+from school.app.common import Caller, Deps
 from school.domain.classes import SchoolClass
 from school.domain.events import InviteCreated, InviteRevoked, JoinRequested
 from school.domain.invites import Invite, check_invite_shape
@@ -223,13 +224,13 @@ class Invites:
         v.raise_if_any()
         invite = await self._managed(caller, invite_id)
 
-        async def attempt() -> Invite | None:
+        async def attempt() -> Invite:
             fresh = await self.d.invites.get(invite.id)
             assert fresh is not None
             if fresh.revoked:
                 return fresh
             revoked = replace(fresh, revoked=True, version=fresh.version + 1)
-            return revoked if await self.d.invites.save(revoked, fresh.version, [InviteRevoked(revoked)]) else None
+            return saved(revoked, await self.d.invites.save(revoked, fresh.version, [InviteRevoked(revoked)]))
 
         return await with_retries(attempt)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from parta_common.errors import FailedPrecondition, NotFound, Violations
+from parta_common.retries import saved, with_retries
 
-from school.app.common import Caller, Deps, with_retries
+from school.app.common import Caller, Deps
 from school.app.invites import Invites
 from school.domain.events import JoinRequestDecided
 from school.domain.join_requests import JoinRequest, JoinState
@@ -54,7 +55,7 @@ class JoinRequests:
             held = await self.d.roles(school, request.user_id)
             check_role_conflict(held.school_roles, request.role)
 
-        async def attempt() -> JoinRequest | None:
+        async def attempt() -> JoinRequest:
             fresh = await self.d.join_requests.get(request_id)
             assert fresh is not None
             decided = fresh.decide(approve, caller.user_id, self.d.now())
@@ -62,7 +63,7 @@ class JoinRequests:
                 return fresh
             decided = replace(decided, version=fresh.version + 1)
             ok = await self.d.join_requests.save(decided, fresh.version, [JoinRequestDecided(decided)])
-            return decided if ok else None
+            return saved(decided, ok)
 
         decided = await with_retries(attempt)
         if decided.state == JoinState.APPROVED:

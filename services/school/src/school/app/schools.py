@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+from parta_common.retries import saved, with_retries
 from parta_common.safety import SchoolPolicy
 
-from school.app.common import Caller, Deps, with_retries
+from school.app.common import Caller, Deps
 from school.domain.classes import SchoolClass
 from school.domain.events import (
     AdminSeatFilled,
@@ -143,7 +144,7 @@ class Schools:
         if caller.phone and looks_like_e164(caller.phone):
             for school in await self.d.schools.pending_for_phone(self.d.secrets.phone_hash(caller.phone)):
 
-                async def attempt(s: School = school) -> School | bool | None:
+                async def attempt(s: School = school) -> School | bool:
                     fresh = await self.d.schools.get(s.id)
                     if fresh is None or fresh.admin_claimed_by:
                         return False
@@ -155,7 +156,7 @@ class Schools:
                     # A nomination by an operator ends a vacancy: say so to whoever watched it open.
                     filled = AdminSeatFilled(updated, caller.user_id, "")
                     events: list[DomainEvent] = [filled] if fresh.admin_vacant else []
-                    return updated if await self.d.schools.save(updated, fresh.version, events) else None
+                    return saved(updated, await self.d.schools.save(updated, fresh.version, events))
 
                 await with_retries(attempt)
         # Also the schools claimed before: a retry after a crash finishes their memberships. Checked
@@ -217,7 +218,7 @@ class Schools:
         _school, roles = await self.d.school_for(caller, school_id)
         self.d.require(roles, Action.MANAGE_SCHOOL)
 
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             if fresh.rollover_pending and changes.get("academic_year", fresh.academic_year) != fresh.academic_year:
@@ -239,7 +240,7 @@ class Schools:
             if updated == fresh:
                 return fresh
             updated = replace(updated, version=fresh.version + 1)
-            return updated if await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]))
 
         return await with_retries(attempt)
 
@@ -273,7 +274,7 @@ class Schools:
         if not target.is_staff:
             raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
 
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             if user_id in fresh.admin_ids:
@@ -284,7 +285,7 @@ class Schools:
                 verified_ids=_add(fresh.verified_ids, user_id),
                 version=fresh.version + 1,
             )
-            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, []))
 
         updated = await with_retries(attempt)
         await self._admin_memberships(updated, user_id)
@@ -293,13 +294,13 @@ class Schools:
         if admin_phone:
             phone_hash = self.d.secrets.phone_hash(admin_phone)
 
-            async def nominate() -> School | None:
+            async def nominate() -> School:
                 fresh = await self.d.schools.get(school.id)
                 assert fresh is not None
                 if fresh.pending_admin_phone_hash == phone_hash and not fresh.admin_claimed_by:
                     return fresh  # a retry
                 updated = replace(nominate_admin_phone(fresh, phone_hash), version=fresh.version + 1)
-                return updated if await self.d.schools.save(updated, fresh.version, []) else None
+                return saved(updated, await self.d.schools.save(updated, fresh.version, []))
 
             await with_retries(nominate)
             return
@@ -312,7 +313,7 @@ class Schools:
         if not target.is_staff:
             raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
 
-        async def appoint() -> School | None:
+        async def appoint() -> School:
             fresh = await self.d.schools.get(school.id)
             assert fresh is not None
             if user_id in fresh.admin_ids:
@@ -320,7 +321,7 @@ class Schools:
             check_operator_may_fill(fresh)
             updated = replace(fill_admin_seat(fresh, user_id), version=fresh.version + 1)
             event = AdminSeatFilled(updated, user_id, caller.user_id)
-            return updated if await self.d.schools.save(updated, fresh.version, [event]) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, [event]))
 
         updated = await with_retries(appoint)
         await self._admin_memberships(updated, user_id)
@@ -351,7 +352,7 @@ class Schools:
 
         opened = False
 
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             nonlocal opened
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
@@ -361,13 +362,13 @@ class Schools:
             updated = replace(updated, version=fresh.version + 1)
             opened = updated.admin_vacant and not fresh.admin_vacant
             events: list[DomainEvent] = [AdminSeatVacated(updated, "account_deleted")] if opened else []
-            return updated if await self.d.schools.save(updated, fresh.version, events) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, events))
 
         await with_retries(attempt)
         return opened
 
     async def _drop_from_admins(self, school_id: str, user_id: str) -> School:
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             check_can_remove_admin(fresh.admin_ids, user_id)
@@ -375,7 +376,7 @@ class Schools:
                 fresh, admin_ids=tuple(a for a in fresh.admin_ids if a != user_id), version=fresh.version + 1
             )
             # A school-level admin count change is not a SchoolSnapshot field: MemberLeft carries it.
-            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, []))
 
         return await with_retries(attempt)
 
@@ -390,9 +391,9 @@ class Schools:
             await self.d.leave([seat], reason)
 
     async def forget_verification(self, school_id: str, user_id: str) -> None:
-        """The person leaves the school: their verification ends with it (domain/schools.forget_verification)."""
+        """The person leaves the school: their verification ends with it (domain/model.forget_verification)."""
 
-        async def attempt() -> School | bool | None:
+        async def attempt() -> School | bool:
             fresh = await self.d.schools.get(school_id)
             if fresh is None:
                 return False
@@ -400,7 +401,7 @@ class Schools:
             if updated == fresh:
                 return fresh
             updated = replace(updated, version=fresh.version + 1)
-            return updated if await self.d.schools.save(updated, fresh.version, []) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, []))
 
         await with_retries(attempt)
 
@@ -415,14 +416,14 @@ class Schools:
         if not target.is_staff:
             raise FailedPrecondition("only staff members are verified", reason="NOT_STAFF")
 
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             if user_id in fresh.verified_ids:
                 return fresh
             updated = replace(fresh, verified_ids=_add(fresh.verified_ids, user_id), version=fresh.version + 1)
             event = StaffVerified(school_id, user_id, caller.user_id)
-            return updated if await self.d.schools.save(updated, fresh.version, [event]) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, [event]))
 
         await with_retries(attempt)
         # Snapshots carry `verified`, so every staff seat of the person is re-published with it.
@@ -449,14 +450,14 @@ class Schools:
         Every switch only takes rights away (SchoolPolicy), so no admin can open what the defaults close."""
         await self._as_admin(caller, school_id)
 
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             policy = replace(fresh.policy, **switches)
             if policy == fresh.policy:
                 return fresh  # a repeat: nothing to publish
             updated = replace(fresh, policy=policy, version=fresh.version + 1)
-            return updated if await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]) else None
+            return saved(updated, await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]))
 
         return (await with_retries(attempt)).policy
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from parta_common.errors import Violations
+from parta_common.retries import saved, with_retries
 
-from school.app.common import Caller, Deps, with_retries
+from school.app.common import Caller, Deps
 from school.domain.classes import SchoolClass
 from school.domain.events import AcademicYearStarted, ClassArchived, ClassUpdated, DomainEvent, SchoolUpdated
 from school.domain.permissions import Action
@@ -58,14 +59,14 @@ class AcademicYears:
         _school, roles = await self.d.school_for(caller, school_id)
         self.d.require(roles, Action.MANAGE_SCHOOL)
 
-        async def record() -> School | None:
+        async def record() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             if already_started(fresh, academic_year):
                 return fresh  # a retry: resume or return the result
             plan = plan_rollover(fresh, await self._classes(school_id), academic_year)
             started = replace(start_rollover(fresh, plan), version=fresh.version + 1)
-            return started if await self.d.schools.save(started, fresh.version, [SchoolUpdated(started)]) else None
+            return saved(started, await self.d.schools.save(started, fresh.version, [SchoolUpdated(started)]))
 
         school = await with_retries(record)
         plan = plan_of(school)
@@ -104,23 +105,23 @@ class AcademicYears:
         change: Callable[[SchoolClass], SchoolClass | None],
         event: Callable[[SchoolClass], DomainEvent],
     ) -> None:
-        async def attempt() -> bool | None:
+        async def attempt() -> bool:
             fresh = await self.d.classes.get(class_id)
             changed = change(fresh) if fresh is not None else None
             if fresh is None or changed is None:
                 return True  # done already (or gone): nothing to repeat
-            return True if await self.d.classes.save(changed, fresh.version, [event(changed)]) else None
+            return saved(True, await self.d.classes.save(changed, fresh.version, [event(changed)]))
 
         await with_retries(attempt)
 
     async def _finish(self, school_id: str, plan: YearPlan) -> School:
-        async def attempt() -> School | None:
+        async def attempt() -> School:
             fresh = await self.d.schools.get(school_id)
             assert fresh is not None
             if not fresh.rollover_pending:
                 return fresh
             done = replace(fresh, rollover_pending=False, version=fresh.version + 1)
             started = AcademicYearStarted(done, plan.from_year, plan.promoted, plan.graduated)
-            return done if await self.d.schools.save(done, fresh.version, [started]) else None
+            return saved(done, await self.d.schools.save(done, fresh.version, [started]))
 
         return await with_retries(attempt)

@@ -1,0 +1,35 @@
+"""Every Kafka topic of Parta, declared once.
+
+Producers, consumers, tests and tools name a topic through these constants (and
+`ServiceSettings.topic()` for the per-deployment prefix); no other module spells a topic. A
+topic carries one producer's events, keyed so one aggregate's (or one school's) events keep
+their order: see docs/architecture.md, "The event layer".
+"""
+
+from __future__ import annotations
+
+# identity: every user's events (registration, profile, consent, guardians, sessions), keyed by user.
+IDENTITY_USER = "identity.user.v1"
+# school: keyed by school id, so one school's events keep their order on each topic.
+SCHOOL_SCHOOL = "school.school.v1"
+SCHOOL_CLASS = "school.class.v1"
+SCHOOL_MEMBERSHIP = "school.membership.v1"
+SCHOOL_INVITE = "school.invite.v1"
+# chat: keyed by chat id.
+CHAT_MESSAGE = "chat.message.v1"
+# media-signal: keyed by room id.
+MEDIA_SIGNAL_ROOM = "media_signal.room.v1"
+
+# The school topics other services project (who is in which school and class, and its policy).
+SCHOOL_DIRECTORY = (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)
+SCHOOL_TOPICS = (*SCHOOL_DIRECTORY, SCHOOL_INVITE)
+
+ALL = (IDENTITY_USER, *SCHOOL_TOPICS, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM)
+
+# A record that keeps failing on its own goes to `<topic>.dlq` (parta_common.events.consumer).
+DLQ_SUFFIX = ".dlq"
+
+
+def dead_letter(topic: str) -> str:
+    """The dead-letter topic of `topic`."""
+    return topic + DLQ_SUFFIX

@@ -1,0 +1,50 @@
+"""chat's MongoDB repositories, one module per aggregate; collections and indexes here.
+
+Every state change and its events are one update of one document (no multi-document
+transactions): a message carries its MessagePosted, a member document its MemberAdded, a chat
+document its ChatUpdated.
+"""
+
+from __future__ import annotations
+
+from parta_common.events.outbox import outbox_index
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+CHATS = "chats"
+MEMBERS = "members"
+MESSAGES = "messages"
+COUNTERS = "counters"
+MEMBERSHIPS = "memberships"
+SCHOOLS = "schools"
+PROFILES = "profiles"
+FILES = "files"
+REPORTS = "reports"
+BURNED = "burned_seqs"
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES)
+
+
+def index_specs() -> dict[str, list[IndexModel]]:
+    return {
+        CHATS: [outbox_index(), IndexModel([("school_id", ASCENDING), ("kind", ASCENDING)], name="by_school_kind")],
+        MEMBERS: [
+            IndexModel([("user_id", ASCENDING), ("active", ASCENDING)], name="by_user"),
+            IndexModel([("chat_id", ASCENDING), ("active", ASCENDING), ("last_read_seq", ASCENDING)], name="by_chat"),
+            outbox_index(),
+        ],
+        MESSAGES: [
+            IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_seq", unique=True),
+            IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_update_seq"),
+            IndexModel([("held", ASCENDING), ("held_until", ASCENDING)], name="held", sparse=True),
+            outbox_index(),
+        ],
+        MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
+        # PolicySync reads the schools whose projection changed since its last pass.
+        SCHOOLS: [IndexModel([("policy_at", ASCENDING)], name="by_policy_at")],
+        BURNED: [IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_chat")],
+        FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
+        # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
+        "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],
+        "blobs.files": [
+            IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
+        ],
+    }

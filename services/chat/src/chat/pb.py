@@ -1,0 +1,266 @@
+"""chat's side of the parta.chat.v1 contract: domain ↔ snapshots, event payloads and live updates.
+
+Shared by both edges that speak the contract: api/ (responses, the Subscribe stream) and adapters/
+(outbox events, the Kafka live reader). It depends on the domain and app's live types only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message as ProtoMessage
+from parta.chat.v1 import chat_pb2
+from parta.chat.v1 import events_pb2 as pb
+from parta_common.timestamps import from_ts, ts
+
+from chat.app.live import UpdateKind
+from chat.domain import events as ev
+from chat.domain.model import Chat, ChatKind, Message, PostingPolicy, Reaction
+
+
+def chat_pb(chat: Chat) -> pb.ChatSnapshot:
+    return pb.ChatSnapshot(
+        chat_id=chat.chat_id,
+        school_id=chat.school_id,
+        kind=int(chat.kind),  # type: ignore[arg-type]
+        title=chat.title,
+        class_id=chat.class_id,
+        posting_policy=int(chat.posting_policy),  # type: ignore[arg-type]
+        slow_mode_seconds=chat.slow_mode_seconds,
+        read_only=chat.read_only,
+        pinned_seqs=chat.pinned_seqs,
+        member_count=chat.member_count,
+        update_seq=chat.update_seq,
+        created_by_user_id=chat.created_by,
+        subject=chat.subject,
+    )
+
+
+def chat_from_pb(s: pb.ChatSnapshot) -> Chat:
+    return Chat(
+        chat_id=s.chat_id,
+        school_id=s.school_id,
+        kind=ChatKind(s.kind),
+        title=s.title,
+        class_id=s.class_id,
+        subject=s.subject,
+        posting_policy=PostingPolicy(s.posting_policy or 1),
+        slow_mode_seconds=s.slow_mode_seconds,
+        read_only=s.read_only,
+        pinned_seqs=list(s.pinned_seqs),
+        member_count=s.member_count,
+        update_seq=s.update_seq,
+        created_by=s.created_by_user_id,
+    )
+
+
+def message_pb(m: Message) -> pb.MessageSnapshot:
+    return pb.MessageSnapshot(
+        chat_id=m.chat_id,
+        message_id=m.message_id,
+        seq=m.seq,
+        update_seq=m.update_seq,
+        sender_user_id=m.sender_user_id,
+        text=m.text,
+        reply_to_seq=m.reply_to_seq,
+        file_ids=m.file_ids,
+        sent_at=ts(m.sent_at),
+        edited_at=ts(m.edited_at),
+        deleted=m.deleted,
+        system=m.system,
+        urgent=m.urgent,
+        held_until=ts(m.held_until) if m.held_for else None,
+        held_for_user_ids=m.held_for,
+        reactions=[pb.Reaction(emoji=r.emoji, user_ids=r.user_ids) for r in m.reactions],
+        client_message_id=m.client_message_id,
+        school_id=m.school_id,
+    )
+
+
+def message_from_pb(s: pb.MessageSnapshot) -> Message:
+    return Message(
+        chat_id=s.chat_id,
+        message_id=s.message_id,
+        seq=s.seq,
+        update_seq=s.update_seq,
+        school_id=s.school_id,
+        sender_user_id=s.sender_user_id,
+        text=s.text,
+        sent_at=from_ts(s.sent_at) or datetime.now(UTC),
+        client_message_id=s.client_message_id,
+        reply_to_seq=s.reply_to_seq,
+        file_ids=list(s.file_ids),
+        edited_at=from_ts(s.edited_at),
+        deleted=s.deleted,
+        system=s.system,
+        urgent=s.urgent,
+        held_until=from_ts(s.held_until),
+        held_for=list(s.held_for_user_ids),
+        reactions=[Reaction(r.emoji, list(r.user_ids)) for r in s.reactions],
+    )
+
+
+def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
+    """(aggregate type, aggregate id, version, protobuf payload) of a domain event."""
+    match event:
+        case ev.ChatCreated(chat):
+            return "chat", chat.chat_id, chat.update_seq, pb.ChatCreated(chat=chat_pb(chat))
+        case ev.ChatUpdated(chat):
+            return "chat", chat.chat_id, chat.update_seq, pb.ChatUpdated(chat=chat_pb(chat))
+        case ev.MessagePosted(m):
+            return "chat.message", m.message_id, m.update_seq, pb.MessagePosted(message=message_pb(m))
+        case ev.MessageEdited(m):
+            return "chat.message", m.message_id, m.update_seq, pb.MessageEdited(message=message_pb(m))
+        case ev.MessageDeleted(m, by):
+            return (
+                "chat.message",
+                m.message_id,
+                m.update_seq,
+                pb.MessageDeleted(message=message_pb(m), deleted_by_user_id=by),
+            )
+        case ev.MessageChanged(m):
+            return "chat.message", m.message_id, m.update_seq, pb.MessageChanged(message=message_pb(m))
+        case ev.ReadUpdated(chat_id, user_id, seq):
+            return (
+                "chat.member",
+                f"{chat_id}|{user_id}",
+                seq,
+                pb.ReadUpdated(chat_id=chat_id, user_id=user_id, last_read_seq=seq),
+            )
+        case ev.MemberAdded(chat_id, user_id):
+            return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberAdded(chat_id=chat_id, user_id=user_id)
+        case ev.MemberRemoved(chat_id, user_id):
+            return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberRemoved(chat_id=chat_id, user_id=user_id)
+    raise TypeError(f"unknown event {event!r}")
+
+
+# ---- live updates ---------------------------------------------------------------------------------
+
+
+class Update:
+    """One live update as every subscriber of this replica receives it: made once per event, and
+    the stream's serializer encodes it once, on first use, for all of them (a 1,000-member channel
+    costs one SerializeToString, not 1,000). Carries what the app's hub orders and routes by."""
+
+    __slots__ = ("_data", "chat_id", "event", "held_for", "held_until", "kind", "update_seq", "user_id")
+
+    def __init__(self, event: chat_pb2.ChatEvent):
+        self.event = event
+        self._data: bytes | None = None
+        self.chat_id: str = event.chat_id
+        self.update_seq: int = event.update_seq
+        self.user_id = ""
+        self.held_until: datetime | None = None
+        self.held_for: tuple[str, ...] = ()
+        which = event.WhichOneof("event")
+        if which == "message":
+            self.kind = UpdateKind.MESSAGE
+            if event.message.held_for_user_ids:
+                self.held_for = tuple(event.message.held_for_user_ids)
+                self.held_until = from_ts(event.message.held_until)
+        elif which == "chat":
+            self.kind = UpdateKind.CHAT
+        elif which == "read":
+            self.kind, self.user_id = UpdateKind.READ, event.read.user_id
+        elif which == "member_added":
+            self.kind, self.user_id = UpdateKind.MEMBER_ADDED, event.member_added.user_id
+        elif which == "member_removed":
+            self.kind, self.user_id = UpdateKind.MEMBER_REMOVED, event.member_removed.user_id
+        else:
+            self.kind = UpdateKind.BURNED
+
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self.event.SerializeToString()
+        return self._data
+
+
+def encode_stream_item(item: Update | chat_pb2.ChatEvent) -> bytes:
+    """Subscribe's response serializer: live updates are shared, history events are the stream's own."""
+    return item.data() if isinstance(item, Update) else item.SerializeToString()
+
+
+class PbLiveEncoder:
+    """app.live.LiveEncoder: stored state → live updates (the hub's gap fill)."""
+
+    def message(self, message: Message) -> Update:
+        return Update(
+            chat_pb2.ChatEvent(chat_id=message.chat_id, update_seq=message.update_seq, message=message_pb(message))
+        )
+
+    def chat(self, chat: Chat) -> Update:
+        return Update(chat_pb2.ChatEvent(chat_id=chat.chat_id, update_seq=chat.update_seq, chat=chat_pb(chat)))
+
+    def burned(self, chat_id: str, seq: int) -> Update:
+        return Update(chat_pb2.ChatEvent(chat_id=chat_id, update_seq=seq))
+
+
+def _posted(payload: bytes) -> chat_pb2.ChatEvent:
+    return _message(pb.MessagePosted.FromString(payload).message)
+
+
+def _edited(payload: bytes) -> chat_pb2.ChatEvent:
+    return _message(pb.MessageEdited.FromString(payload).message)
+
+
+def _deleted(payload: bytes) -> chat_pb2.ChatEvent:
+    return _message(pb.MessageDeleted.FromString(payload).message)
+
+
+def _changed(payload: bytes) -> chat_pb2.ChatEvent:
+    return _message(pb.MessageChanged.FromString(payload).message)
+
+
+def _message(msg: pb.MessageSnapshot) -> chat_pb2.ChatEvent:
+    return chat_pb2.ChatEvent(chat_id=msg.chat_id, update_seq=msg.update_seq, message=msg)
+
+
+def _chat_created(payload: bytes) -> chat_pb2.ChatEvent:
+    return _chat(pb.ChatCreated.FromString(payload).chat)
+
+
+def _chat_updated(payload: bytes) -> chat_pb2.ChatEvent:
+    return _chat(pb.ChatUpdated.FromString(payload).chat)
+
+
+def _chat(chat: pb.ChatSnapshot) -> chat_pb2.ChatEvent:
+    return chat_pb2.ChatEvent(chat_id=chat.chat_id, update_seq=chat.update_seq, chat=chat)
+
+
+def _read(payload: bytes) -> chat_pb2.ChatEvent:
+    read = pb.ReadUpdated.FromString(payload)
+    return chat_pb2.ChatEvent(chat_id=read.chat_id, read=read)
+
+
+def _added(payload: bytes) -> chat_pb2.ChatEvent:
+    added = pb.MemberAdded.FromString(payload)
+    return chat_pb2.ChatEvent(chat_id=added.chat_id, member_added=added)
+
+
+def _removed(payload: bytes) -> chat_pb2.ChatEvent:
+    removed = pb.MemberRemoved.FromString(payload)
+    return chat_pb2.ChatEvent(chat_id=removed.chat_id, member_removed=removed)
+
+
+# The chat topic's event types (keyed by their message class) → the update subscribers see.
+_LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
+    cls.DESCRIPTOR.full_name: decode
+    for cls, decode in (
+        (pb.MessagePosted, _posted),
+        (pb.MessageEdited, _edited),
+        (pb.MessageDeleted, _deleted),
+        (pb.MessageChanged, _changed),
+        (pb.ChatCreated, _chat_created),
+        (pb.ChatUpdated, _chat_updated),
+        (pb.ReadUpdated, _read),
+        (pb.MemberAdded, _added),
+        (pb.MemberRemoved, _removed),
+    )
+}
+
+
+def live_update(event_type: str, payload: bytes) -> Update | None:
+    """A chat topic record → the update subscribers see (None for types this version ignores)."""
+    decode = _LIVE.get(event_type)
+    return Update(decode(payload)) if decode is not None else None

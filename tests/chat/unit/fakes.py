@@ -1,0 +1,381 @@
+"""In-memory fakes of every chat port (app/ports.py), for the unit tier: they keep what the Mongo
+repositories keep, with the same compare-and-set semantics, and record the events each write
+carried (`events`), so a test can see that a change and its events went in one write."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from chat.app.ports import DuplicateMessage, UploadSink
+from chat.app.service import ChatApp, ChatPorts, build_app
+from chat.app.writes import set_grant
+from chat.domain import events as ev
+from chat.domain.model import (
+    Chat,
+    ChatKind,
+    ClassRole,
+    Grant,
+    Member,
+    Membership,
+    Message,
+    Profile,
+    Report,
+    SchoolInfo,
+    SchoolRole,
+    StoredFile,
+)
+from parta_common.safety import PolicyBook
+from parta_common.testing.fakes import FakeClock
+
+Write = tuple[str, list[ev.ChatEvent]]  # (what was written, the events that rode along)
+
+
+@dataclass
+class FakeChats:
+    rows: dict[str, Chat] = field(default_factory=dict)
+    writes: list[Write] = field(default_factory=list)
+
+    async def get(self, chat_id: str) -> Chat | None:
+        chat = self.rows.get(chat_id)
+        return replace(chat) if chat is not None else None
+
+    async def get_many(self, chat_ids: Sequence[str]) -> list[Chat]:
+        return [replace(self.rows[c]) for c in chat_ids if c in self.rows]
+
+    async def group_ids(self, school_id: str) -> list[str]:
+        return [c.chat_id for c in self.rows.values() if c.school_id == school_id and c.kind is ChatKind.GROUP]
+
+    async def add(self, chat: Chat, events: Sequence[ev.ChatEvent]) -> bool:
+        if chat.chat_id in self.rows:
+            return False
+        self.rows[chat.chat_id] = replace(chat)
+        self.writes.append((f"chat:{chat.chat_id}", list(events)))
+        return True
+
+    async def save(self, chat: Chat, expected_update_seq: int, events: Sequence[ev.ChatEvent]) -> bool:
+        current = self.rows.get(chat.chat_id)
+        if current is None or current.update_seq != expected_update_seq:
+            return False
+        self.rows[chat.chat_id] = replace(chat, member_count=current.member_count)
+        self.writes.append((f"chat:{chat.chat_id}", list(events)))
+        return True
+
+    async def set_member_count(self, chat_id: str, count: int) -> None:
+        if chat_id in self.rows:
+            self.rows[chat_id].member_count = count
+
+
+@dataclass
+class FakeMembers:
+    chats: FakeChats
+    facts: FakeFacts
+    rows: dict[tuple[str, str], Member] = field(default_factory=dict)
+    writes: list[Write] = field(default_factory=list)
+
+    async def access(self, chat_id: str, user_id: str) -> tuple[Chat | None, Member | None, Profile | None]:
+        if (chat_id, user_id) not in self.rows:
+            return None, None, None
+        return await self.chats.get(chat_id), await self.get(chat_id, user_id), await self.facts.profile(user_id)
+
+    async def get(self, chat_id: str, user_id: str) -> Member | None:
+        member = self.rows.get((chat_id, user_id))
+        return replace(member) if member is not None and member.active else None
+
+    async def find(self, chat_id: str, user_id: str) -> Member | None:
+        member = self.rows.get((chat_id, user_id))
+        return replace(member) if member is not None else None
+
+    async def save(self, member: Member, expected_rev: int, events: Sequence[ev.ChatEvent]) -> bool:
+        key = (member.chat_id, member.user_id)
+        current = self.rows.get(key)
+        if (current.rev if current is not None else 0) != expected_rev:
+            return False
+        kept = current if current is not None else member
+        self.rows[key] = replace(
+            member,
+            rev=expected_rev + 1,
+            last_read_seq=kept.last_read_seq,
+            muted_until=kept.muted_until,
+            last_sent_at=kept.last_sent_at,
+        )
+        self.writes.append((f"member:{member.chat_id}|{member.user_id}", list(events)))
+        return True
+
+    async def of_user(self, user_id: str, school_id: str = "") -> list[Member]:
+        return [
+            replace(m)
+            for (_, u), m in self.rows.items()
+            if u == user_id and m.active and (not school_id or m.school_id == school_id)
+        ]
+
+    async def user_ids(self, chat_id: str) -> list[str]:
+        return [u for (c, u), m in self.rows.items() if c == chat_id and m.active]
+
+    async def count(self, chat_id: str) -> int:
+        return len(await self.user_ids(chat_id))
+
+    async def set_muted(self, chat_id: str, user_id: str, until: datetime | None) -> None:
+        if (chat_id, user_id) in self.rows:
+            self.rows[chat_id, user_id].muted_until = until
+
+    async def set_last_sent(self, chat_id: str, user_id: str, at: datetime) -> None:
+        if (chat_id, user_id) in self.rows:
+            self.rows[chat_id, user_id].last_sent_at = at
+
+    async def mark_read(self, chat_id: str, user_id: str, seq: int, events: Sequence[ev.ChatEvent]) -> int | None:
+        member = self.rows.get((chat_id, user_id))
+        if member is None or member.last_read_seq >= seq:
+            return None
+        member.last_read_seq = seq
+        self.writes.append((f"member:{chat_id}|{user_id}", list(events)))
+        return seq
+
+    async def last_read(self, chat_id: str, user_id: str) -> int:
+        member = self.rows.get((chat_id, user_id))
+        return member.last_read_seq if member is not None else 0
+
+    async def count_read(self, chat_id: str, seq: int, exclude_user: str) -> tuple[int, int]:
+        others = [m for (c, u), m in self.rows.items() if c == chat_id and m.active and u != exclude_user]
+        return sum(1 for m in others if m.last_read_seq >= seq), len(others)
+
+
+@dataclass
+class FakeMessages:
+    rows: dict[str, Message] = field(default_factory=dict)
+    seqs: dict[str, int] = field(default_factory=dict)
+    burned: set[tuple[str, int]] = field(default_factory=set)
+    writes: list[Write] = field(default_factory=list)
+
+    async def next_seq(self, chat_id: str) -> int:
+        self.seqs[chat_id] = self.seqs.get(chat_id, 0) + 1
+        return self.seqs[chat_id]
+
+    async def burn_seq(self, chat_id: str, seq: int) -> None:
+        self.burned.add((chat_id, seq))
+
+    async def last_seq(self, chat_id: str) -> int:
+        return self.seqs.get(chat_id, 0)
+
+    async def burned_in_range(self, chat_id: str, low: int, high: int) -> list[int]:
+        return sorted(s for c, s in self.burned if c == chat_id and low < s < high)
+
+    async def add(self, message: Message, events: Sequence[ev.ChatEvent]) -> None:
+        if message.message_id in self.rows:
+            raise DuplicateMessage(message.message_id)
+        self.rows[message.message_id] = replace(message)
+        self.writes.append((f"message:{message.message_id}", list(events)))
+
+    async def get(self, message_id: str) -> Message | None:
+        message = self.rows.get(message_id)
+        return replace(message) if message is not None else None
+
+    async def get_by_seq(self, chat_id: str, seq: int) -> Message | None:
+        return next((replace(m) for m in self.rows.values() if m.chat_id == chat_id and m.seq == seq), None)
+
+    async def save(self, message: Message, expected_update_seq: int, events: Sequence[ev.ChatEvent]) -> bool:
+        current = self.rows.get(message.message_id)
+        if current is None or current.update_seq != expected_update_seq:
+            return False
+        self.rows[message.message_id] = replace(message)
+        self.writes.append((f"message:{message.message_id}", list(events)))
+        return True
+
+    def _of(self, chat_id: str) -> list[Message]:
+        return [replace(m) for m in self.rows.values() if m.chat_id == chat_id]
+
+    async def before(self, chat_id: str, before_seq: int, limit: int) -> list[Message]:
+        page = sorted((m for m in self._of(chat_id) if not before_seq or m.seq < before_seq), key=lambda m: m.seq)
+        return page[-limit:]
+
+    async def after(self, chat_id: str, after_update_seq: int, limit: int) -> list[Message]:
+        page = sorted((m for m in self._of(chat_id) if m.update_seq > after_update_seq), key=lambda m: m.update_seq)
+        return page[:limit]
+
+    async def in_update_range(self, chat_id: str, low: int, high: int) -> list[Message]:
+        return sorted((m for m in self._of(chat_id) if low < m.update_seq < high), key=lambda m: m.update_seq)
+
+    async def due_held(self, now: datetime, limit: int) -> list[Message]:
+        due = [m for m in self.rows.values() if m.held_for and m.held_until is not None and m.held_until <= now]
+        return [replace(m) for m in due[:limit]]
+
+    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
+        found = [m for m in self._of(chat_id) if m.seq > after_seq and m.sender_user_id != user_id and not m.deleted]
+        return min(len(found), cap)
+
+
+@dataclass
+class FakeReports:
+    rows: dict[str, Report] = field(default_factory=dict)
+
+    async def add(self, report: Report) -> None:
+        self.rows.setdefault(report.report_id, report)
+
+
+class _Sink:
+    def __init__(self, files: FakeFiles, file_id: str):
+        self._files, self._file_id = files, file_id
+
+    async def write(self, data: bytes) -> None:
+        self._files.blobs[self._file_id] = self._files.blobs.get(self._file_id, b"") + data
+
+    async def close(self) -> None:
+        pass
+
+    async def abort(self) -> None:
+        self._files.blobs.pop(self._file_id, None)
+
+
+@dataclass
+class FakeFiles:
+    rows: dict[str, tuple[StoredFile, bool]] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    async def find(self, file_id: str) -> tuple[StoredFile, bool] | None:
+        return self.rows.get(file_id)
+
+    async def used_bytes(self, owner: str) -> int:
+        return sum(f.size_bytes for f, _ in self.rows.values() if f.owner_user_id == owner)
+
+    async def reserve(self, file: StoredFile) -> bool:
+        if file.file_id in self.rows:
+            return False
+        self.rows[file.file_id] = (file, False)
+        return True
+
+    def sink(self, file: StoredFile) -> UploadSink:
+        return _Sink(self, file.file_id)
+
+    async def complete(self, file_id: str, sha256_hex: str) -> None:
+        file, _ = self.rows[file_id]
+        self.rows[file_id] = (replace(file, sha256_hex=sha256_hex), True)
+
+    async def discard(self, file_id: str) -> None:
+        self.blobs.pop(file_id, None)
+        if file_id in self.rows and not self.rows[file_id][1]:
+            del self.rows[file_id]
+
+    async def read(self, file_id: str, offset: int, chunk: int) -> AsyncIterator[bytes]:
+        data = self.blobs.get(file_id, b"")[offset:]
+        for i in range(0, len(data), chunk):
+            yield data[i : i + chunk]
+
+    async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]:
+        owned = [f for f, done in self.rows.values() if f.owner_user_id == owner and done]
+        return sorted(owned, key=lambda f: f.uploaded_at, reverse=True)[skip : skip + limit]
+
+    async def stale_uploads(self, before: datetime) -> list[str]:
+        return [f.file_id for f, done in self.rows.values() if not done and f.uploaded_at < before]
+
+    async def attach(self, file_ids: Sequence[str], chat_id: str) -> None:
+        for file_id in file_ids:
+            file, done = self.rows[file_id]
+            self.rows[file_id] = (replace(file, chat_ids=(*file.chat_ids, chat_id)), done)
+
+
+@dataclass
+class FakeFacts:
+    """SchoolFacts and ProjectionStore: the projections, applied by version."""
+
+    memberships: list[Membership] = field(default_factory=list)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    schools: dict[str, SchoolInfo] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    reads: list[tuple[str, str]] = field(default_factory=list)  # memberships_of calls (school, user)
+
+    async def memberships_of(self, school_id: str, user_id: str) -> list[Membership]:
+        self.reads.append((school_id, user_id))
+        return [m for m in self.memberships if m.school_id == school_id and m.user_id == user_id and m.active]
+
+    async def school(self, school_id: str) -> SchoolInfo | None:
+        return self.schools.get(school_id)
+
+    async def profile(self, user_id: str) -> Profile | None:
+        return self.profiles.get(user_id)
+
+    def _newer(self, key: str, version: int) -> bool:
+        if self.versions.get(key, -1) >= version:
+            return False
+        self.versions[key] = version
+        return True
+
+    async def put_school(self, school: SchoolInfo, version: int) -> bool:
+        if not self._newer(f"school:{school.school_id}", version):
+            return False
+        self.schools[school.school_id] = school
+        return True
+
+    async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
+        if not self._newer(f"membership:{membership.membership_id}", version):
+            return False
+        before = next((m for m in self.memberships if m.membership_id == membership.membership_id), None)
+        self.memberships = [m for m in self.memberships if m.membership_id != membership.membership_id]
+        self.memberships.append(membership)
+        return before
+
+    async def put_profile(self, profile: Profile, version: int) -> bool:
+        if not self._newer(f"profile:{profile.user_id}", version):
+            return False
+        self.profiles[profile.user_id] = profile
+        return True
+
+
+@dataclass
+class Fakes:
+    """Every chat port in memory, the use cases built on them, a clock a test moves."""
+
+    chats: FakeChats = field(default_factory=FakeChats)
+    messages: FakeMessages = field(default_factory=FakeMessages)
+    facts: FakeFacts = field(default_factory=FakeFacts)
+    reports: FakeReports = field(default_factory=FakeReports)
+    files: FakeFiles = field(default_factory=FakeFiles)
+    policies: PolicyBook = field(default_factory=PolicyBook)
+    clock: FakeClock = field(default_factory=lambda: FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC)))
+    notified: int = 0
+    members: FakeMembers = field(init=False)
+    app: ChatApp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.members = FakeMembers(self.chats, self.facts)
+        ports = ChatPorts(
+            self.chats, self.members, self.messages, self.reports, self.files, self.facts, self.facts, self.policies
+        )
+        self.app = build_app(ports, self.clock, self._notify)
+
+    def _notify(self) -> None:
+        self.notified += 1
+
+    def events(self) -> list[ev.ChatEvent]:
+        """Every event written, in order of the writes."""
+        return [e for _, es in self.chats.writes + self.members.writes + self.messages.writes for e in es]
+
+
+_ids = itertools.count()
+
+
+def seat(
+    school_id: str,
+    user_id: str,
+    role: SchoolRole,
+    class_id: str = "",
+    class_role: ClassRole = ClassRole.NONE,
+    *,
+    child: str = "",
+    verified: bool = True,
+) -> Membership:
+    """One seat in chat's membership projection (staff verified unless said otherwise)."""
+    return Membership(f"m-{next(_ids)}", school_id, user_id, role, class_id, class_role, child, verified=verified)
+
+
+async def seed_chat(fakes: Fakes, chat: Chat, members: dict[str, Grant]) -> Chat:
+    """A chat as provisioning or a creator leaves it: its members granted, counted."""
+    await fakes.chats.add(chat, [])
+    for user_id, grant in members.items():
+        await set_grant(fakes.members, chat.chat_id, chat.school_id, user_id, "seed", grant)
+    await fakes.chats.set_member_count(chat.chat_id, len(members))
+    fakes.chats.writes.clear()
+    fakes.members.writes.clear()
+    return chat
