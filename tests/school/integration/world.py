@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import itertools
 import string
 import uuid
 from dataclasses import dataclass
@@ -18,8 +18,13 @@ def rid() -> str:
     return uuid.uuid4().hex
 
 
+# Three random letters can repeat within one school (26³ names, a few classes per school, hundreds of
+# worlds per run; a contour run here failed with CLASS_EXISTS); a process-wide sequence never repeats.
+_LETTER_NAMES = ("".join(p) for p in itertools.product(string.ascii_uppercase, repeat=4))
+
+
 def letters() -> str:
-    return "".join(random.choices(string.ascii_uppercase, k=3))
+    return next(_LETTER_NAMES)
 
 
 @dataclass
