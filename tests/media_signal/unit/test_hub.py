@@ -4,6 +4,7 @@ signals, host mutes in the SFU, draining."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from media_signal.app import signals as s
@@ -149,3 +150,39 @@ async def test_draining_ends_streams_with_replica_draining_and_refuses_joins(wor
     with pytest.raises(Unavailable) as info:
         await hub.join("misha", token)
     assert info.value.reason == "REPLICA_DRAINING"
+
+
+async def test_a_host_ending_the_room_is_written_even_when_the_hosts_stream_closes_first(world) -> None:
+    """Ending sends the host its own Close before the room is written; the servicer then closes the
+    stream and cancels the reader running the host action. The ending (RoomEnded with attendance)
+    must still be written, as a leave is (an e2e run under load lost it)."""
+    _, rooms, uc, hub, _ = world
+    room = await uc.create_room(new_room_cmd(RoomKind.LESSON), "teacher")
+    host = await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
+    drain(host)
+    store_answers = asyncio.Event()
+    save = rooms.save
+
+    async def slow_save(saved, evts, *, expected_version):  # type: ignore[no-untyped-def]
+        await store_answers.wait()
+        await save(saved, evts, expected_version=expected_version)
+
+    rooms.save = slow_save  # type: ignore[method-assign]
+    reader = asyncio.create_task(hub.handle(host, s.HostAction("end_room")))
+    sent: list[object] = []
+    for _ in range(100):
+        sent += drain(host)
+        if any(isinstance(m, s.Close) for m in sent):
+            break
+        await asyncio.sleep(0)
+    assert any(isinstance(m, s.RoomEndedMsg) for m in sent) and isinstance(sent[-1], s.Close)
+    reader.cancel()  # what the servicer does once the host's stream has closed
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    store_answers.set()
+    for _ in range(100):
+        if any(isinstance(e, events.RoomEnded) for e in rooms.events):
+            break
+        await asyncio.sleep(0)
+    assert any(isinstance(e, events.RoomEnded) for e in rooms.events)
+    assert hub.live_rooms() == 0

@@ -377,7 +377,9 @@ class SignalHub:
     async def _on_host_action(self, live: LiveRoom, session: Session, action: s.HostAction) -> None:
         host_actions.check_host(is_host=session.grants.is_host)
         if action.action == "end_room":
-            await self.end_room(live.room.room_id, "ended_by_host")
+            # Shielded like a leave: ending sends the host's own stream its Close before the room is
+            # written, and the stream closing cancels this reader; the ending must not be cut short.
+            await asyncio.shield(self.end_room(live.room.room_id, "ended_by_host"))
             return
         unload = False
         moderation: tuple[Session, set[str], bool] | None = None
