@@ -280,7 +280,6 @@ class SignalHub:
                     return live.room
                 now = self._clock.now()
                 active = live.active()
-                self._close_all(live, reason)
                 live.room.end(now)
                 left = [
                     events.ParticipantLeft(room_id, live.room.school_id, x.user_id, now, "room_ended") for x in active
@@ -300,6 +299,10 @@ class SignalHub:
                     if stored is None or stored.state is not RoomState.ENDED:
                         raise
                     live.room = stored
+                finally:
+                    # The streams close after the end is saved (as a leave's Close goes out last):
+                    # closing the host's own stream cancels its reader, which may be running this.
+                    self._close_all(live, reason)
         finally:
             # The streams are closed either way: never keep (and keep renewing) an empty room.
             await self._leases.unload_if_empty(live)
@@ -377,8 +380,8 @@ class SignalHub:
     async def _on_host_action(self, live: LiveRoom, session: Session, action: s.HostAction) -> None:
         host_actions.check_host(is_host=session.grants.is_host)
         if action.action == "end_room":
-            # Shielded like a leave: ending sends the host's own stream its Close before the room is
-            # written, and the stream closing cancels this reader; the ending must not be cut short.
+            # Shielded, as a leave is: ending closes this very stream, and its reader (running this)
+            # is cancelled then; the end and its RoomEnded must be saved all the same.
             await asyncio.shield(self.end_room(live.room.room_id, "ended_by_host"))
             return
         unload = False
