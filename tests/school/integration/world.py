@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import string
 import uuid
 from dataclasses import dataclass
@@ -18,13 +19,15 @@ def rid() -> str:
     return uuid.uuid4().hex
 
 
-# Three random letters can repeat within one school (26³ names, a few classes per school, hundreds of
-# worlds per run; a contour run here failed with CLASS_EXISTS); a process-wide sequence never repeats.
-_LETTER_NAMES = ("".join(p) for p in itertools.product(string.ascii_uppercase, repeat=4))
+# Class letters are unique per school and year: random ones collided (26^3 combinations, a module's
+# World makes ~100 classes in one school — ALREADY_EXISTS about one run in four). Consecutive
+# combinations from a random start never repeat within a process.
+_NEXT_LETTERS = itertools.count(random.randrange(26**3))
 
 
 def letters() -> str:
-    return next(_LETTER_NAMES)
+    n = next(_NEXT_LETTERS) % 26**3
+    return "".join(string.ascii_uppercase[(n // 26**i) % 26] for i in range(3))
 
 
 @dataclass
