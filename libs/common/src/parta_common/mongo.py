@@ -9,7 +9,7 @@ from typing import Any
 
 import pymongo
 import structlog
-from pymongo import AsyncMongoClient, IndexModel, monitoring
+from pymongo import AsyncMongoClient, IndexModel, ReturnDocument, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -160,6 +160,23 @@ async def apply_versioned(
     except DuplicateKeyError:
         return False  # the document exists with version >= ours, so the upsert tried to insert
     return result.matched_count > 0 or result.upserted_id is not None
+
+
+async def apply_versioned_returning_before(
+    collection: AsyncCollection[Document], doc_id: str, version: int, update: Mapping[str, Any]
+) -> tuple[bool, Document | None]:
+    """`apply_versioned` that also returns the document as it was before the write (None when the
+    write created it), for a projection whose consumer acts on what changed (e.g. which grants to
+    take back). `(False, None)` when the stored version is as new or newer."""
+    merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$set", {})["version"] = version
+    try:
+        before = await collection.find_one_and_update(
+            {"_id": doc_id, "version": {"$lt": version}}, merged, upsert=True, return_document=ReturnDocument.BEFORE
+        )
+    except DuplicateKeyError:
+        return False, None  # the document exists with version >= ours
+    return True, before
 
 
 async def insert_claiming_keys(collection: AsyncCollection[Document], doc: Document, keys: Sequence[str]) -> None:

@@ -7,11 +7,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Literal
 
-from parta_common.mongo import apply_versioned
+from parta_common.mongo import apply_versioned, apply_versioned_returning_before
 from parta_common.safety import PolicyRow
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from chat.adapters.mongo import MEMBERSHIPS, PROFILES, SCHOOLS
 from chat.adapters.mongo.codecs import Doc, decode_membership, decode_policy, decode_profile, decode_school
@@ -59,7 +57,7 @@ class MongoProjections:
         return [(d["_id"], decode_policy(d), int(d.get("version", 0))) async for d in docs]
 
     async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
-        # Not apply_versioned: provisioning needs the seat as it was before (which grants to take back).
+        # Provisioning needs the seat as it was before (which grants to take back).
         m = membership
         fields = {
             "school_id": m.school_id,
@@ -70,16 +68,11 @@ class MongoProjections:
             "child_user_id": m.child_user_id,
             "active": m.active,
             "verified": m.verified,
-            "version": version,
         }
-        try:
-            before = await self._memberships.find_one_and_update(
-                {"_id": m.membership_id, "version": {"$lt": version}},
-                {"$set": fields},
-                upsert=True,
-                return_document=ReturnDocument.BEFORE,
-            )
-        except DuplicateKeyError:
+        applied, before = await apply_versioned_returning_before(
+            self._memberships, m.membership_id, version, {"$set": fields}
+        )
+        if not applied:
             return False  # exists with a version >= ours
         return decode_membership(before) if before is not None else None
 
