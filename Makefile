@@ -11,7 +11,7 @@ STAMP   := $(CACHE)/stamps
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CACHE)/uv
 
-.PHONY: help setup proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress test-faults
+.PHONY: help setup webapp proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress test-faults
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,11 +24,26 @@ $(STAMP)/sync: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml ser
 	$(UV) sync --all-packages --locked --python 3.11
 	@mkdir -p $(STAMP) && touch $@
 
-setup: $(STAMP)/sync proto ## Create .venv with every package and generate code
+WEBAPP  := services/web/app
+WEBSRC  := $(shell find $(WEBAPP)/src -type f 2>/dev/null) $(WEBAPP)/index.html $(WEBAPP)/vite.config.ts $(WEBAPP)/tsconfig.json
+
+setup: $(STAMP)/sync proto $(STAMP)/webapp ## Create .venv with every package, generate code, build the web app
 
 $(STAMP)/proto: $(PROTOS) $(STAMP)/sync
 	$(PY) deploy/local/gen_proto.py
 	@touch $@
+
+# The web app (docs/web.md): npm ci from package-lock.json, type check and vite build into dist/,
+# which the gateway serves. Rebuilt when a source or the lock file changes.
+$(STAMP)/webapp-deps: $(WEBAPP)/package.json $(WEBAPP)/package-lock.json
+	cd $(WEBAPP) && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/webapp: $(STAMP)/webapp-deps $(WEBSRC)
+	cd $(WEBAPP) && npm run --silent build
+	@touch $@
+
+webapp: $(STAMP)/webapp ## Build the web app (services/web/app → dist/)
 
 proto: $(STAMP)/proto ## Generate Python code from proto/ into libs/contracts (git-ignored)
 

@@ -54,8 +54,9 @@ class Service:
     name: str  # services/<name>, image parta/<name>
     package: str  # python -m <package>
     prefix: str  # settings prefix
-    grpc_port: int
+    grpc_port: int  # the serving port (HTTP for the web gateway)
     metrics_port: int
+    probe: str = "grpc"  # the image's HEALTHCHECK: grpc_health_probe, or HTTP /healthz
 
     @property
     def image(self) -> str:
@@ -67,6 +68,7 @@ SERVICES = [
     Service("school", "school", "SCHOOL_", 50052, 9102),
     Service("chat", "chat", "CHAT_", 50053, 9103),
     Service("media-signal", "media_signal", "MEDIA_SIGNAL_", 50054, 9104),
+    Service("web", "web", "WEB_", 8080, 9105, probe="http"),
 ]
 
 # The system user every service runs as (the manifests' runAsUser/runAsGroup).
@@ -213,6 +215,7 @@ def build_service(service: Service) -> float:
         "PREFIX": service.prefix,
         "GRPC_PORT": str(service.grpc_port),
         "METRICS_PORT": str(service.metrics_port),
+        "PROBE": service.probe,
     }
     # docker format: OCI image configs have no HEALTHCHECK, and the probe is part of the image.
     argv = [

@@ -1,5 +1,5 @@
-"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/*, store/*,
-containers/*, faults/*.
+"""Shared test fixtures. Tiers come from the path: */unit/*, */integration/*, e2e/* and web/* (e2e),
+store/*, containers/*, faults/*.
 
 Integration and e2e tests need the real local Kafka and Mongo-wire store; `make test` starts them
 and passes their addresses in PARTA_KAFKA_BOOTSTRAP and PARTA_TEST_MONGODB_URI. A missing address
@@ -30,7 +30,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif "faults" in parts:
             # Minutes of killed brokers and replicas: `make test-faults`, not `make test`.
             item.add_marker(pytest.mark.faults)
-        elif "e2e" in parts:
+        elif "e2e" in parts or (parts[:1] == ("web",) and "unit" not in parts):
+            # tests/web: the web app in Chromium against real services (its unit/ checks the sources).
             item.add_marker(pytest.mark.e2e)
         elif "integration" in parts or "store" in parts:
             item.add_marker(pytest.mark.integration)

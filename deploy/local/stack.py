@@ -1,6 +1,7 @@
 """`make run` / `make stop`: the whole platform on loopback with a demo school.
 
-    python deploy/local/stack.py up      # infrastructure + every service + demo data; prints how to sign in
+    python deploy/local/stack.py up      # infrastructure + every service + the web gateway + demo data;
+                                         # prints the web app's URL and how to sign in
     python deploy/local/stack.py down    # stops the services, then the infrastructure this stack started
     python deploy/local/stack.py status
 
@@ -41,6 +42,10 @@ SERVICES = [
     ("media_signal", "media-signal", "MEDIA_SIGNAL_", GRPC_PORT_BASE + 4, 9104),
 ]
 
+# The web gateway (services/web): HTTP for the browser, in front of the four; `make run` prints its URL.
+WEB_PORT = GRPC_PORT_BASE + 30
+WEB_METRICS_PORT = 9105
+
 
 def present_services() -> list[tuple[str, str, str, int, int]]:
     return [s for s in SERVICES if (ROOT / "services" / s[1] / "pyproject.toml").exists()]
@@ -64,6 +69,8 @@ def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict
         "SCHOOL_ADDRESS": addresses()["school"],
         "REPLICA_ID": f"{package}-1",
     }
+    # The web gateway on 127.0.0.1 forwards the browser's address; believe it from loopback only.
+    env["TRUSTED_PROXIES"] = "127.0.0.1/32"
     if package == "identity":
         env["DEV_SMS_FILE"] = str(SMS_FILE)
         # Every demo sign-in comes from 127.0.0.1: the seed's 16 people and their reruns must not hit
@@ -96,6 +103,55 @@ def local_secret(name: str) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def web_present() -> bool:
+    return (ROOT / "services" / "web" / "pyproject.toml").exists()
+
+
+def web_env() -> dict[str, str]:
+    env = {
+        "ENVIRONMENT": "development",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(WEB_PORT),
+        "METRICS_PORT": str(WEB_METRICS_PORT),
+        "IDENTITY_ADDRESS": addresses()["identity"],
+        "SCHOOL_ADDRESS": addresses()["school"],
+        "CHAT_ADDRESS": addresses()["chat"],
+        "MEDIA_SIGNAL_ADDRESS": addresses()["media_signal"],
+        "REPLICA_ID": "web-1",
+    }
+    return {f"WEB_{key}": value for key, value in env.items()}
+
+
+def web_url() -> str:
+    return f"http://127.0.0.1:{WEB_PORT}/"
+
+
+def start_web() -> None:
+    if infra.running_pid("svc-web"):
+        return
+    if infra.port_open(WEB_PORT):
+        raise SystemExit(f"port {WEB_PORT} for the web gateway is taken by another process")
+    infra.spawn("svc-web", [sys.executable, "-m", "web"], cwd=ROOT, env=web_env())
+
+
+def wait_web(timeout: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if infra.running_pid("svc-web") is None:
+            tail = (infra.LOGS / "svc-web.log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"the web gateway exited while starting; log tail:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{WEB_PORT}/readyz", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the web gateway is not ready after {timeout}s (see {infra.LOGS / 'svc-web.log'})")
 
 
 def start_service(package: str, prefix: str, port: int, metrics_port: int) -> None:
@@ -143,6 +199,10 @@ def planned_ports(services: list[tuple[str, str, str, int, int]]) -> tuple[dict[
         ports[f"{package} metrics"] = metrics
         if not infra.running_pid(f"svc-{package}"):
             free |= {f"{package} grpc", f"{package} metrics"}
+    if web_present():
+        ports.update({"web http": WEB_PORT, "web metrics": WEB_METRICS_PORT})
+        if not infra.running_pid("svc-web"):
+            free |= {"web http", "web metrics"}
     return ports, frozenset(free)
 
 
@@ -163,13 +223,22 @@ def up() -> int:
         start_service(package, prefix, port, metrics)
     for package, _, _, port, _ in services:
         wait_serving(package, port)
+    if web_present():
+        start_web()
+        wait_web()
     print("Parta is running:")
     for package, _, _, port, _ in services:
         print(f"  {package:13} grpc 127.0.0.1:{port}   metrics http://127.0.0.1:{metrics_port(package)}/metrics")
+    if web_present():
+        print(f"  {'web':13} http 127.0.0.1:{WEB_PORT}   metrics http://127.0.0.1:{WEB_METRICS_PORT}/metrics")
     demo = ROOT / "deploy" / "local" / "demo.py"
+    code = 0
     if demo.exists():
-        return subprocess.call([sys.executable, str(demo), "--sms-file", str(SMS_FILE)], cwd=ROOT)
-    return 0
+        code = subprocess.call([sys.executable, str(demo), "--sms-file", str(SMS_FILE)], cwd=ROOT)
+    if web_present():
+        # Last, so it is the line people see; the demo above lists who can sign in.
+        print(f"Open the web app: {web_url()}  (sign-in codes: {SMS_FILE})")
+    return code
 
 
 def metrics_port(package: str) -> int:
@@ -177,6 +246,8 @@ def metrics_port(package: str) -> int:
 
 
 def down() -> int:
+    if infra.stop_pid("svc-web"):
+        print("stopped web")
     for package, *_ in reversed(SERVICES):
         if infra.stop_pid(f"svc-{package}"):
             print(f"stopped {package}")
@@ -190,7 +261,7 @@ def down() -> int:
 
 
 def status() -> int:
-    for package, *_ in SERVICES:
+    for package in [*(s[0] for s in SERVICES), "web"]:
         pid = infra.running_pid(f"svc-{package}")
         print(f"{package:13} {'running pid ' + str(pid) if pid else 'stopped'}")
     return infra.main(["status"])

@@ -21,7 +21,13 @@ ROOT = Path(__file__).resolve().parents[3]
 SERVICE_DIRS = sorted(p.parent for p in (ROOT / "services").glob("*/pyproject.toml"))
 SERVICE_DOCKERFILE = ROOT / "deploy" / "images" / "service" / "Dockerfile"
 ALL_DOCKERFILES = sorted((ROOT / "deploy" / "images").glob("*/Dockerfile"))
-PORTS = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104)}
+PORTS = {
+    "identity": (50051, 9101),
+    "school": (50052, 9102),
+    "chat": (50053, 9103),
+    "media-signal": (50054, 9104),
+    "web": (8080, 9105),
+}
 SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
 
 

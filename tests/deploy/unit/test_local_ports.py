@@ -63,3 +63,19 @@ def test_a_taken_port_is_named_before_start(tmp_path: Path, monkeypatch: pytest.
         assert problems == [taken]
         # A component that is already running (ours) is not required to be free.
         assert infra.port_problems({"chat grpc": port}) == []
+
+
+def test_make_run_starts_the_web_gateway_with_valid_settings_on_a_stack_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from web.config import WebSettings
+
+    ports, _ = stack.planned_ports(stack.SERVICES)
+    assert ports["web http"] == stack.WEB_PORT == stack.GRPC_PORT_BASE + 30
+    for name, value in stack.web_env().items():
+        monkeypatch.setenv(name, value)
+    settings = WebSettings()  # type: ignore[call-arg]
+    assert settings.http_port == stack.WEB_PORT and settings.metrics_port == ports["web metrics"]
+    assert settings.chat_address == stack.addresses()["chat"]
+    assert stack.web_url() == f"http://127.0.0.1:{stack.WEB_PORT}/"
+    # Every service believes the gateway's X-Forwarded-For (it runs on loopback), and nobody else's.
+    env = stack.service_env("chat", "CHAT_", 1, 2)
+    assert env["CHAT_TRUSTED_PROXIES"] == "127.0.0.1/32"

@@ -375,3 +375,59 @@ def test_identity_trusts_forwarded_addresses_only_from_the_pod_network(rendered)
         networks = [ipaddress.ip_network(v.strip()) for v in value.split(",") if v.strip()]
         assert networks, overlay
         assert all(n.is_private and n.prefixlen >= 8 for n in networks), (overlay, value)
+
+
+def test_every_service_trusts_forwarded_addresses_from_the_pod_network_only(rendered):
+    """The web gateway forwards the browser's address; every service behind it believes that only
+    from the pod network."""
+    import ipaddress
+
+    for overlay in ("dev", "prod"):
+        for service, prefix in [*PREFIXES.items(), ("web", "WEB_")]:
+            value = _env_sources(rendered[overlay].documents, service)[f"{prefix}TRUSTED_PROXIES"]
+            networks = [ipaddress.ip_network(v.strip()) for v in value.split(",") if v.strip()]
+            assert networks and all(n.is_private and n.prefixlen >= 8 for n in networks), (overlay, service)
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_the_web_gateway_is_probed_hardened_and_reaches_exactly_the_four_services(rendered, overlay):
+    from web.config import WebSettings
+
+    docs = rendered[overlay].documents
+    deployment = get(docs, "Deployment", "web")
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8080, "metrics": 9105}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"]
+    assert spec["automountServiceAccountToken"] is False
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    # The services admit the gateway by this label.
+    assert labels["parta.io/gateway"] == "true"
+    # Its settings are real fields, the required ones are given, and it holds no secrets.
+    env = _env_sources(docs, "web")
+    assert not [r for r in container["envFrom"] if "secretRef" in r]
+    unknown = [k for k in env if k.startswith("WEB_") and k[4:].lower() not in WebSettings.model_fields]
+    assert unknown == []
+    required = {f"WEB_{n.upper()}" for n, f in WebSettings.model_fields.items() if f.is_required()}
+    assert required <= set(env)
+    assert env["WEB_ENVIRONMENT"] == ("production" if overlay == "prod" else "development")
+    if overlay == "prod":
+        assert deployment["spec"]["replicas"] >= 3 and env["WEB_PUBLIC_ORIGINS"].startswith("https://")
+    service = get(docs, "Service", "web")
+    assert selects({"matchLabels": service["spec"]["selector"]}, labels)
+    assert any(selects(p["spec"]["selector"], labels) for p in by_kind(docs, "PodDisruptionBudget"))
+    for target, port in (("identity", 50051), ("school", 50052), ("chat", 50053), ("media-signal", 50054)):
+        assert _allowed_egress(docs, "web", {"app.kubernetes.io/name": target}, port), target
+        ingress = get(docs, "NetworkPolicy", target)["spec"]["ingress"]
+        assert any(
+            {"protocol": "TCP", "port": port} in rule["ports"]
+            and any(selects(peer.get("podSelector", {}), labels) for peer in rule["from"])
+            for rule in ingress
+        ), f"{target} does not admit the gateway"
+    assert not _allowed_egress(docs, "web", {"app.kubernetes.io/name": "mongodb"}, 27017)
+    assert not _allowed_egress(docs, "web", {"strimzi.io/cluster": "parta", "strimzi.io/kind": "Kafka"}, 9092)

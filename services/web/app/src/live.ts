@@ -1,0 +1,93 @@
+// The app's one live connection: ChatService.Subscribe over the gateway's WebSocket. It resumes
+// after the last update of every chat it has seen (cursors) when the socket drops, and fans events
+// out to the screens.
+import { ApiError, Chats, openStream } from "./api";
+import { signal } from "./signal";
+
+export interface MessageSnapshot {
+  chatId: string;
+  messageId: string;
+  seq: string;
+  updateSeq?: string;
+  senderUserId?: string;
+  text?: string;
+  replyToSeq?: string;
+  fileIds?: string[];
+  sentAt?: string;
+  editedAt?: string;
+  deleted?: boolean;
+  system?: boolean;
+  urgent?: boolean;
+  heldUntil?: string;
+  heldForUserIds?: string[];
+  reactions?: { emoji: string; userIds?: string[] }[];
+  clientMessageId?: string;
+}
+
+export interface ChatEvent {
+  chatId: string;
+  updateSeq?: string;
+  message?: MessageSnapshot;
+  chat?: Record<string, unknown>;
+  chatRemoved?: boolean;
+  read?: { chatId: string; userId: string; lastReadSeq?: string };
+  memberAdded?: { chatId: string; userId: string };
+  memberRemoved?: { chatId: string; userId: string };
+  live?: Record<string, never>;
+}
+
+type Listener = (event: ChatEvent) => void;
+const listeners = new Set<Listener>();
+const cursors = new Map<string, number>();
+let stop: (() => void) | null = null;
+let retryTimer: number | undefined;
+let backoff = 500;
+
+/** True while the socket is up and past the history replay. */
+export const connected = signal(false);
+
+export function onChatEvent(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function connect(): void {
+  const request = { cursors: [...cursors].map(([chatId, updateSeq]) => ({ chatId, updateSeq: String(updateSeq) })) };
+  stop = openStream<ChatEvent>(Chats, "Subscribe", request, {
+    onMessage(event) {
+      const seq = Number(event.updateSeq ?? 0);
+      if (seq > 0 && seq > (cursors.get(event.chatId) ?? 0)) cursors.set(event.chatId, seq);
+      if (event.live) {
+        connected.set(true);
+        backoff = 500;
+      }
+      listeners.forEach((listener) => listener(event));
+    },
+    onEnd(error: ApiError | null) {
+      connected.set(false);
+      stop = null;
+      if (error && (error.code === "16" || error.code === "UNAUTHENTICATED")) return; // signed out
+      retryTimer = window.setTimeout(() => {
+        retryTimer = undefined;
+        connect();
+      }, backoff);
+      backoff = Math.min(backoff * 2, 10_000);
+    },
+  });
+}
+
+export function startLive(): void {
+  if (stop !== null) return;
+  window.clearTimeout(retryTimer);
+  retryTimer = undefined;
+  connect();
+}
+
+export function stopLive(): void {
+  window.clearTimeout(retryTimer);
+  retryTimer = undefined;
+  stop?.();
+  stop = null;
+  cursors.clear();
+  connected.set(false);
+}

@@ -1,0 +1,443 @@
+// One chat: history with paging, live updates, send / reply / edit / delete / react, read counts
+// for the author, the quiet-hours notice, files (upload with progress, download, image preview).
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { call, Chats, fileHead, fileUrl, newId, Rooms, upload, type FileInfo } from "../api";
+import { ErrorNote, formatTime } from "../components/common";
+import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
+import { t } from "../i18n";
+import { onChatEvent, type MessageSnapshot } from "../live";
+import { nameOf, namesVersion } from "../names";
+import { navigate } from "../router";
+import { hasRole, myUserId } from "../session";
+import { useSignal } from "../signal";
+
+const EMOJI = ["👍", "❤️", "😂", "🙏"];
+const PAGE = 30;
+
+type Messages = Map<number, MessageSnapshot>;
+
+function merge(into: Messages, incoming: MessageSnapshot[]): Messages {
+  const next = new Map(into);
+  for (const message of incoming) {
+    const seq = Number(message.seq);
+    const have = next.get(seq);
+    if (!have || Number(message.updateSeq ?? 0) >= Number(have.updateSeq ?? 0)) next.set(seq, message);
+  }
+  return next;
+}
+
+export function ChatView({ chatId }: { chatId: string }) {
+  const chats = useSignal(chatList);
+  useSignal(namesVersion);
+  const me = myUserId();
+  const view: View | undefined = chats?.find((c) => c.chat.chatId === chatId);
+  const [messages, setMessages] = useState<Messages>(new Map());
+  const [hasMore, setHasMore] = useState(false);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [replyTo, setReplyTo] = useState<MessageSnapshot | null>(null);
+  const [editing, setEditing] = useState<MessageSnapshot | null>(null);
+  const [heldNotice, setHeldNotice] = useState<string | null>(null);
+  const [readCounts, setReadCounts] = useState<Map<number, string>>(new Map());
+  const lastMarked = useRef(0);
+  const listEnd = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!chats) refreshChats().catch(setError);
+  }, []);
+
+  useEffect(() => {
+    let cancelled = false;
+    setMessages(new Map());
+    setLoaded(false);
+    call<{ messages?: MessageSnapshot[]; hasMore?: boolean }>(Chats, "ListMessages", { chatId, limit: PAGE }).then(
+      (reply) => {
+        if (cancelled) return;
+        setMessages((current) => merge(current, reply.messages ?? []));
+        setHasMore(Boolean(reply.hasMore));
+        setLoaded(true);
+      },
+      setError,
+    );
+    const unsubscribe = onChatEvent((event) => {
+      if (event.chatId !== chatId) return;
+      if (event.message) setMessages((current) => merge(current, [event.message!]));
+      if (event.read) setReadCounts((current) => (current.size ? new Map() : current));
+    });
+    return () => {
+      cancelled = true;
+      unsubscribe();
+    };
+  }, [chatId]);
+
+  const ordered = useMemo(() => [...messages.values()].sort((a, b) => Number(a.seq) - Number(b.seq)), [messages]);
+  const newest = ordered.length ? Number(ordered[ordered.length - 1].seq) : 0;
+
+  // Mark read up to the newest message shown; keep the newest in view.
+  useEffect(() => {
+    if (!loaded) return;
+    listEnd.current?.scrollIntoView({ block: "end" });
+    if (newest > lastMarked.current) {
+      lastMarked.current = newest;
+      call(Chats, "MarkRead", { chatId, seq: String(newest) }).then(() => scheduleRefresh(), () => undefined);
+    }
+  }, [newest, loaded]);
+
+  async function loadEarlier() {
+    const oldest = ordered.length ? Number(ordered[0].seq) : 0;
+    try {
+      const reply = await call<{ messages?: MessageSnapshot[]; hasMore?: boolean }>(Chats, "ListMessages", {
+        chatId,
+        beforeSeq: String(oldest),
+        limit: PAGE,
+      });
+      setMessages((current) => merge(current, reply.messages ?? []));
+      setHasMore(Boolean(reply.hasMore));
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  async function act(method: string, body: object) {
+    setError(null);
+    try {
+      const reply = await call<{ message?: MessageSnapshot }>(Chats, method, { chatId, ...body });
+      if (reply.message) setMessages((current) => merge(current, [reply.message!]));
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  async function showReadCount(seq: number) {
+    try {
+      const reply = await call<{ readCount?: number; memberCount?: number }>(Chats, "GetReadCount", { chatId, seq: String(seq) });
+      setReadCounts((current) => new Map(current).set(seq, t("readBy", { read: reply.readCount ?? 0, members: reply.memberCount ?? 0 })));
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  const bySeq = (seq: string | undefined) => (seq ? messages.get(Number(seq)) : undefined);
+  const title = view ? chatTitle(view) : "";
+
+  return (
+    <section class="chat" aria-labelledby="chat-title">
+      <header class="chat-header">
+        <a href="/" class="back">
+          {t("backToChats")}
+        </a>
+        <h1 id="chat-title">{title || "…"}</h1>
+      </header>
+      <ErrorNote error={error} />
+      {view?.chat.kind === "CHAT_KIND_CLASS" && view.chat.classId && view.chat.schoolId && (
+        <Lessons schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} />
+      )}
+      {hasMore && (
+        <button type="button" class="link" onClick={loadEarlier}>
+          {t("loadEarlier")}
+        </button>
+      )}
+      {loaded && ordered.length === 0 && <p class="muted">{t("noMessages")}</p>}
+      <ol class="messages" aria-live="polite" aria-relevant="additions">
+        {ordered.map((message) => {
+          const seq = Number(message.seq);
+          const mine = message.senderUserId === me;
+          const quoted = bySeq(message.replyToSeq);
+          return (
+            <li key={seq} class={`message${mine ? " mine" : ""}${message.system ? " system" : ""}`} data-seq={seq}>
+              <div class="meta">
+                <span class="sender">{message.system ? t("system") : mine ? t("you") : nameOf(message.senderUserId ?? "")}</span>
+                <time dateTime={message.sentAt}>{formatTime(message.sentAt)}</time>
+                {message.editedAt && !message.deleted && <span class="muted"> · {t("edited")}</span>}
+              </div>
+              {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
+              {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.text}</p>}
+              {!message.deleted && (message.fileIds ?? []).map((id) => <Attachment key={id} fileId={id} />)}
+              {mine && message.heldUntil && new Date(message.heldUntil) > new Date() && (
+                <p class="held" role="note">
+                  {t("heldUntil", { time: formatTime(message.heldUntil) })}
+                </p>
+              )}
+              {!message.deleted && !message.system && (
+                <div class="reactions">
+                  {EMOJI.map((emoji) => {
+                    const users = message.reactions?.find((r) => r.emoji === emoji)?.userIds ?? [];
+                    const minePressed = users.includes(me);
+                    return (
+                      <button
+                        type="button"
+                        key={emoji}
+                        class={`reaction${minePressed ? " pressed" : ""}`}
+                        aria-pressed={minePressed}
+                        onClick={() => act("ReactToMessage", { seq: String(seq), emoji, add: !minePressed })}
+                      >
+                        <span class="visually-hidden">{`${t("reaction")} `}</span>
+                        {emoji}
+                        {users.length > 0 && <span class="count">{users.length}</span>}
+                      </button>
+                    );
+                  })}
+                  <button type="button" class="link" onClick={() => (setReplyTo(message), setEditing(null))}>
+                    {t("reply")}
+                  </button>
+                  {mine && (
+                    <button type="button" class="link" onClick={() => (setEditing(message), setReplyTo(null))}>
+                      {t("edit")}
+                    </button>
+                  )}
+                  {(mine || view?.isModerator) && (
+                    <button type="button" class="link" onClick={() => window.confirm(t("deleteConfirm")) && act("DeleteMessage", { seq: String(seq) })}>
+                      {t("delete")}
+                    </button>
+                  )}
+                  {mine && (
+                    <button type="button" class="link read-count" onClick={() => showReadCount(seq)}>
+                      {readCounts.get(seq) ?? t("readCount")}
+                    </button>
+                  )}
+                </div>
+              )}
+            </li>
+          );
+        })}
+      </ol>
+      <div ref={listEnd} />
+      {heldNotice && (
+        <p class="held" role="status">
+          {heldNotice}
+        </p>
+      )}
+      {view && view.canPost === false ? (
+        <p class="muted">{t("cannotPost")}</p>
+      ) : (
+        <Composer
+          key={editing ? `edit-${editing.seq}` : "new"}
+          chatId={chatId}
+          replyTo={replyTo}
+          editing={editing}
+          onDone={(message, deliverAt) => {
+            if (message) setMessages((current) => merge(current, [message]));
+            setHeldNotice(deliverAt ? t("heldNotice", { time: formatTime(deliverAt) }) : null);
+            setReplyTo(null);
+            setEditing(null);
+          }}
+          onCancel={() => (setReplyTo(null), setEditing(null))}
+          onError={setError}
+        />
+      )}
+    </section>
+  );
+}
+
+interface ComposerProps {
+  chatId: string;
+  replyTo: MessageSnapshot | null;
+  editing: MessageSnapshot | null;
+  onDone(message: MessageSnapshot | undefined, deliverAt: string | undefined): void;
+  onCancel(): void;
+  onError(error: unknown): void;
+}
+
+function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: ComposerProps) {
+  const [text, setText] = useState(editing?.text ?? "");
+  const [files, setFiles] = useState<FileInfo[]>([]);
+  const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const clientMessageId = useRef(newId());
+
+  useEffect(() => {
+    if (replyTo || editing) input.current?.focus();
+  }, [replyTo, editing]);
+
+  async function submit(event?: Event) {
+    event?.preventDefault();
+    if (!text.trim() && files.length === 0) return;
+    setBusy(true);
+    try {
+      if (editing) {
+        const reply = await call<{ message?: MessageSnapshot }>(Chats, "EditMessage", { chatId, seq: editing.seq, text });
+        onDone(reply.message, undefined);
+      } else {
+        const reply = await call<{ message?: MessageSnapshot; deliverAt?: string }>(Chats, "SendMessage", {
+          chatId,
+          clientMessageId: clientMessageId.current,
+          text,
+          replyToSeq: replyTo ? replyTo.seq : "0",
+          fileIds: files.map((f) => f.fileId),
+        });
+        onDone(reply.message, reply.deliverAt);
+      }
+      clientMessageId.current = newId();
+      setText("");
+      setFiles([]);
+      input.current?.focus();
+    } catch (e) {
+      onError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function attach(event: Event) {
+    const picker = event.currentTarget as HTMLInputElement;
+    const chosen = [...(picker.files ?? [])];
+    picker.value = "";
+    for (const file of chosen) {
+      setProgress({ name: file.name, fraction: 0 });
+      try {
+        const info = await upload(file, (fraction) => setProgress({ name: file.name, fraction }));
+        setFiles((current) => [...current, { ...info, filename: info.filename || file.name }]);
+      } catch (e) {
+        onError(e);
+      } finally {
+        setProgress(null);
+      }
+    }
+  }
+
+  return (
+    <form class="composer" onSubmit={submit}>
+      {replyTo && (
+        <p class="context">
+          {t("replyingTo", { text: (replyTo.text ?? "").slice(0, 80) })}{" "}
+          <button type="button" class="link" onClick={onCancel}>
+            {t("cancelReply")}
+          </button>
+        </p>
+      )}
+      {editing && (
+        <p class="context">
+          {t("editing")}{" "}
+          <button type="button" class="link" onClick={onCancel}>
+            {t("cancelEdit")}
+          </button>
+        </p>
+      )}
+      {progress && (
+        <p class="upload" role="status">
+          <label for="upload-progress">{t("uploading", { name: progress.name, percent: Math.round(progress.fraction * 100) })}</label>
+          <progress id="upload-progress" max={1} value={progress.fraction} />
+        </p>
+      )}
+      {files.map((file) => (
+        <p class="attached" key={file.fileId}>
+          {t("attached", { name: file.filename ?? file.fileId })}{" "}
+          <button
+            type="button"
+            class="link"
+            aria-label={t("removeAttachment", { name: file.filename ?? file.fileId })}
+            onClick={() => setFiles((current) => current.filter((f) => f.fileId !== file.fileId))}
+          >
+            ✕
+          </button>
+        </p>
+      ))}
+      <div class="composer-row">
+        <label for="message-text" class="visually-hidden">
+          {t("messageLabel")}
+        </label>
+        <textarea
+          id="message-text"
+          ref={input}
+          rows={2}
+          value={text}
+          placeholder={t("messageLabel")}
+          onInput={(e) => setText(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey) {
+              e.preventDefault();
+              void submit();
+            }
+          }}
+        />
+        {!editing && (
+          <>
+            <label for="attach" class="button secondary">
+              {t("attach")}
+            </label>
+            <input id="attach" type="file" class="visually-hidden" multiple onChange={attach} />
+          </>
+        )}
+        <button type="submit" disabled={busy || progress !== null}>
+          {editing ? t("save") : t("send")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Attachment({ fileId }: { fileId: string }) {
+  const [info, setInfo] = useState<{ filename: string; contentType: string } | null>(null);
+  useEffect(() => {
+    fileHead(fileId).then(setInfo, () => setInfo({ filename: fileId, contentType: "" }));
+  }, [fileId]);
+  const name = info?.filename ?? "…";
+  return (
+    <div class="attachment">
+      {info?.contentType.startsWith("image/") && (
+        <a href={fileUrl(fileId)} target="_blank" rel="noopener" data-external>
+          <img src={fileUrl(fileId)} alt={t("imageAlt", { name })} class="preview" loading="lazy" />
+        </a>
+      )}
+      <a href={fileUrl(fileId)} download={name} class="file-link" data-external>
+        {t("download", { name })}
+      </a>
+    </div>
+  );
+}
+
+interface Room {
+  roomId: string;
+  title?: string;
+}
+
+/** A class chat's live lessons to join, and "start a lesson" for its teachers. */
+function Lessons({ schoolId, classId, title }: { schoolId: string; classId: string; title: string }) {
+  const [rooms, setRooms] = useState<Room[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const teaches = hasRole("SCHOOL_ROLE_TEACHER") || hasRole("SCHOOL_ROLE_ADMIN");
+
+  useEffect(() => {
+    const load = () =>
+      call<{ rooms?: Room[] }>(Rooms, "ListRooms", { schoolId, classId, kinds: ["ROOM_KIND_LESSON"], states: ["ROOM_STATE_LIVE"] }).then(
+        (reply) => setRooms(reply.rooms ?? []),
+        () => setRooms([]),
+      );
+    void load();
+    const timer = window.setInterval(load, 10_000);
+    return () => window.clearInterval(timer);
+  }, [classId]);
+
+  async function start() {
+    try {
+      const reply = await call<{ room: Room }>(Rooms, "CreateRoom", {
+        requestId: newId(),
+        schoolId,
+        classId,
+        kind: "ROOM_KIND_LESSON",
+        title,
+        startNow: true,
+      });
+      navigate(`/lesson/${encodeURIComponent(reply.room.roomId)}`);
+    } catch (e) {
+      setError(e);
+    }
+  }
+
+  return (
+    <div class="lessons row">
+      {rooms.map((room) => (
+        <a key={room.roomId} class="button" href={`/lesson/${encodeURIComponent(room.roomId)}`}>
+          {t("joinLesson", { title: room.title ?? "" })}
+        </a>
+      ))}
+      {teaches && (
+        <button type="button" class="secondary" onClick={start}>
+          {t("startLesson")}
+        </button>
+      )}
+      <ErrorNote error={error} />
+    </div>
+  );
+}

@@ -1,0 +1,1 @@
+"""The gateway's side of the services: the exposed methods, channels, gRPC errors."""

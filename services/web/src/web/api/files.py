@@ -1,0 +1,156 @@
+"""Files as HTTP bodies: POST /api/upload streams the raw body into chat's UploadFile in chunks;
+GET /api/files/<id> streams DownloadFile back with its type and a Content-Disposition."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from urllib.parse import quote, unquote
+
+import grpc
+import structlog
+from aiohttp import web
+from parta.chat.v1 import chat_pb2
+
+from web.adapters.methods import DOWNLOAD, UPLOAD
+from web.adapters.upstream import api_error_from
+from web.api.context import gateway_of
+from web.api.http import to_json
+from web.api.sessions import SESSIONS_KEY
+from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
+
+log = structlog.get_logger("web.files")
+FILENAME_HEADER = "X-Parta-Filename"
+REQUEST_ID_HEADER = "X-Parta-Request-Id"
+# Types a browser may show in the page (previews); everything else downloads as an attachment.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"})
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """Raw body; `Content-Length` required (chat needs the size first), `Content-Type` is the file's,
+    `X-Parta-Filename` the percent-encoded UTF-8 name, `X-Parta-Request-Id` an optional retry key."""
+    gateway = gateway_of(request)
+    gateway.refuse_if_draining()
+    gateway.check_csrf(request)
+    settings = gateway.settings
+    size = request.content_length
+    if size is None:
+        raise gateway_error("INVALID_ARGUMENT", "LENGTH_REQUIRED", "send Content-Length", status=411)
+    if size > settings.max_upload_bytes:
+        raise body_too_large(settings.max_upload_bytes)
+    filename = unquote(request.headers.get(FILENAME_HEADER, ""))
+    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+    content_type = request.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
+    sessions = request.app[SESSIONS_KEY]
+    token, fresh = await sessions.access_token(request)
+    if token is None:
+        raise not_signed_in()
+    method = gateway.methods.get(UPLOAD)
+    assert method is not None
+    call = gateway.upstreams.open(method, gateway.metadata(request, token))
+    sent = 0
+    try:
+        await call.write(
+            chat_pb2.UploadFileRequest(
+                metadata=chat_pb2.UploadMetadata(
+                    request_id=request_id, filename=filename, content_type=content_type, size_bytes=size
+                )
+            )
+        )
+        while sent < size:
+            block = await request.content.readexactly(min(settings.upload_chunk_bytes, size - sent))
+            await call.write(chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
+            sent += len(block)
+        await call.done_writing()
+        reply = await call
+    except grpc.aio.AioRpcError as error:
+        raise api_error_from(error) from None
+    except BaseException as exc:
+        if isinstance(exc, Exception) and call.done():
+            # chat refused the upload while we were still writing (quota, size, bad name).
+            try:
+                await call
+            except grpc.aio.AioRpcError as error:
+                raise api_error_from(error) from None
+        # The browser went away (or sent less than it promised): cancelling the call makes chat
+        # abort the upload and remove what it wrote, so nothing half-accepted stays.
+        call.cancel()
+        if isinstance(exc, Exception):
+            log.info("upload_abandoned", received=sent, error=type(exc).__name__)
+            raise gateway_error("CANCELLED", "UPLOAD_ABANDONED", "the upload did not finish") from None
+        raise
+    response = web.json_response(to_json(reply))
+    if fresh is not None:
+        sessions.set_cookies(response, fresh)
+    return response
+
+
+def content_disposition(filename: str, content_type: str) -> str:
+    kind = "inline" if content_type in INLINE_TYPES else "attachment"
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "file"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    gateway = gateway_of(request)
+    gateway.refuse_if_draining()
+    sessions = request.app[SESSIONS_KEY]
+    token, fresh = await sessions.access_token(request)
+    if token is None:
+        raise not_signed_in()
+    method = gateway.methods.get(DOWNLOAD)
+    assert method is not None
+    call = gateway.upstreams.open(
+        method, gateway.metadata(request, token), chat_pb2.DownloadFileRequest(file_id=request.match_info["file_id"])
+    )
+    try:
+        first = await call.read()
+    except grpc.aio.AioRpcError as error:
+        raise api_error_from(error) from None
+    if first is grpc.aio.EOF or first.WhichOneof("part") != "info":
+        call.cancel()
+        raise gateway_error("UNAVAILABLE", "DOWNLOAD_BROKEN", "the file service sent no file info")
+    info = first.info
+    content_type = info.content_type if info.content_type.count("/") == 1 else "application/octet-stream"
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": content_disposition(info.filename, content_type),
+            # A file is someone's upload: never a page of ours, whatever its type says.
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        }
+    )
+    response.content_length = info.size_bytes
+    if fresh is not None:
+        sessions.set_cookies(response, fresh)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        # The web app asks for an attachment's name and type only: no bytes to fetch from chat.
+        call.cancel()
+        return response
+    try:
+        while True:
+            part = await call.read()
+            if part is grpc.aio.EOF:
+                break
+            await response.write(part.chunk.data)
+    except asyncio.CancelledError:
+        call.cancel()
+        raise
+    except Exception as exc:
+        # Too late for a status: cut the connection so the browser sees a failed download, not a
+        # short file (a gRPC error mid-stream, or the browser went away).
+        call.cancel()
+        code = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
+        log.warning("download_broken", error=code)
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
+
+
+__all__ = ["ApiError", "download", "upload"]
