@@ -12,6 +12,8 @@ Media servers (janus, coturn) are added by deploy/local/media.py when present.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -110,6 +112,24 @@ def stop_pid(name: str, timeout: float = 20.0, *, kill: bool = False) -> bool:
             pass
     pid_file(name).unlink(missing_ok=True)
     return True
+
+
+@contextlib.contextmanager
+def exclusive(name: str):  # type: ignore[no-untyped-def]
+    """Holds RUN/<name>.lock (flock) for the block: several worktrees share one PARTA_CACHE, and two
+    `up`s racing for the same component would each build or start it (two stores on one port, or one
+    build deleting the other's scratch). The second waits, then finds the component running."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    with open(RUN / f"{name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another process that is bringing up {name} (holding {RUN / (name + '.lock')})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -438,8 +458,9 @@ def up(names: list[str]) -> list[str]:
     """Starts the named components (all by default); returns those this call started."""
     started = []
     for name in names or list(COMPONENTS):
-        if COMPONENTS[name].up():
-            started.append(name)
+        with exclusive(f"{name}.up"):
+            if COMPONENTS[name].up():
+                started.append(name)
     return started
 
 

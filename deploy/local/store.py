@@ -34,6 +34,7 @@ Layout under the cache dir (default ``<repo>/.cache``)::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -210,6 +211,21 @@ def install_secantus_mdb(cache_dir: Path) -> None:
     cache_dir = Path(cache_dir)
     if _mdb_installed(cache_dir):
         return
+    # One build at a time per cache: worktrees share PARTA_CACHE, and a second build would delete
+    # the first one's scratch directory under it (seen: `Directory not empty: 'deps'`).
+    lock_path = cache_dir / "store" / "install.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"waiting for another secantus-mdb build to finish (holding {lock_path})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _mdb_installed(cache_dir):
+            _build_secantus_mdb(cache_dir)
+
+
+def _build_secantus_mdb(cache_dir: Path) -> None:
     cargo = shutil.which("cargo")
     if not cargo:
         raise SystemExit(

@@ -3,6 +3,7 @@ trace, status mapping, log correlation, and the trace carried into event envelop
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -79,14 +80,21 @@ async def echo(tracing: Tracing) -> AsyncIterator[tuple[echo_pb2_grpc.EchoServic
     await runner.stop()
 
 
-def _server_spans(spans: InMemorySpanExporter, method: str) -> list[ReadableSpan]:
-    return [s for s in spans.get_finished_spans() if s.name.endswith(f"/{method}")]
+async def _server_spans(spans: InMemorySpanExporter, method: str, count: int = 1) -> list[ReadableSpan]:
+    """The server spans of `method`, once `count` have finished: the server ends a span after the
+    status is on its way, so the client can hold the reply first (seen under load in make test-unit)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        found = [s for s in spans.get_finished_spans() if s.name.endswith(f"/{method}")]
+        if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.01)
 
 
 async def test_a_call_gets_a_server_span_that_continues_the_callers_trace(echo, spans):
     stub, _ = echo
     await stub.Echo(echo_pb2.EchoRequest(text="hi"), metadata=[("traceparent", CALLER_TRACEPARENT)])
-    (span,) = _server_spans(spans, "Echo")
+    (span,) = await _server_spans(spans, "Echo")
     assert span.kind is SpanKind.SERVER
     assert f"{span.context.trace_id:032x}" == CALLER_TRACE
     assert span.parent is not None and f"{span.parent.span_id:016x}" == CALLER_SPAN
@@ -100,7 +108,7 @@ async def test_a_call_gets_a_server_span_that_continues_the_callers_trace(echo, 
 async def test_a_call_without_a_caller_trace_starts_its_own(echo, spans):
     stub, _ = echo
     await stub.Echo(echo_pb2.EchoRequest(text="hi"))
-    (span,) = _server_spans(spans, "Echo")
+    (span,) = await _server_spans(spans, "Echo")
     assert span.parent is None and span.context.trace_id != 0
 
 
@@ -112,7 +120,7 @@ async def test_caller_errors_leave_the_span_status_unset(echo, spans):
         )
     with pytest.raises(grpc.aio.AioRpcError):
         await stub.Fail(echo_pb2.FailRequest(mode="not_found"))  # no token at all
-    not_found, unauthenticated = _server_spans(spans, "Fail")
+    not_found, unauthenticated = await _server_spans(spans, "Fail", 2)
     assert not_found.attributes["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
     assert unauthenticated.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
     assert not_found.status.status_code is StatusCode.UNSET
@@ -124,7 +132,7 @@ async def test_a_server_fault_marks_the_span_failed_without_the_exception_text(e
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Fail(echo_pb2.FailRequest(mode="boom"), metadata=[("authorization", f"Bearer {keys.token('u1')}")])
     assert caught.value.code() == grpc.StatusCode.INTERNAL
-    (span,) = _server_spans(spans, "Fail")
+    (span,) = await _server_spans(spans, "Fail")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
     assert span.attributes["exception.type"] == "RuntimeError"

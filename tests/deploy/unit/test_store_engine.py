@@ -92,3 +92,35 @@ def test_the_daemon_runs_on_loopback_with_the_pinned_flags_and_its_own_data_dir(
     second = store._server_command(tmp_path, 27998, "secantusdb", "store-secantusdb")
     assert "secantusd-py" in second[0]
     assert second[second.index("--storage-path") + 1] == str(tmp_path / "data" / "store-secantusdb" / "secantus")
+
+
+def test_two_installs_sharing_a_cache_build_the_daemon_once(
+    store: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Worktrees share PARTA_CACHE: a second `infra up` while the first was still compiling deleted
+    # the first build's scratch directory. The second must wait for the first and then not build.
+    import threading
+
+    built: list[str] = []
+    building = threading.Event()
+    release = threading.Event()
+
+    def fake_build(cache_dir: Path) -> None:
+        built.append(threading.current_thread().name)
+        building.set()
+        assert release.wait(10), "the test never released the first build"
+
+    monkeypatch.setattr(store, "_mdb_installed", lambda cache_dir: bool(built) and release.is_set())
+    monkeypatch.setattr(store, "_build_secantus_mdb", fake_build)
+    first = threading.Thread(target=store.install_secantus_mdb, args=(tmp_path,), name="first")
+    first.start()
+    assert building.wait(10), "the first install never started building"
+    second = threading.Thread(target=store.install_secantus_mdb, args=(tmp_path,), name="second")
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second install did not wait for the first build"
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive() and not second.is_alive()
+    assert built == ["first"]

@@ -397,3 +397,39 @@ async def test_draining_ends_streams_with_replica_draining_and_refuses_joins(wor
     with pytest.raises(Unavailable) as info:
         await hub.join("misha", token)
     assert info.value.reason == "REPLICA_DRAINING"
+
+
+async def test_an_end_by_the_host_is_saved_even_when_the_hosts_own_stream_closes_first(world) -> None:
+    # Ending closes the host's own stream, and the servicer then cancels that stream's reader, which
+    # is the task running the host action. Under load the cancel landed while the end was being saved:
+    # the host saw room_ended, but the room stayed LIVE in the store and RoomEnded never went out
+    # (e2e test_dropped_peer_is_removed_after_keepalive_and_attendance_records_it, make test-stress).
+    _, rooms, uc, hub, _ = world
+    room = await uc.create_room(new_room_cmd(RoomKind.LESSON), "teacher")
+    host = await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
+    saving, release = asyncio.Event(), asyncio.Event()
+    plain_save = rooms.save
+
+    async def slow_save(r: Room, evts: list[object], *, expected_version: int) -> None:
+        saving.set()
+        await release.wait()  # a loaded store
+        await plain_save(r, evts, expected_version=expected_version)
+
+    rooms.save = slow_save  # type: ignore[method-assign]
+    reader = asyncio.create_task(hub.handle(host, s.HostAction("end_room", "")))
+    await asyncio.wait_for(saving.wait(), 5)
+    assert not any(isinstance(m, s.Close) for m in drain(host)), "the stream closed before the end was saved"
+    reader.cancel()  # the host's stream goes away mid-save
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+
+    async def saved() -> bool:
+        return any(isinstance(e, events.RoomEnded) for e in rooms.events)
+
+    for _ in range(100):
+        if await saved():
+            break
+        await asyncio.sleep(0.01)
+    assert await saved(), "RoomEnded was never saved"
+    assert isinstance(drain(host)[-1], s.Close)

@@ -439,7 +439,6 @@ class SignalHub:
                     return live.room
                 now = self._clock.now()
                 active = live.active()
-                self._close_all(live, reason)
                 live.room.end(now)
                 left = [
                     events.ParticipantLeft(room_id, live.room.school_id, x.user_id, now, "room_ended") for x in active
@@ -459,6 +458,10 @@ class SignalHub:
                     if stored is None or stored.state is not RoomState.ENDED:
                         raise
                     live.room = stored
+                finally:
+                    # The streams close after the end is saved (as a leave's Close goes out last):
+                    # closing the host's own stream cancels its reader, which may be running this.
+                    self._close_all(live, reason)
         finally:
             # The streams are closed either way: never keep (and keep renewing) an empty room.
             await self._unload_if_empty(live)
@@ -637,7 +640,9 @@ class SignalHub:
         if not session.grants.is_host:
             raise PermissionDenied("only the host may do this", reason="NOT_HOST")
         if action.action == "end_room":
-            await self.end_room(live.room.room_id, "ended_by_host")
+            # Shielded, as a leave is: ending closes this very stream, and its reader (running this)
+            # is cancelled then; the end and its RoomEnded must be saved all the same.
+            await asyncio.shield(self.end_room(live.room.room_id, "ended_by_host"))
             return
         unload = False
         moderation: tuple[Session, set[str], bool] | None = None
