@@ -97,7 +97,7 @@ replay-dlq: setup ## Replay a dead-letter topic into its origin topic once the c
 render: setup ## Render every Kustomize overlay into .cache/render/ and validate it offline (Kubernetes schemas)
 	$(PY) deploy/render.py
 
-images: setup ## Build the four service images with podman from a Debian base made here (no registry): .cache/images/
+images: setup ## Build the service images with podman from a Debian base made here (no registry): .cache/images/
 	$(PY) deploy/images.py build
 
 test-containers: setup ## Run the built images as hardened containers (host network): probes + a smoke flow

@@ -1,6 +1,6 @@
 """Container images for every Parta service, built with podman and no image registry.
 
-    python deploy/images.py build            # `make images`: tools, base images, the four service images
+    python deploy/images.py build            # `make images`: tools, base images, the service images
     python deploy/images.py sizes            # print each image's size
 
 The machines that build Parta reach PyPI and Debian's package archive but no image registry, so the
@@ -69,6 +69,7 @@ SERVICES = [
     Service("chat", "chat", "CHAT_", 50053, 9103),
     Service("media-signal", "media_signal", "MEDIA_SIGNAL_", 50054, 9104),
     Service("web", "web", "WEB_", 8080, 9105, probe="http"),
+    Service("audit", "audit", "AUDIT_", 50055, 9106),
 ]
 
 # The system user every service runs as (the manifests' runAsUser/runAsGroup).
@@ -206,8 +207,14 @@ def build_probe() -> None:
     stamp.write_text(recipe)
 
 
+WEB_DIST = ROOT / "services" / "web" / "app" / "dist"
+
+
 def build_service(service: Service) -> float:
     started = time.monotonic()
+    if service.name == "web" and not (WEB_DIST / "index.html").is_file():
+        # The Dockerfile copies this dist into the web image (no Node in the build stage).
+        raise SystemExit("images: services/web/app/dist is not built (make setup builds it)")
     say(f"{service.image}: podman build")
     args = {
         "SERVICE": service.name,

@@ -30,8 +30,8 @@ SMS_FILE = infra.RUN / "dev-sms.jsonl"
 OPERATOR_PHONE = "+79000000001"
 
 # The local gRPC ports sit below Linux's ephemeral range (32768-60999 by default), so no program's
-# outgoing connection can hold them; PARTA_GRPC_PORT_BASE moves all four (then point the CLI at them
-# with PARTA_*_ADDR). In Kubernetes each pod keeps the services' own defaults, 50051-50054.
+# outgoing connection can hold them; PARTA_GRPC_PORT_BASE moves them all (then point the CLI at them
+# with PARTA_*_ADDR). In Kubernetes each pod keeps the services' own defaults, 50051-50055.
 GRPC_PORT_BASE = int(os.environ.get("PARTA_GRPC_PORT_BASE", "25050"))
 
 # package, service directory, settings prefix, gRPC port, metrics port
@@ -40,6 +40,8 @@ SERVICES = [
     ("school", "school", "SCHOOL_", GRPC_PORT_BASE + 2, 9102),
     ("chat", "chat", "CHAT_", GRPC_PORT_BASE + 3, 9103),
     ("media_signal", "media-signal", "MEDIA_SIGNAL_", GRPC_PORT_BASE + 4, 9104),
+    # The audit trail (docs/audit.md): 25058 leaves 25055-25057 to services added beside it.
+    ("audit", "audit", "AUDIT_", GRPC_PORT_BASE + 8, 9108),
 ]
 
 # The web gateway (services/web): HTTP for the browser, in front of the four; `make run` prints its URL.

@@ -96,6 +96,8 @@ class ContainerStack:
         )
         if f"{p}IDENTITY_ADDRESS" in env:  # the Kubernetes Service name becomes the container's port
             env[f"{p}IDENTITY_ADDRESS"] = self.containers["identity"].address
+        if f"{p}SCHOOL_ADDRESS" in env and "school" in self.containers:  # audit asks school
+            env[f"{p}SCHOOL_ADDRESS"] = self.containers["school"].address
         if service.name == "identity":
             env["IDENTITY_DEV_SMS_FILE"] = "/sms/sms-codes.jsonl"
         if service.name == "media-signal":

@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LOG_DIR = ROOT / ".cache" / "logs" / "e2e"
 
 # package → settings env prefix
-PREFIXES = {"identity": "IDENTITY_", "school": "SCHOOL_", "chat": "CHAT_", "media_signal": "MEDIA_SIGNAL_"}
+PREFIXES = {
+    "identity": "IDENTITY_",
+    "school": "SCHOOL_",
+    "chat": "CHAT_",
+    "media_signal": "MEDIA_SIGNAL_",
+    "audit": "AUDIT_",
+}
 
 
 def free_port() -> int:

@@ -313,3 +313,83 @@ async def test_replica_sigkill_then_sigterm_under_sdk_sends_loses_nothing(
     print(f"drain after SIGTERM: {drain_took[0]:.1f}s")
     for stubs in (on_b, on_c):
         await stubs.channel.close()
+
+
+def statuses(collector: Collector) -> list[tuple[int, bool]]:
+    """(position in the stream, degraded) of each live status the subscriber received."""
+    return [
+        (i, e.live_status.state == chat_pb2.LIVE_STATE_DEGRADED)
+        for i, e in enumerate(collector.events)
+        if e.WhichOneof("event") == "live_status"
+    ]
+
+
+async def test_live_subscribers_are_told_when_kafka_is_lost_and_when_it_is_back(
+    keys_env: tuple[World, dict[str, str]], broker: Any, mongo_uri: str, stacks: list[Stack]
+) -> None:
+    """Two people on one replica, subscribed; the broker is SIGKILLed: both streams say DEGRADED
+    within the bound (sends still accepted), then LIVE once the broker is back, and only then the
+    messages sent meanwhile — each once, none lost — and the ones sent afterwards."""
+    world, extra = keys_env
+    world.mongo_uri, world.kafka = mongo_uri, broker.bootstrap
+    stack = Stack(mongo_uri, broker.bootstrap, world.run)
+    stacks.append(stack)
+    degraded_after = 3.0
+    a = await stack.start(
+        "chat", {**extra, "CHAT_LIVE_DEGRADED_AFTER_SECONDS": str(degraded_after)}, name="chat-a", module=REPLICA
+    )
+    on_a = Stubs(grpc.aio.insecure_channel(a.address))
+    klass = await provision(world, on_a)
+    await world.stop()
+    teacher = await Collector(on_a, klass.teacher).ready()
+    student = await Collector(on_a, klass.student).ready()
+
+    async def send(client_id: str, who: Person) -> None:
+        await on_a.chat.SendMessage(
+            chat_pb2.SendMessageRequest(chat_id=klass.chat_id, client_message_id=client_id, text=client_id),
+            metadata=who.md,
+            timeout=10,
+        )
+
+    await send("m-before", klass.student)
+    await eventually(lambda: _true(all("m-before" in live_ids(c, klass) for c in (teacher, student))), timeout=30)
+    assert statuses(teacher) == statuses(student) == []  # live: nothing to say
+
+    await asyncio.to_thread(broker.down, kill=True)
+    killed = time.monotonic()
+    await eventually(lambda: _true(all(statuses(c) for c in (teacher, student))), timeout=degraded_after + 20)
+    told_degraded = time.monotonic() - killed
+    during = [f"m-during-{i}" for i in range(5)]
+    for i, client_id in enumerate(during):  # accepted while Kafka is down (written with their outbox)
+        await send(client_id, (klass.student, klass.teacher)[i % 2])
+    await asyncio.to_thread(broker.up)  # returns once a metadata round trip succeeds
+    back = time.monotonic()
+    await eventually(lambda: _true(all(len(statuses(c)) >= 2 for c in (teacher, student))), timeout=60)
+    told_live = time.monotonic() - back
+    after = [f"m-after-{i}" for i in range(3)]
+    for client_id in after:
+        await send(client_id, klass.teacher)
+
+    expected = {"m-before", *during, *after}
+    for who, collector in (("teacher", teacher), ("student", student)):
+        await until_delivered(collector, klass, expected, timeout=60)
+        assert collector.error is None, collector.error
+        ids = live_ids(collector, klass)
+        assert_once(ids, expected, f"{who}'s live stream")
+        assert ids == sorted(ids, key=lambda cid: (cid != "m-before", not cid.startswith("m-during"))), ids
+        (at_degraded, degraded), (at_live, recovered) = statuses(collector)
+        assert (degraded, recovered) == (True, False), statuses(collector)
+        first_during = next(
+            i for i, e in enumerate(collector.events) if e.WhichOneof("event") == "message" and e.message.text in during
+        )
+        assert at_degraded < at_live < first_during  # LIVE again comes before what was missed
+    assert_once(await history(on_a, klass), expected, "history")
+    caught_up = time.monotonic() - back
+    print(
+        f"\nlive status: DEGRADED {told_degraded:.1f}s after the kill (bound {degraded_after:.0f}s), "
+        f"LIVE {told_live:.1f}s after the broker answered, all {len(expected)} messages on both streams "
+        f"{caught_up:.1f}s after it, lost=0 duplicated=0"
+    )
+    for c in (teacher, student):
+        await c.close()
+    await on_a.channel.close()

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from chat.app.live import ChatRemoved, ChatState, GapFill, LiveFeed, LiveHub, LiveMarker, MessageState
+from chat.app.live import (
+    ChatRemoved,
+    ChatState,
+    GapFill,
+    LiveFeed,
+    LiveHub,
+    LiveMarker,
+    LiveStatus,
+    LiveUpdate,
+    MessageState,
+)
 from chat.pb import PbLiveEncoder
 
 from tests.chat.unit.fakes import Fakes
@@ -75,3 +85,62 @@ def test_every_chat_topic_event_becomes_the_live_update_the_hub_routes_by() -> N
     posted = live_update("parta.chat.v1.MessagePosted", event_payload(ev.MessagePosted(held))[3].SerializeToString())
     assert posted is not None and (posted.held_for, posted.held_until) == (("tom",), held.held_until)
     assert live_update("parta.school.v1.ClassCreated", b"") is None  # not a chat event: ignored
+
+
+# ---- live delivery degraded while the reader cannot reach Kafka -----------------------------------
+
+
+def test_the_hub_tells_every_subscriber_once_per_change_of_state() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[LiveUpdate]:
+        return []
+
+    hub = LiveHub(nothing)
+    ann, bob, bob_phone = hub.register("ann", 10), hub.register("bob", 10), hub.register("bob", 10)
+    hub.set_degraded(False)  # already live: nothing to say
+    hub.set_degraded(True)
+    hub.set_degraded(True)  # the reader's watch repeats itself
+    assert hub.degraded
+    hub.set_degraded(False)
+    for sub in (ann, bob, bob_phone):
+        assert [sub.queue.get_nowait() for _ in range(sub.queue.qsize())] == [LiveStatus(True), LiveStatus(False)]
+    assert not hub.degraded
+
+
+async def test_degraded_then_live_again_then_what_was_missed_each_once_in_order(fakes: Fakes) -> None:  # noqa: F811
+    before = (await fakes.app.messages.send_message("ann", CLASS, "c-0", "before")).message
+    feed, hub = _feed(fakes)
+    stream = feed.subscribe("bob", [(CLASS, before.update_seq)])
+    assert await anext(stream) == LiveMarker()
+
+    hub.set_degraded(True)  # Kafka lost: nothing reaches the hub, sends are still accepted
+    assert await asyncio.wait_for(anext(stream), 1) == LiveStatus(True)
+    missed = [(await fakes.app.messages.send_message("ann", CLASS, f"c-{i}", f"m{i}")).message for i in (1, 2, 3)]
+
+    hub.set_degraded(False)
+    assert await asyncio.wait_for(anext(stream), 1) == LiveStatus(False)
+    encoder = PbLiveEncoder()
+    # What the reader reads once the broker is back: out of order (two replicas' relays), one of
+    # them twice (a relay retried), and one never at all (it is filled in from the store).
+    for message in (missed[2], missed[0], missed[2]):
+        hub.publish(encoder.message(message))
+    got = [await asyncio.wait_for(anext(stream), 1) for _ in missed]
+    assert [u.event.message.text for u in got] == ["m1", "m2", "m3"]
+    after = (await fakes.app.messages.send_message("ann", CLASS, "c-9", "after")).message
+    hub.publish(encoder.message(missed[1]))  # late duplicate: dropped by the cursor
+    hub.publish(encoder.message(after))
+    assert (await asyncio.wait_for(anext(stream), 1)).event.message.text == "after"
+    await stream.aclose()
+
+
+async def test_a_stream_opened_while_degraded_says_so_after_its_live_marker(fakes: Fakes) -> None:  # noqa: F811
+    await fakes.app.messages.send_message("ann", CLASS, "c-1", "m1")
+    feed, hub = _feed(fakes)
+    hub.set_degraded(True)
+    stream = feed.subscribe("bob", [(CLASS, 0)])
+    assert isinstance(await anext(stream), MessageState)  # history comes from the store regardless
+    assert await anext(stream) == LiveMarker()
+    assert await anext(stream) == LiveStatus(True)
+    hub.set_degraded(False)
+    hub.set_degraded(True)
+    assert [await asyncio.wait_for(anext(stream), 1) for _ in range(2)] == [LiveStatus(False), LiveStatus(True)]
+    await stream.aclose()

@@ -22,6 +22,7 @@ from chat.domain.model import (
     chat_grants,
     person_of,
 )
+from parta_common import validation
 from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -89,7 +90,7 @@ def test_unknown_timezone_falls_back() -> None:
 
 def _text_violations(text: str, limit: int = 10) -> list[str]:
     v = Violations()
-    rules.check_text(v, "text", text, limit)
+    validation.check_text(v, "text", text, limit, required=True, prose=True)
     return [x.description for x in v.items]
 
 

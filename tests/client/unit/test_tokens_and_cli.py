@@ -102,6 +102,8 @@ class FakeChats(chat_pb2_grpc.ChatServiceServicer):
         yield chat_pb2.ChatEvent(chat_id="c1", update_seq=2, message=msg(2, 2, "second"))  # overlap with history
         yield chat_pb2.ChatEvent(live=chat_pb2.LiveMarker())
         yield chat_pb2.ChatEvent(chat_id="c1", update_seq=3, message=msg(1, 3, "first (edited)"))
+        yield chat_pb2.ChatEvent(live_status=chat_pb2.LiveStatus(state=chat_pb2.LIVE_STATE_DEGRADED))
+        yield chat_pb2.ChatEvent(live_status=chat_pb2.LiveStatus(state=chat_pb2.LIVE_STATE_LIVE))
         yield chat_pb2.ChatEvent(chat_id="c1", update_seq=4, message=msg(3, 4, "third"))
         yield chat_pb2.ChatEvent(chat_id="c1", update_seq=5, message=msg(4, 5, "fourth"))
         yield chat_pb2.ChatEvent(chat_id="c1", update_seq=6, message=msg(5, 6, "never read: --count reached"))
@@ -237,8 +239,13 @@ async def test_cli_login_with_the_code_typed_at_the_prompt(fakes, tmp_path: Path
 async def test_follow_resumes_after_the_history_page_and_counts_only_new_messages(fakes) -> None:
     _, endpoints = fakes
     live: list[bool] = []
+    degraded: list[bool] = []
     async with Parta(endpoints, session=stale_session(access_token="access-1")) as parta:
-        texts = [m.text async for m in follow_chat(parta, "c1", 1, 2, on_live=lambda: live.append(True))]
+        texts = [
+            m.text
+            async for m in follow_chat(parta, "c1", 1, 2, on_live=lambda: live.append(True), on_status=degraded.append)
+        ]
     # history (last 1), the edit of an older message (shown, not counted), then two new ones
     assert texts == ["second", "first (edited)", "third", "fourth"]
     assert live == [True]
+    assert degraded == [True, False]  # live delivery stopped, then came back (the CLI prints a line each)

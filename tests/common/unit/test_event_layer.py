@@ -168,9 +168,11 @@ ON_THE_KIT = (
     "services/identity",
     "services/school",
     "services/media-signal",
+    "services/audit",
     "tests/identity",
     "tests/school",
     "tests/media_signal",
+    "tests/audit",
     "tests/deploy",
 )
 DECLARED = ROOT / "libs/common/src/parta_common/events/topics.py"

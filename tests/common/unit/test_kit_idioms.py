@@ -98,6 +98,43 @@ def test_text_rules():
     assert has_control_chars("a\nb") and not has_control_chars("ab")
 
 
+def test_prose_keeps_what_composes_text_and_refuses_what_hides_or_reorders_it():
+    # chat's messages, captions, reports: line breaks, surrounding spaces and the ZWJ of an emoji
+    # sequence are text; controls and bidirectional overrides are not.
+    for fine in ("a\nb\tc", " padded ", "👨\u200d👩\u200d👧", "привет 👋"):
+        v = Violations()
+        check_text(v, "text", fine, 20, required=True, prose=True)
+        assert not v.items, fine
+    for value, required, description in (
+        ("   ", True, "must not be empty"),
+        ("x" * 21, True, "must be at most 20 characters"),
+        ("bell\x07", True, "must not contain control characters"),
+        ("nul\x00", True, "must not contain control characters"),
+        ("rtl\u202etxt", True, "must not contain control characters"),
+    ):
+        v = Violations()
+        check_text(v, "text", value, 20, required=required, prose=True)
+        assert [i.description for i in v.items] == [description], value
+    v = Violations()
+    check_text(v, "reason", "   ", 20, required=False, prose=True)
+    assert not v.items  # an optional reason may be blank
+    assert has_control_chars("a\u200db") and not has_control_chars("a\u200db", prose=True)
+    assert has_control_chars("a\nb", prose=True) and not has_control_chars("a\nb", prose=True, newlines=True)
+
+
+def test_a_wider_id_rule_for_ids_clients_choose():
+    # chat's: up to 128 printable characters without spaces; the default rule stays 64 of the alphabet.
+    for fine in ("cls-5A", "msg:2026/09/01#1", "ид-1", "x" * 128):
+        assert id_problem(fine, max_len=128, printable=True) is None, fine
+    assert id_problem("x" * 129, max_len=128, printable=True) == "must be at most 128 characters"
+    for bad in ("a b", "tab\t", "a\x01", "rtl\u202e"):
+        assert id_problem(bad, max_len=128, printable=True) == "must not contain spaces or control characters", bad
+    assert id_problem("msg:1") == "is not a valid id"
+    v = Violations()
+    check_id(v, "chat_id", "", max_len=128, printable=True)
+    assert [i.description for i in v.items] == ["must not be empty"]
+
+
 def test_request_ids():
     assert require_request_id("", required=False) == ""
     assert require_request_id("req-1") == "req-1"

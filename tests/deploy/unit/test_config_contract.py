@@ -15,14 +15,27 @@ from parta_common.settings import ServiceSettings
 from tests.deploy.unit.test_manifests import _load_render_module, by_kind, get
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = {"identity": "identity", "school": "school", "chat": "chat", "media-signal": "media_signal"}
-PREFIXES = {"identity": "IDENTITY_", "school": "SCHOOL_", "chat": "CHAT_", "media-signal": "MEDIA_SIGNAL_"}
+SERVICES = {
+    "identity": "identity",
+    "school": "school",
+    "chat": "chat",
+    "media-signal": "media_signal",
+    "audit": "audit",
+}
+PREFIXES = {
+    "identity": "IDENTITY_",
+    "school": "SCHOOL_",
+    "chat": "CHAT_",
+    "media-signal": "MEDIA_SIGNAL_",
+    "audit": "AUDIT_",
+}
 # Secret keys the prod overlay expects the operator to create (docs/operations.md, "Secrets").
 PROD_SECRET_KEYS = {
     "identity": {"IDENTITY_MONGODB_URI", "IDENTITY_SIGNING_KEYS", "IDENTITY_HASH_KEY", "IDENTITY_SMS_HTTP_URL"},
     "school": {"SCHOOL_MONGODB_URI", "SCHOOL_SECRET_KEY", "SCHOOL_OPERATOR_PHONES"},
     "chat": {"CHAT_MONGODB_URI"},
     "media-signal": {"MEDIA_SIGNAL_MONGODB_URI", "MEDIA_SIGNAL_JOIN_TOKEN_SECRET", "MEDIA_SIGNAL_TURN_SECRET"},
+    "audit": {"AUDIT_MONGODB_URI"},
 }
 
 

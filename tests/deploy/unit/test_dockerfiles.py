@@ -27,6 +27,7 @@ PORTS = {
     "chat": (50053, 9103),
     "media-signal": (50054, 9104),
     "web": (8080, 9105),
+    "audit": (50055, 9106),
 }
 SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|_KEY\b|KEYS\b|MONGODB_URI|CREDENTIAL)", re.IGNORECASE)
 
@@ -129,6 +130,23 @@ def test_service_dockerfile_shape():
     assert values(runtime, "EXPOSE") == ["${GRPC_PORT} ${METRICS_PORT}"]
     (healthcheck,) = values(runtime, "HEALTHCHECK")
     assert "grpc_health_probe" in healthcheck and "127.0.0.1:${PARTA_GRPC_PORT}" in healthcheck
+
+
+def test_web_image_carries_the_built_app():
+    """The gateway serves services/web/app/dist: the build stage copies the dist `make setup` built
+    (failing when it is missing), the runtime gets it and WEB_STATIC_DIR names it."""
+    parser = parse(SERVICE_DOCKERFILE)
+    all_stages = stages(parser)
+    build_runs = " ".join(v for stage in all_stages[:-1] for v in values(stage, "RUN"))
+    assert '"${SERVICE}" = web' in build_runs
+    assert "test -f services/web/app/dist/index.html" in build_runs and "exit 1" in build_runs
+    assert "cp -R services/web/app/dist/. /app/static/" in build_runs
+    runtime = all_stages[-1]
+    assert "--from=build /app/static /app/static" in values(runtime, "COPY")
+    assert "${PREFIX}STATIC_DIR=/app/static" in " ".join(values(runtime, "ENV"))
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "services/web/app/node_modules" in ignored
+    assert not any(entry.startswith("services/web/app/dist") for entry in ignored)
 
 
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))

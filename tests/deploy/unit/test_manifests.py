@@ -18,8 +18,20 @@ import pytest
 from parta_common.events import topics
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = {"identity": (50051, 9101), "school": (50052, 9102), "chat": (50053, 9103), "media-signal": (50054, 9104)}
-PREFIXES = {"identity": "IDENTITY_", "school": "SCHOOL_", "chat": "CHAT_", "media-signal": "MEDIA_SIGNAL_"}
+SERVICES = {
+    "identity": (50051, 9101),
+    "school": (50052, 9102),
+    "chat": (50053, 9103),
+    "media-signal": (50054, 9104),
+    "audit": (50055, 9106),
+}
+PREFIXES = {
+    "identity": "IDENTITY_",
+    "school": "SCHOOL_",
+    "chat": "CHAT_",
+    "media-signal": "MEDIA_SIGNAL_",
+    "audit": "AUDIT_",
+}
 TOPICS = set(topics.ALL)
 
 
@@ -256,7 +268,7 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_designed_calls(r
         assert _allowed_egress(docs, service, {"app.kubernetes.io/name": "mongodb"}, 27017), service
         assert _allowed_egress(docs, service, kafka_pods, 9092), service
         assert _allowed_ingress(docs, "mongodb", service, 27017), service
-    for caller in ("school", "chat", "media-signal"):
+    for caller in ("school", "chat", "media-signal", "audit"):
         assert _allowed_egress(docs, caller, {"app.kubernetes.io/name": "identity"}, 50051), caller
         assert _allowed_ingress(docs, "identity", caller, 50051), caller
     assert _allowed_egress(docs, "media-signal", {"app.kubernetes.io/name": "janus"}, 8088)
@@ -264,13 +276,19 @@ def test_network_policies_deny_by_default_and_allow_exactly_the_designed_calls(r
     assert _allowed_egress(docs, "media-signal", {"app.kubernetes.io/name": "media-signal"}, 50054)
     assert _allowed_ingress(docs, "media-signal", "media-signal", 50054)
     assert _allowed_ingress(docs, "janus", "media-signal", 8088)
+    # audit asks school who administers a school (CheckPermission as its caller); nobody calls audit
+    # but the gateway.
+    assert _allowed_egress(docs, "audit", {"app.kubernetes.io/name": "school"}, 50052)
+    assert _allowed_ingress(docs, "school", "audit", 50052)
+    assert not _allowed_ingress(docs, "audit", "chat", 50055)
+    assert not _allowed_egress(docs, "audit", {"app.kubernetes.io/name": "chat"}, 50053)
     # …and nothing else between the services: chat cannot call school or media-signal directly,
     # identity calls nobody, and only media-signal drives Janus.
     assert not _allowed_ingress(docs, "school", "chat", 50052)
     assert not _allowed_ingress(docs, "media-signal", "chat", 50054)
     assert not _allowed_egress(docs, "identity", {"app.kubernetes.io/name": "school"}, 50052)
     assert not _allowed_ingress(docs, "janus", "chat", 8088)
-    # Kafka's listener admits exactly the four services (Strimzi renders this into a policy).
+    # Kafka's listener admits exactly the services (Strimzi renders this into a policy).
     (listener,) = get(docs, "Kafka", "parta")["spec"]["kafka"]["listeners"]
     peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in listener["networkPolicyPeers"]}
     assert peers == set(SERVICES)
@@ -324,7 +342,16 @@ def test_mongodb_is_a_three_member_replica_set_in_prod(rendered):
 def test_dev_secrets_and_uris_line_up(rendered):
     docs = rendered["dev"].documents
     users = next(d for d in by_kind(docs, "Secret") if d["metadata"]["name"].startswith("mongodb-users"))
-    assert set(users["data"]) == {"IDENTITY_PASSWORD", "SCHOOL_PASSWORD", "CHAT_PASSWORD", "MEDIA_SIGNAL_PASSWORD"}
+    assert set(users["data"]) == {
+        "IDENTITY_PASSWORD",
+        "SCHOOL_PASSWORD",
+        "CHAT_PASSWORD",
+        "MEDIA_SIGNAL_PASSWORD",
+        "AUDIT_PASSWORD",
+    }
+    # init.js creates exactly these users, one per service database.
+    init = (ROOT / "deploy" / "k8s" / "base" / "mongodb" / "init.js").read_text()
+    assert all(f'"{k}"' in init for k in users["data"])
     secret = next(d for d in by_kind(docs, "Secret") if d["metadata"]["name"].startswith("media-signal-secrets"))
     assert {"MEDIA_SIGNAL_MONGODB_URI", "MEDIA_SIGNAL_JOIN_TOKEN_SECRET", "MEDIA_SIGNAL_TURN_SECRET"} <= set(
         secret["data"]

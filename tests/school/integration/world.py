@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 import uuid
@@ -18,8 +19,15 @@ def rid() -> str:
     return uuid.uuid4().hex
 
 
+# Class letters are unique per school and year: random ones collided (26^3 combinations, a module's
+# World makes ~100 classes in one school — ALREADY_EXISTS about one run in four). Consecutive
+# combinations from a random start never repeat within a process.
+_NEXT_LETTERS = itertools.count(random.randrange(26**3))
+
+
 def letters() -> str:
-    return "".join(random.choices(string.ascii_uppercase, k=3))
+    n = next(_NEXT_LETTERS) % 26**3
+    return "".join(string.ascii_uppercase[(n // 26**i) % 26] for i in range(3))
 
 
 @dataclass

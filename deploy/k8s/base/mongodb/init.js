@@ -45,7 +45,7 @@ for (let i = 0; i < 60; i++) {
 const rs = connectWithRetry(`mongodb://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@${seeds}/admin?replicaSet=rs0`);
 
 // 3. One user per service, scoped to its own database.
-for (const [name, env] of [["identity", "IDENTITY_PASSWORD"], ["school", "SCHOOL_PASSWORD"], ["chat", "CHAT_PASSWORD"], ["media_signal", "MEDIA_SIGNAL_PASSWORD"]]) {
+for (const [name, env] of [["identity", "IDENTITY_PASSWORD"], ["school", "SCHOOL_PASSWORD"], ["chat", "CHAT_PASSWORD"], ["media_signal", "MEDIA_SIGNAL_PASSWORD"], ["audit", "AUDIT_PASSWORD"]]) {
   const pwd = process.env[env];
   if (!pwd) throw new Error(`${env} is missing from the Secret mongodb-users`);
   const db = rs.getSiblingDB(`parta_${name}`);

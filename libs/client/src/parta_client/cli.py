@@ -35,6 +35,7 @@ from parta.school.v1 import school_pb2
 from rich.console import Console
 from rich.table import Table
 
+from parta_client.audit_cli import audit_app
 from parta_client.client import Parta, new_request_id, new_trace_id
 from parta_client.config import Endpoints, parta_home
 from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
@@ -333,6 +334,7 @@ app.add_typer(lesson_app, name="lesson")
 app.add_typer(call_app, name="call")
 app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(guardian_app, name="guardian")
+app.add_typer(audit_app, name="audit")  # parta_client.audit_cli
 
 
 @app.callback()
@@ -1217,13 +1219,20 @@ def history(
 
 
 async def follow_chat(
-    parta: Parta, chat_id: str, last: int, count: int, on_live: Callable[[], None] | None = None
+    parta: Parta,
+    chat_id: str,
+    last: int,
+    count: int,
+    on_live: Callable[[], None] | None = None,
+    on_status: Callable[[bool], None] | None = None,
 ) -> AsyncIterator[chat_events.MessageSnapshot]:
     """The latest `last` messages, then live ones (new, edited, deleted) until `count` new ones (0: forever).
 
     The subscription resumes after the newest update of the history page, so a message sent between
     reading the page and the stream being set up is not lost. `on_live` is called once the stream
-    answered (the service sends the chat's snapshot and a live marker first).
+    answered (the service sends the chat's snapshot and a live marker first); `on_status(degraded)`
+    when the service says live delivery stopped (its replica cannot reach Kafka) or is back (what
+    was missed then follows on the stream).
     """
     page = await parta.chats.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id, limit=max(last, 1)))
     shown: dict[int, int] = {}
@@ -1241,6 +1250,8 @@ async def follow_chat(
             if on_live is not None and event.WhichOneof("event") == "live":
                 on_live()
                 on_live = None
+            if on_status is not None and event.WhichOneof("event") == "live_status":
+                on_status(event.live_status.state == chat_pb2.LIVE_STATE_DEGRADED)
             if event.chat_id != chat_id or event.WhichOneof("event") != "message":
                 continue
             message = event.message
@@ -1274,7 +1285,14 @@ def follow(
             err().print(f"following {chat} live — Ctrl-C to stop", markup=False)
             sys.stderr.flush()
 
-        async for message in follow_chat(parta, chat_id, last, count, on_live=live):
+        def status(degraded: bool) -> None:
+            if degraded:
+                err().print("live delivery degraded: the service cannot reach its event log; waiting", markup=False)
+            else:
+                err().print("live again: catching up on what was missed", markup=False)
+            sys.stderr.flush()
+
+        async for message in follow_chat(parta, chat_id, last, count, on_live=live, on_status=status):
             if message.sender_user_id and message.sender_user_id not in names:
                 names.update(await display_names(parta, [message.sender_user_id]))
             if STATE.json:

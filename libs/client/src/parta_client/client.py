@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from parta.audit.v1 import audit_pb2_grpc
 from parta.chat.v1 import chat_pb2_grpc
 from parta.identity.v1 import (
     account_pb2_grpc,
@@ -301,7 +302,7 @@ class Parta:
         )
 
     def open(self) -> None:
-        for name in ("identity", "school", "chat", "media_signal"):
+        for name in ("identity", "school", "chat", "media_signal", "audit"):
             self._channels[name] = self._channel(getattr(self.endpoints, name))
         identity = self._channels["identity"]
         school = self._channels["school"]
@@ -320,6 +321,7 @@ class Parta:
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
+        self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])
 
         async def refresh(refresh_token: str) -> auth_pb2.RefreshSessionResponse:
             reply: auth_pb2.RefreshSessionResponse = await self.auth.RefreshSession(

@@ -13,6 +13,7 @@ DEFAULTS = {
     "school": "127.0.0.1:25052",
     "chat": "127.0.0.1:25053",
     "media_signal": "127.0.0.1:25054",
+    "audit": "127.0.0.1:25058",
 }
 
 
@@ -22,10 +23,12 @@ class Endpoints:
     school: str = DEFAULTS["school"]
     chat: str = DEFAULTS["chat"]
     media_signal: str = DEFAULTS["media_signal"]
+    audit: str = DEFAULTS["audit"]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Endpoints:
-        """PARTA_IDENTITY_ADDR, PARTA_SCHOOL_ADDR, PARTA_CHAT_ADDR, PARTA_MEDIA_SIGNAL_ADDR (host:port)."""
+        """PARTA_IDENTITY_ADDR, PARTA_SCHOOL_ADDR, PARTA_CHAT_ADDR, PARTA_MEDIA_SIGNAL_ADDR,
+        PARTA_AUDIT_ADDR (host:port).."""
         env = os.environ if env is None else env
         return cls(**{name: env.get(f"PARTA_{name.upper()}_ADDR") or default for name, default in DEFAULTS.items()})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import pymongo
 import structlog
@@ -137,6 +137,7 @@ def idempotent_id(scope: str, actor: str, request_id: str) -> str:
     return IDEMPOTENCY.derive(scope, actor, request_id)
 
 
+@overload
 async def apply_versioned(
     collection: AsyncCollection[Document],
     doc_id: str,
@@ -144,39 +145,55 @@ async def apply_versioned(
     update: Mapping[str, Any],
     *,
     only_if: Mapping[str, Any] | None = None,
-) -> bool:
+    pre_image: Literal[False] = False,
+) -> bool: ...
+
+
+@overload
+async def apply_versioned(
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    version: int,
+    update: Mapping[str, Any],
+    *,
+    only_if: Mapping[str, Any] | None = None,
+    pre_image: Literal[True],
+) -> Document | Literal[False] | None: ...
+
+
+async def apply_versioned(
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    version: int,
+    update: Mapping[str, Any],
+    *,
+    only_if: Mapping[str, Any] | None = None,
+    pre_image: bool = False,
+) -> bool | Document | None:
     """Apply `update` to a projection document only if `version` is newer than the one it holds
     (and the document matches `only_if`, e.g. is not in a final state).
 
     Returns False when the document already reflects this version or a later one, which makes
     event handlers idempotent under replays and duplicates (at-least-once delivery). The only
     projection write: services call it behind their ports, never re-implement it.
+
+    `pre_image=True`: a projection that must know what it replaced (chat's memberships: which
+    grants a changed seat takes back) gets the document as it was before the write, None when
+    the write created it, and still False when it was stale — in the same one round trip.
     """
     merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$set", {})["version"] = version
     query = {**(only_if or {}), "_id": doc_id, "version": {"$lt": version}}
     try:
+        if pre_image:
+            before: Document | None = await collection.find_one_and_update(
+                query, merged, upsert=True, return_document=ReturnDocument.BEFORE
+            )
+            return before
         result = await collection.update_one(query, merged, upsert=True)
     except DuplicateKeyError:
         return False  # the document exists with version >= ours, so the upsert tried to insert
     return result.matched_count > 0 or result.upserted_id is not None
-
-
-async def apply_versioned_returning_before(
-    collection: AsyncCollection[Document], doc_id: str, version: int, update: Mapping[str, Any]
-) -> tuple[bool, Document | None]:
-    """`apply_versioned` that also returns the document as it was before the write (None when the
-    write created it), for a projection whose consumer acts on what changed (e.g. which grants to
-    take back). `(False, None)` when the stored version is as new or newer."""
-    merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
-    merged.setdefault("$set", {})["version"] = version
-    try:
-        before = await collection.find_one_and_update(
-            {"_id": doc_id, "version": {"$lt": version}}, merged, upsert=True, return_document=ReturnDocument.BEFORE
-        )
-    except DuplicateKeyError:
-        return False, None  # the document exists with version >= ours
-    return True, before
 
 
 async def insert_claiming_keys(collection: AsyncCollection[Document], doc: Document, keys: Sequence[str]) -> None:

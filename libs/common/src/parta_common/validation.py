@@ -8,6 +8,14 @@ ids is then INVALID_ARGUMENT rather than NOT_FOUND. That narrows the rule, never
 
 **Text** (names, titles, subjects) has no control or format characters (Unicode categories C*),
 no leading or trailing spaces, and a maximum length; a required one is not blank.
+
+**Prose** (`prose=True`: a chat message, a caption, an emoji, a report) is what people type: it keeps
+the format characters that compose it (the zero-width joiner of 👨‍👩‍👧, soft hyphens, directional
+marks), may start or end with spaces and break lines; it has no controls (Cc) and none of the
+bidirectional overrides and isolates that reorder what a reader sees.
+
+Ids a client chooses may be wider (`printable=True`, `max_len`): chat's chat, file and message ids
+are up to 128 printable characters without spaces.
 """
 
 from __future__ import annotations
@@ -20,13 +28,19 @@ from parta_common.errors import InvalidArgument, Violations
 MAX_ID_LENGTH = 64
 MAX_REQUEST_ID_LENGTH = 128
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+_LINE_BREAKS = frozenset("\n\t")
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def id_problem(value: str, *, uuid: bool = False) -> str | None:
-    """Why `value` is not an id (a field violation's description), or None when it is one."""
-    if len(value) > MAX_ID_LENGTH:
-        return f"must be at most {MAX_ID_LENGTH} characters"
-    if not value or not all(ch in _ID_CHARACTERS for ch in value):
+def id_problem(value: str, *, uuid: bool = False, max_len: int = MAX_ID_LENGTH, printable: bool = False) -> str | None:
+    """Why `value` is not an id (a field violation's description), or None when it is one.
+    `printable`: any printable characters without spaces instead of the id alphabet."""
+    if len(value) > max_len:
+        return f"must be at most {max_len} characters"
+    if printable:
+        if not value or any(ch.isspace() for ch in value) or has_control_chars(value, prose=True):
+            return "must not contain spaces or control characters"
+    elif not value or not all(ch in _ID_CHARACTERS for ch in value):
         return "is not a valid id"
     if uuid:
         try:
@@ -36,12 +50,21 @@ def id_problem(value: str, *, uuid: bool = False) -> str | None:
     return None
 
 
-def check_id(v: Violations, name: str, value: str, *, required: bool = True, uuid: bool = False) -> None:
+def check_id(
+    v: Violations,
+    name: str,
+    value: str,
+    *,
+    required: bool = True,
+    uuid: bool = False,
+    max_len: int = MAX_ID_LENGTH,
+    printable: bool = False,
+) -> None:
     if not value:
         if required:
             v.add(name, "must not be empty")
         return
-    problem = id_problem(value, uuid=uuid)
+    problem = id_problem(value, uuid=uuid, max_len=max_len, printable=printable)
     if problem is not None:
         v.add(name, problem)
 
@@ -55,12 +78,27 @@ def require_id(value: str, name: str, *, required: bool = True, uuid: bool = Fal
     return str(_uuid.UUID(value)) if uuid and value else value
 
 
-def has_control_chars(text: str) -> bool:
-    """Control, format, surrogate, private-use or unassigned characters (Unicode categories C*)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+def has_control_chars(text: str, *, prose: bool = False, newlines: bool = False) -> bool:
+    """Control, format, surrogate, private-use or unassigned characters (Unicode categories C*).
+    `prose`: only controls (Cc) and bidirectional overrides; `newlines`: in prose, line breaks and
+    tabs are text."""
+    if not prose:
+        return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
+    return any(
+        ch in _BIDI_OVERRIDES or (unicodedata.category(ch) == "Cc" and not (newlines and ch in _LINE_BREAKS))
+        for ch in text
+    )
 
 
-def check_text(v: Violations, name: str, value: str, max_len: int, *, required: bool) -> None:
+def check_text(v: Violations, name: str, value: str, max_len: int, *, required: bool, prose: bool = False) -> None:
+    if prose:
+        if required and not value.strip():
+            v.add(name, "must not be empty")
+        if len(value) > max_len:
+            v.add(name, f"must be at most {max_len} characters")
+        if has_control_chars(value, prose=True, newlines=True):
+            v.add(name, "must not contain control characters")
+        return
     if not value.strip():
         if required:
             v.add(name, "must not be empty")

@@ -114,7 +114,11 @@ async def build(
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
     replica = settings.replica_id or "main"
     live = KafkaLiveReader(
-        settings.kafka_bootstrap, settings.topic(topics.CHAT_MESSAGE), hub, client_id=f"chat-live-{replica}"
+        settings.kafka_bootstrap,
+        settings.topic(topics.CHAT_MESSAGE),
+        hub,
+        client_id=f"chat-live-{replica}",
+        degraded_after=settings.live_degraded_after_seconds,
     )
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,

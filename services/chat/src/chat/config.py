@@ -22,6 +22,9 @@ class ChatSettings(ServiceSettings):
     # neither stored nor marked burned (only a replica crash between allocation and write).
     subscriber_queue: int = Field(default=2000, ge=10)
     gap_wait_ms: int = Field(default=2000, ge=0, le=10000)
+    # Live delivery is reported degraded to subscribers after this long without a broker round
+    # trip (the live reader probes every second, each probe waiting at most half of this).
+    live_degraded_after_seconds: float = Field(default=5.0, ge=1.0, le=60.0)
     quiet_release_poll_seconds: float = Field(default=1.0, gt=0)
     # How often a replica reloads the school policies other replicas' consumers projected.
     policy_sync_seconds: float = Field(default=1.0, gt=0)

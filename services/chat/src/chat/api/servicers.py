@@ -12,7 +12,7 @@ from parta_common.grpc.context import require_principal
 from parta_common.timestamps import ts
 
 from chat.app.chats import ChatView
-from chat.app.live import ChatRemoved, ChatState, LiveFeed, LiveMarker, MessageState
+from chat.app.live import ChatRemoved, ChatState, LiveFeed, LiveMarker, LiveStatus, MessageState
 from chat.app.service import ChatApp
 from chat.domain.model import PostingPolicy
 from chat.pb import Update, chat_pb, encode_stream_item, message_pb
@@ -171,6 +171,9 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 yield chat_pb2.ChatEvent(chat_id=item.chat_id, chat_removed=True)
             elif isinstance(item, LiveMarker):
                 yield chat_pb2.ChatEvent(live=chat_pb2.LiveMarker())
+            elif isinstance(item, LiveStatus):
+                state = chat_pb2.LIVE_STATE_DEGRADED if item.degraded else chat_pb2.LIVE_STATE_LIVE
+                yield chat_pb2.ChatEvent(live_status=chat_pb2.LiveStatus(state=state))
 
 
 class _Registrations:

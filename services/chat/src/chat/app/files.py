@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from parta_common import validation
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
 
@@ -55,7 +56,7 @@ class Files:
         if (
             not filename.strip()
             or len(filename) > MAX_FILENAME_CHARS
-            or rules.has_control_chars(filename, allow_newlines=False)
+            or validation.has_control_chars(filename, prose=True)
         ):
             v.add("metadata.filename", f"1..{MAX_FILENAME_CHARS} characters without control characters")
         elif "/" in filename or "\\" in filename:

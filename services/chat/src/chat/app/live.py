@@ -10,6 +10,13 @@ gaps are allowed).
 
 An update is opaque here beyond the few fields ordering and routing read: the transport encodes
 it once for every subscriber of the replica (api's Subscribe serializer).
+
+While the source cannot reach Kafka (the adapter decides: no broker round trip within a bound),
+the hub is *degraded*: every open subscription gets a LiveStatus(degraded=True), and a new one gets
+it right after its live marker; when the source hears Kafka again, LiveStatus(degraded=False), and
+the updates published meanwhile follow through the normal path (ordered, holes filled from the
+store, each once: subscriptions drop what their cursor already covers). There is no same-replica
+shortcut from the send path: see docs/chat.md ("Live delivery while Kafka is down").
 """
 
 from __future__ import annotations
@@ -72,10 +79,20 @@ class LiveEncoder(Protocol):
     def burned(self, chat_id: str, seq: int) -> LiveUpdate: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LiveStatus:
+    """Live delivery on this replica stopped (degraded) or resumed (not degraded)."""
+
+    degraded: bool
+
+
 class LiveSink(Protocol):
     """Where a LiveSource adapter hands the updates it reads (the hub)."""
 
     def publish(self, update: LiveUpdate) -> None: ...
+    def set_degraded(self, degraded: bool) -> None:
+        """The source lost Kafka (True) or hears it again (False)."""
+
     async def close(self) -> None: ...
 
 
@@ -90,7 +107,7 @@ class SubscriberOverflow(Exception):
 class Subscriber:
     user_id: str
     limit: int
-    queue: asyncio.Queue[LiveUpdate] = field(init=False)
+    queue: asyncio.Queue[LiveUpdate | LiveStatus] = field(init=False)
     overflowed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     chats: set[str] = field(default_factory=set)
@@ -98,7 +115,7 @@ class Subscriber:
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limit)
 
-    def offer(self, update: LiveUpdate) -> None:
+    def offer(self, update: LiveUpdate | LiveStatus) -> None:
         if self.overflowed:
             return
         try:
@@ -109,7 +126,7 @@ class Subscriber:
             self.overflowed = True
             self.wake.set()
 
-    async def next(self) -> LiveUpdate:
+    async def next(self) -> LiveUpdate | LiveStatus:
         if self.overflowed:
             raise SubscriberOverflow
         if not self.queue.empty():
@@ -143,6 +160,19 @@ class LiveHub:
         self._by_user: dict[str, set[Subscriber]] = {}
         self._order: dict[str, _ChatOrder] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.degraded = False
+
+    def set_degraded(self, degraded: bool) -> None:
+        if degraded == self.degraded:
+            return
+        self.degraded = degraded
+        log.warning(
+            "live_delivery_degraded" if degraded else "live_delivery_resumed", subscribers=self.subscriber_count
+        )
+        status = LiveStatus(degraded)
+        for subs in list(self._by_user.values()):
+            for sub in list(subs):
+                sub.offer(status)
 
     @property
     def subscriber_count(self) -> int:
@@ -311,7 +341,7 @@ class LiveMarker:
     """Everything missed has been sent; what follows is live."""
 
 
-FeedItem = ChatState | MessageState | ChatRemoved | LiveMarker | LiveUpdate
+FeedItem = ChatState | MessageState | ChatRemoved | LiveMarker | LiveStatus | LiveUpdate
 
 
 @dataclass
@@ -346,8 +376,18 @@ class LiveFeed:
                 async for item in self._catch_up(chat, cursors, user):
                     yield item
             yield LiveMarker()
+            # Statuses are queued from registration on; the one shown is the hub's state at the
+            # marker, then each change of it (a status equal to what was shown is dropped).
+            degraded = self.hub.degraded
+            if degraded:
+                yield LiveStatus(True)
             while True:
                 update = await sub.next()
+                if isinstance(update, LiveStatus):
+                    if update.degraded != degraded:
+                        degraded = update.degraded
+                        yield update
+                    continue
                 if update.kind is UpdateKind.MEMBER_ADDED and update.user_id == user:
                     async for item in self._joined(update.chat_id, cursors, sub):
                         yield item

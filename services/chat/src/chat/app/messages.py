@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from parta_common import safety
+from parta_common import safety, validation
 from parta_common.clock import Clock
 from parta_common.errors import (
     Aborted,
@@ -96,7 +96,7 @@ class Messages:
         v = Violations()
         check_chat_id(chat_id, v)
         rules.check_id(v, "client_message_id", client_message_id)
-        rules.check_text(v, "text", text, self.policy.max_text_chars, required=not file_ids)
+        validation.check_text(v, "text", text, self.policy.max_text_chars, required=not file_ids, prose=True)
         rules.check_seq(v, "reply_to_seq", reply_to_seq, required=False)
         if len(file_ids) > rules.MAX_FILES_PER_MESSAGE:
             v.add("file_ids", f"at most {rules.MAX_FILES_PER_MESSAGE}")
@@ -215,7 +215,7 @@ class Messages:
         v = Violations()
         check_chat_id(chat_id, v)
         rules.check_seq(v, "seq", seq)
-        rules.check_text(v, "text", text, self.policy.max_text_chars)
+        validation.check_text(v, "text", text, self.policy.max_text_chars, required=True, prose=True)
         v.raise_if_any()
         chat, member = await self.access.check(chat_id, user_id, moderation=False)
         message = rules.ensure_found(await self.messages.get_by_seq(chat_id, seq))

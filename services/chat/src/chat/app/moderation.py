@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from parta_common import validation
 from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument, NotFound, Violations
 
@@ -35,7 +36,7 @@ class Moderation:
         v = Violations()
         check_chat_id(chat_id, v)
         rules.check_seq(v, "seq", seq)
-        rules.check_text(v, "reason", reason, rules.MAX_REPORT_CHARS, required=False)
+        validation.check_text(v, "reason", reason, rules.MAX_REPORT_CHARS, required=False, prose=True)
         v.raise_if_any()
         await self.access.check(chat_id, user_id, moderation=False)
         now = self.clock.now()

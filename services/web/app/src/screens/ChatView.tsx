@@ -1,14 +1,14 @@
 // One chat: history with paging, live updates, send / reply / edit / delete / react, read counts
 // for the author, the quiet-hours notice, files (upload with progress, download, image preview).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { call, Chats, fileHead, fileUrl, newId, Rooms, upload, type FileInfo } from "../api";
+import { call, Chats, fileHead, fileUrl, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
+import { Calls, ClassRooms } from "../components/RoomBar";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
 import { onChatEvent, type MessageSnapshot } from "../live";
 import { nameOf, namesVersion } from "../names";
-import { navigate } from "../router";
-import { hasRole, myUserId } from "../session";
+import { myUserId } from "../session";
 import { useSignal } from "../signal";
 
 const EMOJI = ["👍", "❤️", "😂", "🙏"];
@@ -129,9 +129,10 @@ export function ChatView({ chatId }: { chatId: string }) {
         <h1 id="chat-title">{title || "…"}</h1>
       </header>
       <ErrorNote error={error} />
-      {view?.chat.kind === "CHAT_KIND_CLASS" && view.chat.classId && view.chat.schoolId && (
-        <Lessons schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} />
+      {(view?.chat.kind === "CHAT_KIND_CLASS" || view?.chat.kind === "CHAT_KIND_CLASS_PARENTS") && view.chat.classId && view.chat.schoolId && (
+        <ClassRooms schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} lessons={view.chat.kind === "CHAT_KIND_CLASS"} />
       )}
+      {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && view.chat.schoolId && <Calls schoolId={view.chat.schoolId} peerUserId={view.peerUserId} />}
       {hasMore && (
         <button type="button" class="link" onClick={loadEarlier}>
           {t("loadEarlier")}
@@ -383,61 +384,6 @@ function Attachment({ fileId }: { fileId: string }) {
       <a href={fileUrl(fileId)} download={name} class="file-link" data-external>
         {t("download", { name })}
       </a>
-    </div>
-  );
-}
-
-interface Room {
-  roomId: string;
-  title?: string;
-}
-
-/** A class chat's live lessons to join, and "start a lesson" for its teachers. */
-function Lessons({ schoolId, classId, title }: { schoolId: string; classId: string; title: string }) {
-  const [rooms, setRooms] = useState<Room[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const teaches = hasRole("SCHOOL_ROLE_TEACHER") || hasRole("SCHOOL_ROLE_ADMIN");
-
-  useEffect(() => {
-    const load = () =>
-      call<{ rooms?: Room[] }>(Rooms, "ListRooms", { schoolId, classId, kinds: ["ROOM_KIND_LESSON"], states: ["ROOM_STATE_LIVE"] }).then(
-        (reply) => setRooms(reply.rooms ?? []),
-        () => setRooms([]),
-      );
-    void load();
-    const timer = window.setInterval(load, 10_000);
-    return () => window.clearInterval(timer);
-  }, [classId]);
-
-  async function start() {
-    try {
-      const reply = await call<{ room: Room }>(Rooms, "CreateRoom", {
-        requestId: newId(),
-        schoolId,
-        classId,
-        kind: "ROOM_KIND_LESSON",
-        title,
-        startNow: true,
-      });
-      navigate(`/lesson/${encodeURIComponent(reply.room.roomId)}`);
-    } catch (e) {
-      setError(e);
-    }
-  }
-
-  return (
-    <div class="lessons row">
-      {rooms.map((room) => (
-        <a key={room.roomId} class="button" href={`/lesson/${encodeURIComponent(room.roomId)}`}>
-          {t("joinLesson", { title: room.title ?? "" })}
-        </a>
-      ))}
-      {teaches && (
-        <button type="button" class="secondary" onClick={start}>
-          {t("startLesson")}
-        </button>
-      )}
-      <ErrorNote error={error} />
     </div>
   );
 }

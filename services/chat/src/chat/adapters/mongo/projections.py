@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Literal
 
-from parta_common.mongo import apply_versioned, apply_versioned_returning_before
+from parta_common.mongo import apply_versioned
 from parta_common.safety import PolicyRow
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -57,7 +57,7 @@ class MongoProjections:
         return [(d["_id"], decode_policy(d), int(d.get("version", 0))) async for d in docs]
 
     async def put_membership(self, membership: Membership, version: int) -> Membership | Literal[False] | None:
-        # Provisioning needs the seat as it was before (which grants to take back).
+        # The seat as it was before: provisioning takes back what it granted.
         m = membership
         fields = {
             "school_id": m.school_id,
@@ -69,10 +69,8 @@ class MongoProjections:
             "active": m.active,
             "verified": m.verified,
         }
-        applied, before = await apply_versioned_returning_before(
-            self._memberships, m.membership_id, version, {"$set": fields}
-        )
-        if not applied:
+        before = await apply_versioned(self._memberships, m.membership_id, version, {"$set": fields}, pre_image=True)
+        if before is False:
             return False  # exists with a version >= ours
         return decode_membership(before) if before is not None else None
 

@@ -1,0 +1,1 @@
+"""The audit service: a school's hash-chained audit trail (docs/audit.md)."""

@@ -1,0 +1,5 @@
+"""python -m audit → the service."""
+
+from audit.bootstrap import main
+
+main()
