@@ -121,6 +121,7 @@ def web_env() -> dict[str, str]:
         "SCHOOL_ADDRESS": addresses()["school"],
         "CHAT_ADDRESS": addresses()["chat"],
         "MEDIA_SIGNAL_ADDRESS": addresses()["media_signal"],
+        "AUDIT_ADDRESS": addresses()["audit"],
         "REPLICA_ID": "web-1",
     }
     return {f"WEB_{key}": value for key, value in env.items()}

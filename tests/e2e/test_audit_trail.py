@@ -1,7 +1,8 @@
 """The audit trail end to end — identity, school, chat and audit as processes: a verified teacher
 class head writes to a student and deletes the message; the school's admin lists the entries (who,
 whom, which chat, when — never the text or a phone number), a teacher, a parent and a stranger are
-refused with PERMISSION_DENIED, every admin read is itself an entry, and the chain verifies."""
+refused with PERMISSION_DENIED, every admin read is itself an entry, and the chain verifies; the same
+through the web gateway (an admin's POST lists the trail, a parent's is 403)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.chat.support import Person, Stubs, eventually
 from tests.e2e import school_client as sc
 from tests.e2e.harness import Stack
 from tests.e2e.identity_client import create_profile, random_phone, sign_in
+from tests.e2e.web_support import Browser, start_gateway
 
 OPERATOR = random_phone()
 SECRET = "Миша, это секрет: позвони мне на +7 999 123-45-67"
@@ -167,3 +169,30 @@ async def test_admins_read_the_trail_others_are_refused_and_reading_is_recorded(
     after = await listed()
     assert after[0].kind == "audit.read" and after[1].kind == "audit.verified"
     assert verdict.head_hash == next(e.hash for e in after if e.seq == verdict.head_seq)
+
+    # Through the web gateway (docs/web.md): the browser's session cookie, the audit service's own check.
+    gateway = await start_gateway(stack, "web-audit")
+    admin_page, parent_page = Browser(gateway), Browser(gateway)
+    try:
+        admin_page.cookies = {"parta_at": admin.token}
+        parent_page.cookies = {"parta_at": parent.token}
+        listing = {"schoolId": sid, "pageSize": 100}
+        by_web = await admin_page.call("parta.audit.v1.AuditService/ListAuditEntries", listing)
+        assert by_web.status == 200, by_web.text
+        web_entries = by_web.json["entries"]
+        # This call's own read entry (seqs are int64: strings in JSON), newer than every read above.
+        assert any(
+            e["kind"] == "audit.read" and e["actorUserId"] == admin.user_id and int(e["seq"]) > after[0].seq
+            for e in web_entries
+        )
+        assert {"chat.direct_message", "chat.message_deleted", "audit.verified"} <= {e["kind"] for e in web_entries}
+        checked = await admin_page.ok("parta.audit.v1.AuditService/VerifyAuditChain", {"schoolId": sid})
+        assert checked["intact"] is True
+        for method, body in (("ListAuditEntries", listing), ("VerifyAuditChain", {"schoolId": sid})):
+            refused_by_web = await parent_page.call(f"parta.audit.v1.AuditService/{method}", body)
+            assert refused_by_web.status == 403, refused_by_web.text
+            assert refused_by_web.json["code"] == "PERMISSION_DENIED"
+    finally:
+        await admin_page.close()
+        await parent_page.close()
+        gateway.stop()

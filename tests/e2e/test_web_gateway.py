@@ -1,6 +1,6 @@
-"""The web gateway in front of real identity, school and chat processes (real Kafka and store):
-cookie sign-in, the status table, limits, CSRF, security headers, a live chat over a WebSocket,
-files in and out, a client that vanishes mid-upload, revocation and drain."""
+"""The web gateway in front of real identity, school, chat, media-signal and audit processes (real
+Kafka and store): cookie sign-in, the status table, limits, CSRF, security headers, a live chat over
+a WebSocket, files in and out, a client that vanishes mid-upload, revocation and drain."""
 
 from __future__ import annotations
 
@@ -115,6 +115,8 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
             "MEDIA_SIGNAL_KEEPALIVE_TIMEOUT_SECONDS": "120",
         }
         await stack.start("media_signal", media_env)
+        # Every exposed route is checked below, the audit trail's too (docs/audit.md).
+        await stack.start("audit", {"AUDIT_TRUSTED_PROXIES": trusted["TRUSTED_PROXIES"]})
         gateway = await start_gateway(stack, extra={"WEB_STATIC_DIR": str(static_dir), "WEB_COOKIE_SECURE": "true"})
         operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
         admin_phone = random_phone()

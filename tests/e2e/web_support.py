@@ -61,6 +61,7 @@ async def start_gateway(stack: Stack, name: str = "web", extra: dict[str, str] |
         "WEB_SCHOOL_ADDRESS": address("school"),
         "WEB_CHAT_ADDRESS": address("chat"),
         "WEB_MEDIA_SIGNAL_ADDRESS": address("media_signal"),
+        "WEB_AUDIT_ADDRESS": address("audit"),
         "WEB_REPLICA_ID": f"{name}-{port}",
         **(extra or {}),
     }

@@ -151,3 +151,74 @@ def test_projection_writes_go_through_apply_versioned(package: Path):
         str(path.relative_to(ROOT)) for path in package.rglob("*.py") if '"version": {"$lt"' in path.read_text()
     ]
     assert not offenders, "use parta_common.mongo.apply_versioned:\n" + "\n".join(offenders)
+
+
+# ---- events are dispatched by their message class (the kit's EventRouter), never by name ---------
+
+
+def _event_type_names() -> frozenset[str]:
+    """Every event message's short and full name (the strings a string-keyed dispatcher compares)."""
+    import importlib
+    import pkgutil
+
+    import parta
+
+    names: set[str] = set()
+    for info in pkgutil.walk_packages(parta.__path__, "parta."):
+        if info.name.endswith(".events_pb2"):
+            for message in importlib.import_module(info.name).DESCRIPTOR.message_types_by_name.values():
+                names |= {message.name, message.full_name}
+    return frozenset(names)
+
+
+def _string_dispatch(path: Path, event_names: frozenset[str]) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+
+    def is_event_type(node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "event_type"
+
+    def names_an_event(node: ast.AST | None) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str) and node.value in event_names
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return any(names_an_event(e) for e in node.elts)
+        return False
+
+    found: list[str] = []
+    for node in ast.walk(tree):
+        why = ""
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(is_event_type(o) for o in operands):
+                why = "compares .event_type"
+            elif any(names_an_event(o) for o in operands):
+                why = "compares with an event type's name"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and is_event_type(node.func.value):
+            why = f"parses .event_type (.{node.func.attr})"
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id.endswith("_pb2")
+            and len(node.args) > 1
+            and not isinstance(node.args[1], ast.Constant)
+        ):
+            why = "looks a message class up by name (getattr on a _pb2 module)"
+        elif isinstance(node, ast.Dict) and any(names_an_event(k) for k in node.keys):
+            why = "a dict keyed by event type names"
+        if why:
+            found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)} {why}")
+    return found
+
+
+def test_consumers_dispatch_events_by_message_class():
+    # Issue 12: handlers are registered with parta_common.events.router.EventRouter by the proto
+    # class they take; a service comparing or parsing event type names has its own dispatcher.
+    event_names = _event_type_names()
+    assert {"MemberJoined", "parta.chat.v1.MessagePosted"} <= event_names  # the check sees the protos
+    offenders = sorted(
+        found for path in ROOT.glob("services/*/src/*/**/*.py") for found in _string_dispatch(path, event_names)
+    )
+    assert not offenders, "dispatch with EventRouter (parta_common.events.router):\n" + "\n".join(offenders)

@@ -75,6 +75,7 @@ def test_make_run_starts_the_web_gateway_with_valid_settings_on_a_stack_port(mon
     settings = WebSettings()  # type: ignore[call-arg]
     assert settings.http_port == stack.WEB_PORT and settings.metrics_port == ports["web metrics"]
     assert settings.chat_address == stack.addresses()["chat"]
+    assert settings.audit_address == stack.addresses()["audit"]
     assert stack.web_url() == f"http://127.0.0.1:{stack.WEB_PORT}/"
     # Every service believes the gateway's X-Forwarded-For (it runs on loopback), and nobody else's.
     env = stack.service_env("chat", "CHAT_", 1, 2)

@@ -192,6 +192,9 @@ def test_method_table_is_an_allow_list() -> None:
     assert table.stream("parta.chat.v1.FileService", "DownloadFile") is None
     assert {UPLOAD, DOWNLOAD} <= paths
     assert table.unary("parta.school.v1.SchoolService", "RegisterSchool") is None
+    for name in ("ListAuditEntries", "VerifyAuditChain"):
+        method = table.unary("parta.audit.v1.AuditService", name)
+        assert method is not None and method.upstream == "audit"
 
 
 def test_download_headers() -> None:

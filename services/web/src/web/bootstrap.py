@@ -86,6 +86,7 @@ def build(settings: WebSettings, metrics: ServiceMetrics | None = None) -> WebSe
             "school": settings.school_address,
             "chat": settings.chat_address,
             "media_signal": settings.media_signal_address,
+            "audit": settings.audit_address,
         },
         settings.max_message_bytes,
     )

@@ -22,6 +22,7 @@ class WebSettings(ProcessSettings):
     school_address: str
     chat_address: str
     media_signal_address: str
+    audit_address: str
 
     static_dir: str = DEFAULT_STATIC_DIR
     # The page's own origin(s) for the CSRF check, comma-separated ("https://parta.example.org").

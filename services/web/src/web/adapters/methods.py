@@ -9,6 +9,7 @@ from types import ModuleType
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+from parta.audit.v1 import audit_pb2
 from parta.chat.v1 import chat_pb2
 from parta.identity.v1 import account_pb2, auth_pb2, guardians_pb2, profiles_pb2
 from parta.media_signal.v1 import media_signal_pb2
@@ -31,6 +32,8 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
     ],
     "chat": [(chat_pb2, ("ChatService", "FileService"))],
     "media_signal": [(media_signal_pb2, ("RoomService", "SignalService"))],
+    # The school's audit trail (docs/audit.md): admins only, which the audit service itself checks.
+    "audit": [(audit_pb2, ("AuditService",))],
 }
 # Operator tools (the CLI's business, never a page's) and service-to-service calls.
 HIDDEN = frozenset(
