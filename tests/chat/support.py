@@ -21,6 +21,7 @@ from parta.identity.v1 import events_pb2 as identity_pb
 from parta.media_signal.v1 import events_pb2 as media_pb
 from parta.school.v1 import events_pb2 as school_pb
 from parta_common.events.envelope import make_envelope
+from parta_common.events.topics import IDENTITY_USER, MEDIA_SIGNAL_ROOM, SCHOOL_CLASS, SCHOOL_MEMBERSHIP, SCHOOL_SCHOOL
 from parta_common.testing.fakes import TokenMint
 
 ADMIN, TEACHER, STUDENT, PARENT = (
@@ -100,7 +101,7 @@ class School:
         )
         self.snapshot = snap
         await self.world.feed(
-            "school.school.v1",
+            SCHOOL_SCHOOL,
             school_pb.SchoolCreated(school=snap),
             "school",
             self.school_id,
@@ -117,7 +118,7 @@ class School:
             setattr(snap.communication_policy, name, switches.get(name, True))
         self.snapshot = snap
         return await self.world.feed(
-            "school.school.v1",
+            SCHOOL_SCHOOL,
             school_pb.SchoolUpdated(school=snap),
             "school",
             self.school_id,
@@ -134,9 +135,7 @@ class School:
         payload: Message = (
             school_pb.ClassArchived(**{"class": snap}) if archived else school_pb.ClassCreated(**{"class": snap})
         )
-        await self.world.feed(
-            "school.class.v1", payload, "class", class_id, version or self._v(class_id), self.school_id
-        )
+        await self.world.feed(SCHOOL_CLASS, payload, "class", class_id, version or self._v(class_id), self.school_id)
 
     async def member(
         self,
@@ -185,7 +184,7 @@ class School:
             if changed
             else school_pb.MemberJoined(membership=snap)
         )
-        await self.world.feed("school.membership.v1", payload, "membership", mid, self._v(mid), self.school_id)
+        await self.world.feed(SCHOOL_MEMBERSHIP, payload, "membership", mid, self._v(mid), self.school_id)
         return mid
 
 
@@ -273,12 +272,10 @@ class World:
         payload: Message = (
             identity_pb.ProfileCreated(profile=snap) if created else identity_pb.ProfileUpdated(profile=snap)
         )
-        await self.feed("identity.user.v1", payload, "user", user_id, version, user_id)
+        await self.feed(IDENTITY_USER, payload, "user", user_id, version, user_id)
 
     async def account_deleted(self, user_id: str, version: int) -> None:
-        await self.feed(
-            "identity.user.v1", identity_pb.AccountDeleted(user_id=user_id), "user", user_id, version, user_id
-        )
+        await self.feed(IDENTITY_USER, identity_pb.AccountDeleted(user_id=user_id), "user", user_id, version, user_id)
 
     async def lesson(
         self, room_id: str, school_id: str, class_id: str, *, ended: bool = False, attended: Sequence[str] = ()
@@ -292,7 +289,7 @@ class World:
             )
         else:
             payload = media_pb.RoomStarted(room=room)
-        await self.feed("media_signal.room.v1", payload, "room", room_id, 2 if ended else 1, room_id)
+        await self.feed(MEDIA_SIGNAL_ROOM, payload, "room", room_id, 2 if ended else 1, room_id)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 40.0, interval: float = 0.1) -> Any:

@@ -18,17 +18,13 @@ from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.schools import Schools
 from school.app.years import AcademicYears
+from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
-from school.domain.model import (
-    Invite,
-    JoinRequest,
-    JoinState,
-    Membership,
-    ProfileFacts,
-    ProfileState,
-    School,
-    SchoolClass,
-)
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import Membership
+from school.domain.profiles import ProfileFacts, ProfileState
+from school.domain.schools import School
 from school.domain.secrets import Secrets
 
 E = TypeVar("E")

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from parta.chat.v1 import chat_pb2
 from parta.school.v1 import events_pb2 as school_pb
+from parta_common.events.topics import SCHOOL_CLASS
 
 from tests.chat.support import CSTUDENT, STUDENT, World, chat_ids, eventually, uid
 
@@ -31,7 +32,7 @@ async def test_class_chats_follow_a_new_academic_year(world: World) -> None:
         class_id=five_a, school_id=school.school_id, grade=6, letter="А", title="6А", academic_year="2027/2028"
     )
     await world.feed(
-        "school.class.v1",
+        SCHOOL_CLASS,
         school_pb.ClassUpdated(**{"class": moved}),
         "class",
         five_a,
@@ -48,7 +49,7 @@ async def test_class_chats_follow_a_new_academic_year(world: World) -> None:
         archived=True,
     )
     await world.feed(
-        "school.class.v1",
+        SCHOOL_CLASS,
         school_pb.ClassArchived(**{"class": left}, reason="graduated"),
         "class",
         eleven_a,

@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from parta.chat.v1 import chat_pb2
 from parta.identity.v1 import events_pb2 as identity_pb
+from parta_common.events.topics import IDENTITY_USER
 
 from tests.chat.support import (
     ADMIN,
@@ -219,7 +220,7 @@ def _snapshot(user_id: str, last_name: str, *, consent: int, band: int) -> ident
 
 
 async def _identity(world: World, payload: Message, user_id: str, version: int) -> RecordMetadata:
-    return await world.feed("identity.user.v1", payload, "user", user_id, version, user_id)
+    return await world.feed(IDENTITY_USER, payload, "user", user_id, version, user_id)
 
 
 async def _refused_as_awaiting(stubs, person, chat_id):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from parta_client.cli import current_academic_year
+from parta_client.cli.schools import current_academic_year
 from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
 from parta_client.errors import describe
 from parta_client.resolve import (

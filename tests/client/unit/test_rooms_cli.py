@@ -21,7 +21,8 @@ from parta.media_signal.v1 import media_signal_pb2_grpc as pb_grpc
 from parta.school.v1 import events_pb2 as school_events
 from parta.school.v1 import school_pb2, school_pb2_grpc
 from parta_client import Session, SessionStore
-from parta_client.cli import app, grant_words, join_lines, redact_join, room_lines
+from parta_client.cli import app
+from parta_client.cli.rooms import grant_words, join_lines, redact_join, room_lines
 from parta_client.errors import code_name
 from parta_client.signalling import refused
 from typer.testing import CliRunner

@@ -19,7 +19,8 @@ from parta.chat.v1 import events_pb2 as chat_events
 from parta.identity.v1 import auth_pb2, auth_pb2_grpc
 from parta.school.v1 import school_pb2, school_pb2_grpc
 from parta_client import DevSmsFile, Endpoints, NotSignedIn, Parta, Session, SessionStore
-from parta_client.cli import app, follow_chat
+from parta_client.cli import app
+from parta_client.cli.chats import follow_chat
 from parta_client.devsms import normalize_phone
 from typer.testing import CliRunner
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from identity.app.profiles import ProfileInput
 from identity.domain.events import ConsentChanged, ConsentState, GuardianLinked, GuardianUnlinked
-from identity.domain.users import LinkState
+from identity.domain.guardians import LinkState
 from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 from tests.identity.fakes import World

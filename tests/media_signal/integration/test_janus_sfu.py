@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from media_signal.adapters.janus import JanusSfu
-from media_signal.app.hub import SfuFeedNotReady
+from media_signal.app.ports import SfuFeedNotReady
 from parta_common.errors import InvalidArgument
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -18,7 +18,7 @@ from media_signal.domain.rooms import SPEAKER_GRANTS, Access, Grants, Room, Room
 from parta_common.errors import NotFound, PermissionDenied
 from parta_common.testing.fakes import FakeClock
 
-from tests.media_signal.unit.test_rooms import (
+from tests.media_signal.fakes import (
     MEMBERS,
     SCHOOL,
     FakeDirectory,

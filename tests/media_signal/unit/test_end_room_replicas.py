@@ -20,7 +20,7 @@ from media_signal.domain.rooms import Room, RoomKind, RoomState
 from parta_common.errors import ConcurrentChange, PermissionDenied
 from parta_common.testing.fakes import FakeClock
 
-from tests.media_signal.unit.test_rooms import MEMBERS, SDP, FakeDirectory, FakeRooms, FakeSfu, NoIce, new_room_cmd
+from tests.media_signal.fakes import MEMBERS, SDP, FakeDirectory, FakeRooms, FakeSfu, NoIce, new_room_cmd
 
 
 class StoreRooms(FakeRooms):

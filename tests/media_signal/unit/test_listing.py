@@ -9,7 +9,7 @@ from media_signal.app.listing import SCAN_LIMIT, RoomListing, RoomQuery
 from media_signal.domain.rooms import Membership, Room, RoomKind, RoomState
 from parta_common.errors import InvalidArgument, NotFound
 
-from tests.media_signal.unit.test_rooms import MEMBERS, SCHOOL, FakeDirectory
+from tests.media_signal.fakes import MEMBERS, SCHOOL, FakeDirectory
 
 OTHER_CLASS = "class-6b"
 PEOPLE = [

@@ -14,7 +14,7 @@ from media_signal.domain.rooms import HOST_GRANTS, SPEAKER_GRANTS, VIEWER_GRANTS
 from parta_common.errors import PermissionDenied
 from parta_common.testing.fakes import FakeClock
 
-from tests.media_signal.unit.test_rooms import FakeDirectory, FakeRooms, NoIce, new_room_cmd
+from tests.media_signal.fakes import FakeDirectory, FakeRooms, NoIce, new_room_cmd
 
 SCHOOL, A, B = "school-1", "class-5a", "class-6b"
 

@@ -17,7 +17,7 @@ from parta_common.safety import Contact, Fact, Role, Seat
 from parta_common.testing.fakes import FakeClock
 
 from tests.common.safety_cases import CASES, CAST, NOT_MEMBER, OTHER_SCHOOL, SCHOOL, Case, Someone
-from tests.media_signal.unit.test_rooms import FakeRooms, NoIce, new_room_cmd
+from tests.media_signal.fakes import FakeRooms, NoIce, new_room_cmd
 
 
 def _row(user_id: str, school_id: str, f: Fact) -> Membership:

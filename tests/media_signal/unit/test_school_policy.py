@@ -15,8 +15,8 @@ from parta.school.v1 import events_pb2 as school_pb
 from parta_common.safety import DEFAULT_POLICY, PolicyBook, SchoolPolicy
 from parta_common.testing.fakes import FakeClock
 
+from tests.media_signal.fakes import FakeDirectory, FakeRooms, NoIce
 from tests.media_signal.unit.test_policy import MEMBERS, SCHOOL, cmd, reason_of
-from tests.media_signal.unit.test_rooms import FakeDirectory, FakeRooms, NoIce
 
 
 def uc(book: PolicyBook) -> RoomUseCases:

@@ -20,8 +20,8 @@ from media_signal.domain.rooms import Room, RoomKind, RoomState
 from parta_common.errors import Aborted, FailedPrecondition
 from parta_common.testing.fakes import FakeClock
 
+from tests.media_signal.fakes import MEMBERS, SDP, FakeDirectory, FakeSfu, NoIce, new_room_cmd
 from tests.media_signal.unit.test_end_room_replicas import StoreRooms
-from tests.media_signal.unit.test_rooms import MEMBERS, SDP, FakeDirectory, FakeSfu, NoIce, new_room_cmd
 
 LEASE = 30.0
 

@@ -16,8 +16,8 @@ from parta.school.v1 import school_pb2 as pb
 from parta_common.events.topics import SCHOOL_CLASS, SCHOOL_SCHOOL
 from school.app.common import Caller
 from school.app.years import AcademicYears
+from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
-from school.domain.model import SchoolClass
 
 from tests.school.integration.world import World, register, rid
 from tests.school.support import User, payloads, read_events

@@ -147,8 +147,12 @@ async def test_leave_remove_archive_emit_member_left(env, world: World, kafka_bo
     topics = [env.prefix + SCHOOL_MEMBERSHIP, env.prefix + SCHOOL_CLASS]
 
     def done(seen):  # type: ignore[no-untyped-def]
+        # The two topics have their own relays: under load ClassArchived may come after the last
+        # MemberLeft, so wait for both.
         reasons = {(x.membership.user_id, x.reason) for x in payloads(seen, ev.MemberLeft)}
-        return {(leaver.user_id, "left"), (removed.user_id, "removed"), (stays.user_id, "class_archived")} <= reasons
+        archived = {getattr(a, "class").class_id for a in payloads(seen, ev.ClassArchived)}
+        left = {(leaver.user_id, "left"), (removed.user_id, "removed"), (stays.user_id, "class_archived")}
+        return left <= reasons and klass.class_id in archived
 
     seen = await read_events(kafka_bootstrap, topics, until=done)
     archived = [getattr(a, "class") for a in payloads(seen, ev.ClassArchived)]

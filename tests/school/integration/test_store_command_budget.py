@@ -8,7 +8,9 @@ any store command on the warm path is a regression; never raise it without sayin
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -44,6 +46,18 @@ async def test_check_permission_stays_within_its_store_command_ceiling(env: Env)
     first = await env.stubs.members.CheckPermission(request, metadata=w.admin.md)  # warm-up
     counter = env.service.infra.store_commands
     assert counter is not None, "MONGODB_COMMAND_METRICS did not reach the school's settings"
+    # Warm means settled: build_world's own events are still on their way (outbox → Kafka → the view
+    # feed), and each rightly makes the view forget (and re-read) what it names. Wait, with a
+    # deadline, until every outbox is drained and three calls in a row cost nothing, so the calls
+    # measured below see the warm path whatever the machine's load.
+    deadline = time.monotonic() + 30
+    quiet = 0
+    while quiet < 3 and time.monotonic() < deadline:
+        backlog = sum([await relay.backlog() for relay in env.service.relays.values()])
+        counter.reset()
+        await env.stubs.members.CheckPermission(request, metadata=w.admin.md)
+        quiet = quiet + 1 if backlog == 0 and counter.total("rpc:CheckPermission") == 0 else 0
+        await asyncio.sleep(0.3)
     counter.reset()
     for _ in range(CALLS):
         reply = await env.stubs.members.CheckPermission(request, metadata=w.admin.md)

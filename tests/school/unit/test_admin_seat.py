@@ -9,17 +9,11 @@ import pytest
 from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from school.app.common import Caller
 from school.domain import events as de
-from school.domain.model import (
-    School,
-    SchoolRole,
-    check_operator_may_fill,
-    fill_admin_seat,
-    nominate_admin_phone,
-    vacate_admin,
-)
+from school.domain.memberships import SchoolRole
+from school.domain.schools import School, check_operator_may_fill, fill_admin_seat, nominate_admin_phone, vacate_admin
 
 from tests.school.fakes import OPERATOR, World
-from tests.school.unit.test_use_cases import ADMIN, invite_cmd, onboarded
+from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 
 NOW = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 

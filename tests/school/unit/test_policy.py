@@ -8,10 +8,10 @@ from parta_common.errors import NotFound, PermissionDenied
 from parta_common.safety import DEFAULT_POLICY, SchoolPolicy
 from school.app.common import Caller
 from school.domain import events as de
-from school.domain.model import SchoolRole
+from school.domain.memberships import SchoolRole
 
 from tests.school.fakes import World
-from tests.school.unit.test_use_cases import ADMIN, invite_cmd, onboarded
+from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 
 
 async def test_an_admin_tightens_and_restores_a_switch_and_each_change_is_published():

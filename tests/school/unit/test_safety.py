@@ -13,18 +13,13 @@ from parta_common.errors import FailedPrecondition, Unauthenticated, Unavailable
 from school.app.access import AccessView, Memo
 from school.app.common import Caller
 from school.domain import events as de
-from school.domain.model import (
-    ROLE_CONFLICTS,
-    ProfileState,
-    School,
-    SchoolRole,
-    check_role_conflict,
-    forget_verification,
-)
+from school.domain.memberships import ROLE_CONFLICTS, SchoolRole, check_role_conflict
 from school.domain.permissions import Action
+from school.domain.profiles import ProfileState
+from school.domain.schools import School, forget_verification
 
 from tests.school.fakes import World
-from tests.school.unit.test_use_cases import ADMIN, invite_cmd, onboarded
+from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 
 A, T, S, P = SchoolRole.ADMIN, SchoolRole.TEACHER, SchoolRole.STUDENT, SchoolRole.PARENT
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from parta_common.safety import Contact, Fact, Role, Seat
 from school.app.common import Caller
-from school.domain.model import ClassRole, Membership, ProfileFacts, ProfileState, School, SchoolRole
+from school.domain.memberships import ClassRole, Membership, SchoolRole
 from school.domain.permissions import Action
+from school.domain.profiles import ProfileFacts, ProfileState
+from school.domain.schools import School
 
 from tests.common.safety_cases import CASES, CAST, NOT_STAFF, OTHER_SCHOOL, SCHOOL, Case
 from tests.school.fakes import World

@@ -47,12 +47,12 @@ from identity.adapters.mongo import (
 )
 from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
 from identity.api.account import AccountServicer
-from identity.api.auth import AuthServicer
 from identity.api.consumers import MembershipProjector, membership_consumer
 from identity.api.guardians import GuardianServicer
 from identity.api.jobs import AgeBandCheck
 from identity.api.keys import SigningKeyServicer
 from identity.api.profiles import ProfileServicer
+from identity.api.sign_in import AuthServicer
 from identity.app.account import Accounts
 from identity.app.age_bands import AgeBands
 from identity.app.guardians import Guardians

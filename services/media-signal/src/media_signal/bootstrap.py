@@ -28,7 +28,8 @@ from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.consumers import TOPICS, Projections
-from media_signal.api.servicers import RoomServicer, SignalServicer
+from media_signal.api.rooms import RoomServicer
+from media_signal.api.signals import SignalServicer
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases

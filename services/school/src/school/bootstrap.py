@@ -45,14 +45,12 @@ from school.adapters.mongo import (
 )
 from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
+from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
-from school.api.servicers import (
-    ClassServicer,
-    InviteServicer,
-    JoinRequestServicer,
-    MembershipServicer,
-    SchoolServicer,
-)
+from school.api.invites import InviteServicer
+from school.api.join_requests import JoinRequestServicer
+from school.api.memberships import MembershipServicer
+from school.api.schools import SchoolServicer
 from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Deps, Policy

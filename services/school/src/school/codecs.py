@@ -8,7 +8,10 @@ from dataclasses import asdict
 from parta.school.v1 import events_pb2 as ev
 from parta_common.timestamps import ts
 
-from school.domain.model import Invite, Membership, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.memberships import Membership
+from school.domain.schools import School
 
 
 def school_pb(s: School) -> ev.SchoolSnapshot:

@@ -22,9 +22,10 @@ from identity.adapters.events import UserEventMapper
 from identity.app.ports import MembershipFact, PhoneCodeSlot
 from identity.domain.challenges import Challenge, ChallengeState
 from identity.domain.events import AgeBand, ConsentState
+from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
 from identity.domain.profiles import Profile
 from identity.domain.sessions import RevokeReason, Session
-from identity.domain.users import GuardianLink, LinkConfirmation, LinkState, User
+from identity.domain.users import User
 
 Doc = dict[str, Any]
 

@@ -8,8 +8,9 @@ from parta.identity.v1 import auth_pb2, events_pb2, guardians_pb2, profiles_pb2
 from parta_common.timestamps import ts
 
 from identity.codecs import CONSENT_TO_PB
+from identity.domain.guardians import GuardianLink, LinkState
 from identity.domain.sessions import Session
-from identity.domain.users import GuardianLink, LinkState, User
+from identity.domain.users import User
 
 
 def profile_pb(user: User, today: date) -> profiles_pb2.Profile:

@@ -14,10 +14,11 @@ from parta_common.validation import require_id
 from identity.app.common import user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, RateLimiter, UserRepository
+from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
 from identity.domain.hashing import KeyedHasher
 from identity.domain.phones import normalize_phone
 from identity.domain.profiles import ADULT_AGE
-from identity.domain.users import GuardianLink, LinkConfirmation, LinkState, User
+from identity.domain.users import User
 
 # No 0/O/1/I/L: read aloud from a child's screen without mistakes. 31^8 ≈ 8.5e11 combinations.
 LINK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

@@ -12,8 +12,9 @@ from parta_common.validation import require_id, require_request_id
 from identity.app.common import user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
+from identity.domain.guardians import LinkState
 from identity.domain.profiles import apply_mask, check_mask, new_profile, parse_birth_date
-from identity.domain.users import LinkState, User
+from identity.domain.users import User
 
 MAX_BATCH = 200
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
 
@@ -29,41 +28,8 @@ from identity.domain.events import (
     ProfileUpdated,
     UserRegistered,
 )
+from identity.domain.guardians import MAX_GUARDIANS, MAX_PENDING_LINKS, GuardianLink, LinkConfirmation, LinkState
 from identity.domain.profiles import ADULT_AGE, Profile, age_band, age_band_rule, next_band_change
-
-MAX_GUARDIANS = 6  # confirmed links; pending requests never take a slot
-# Pending requests kept per child, newest first; older ones fall off (they also expire). Requests
-# by phone are rate-limited per child, so strangers cannot crowd out a parent for long, and a
-# parent with a link code or a school binding never needs a pending request at all.
-MAX_PENDING_LINKS = 20
-
-
-class LinkState(StrEnum):
-    PENDING = "pending"  # waiting for the child's confirmation
-    LINKED = "linked"
-
-
-class LinkConfirmation(StrEnum):
-    NONE = ""
-    CHILD = "child"
-    LINK_CODE = "link_code"
-    SCHOOL = "school"
-
-
-@dataclass
-class GuardianLink:
-    guardian_id: str
-    state: LinkState
-    consent_granted: bool
-    confirmed_by: LinkConfirmation
-    created_at: datetime
-    # A pending request lapses at this instant unless the child (or the school) confirms it.
-    expires_at: datetime | None = None
-
-    def lapsed(self, now: datetime, ttl: timedelta) -> bool:
-        if self.state is not LinkState.PENDING:
-            return False
-        return now >= (self.expires_at or self.created_at + ttl)
 
 
 @dataclass

@@ -16,8 +16,7 @@ import aiohttp
 import structlog
 from parta_common.errors import InvalidArgument, Unavailable
 
-from media_signal.app.hub import SfuFeedNotReady
-from media_signal.app.ports import Published, SfuRoomInfo, Subscribed
+from media_signal.app.ports import Published, SfuFeedNotReady, SfuRoomInfo, Subscribed
 
 log = structlog.get_logger("media_signal.janus")
 DESCRIPTION_PREFIX = "parta/"

@@ -140,6 +140,10 @@ class SfuRoomInfo:
     room_id: str
 
 
+class SfuFeedNotReady(Exception):
+    """The publisher's media is not up yet in the SFU; subscribing again shortly will work."""
+
+
 class Sfu(Protocol):
     """The selective forwarding unit (Janus VideoRoom); handles are opaque strings."""
 

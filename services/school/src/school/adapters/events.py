@@ -22,7 +22,7 @@ from parta_common.timestamps import ts
 
 from school.codecs import class_pb, invite_pb, membership_pb, school_pb
 from school.domain import events as de
-from school.domain.model import JoinRequest
+from school.domain.join_requests import JoinRequest
 
 PRODUCER = "school"
 

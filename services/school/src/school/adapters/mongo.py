@@ -20,19 +20,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from school.adapters.events import EventMapper
+from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
-from school.domain.model import (
-    ClassRole,
-    Invite,
-    JoinRequest,
-    JoinState,
-    Membership,
-    ProfileFacts,
-    ProfileState,
-    School,
-    SchoolClass,
-    SchoolRole,
-)
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import ClassRole, Membership, SchoolRole
+from school.domain.profiles import ProfileFacts, ProfileState
+from school.domain.schools import School
 
 Doc = dict[str, Any]
 E = TypeVar("E")

@@ -18,7 +18,7 @@ from parta_common.events.envelope import parse_envelope
 from parta_common.events.router import EventRouter
 
 from school.app.access import AccessView
-from school.domain.model import ProfileFacts, ProfileState
+from school.domain.profiles import ProfileFacts, ProfileState
 
 log = structlog.get_logger("school.view_feed")
 

@@ -11,7 +11,7 @@ from parta_common.events.router import EventRouter
 
 from school.app.memberships import Memberships
 from school.app.ports import GuardianDirectory, ProfileDirectory
-from school.domain.model import ProfileState
+from school.domain.profiles import ProfileState
 
 log = structlog.get_logger("school.consumers")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from parta.common.v1 import types_pb2
@@ -20,7 +20,11 @@ from school.codecs import membership_pb
 
 __all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
 from school.app.common import Caller
-from school.domain.model import Invite, JoinRequest, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest
+from school.domain.schools import School
+from school.domain.validation import invalid
 
 T = TypeVar("T")
 
@@ -123,3 +127,13 @@ class Page:
         page = list(items[: self.size])
         token = encode_page_token({"after": key(page[-1])}) if len(items) > self.size and page else ""
         return page, types_pb2.PageInfo(next_page_token=token)
+
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+def enum_value(enum: Any, value: int, field: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise invalid(field, "unknown value") from None

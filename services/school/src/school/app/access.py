@@ -22,7 +22,11 @@ from school.app.ports import (
     ProfileDirectory,
     SchoolRepository,
 )
-from school.domain.model import Invite, Membership, ProfileFacts, ProfileState, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.memberships import Membership
+from school.domain.profiles import ProfileFacts, ProfileState
+from school.domain.schools import School
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

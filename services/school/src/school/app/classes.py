@@ -8,23 +8,12 @@ from parta_common.errors import FailedPrecondition, Violations
 from parta_common.retries import saved, with_retries
 
 from school.app.common import Caller, Deps
+from school.domain.classes import MAX_SUBJECT, SchoolClass, check_class_name, class_title, normalize_letter
 from school.domain.events import ClassArchived, ClassCreated, ClassUpdated
-from school.domain.model import (
-    MAX_SUBJECT,
-    ClassRole,
-    Membership,
-    SchoolClass,
-    SchoolRole,
-    check_academic_year,
-    check_class_name,
-    check_id,
-    check_request_id,
-    check_text,
-    class_title,
-    derived_id,
-    normalize_letter,
-)
+from school.domain.memberships import ClassRole, Membership, SchoolRole
 from school.domain.permissions import Action
+from school.domain.schools import check_academic_year
+from school.domain.validation import check_id, check_request_id, check_text, derived_id
 
 
 class Classes:

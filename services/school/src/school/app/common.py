@@ -23,9 +23,12 @@ from school.app.ports import (
     QrRenderer,
     SchoolRepository,
 )
+from school.domain.classes import SchoolClass
 from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
-from school.domain.model import Membership, ProfileState, Roles, School, SchoolClass, SchoolRole
+from school.domain.memberships import Membership, Roles, SchoolRole
 from school.domain.permissions import Action, allowed
+from school.domain.profiles import ProfileState
+from school.domain.schools import School
 from school.domain.secrets import Secrets
 
 T = TypeVar("T")

@@ -11,27 +11,23 @@ from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, 
 from parta_common.retries import saved, with_retries
 
 from school.app.common import Caller, Deps
+from school.domain.classes import SchoolClass
 from school.domain.events import InviteCreated, InviteRevoked, JoinRequested
-from school.domain.model import (
+from school.domain.invites import Invite, check_invite_shape
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import (
     STAFF_ROLES,
     ClassRole,
-    Invite,
-    JoinRequest,
-    JoinState,
     Membership,
     Roles,
-    School,
-    SchoolClass,
     SchoolRole,
-    check_id,
-    check_invite_shape,
-    check_request_id,
     check_role_conflict,
-    derived_id,
     memberships_for_joining,
 )
 from school.domain.permissions import role_for_invite
+from school.domain.schools import School
 from school.domain.secrets import looks_like_token, token_hash
+from school.domain.validation import check_id, check_request_id, derived_id
 
 MAX_QR_SCALE = 40
 

@@ -11,8 +11,11 @@ from parta_common.retries import saved, with_retries
 from school.app.common import Caller, Deps
 from school.app.invites import Invites
 from school.domain.events import JoinRequestDecided
-from school.domain.model import JoinRequest, JoinState, ProfileState, check_id, check_role_conflict
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import check_role_conflict
 from school.domain.permissions import Action
+from school.domain.profiles import ProfileState
+from school.domain.validation import check_id
 
 
 class JoinRequests:

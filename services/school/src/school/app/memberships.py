@@ -10,8 +10,10 @@ from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, 
 
 from school.app.common import Caller, Deps
 from school.app.schools import Schools
-from school.domain.model import ClassRole, Membership, Roles, School, SchoolRole, check_id
+from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole
 from school.domain.permissions import CLASS_SCOPED, PERSON_TO_PERSON, Action, allowed, person_of
+from school.domain.schools import School
+from school.domain.validation import check_id
 
 
 class Memberships:

@@ -8,17 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
-from school.domain.model import (
-    Invite,
-    JoinRequest,
-    JoinState,
-    Membership,
-    ProfileFacts,
-    ProfileState,
-    School,
-    SchoolClass,
-)
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest, JoinState
+from school.domain.memberships import Membership
+from school.domain.profiles import ProfileFacts, ProfileState
+from school.domain.schools import School
 
 
 class SchoolRepository(Protocol):

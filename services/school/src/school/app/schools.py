@@ -11,6 +11,7 @@ from parta_common.retries import saved, with_retries
 from parta_common.safety import SchoolPolicy
 
 from school.app.common import Caller, Deps
+from school.domain.classes import SchoolClass
 from school.domain.events import (
     AdminSeatFilled,
     AdminSeatVacated,
@@ -20,32 +21,26 @@ from school.domain.events import (
     SchoolUpdated,
     StaffVerified,
 )
-from school.domain.model import (
+from school.domain.memberships import ClassRole, Membership, SchoolRole
+from school.domain.permissions import Action
+from school.domain.schools import (
     MAX_ADDRESS,
     MAX_NAME,
     MAX_REGION,
     MAX_SHORT_NAME,
     STAFF_ROOM_TITLE,
-    ClassRole,
-    Membership,
     School,
-    SchoolClass,
-    SchoolRole,
     check_academic_year,
     check_can_remove_admin,
-    check_id,
     check_minutes,
     check_operator_may_fill,
-    check_request_id,
-    check_text,
-    derived_id,
     fill_admin_seat,
     forget_verification,
     nominate_admin_phone,
     vacate_admin,
 )
-from school.domain.permissions import Action
 from school.domain.secrets import looks_like_e164
+from school.domain.validation import check_id, check_request_id, check_text, derived_id
 
 UPDATABLE = (
     "name",

@@ -17,9 +17,11 @@ from parta_common.errors import Violations
 from parta_common.retries import saved, with_retries
 
 from school.app.common import Caller, Deps
+from school.domain.classes import SchoolClass
 from school.domain.events import AcademicYearStarted, ClassArchived, ClassUpdated, DomainEvent, SchoolUpdated
-from school.domain.model import School, SchoolClass, check_academic_year, check_id, check_request_id
 from school.domain.permissions import Action
+from school.domain.schools import School, check_academic_year
+from school.domain.validation import check_id, check_request_id
 from school.domain.years import (
     GRADUATED,
     YearPlan,

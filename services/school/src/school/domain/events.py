@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from school.domain.model import Invite, JoinRequest, Membership, School, SchoolClass
+from school.domain.classes import SchoolClass
+from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest
+from school.domain.memberships import Membership
+from school.domain.schools import School
 
 
 @dataclass(frozen=True)

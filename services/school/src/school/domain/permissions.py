@@ -12,7 +12,8 @@ from enum import IntEnum
 
 from parta_common import safety
 
-from school.domain.model import ClassRole, Membership, ProfileFacts, ProfileState, Roles, SchoolRole
+from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole
+from school.domain.profiles import ProfileFacts, ProfileState
 
 
 class Action(IntEnum):

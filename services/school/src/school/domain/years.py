@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 
 from parta_common.errors import FailedPrecondition
 
-from school.domain.model import MAX_GRADE, School, SchoolClass, class_title
+from school.domain.classes import MAX_GRADE, SchoolClass, class_title
+from school.domain.schools import School
 
 # The school model has no per-school setting for it: Russian schools end with the 11th grade.
 TOP_GRADE = MAX_GRADE

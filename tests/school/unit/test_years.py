@@ -10,8 +10,10 @@ from parta_common.errors import FailedPrecondition, PermissionDenied
 from school.app.common import Caller
 from school.app.schools import RegisterSchool
 from school.domain import events as de
+from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
-from school.domain.model import ClassRole, School, SchoolClass, SchoolRole
+from school.domain.memberships import ClassRole, SchoolRole
+from school.domain.schools import School
 from school.domain.years import (
     already_started,
     graduate,
@@ -151,7 +153,7 @@ async def test_admin_starts_the_year_retries_return_the_same_result_with_no_new_
 
 
 def _seat(school_id: str, user_id: str, class_id: str):  # type: ignore[no-untyped-def]
-    from school.domain.model import Membership
+    from school.domain.memberships import Membership
 
     return Membership.new(school_id, user_id, SchoolRole.STUDENT, class_id, ClassRole.STUDENT)
 

@@ -1,8 +1,6 @@
 """`parta audit list|verify`: a school's audit trail (admins; docs/audit.md).
 
-A module of its own, registered in the CLI with one line (`app.add_typer(audit_app, name="audit")`).
-The shared helpers (run, emit, the current school …) are looked up when a command runs, so this
-module does not depend on where the CLI keeps them at import time.
+A command-group module of the CLI package, registered in `root.py` like the others.
 """
 
 from __future__ import annotations
@@ -14,6 +12,9 @@ import typer
 from google.protobuf import timestamp_pb2
 from parta.audit.v1 import audit_pb2
 
+from parta_client.cli.context import Cli, grid, out, when
+from parta_client.cli.lookup import current_school, display_names, person_by_ref
+
 audit_app = typer.Typer(help="The school's audit trail: who did what to whom (admins).", no_args_is_help=True)
 
 PROBLEMS = {
@@ -21,12 +22,6 @@ PROBLEMS = {
     audit_pb2.CHAIN_PROBLEM_ALTERED: "altered entry",
     audit_pb2.CHAIN_PROBLEM_LINK_BROKEN: "broken link",
 }
-
-
-def _cli() -> Any:
-    from parta_client import cli
-
-    return cli
 
 
 def _stamp(value: str, option: str) -> timestamp_pb2.Timestamp | None:
@@ -45,6 +40,7 @@ def _stamp(value: str, option: str) -> timestamp_pb2.Timestamp | None:
 
 @audit_app.command("list")
 def audit_list(
+    ctx: typer.Context,
     actor: Annotated[str, typer.Option("--actor", help="Who acted: user id or name.")] = "",
     subject: Annotated[str, typer.Option("--subject", help="Whom it concerned: user id or name.")] = "",
     kind: Annotated[str, typer.Option("--kind", help='e.g. "chat.direct_message", "school.role_changed".')] = "",
@@ -53,13 +49,13 @@ def audit_list(
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many entries.")] = 50,
 ) -> None:
     """The current school's audit entries, newest first. Your reading is itself recorded."""
-    cli = _cli()
+    cli = Cli.of(ctx)
     after, before = _stamp(since, "--since"), _stamp(until, "--until")
 
     async def action(parta: Any) -> None:
-        school_id = await cli.current_school(parta)
-        actor_id = await cli.person_by_ref(parta, school_id, actor) if actor else ""
-        subject_id = await cli.person_by_ref(parta, school_id, subject) if subject else ""
+        school_id = await current_school(cli, parta)
+        actor_id = await person_by_ref(parta, school_id, actor) if actor else ""
+        subject_id = await person_by_ref(parta, school_id, subject) if subject else ""
         request = audit_pb2.ListAuditEntriesRequest(
             school_id=school_id, actor_user_id=actor_id, subject_user_id=subject_id, kind=kind
         )
@@ -75,22 +71,22 @@ def audit_list(
             if not reply.next_page_token:
                 break
             request.page_token = reply.next_page_token
-        names = await cli.display_names(
+        names = await display_names(
             parta, [e.actor_user_id for e in found] + [s for e in found for s in e.subject_user_ids]
         )
 
         def human() -> None:
-            table = cli.grid("#", "when", "kind", "who", "whom", "details")
+            table = grid("#", "when", "kind", "who", "whom", "details")
             for e in found:
                 table.add_row(
                     str(e.seq),
-                    cli.when(e.occurred_at),
+                    when(e.occurred_at),
                     e.kind,
                     names.get(e.actor_user_id, e.actor_user_id),
                     ", ".join(names.get(s, s) for s in e.subject_user_ids),
                     " ".join(f"{k}={v}" for k, v in sorted(e.attributes.items())),
                 )
-            cli.out().print(table)
+            out().print(table)
 
         cli.emit(found, human)
 
@@ -98,23 +94,23 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(ctx: typer.Context) -> None:
     """Checks the current school's chain from its first entry; exit code 3 when a link is broken."""
-    cli = _cli()
+    cli = Cli.of(ctx)
     result: list[audit_pb2.VerifyAuditChainResponse] = []
 
     async def action(parta: Any) -> None:
-        school_id = await cli.current_school(parta)
+        school_id = await current_school(cli, parta)
         reply = await parta.audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(school_id=school_id))
         result.append(reply)
 
         def human() -> None:
             if reply.intact:
-                cli.out().print(
+                out().print(
                     f"intact: {reply.entries_checked} entries, head #{reply.head_seq} {reply.head_hash}", markup=False
                 )
             else:
-                cli.out().print(
+                out().print(
                     f"BROKEN at #{reply.first_broken_seq}: {PROBLEMS.get(reply.problem, 'broken')} — {reply.detail} "
                     f"({reply.entries_checked} entries intact before it)",
                     markup=False,

@@ -1,0 +1,191 @@
+"""`parta broadcast`: a few presenters on stage, many viewers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from parta.media_signal.v1 import events_pb2 as room_events
+from parta.media_signal.v1 import media_signal_pb2
+from parta.school.v1 import school_pb2
+
+from parta_client.cli.context import Cli, grid, out
+from parta_client.cli.lookup import class_by_ref, current_school, display_names, people_by_ref
+from parta_client.cli.rooms import (
+    ENDED_OPTION,
+    NO_MEDIA,
+    Reveal,
+    RoomId,
+    end_room,
+    get_room,
+    join_room,
+    list_rooms,
+    print_lines,
+    room_command,
+    room_lines,
+    room_names,
+    start_room,
+)
+from parta_client.client import Parta, new_request_id
+from parta_client.resolve import UsageError, parse_when
+from parta_client.signalling import SignalSession, refused
+
+broadcast_app = typer.Typer(
+    help=f"Broadcasts: a few presenters on stage, many viewers (parents' meetings, assemblies). {NO_MEDIA}",
+    no_args_is_help=True,
+)
+
+
+@broadcast_app.command("schedule")
+def broadcast_schedule(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help="e.g. Родительское собрание 5А.")],
+    class_: Annotated[str, typer.Option("--class", help="A class's (its parents); default: the school.")] = "",
+    at: Annotated[str, typer.Option(help="When: +1h, or 2026-12-01T18:00 (school's time).")] = "",
+    now: Annotated[bool, typer.Option("--now", help="Start it right away.")] = False,
+    presenter: Annotated[
+        list[str] | None, typer.Option("--presenter", help="On stage from the start (id or name); repeatable.")
+    ] = None,
+    max_participants: Annotated[int, typer.Option("--max-participants", help="0: the default (300).")] = 0,
+    waiting_room: Annotated[bool, typer.Option("--waiting-room")] = False,
+    request_id: Annotated[str, typer.Option("--request-id", help="Idempotency key (a retry returns the room).")] = "",
+) -> None:
+    """Schedule a broadcast (verified staff; a class's one: its teachers or an admin)."""
+    cli = Cli.of(ctx)
+
+    async def action(parta: Parta) -> None:
+        school_id = await current_school(cli, parta)
+        class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
+        request = media_signal_pb2.CreateRoomRequest(
+            request_id=request_id or new_request_id(),
+            school_id=school_id,
+            class_id=class_id,
+            kind=room_events.ROOM_KIND_BROADCAST,
+            title=title,
+            max_participants=max_participants,
+            waiting_room=waiting_room,
+            presenter_user_ids=await people_by_ref(parta, school_id, presenter or []),
+            start_now=now,
+        )
+        if at:
+            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
+            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
+        room = (await parta.rooms.CreateRoom(request)).room
+        names = await room_names(parta, room)
+        cli.emit(room, lambda: print_lines(room_lines(room, names)))
+
+    cli.run(action)
+
+
+@broadcast_app.command("list")
+def broadcast_list(
+    ctx: typer.Context,
+    class_: Annotated[str, typer.Option("--class", help="Only this class's meetings.")] = "",
+    ended: Annotated[bool, ENDED_OPTION] = False,
+) -> None:
+    """Broadcasts I can watch or present in."""
+    cli = Cli.of(ctx)
+    list_rooms(cli, room_events.ROOM_KIND_BROADCAST, class_, ended)
+
+
+@broadcast_app.command("start")
+def broadcast_start(ctx: typer.Context, room_id: RoomId) -> None:
+    """Go live (the host)."""
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: start_room(parta, room_id))
+
+
+@broadcast_app.command("show")
+def broadcast_show(ctx: typer.Context, room_id: RoomId) -> None:
+    """A broadcast's state, host, audience and presenters."""
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: get_room(parta, room_id))
+
+
+@broadcast_app.command("end")
+def broadcast_end(ctx: typer.Context, room_id: RoomId) -> None:
+    """End a broadcast for everyone (the host)."""
+    cli = Cli.of(ctx)
+    room_command(cli, lambda parta: end_room(parta, room_id))
+
+
+@broadcast_app.command("join")
+def broadcast_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
+    """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
+    cli = Cli.of(ctx)
+    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+
+
+def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:
+    waiting = p.status == media_signal_pb2.PARTICIPANT_STATUS_WAITING
+    role = "host" if p.grants.is_host else "on stage" if p.grants.can_publish else "viewer"
+    muted = [track for track, on in (("audio", p.audio_muted), ("video", p.video_muted)) if on]
+    return [
+        names.get(p.user_id) or p.user_id,
+        "waiting" if waiting else role,
+        "raised" if p.hand_raised else "",
+        "yes" if p.publishing else "",
+        ", ".join(muted),
+        p.participant_id,
+    ]
+
+
+@broadcast_app.command("people")
+def broadcast_people(ctx: typer.Context, room_id: RoomId) -> None:
+    """Who is in a live broadcast: on stage, viewers, raised hands.
+
+    Joins briefly without media. Hosts also see the waiting room.
+    """
+    cli = Cli.of(ctx)
+
+    async def action(parta: Parta) -> None:
+        async with SignalSession(parta, room_id) as session:
+            me = session.participant_id
+            present = [p for p in session.participants.values() if p.participant_id != me]
+        names = await display_names(parta, (p.user_id for p in present))
+
+        def human() -> None:
+            table = grid("person", "role", "hand", "publishing", "muted", "participant id")
+            for p in present:
+                table.add_row(*participant_row(p, names))
+            out().print(table)
+
+        cli.emit(present, human)
+
+    cli.run(action)
+
+
+@broadcast_app.command("stage")
+def broadcast_stage(
+    ctx: typer.Context,
+    room_id: RoomId,
+    person: Annotated[str, typer.Argument(help="Who (id or name); they must be in the broadcast now.")],
+    off: Annotated[bool, typer.Option("--off", help="Take them off the stage (back to viewer).")] = False,
+) -> None:
+    """Put someone who is watching on stage (publish) or take them off (the host; joins briefly, no media)."""
+    cli = Cli.of(ctx)
+
+    async def action(parta: Parta) -> None:
+        room = await get_room(parta, room_id)
+        user_id = (await people_by_ref(parta, room.school_id, [person]))[0]
+        async with SignalSession(parta, room_id) as session:
+            seats = [p for p in session.participants.values() if p.user_id == user_id]
+            if not seats:
+                raise UsageError(f"{person} is not in the broadcast now (stage is for people who are watching)")
+            verb = media_signal_pb2.HOST_ACTION_TYPE_DEMOTE if off else media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
+            updated: list[media_signal_pb2.Participant] = []
+            for seat in seats:  # every device the person watches on
+                answer = await session.host_action(verb, seat.participant_id)
+                if answer.WhichOneof("message") == "error":
+                    raise refused(answer.error)
+                if answer.WhichOneof("message") == "participant_updated":
+                    updated.append(answer.participant_updated.participant)
+        names = await display_names(parta, [user_id])
+
+        def human() -> None:
+            where = "off the stage" if off else "on stage"
+            out().print(f"{names.get(user_id) or user_id} is {where} ({len(updated)} device(s)).", markup=False)
+
+        cli.emit(updated, human)
+
+    cli.run(action)

@@ -1,0 +1,214 @@
+"""What lessons, calls and broadcasts share: listing rooms, printing a room and the grant to join it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC
+from typing import Annotated
+
+import typer
+from parta.media_signal.v1 import events_pb2 as room_events
+from parta.media_signal.v1 import media_signal_pb2
+
+from parta_client.cli.context import Cli, grid, out, when
+from parta_client.cli.lookup import class_by_ref, current_school, display_names, every_page
+from parta_client.client import Parta
+from parta_client.config import Endpoints
+
+# The CLI is a control panel for rooms: it creates, starts, ends and shows them and prints the grant a
+# media client needs to join, but carries no audio or video itself (that takes WebRTC).
+NO_MEDIA = "The CLI sets rooms up and prints what a media client needs to join; it sends no audio or video."
+
+
+ROOM_STATES = {1: "scheduled", 2: "live", 3: "ended"}
+
+
+async def rooms_of(
+    cli: Cli, parta: Parta, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool
+) -> list[media_signal_pb2.Room]:
+    """Every room of one kind in the current school that I could join, through all pages."""
+    school_id = await current_school(cli, parta)
+    class_id = await class_by_ref(parta, school_id, class_ref) if class_ref else ""
+    states = [media_signal_pb2.ROOM_STATE_ENDED] if ended else []
+    return await every_page(
+        lambda page: parta.rooms.ListRooms(
+            media_signal_pb2.ListRoomsRequest(
+                school_id=school_id, class_id=class_id, kinds=[kind], states=states, page=page
+            )
+        ),
+        "rooms",
+    )
+
+
+def print_rooms(rooms: list[media_signal_pb2.Room]) -> None:
+    table = grid("room id", "title", "state", "when")
+    for room in rooms:
+        at = when(room.ended_at) if room.state == media_signal_pb2.ROOM_STATE_ENDED else when(room.started_at)
+        table.add_row(room.room_id, room.title, ROOM_STATES.get(room.state, "?"), at or when(room.scheduled_for))
+    out().print(table)
+
+
+def list_rooms(cli: Cli, kind: room_events.RoomKind.ValueType, class_ref: str, ended: bool) -> None:
+    async def action(parta: Parta) -> None:
+        rooms = await rooms_of(cli, parta, kind, class_ref, ended)
+        cli.emit(rooms, lambda: print_rooms(rooms))
+
+    cli.run(action)
+
+
+ENDED_OPTION = typer.Option("--ended", help="Ended ones instead of live and scheduled.")
+
+
+ROOM_KINDS = {
+    room_events.ROOM_KIND_CALL: "call",
+    room_events.ROOM_KIND_LESSON: "lesson",
+    room_events.ROOM_KIND_BROADCAST: "broadcast",
+}
+MEDIA_MODES = {media_signal_pb2.MEDIA_MODE_P2P: "peer-to-peer", media_signal_pb2.MEDIA_MODE_SFU: "through the SFU"}
+HIDDEN = "hidden"
+
+
+def grant_words(grants: media_signal_pb2.Grants) -> str:
+    words = [
+        word
+        for word, granted in (
+            ("host", grants.is_host),
+            ("publish", grants.can_publish),
+            ("subscribe", grants.can_subscribe),
+            ("data", grants.can_publish_data),
+        )
+        if granted
+    ]
+    if grants.can_subscribe and not grants.can_publish:
+        words.append("(viewer)")
+    return ", ".join(words) or "none"
+
+
+def redact_join(
+    reply: media_signal_pb2.CreateJoinTokenResponse, reveal: bool
+) -> media_signal_pb2.CreateJoinTokenResponse:
+    """The join grant and TURN passwords are credentials: shown only when asked for (--reveal)."""
+    copy = media_signal_pb2.CreateJoinTokenResponse()
+    copy.CopyFrom(reply)
+    if not reveal:
+        copy.token = ""
+        for server in copy.ice_servers:
+            server.credential = ""
+    return copy
+
+
+def join_lines(
+    reply: media_signal_pb2.CreateJoinTokenResponse, signal_fallback: str, reveal: bool, now: float | None = None
+) -> list[str]:
+    """What a media client needs to join: where to signal, the grant, its expiry, ICE/TURN servers."""
+    moment = reply.expires_at.ToDatetime(UTC)
+    left = moment.timestamp() - (Parta.now() if now is None else now)
+    lines = [
+        f"Signalling: {reply.signal_address or signal_fallback} (SignalService.Signal; first message join{{token}})",
+        f"Grant: {grant_words(reply.grants)}; expires {moment.astimezone():%H:%M:%S} (in {max(left, 0):.0f} s)",
+        f"Token: {reply.token}" if reveal else f"Token: {HIDDEN} ({len(reply.token)} characters; --reveal prints it)",
+        "ICE servers:" if reply.ice_servers else "ICE servers: none (the service has no STUN/TURN configured)",
+    ]
+    for server in reply.ice_servers:
+        line = f"  {' '.join(server.urls)}"
+        if server.username:
+            line += f"  username {server.username}  credential {server.credential if reveal else HIDDEN}"
+        lines.append(line)
+    return lines
+
+
+def room_lines(room: media_signal_pb2.Room, names: dict[str, str]) -> list[str]:
+    def who(user_id: str) -> str:
+        return names.get(user_id) or user_id
+
+    kind = ROOM_KINDS.get(room.kind, "room")
+    state = ROOM_STATES.get(room.state, "?")
+    lines = [f"{room.title} — {kind}, {state}, {MEDIA_MODES.get(room.media_mode, '?')} (room {room.room_id})"]
+    lines.append(f"Host: {who(room.host_user_id)}")
+    if room.class_id:
+        lines.append(f"Class: {room.class_id}")
+    elif room.kind == room_events.ROOM_KIND_BROADCAST:
+        lines.append("Audience: the whole school")
+    if room.invited_user_ids:
+        lines.append(f"Invited: {', '.join(who(u) for u in room.invited_user_ids)}")
+    if room.presenter_user_ids:
+        lines.append(f"Presenters: {', '.join(who(u) for u in room.presenter_user_ids)}")
+    times = [
+        (label, when(ts))
+        for label, ts in (("scheduled", room.scheduled_for), ("started", room.started_at), ("ended", room.ended_at))
+    ]
+    shown = [f"{label} {value}" for label, value in times if value]
+    if shown:
+        lines.append(", ".join(shown).capitalize())
+    extra = f"At most {room.max_participants} participants"
+    lines.append(extra + (", waiting room" if room.waiting_room else ""))
+    return lines
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    console = out()
+    for line in lines:
+        console.print(line, markup=False)
+
+
+async def room_names(parta: Parta, room: media_signal_pb2.Room) -> dict[str, str]:
+    return await display_names(parta, [room.host_user_id, *room.invited_user_ids, *room.presenter_user_ids])
+
+
+def print_join(
+    cli: Cli,
+    room: media_signal_pb2.Room,
+    reply: media_signal_pb2.CreateJoinTokenResponse,
+    names: dict[str, str],
+    reveal: bool,
+) -> None:
+    def human() -> None:
+        console = out()
+        for line in room_lines(room, names):
+            console.print(line, markup=False)
+        for line in join_lines(reply, Endpoints.from_env().media_signal, reveal):
+            console.print(line, markup=False)
+        console.print("Join with a media client (WebRTC); the CLI carries no audio or video.", markup=False)
+
+    cli.emit({"room": room, "join": redact_join(reply, reveal), "revealed": reveal}, human)
+
+
+async def join_room(cli: Cli, parta: Parta, room_id: str, reveal: bool) -> None:
+    room = (await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))).room
+    reply = await parta.rooms.CreateJoinToken(media_signal_pb2.CreateJoinTokenRequest(room_id=room_id))
+    print_join(cli, room, reply, await room_names(parta, room), reveal)
+
+
+def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
+    """Start/end/show: one room in, the room (with names) out."""
+
+    async def action(parta: Parta) -> None:
+        room = await call(parta)
+        names = await room_names(parta, room)
+        cli.emit(room, lambda: print_lines(room_lines(room, names)))
+
+    cli.run(action)
+
+
+async def get_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+async def start_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.StartRoom(media_signal_pb2.StartRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+async def end_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
+    reply = await parta.rooms.EndRoom(media_signal_pb2.EndRoomRequest(room_id=room_id))
+    room: media_signal_pb2.Room = reply.room
+    return room
+
+
+Reveal = Annotated[
+    bool, typer.Option("--reveal", help="Print the join token and TURN passwords (credentials; for a media client).")
+]
+RoomId = Annotated[str, typer.Argument(help="The room id (printed when it was created).")]
