@@ -338,7 +338,16 @@ async def still_there(state: dict[str, Any], endpoints: Endpoints) -> bool:
     return bool(preview.school_id == state.get("school_id"))
 
 
-def print_people(state: dict[str, Any], sms_file: Path) -> None:
+def invite_link(state: dict[str, Any], web_url: str = "") -> str:
+    """The teacher invite as a link that opens here: on the local web app when it runs (a marker
+    from an earlier seed may hold a link with another base), else what school made."""
+    token = state.get("teachers_invite_token", "")
+    if web_url and token:
+        return f"{web_url.rstrip('/')}/join/{token}"
+    return str(state.get("teachers_invite", ""))
+
+
+def print_people(state: dict[str, Any], sms_file: Path, web_url: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -363,7 +372,7 @@ def print_people(state: dict[str, Any], sms_file: Path) -> None:
         f"  {parta} -p olga history 5А\n"
         f"  {parta} -p misha follow 5А          # and in another terminal: {parta} -p olga send 5А 'Привет!'\n"
         f"  {parta} -p irina invite create --role teacher\n"
-        f"Teacher invite: {state.get('teachers_invite', '')}\n"
+        f"Teacher invite: {invite_link(state, web_url)}\n"
         "docs/cli.md lists every command."
     )
 
@@ -376,7 +385,7 @@ async def main_async(args: argparse.Namespace) -> int:
         state = json.loads(marker.read_text())
         if await still_there(state, endpoints):
             say("the demo school is already seeded")
-            print_people(state, sms_file)
+            print_people(state, sms_file, args.web_url)
             return 0
         say("the demo marker is stale (the school is gone): seeding again")
     started = time.monotonic()
@@ -392,7 +401,7 @@ async def main_async(args: argparse.Namespace) -> int:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(state, ensure_ascii=False, indent=2))
     say(f"seeded in {time.monotonic() - started:.1f} s")
-    print_people(state, sms_file)
+    print_people(state, sms_file, args.web_url)
     return 0
 
 
@@ -401,6 +410,7 @@ def main() -> int:
     parser.add_argument("--sms-file", required=True, help="identity's development SMS file (IDENTITY_DEV_SMS_FILE)")
     parser.add_argument("--force", action="store_true", help="run every step again (still no duplicates)")
     parser.add_argument("--state", default=str(DEFAULT_MARKER), help="where a finished seed is remembered")
+    parser.add_argument("--web-url", default="", help="the local web app's URL: invite links are printed for it")
     return asyncio.run(main_async(parser.parse_args()))
 
 

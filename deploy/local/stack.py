@@ -82,6 +82,9 @@ def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict
         env["RESEND_COOLDOWN_SECONDS"] = "5"
     if package == "school":
         env["OPERATOR_PHONES"] = OPERATOR_PHONE
+        if web_present():
+            # Invite links open the local web app (the default https://parta.local/ is nowhere here).
+            env["INVITE_BASE_URL"] = f"{web_url()}join/"
     if package == "media_signal":
         try:
             import media
@@ -123,6 +126,9 @@ def web_env() -> dict[str, str]:
         "MEDIA_SIGNAL_ADDRESS": addresses()["media_signal"],
         "AUDIT_ADDRESS": addresses()["audit"],
         "REPLICA_ID": "web-1",
+        # The same-origin check compares the browser's Origin with these, not with the Host header
+        # (the URL printed, and the same port by name).
+        "PUBLIC_ORIGINS": f"{web_url().rstrip('/')},http://localhost:{WEB_PORT}",
     }
     return {f"WEB_{key}": value for key, value in env.items()}
 
@@ -218,9 +224,7 @@ def check_ports(services: list[tuple[str, str, str, int, int]]) -> None:
 
 def up() -> int:
     check_ports(present_services())
-    started = infra.up([])
-    previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
-    STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
+    remember_started(infra.up([]))
     services = present_services()
     for package, _, prefix, port, metrics in services:
         start_service(package, prefix, port, metrics)
@@ -237,11 +241,22 @@ def up() -> int:
     demo = ROOT / "deploy" / "local" / "demo.py"
     code = 0
     if demo.exists():
-        code = subprocess.call([sys.executable, str(demo), "--sms-file", str(SMS_FILE)], cwd=ROOT)
+        args = [sys.executable, str(demo), "--sms-file", str(SMS_FILE)]
+        if web_present():
+            args += ["--web-url", web_url()]
+        code = subprocess.call(args, cwd=ROOT)
     if web_present():
         # Last, so it is the line people see; the demo above lists who can sign in.
         print(f"Open the web app: {web_url()}  (sign-in codes: {SMS_FILE})")
     return code
+
+
+def remember_started(started: list[str]) -> None:
+    """Adds what this `up` started to the state file. On a fresh clone whose Kafka and store already
+    run (another checkout's), nothing was spawned and .cache/run may not exist yet."""
+    previous = json.loads(STATE.read_text()) if STATE.exists() else {"infra": []}
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    STATE.write_text(json.dumps({"infra": sorted(set(previous["infra"]) | set(started))}))
 
 
 def metrics_port(package: str) -> int:

@@ -35,6 +35,7 @@ OPERATOR = random_phone()
 KID = "k-web-test"
 CHAT = "parta.chat.v1.ChatService"
 AUTH = "parta.identity.v1.AuthService"
+UPLOAD_IDLE_SECONDS = 2
 
 
 @dataclass
@@ -117,7 +118,14 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
         await stack.start("media_signal", media_env)
         # Every exposed route is checked below, the audit trail's too (docs/audit.md).
         await stack.start("audit", {"AUDIT_TRUSTED_PROXIES": trusted["TRUSTED_PROXIES"]})
-        gateway = await start_gateway(stack, extra={"WEB_STATIC_DIR": str(static_dir), "WEB_COOKIE_SECURE": "true"})
+        gateway = await start_gateway(
+            stack,
+            extra={
+                "WEB_STATIC_DIR": str(static_dir),
+                "WEB_COOKIE_SECURE": "true",
+                "WEB_UPLOAD_IDLE_SECONDS": str(UPLOAD_IDLE_SECONDS),
+            },
+        )
         operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
         admin_phone = random_phone()
         registered = await sc.register_school(school.address, operator.access_token, admin_phone=admin_phone)
@@ -249,6 +257,18 @@ async def test_an_expiring_access_token_is_refreshed_transparently(world: World)
         assert (await browser.call(f"{AUTH}/ListSessions")).status == 200
     finally:
         await browser.close()
+
+
+async def test_a_forged_refresh_cookie_is_a_session_refusal(world: World) -> None:
+    forged = Browser(world.gateway)
+    forged.cookies = {"parta_rt": "forged." + secrets.token_urlsafe(32)}
+    try:
+        reply = await forged.call(f"{AUTH}/ListSessions")
+        assert reply.status == 401, reply.text
+        assert reply.json["code"] == "UNAUTHENTICATED" and reply.json["reason"] == "SESSION_INVALID", reply.text
+        assert "parta_rt" not in forged.cookies  # cleared
+    finally:
+        await forged.close()
 
 
 async def test_grpc_statuses_map_to_http(world: World) -> None:
@@ -556,6 +576,43 @@ async def test_files_round_trip_and_abandoned_upload(world: World) -> None:
 
     await eventually(retried, timeout=30, interval=0.5)
     assert (await teacher.session.get(f"{world.gateway.url}/healthz")).status == 200
+
+
+async def test_a_stalled_upload_is_closed_in_time_and_leaves_nothing(world: World) -> None:
+    """Content-Length 100000, then 10 bytes and silence: the gateway answers 408 and closes within
+    WEB_UPLOAD_IDLE_SECONDS (+ slack), cancelling chat's UploadFile, which keeps nothing."""
+    teacher = world.teacher
+    request_id = uuid.uuid4().hex
+    host, port = world.gateway.host.split(":")
+    raw = (
+        f"POST /api/upload HTTP/1.1\r\nHost: {world.gateway.host}\r\nOrigin: {world.gateway.url}\r\n"
+        f"X-Parta-CSRF: 1\r\nCookie: {teacher.headers()['Cookie']}\r\nX-Parta-Filename: stalled.bin\r\n"
+        f"X-Parta-Request-Id: {request_id}\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: 100000\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    started = time.monotonic()
+    writer.write(raw + b"0123456789")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), UPLOAD_IDLE_SECONDS + 15)  # until the gateway closes
+    elapsed = time.monotonic() - started
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"UPLOAD_TOO_SLOW" in answer
+    assert UPLOAD_IDLE_SECONDS - 0.5 < elapsed < UPLOAD_IDLE_SECONDS + 15
+    files = await teacher.ok("parta.chat.v1.FileService/ListFiles", {})
+    assert "stalled.bin" not in {f["filename"] for f in files["files"]}
+
+    async def retried() -> bool:  # no half-accepted reservation holds the request id
+        reply = await teacher.request(
+            "POST",
+            "/api/upload",
+            data=b"x" * 1000,
+            headers={"X-Parta-Filename": "stalled.bin", "X-Parta-Request-Id": request_id},
+        )
+        return reply.status == 200 and int(reply.json["file"]["sizeBytes"]) == 1000
+
+    await eventually(retried, timeout=30, interval=0.5)
 
 
 async def test_drain_closes_sockets_and_exits_cleanly(world: World) -> None:

@@ -3,6 +3,8 @@
 // stylesheet as files, and the module-preload polyfill (an inline snippet) is switched off.
 import { defineConfig } from "vite";
 
+const gateway = (process.env.PARTA_WEB_URL ?? "http://127.0.0.1:25080").replace(/\/$/, "");
+
 export default defineConfig({
   esbuild: { jsx: "automatic", jsxImportSource: "preact" },
   build: {
@@ -14,7 +16,9 @@ export default defineConfig({
     target: "es2022",
   },
   server: {
-    // `npx vite` for development: API calls go to a running gateway (make run prints its port).
-    proxy: { "/api": { target: process.env.PARTA_WEB_URL ?? "http://127.0.0.1:8080", ws: true } },
+    // `npx vite` for development: API calls go to a running gateway (make run's, on 25080, unless
+    // PARTA_WEB_URL says otherwise), as if the page came from it: Host and Origin are the gateway's,
+    // so its same-origin check (WEB_PUBLIC_ORIGINS) accepts them.
+    proxy: { "/api": { target: gateway, ws: true, changeOrigin: true, headers: { Origin: gateway } } },
   },
 });

@@ -3,6 +3,7 @@ anything starts, with a message that says what is wrong and how to fix it."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from pathlib import Path
@@ -77,6 +78,31 @@ def test_make_run_starts_the_web_gateway_with_valid_settings_on_a_stack_port(mon
     assert settings.chat_address == stack.addresses()["chat"]
     assert settings.audit_address == stack.addresses()["audit"]
     assert stack.web_url() == f"http://127.0.0.1:{stack.WEB_PORT}/"
+    assert settings.origins() == (f"http://127.0.0.1:{stack.WEB_PORT}", f"http://localhost:{stack.WEB_PORT}")
     # Every service believes the gateway's X-Forwarded-For (it runs on loopback), and nobody else's.
     env = stack.service_env("chat", "CHAT_", 1, 2)
     assert env["CHAT_TRUSTED_PROXIES"] == "127.0.0.1/32"
+
+
+def test_make_run_records_its_state_on_a_fresh_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and the store already run (nothing spawned), and .cache/run does not exist yet."""
+    state = tmp_path / "fresh" / ".cache" / "run" / "stack.json"
+    monkeypatch.setattr(stack, "STATE", state)
+    stack.remember_started([])
+    stack.remember_started(["kafka"])
+    assert json.loads(state.read_text()) == {"infra": ["kafka"]}
+
+
+def test_make_run_prints_invite_links_that_open_the_local_web_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from school.config import SchoolSettings
+
+    env = stack.service_env("school", "SCHOOL_", stack.GRPC_PORT_BASE + 2, 9102)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = SchoolSettings()  # type: ignore[call-arg]
+    assert settings.invite_base_url == f"http://127.0.0.1:{stack.WEB_PORT}/join/"
+    import demo
+
+    stale = {"teachers_invite": "https://parta.local/join/tok-1", "teachers_invite_token": "tok-1"}
+    assert demo.invite_link(stale, stack.web_url()) == f"http://127.0.0.1:{stack.WEB_PORT}/join/tok-1"
+    assert demo.invite_link(stale) == "https://parta.local/join/tok-1"

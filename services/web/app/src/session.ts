@@ -26,6 +26,12 @@ export type SessionState =
 export const session = signal<SessionState>({ kind: "loading" });
 
 export async function loadSession(userIdHint = ""): Promise<void> {
+  // No session cookies at all: the sign-in screen, without a 401 from the profile call (the
+  // browser would log it as a console error on every first visit).
+  if (!(await hasSessionCookies())) {
+    session.set({ kind: "signedOut" });
+    return;
+  }
   try {
     const { profile } = await call<{ profile: Profile }>(Profiles, "GetMyProfile", {}, { quietAuth: true });
     const { schools = [] } = await call<{ schools?: MySchool[] }>(Schools, "ListMySchools");
@@ -34,6 +40,15 @@ export async function loadSession(userIdHint = ""): Promise<void> {
     if (error instanceof ApiError && error.unauthenticated) session.set({ kind: "signedOut" });
     else if (error instanceof ApiError && error.reason === "PROFILE_MISSING") session.set({ kind: "needsProfile", userId: userIdHint });
     else throw error;
+  }
+}
+
+async function hasSessionCookies(): Promise<boolean> {
+  try {
+    const response = await fetch("/api/session", { credentials: "same-origin" });
+    return !response.ok || Boolean(((await response.json()) as { signedIn?: boolean }).signedIn);
+  } catch {
+    return true; // offline: let the real call report it
   }
 }
 

@@ -19,6 +19,7 @@ def build_app(gateway: Gateway) -> web.Application:
     app.on_response_prepare.append(http.security_headers)
     app.router.add_get("/healthz", http.healthz)
     app.router.add_get("/readyz", http.readyz)
+    app.router.add_get("/api/session", http.session_probe)
     app.router.add_post("/api/session/sign-out", http.sign_out)
     app.router.add_post("/api/upload", files.upload)
     app.router.add_get("/api/files/{file_id}", files.download)

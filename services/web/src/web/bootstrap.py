@@ -15,6 +15,7 @@ from parta_common.metrics import ServiceMetrics
 from parta_common.telemetry import Tracing, tracing_from_env
 
 from web.adapters.methods import MethodTable
+from web.adapters.server import GatewayRunner, route_aiohttp_logs
 from web.adapters.upstream import Upstreams
 from web.api.context import Gateway
 from web.app import build_app
@@ -23,6 +24,7 @@ from web.domain.errors import WS_GOING_AWAY
 
 log = structlog.get_logger("web")
 SERVICE = "web"
+LINGER_SECONDS = 1.0
 
 
 @dataclass
@@ -35,7 +37,16 @@ class WebService:
     port: int = 0
 
     async def start(self) -> int:
-        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self.settings.grace_seconds)
+        route_aiohttp_logs()
+        self.runner = GatewayRunner(
+            self.app,
+            access_log=None,
+            shutdown_timeout=self.settings.grace_seconds,
+            # Closes a connection that sends no request (or only part of its line and headers).
+            keepalive_timeout=self.settings.keepalive_seconds,
+            # After refusing a request whose body is still coming, read on at most this long.
+            lingering_time=LINGER_SECONDS,
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.http_host, self.settings.http_port)
         await site.start()

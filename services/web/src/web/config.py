@@ -26,7 +26,7 @@ class WebSettings(ProcessSettings):
 
     static_dir: str = DEFAULT_STATIC_DIR
     # The page's own origin(s) for the CSRF check, comma-separated ("https://parta.example.org").
-    # Empty: the request's Host header is the origin (right behind a proxy that keeps Host).
+    # Required in production. Empty (development only): the request's Host header is the origin.
     public_origins: str = ""
     # Secure cookies need https; browsers treat http://127.0.0.1 and localhost as secure, so local
     # runs keep it on too. Production refuses false.
@@ -47,6 +47,14 @@ class WebSettings(ProcessSettings):
     ws_heartbeat_seconds: float = Field(default=25.0, gt=0)
     # Deadline of one unary call to a service.
     rpc_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # Slow clients: a request body (JSON or upload) that sends nothing for this long is dropped;
+    # a JSON body must arrive whole within body_seconds, an upload within upload_deadline_seconds
+    # (also the deadline of chat's UploadFile call). keepalive_seconds closes a connection that
+    # sends no (or only part of a) request line and headers for that long.
+    upload_idle_seconds: float = Field(default=30.0, gt=0, le=600)
+    upload_deadline_seconds: float = Field(default=600.0, gt=0, le=3600)
+    body_seconds: float = Field(default=30.0, gt=0, le=600)
+    keepalive_seconds: float = Field(default=15.0, gt=0, le=600)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
@@ -56,6 +64,11 @@ class WebSettings(ProcessSettings):
                 raise ValueError("WEB_COOKIE_SECURE=false is refused in production: session cookies need https")
             if self.http_host == "127.0.0.1":
                 raise ValueError("WEB_HTTP_HOST must be set explicitly in production")
+            if not self.origins():
+                raise ValueError(
+                    "WEB_PUBLIC_ORIGINS is required in production (the page's https origin): without it the"
+                    " same-origin check would trust the Host header"
+                )
         if self.upload_chunk_bytes > self.max_message_bytes:
             raise ValueError("WEB_UPLOAD_CHUNK_BYTES must not exceed WEB_MAX_MESSAGE_BYTES")
         return self

@@ -1,7 +1,7 @@
 // One chat: history with paging, live updates, send / reply / edit / delete / react, read counts
 // for the author, the quiet-hours notice, files (upload with progress, download, image preview).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { call, Chats, fileHead, fileUrl, newId, upload, type FileInfo } from "../api";
+import { ApiError, call, Chats, fileHead, fileUrl, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
@@ -35,6 +35,8 @@ export function ChatView({ chatId }: { chatId: string }) {
   const [hasMore, setHasMore] = useState(false);
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // Not a member (any more), or no such chat: say so once, without a composer to type into.
+  const [noAccess, setNoAccess] = useState(false);
   const [replyTo, setReplyTo] = useState<MessageSnapshot | null>(null);
   const [editing, setEditing] = useState<MessageSnapshot | null>(null);
   const [heldNotice, setHeldNotice] = useState<string | null>(null);
@@ -50,6 +52,7 @@ export function ChatView({ chatId }: { chatId: string }) {
     let cancelled = false;
     setMessages(new Map());
     setLoaded(false);
+    setNoAccess(false);
     call<{ messages?: MessageSnapshot[]; hasMore?: boolean }>(Chats, "ListMessages", { chatId, limit: PAGE }).then(
       (reply) => {
         if (cancelled) return;
@@ -57,7 +60,11 @@ export function ChatView({ chatId }: { chatId: string }) {
         setHasMore(Boolean(reply.hasMore));
         setLoaded(true);
       },
-      setError,
+      (e: unknown) => {
+        if (cancelled) return;
+        if (e instanceof ApiError && (e.code === "PERMISSION_DENIED" || e.code === "NOT_FOUND")) setNoAccess(true);
+        else setError(e);
+      },
     );
     const unsubscribe = onChatEvent((event) => {
       if (event.chatId !== chatId) return;
@@ -119,6 +126,22 @@ export function ChatView({ chatId }: { chatId: string }) {
 
   const bySeq = (seq: string | undefined) => (seq ? messages.get(Number(seq)) : undefined);
   const title = view ? chatTitle(view) : "";
+
+  if (noAccess) {
+    return (
+      <section class="chat" aria-labelledby="chat-title">
+        <header class="chat-header">
+          <a href="/" class="back">
+            {t("backToChats")}
+          </a>
+          <h1 id="chat-title">{title || t("errorTitle")}</h1>
+        </header>
+        <p class="error" role="alert">
+          {t("chatNoAccess")}
+        </p>
+      </section>
+    );
+  }
 
   return (
     <section class="chat" aria-labelledby="chat-title">

@@ -6,7 +6,7 @@ import { ErrorNote, roleName } from "../components/common";
 import { Qr } from "../components/Qr";
 import { t } from "../i18n";
 import { nameOf, namesVersion } from "../names";
-import { session, type MySchool } from "../session";
+import { myUserId, session, type MySchool } from "../session";
 import { useSignal } from "../signal";
 
 interface SchoolClass {
@@ -44,7 +44,7 @@ export function School() {
   return (
     <section aria-labelledby="school-title">
       <h1 id="school-title">{t("schoolTitle")}</h1>
-      {schools.length === 0 && <p>{t("noSchools")}</p>}
+      {schools.length === 0 && <p>{state.kind === "ready" && state.schools.length > 0 ? t("schoolStaffOnly") : t("noSchools")}</p>}
       {schools.length > 1 && (
         <p>
           <label for="school-select">{t("joinSchool")}</label>
@@ -62,18 +62,37 @@ export function School() {
   );
 }
 
+// The caller's own seats in the school's classes (class head, subject teacher): what they may do
+// where. Admins may do everything; a teacher invites into the classes they teach and decides join
+// requests of the class they head, once an admin has verified them (school's permissions).
+const TEACHING = ["CLASS_ROLE_CLASS_HEAD", "CLASS_ROLE_SUBJECT_TEACHER"];
+
 function SchoolPanel({ school }: { school: MySchool }) {
   const isAdmin = (school.roles ?? []).includes("SCHOOL_ROLE_ADMIN");
+  const verified = isAdmin || Boolean(school.verified);
   const schoolId = school.school.schoolId;
   const [classes, setClasses] = useState<SchoolClass[] | null>(null);
+  const [seats, setSeats] = useState<Map<string, Set<string>> | null>(null);
   const [classId, setClassId] = useState("");
   const [error, setError] = useState<unknown>(null);
 
   const load = () =>
-    call<{ classes?: SchoolClass[] }>(Classes, "ListClasses", { schoolId, page: { pageSize: 100 } }).then((reply) => {
+    Promise.all([
+      call<{ classes?: SchoolClass[] }>(Classes, "ListClasses", { schoolId, page: { pageSize: 100 } }),
+      call<{ memberships?: Member[] }>(Memberships, "GetMemberships", { userId: myUserId(), schoolId }),
+    ]).then(([reply, mine]) => {
       const list = (reply.classes ?? []).filter((c) => !c.isStaffRoom);
+      const mySeats = new Map<string, Set<string>>();
+      for (const m of mine.memberships ?? []) {
+        if (!m.classId || !m.classRole) continue;
+        mySeats.set(m.classId, (mySeats.get(m.classId) ?? new Set()).add(m.classRole));
+      }
+      const seatIn = (role: string) => list.find((c) => mySeats.get(c.classId)?.has(role))?.classId;
       setClasses(list);
-      setClassId((chosen) => chosen || list[0]?.classId || "");
+      setSeats(mySeats);
+      // Open on the class the caller heads, else one they teach; admins (and teachers without a
+      // class) on the first.
+      setClassId((chosen) => chosen || seatIn("CLASS_ROLE_CLASS_HEAD") || seatIn("CLASS_ROLE_SUBJECT_TEACHER") || list[0]?.classId || "");
     }, setError);
 
   useEffect(() => {
@@ -81,6 +100,9 @@ function SchoolPanel({ school }: { school: MySchool }) {
   }, [schoolId]);
 
   const chosen = classes?.find((c) => c.classId === classId);
+  const mine = (chosen && seats?.get(chosen.classId)) || new Set<string>();
+  const mayInvite = isAdmin || (verified && TEACHING.some((r) => mine.has(r)));
+  const mayDecide = isAdmin || (verified && mine.has("CLASS_ROLE_CLASS_HEAD"));
 
   return (
     <div class="school">
@@ -104,8 +126,8 @@ function SchoolPanel({ school }: { school: MySchool }) {
         )}
         {isAdmin && <CreateClass schoolId={schoolId} onCreated={(created) => (setClassId(created), void load())} />}
       </section>
-      {chosen && <InvitePanel key={`i-${chosen.classId}`} schoolId={schoolId} klass={chosen} isAdmin={isAdmin} />}
-      {chosen && <JoinRequestPanel key={`j-${chosen.classId}`} schoolId={schoolId} klass={chosen} />}
+      {chosen && mayInvite && <InvitePanel key={`i-${chosen.classId}`} schoolId={schoolId} klass={chosen} isAdmin={isAdmin} />}
+      {chosen && mayDecide && <JoinRequestPanel key={`j-${chosen.classId}`} schoolId={schoolId} klass={chosen} />}
       {chosen && <ClassMembers key={`m-${chosen.classId}`} schoolId={schoolId} klass={chosen} />}
       {isAdmin && <StaffPanel schoolId={schoolId} />}
     </div>

@@ -80,13 +80,22 @@ class Upstreams:
         except grpc.aio.AioRpcError as error:
             raise api_error_from(error) from None
 
-    def open(self, method: Method, metadata: Metadata, request: Any = None, *, address: str | None = None) -> Any:
+    def open(
+        self,
+        method: Method,
+        metadata: Metadata,
+        request: Any = None,
+        *,
+        address: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """A streaming call: server-streaming takes the request now; client- and bidi-streaming
-        calls are written to (call.write / done_writing). `address`: one replica, not the service."""
+        calls are written to (call.write / done_writing). `address`: one replica, not the service;
+        `timeout`: the call's deadline (none for live streams that last as long as the page)."""
         stub = self._callable(method, address)
         if method.client_streaming:
-            return stub(metadata=tuple(metadata))
-        return stub(request, metadata=tuple(metadata))
+            return stub(metadata=tuple(metadata), timeout=timeout)
+        return stub(request, metadata=tuple(metadata), timeout=timeout)
 
     async def serving(self, name: str, timeout: float = 1.0) -> bool:
         try:

@@ -48,24 +48,39 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise not_signed_in()
     method = gateway.methods.get(UPLOAD)
     assert method is not None
-    call = gateway.upstreams.open(method, gateway.metadata(request, token))
+    # A client that stalls (promises more than it sends, or trickles) must not hold the connection
+    # and chat's upload forever: each chunk within upload_idle_seconds, all of it (and chat's call,
+    # by its gRPC deadline) within upload_deadline_seconds.
+    deadline = settings.upload_deadline_seconds
+    call = gateway.upstreams.open(method, gateway.metadata(request, token), timeout=deadline)
     sent = 0
     try:
-        await call.write(
-            chat_pb2.UploadFileRequest(
-                metadata=chat_pb2.UploadMetadata(
-                    request_id=request_id, filename=filename, content_type=content_type, size_bytes=size
+        async with asyncio.timeout(deadline):
+            await call.write(
+                chat_pb2.UploadFileRequest(
+                    metadata=chat_pb2.UploadMetadata(
+                        request_id=request_id, filename=filename, content_type=content_type, size_bytes=size
+                    )
                 )
             )
-        )
-        while sent < size:
-            block = await request.content.readexactly(min(settings.upload_chunk_bytes, size - sent))
-            await call.write(chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
-            sent += len(block)
-        await call.done_writing()
-        reply = await call
+            while sent < size:
+                block = await asyncio.wait_for(
+                    request.content.readexactly(min(settings.upload_chunk_bytes, size - sent)),
+                    settings.upload_idle_seconds,
+                )
+                await call.write(chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
+                sent += len(block)
+            await call.done_writing()
+            reply = await call
     except grpc.aio.AioRpcError as error:
         raise api_error_from(error) from None
+    except TimeoutError:
+        # Cancelling the call makes chat abort the upload and remove what it wrote.
+        call.cancel()
+        log.info("upload_stalled", received=sent)
+        refusal = gateway_error("DEADLINE_EXCEEDED", "UPLOAD_TOO_SLOW", "the upload stopped arriving", status=408)
+        refusal.extra_headers["Connection"] = "close"
+        raise refusal from None
     except BaseException as exc:
         if isinstance(exc, Exception) and call.done():
             # chat refused the upload while we were still writing (quota, size, bad name).

@@ -17,7 +17,7 @@ from opentelemetry import trace
 
 from web.adapters.methods import REFRESH_SESSION, REVOKE_SESSION, VERIFY_CODE, Method
 from web.api.context import Gateway, gateway_of
-from web.api.sessions import REFRESH_COOKIE, SESSIONS_KEY, Tokens
+from web.api.sessions import ACCESS_COOKIE, REFRESH_COOKIE, SESSIONS_KEY, Tokens
 from web.domain import tokens
 from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
 
@@ -38,6 +38,8 @@ def from_json(body: object, message: Message) -> Message:
         if not isinstance(body, dict):
             raise json_format.ParseError("the body must be a JSON object")
         return json_format.ParseDict(body, message)
+    except RecursionError:
+        raise gateway_error("INVALID_ARGUMENT", "INVALID_JSON", "the body is nested too deeply") from None
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise gateway_error("INVALID_ARGUMENT", "INVALID_JSON", f"the body does not fit the request: {exc}") from None
 
@@ -46,6 +48,9 @@ def error_response(request: web.Request, error: ApiError) -> web.Response:
     response = web.json_response(error.body(), status=error.status, headers=error.headers())
     if error.clear_session:
         request.app[SESSIONS_KEY].clear_cookies(response)
+    if error.extra_headers.get("Connection") == "close":
+        # Drop the connection right after the answer rather than wait for the rest of a body.
+        response.force_close()
     return response
 
 
@@ -153,17 +158,43 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         headers.setdefault("Cache-Control", "no-store")
 
 
-async def read_json(request: web.Request, limit: int) -> object:
+async def read_body(request: web.Request, limit: int, idle_seconds: float, total_seconds: float) -> bytes:
+    """The whole body, however many TCP segments it comes in, up to `limit` bytes. A client that
+    sends nothing for `idle_seconds`, or has not finished in `total_seconds`, is refused (408)."""
     if request.content_length is not None and request.content_length > limit:
         raise body_too_large(limit)
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise body_too_large(limit)
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(total_seconds):
+            while True:
+                part = await asyncio.wait_for(request.content.readany(), idle_seconds)
+                if not part:
+                    break
+                size += len(part)
+                if size > limit:
+                    raise body_too_large(limit)
+                parts.append(part)
+    except TimeoutError:
+        raise body_too_slow() from None
+    return b"".join(parts)
+
+
+def body_too_slow() -> ApiError:
+    error = gateway_error("DEADLINE_EXCEEDED", "BODY_TOO_SLOW", "the request body did not arrive in time", status=408)
+    error.extra_headers["Connection"] = "close"
+    return error
+
+
+async def read_json(request: web.Request, limit: int) -> object:
+    settings = gateway_of(request).settings
+    raw = await read_body(request, limit, settings.body_seconds, settings.body_seconds)
     if not raw.strip():
         return {}
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack ({"a":{"a":… thousands deep).
         raise gateway_error("INVALID_ARGUMENT", "INVALID_JSON", "the body is not JSON") from None
 
 
@@ -262,6 +293,14 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.json_response({})
     sessions.clear_cookies(response)
     return response
+
+
+async def session_probe(request: web.Request) -> web.StreamResponse:
+    """GET /api/session: whether this browser holds session cookies at all (the page cannot see
+    them, they are httpOnly). Lets the page start on the sign-in screen without a 401 in the console;
+    whether the session is still valid shows on the first call."""
+    cookies = request.cookies
+    return web.json_response({"signedIn": bool(cookies.get(ACCESS_COOKIE) or cookies.get(REFRESH_COOKIE))})
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

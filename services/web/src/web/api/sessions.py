@@ -31,6 +31,9 @@ REFRESH_COOKIE = "parta_rt"
 COOKIE_PATH = "/api"
 REMEMBER_SECONDS = 60.0
 REMEMBER_MAX = 10_000
+SESSION_INVALID = "SESSION_INVALID"
+# Reasons that only repeat a status code's name: not worth passing on as a session reason.
+GENERIC = frozenset({"", "UNAUTHENTICATED", "INVALID_ARGUMENT", "NOT_FOUND", "PERMISSION_DENIED"})
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,16 @@ class SessionKeeper:
             )
         except ApiError as error:
             if error.code in ("UNAUTHENTICATED", "PERMISSION_DENIED", "INVALID_ARGUMENT", "NOT_FOUND"):
-                # The session is over (revoked, reused, expired): the cookies can never work again.
+                # The session is over (revoked, reused, expired) or the cookie was never one of ours
+                # (forged, truncated): the cookies can never work again. identity's session reasons
+                # pass through; anything else is SESSION_INVALID (a 401 saying INVALID_ARGUMENT
+                # would read as "fix your request").
+                reason = error.reason if error.code == "UNAUTHENTICATED" and error.reason not in GENERIC else ""
                 raise ApiError(
-                    "UNAUTHENTICATED", error.reason, "the session has ended: sign in again", clear_session=True
+                    "UNAUTHENTICATED",
+                    reason or SESSION_INVALID,
+                    "the session has ended: sign in again",
+                    clear_session=True,
                 ) from None
             raise
         return Tokens(reply.access_token, reply.refresh_token, reply.access_expires_at)

@@ -92,7 +92,7 @@ class _ClientFrames:
 def _parse(text: str, method: Method) -> Any:
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise gateway_error("INVALID_ARGUMENT", "INVALID_JSON", "the frame is not JSON") from None
     return from_json(payload, method.request())
 
