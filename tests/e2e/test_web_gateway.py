@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from parta_common.auth import sign_access_token
-from web.adapters.methods import DOWNLOAD, UPLOAD, MethodTable
+from web.methods import DOWNLOAD, UPLOAD, MethodTable
 
 from tests.chat.support import eventually
 from tests.e2e import school_client as sc

@@ -11,8 +11,6 @@ import grpc
 import pytest
 from parta_common import errors
 from parta_common.grpc.status import to_rpc_status
-from web.adapters.methods import DOWNLOAD, HIDDEN, PUBLIC, UPLOAD, MethodTable
-from web.adapters.upstream import STATUS_DETAILS_KEY, api_error_from
 from web.api.files import content_disposition
 from web.api.http import content_security_policy
 from web.domain import tokens
@@ -25,6 +23,8 @@ from web.domain.errors import (
 )
 from web.domain.origin import csrf_refusal
 from web.domain.rate import TokenBucket
+from web.methods import DOWNLOAD, HIDDEN, PUBLIC, UPLOAD, MethodTable
+from web.rpc_errors import STATUS_DETAILS_KEY, api_error_from
 
 
 @pytest.mark.parametrize(

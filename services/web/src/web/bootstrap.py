@@ -14,13 +14,13 @@ from parta_common.logging import configure_logging
 from parta_common.metrics import ServiceMetrics
 from parta_common.telemetry import Tracing, tracing_from_env
 
-from web.adapters.methods import MethodTable
 from web.adapters.server import GatewayRunner, route_aiohttp_logs
 from web.adapters.upstream import Upstreams
 from web.api.context import Gateway
-from web.app import build_app
+from web.api.routes import build_app
 from web.config import WebSettings
 from web.domain.errors import WS_GOING_AWAY
+from web.methods import MethodTable
 
 log = structlog.get_logger("web")
 SERVICE = "web"

@@ -14,18 +14,18 @@ from parta_common.grpc.forwarded import client_address
 from parta_common.metrics import ServiceMetrics
 from parta_common.telemetry import current_traceparent
 
-from web.adapters.methods import MethodTable
-from web.adapters.upstream import Upstreams
+from web.app.ports import Upstream
 from web.config import WebSettings
 from web.domain.errors import ApiError, gateway_error
 from web.domain.origin import csrf_refusal
+from web.methods import MethodTable
 
 
 @dataclass
 class Gateway:
     settings: WebSettings
     methods: MethodTable
-    upstreams: Upstreams
+    upstreams: Upstream
     metrics: ServiceMetrics
     tracer: Tracer | None = None
     draining: bool = False

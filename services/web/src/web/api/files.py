@@ -13,12 +13,12 @@ import structlog
 from aiohttp import web
 from parta.chat.v1 import chat_pb2
 
-from web.adapters.methods import DOWNLOAD, UPLOAD
-from web.adapters.upstream import api_error_from
 from web.api.context import gateway_of
 from web.api.http import to_json
 from web.api.sessions import SESSIONS_KEY
 from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
+from web.methods import DOWNLOAD, UPLOAD
+from web.rpc_errors import api_error_from
 
 log = structlog.get_logger("web.files")
 FILENAME_HEADER = "X-Parta-Filename"

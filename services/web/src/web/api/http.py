@@ -15,11 +15,11 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry import trace
 
-from web.adapters.methods import REFRESH_SESSION, REVOKE_SESSION, VERIFY_CODE, Method
 from web.api.context import Gateway, gateway_of
 from web.api.sessions import ACCESS_COOKIE, REFRESH_COOKIE, SESSIONS_KEY, Tokens
 from web.domain import tokens
 from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
+from web.methods import REFRESH_SESSION, REVOKE_SESSION, VERIFY_CODE, Method
 
 log = structlog.get_logger("web")
 

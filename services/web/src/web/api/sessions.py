@@ -21,10 +21,10 @@ from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 from parta.identity.v1 import auth_pb2
 
-from web.adapters.methods import REFRESH_SESSION
 from web.api.context import Gateway
 from web.domain import tokens
 from web.domain.errors import ApiError
+from web.methods import REFRESH_SESSION
 
 ACCESS_COOKIE = "parta_at"
 REFRESH_COOKIE = "parta_rt"

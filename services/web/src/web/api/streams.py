@@ -19,14 +19,14 @@ import grpc
 import structlog
 from aiohttp import WSMsgType, web
 
-from web.adapters.methods import Method
-from web.adapters.upstream import api_error_from
 from web.api.context import Gateway, gateway_of
 from web.api.http import from_json, to_json
 from web.api.sessions import SESSIONS_KEY
 from web.domain import tokens
 from web.domain.errors import WS_GOING_AWAY, WS_NORMAL_CLOSE, ApiError, gateway_error, not_signed_in
 from web.domain.rate import TokenBucket
+from web.methods import Method
+from web.rpc_errors import api_error_from
 
 log = structlog.get_logger("web.ws")
 FIRST_FRAME_SECONDS = 15.0
