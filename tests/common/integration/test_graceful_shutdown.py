@@ -47,6 +47,7 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path):
             str(GRACE),
             "--keys-file",
             str(keys_file),
+            "--announce-slow",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -137,7 +138,7 @@ def _start_echo(tmp_path, grace: float) -> tuple[subprocess.Popen[str], TokenMin
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "parta_common.testing.echo"),
-            *("--port", "0", "--grace", str(grace), "--keys-file", str(keys_file)),
+            *("--port", "0", "--grace", str(grace), "--keys-file", str(keys_file), "--announce-slow"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

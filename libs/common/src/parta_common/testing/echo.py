@@ -1,7 +1,7 @@
 """A minimal service built on the kit, for the kit's own tests and the bare-gRPC benchmark ceiling.
 
-python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening,
-                                                             # then "SLOW <millis>" as each Slow call starts
+python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening
+    (--announce-slow: then "SLOW <millis>" as each Slow call starts; only when stdout is read)
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ async def _main(args: argparse.Namespace) -> None:
         readiness=readiness,
         with_edge=not args.bare,
         tracer=tracing.tracer if tracing is not None else None,
-        on_slow=_announce_slow,
+        on_slow=_announce_slow if args.announce_slow else None,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("--keys-file", default="")
     parser.add_argument("--bare", action="store_true", help="no interceptors: the plain grpc.aio ceiling")
+    parser.add_argument("--announce-slow", action="store_true", help='print "SLOW <millis>" as each Slow call starts')
     asyncio.run(_main(parser.parse_args()))
 
 
