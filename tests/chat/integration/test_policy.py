@@ -338,7 +338,7 @@ async def test_lessons_post_system_messages_and_archive_makes_read_only(world: W
         return texts if len(texts) >= 2 else []
 
     texts = await eventually(system_texts)
-    assert texts == ["Lesson started: Math", "Lesson ended, 2 attended"]
+    assert texts == ["Урок начался: Math", "Урок закончился, присутствовали: 2"]
     await school.add_class(class_id, archived=True)
 
     async def read_only() -> bool:
