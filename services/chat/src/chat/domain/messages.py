@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chat.domain.system_notes import SystemNote
+
 
 @dataclass
 class Reaction:
@@ -33,6 +35,7 @@ class Message:
     held_until: datetime | None = None
     held_for: list[str] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    system_note: SystemNote | None = None  # what a system message says (system_notes.py)
 
     def held_from(self, user_id: str, now: datetime) -> bool:
         return held_from(self.held_until, self.held_for, user_id, now)
