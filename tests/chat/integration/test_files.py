@@ -8,7 +8,7 @@ import os
 
 import grpc
 import pytest
-from chat.domain.model import StoredFile
+from chat.domain.files import StoredFile
 from parta.chat.v1 import chat_pb2
 
 from tests.chat.support import CSTUDENT, STUDENT, TEACHER, World, chat_ids, eventually, uid

@@ -14,20 +14,12 @@ from chat.app.ports import DuplicateMessage, UploadSink
 from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.app.writes import set_grant
 from chat.domain import events as ev
-from chat.domain.model import (
-    Chat,
-    ChatKind,
-    ClassRole,
-    Grant,
-    Member,
-    Membership,
-    Message,
-    Profile,
-    Report,
-    SchoolInfo,
-    SchoolRole,
-    StoredFile,
-)
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.files import StoredFile
+from chat.domain.members import Grant, Member
+from chat.domain.messages import Message
+from chat.domain.moderation import Report
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
 

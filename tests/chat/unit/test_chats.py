@@ -4,7 +4,9 @@ chats keep their two people in a field of their own, pins."""
 from __future__ import annotations
 
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind, ClassRole, Grant, PostingPolicy, Profile, SchoolRole
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.members import Grant
+from chat.domain.provisioning import ClassRole, Profile, SchoolRole
 
 from tests.chat.unit.fakes import Fakes, seat, seed_chat
 from tests.chat.unit.test_messages import CLASS, SCHOOL, reason

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from chat.api.consumers import ProvisioningHandler
 from chat.app.provisioning import Provisioning
-from chat.domain.model import Profile
+from chat.domain.provisioning import Profile
 from google.protobuf.message import Message
 from parta.identity.v1 import events_pb2 as identity_pb
 from parta_common.events.envelope import make_envelope

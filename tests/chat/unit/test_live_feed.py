@@ -60,7 +60,8 @@ def test_every_chat_topic_event_becomes_the_live_update_the_hub_routes_by() -> N
 
     from chat.app.live import UpdateKind
     from chat.domain import events as ev
-    from chat.domain.model import Chat, ChatKind, Message
+    from chat.domain.chats import Chat, ChatKind
+    from chat.domain.messages import Message
     from chat.pb import event_payload, live_update
 
     held = Message("c", "m1", 4, 7, "s1", "pat", "hi", datetime(2026, 9, 1, tzinfo=UTC))

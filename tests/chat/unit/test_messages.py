@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Profile, SchoolInfo, SchoolRole
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.members import Grant
+from chat.domain.provisioning import ClassRole, Profile, SchoolInfo, SchoolRole
 from parta_common.errors import DomainError
 
 from tests.chat.unit.fakes import Fakes, seat, seed_chat

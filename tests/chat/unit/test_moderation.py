@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat.domain.model import Report
+from chat.domain.moderation import Report
 
 from tests.chat.unit.fakes import Fakes
 from tests.chat.unit.test_messages import CLASS, fakes, reason  # noqa: F401 (fixture)

@@ -8,20 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from chat.domain import rules
-from chat.domain.model import (
-    Chat,
-    ChatKind,
-    ClassRole,
-    Grant,
-    Member,
-    Membership,
-    Message,
-    PostingPolicy,
-    Profile,
-    SchoolRole,
-    chat_grants,
-    person_of,
-)
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.members import Grant, Member
+from chat.domain.messages import Message
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolRole, chat_grants, person_of
 from parta_common import validation
 from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
 

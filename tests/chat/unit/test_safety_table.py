@@ -9,7 +9,9 @@ from dataclasses import replace
 
 import pytest
 from chat.app.writes import set_grant
-from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Membership, Profile, SchoolRole
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.members import Grant
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolRole
 from parta_common.errors import DomainError
 from parta_common.safety import Contact, Fact, Role, Seat
 

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from chat.api.consumers import ProvisioningHandler
 from chat.app.provisioning import Provisioning
-from chat.domain.model import Chat, ChatKind, ClassRole, Grant, Member, Membership, Profile, SchoolInfo, SchoolRole
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.members import Grant, Member
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from google.protobuf.message import Message
 from parta.school.v1 import events_pb2 as school_pb
 from parta_common.events.envelope import make_envelope

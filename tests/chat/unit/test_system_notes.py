@@ -6,17 +6,9 @@ from __future__ import annotations
 
 from chat.adapters.mongo.codecs import decode_message, message_doc
 from chat.app.provisioning import ClassInfo, Provisioning
-from chat.domain.model import (
-    ClassRole,
-    Message,
-    Profile,
-    SchoolInfo,
-    SchoolRole,
-    class_chat_id,
-    parents_chat_id,
-    school_channel_id,
-    staff_channel_id,
-)
+from chat.domain.chats import class_chat_id, parents_chat_id, school_channel_id, staff_channel_id
+from chat.domain.messages import Message
+from chat.domain.provisioning import ClassRole, Profile, SchoolInfo, SchoolRole
 from chat.domain.system_notes import SystemKind, SystemNote, lesson_ended, lesson_started, russian_text
 from chat.pb import message_from_pb, message_pb
 from parta.chat.v1 import events_pb2 as pb

@@ -16,7 +16,8 @@ from parta_common.timestamps import from_ts, ts
 
 from chat.app.live import UpdateKind
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind, Message, PostingPolicy, Reaction
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.messages import Message, Reaction
 from chat.domain.system_notes import SystemKind, SystemNote
 
 

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chat.adapters.mongo import FILES
 from chat.adapters.mongo.codecs import decode_file
-from chat.domain.model import StoredFile
+from chat.domain.files import StoredFile
 
 BUCKET = "blobs"
 GRIDFS_CHUNK = 255 * 1024

@@ -12,7 +12,7 @@ from parta_common.events.router import EventRouter
 from parta_common.safety import SchoolPolicy
 
 from chat.app.provisioning import ClassInfo, Provisioning
-from chat.domain.model import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from chat.domain.system_notes import lesson_ended, lesson_started
 
 # What chat consumes: who is in which school and class (and its policy), profiles, lessons.

@@ -12,7 +12,7 @@ from parta_common.pagination import encode_page_token, page_offset, page_size
 from parta_common.timestamps import ts
 
 from chat.app.files import Files
-from chat.domain.model import StoredFile
+from chat.domain.files import StoredFile
 
 
 def file_pb(f: StoredFile) -> chat_pb2.FileInfo:

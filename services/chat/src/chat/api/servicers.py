@@ -14,7 +14,7 @@ from parta_common.timestamps import ts
 from chat.app.chats import ChatView
 from chat.app.live import ChatRemoved, ChatState, LiveFeed, LiveMarker, LiveStatus, MessageState
 from chat.app.service import ChatApp
-from chat.domain.model import PostingPolicy
+from chat.domain.chats import PostingPolicy
 from chat.pb import Update, chat_pb, encode_stream_item, message_pb
 
 

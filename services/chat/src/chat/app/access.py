@@ -11,7 +11,9 @@ from parta_common.errors import Violations
 
 from chat.app.ports import MemberRepository, SchoolFacts
 from chat.domain.access import as_school_admin, ensure_member, may_ask_school_moderation
-from chat.domain.model import Chat, Member, Membership, Profile, person_of
+from chat.domain.chats import Chat
+from chat.domain.members import Member
+from chat.domain.provisioning import Membership, Profile, person_of
 
 # For rules about someone's seats only (their profile is not the question there).
 ANY_PROFILE = Profile("", "")

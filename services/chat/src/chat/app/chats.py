@@ -16,7 +16,8 @@ from chat.app.ports import ChatRepository, MemberRepository, MessageRepository, 
 from chat.app.writes import change_chat, refresh_count, set_grant
 from chat.domain import access, rules
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind, Grant, Member, PostingPolicy, direct_chat_id
+from chat.domain.chats import Chat, ChatKind, PostingPolicy, direct_chat_id
+from chat.domain.members import Grant, Member
 
 MAX_GROUP_MEMBERS = 500
 MAX_SLOW_MODE_SECONDS = 3600

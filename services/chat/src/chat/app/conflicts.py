@@ -15,7 +15,8 @@ from parta_common import safety
 from chat.app.access import ANY_PROFILE
 from chat.app.ports import ChatRepository, MemberRepository, MessageRepository, Policies, SchoolFacts
 from chat.app.writes import change_chat
-from chat.domain.model import Chat, ChatKind, person_of
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.provisioning import person_of
 
 
 async def refresh_conflicts(

@@ -15,7 +15,7 @@ from parta_common.errors import InvalidArgument, NotFound, ResourceExhausted, Vi
 
 from chat.app.ports import FileRepository, MemberRepository, UploadSink
 from chat.domain import rules
-from chat.domain.model import StoredFile
+from chat.domain.files import StoredFile
 
 _NS = uuid.UUID("5d7c2b1a-6e0f-4d3c-8b9a-1f2e3d4c5b6a")
 MAX_FILENAME_CHARS = 255

@@ -35,7 +35,8 @@ from parta_common.errors import Aborted, Violations
 
 from chat.app.ports import ChatRepository, MemberRepository, MessageRepository
 from chat.domain import rules
-from chat.domain.model import Chat, Message, held_from
+from chat.domain.chats import Chat
+from chat.domain.messages import Message, held_from
 
 log = structlog.get_logger("chat.live")
 

@@ -31,7 +31,10 @@ from chat.app.ports import (
 )
 from chat.domain import access, rules
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind, Member, Membership, Message, Profile, Reaction, person_of
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.members import Member
+from chat.domain.messages import Message, Reaction
+from chat.domain.provisioning import Membership, Profile, person_of
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_REACTIONS = 50

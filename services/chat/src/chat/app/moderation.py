@@ -14,7 +14,7 @@ from chat.app.access import Access
 from chat.app.chats import check_chat_id
 from chat.app.ports import MemberRepository, MessageRepository, ReportRepository
 from chat.domain import rules
-from chat.domain.model import Report
+from chat.domain.moderation import Report
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_MUTE_SECONDS = 366 * 86400

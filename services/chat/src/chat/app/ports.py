@@ -10,8 +10,13 @@ from typing import Literal, Protocol
 
 from parta_common.safety import SchoolPolicy
 
+from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
-from chat.domain.model import Chat, Member, Membership, Message, Profile, Report, SchoolInfo, StoredFile
+from chat.domain.files import StoredFile
+from chat.domain.members import Member
+from chat.domain.messages import Message
+from chat.domain.moderation import Report
+from chat.domain.provisioning import Membership, Profile, SchoolInfo
 
 
 class DuplicateMessage(Exception):

@@ -24,22 +24,18 @@ from chat.app.ports import (
 )
 from chat.app.writes import refresh_count, remove_everywhere, set_grant
 from chat.domain import events as ev
-from chat.domain.model import (
+from chat.domain.chats import (
     Chat,
     ChatKind,
-    Grant,
-    Membership,
-    Message,
     PostingPolicy,
-    Profile,
-    SchoolInfo,
-    chat_grants,
     class_chat_id,
     parents_chat_id,
-    person_of,
     school_channel_id,
     staff_channel_id,
 )
+from chat.domain.members import Grant
+from chat.domain.messages import Message
+from chat.domain.provisioning import Membership, Profile, SchoolInfo, chat_grants, person_of
 from chat.domain.system_notes import SystemNote, member_joined, parents_title, russian_text, staff_title
 
 _SEATS_ONLY = Profile("", "")  # grants follow seats; profiles are checked when people write

@@ -11,7 +11,8 @@ from parta_common.errors import ConcurrentChange
 from chat.app.ports import ChatRepository, MemberRepository, MessageRepository
 from chat.domain import events as ev
 from chat.domain.access import regrant
-from chat.domain.model import Chat, Grant, Member
+from chat.domain.chats import Chat
+from chat.domain.members import Grant, Member
 
 ATTEMPTS = 20
 

@@ -8,7 +8,8 @@ from parta_common.errors import PermissionDenied
 
 from chat.domain import events as ev
 from chat.domain import rules
-from chat.domain.model import Chat, ChatKind, Grant, Member, PostingPolicy
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.members import Grant, Member
 
 
 def ensure_member(chat: Chat | None, member: Member | None) -> tuple[Chat, Member]:

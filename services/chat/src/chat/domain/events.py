@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chat.domain.model import Chat, Message
+from chat.domain.chats import Chat
+from chat.domain.messages import Message
 
 
 @dataclass(frozen=True)

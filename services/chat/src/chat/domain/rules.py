@@ -11,16 +11,10 @@ from parta_common import safety, validation
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 from parta_common.integers import MAX_CURSOR, check_int
 
-from chat.domain.model import (
-    Chat,
-    ChatKind,
-    Grant,
-    Member,
-    Membership,
-    Message,
-    PostingPolicy,
-    SchoolRole,
-)
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.members import Grant, Member
+from chat.domain.messages import Message
+from chat.domain.provisioning import Membership, SchoolRole
 
 MAX_TITLE_CHARS = 120
 MAX_EMOJI_CHARS = 16

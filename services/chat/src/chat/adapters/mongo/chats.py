@@ -13,7 +13,7 @@ from chat.adapters.mongo import CHATS
 from chat.adapters.mongo.codecs import NO_OUTBOX, Doc, chat_doc, chat_settings, decode_chat
 from chat.adapters.mongo.sequences import Sequences
 from chat.domain import events as ev
-from chat.domain.model import Chat, ChatKind
+from chat.domain.chats import Chat, ChatKind
 
 
 class MongoChatRepository:

@@ -7,21 +7,11 @@ from typing import Any
 
 from parta_common.safety import SchoolPolicy
 
-from chat.domain.model import (
-    Chat,
-    ChatKind,
-    ClassRole,
-    Grant,
-    Member,
-    Membership,
-    Message,
-    PostingPolicy,
-    Profile,
-    Reaction,
-    SchoolInfo,
-    SchoolRole,
-    StoredFile,
-)
+from chat.domain.chats import Chat, ChatKind, PostingPolicy
+from chat.domain.files import StoredFile
+from chat.domain.members import Grant, Member
+from chat.domain.messages import Message, Reaction
+from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from chat.domain.system_notes import SystemKind, SystemNote
 
 Doc = dict[str, Any]

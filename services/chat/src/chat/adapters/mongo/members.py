@@ -14,7 +14,9 @@ from chat.adapters.events import EventRecords
 from chat.adapters.mongo import CHATS, MEMBERS, PROFILES
 from chat.adapters.mongo.codecs import NO_OUTBOX, Doc, decode_chat, decode_member, decode_profile, grants_doc, member_id
 from chat.domain import events as ev
-from chat.domain.model import Chat, Member, Profile
+from chat.domain.chats import Chat
+from chat.domain.members import Member
+from chat.domain.provisioning import Profile
 
 
 class MongoMemberRepository:

@@ -17,7 +17,7 @@ from chat.adapters.mongo.codecs import NO_OUTBOX, Doc, decode_message, message_d
 from chat.adapters.mongo.sequences import Sequences
 from chat.app.ports import DuplicateMessage
 from chat.domain import events as ev
-from chat.domain.model import Message
+from chat.domain.messages import Message
 
 
 class MongoMessageRepository:

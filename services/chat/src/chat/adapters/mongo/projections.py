@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat.adapters.mongo import MEMBERSHIPS, PROFILES, SCHOOLS
 from chat.adapters.mongo.codecs import Doc, decode_membership, decode_policy, decode_profile, decode_school
-from chat.domain.model import Membership, Profile, SchoolInfo
+from chat.domain.provisioning import Membership, Profile, SchoolInfo
 
 
 class MongoProjections:

@@ -6,7 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat.adapters.mongo import REPORTS
 from chat.adapters.mongo.codecs import Doc
-from chat.domain.model import Report
+from chat.domain.moderation import Report
 
 
 class MongoReportRepository:
