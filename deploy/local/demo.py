@@ -241,8 +241,8 @@ async def seed(codes: DevSmsFile, endpoints: Endpoints) -> dict[str, Any]:
     await post(olga, "5А", "demo-msg-5a-1", "Здравствуйте, ребята! Это чат нашего 5А.")
     await post(STUDENTS[0], "5А", "demo-msg-5a-2", "Здравствуйте, Ольга Викторовна!")
     await post(pavel, "5А", "demo-msg-5a-3", "В пятницу самостоятельная по дробям, повторите §12.")
-    await post(olga, "5А: parents", "demo-msg-5ap-1", "Уважаемые родители! Собрание в четверг в 18:30, каб. 21.")
-    await post(PARENTS[0], "5А: parents", "demo-msg-5ap-2", "Спасибо, будем.")
+    await post(olga, "5А — родители", "demo-msg-5ap-1", "Уважаемые родители! Собрание в четверг в 18:30, каб. 21.")
+    await post(PARENTS[0], "5А — родители", "demo-msg-5ap-2", "Спасибо, будем.")
 
     lesson = await schedule_lesson(pavel, school_id, c5a)
     return {

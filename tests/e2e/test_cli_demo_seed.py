@@ -151,4 +151,4 @@ async def test_demo_seed_is_complete_idempotent_and_usable_from_the_cli(stack: S
 
     await login(cli_env, "anna", "+79000000021")
     titles = {view["chat"]["title"] for view in await cli(cli_env, "anna", "chats", "list")}
-    assert {"5А: parents", "Школа № 17"} <= titles
+    assert {"5А — родители", "Школа № 17"} <= titles

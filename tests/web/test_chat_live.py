@@ -57,6 +57,9 @@ async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: 
         await parents_chat_parent.click()
         first = message(parent, "Завтра экскурсия в музей")
         await expect(first).to_be_visible()
+        # System messages speak the reader's language (Russian here): who joined, by name.
+        joined = parent.locator("li.message.system p.text", has_text="В чате новый участник: Ольга Смирнова")
+        await expect(joined).to_be_visible()
         await first.get_by_role("button", name="Ответить").click()
         await parent.get_by_label("Сообщение").fill("Спасибо, Лена будет")
         await parent.get_by_label("Сообщение").press("Enter")

@@ -123,7 +123,7 @@ async def test_send_is_idempotent_and_sequenced_and_history_pages(world: World) 
         chat_pb2.ListMessagesRequest(chat_id=chat_id, before_seq=seqs[-3], limit=100), metadata=head.md
     )
     assert [m.seq for m in older.messages if not m.system] == seqs[:3] and not older.has_more
-    assert [m.text for m in older.messages if m.system] == ["A new member joined"] * 3  # head, s1, s2
+    assert [m.text for m in older.messages if m.system] == ["В чате новый участник"] * 3  # head, s1, s2
     after = await a.chat.ListMessages(
         chat_pb2.ListMessagesRequest(chat_id=chat_id, after_seq=seqs[1]), metadata=head.md
     )

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from parta.chat.v1 import chat_pb2
+from parta.chat.v1 import events_pb2 as chat_events
 from parta.identity.v1 import events_pb2 as identity_pb
 from parta_common.events.topics import IDENTITY_USER
 
@@ -323,6 +324,10 @@ async def test_moderation_mute_delete_report_pin_and_settings(world: World) -> N
     assert view.chat.chat.title == "5A official" and not view.chat.can_post
 
 
+def _is_lesson(m: chat_events.MessageSnapshot) -> bool:
+    return m.system_note.kind in (chat_events.SYSTEM_KIND_LESSON_STARTED, chat_events.SYSTEM_KIND_LESSON_ENDED)
+
+
 async def test_lessons_post_system_messages_and_archive_makes_read_only(world: World) -> None:
     a = world.replicas[0].stubs
     school, class_id, p = await setup(world)
@@ -334,11 +339,11 @@ async def test_lessons_post_system_messages_and_archive_makes_read_only(world: W
 
     async def system_texts() -> list[str]:
         reply = await a.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id), metadata=p["ann"].md)
-        texts = [m.text for m in reply.messages if m.system and m.text.startswith("Lesson")]
+        texts = [m.text for m in reply.messages if m.system and _is_lesson(m)]
         return texts if len(texts) >= 2 else []
 
     texts = await eventually(system_texts)
-    assert texts == ["Lesson started: Math", "Lesson ended, 2 attended"]
+    assert texts == ["Урок начался: Math", "Урок закончился, присутствовали: 2"]
     await school.add_class(class_id, archived=True)
 
     async def read_only() -> bool:
@@ -352,7 +357,7 @@ async def test_lessons_post_system_messages_and_archive_makes_read_only(world: W
     await eventually(lambda: _gone(a, p["bob"], chat_id))
     assert chat_id in await chat_ids(a, p["ann"])
     history = await a.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id), metadata=p["ann"].md)
-    assert [m.text for m in history.messages if m.text.startswith("Lesson")] == texts
+    assert [m.text for m in history.messages if _is_lesson(m)] == texts
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await a.chat.SendMessage(
             chat_pb2.SendMessageRequest(chat_id=chat_id, client_message_id="x", text="x"), metadata=p["head"].md

@@ -10,6 +10,8 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from parta.chat.v1 import events_pb2 as chat_events
+from parta_client.cli.chats import message_line, system_text
 from parta_client.cli.schools import current_academic_year
 from parta_client.devsms import DevSmsFile, mask_phone, normalize_phone
 from parta_client.errors import describe
@@ -141,6 +143,32 @@ def test_pick_by_id_or_folded_name_and_refuses_ambiguity() -> None:
         pick("class", "9А", classes[:2])
     with pytest.raises(UsageError, match="ambiguous"):
         pick("person", "Ольга", [Candidate("u1", ("Ольга",)), Candidate("u2", ("ольга",))])
+
+
+def test_a_chat_title_with_a_dash_is_found_however_the_dash_is_typed() -> None:
+    chats = [Candidate("cls-1", ("5А",)), Candidate("par-1", ("5А — родители",))]
+    for typed in ("5А — родители", "5a - родители", "5А-родители", "5А  –  РОДИТЕЛИ"):
+        assert pick("chat", typed, chats) == "par-1"
+    assert pick("chat", "5А", chats) == "cls-1"
+
+
+def test_system_notes_render_in_russian_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PARTA_LANG", raising=False)
+    note = chat_events.SystemNote(
+        kind=chat_events.SYSTEM_KIND_MEMBER_JOINED, subject_user_id="u-olga", subject_name="Ольга"
+    )
+    message = chat_events.MessageSnapshot(seq=3, system=True, text="old body", system_note=note)
+    assert message_line(message, {}).endswith("system: В чате новый участник: Ольга")
+    # The current name wins over the one written into the note; English on request.
+    assert system_text(note, {"u-olga": "Ольга Смирнова"}) == "В чате новый участник: Ольга Смирнова"
+    monkeypatch.setenv("PARTA_LANG", "en")
+    assert message_line(message, {}).endswith("system: Ольга joined")
+    ended = chat_events.SystemNote(kind=chat_events.SYSTEM_KIND_LESSON_ENDED, count=4)
+    assert system_text(ended, {}, "ru") == "Урок закончился, присутствовали: 4"
+    # A system message without a note (written before notes existed) shows its body.
+    assert message_line(chat_events.MessageSnapshot(seq=1, system=True, text="Lesson started"), {}).endswith(
+        "system: Lesson started"
+    )
 
 
 def test_invite_token_from_link_or_token() -> None:

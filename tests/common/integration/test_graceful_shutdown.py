@@ -47,6 +47,7 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path):
             str(GRACE),
             "--keys-file",
             str(keys_file),
+            "--announce-slow",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -65,7 +66,7 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path):
             in_flight = [
                 asyncio.ensure_future(echo.Slow(echo_pb2.SlowRequest(millis=1500), metadata=auth)) for _ in range(3)
             ]
-            await asyncio.sleep(0.3)
+            await _slow_calls_started(process, 3)  # in flight at the server, not merely sent
             sent = time.monotonic()
             process.send_signal(signal.SIGTERM)
 
@@ -81,6 +82,20 @@ async def test_sigterm_drains_in_flight_calls_and_exits_zero(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def _slow_calls_started(process: subprocess.Popen[str], n: int, timeout: float = 30.0) -> None:
+    """Waits until the echo process says `n` Slow calls reached its handler (it prints "SLOW <millis>"
+    as each starts). A fixed sleep here was a guess: on a loaded machine a call sent before SIGTERM
+    could reach the server after it and be refused SERVER_DRAINING, which is right, but not the
+    in-flight call the test drains."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    started = 0
+    while started < n:
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), deadline - time.monotonic())
+        assert line, "the echo process ended"
+        started += line.startswith("SLOW ")
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
@@ -123,7 +138,7 @@ def _start_echo(tmp_path, grace: float) -> tuple[subprocess.Popen[str], TokenMin
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "parta_common.testing.echo"),
-            *("--port", "0", "--grace", str(grace), "--keys-file", str(keys_file)),
+            *("--port", "0", "--grace", str(grace), "--keys-file", str(keys_file), "--announce-slow"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -176,7 +191,7 @@ async def test_sigterm_ends_streams_at_once_completes_unary_calls_and_cancels_no
                 asyncio.ensure_future(steady_traffic(sdk_echo, codes)),
                 asyncio.ensure_future(steady_traffic(echo, raw_codes)),
             ]
-            await asyncio.sleep(0.3)
+            await _slow_calls_started(process, 3)
             sent = time.monotonic()
             process.send_signal(signal.SIGTERM)
 

@@ -16,9 +16,15 @@ class UsageError(Exception):
     """The input cannot be turned into a request (printed as is, exit code 2)."""
 
 
+_DASH = re.compile(r"\s*[-\u2013\u2014]\s*")
+_SPACES = re.compile(r"\s+")
+
+
 def fold(text: str) -> str:
-    """Case- and layout-insensitive form of a name for matching."""
-    return text.strip().upper().translate(_LOOKALIKES)
+    """Case- and layout-insensitive form of a name for matching; any dash with any spacing is one
+    ("5А - родители" finds the chat titled «5А — родители»)."""
+    text = _SPACES.sub(" ", _DASH.sub(" - ", text.strip()))
+    return text.upper().translate(_LOOKALIKES)
 
 
 _CLASS = re.compile(r"^\s*(\d{1,2})\s*-?\s*(\S{1,4})\s*$")

@@ -21,9 +21,13 @@ RETRY_AFTER_SECONDS = 1.0
 
 # Part of the caller's remaining deadline kept back for the UNAVAILABLE answer itself: PyMongo's
 # server selection notices an expired budget only on its next topology check, measured up to
-# 0.5 s late, so the budget ends at most a second (or half the time left) before the deadline.
-_ANSWER_MARGIN_SECONDS = 1.0
-_ANSWER_MARGIN_SHARE = 0.5
+# 0.5 s late, and on a starved CPU the answer then waits for the event loop and the network. The
+# margin is a quarter of the time left, at least a second, at most half the time left: a fixed
+# second was not enough on a loaded machine (an answer overran a 2 s deadline), so callers with
+# longer deadlines get proportionally more room (8 s: 2 s; the SDK's 15 s: 3.75 s).
+_ANSWER_MARGIN_MIN_SECONDS = 1.0
+_ANSWER_MARGIN_SHARE = 0.25
+_ANSWER_MARGIN_MAX_SHARE = 0.5
 _MIN_BUDGET_SECONDS = 0.05
 
 _KAFKA_OUTAGES = (
@@ -89,5 +93,8 @@ def store_budget(time_remaining: float | None) -> AbstractContextManager[object]
     deadline does. No deadline: the client's own timeouts (mongo.create_mongo_client) apply."""
     if time_remaining is None:
         return contextlib.nullcontext()
-    margin = min(_ANSWER_MARGIN_SECONDS, time_remaining * _ANSWER_MARGIN_SHARE)
+    margin = min(
+        max(_ANSWER_MARGIN_MIN_SECONDS, time_remaining * _ANSWER_MARGIN_SHARE),
+        time_remaining * _ANSWER_MARGIN_MAX_SHARE,
+    )
     return pymongo.timeout(max(_MIN_BUDGET_SECONDS, time_remaining - margin))

@@ -12,7 +12,7 @@ import structlog
 from parta.audit.v1 import audit_pb2, audit_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.events.consumer import EventConsumer
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.ids import new_id
 from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.logging import configure_logging
@@ -76,20 +76,12 @@ def build(settings: AuditSettings, *, key_source: KeySource | None = None) -> Au
     def register(server):  # type: ignore[no-untyped-def]
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(trail), server)
 
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge()],
-            readiness=infra.readiness(),
-            workers=[_Indexes(infra), consumer, infra.revocation_feed],
-            closers=[admins.close, infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge()],
+        workers=[_Indexes(infra), consumer, infra.revocation_feed],
+        closers=[admins.close],
     )
     return AuditService(settings, infra, runner, trail, consumer)
 

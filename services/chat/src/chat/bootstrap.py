@@ -15,7 +15,7 @@ from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
 from parta_common.events.writer import OutboxWriter
-from parta_common.grpc.server import GrpcServiceRunner, ServerSpec
+from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.kit import Infrastructure, build_infrastructure
 from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
@@ -141,20 +141,11 @@ async def build(
         add_chat_service(ChatServicer(app, feed), server)
         chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
 
-    runner = GrpcServiceRunner(
-        ServerSpec(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            registrars=[register],
-            service_names=SERVICE_NAMES,
-            interceptors=[infra.edge()],
-            readiness=infra.readiness(),
-            workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed],
-            closers=[infra.close],
-            grace_seconds=settings.grace_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+    runner = infra.runner(
+        registrars=[register],
+        service_names=SERVICE_NAMES,
+        interceptors=[infra.edge()],
+        workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed],
     )
     return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper)
 

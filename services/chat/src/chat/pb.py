@@ -17,6 +17,7 @@ from parta_common.timestamps import from_ts, ts
 from chat.app.live import UpdateKind
 from chat.domain import events as ev
 from chat.domain.model import Chat, ChatKind, Message, PostingPolicy, Reaction
+from chat.domain.system_notes import SystemKind, SystemNote
 
 
 def chat_pb(chat: Chat) -> pb.ChatSnapshot:
@@ -75,7 +76,24 @@ def message_pb(m: Message) -> pb.MessageSnapshot:
         reactions=[pb.Reaction(emoji=r.emoji, user_ids=r.user_ids) for r in m.reactions],
         client_message_id=m.client_message_id,
         school_id=m.school_id,
+        system_note=_note_pb(m.system_note) if m.system_note is not None else None,
     )
+
+
+def _note_pb(n: SystemNote) -> pb.SystemNote:
+    return pb.SystemNote(
+        kind=int(n.kind),  # type: ignore[arg-type]
+        subject_user_id=n.subject_user_id,
+        subject_name=n.subject_name,
+        title=n.title,
+        count=n.count,
+    )
+
+
+def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
+    if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
+        return None
+    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count)
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:
@@ -98,6 +116,7 @@ def message_from_pb(s: pb.MessageSnapshot) -> Message:
         held_until=from_ts(s.held_until),
         held_for=list(s.held_for_user_ids),
         reactions=[Reaction(r.emoji, list(r.user_ids)) for r in s.reactions],
+        system_note=_note_from_pb(s.system_note) if s.HasField("system_note") else None,
     )
 
 

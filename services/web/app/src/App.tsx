@@ -4,7 +4,7 @@ import { useEffect } from "preact/hooks";
 import { signOut } from "./api";
 import { chatList } from "./chats";
 import { lang, setLang, t } from "./i18n";
-import { startLive, stopLive } from "./live";
+import { degraded, startLive, stopLive } from "./live";
 import { match, navigate, path, takeJoin } from "./router";
 import { hasRole, loadSession, session } from "./session";
 import { useSignal } from "./signal";
@@ -23,6 +23,7 @@ export function App() {
   const state = useSignal(session);
   const current = useSignal(path);
   const language = useSignal(lang);
+  const liveDegraded = useSignal(degraded);
 
   useEffect(() => {
     document.documentElement.lang = language;
@@ -91,6 +92,11 @@ export function App() {
           )}
         </div>
       </header>
+      {state.kind === "ready" && liveDegraded && (
+        <p class="live-banner" role="status">
+          {t("liveDegraded")}
+        </p>
+      )}
       <main id="main" tabIndex={-1}>
         {screen}
       </main>

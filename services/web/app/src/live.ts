@@ -22,6 +22,16 @@ export interface MessageSnapshot {
   heldForUserIds?: string[];
   reactions?: { emoji: string; userIds?: string[] }[];
   clientMessageId?: string;
+  /** What a system message says, rendered in the reader's language (systemText in ChatView). */
+  systemNote?: SystemNote;
+}
+
+export interface SystemNote {
+  kind?: "SYSTEM_KIND_MEMBER_JOINED" | "SYSTEM_KIND_LESSON_STARTED" | "SYSTEM_KIND_LESSON_ENDED" | string;
+  subjectUserId?: string;
+  subjectName?: string;
+  title?: string;
+  count?: number;
 }
 
 export interface ChatEvent {
@@ -34,6 +44,7 @@ export interface ChatEvent {
   memberAdded?: { chatId: string; userId: string };
   memberRemoved?: { chatId: string; userId: string };
   live?: Record<string, never>;
+  liveStatus?: { state?: "LIVE_STATE_LIVE" | "LIVE_STATE_DEGRADED" | string };
 }
 
 type Listener = (event: ChatEvent) => void;
@@ -45,6 +56,10 @@ let backoff = 500;
 
 /** True while the socket is up and past the history replay. */
 export const connected = signal(false);
+
+/** True while the service says live delivery is degraded (it cannot reach its event log): new
+ * messages arrive later, when it says LIVE again (the stream then catches up by itself). */
+export const degraded = signal(false);
 
 export function onChatEvent(listener: Listener): () => void {
   listeners.add(listener);
@@ -61,10 +76,12 @@ function connect(): void {
         connected.set(true);
         backoff = 500;
       }
+      if (event.liveStatus) degraded.set(event.liveStatus.state === "LIVE_STATE_DEGRADED");
       listeners.forEach((listener) => listener(event));
     },
     onEnd(error: ApiError | null) {
       connected.set(false);
+      degraded.set(false); // a new stream says again if it opens degraded
       stop = null;
       if (error && (error.code === "16" || error.code === "UNAUTHENTICATED")) return; // signed out
       retryTimer = window.setTimeout(() => {
@@ -90,4 +107,5 @@ export function stopLive(): void {
   stop = null;
   cursors.clear();
   connected.set(false);
+  degraded.set(false);
 }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated
 
 import typer
@@ -55,9 +56,38 @@ def chats_list(ctx: typer.Context) -> None:
     cli.run(action)
 
 
+def system_text(note: chat_events.SystemNote, names: dict[str, str], lang: str = "") -> str:
+    """A system note in the reader's language: Russian unless PARTA_LANG says English ("en").
+    The person's current name wins over the one written into the note."""
+    english = (lang or os.environ.get("PARTA_LANG", "ru")).lower().startswith("en")
+    match note.kind:
+        case chat_events.SYSTEM_KIND_MEMBER_JOINED:
+            name = names.get(note.subject_user_id) or note.subject_name
+            if english:
+                return f"{name} joined" if name else "A new member joined"
+            return f"В чате новый участник: {name}" if name else "В чате новый участник"
+        case chat_events.SYSTEM_KIND_LESSON_STARTED:
+            if english:
+                return f"Lesson started: {note.title}" if note.title else "Lesson started"
+            return f"Урок начался: {note.title}" if note.title else "Урок начался"
+        case chat_events.SYSTEM_KIND_LESSON_ENDED:
+            if english:
+                return f"Lesson ended, {note.count} attended"
+            return f"Урок закончился, присутствовали: {note.count}"
+    return ""
+
+
+def _people(messages: Sequence[chat_events.MessageSnapshot]) -> list[str]:
+    """Whose names the lines show: senders, and the subjects of system notes."""
+    ids = [m.sender_user_id for m in messages if m.sender_user_id]
+    ids += [m.system_note.subject_user_id for m in messages if m.system_note.subject_user_id]
+    return ids
+
+
 def message_line(message: chat_events.MessageSnapshot, names: dict[str, str]) -> str:
     who = "system" if message.system else names.get(message.sender_user_id, message.sender_user_id[:8])
-    text = "(deleted)" if message.deleted else message.text
+    note = system_text(message.system_note, names) if message.HasField("system_note") else ""
+    text = "(deleted)" if message.deleted else note or message.text
     files = f" [files: {', '.join(message.file_ids)}]" if message.file_ids else ""
     edited = " (edited)" if message.edited_at.seconds else ""
     return f"#{message.seq} {when(message.sent_at)} {who}: {text}{files}{edited}"
@@ -111,7 +141,7 @@ def history(
         reply = await parta.chats.ListMessages(
             chat_pb2.ListMessagesRequest(chat_id=chat_id, before_seq=before, limit=limit)
         )
-        names = await display_names(parta, (m.sender_user_id for m in reply.messages))
+        names = await display_names(parta, _people(reply.messages))
 
         def human() -> None:
             for message in reply.messages:
@@ -198,8 +228,9 @@ def follow(
             sys.stderr.flush()
 
         async for message in follow_chat(parta, chat_id, last, count, on_live=live, on_status=status):
-            if message.sender_user_id and message.sender_user_id not in names:
-                names.update(await display_names(parta, [message.sender_user_id]))
+            unknown = [u for u in _people([message]) if u not in names]
+            if unknown:
+                names.update(await display_names(parta, unknown))
             if cli.json:
                 typer.echo(json.dumps(to_plain(message), ensure_ascii=False))
             else:

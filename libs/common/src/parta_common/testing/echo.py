@@ -1,6 +1,7 @@
 """A minimal service built on the kit, for the kit's own tests and the bare-gRPC benchmark ceiling.
 
 python -m parta_common.testing.echo --port 0 --keys-file F   # prints "PORT <n>" when listening
+    (--announce-slow: then "SLOW <millis>" as each Slow call starts; only when stdout is read)
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ PUBLIC_ECHO = f"/{ECHO_SERVICE}/Echo"
 
 
 class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
+    def __init__(self, on_slow: Callable[[int], None] | None = None):
+        # Told when a Slow call has reached the application (its millis): a shutdown test waits for
+        # that instead of guessing how long the call takes to arrive.
+        self._on_slow = on_slow
+
     async def Echo(self, request: echo_pb2.EchoRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
         principal = current_principal.get()
         return echo_pb2.EchoResponse(
@@ -63,6 +69,8 @@ class EchoServicer(echo_pb2_grpc.EchoServiceServicer):
         raise RuntimeError("secret internal detail: mongodb://user:hunter2@db")
 
     async def Slow(self, request: echo_pb2.SlowRequest, context: grpc.aio.ServicerContext) -> echo_pb2.EchoResponse:
+        if self._on_slow is not None:
+            self._on_slow(request.millis)
         await asyncio.sleep(request.millis / 1000)
         return echo_pb2.EchoResponse(text=f"slept {request.millis}")
 
@@ -88,6 +96,7 @@ def echo_runner(
     revocations: RevocationList | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     workers: list[Worker] | None = None,
+    on_slow: Callable[[int], None] | None = None,
 ) -> GrpcServiceRunner:
     interceptors = (
         [
@@ -105,7 +114,7 @@ def echo_runner(
     )
 
     def register(server: grpc.aio.Server) -> None:
-        echo_pb2_grpc.add_EchoServiceServicer_to_server(EchoServicer(), server)
+        echo_pb2_grpc.add_EchoServiceServicer_to_server(EchoServicer(on_slow), server)
 
     return GrpcServiceRunner(
         ServerSpec(
@@ -145,6 +154,7 @@ async def _main(args: argparse.Namespace) -> None:
         readiness=readiness,
         with_edge=not args.bare,
         tracer=tracing.tracer if tracing is not None else None,
+        on_slow=_announce_slow if args.announce_slow else None,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -160,12 +170,17 @@ async def _main(args: argparse.Namespace) -> None:
         await tracing.shutdown()
 
 
+def _announce_slow(millis: int) -> None:
+    print(f"SLOW {millis}", flush=True)  # the process's stdout: a test knows the call is in flight
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--grace", type=float, default=5.0)
     parser.add_argument("--keys-file", default="")
     parser.add_argument("--bare", action="store_true", help="no interceptors: the plain grpc.aio ceiling")
+    parser.add_argument("--announce-slow", action="store_true", help='print "SLOW <millis>" as each Slow call starts')
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -20,6 +20,7 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.media_signal.v1 import events_pb2 as media_pb2
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.events import topics
+from parta_common.events.roles import CLASS_ROLES, SCHOOL_ROLES
 from parta_common.events.router import EventRouter
 
 from audit.app.ports import Directory
@@ -35,19 +36,6 @@ TOPICS = (
     topics.MEDIA_SIGNAL_ROOM,
 )
 
-SCHOOL_ROLES = {
-    school_pb2.SCHOOL_ROLE_ADMIN: "admin",
-    school_pb2.SCHOOL_ROLE_TEACHER: "teacher",
-    school_pb2.SCHOOL_ROLE_STUDENT: "student",
-    school_pb2.SCHOOL_ROLE_PARENT: "parent",
-}
-CLASS_ROLES = {
-    school_pb2.CLASS_ROLE_CLASS_HEAD: "class_head",
-    school_pb2.CLASS_ROLE_SUBJECT_TEACHER: "subject_teacher",
-    school_pb2.CLASS_ROLE_STUDENT: "student",
-    school_pb2.CLASS_ROLE_PARENT: "parent",
-    school_pb2.CLASS_ROLE_STAFF: "staff",
-}
 CONSENT = {
     identity_pb2.CONSENT_STATE_NOT_REQUIRED: "not_required",
     identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN: "awaiting_guardian",

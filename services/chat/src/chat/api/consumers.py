@@ -13,6 +13,7 @@ from parta_common.safety import SchoolPolicy
 
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.model import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
+from chat.domain.system_notes import lesson_ended, lesson_started
 
 # What chat consumes: who is in which school and class (and its policy), profiles, lessons.
 TOPICS = (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER, topics.MEDIA_SIGNAL_ROOM)
@@ -121,13 +122,11 @@ class ProvisioningHandler:
     async def _room_started(self, msg: media.RoomStarted, envelope: Envelope) -> None:
         room = msg.room
         if room.kind == media.ROOM_KIND_LESSON and room.class_id:
-            title = f"Lesson started: {room.title}" if room.title else "Lesson started"
-            await self._p.lesson_event(room.room_id, room.school_id, room.class_id, title, "started")
+            note = lesson_started(room.title)
+            await self._p.lesson_event(room.room_id, room.school_id, room.class_id, note, "started")
 
     async def _room_ended(self, msg: media.RoomEnded, envelope: Envelope) -> None:
         room = msg.room
         if room.kind == media.ROOM_KIND_LESSON and room.class_id:
             attended = len({a.user_id for a in msg.attendance if a.user_id != room.host_user_id})
-            await self._p.lesson_event(
-                room.room_id, room.school_id, room.class_id, f"Lesson ended, {attended} attended", "ended"
-            )
+            await self._p.lesson_event(room.room_id, room.school_id, room.class_id, lesson_ended(attended), "ended")

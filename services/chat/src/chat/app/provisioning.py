@@ -40,6 +40,7 @@ from chat.domain.model import (
     school_channel_id,
     staff_channel_id,
 )
+from chat.domain.system_notes import SystemNote, member_joined, parents_title, russian_text, staff_title
 
 _SEATS_ONLY = Profile("", "")  # grants follow seats; profiles are checked when people write
 
@@ -106,7 +107,7 @@ class Provisioning:
             posting_policy=PostingPolicy.ADMINS_ONLY,
         )
         staff = Chat(
-            staff_channel_id(school.school_id), school.school_id, ChatKind.STAFF_CHANNEL, f"{school.name}: staff"
+            staff_channel_id(school.school_id), school.school_id, ChatKind.STAFF_CHANNEL, staff_title(school.name)
         )
         for chat in (channel, staff):
             await self._provision_chat(chat, version)
@@ -123,7 +124,7 @@ class Provisioning:
                 parents_chat_id(info.class_id),
                 info.school_id,
                 ChatKind.CLASS_PARENTS,
-                f"{info.title}: parents",
+                parents_title(info.title),
                 class_id=info.class_id,
             ),
         )
@@ -176,9 +177,8 @@ class Provisioning:
                 # Class chats say who joined; channels of a whole school would drown in such notes.
                 profile = await self.facts.profile(m.user_id)
                 name = profile.display_name if profile and profile.display_name and not profile.deleted else ""
-                text = f"{name} joined" if name else "A new member joined"
                 key = f"join:{chat_id}:{m.membership_id}:{version}"
-                await self._system_message(chat_id, m.school_id, text, key)
+                await self._system_message(chat_id, m.school_id, member_joined(m.user_id, name), key)
         for chat_id in touched:
             await refresh_count(self.chats, self.members, chat_id)
 
@@ -218,12 +218,13 @@ class Provisioning:
                 await self._refresh_conflicts(chat_id)
         self.notify()
 
-    async def lesson_event(self, room_id: str, school_id: str, class_id: str, text: str, kind: str) -> None:
+    async def lesson_event(self, room_id: str, school_id: str, class_id: str, note: SystemNote, kind: str) -> None:
         """A system message in the class chat ("lesson started" …), once per room and kind."""
-        await self._system_message(class_chat_id(class_id), school_id, text, f"room:{room_id}:{kind}")
+        await self._system_message(class_chat_id(class_id), school_id, note, f"room:{room_id}:{kind}")
 
-    async def _system_message(self, chat_id: str, school_id: str, text: str, key: str) -> None:
-        """Posts once per key: replays and duplicate deliveries find the same message id."""
+    async def _system_message(self, chat_id: str, school_id: str, note: SystemNote, key: str) -> None:
+        """Posts once per key: replays and duplicate deliveries find the same message id. The body
+        is the Russian text; clients that know the note's kind render it in the reader's language."""
         message_id = message_id_for("\x00system", key)  # no user id starts with NUL
         if await self.messages.get(message_id) is not None:
             return
@@ -235,9 +236,10 @@ class Provisioning:
             update_seq=seq,
             school_id=school_id,
             sender_user_id="",
-            text=text,
+            text=russian_text(note),
             sent_at=self.clock.now(),
             system=True,
+            system_note=note,
         )
         try:
             await self.messages.add(message, [ev.MessagePosted(message)])

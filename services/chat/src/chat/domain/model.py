@@ -10,6 +10,8 @@ from enum import IntEnum, StrEnum
 
 from parta_common.safety import DEFAULT_POLICY, Fact, Person, Role, SchoolPolicy, Seat
 
+from chat.domain.system_notes import SystemNote
+
 
 class ChatKind(IntEnum):
     # Values match parta.chat.v1.ChatKind so mappers stay trivial.
@@ -227,6 +229,7 @@ class Message:
     held_until: datetime | None = None
     held_for: list[str] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    system_note: SystemNote | None = None  # what a system message says (system_notes.py)
 
     def held_from(self, user_id: str, now: datetime) -> bool:
         return held_from(self.held_until, self.held_for, user_id, now)

@@ -8,25 +8,13 @@ from parta.common.v1 import envelope_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as school_pb2
 from parta_common.events import topics
+from parta_common.events.roles import CLASS_ROLES, SCHOOL_ROLES
 from parta_common.events.router import EventRouter
 from parta_common.safety import PolicyBook, SchoolPolicy
 
 from media_signal.app.ports import DirectoryProjection
 from media_signal.domain.rooms import Membership
 
-SCHOOL_ROLES = {
-    school_pb2.SCHOOL_ROLE_ADMIN: "admin",
-    school_pb2.SCHOOL_ROLE_TEACHER: "teacher",
-    school_pb2.SCHOOL_ROLE_STUDENT: "student",
-    school_pb2.SCHOOL_ROLE_PARENT: "parent",
-}
-CLASS_ROLES = {
-    school_pb2.CLASS_ROLE_CLASS_HEAD: "class_head",
-    school_pb2.CLASS_ROLE_SUBJECT_TEACHER: "subject_teacher",
-    school_pb2.CLASS_ROLE_STUDENT: "student",
-    school_pb2.CLASS_ROLE_PARENT: "parent",
-    school_pb2.CLASS_ROLE_STAFF: "staff",
-}
 TOPICS = (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER)
 AWAITING = identity_pb2.CONSENT_STATE_AWAITING_GUARDIAN
 

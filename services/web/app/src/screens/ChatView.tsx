@@ -7,7 +7,7 @@ import { Calls, ClassRooms } from "../components/RoomBar";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
 import { onChatEvent, type MessageSnapshot } from "../live";
-import { nameOf, namesVersion } from "../names";
+import { knownName, nameOf, namesVersion } from "../names";
 import { myUserId } from "../session";
 import { useSignal } from "../signal";
 
@@ -24,6 +24,24 @@ function merge(into: Messages, incoming: MessageSnapshot[]): Messages {
     if (!have || Number(message.updateSeq ?? 0) >= Number(have.updateSeq ?? 0)) next.set(seq, message);
   }
   return next;
+}
+
+/** A system message in the reader's language; the Russian body for kinds this app does not know. */
+function systemText(message: MessageSnapshot): string {
+  const note = message.systemNote;
+  switch (note?.kind) {
+    case "SYSTEM_KIND_MEMBER_JOINED": {
+      // The name as it is now if identity shows it to me, else the one written into the note.
+      const name = (note.subjectUserId && knownName(note.subjectUserId)) || note.subjectName;
+      return name ? t("sysJoined", { name }) : t("sysJoinedUnknown");
+    }
+    case "SYSTEM_KIND_LESSON_STARTED":
+      return note.title ? t("sysLessonStarted", { title: note.title }) : t("sysLessonStartedUntitled");
+    case "SYSTEM_KIND_LESSON_ENDED":
+      return t("sysLessonEnded", { count: note.count ?? 0 });
+    default:
+      return message.text ?? "";
+  }
 }
 
 export function ChatView({ chatId }: { chatId: string }) {
@@ -175,7 +193,7 @@ export function ChatView({ chatId }: { chatId: string }) {
                 {message.editedAt && !message.deleted && <span class="muted"> · {t("edited")}</span>}
               </div>
               {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
-              {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.text}</p>}
+              {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.system ? systemText(message) : message.text}</p>}
               {!message.deleted && (message.fileIds ?? []).map((id) => <Attachment key={id} fileId={id} />)}
               {mine && message.heldUntil && new Date(message.heldUntil) > new Date() && (
                 <p class="held" role="note">

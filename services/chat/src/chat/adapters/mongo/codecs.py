@@ -22,6 +22,7 @@ from chat.domain.model import (
     SchoolRole,
     StoredFile,
 )
+from chat.domain.system_notes import SystemKind, SystemNote
 
 Doc = dict[str, Any]
 # What a read leaves out: the pending events ride on the documents until the relay sends them.
@@ -137,6 +138,8 @@ def message_doc(m: Message) -> Doc:
         "held_for": m.held_for,
         "reactions": [asdict(r) for r in m.reactions],
     }
+    if m.system_note is not None:
+        doc["note"] = asdict(m.system_note)
     if m.held_for:
         doc["held"] = True  # sparse index of messages the release worker still has to deliver
     return doc
@@ -162,6 +165,17 @@ def decode_message(d: Doc) -> Message:
         held_until=d.get("held_until"),
         held_for=list(d.get("held_for", [])),
         reactions=[Reaction(r["emoji"], list(r["user_ids"])) for r in d.get("reactions", [])],
+        system_note=_decode_note(d["note"]) if d.get("note") else None,
+    )
+
+
+def _decode_note(d: Doc) -> SystemNote:
+    return SystemNote(
+        SystemKind(d["kind"]),
+        subject_user_id=d.get("subject_user_id", ""),
+        subject_name=d.get("subject_name", ""),
+        title=d.get("title", ""),
+        count=d.get("count", 0),
     )
 
 
