@@ -286,9 +286,10 @@ async def calls_and_broadcasts(cli: Cli, env: dict[str, str], home: Path, misha_
     assert "publish" in joined.stdout and "Token: hidden" in joined.stdout and "turn:" in joined.stdout
     revealed = await cli.json("misha", "call", "join", call_id, "--reveal")
     assert revealed["join"]["token"] and revealed["join"]["token"] not in joined.stdout
-    # A student may not call the school's admin (she does not teach him): the policy's reason, no traceback.
+    # A student finds people in his own classes only (the school-wide list is for staff, docs/safety.md
+    # R13): the admin, who does not teach him, is no one he can name; a usage error, no traceback.
     refused = await cli.run("misha", "call", "start", "Ирина Петрова", ok=False)
-    assert refused.exit_code == 1 and "PERMISSION_DENIED CONTACT_NOT_ALLOWED" in refused.stderr
+    assert refused.exit_code == 2 and "no person" in refused.stderr
     assert "Traceback" not in refused.output
     assert call_id in [r["room_id"] for r in await cli.json("misha", "call", "list")]
     await cli.run("olga", "call", "end", call_id)

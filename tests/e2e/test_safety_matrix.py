@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 import pytest
 from parta.identity.v1 import guardians_pb2
+from parta.school.v1 import school_pb2
 
-from tests.e2e.safety_support import Actor, World, build_school, describe, outcome, settled_outcome, start_stack
+from tests.e2e.safety_support import Actor, T, World, build_school, describe, outcome, settled_outcome, start_stack
 
 OK = "OK"
 NOT_MEMBER = "PERMISSION_DENIED:NOT_A_SCHOOL_MEMBER"
@@ -41,6 +42,7 @@ ACTIONS = [
     "subscribe",
     "link",
     "export",
+    "roster",
 ]
 
 # Where a service already had its own sound "not yours" answer, that answer stands (docs/safety.md
@@ -53,6 +55,9 @@ NOT_IN_CLASS = "PERMISSION_DENIED:NOT_IN_CLASS"
 OUTSIDER_ROOM = frozenset({NOT_MEMBER, NOT_IN_CHAT, "NOT_FOUND:ROOM_NOT_FOUND"})
 OUTSIDER_CALL = frozenset({NOT_MEMBER, NOT_IN_CHAT})
 OUTSIDER_CHAT = frozenset({NOT_MEMBER, NOT_IN_CHAT})
+# The school-wide member list (every family of the school) is for staff (rule R13); the school does not
+# confirm its existence to someone without a seat.
+NO_SCHOOL = "NOT_FOUND:SCHOOL_NOT_FOUND"
 # A pending link must reveal nothing; refusing because of the per-child limit is also sound.
 LINK_OK = frozenset({OK, "RESOURCE_EXHAUSTED:LINK_RATE_LIMITED"})
 
@@ -67,12 +72,13 @@ def _outsider(group: str = NOT_MEMBER) -> dict[str, str | frozenset[str]]:
     return dict(
         dm=NOT_MEMBER, group=group, send=OUTSIDER_CHAT, call=OUTSIDER_CALL, lesson=OUTSIDER_ROOM,
         room=OUTSIDER_ROOM, download=NO_FILE, history=OUTSIDER_CHAT, subscribe=HIDDEN, link=LINK_OK, export=OK,
+        roster=NO_SCHOOL,
     )  # fmt: skip
 
 
 TEACHER_OF_5A = dict(
     dm=OK, group=OK, group_add=OK, send=OK, call=OK, lesson=OK, room=OK, download=OK, history=OK,
-    subscribe=OK, link=LINK_OK, export=OK,
+    subscribe=OK, link=LINK_OK, export=OK, roster=OK,
 )  # fmt: skip
 
 # role → action → expected outcome (a set where more than one answer is sound, see above)
@@ -90,6 +96,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=HIDDEN,
         link=LINK_OK,
         export=OK,
+        roster=OK,
     ),
     "tia": dict(
         dm=CONTACT,
@@ -104,6 +111,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=HIDDEN,
         link=LINK_OK,
         export=OK,
+        roster=OK,
     ),
     "una": dict(
         dm=UNVERIFIED,
@@ -118,6 +126,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=OK,
         link=LINK_OK,
         export=OK,
+        roster=OK,
     ),
     "tom": TEACHER_OF_5A,
     "sub": TEACHER_OF_5A,
@@ -133,6 +142,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=OK,
         link=NOT_ADULT,
         export=OK,
+        roster=NOT_STAFF,
     ),
     "kid": dict(
         dm=AWAITING,
@@ -146,12 +156,14 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=OK,
         link=NOT_ADULT,
         export=OK,
+        roster=NOT_STAFF,
     ),
     "nop": {
         **{a: _or_profile(v) for a, v in _outsider().items() if a not in ("link", "export")},
         "subscribe": frozenset({HIDDEN, NO_PROFILE}),
         "link": NO_PROFILE,
         "export": OK,
+        "roster": _or_profile(NO_SCHOOL),
     },
     "pam": dict(
         dm=OK,
@@ -165,6 +177,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=HIDDEN,
         link="LINKED",
         export="OK+CHILD",
+        roster=NOT_STAFF,
     ),
     "pat": dict(
         dm=CONTACT,
@@ -178,6 +191,7 @@ EXPECT: dict[str, dict[str, str | frozenset[str]]] = {
         subscribe=HIDDEN,
         link=LINK_OK,
         export=OK,
+        roster=NOT_STAFF,
     ),
     "rex": _outsider(),
     "gone": {a: DELETED for a in ACTIONS if a != "group_add"},
@@ -257,6 +271,9 @@ def _action(w: World, who: Actor, action: str) -> Callable[[], Awaitable[str]]:
         "room": lambda: w.get_room(who, w.lesson_id),
         "download": lambda: w.download(who, w.file_id),
         "history": lambda: w.history(who, w.class_chat),
+        "roster": lambda: w.members.ListMembers(
+            school_pb2.ListMembersRequest(school_id=w.school_id), metadata=who.md, timeout=T
+        ),
     }
     if action in calls:
         return lambda: outcome(calls[action])

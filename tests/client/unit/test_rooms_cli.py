@@ -99,13 +99,26 @@ def test_in_stream_refusals_read_like_failed_calls() -> None:
 
 
 class FakeSchool(school_pb2_grpc.MembershipServiceServicer, school_pb2_grpc.ClassServiceServicer):
+    # As school answers a student or parent: the school-wide list is NOT_STAFF, their class is open.
+    caller_is_staff = True
+
     async def ListMembers(self, request, context):  # type: ignore[no-untyped-def]
+        if not self.caller_is_staff and not request.class_id:
+            status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message="for staff")
+            status.details.add().Pack(error_details_pb2.ErrorInfo(reason="NOT_STAFF", domain="parta"))
+            await context.abort_with_status(rpc_status.to_status(status))
+        if not self.caller_is_staff and request.class_id != "c-5a":
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not your class")
         return school_pb2.ListMembersResponse(
             members=[
                 school_events.MembershipSnapshot(user_id="u-1", school_id="s1"),
                 school_events.MembershipSnapshot(user_id="u-2", school_id="s1"),
             ]
         )
+
+    async def GetMemberships(self, request, context):  # type: ignore[no-untyped-def]
+        seat = school_events.MembershipSnapshot(user_id=request.user_id, school_id="s1", class_id="c-5a")
+        return school_pb2.GetMembershipsResponse(memberships=[seat])
 
     async def ListClasses(self, request, context):  # type: ignore[no-untyped-def]
         return school_pb2.ListClassesResponse(classes=[school_pb2.SchoolClass(class_id="c-5a", title="5А")])
@@ -189,6 +202,16 @@ async def test_call_start_invites_the_people_named_and_keeps_credentials_out_of_
     assert revealed["join"]["token"] == TOKEN and revealed["revealed"] is True
     hidden = json.loads((await parta(env, "--json", "call", "start", "u-2")).stdout)
     assert "token" not in hidden["join"] and TURN_PASSWORD not in json.dumps(hidden)
+
+
+async def test_a_student_names_a_classmate_from_their_own_classes(rooms, monkeypatch) -> None:
+    """The school-wide list is for staff (NOT_STAFF); a student's CLI finds people in their classes."""
+    fake, env = rooms
+    monkeypatch.setattr(FakeSchool, "caller_is_staff", False)
+    result = await parta(env, "call", "start", "u-2")
+    assert result.exit_code == 0, result.output
+    (request,) = fake.created
+    assert list(request.invited_user_ids) == ["u-2"]
 
 
 async def test_call_refusals_and_bad_input(rooms) -> None:

@@ -229,6 +229,13 @@ CASES: list[Case] = [
     ),
     Case(
         "members",
+        "ListMembers",
+        # School level: every family of the school, for staff only (docs/safety.md R13).
+        _req(lambda w: pb.ListMembersRequest(school_id=w.school.school_id)),
+        STAFF,
+    ),
+    Case(
+        "members",
         "Leave",
         # Self-service for every member; nobody of the table sits in c5b, so each gets NOT_FOUND here
         # (leaving for real is tested in test_memberships.py).

@@ -124,3 +124,52 @@ async def test_who_may_ask_about_whom():
     assert await w.memberships.get_memberships(Caller("stranger"), "misha", "") == []
     with pytest.raises(PermissionDenied):
         await w.memberships.get_memberships(Caller("stranger"), "misha", school.id)
+
+
+async def _families(w: World):  # type: ignore[no-untyped-def]
+    """A class with a teacher, two students and each student's parent (one invite per seat)."""
+    school, klass = await onboarded(w)
+    seats = [
+        ("tanya", SchoolRole.TEACHER, ""),
+        ("misha", SchoolRole.STUDENT, ""),
+        ("kolya", SchoolRole.STUDENT, ""),
+        ("mama", SchoolRole.PARENT, "misha"),
+        ("papa", SchoolRole.PARENT, "kolya"),
+    ]
+    for n, (user, role, child) in enumerate(seats):
+        cmd = invite_cmd(school.id, role, "" if role == SchoolRole.TEACHER else klass.id, child, request_id=f"i{n}")
+        invite = await w.invites.create_invite(ADMIN, cmd)
+        await w.invites.accept_invite(Caller(user), invite.token)
+    return school, klass
+
+
+async def test_the_school_wide_roster_is_for_staff_only():
+    """The school-wide list holds every family (parent → child): students and parents are refused
+    NOT_STAFF; admins and teachers (verified or not) get it with the children named."""
+    w = World()
+    school, _klass = await _families(w)
+    for user in ("misha", "mama"):
+        with pytest.raises(PermissionDenied) as info:
+            await w.memberships.list_members(Caller(user), school.id, "", "", 100)
+        assert info.value.reason == "NOT_STAFF"
+    for caller in (ADMIN, Caller("tanya")):
+        found = await w.memberships.list_members(caller, school.id, "", "", 100)
+        assert {(m.user_id, m.child_user_id) for m in found if m.school_role == SchoolRole.PARENT} == {
+            ("mama", "misha"),
+            ("papa", "kolya"),
+        }
+
+
+async def test_a_class_list_names_a_parents_child_only_to_staff_and_the_family():
+    w = World()
+    school, klass = await _families(w)
+
+    async def children_seen_by(user: str) -> dict[str, str]:
+        found = await w.memberships.list_members(Caller(user), school.id, klass.id, "", 100)
+        assert {m.user_id for m in found} >= {"misha", "kolya", "mama", "papa"}  # the class stays visible
+        return {m.user_id: m.child_user_id for m in found if m.class_role == ClassRole.PARENT}
+
+    assert await children_seen_by(ADMIN.user_id) == {"mama": "misha", "papa": "kolya"}
+    assert await children_seen_by("mama") == {"mama": "misha", "papa": ""}
+    assert await children_seen_by("misha") == {"mama": "misha", "papa": ""}
+    assert await children_seen_by("kolya") == {"mama": "", "papa": "kolya"}

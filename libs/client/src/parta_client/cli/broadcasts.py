@@ -27,7 +27,7 @@ from parta_client.cli.rooms import (
     start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import UsageError, parse_when
+from parta_client.resolve import Candidate, UsageError, parse_when, pick
 from parta_client.signalling import SignalSession, refused
 
 broadcast_app = typer.Typer(
@@ -166,12 +166,19 @@ def broadcast_stage(
     cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        room = await get_room(parta, room_id)
-        user_id = (await people_by_ref(parta, room.school_id, [person]))[0]
         async with SignalSession(parta, room_id) as session:
+            # Named among the people watching now (a presenter need not see the school-wide list).
+            watching = sorted({p.user_id for p in session.participants.values()})
+            known = await display_names(parta, watching)
+            try:
+                user_id = pick(
+                    "person", person, [Candidate(u, (known.get(u, ""),), known.get(u, "")) for u in watching]
+                )
+            except UsageError:
+                raise UsageError(
+                    f"{person} is not in the broadcast now (stage is for people who are watching)"
+                ) from None
             seats = [p for p in session.participants.values() if p.user_id == user_id]
-            if not seats:
-                raise UsageError(f"{person} is not in the broadcast now (stage is for people who are watching)")
             verb = media_signal_pb2.HOST_ACTION_TYPE_DEMOTE if off else media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
             updated: list[media_signal_pb2.Participant] = []
             for seat in seats:  # every device the person watches on

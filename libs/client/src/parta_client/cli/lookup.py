@@ -90,12 +90,30 @@ async def class_by_ref(parta: Parta, school_id: str, ref: str) -> str:
 
 
 async def all_members(parta: Parta, school_id: str, class_id: str = "") -> list[Any]:
-    return await every_page(
-        lambda page: parta.members.ListMembers(
-            school_pb2.ListMembersRequest(school_id=school_id, class_id=class_id, page=page)
-        ),
-        "members",
+    """The members of a class, or of the school. The school-wide list is for staff (NOT_STAFF for
+    students and parents): for them it is the members of their own classes."""
+
+    async def of(class_id: str) -> list[Any]:
+        return await every_page(
+            lambda page: parta.members.ListMembers(
+                school_pb2.ListMembersRequest(school_id=school_id, class_id=class_id, page=page)
+            ),
+            "members",
+        )
+
+    try:
+        return await of(class_id)
+    except grpc.aio.AioRpcError as error:
+        if class_id or error.code() != grpc.StatusCode.PERMISSION_DENIED:
+            raise
+    mine = await parta.members.GetMemberships(
+        school_pb2.GetMembershipsRequest(user_id=parta.require_session().user_id, school_id=school_id)
     )
+    seen: dict[bytes, Any] = {}
+    for own_class in sorted({m.class_id for m in mine.memberships if m.class_id}):
+        for m in await of(own_class):
+            seen.setdefault(m.SerializeToString(deterministic=True), m)
+    return list(seen.values())
 
 
 async def display_names(parta: Parta, user_ids: Iterable[str]) -> dict[str, str]:

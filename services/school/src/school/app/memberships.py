@@ -10,7 +10,7 @@ from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, 
 
 from school.app.common import Caller, Deps
 from school.app.schools import Schools
-from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole
+from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole, as_seen_by, sees_school_roster
 from school.domain.permissions import CLASS_SCOPED, PERSON_TO_PERSON, Action, allowed, person_of
 from school.domain.schools import School
 from school.domain.validation import check_id
@@ -32,9 +32,15 @@ class Memberships:
         if class_id:
             await self.d.class_of_school(school, class_id)
             self.d.require(roles, Action.VIEW_CLASS, class_id)
-        else:
-            self.d.require(roles, Action.VIEW_SCHOOL)
-        return await self.d.memberships.list(school_id, class_id, after=after, limit=limit)
+        elif not sees_school_roster(roles):
+            # The school-wide list is every family of the school (parent → child links): staff only.
+            raise PermissionDenied(
+                "the school's member list is for staff; list the members of one of your classes",
+                reason="NOT_STAFF",
+                metadata={"action": "LIST_SCHOOL_MEMBERS"},
+            )
+        found = await self.d.memberships.list(school_id, class_id, after=after, limit=limit)
+        return [as_seen_by(roles, m) for m in found]
 
     async def leave(self, caller: Caller, school_id: str, class_id: str) -> None:
         v = Violations()

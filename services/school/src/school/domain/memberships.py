@@ -4,7 +4,7 @@ be combined, and Roles (all one person is in one school) (pure Python)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from parta_common.errors import FailedPrecondition
@@ -188,3 +188,23 @@ class Roles:
 
     def in_class(self, class_id: str) -> set[ClassRole]:
         return self.class_roles.get(class_id, set())
+
+
+# --- who sees which roster ---------------------------------------------------------------------
+
+
+def sees_school_roster(roles: Roles) -> bool:
+    """The school-wide member list (every seat, every family) is for staff: admins and teachers. A
+    student or parent sees the members of their own classes instead (ListMembers with a class)."""
+    return roles.is_staff and SchoolRole.STUDENT not in roles.school_roles
+
+
+def as_seen_by(roles: Roles, m: Membership) -> Membership:
+    """A membership as `roles`' holder may see it: which child a parent seat names is for staff and for
+    the family concerned (the guardian, the child, the child's other guardians), never for classmates
+    or other parents."""
+    if not m.child_user_id or sees_school_roster(roles):
+        return m
+    if roles.user_id in (m.user_id, m.child_user_id) or m.child_user_id in roles.children:
+        return m
+    return replace(m, child_user_id="")

@@ -18,7 +18,7 @@ from school.domain.profiles import ProfileFacts, ProfileState
 
 class Action(IntEnum):
     UNSPECIFIED = 0
-    VIEW_SCHOOL = 1  # see school info, classes list, members list
+    VIEW_SCHOOL = 1  # see school info, classes list (the school-wide member list: staff only, sees_school_roster)
     MANAGE_SCHOOL = 2  # edit school info, appoint/remove admins, remove members
     MANAGE_CLASSES = 3  # create/rename/archive classes, set class heads and subject teachers
     VERIFY_STAFF = 4
