@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from parta_common.grpc.server import LIVENESS_SERVICE, GrpcServiceRunner, ServerSpec
+from parta_common.testing.fakes import LogCapture
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -103,3 +106,38 @@ async def test_an_unhealthy_worker_makes_the_replica_not_ready_but_still_alive()
         assert ready.status == SERVING
     finally:
         await runner.stop()
+
+
+async def test_a_worker_whose_stop_hangs_does_not_hold_the_drain_and_the_next_one_still_stops():
+    # Seen in a clean-clone CI run: a chat replica's teardown waited forever on one worker's stop.
+    stopped: list[str] = []
+
+    class Hangs:
+        async def start(self) -> None: ...
+
+        async def stop(self) -> None:
+            await asyncio.Event().wait()
+
+    class Stops:
+        async def start(self) -> None: ...
+
+        async def stop(self) -> None:
+            stopped.append("stops")
+
+    runner = GrpcServiceRunner(
+        ServerSpec(
+            name="probe",
+            host="127.0.0.1",
+            port=0,
+            registrars=[],
+            service_names=["parta.testing.v1.Probe"],
+            workers=[Stops(), Hangs()],  # stopped in reverse: the hanging one first
+            grace_seconds=1,
+            worker_stop_seconds=0.2,
+        )
+    )
+    await runner.start()
+    logs = LogCapture()
+    await asyncio.wait_for(runner.stop(), timeout=30)
+    assert stopped == ["stops"]
+    assert any(e.get("event") == "worker_stop_timed_out" and e.get("worker") == "Hangs" for e in logs.events)

@@ -54,6 +54,9 @@ class ServerSpec:
     grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     health_interval: float = 2.0
+    # A worker's stop (a consumer's commit, a reader's close) gets this long; one that hangs is
+    # logged and left behind, so the drain always ends and the next worker still stops.
+    worker_stop_seconds: float = 10.0
     extra_options: Sequence[tuple[str, int]] = field(default_factory=tuple)
 
 
@@ -157,7 +160,9 @@ class GrpcServiceRunner:
         log.info("server_drained", service=self.spec.name, seconds=round(loop.time() - started, 3))
         for worker in reversed(self.spec.workers):
             try:
-                await worker.stop()
+                await asyncio.wait_for(worker.stop(), timeout=self.spec.worker_stop_seconds)
+            except TimeoutError:
+                log.error("worker_stop_timed_out", worker=type(worker).__name__, seconds=self.spec.worker_stop_seconds)
             except Exception:
                 log.exception("worker_stop_failed", worker=type(worker).__name__)
         for close in self.spec.closers:
