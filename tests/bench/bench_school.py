@@ -369,7 +369,7 @@ async def _commands_per_call(env: dict[str, str], mint: TokenMint, identity_addr
             asker, calls = Caller("cmd-admin"), 5000
             started = time.process_time()
             for _ in range(calls):
-                await service.memberships.check_permission(
+                await service.app.memberships.check_permission(
                     asker, "cmd-student-0", school.school_id, klass.class_id, Action.POST_CLASS_CHAT
                 )
             own = (time.process_time() - started) / calls

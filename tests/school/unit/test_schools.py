@@ -54,10 +54,10 @@ async def test_only_operators_register_and_retries_return_the_first_school():
 async def test_the_admin_phone_is_claimed_once_by_its_owner():
     w = World()
     school = await register(w)
-    assert await w.schools.claim_pending_roles(Caller("someone", "+79990000009")) == []
-    assert await w.schools.claim_pending_roles(ADMIN) == [school.id]
+    assert await w.admins.claim_pending_roles(Caller("someone", "+79990000009")) == []
+    assert await w.admins.claim_pending_roles(ADMIN) == [school.id]
     # A later account with the same phone (a recycled number) claims nothing.
-    assert await w.schools.claim_pending_roles(Caller("new-owner", ADMIN.phone)) == []
+    assert await w.admins.claim_pending_roles(Caller("new-owner", ADMIN.phone)) == []
     mine = await w.schools.list_my_schools(ADMIN)
     assert [(s.school.id, s.roles, s.verified) for s in mine] == [(school.id, [SchoolRole.ADMIN], True)]
     seats = await w.memberships_repo.of_user("irina")
@@ -71,12 +71,23 @@ async def test_the_admin_phone_is_claimed_once_by_its_owner():
 async def test_a_claim_interrupted_after_the_school_write_is_finished_by_the_next_call():
     w = World()
     school = await register(w)
-    await w.schools.claim_pending_roles(ADMIN)
+    await w.admins.claim_pending_roles(ADMIN)
     # As if the process died after marking the school claimed but before the staff-room seat.
     seat = next(m for m in await w.memberships_repo.of_user("irina") if m.class_id)
     del w.memberships_repo.items[seat.id]
-    assert await w.schools.claim_pending_roles(ADMIN) == [school.id]
+    assert await w.admins.claim_pending_roles(ADMIN) == [school.id]
     assert {m.class_id for m in await w.memberships_repo.of_user("irina")} == {"", school.staff_room_class_id}
     writes = len(w.events())
     await w.schools.list_my_schools(ADMIN)  # nothing missing: reads only
     assert len(w.events()) == writes
+
+
+async def test_the_app_wires_one_admin_seat_and_one_staff_verification_into_every_use_case():
+    w = World()
+    app = w.app
+    assert app.schools.admins is app.admins and app.memberships.admins is app.admins
+    assert app.memberships.staff is app.staff and app.join_requests.invites is app.invites
+    school = await register(w)
+    # ListMySchools claims first (schools → the admin seat): the app's start needs no ClaimPendingRoles.
+    mine = await app.schools.list_my_schools(ADMIN)
+    assert [(s.school.id, s.roles, s.verified) for s in mine] == [(school.id, [SchoolRole.ADMIN], True)]
