@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
-from parta.school.v1 import school_pb2
 
 from parta_client.cli.context import Cli, grid, out
 from parta_client.cli.lookup import class_by_ref, current_school, display_names, people_by_ref
@@ -16,18 +15,16 @@ from parta_client.cli.rooms import (
     NO_MEDIA,
     Reveal,
     RoomId,
+    create_room,
     end_room,
     get_room,
     join_room,
     list_rooms,
-    print_lines,
     room_command,
-    room_lines,
-    room_names,
     start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import Candidate, UsageError, parse_when, pick
+from parta_client.resolve import Candidate, UsageError, pick
 from parta_client.signalling import SignalSession, refused
 
 broadcast_app = typer.Typer(
@@ -53,7 +50,7 @@ def broadcast_schedule(
     """Schedule a broadcast (verified staff; a class's one: its teachers or an admin)."""
     cli = Cli.of(ctx)
 
-    async def action(parta: Parta) -> None:
+    async def create(parta: Parta) -> media_signal_pb2.Room:
         school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         request = media_signal_pb2.CreateRoomRequest(
@@ -67,14 +64,9 @@ def broadcast_schedule(
             presenter_user_ids=await people_by_ref(parta, school_id, presenter or []),
             start_now=now,
         )
-        if at:
-            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
-            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
-        room = (await parta.rooms.CreateRoom(request)).room
-        names = await room_names(parta, room)
-        cli.emit(room, lambda: print_lines(room_lines(room, names)))
+        return await create_room(parta, request, at)
 
-    cli.run(action)
+    room_command(cli, create)
 
 
 @broadcast_app.command("list")

@@ -7,21 +7,24 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
-from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import Cli, out, when
+from parta_client.cli.context import Cli
 from parta_client.cli.lookup import class_by_ref, current_school
-from parta_client.cli.rooms import ENDED_OPTION, ROOM_STATES, Reveal, RoomId, join_room, list_rooms
+from parta_client.cli.rooms import (
+    ENDED_OPTION,
+    Reveal,
+    RoomId,
+    create_room,
+    end_room,
+    get_room,
+    join_room,
+    list_rooms,
+    room_command,
+    start_room,
+)
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import parse_when
 
 lesson_app = typer.Typer(help="Lessons of a class.", no_args_is_help=True)
-
-
-def show_room(room: media_signal_pb2.Room) -> None:
-    state = ROOM_STATES.get(room.state, "?")
-    at = when(room.started_at) or when(room.scheduled_for)
-    out().print(f"{room.title} — {state} {at} (room {room.room_id})")
 
 
 @lesson_app.command("schedule")
@@ -37,49 +40,34 @@ def lesson_schedule(
     """Schedule a lesson for a class (its verified teachers, admins)."""
     cli = Cli.of(ctx)
 
-    async def action(parta: Parta) -> None:
+    async def create(parta: Parta) -> media_signal_pb2.Room:
         school_id = await current_school(cli, parta)
-        class_id = await class_by_ref(parta, school_id, class_)
         request = media_signal_pb2.CreateRoomRequest(
             request_id=request_id or new_request_id(),
             school_id=school_id,
-            class_id=class_id,
+            class_id=await class_by_ref(parta, school_id, class_),
             kind=room_events.ROOM_KIND_LESSON,
             title=title,
             waiting_room=waiting_room,
             start_now=now,
         )
-        if at:
-            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
-            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
-        reply = await parta.rooms.CreateRoom(request)
-        cli.emit(reply.room, lambda: show_room(reply.room))
+        return await create_room(parta, request, at)
 
-    cli.run(action)
+    room_command(cli, create)
 
 
 @lesson_app.command("start")
-def lesson_start(ctx: typer.Context, room_id: str) -> None:
+def lesson_start(ctx: typer.Context, room_id: RoomId) -> None:
     """Start a scheduled lesson (its host)."""
     cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.StartRoom(media_signal_pb2.StartRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(cli, lambda parta: start_room(parta, room_id))
 
 
 @lesson_app.command("end")
-def lesson_end(ctx: typer.Context, room_id: str) -> None:
+def lesson_end(ctx: typer.Context, room_id: RoomId) -> None:
     """End a lesson for everyone (its host)."""
     cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.EndRoom(media_signal_pb2.EndRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(cli, lambda parta: end_room(parta, room_id))
 
 
 @lesson_app.command("list")
@@ -94,15 +82,10 @@ def lesson_list(
 
 
 @lesson_app.command("show")
-def lesson_show(ctx: typer.Context, room_id: str) -> None:
-    """A lesson's state."""
+def lesson_show(ctx: typer.Context, room_id: RoomId) -> None:
+    """A lesson's state, host and class."""
     cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(cli, lambda parta: get_room(parta, room_id))
 
 
 @lesson_app.command("join")

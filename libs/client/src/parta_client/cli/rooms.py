@@ -1,4 +1,5 @@
-"""What lessons, calls and broadcasts share: listing rooms, printing a room and the grant to join it."""
+"""What lessons, calls and broadcasts share: creating, listing, starting, ending and printing a room
+(`room_command`: one room in, the room with names out) and the grant to join it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
+from parta.school.v1 import school_pb2
 
 from parta_client.cli.context import Cli, grid, out, when
 from parta_client.cli.lookup import class_by_ref, current_school, display_names, every_page
 from parta_client.client import Parta
 from parta_client.config import Endpoints
+from parta_client.resolve import parse_when
 
 # The CLI is a control panel for rooms: it creates, starts, ends and shows them and prints the grant a
 # media client needs to join, but carries no audio or video itself (that takes WebRTC).
@@ -180,7 +183,7 @@ async def join_room(cli: Cli, parta: Parta, room_id: str, reveal: bool) -> None:
 
 
 def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
-    """Start/end/show: one room in, the room (with names) out."""
+    """Schedule/start/end/show: one room in, the room (with names) out."""
 
     async def action(parta: Parta) -> None:
         room = await call(parta)
@@ -188,6 +191,15 @@ def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Ro
         cli.emit(room, lambda: print_lines(room_lines(room, names)))
 
     cli.run(action)
+
+
+async def create_room(parta: Parta, request: media_signal_pb2.CreateRoomRequest, at: str) -> media_signal_pb2.Room:
+    """CreateRoom; `at` (+1h, or 2026-12-01T09:00 in the school's time zone) schedules it."""
+    if at:
+        school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=request.school_id))).school
+        request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
+    room: media_signal_pb2.Room = (await parta.rooms.CreateRoom(request)).room
+    return room
 
 
 async def get_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
