@@ -11,17 +11,11 @@ from parta.media_signal.v1 import media_signal_pb2
 from parta_client.cli.context import Cli, grid, out
 from parta_client.cli.lookup import class_by_ref, current_school, display_names, people_by_ref
 from parta_client.cli.rooms import (
-    ENDED_OPTION,
     NO_MEDIA,
-    Reveal,
     RoomId,
+    add_room_commands,
     create_room,
-    end_room,
-    get_room,
-    join_room,
-    list_rooms,
     room_command,
-    start_room,
 )
 from parta_client.client import Parta, new_request_id
 from parta_client.resolve import Candidate, UsageError, pick
@@ -69,43 +63,16 @@ def broadcast_schedule(
     room_command(cli, create)
 
 
-@broadcast_app.command("list")
-def broadcast_list(
-    ctx: typer.Context,
-    class_: Annotated[str, typer.Option("--class", help="Only this class's meetings.")] = "",
-    ended: Annotated[bool, ENDED_OPTION] = False,
-) -> None:
-    """Broadcasts I can watch or present in."""
-    cli = Cli.of(ctx)
-    list_rooms(cli, room_events.ROOM_KIND_BROADCAST, class_, ended)
-
-
-@broadcast_app.command("start")
-def broadcast_start(ctx: typer.Context, room_id: RoomId) -> None:
-    """Go live (the host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: start_room(parta, room_id))
-
-
-@broadcast_app.command("show")
-def broadcast_show(ctx: typer.Context, room_id: RoomId) -> None:
-    """A broadcast's state, host, audience and presenters."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: get_room(parta, room_id))
-
-
-@broadcast_app.command("end")
-def broadcast_end(ctx: typer.Context, room_id: RoomId) -> None:
-    """End a broadcast for everyone (the host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: end_room(parta, room_id))
-
-
-@broadcast_app.command("join")
-def broadcast_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
-    """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
-    cli = Cli.of(ctx)
-    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+add_room_commands(
+    broadcast_app,
+    room_events.ROOM_KIND_BROADCAST,
+    listing="Broadcasts I can watch or present in.",
+    class_help="Only this class's meetings.",
+    start="Go live (the host).",
+    show="A broadcast's state, host, audience and presenters.",
+    end="End a broadcast for everyone (the host).",
+    join="Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only).",
+)
 
 
 def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:

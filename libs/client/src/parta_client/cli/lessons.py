@@ -11,16 +11,9 @@ from parta.media_signal.v1 import media_signal_pb2
 from parta_client.cli.context import Cli
 from parta_client.cli.lookup import class_by_ref, current_school
 from parta_client.cli.rooms import (
-    ENDED_OPTION,
-    Reveal,
-    RoomId,
+    add_room_commands,
     create_room,
-    end_room,
-    get_room,
-    join_room,
-    list_rooms,
     room_command,
-    start_room,
 )
 from parta_client.client import Parta, new_request_id
 
@@ -56,40 +49,13 @@ def lesson_schedule(
     room_command(cli, create)
 
 
-@lesson_app.command("start")
-def lesson_start(ctx: typer.Context, room_id: RoomId) -> None:
-    """Start a scheduled lesson (its host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: start_room(parta, room_id))
-
-
-@lesson_app.command("end")
-def lesson_end(ctx: typer.Context, room_id: RoomId) -> None:
-    """End a lesson for everyone (its host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: end_room(parta, room_id))
-
-
-@lesson_app.command("list")
-def lesson_list(
-    ctx: typer.Context,
-    class_: Annotated[str, typer.Option("--class", help="Only this class.")] = "",
-    ended: Annotated[bool, ENDED_OPTION] = False,
-) -> None:
-    """Lessons I can join: live first, then by time."""
-    cli = Cli.of(ctx)
-    list_rooms(cli, room_events.ROOM_KIND_LESSON, class_, ended)
-
-
-@lesson_app.command("show")
-def lesson_show(ctx: typer.Context, room_id: RoomId) -> None:
-    """A lesson's state, host and class."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: get_room(parta, room_id))
-
-
-@lesson_app.command("join")
-def lesson_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
-    """Your grant for a live lesson (its class's students and teachers; admins observe)."""
-    cli = Cli.of(ctx)
-    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+add_room_commands(
+    lesson_app,
+    room_events.ROOM_KIND_LESSON,
+    listing="Lessons I can join: live first, then by time.",
+    class_help="Only this class.",
+    start="Start a scheduled lesson (its host).",
+    show="A lesson's state, host and class.",
+    end="End a lesson for everyone (its host).",
+    join="Your grant for a live lesson (its class's students and teachers; admins observe).",
+)

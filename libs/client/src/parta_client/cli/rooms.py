@@ -224,3 +224,53 @@ Reveal = Annotated[
     bool, typer.Option("--reveal", help="Print the join token and TURN passwords (credentials; for a media client).")
 ]
 RoomId = Annotated[str, typer.Argument(help="The room id (printed when it was created).")]
+
+
+def add_room_commands(
+    group: typer.Typer,
+    kind: room_events.RoomKind.ValueType,
+    *,
+    listing: str,
+    show: str,
+    end: str,
+    join: str,
+    start: str = "",
+    class_help: str = "",
+) -> None:
+    """The commands every kind of room has, written once: `list` (with `--class` when `class_help`
+    says what it filters), `start` (kinds that are scheduled first), `show`, `end` and `join`; each
+    argument is the command's help."""
+    if class_help:
+
+        @group.command("list", help=listing)
+        def list_of_class(
+            ctx: typer.Context,
+            class_: str = typer.Option("", "--class", help=class_help),
+            ended: Annotated[bool, ENDED_OPTION] = False,
+        ) -> None:
+            list_rooms(Cli.of(ctx), kind, class_, ended)
+
+    else:
+
+        @group.command("list", help=listing)
+        def list_all(ctx: typer.Context, ended: Annotated[bool, ENDED_OPTION] = False) -> None:
+            list_rooms(Cli.of(ctx), kind, "", ended)
+
+    if start:
+
+        @group.command("start", help=start)
+        def start_one(ctx: typer.Context, room_id: RoomId) -> None:
+            room_command(Cli.of(ctx), lambda parta: start_room(parta, room_id))
+
+    @group.command("show", help=show)
+    def show_one(ctx: typer.Context, room_id: RoomId) -> None:
+        room_command(Cli.of(ctx), lambda parta: get_room(parta, room_id))
+
+    @group.command("end", help=end)
+    def end_one(ctx: typer.Context, room_id: RoomId) -> None:
+        room_command(Cli.of(ctx), lambda parta: end_room(parta, room_id))
+
+    @group.command("join", help=join)
+    def join_one(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
+        cli = Cli.of(ctx)
+        cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
