@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from parta_common.clock import Clock
-from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated, Unavailable
+from parta_common.errors import (
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    Violations,
+)
 from parta_common.retries import saved, with_retries
 
 from school.app.access import AccessView
@@ -30,6 +37,7 @@ from school.domain.permissions import Action, allowed
 from school.domain.profiles import ProfileState
 from school.domain.schools import School
 from school.domain.secrets import Secrets
+from school.domain.validation import check_id
 
 T = TypeVar("T")
 
@@ -90,6 +98,18 @@ class Deps:
         if not roles.is_member:
             raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
         return school, roles
+
+    async def school_listing(self, caller: Caller, school_id: str, class_id: str) -> Roles:
+        """For a list of a school, or of one of its classes: both ids checked, the caller's roles in the
+        school (NOT_FOUND for non-members), and the class, when named, one of this school's."""
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "class_id", class_id, required=False)
+        v.raise_if_any()
+        school, roles = await self.school_for(caller, school_id)
+        if class_id:
+            await self.class_of_school(school, class_id)
+        return roles
 
     async def class_for(self, caller: Caller, class_id: str) -> tuple[SchoolClass, School, Roles]:
         school_class = await self.classes.get(class_id) if class_id else None

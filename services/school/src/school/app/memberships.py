@@ -26,13 +26,8 @@ class Memberships:
     async def list_members(
         self, caller: Caller, school_id: str, class_id: str, after: str, limit: int
     ) -> list[Membership]:
-        v = Violations()
-        check_id(v, "school_id", school_id)
-        check_id(v, "class_id", class_id, required=False)
-        v.raise_if_any()
-        school, roles = await self.d.school_for(caller, school_id)
+        roles = await self.d.school_listing(caller, school_id, class_id)
         if class_id:
-            await self.d.class_of_school(school, class_id)
             self.d.require(roles, Action.VIEW_CLASS, class_id)
         elif not sees_school_roster(roles):
             # The school-wide list is every family of the school (parent → child links): staff only.
