@@ -100,35 +100,26 @@ class Admins:
         if not target.is_staff:
             raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
 
-        async def attempt() -> School:
-            fresh = await self.d.schools.get(school_id)
-            assert fresh is not None
+        def appoint(fresh: School) -> School:
             if user_id in fresh.admin_ids:
                 return fresh
-            updated = replace(
-                fresh,
-                admin_ids=add_once(fresh.admin_ids, user_id),
-                verified_ids=add_once(fresh.verified_ids, user_id),
-                version=fresh.version + 1,
+            return replace(
+                fresh, admin_ids=add_once(fresh.admin_ids, user_id), verified_ids=add_once(fresh.verified_ids, user_id)
             )
-            return saved(updated, await self.d.schools.save(updated, fresh.version, []))
 
-        updated = await with_retries(attempt)
+        updated = await self.d.change_school(school_id, appoint)
         await self._admin_memberships(updated, user_id)
 
     async def _appoint_by_operator(self, caller: Caller, school: School, user_id: str, admin_phone: str) -> None:
         if admin_phone:
             phone_hash = self.d.secrets.phone_hash(admin_phone)
 
-            async def nominate() -> School:
-                fresh = await self.d.schools.get(school.id)
-                assert fresh is not None
+            def nominate(fresh: School) -> School:
                 if fresh.pending_admin_phone_hash == phone_hash and not fresh.admin_claimed_by:
                     return fresh  # a retry
-                updated = replace(nominate_admin_phone(fresh, phone_hash), version=fresh.version + 1)
-                return saved(updated, await self.d.schools.save(updated, fresh.version, []))
+                return nominate_admin_phone(fresh, phone_hash)
 
-            await with_retries(nominate)
+            await self.d.change_school(school.id, nominate)
             return
         if user_id in school.admin_ids:
             # A retry after the appointment went through: finish the memberships, nothing else.
@@ -139,17 +130,15 @@ class Admins:
         if not target.is_staff:
             raise FailedPrecondition("only staff members can become admins", reason="NOT_STAFF")
 
-        async def appoint() -> School:
-            fresh = await self.d.schools.get(school.id)
-            assert fresh is not None
+        def appoint(fresh: School) -> School:
             if user_id in fresh.admin_ids:
                 return fresh  # a concurrent retry won
             check_operator_may_fill(fresh)
-            updated = replace(fill_admin_seat(fresh, user_id), version=fresh.version + 1)
-            event = AdminSeatFilled(updated, user_id, caller.user_id)
-            return saved(updated, await self.d.schools.save(updated, fresh.version, [event]))
+            return fill_admin_seat(fresh, user_id)
 
-        updated = await with_retries(appoint)
+        updated = await self.d.change_school(
+            school.id, appoint, lambda filled: [AdminSeatFilled(filled, user_id, caller.user_id)]
+        )
         await self._admin_memberships(updated, user_id)
 
     async def list_vacant_schools(self, caller: Caller, after: str, limit: int) -> list[School]:
@@ -194,17 +183,12 @@ class Admins:
         return opened
 
     async def _drop_from_admins(self, school_id: str, user_id: str) -> School:
-        async def attempt() -> School:
-            fresh = await self.d.schools.get(school_id)
-            assert fresh is not None
+        def drop(fresh: School) -> School:
             check_can_remove_admin(fresh.admin_ids, user_id)
-            updated = replace(
-                fresh, admin_ids=tuple(a for a in fresh.admin_ids if a != user_id), version=fresh.version + 1
-            )
-            # A school-level admin count change is not a SchoolSnapshot field: MemberLeft carries it.
-            return saved(updated, await self.d.schools.save(updated, fresh.version, []))
+            return replace(fresh, admin_ids=tuple(a for a in fresh.admin_ids if a != user_id))
 
-        return await with_retries(attempt)
+        # A school-level admin count change is not a SchoolSnapshot field: MemberLeft carries it.
+        return await self.d.change_school(school_id, drop)
 
     async def demote_admin(self, school: School, user_id: str, *, reason: str) -> None:
         """End the admin role; the staff-room seat stays as a teacher's when the person also teaches."""

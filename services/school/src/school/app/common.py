@@ -31,7 +31,7 @@ from school.app.ports import (
     SchoolRepository,
 )
 from school.domain.classes import SchoolClass
-from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
+from school.domain.events import DomainEvent, MemberJoined, MemberLeft, MemberRoleChanged
 from school.domain.memberships import Membership, Roles, SchoolRole
 from school.domain.permissions import Action, allowed
 from school.domain.profiles import ProfileState
@@ -158,6 +158,30 @@ class Deps:
 
     def is_operator(self, caller: Caller) -> bool:
         return bool(caller.phone) and caller.phone in self.policy.operator_phones
+
+    # --- the school aggregate ----------------------------------------------------------------
+
+    async def change_school(
+        self,
+        school_id: str,
+        change: Callable[[School], School],
+        events: Callable[[School], list[DomainEvent]] = lambda _school: [],
+    ) -> School:
+        """The school's one read-change-write: `change` the stored school (raise to refuse; return it as
+        it was and nothing is written, so a retry is a no-op), then save it with the next version and
+        `events(saved school)` in the same write; a lost concurrent write is tried again (with_retries)."""
+
+        async def attempt() -> School:
+            fresh = await self.schools.get(school_id)
+            if fresh is None:
+                raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+            updated = change(fresh)
+            if updated == fresh:
+                return fresh
+            updated = replace(updated, version=fresh.version + 1)
+            return saved(updated, await self.schools.save(updated, fresh.version, events(updated)))
+
+        return await with_retries(attempt)
 
     # --- memberships -----------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from parta_common.errors import PermissionDenied, Violations
-from parta_common.retries import saved, with_retries
 from parta_common.safety import SchoolPolicy
 
 from school.app.common import Caller, Deps
@@ -35,13 +34,10 @@ class Policies:
         Every switch only takes rights away (SchoolPolicy), so no admin can open what the defaults close."""
         await self._as_admin(caller, school_id)
 
-        async def attempt() -> School:
-            fresh = await self.d.schools.get(school_id)
-            assert fresh is not None
-            policy = replace(fresh.policy, **switches)
-            if policy == fresh.policy:
-                return fresh  # a repeat: nothing to publish
-            updated = replace(fresh, policy=policy, version=fresh.version + 1)
-            return saved(updated, await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]))
-
-        return (await with_retries(attempt)).policy
+        # A repeat changes nothing, so nothing is written or published.
+        updated = await self.d.change_school(
+            school_id,
+            lambda fresh: replace(fresh, policy=replace(fresh.policy, **switches)),
+            lambda changed: [SchoolUpdated(changed)],
+        )
+        return updated.policy

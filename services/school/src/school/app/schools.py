@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
-from parta_common.retries import saved, with_retries
 
 from school.app.admins import Admins
 from school.app.common import Caller, Deps
@@ -168,9 +167,7 @@ class Schools:
         _school, roles = await self.d.school_for(caller, school_id)
         self.d.require(roles, Action.MANAGE_SCHOOL)
 
-        async def attempt() -> School:
-            fresh = await self.d.schools.get(school_id)
-            assert fresh is not None
+        def update(fresh: School) -> School:
             if fresh.rollover_pending and changes.get("academic_year", fresh.academic_year) != fresh.academic_year:
                 # The unfinished rollover's plan is keyed by the year: changing it would strand its classes.
                 raise FailedPrecondition(
@@ -187,9 +184,6 @@ class Schools:
                 updated.workday_end_minute,
             )
             mv.raise_if_any()
-            if updated == fresh:
-                return fresh
-            updated = replace(updated, version=fresh.version + 1)
-            return saved(updated, await self.d.schools.save(updated, fresh.version, [SchoolUpdated(updated)]))
+            return updated
 
-        return await with_retries(attempt)
+        return await self.d.change_school(school_id, update, lambda updated: [SchoolUpdated(updated)])

@@ -46,16 +46,11 @@ class StaffVerification:
         if not target.is_staff:
             raise FailedPrecondition("only staff members are verified", reason="NOT_STAFF")
 
-        async def attempt() -> School:
-            fresh = await self.d.schools.get(school_id)
-            assert fresh is not None
-            if user_id in fresh.verified_ids:
-                return fresh
-            updated = replace(fresh, verified_ids=add_once(fresh.verified_ids, user_id), version=fresh.version + 1)
-            event = StaffVerified(school_id, user_id, caller.user_id)
-            return saved(updated, await self.d.schools.save(updated, fresh.version, [event]))
-
-        await with_retries(attempt)
+        await self.d.change_school(
+            school_id,
+            lambda fresh: replace(fresh, verified_ids=add_once(fresh.verified_ids, user_id)),
+            lambda _verified: [StaffVerified(school_id, user_id, caller.user_id)],
+        )
         # Snapshots carry `verified`, so every staff seat of the person is re-published with it.
         for m in await self.d.memberships.of_user(user_id, school_id):
             if m.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER) and not m.verified:
