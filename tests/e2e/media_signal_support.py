@@ -406,12 +406,18 @@ class SignalClient:
     async def send(self, request: pb.SignalRequest) -> None:
         await self.call.write(request)
 
-    async def expect(self, kind: str, timeout: float = 10.0, where: Any = None) -> pb.SignalResponse:
+    async def expect(
+        self, kind: str, timeout: float = 10.0, where: Any = None, *, or_error: bool = False
+    ) -> pb.SignalResponse:
+        """The first buffered or arriving response of `kind` matching `where`; with `or_error`, an
+        in-stream error answers too (so a refused request fails at once, not at the timeout)."""
+
         async def find() -> pb.SignalResponse:
             async with self._arrived:
                 while True:
                     for i, response in enumerate(self.inbox):
-                        if response.WhichOneof("message") == kind and (where is None or where(response)):
+                        which = response.WhichOneof("message")
+                        if (which == kind and (where is None or where(response))) or (or_error and which == "error"):
                             del self.inbox[i]
                             return response
                     if self.closed.is_set():
@@ -453,10 +459,13 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
 # ---------------------------------------------------------------- aiortc peers
 
 
-def synthetic_video() -> Any:
-    """A small moving test pattern: cheap to encode on a shared CI machine."""
+def synthetic_video(*, fps: int = 0, luma: int = -1) -> Any:
+    """A small moving test pattern: cheap to encode on a shared CI machine. `fps` (0: aiortc's 30)
+    slows it down for calls of many peers; `luma` (0..255) paints a flat frame of that brightness,
+    so a receiver can tell two streams apart (e.g. a camera from a screen)."""
     import av
     from aiortc import VideoStreamTrack
+    from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_TIME_BASE
 
     width, height = 160, 120
 
@@ -464,12 +473,22 @@ def synthetic_video() -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.n = 0
+            self.started = 0.0
+
+        async def _timestamp(self) -> tuple[int, Any]:
+            if not fps:
+                return await self.next_timestamp()
+            if not self.started:
+                self.started = time.time()
+            pts = self.n * VIDEO_CLOCK_RATE // fps
+            await asyncio.sleep(max(0.0, self.started + self.n / fps - time.time()))
+            return pts, VIDEO_TIME_BASE
 
         async def recv(self) -> Any:
-            pts, time_base = await self.next_timestamp()
+            pts, time_base = await self._timestamp()
             self.n += 1
             frame = av.VideoFrame(width=width, height=height, format="yuv420p")
-            shade = (self.n * 3) % 256
+            shade = luma if luma >= 0 else (self.n * 3) % 256
             for index, plane in enumerate(frame.planes):
                 size = plane.line_size * (height if index == 0 else height // 2)
                 plane.update(bytes([shade if index == 0 else 128]) * size)

@@ -1,0 +1,233 @@
+"""Group calls and screen sharing through the real Janus with aiortc peers (issue 15): an
+8-person staff meeting where everyone publishes a small synthetic video (160x120, 5 fps) and every
+participant decodes frames from at least two others; a screen shared beside the camera reaches a
+viewer as its own stream marked screen; a fifth stream in a 4-person peer-to-peer call is refused
+with CALL_FULL (the documented rule, docs/media-signal.md "Group calls")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from parta.media_signal.v1 import events_pb2 as ev
+from parta.media_signal.v1 import media_signal_pb2 as pb
+
+from tests.e2e.media_signal_support import MediaStack, SignalClient, error_reason, synthetic_video
+
+FPS = 5
+
+
+@pytest.fixture(scope="module")
+async def stack(mongo_uri: str, kafka_bootstrap: str):
+    # One media-signal process for the module (each test uses its own school and people).
+    async with MediaStack(mongo_uri, kafka_bootstrap, keepalive=10.0) as s:
+        yield s
+
+
+def _ids(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{i}-{uuid.uuid4().hex[:6]}" for i in range(n)]
+
+
+@dataclass
+class Peer:
+    """One participant's media: publishes what it is given, answers every SFU offer and counts the
+    decoded frames and their brightness per (publisher participant, source)."""
+
+    client: SignalClient
+    pcs: list[RTCPeerConnection] = field(default_factory=list)
+    frames: dict[tuple[str, int], int] = field(default_factory=dict)
+    luma: dict[tuple[str, int], float] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def publish(self, source: int = pb.MEDIA_SOURCE_CAMERA, luma: int = -1) -> None:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.addTransceiver(synthetic_video(fps=FPS, luma=luma), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.client.send(
+            pb.SignalRequest(offer=pb.SessionDescription(sdp=pc.localDescription.sdp, source=source))
+        )
+        answer = await self.client.expect(
+            "answer", timeout=30, where=lambda r: r.answer.source == source, or_error=True
+        )
+        assert answer.WhichOneof("message") == "answer", answer
+        await pc.setRemoteDescription(RTCSessionDescription(answer.answer.sdp, "answer"))
+
+    def answer_offers(self) -> None:
+        self.tasks.append(asyncio.create_task(self._answer_offers()))
+
+    async def _answer_offers(self) -> None:
+        while True:
+            offer = (await self.client.expect("offer", timeout=3600)).offer
+            key = (offer.participant_id, offer.source)
+            pc = RTCPeerConnection()
+            self.pcs.append(pc)
+            pc.on("track", lambda track, key=key: self.tasks.append(asyncio.create_task(self._count(track, key))))
+            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.client.send(
+                pb.SignalRequest(
+                    answer=pb.SessionDescription(sdp=pc.localDescription.sdp, subscription_id=offer.subscription_id)
+                )
+            )
+
+    async def _count(self, track: Any, key: tuple[str, int]) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame = await track.recv()
+                if track.kind != "video":
+                    continue
+                self.frames[key] = self.frames.get(key, 0) + 1
+                self.luma[key] = _mean_luma(frame)
+
+    def senders_with(self, frames: int) -> set[str]:
+        return {pid for (pid, _), n in self.frames.items() if n >= frames}
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for pc in self.pcs:
+            await pc.close()
+        await self.client.close()
+
+
+def _mean_luma(frame: Any) -> float:
+    """The mean brightness of a decoded frame's Y plane (rows without their padding)."""
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    total = sum(sum(data[y * stride : y * stride + frame.width]) for y in range(frame.height))
+    return total / (frame.width * frame.height)
+
+
+async def _until(check: Any, timeout: float, what: Any) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what()
+        await asyncio.sleep(0.1)
+
+
+async def test_a_staff_meeting_of_eight_through_janus_every_one_decodes_two_others(stack: MediaStack) -> None:
+    admin_id = "admin-" + uuid.uuid4().hex[:6]
+    staff = _ids("teacher", 7)
+    school = await stack.school([(admin_id, "admin", ""), *[(t, "teacher", "") for t in staff]])
+    admin = stack.user(admin_id)
+    room = await admin.create_room(school, ev.ROOM_KIND_CALL, title="Педсовет", invited_user_ids=staff, start_now=True)
+    assert room.media_mode == pb.MEDIA_MODE_SFU and room.max_participants == 100
+
+    peers: list[Peer] = []
+    try:
+        for user_id in [admin_id, *staff]:
+            client = await stack.user(user_id).signal(room_id=room.room_id)
+            joined = (await client.expect("joined")).joined
+            assert joined.state.room.media_mode == pb.MEDIA_MODE_SFU
+            peer = Peer(client)
+            peer.answer_offers()
+            peers.append(peer)
+        assert len(joined.state.participants) == 8
+        await asyncio.gather(*(p.publish() for p in peers))
+        await _until(
+            lambda: all(len(p.senders_with(3)) >= 2 for p in peers),
+            90,
+            lambda: [sorted(p.frames.values()) for p in peers],
+        )
+        for peer in peers:
+            assert peer.client.participant_id not in peer.senders_with(1)  # nobody receives themselves
+    finally:
+        for peer in peers:
+            await peer.close()
+    await admin.rooms.EndRoom(pb.EndRoomRequest(room_id=room.room_id), metadata=admin.metadata)
+
+
+async def test_a_screen_beside_the_camera_reaches_a_viewer_as_its_own_stream(stack: MediaStack) -> None:
+    teacher_id, student_id = "teacher-" + uuid.uuid4().hex[:6], "student-" + uuid.uuid4().hex[:6]
+    school = await stack.school([(teacher_id, "teacher", "subject_teacher"), (student_id, "student", "student")])
+    teacher = stack.user(teacher_id)
+    room = await teacher.create_room(school, ev.ROOM_KIND_LESSON, title="Геометрия", start_now=True)
+    assert room.screen_share == pb.SCREEN_SHARE_POLICY_HOSTS  # lessons: the teacher shares
+    host = Peer(await teacher.signal(room_id=room.room_id))
+    await host.client.expect("joined")
+    viewer = Peer(await stack.user(student_id).signal(room_id=room.room_id))
+    me = (await viewer.client.expect("joined")).joined.state.self
+    assert not me.may_share_screen
+    viewer.answer_offers()
+    try:
+        # A dark camera and a bright screen, so the viewer can tell which stream carries which.
+        await host.publish(pb.MEDIA_SOURCE_CAMERA, luma=20)
+        await host.publish(pb.MEDIA_SOURCE_SCREEN, luma=230)
+        sharing = await viewer.client.expect(
+            "participant_updated", timeout=20, where=lambda r: r.participant_updated.participant.sharing_screen
+        )
+        assert sharing.participant_updated.participant.participant_id == host.client.participant_id
+        camera = (host.client.participant_id, pb.MEDIA_SOURCE_CAMERA)
+        screen = (host.client.participant_id, pb.MEDIA_SOURCE_SCREEN)
+        await _until(
+            lambda: viewer.frames.get(camera, 0) >= 3 and viewer.frames.get(screen, 0) >= 3,
+            60,
+            lambda: viewer.frames,
+        )
+        assert viewer.luma[screen] > 150 > 80 > viewer.luma[camera], viewer.luma
+        # The student may not share in a lesson unless the teacher allows it.
+        await viewer.client.send(
+            pb.SignalRequest(request_id="s", offer=pb.SessionDescription(sdp=SDP, source=pb.MEDIA_SOURCE_SCREEN))
+        )
+        error = (await viewer.client.expect("error")).error
+        assert error.code == grpc.StatusCode.PERMISSION_DENIED.value[0] and error.reason == "SCREEN_SHARE_NOT_ALLOWED"
+        # The teacher stops sharing: the viewer is told.
+        await host.client.send(pb.SignalRequest(stop_screen_share=pb.StopScreenShareRequest()))
+        await viewer.client.expect(
+            "participant_updated",
+            timeout=10,
+            where=lambda r: (
+                not r.participant_updated.participant.sharing_screen
+                and r.participant_updated.participant.participant_id == host.client.participant_id
+            ),
+        )
+    finally:
+        await viewer.close()
+        await host.close()
+
+
+SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+
+
+async def test_a_fifth_stream_in_a_four_person_call_is_refused_call_full(stack: MediaStack) -> None:
+    host_id = "teacher-" + uuid.uuid4().hex[:6]
+    others = _ids("colleague", 3)
+    school = await stack.school([(host_id, "teacher", ""), *[(o, "teacher", "") for o in others]])
+    host = stack.user(host_id)
+    room = await host.create_room(school, ev.ROOM_KIND_CALL, title="Четверо", invited_user_ids=others, start_now=True)
+    assert room.media_mode == pb.MEDIA_MODE_P2P and room.max_participants == 4
+    clients = []
+    try:
+        for user_id in [host_id, *others]:
+            client = await stack.user(user_id).signal(room_id=room.room_id)
+            await client.expect("joined")
+            clients.append(client)
+        # The people of a P2P call are fixed at create: a fifth stream is someone's second device.
+        fifth = await stack.user(others[0]).signal(room_id=room.room_id)
+        clients.append(fifth)
+        error = await fifth.wait_closed()
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert error_reason(error) == "CALL_FULL" and "group call" in error.details()
+        # The four are undisturbed: a relayed offer still reaches its peer.
+        await clients[0].send(
+            pb.SignalRequest(offer=pb.SessionDescription(sdp=SDP, participant_id=clients[1].participant_id))
+        )
+        assert (await clients[1].expect("offer")).offer.participant_id == clients[0].participant_id
+        # One more person makes it a group call through the SFU from the start.
+        fifth_id = "colleague-" + uuid.uuid4().hex[:6]
+        await stack.school([(fifth_id, "teacher", "")], school)
+        group = await host.create_room(
+            school, ev.ROOM_KIND_CALL, title="Пятеро", invited_user_ids=[*others, fifth_id], start_now=True
+        )
+        assert group.media_mode == pb.MEDIA_MODE_SFU
+    finally:
+        for client in clients:
+            await client.close()
