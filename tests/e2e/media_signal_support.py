@@ -368,6 +368,9 @@ class SignalClient:
         self.participant_id = ""
         self._pinger: asyncio.Task[None] | None = None
         self._ending = False  # the server said room_ended: it closes the stream next
+        # grpc.aio allows one write at a time per stream (a second one fails with
+        # TOO_MANY_OPERATIONS): the keep-alive pinger and the test's own sends take turns.
+        self._writing = asyncio.Lock()
 
     async def open(self, token: str, *, join: bool = True) -> None:
         self.call = pb_grpc.SignalServiceStub(self.user.channel).Signal(metadata=self.user.metadata)
@@ -383,7 +386,8 @@ class SignalClient:
                 await asyncio.sleep(0.5)
                 if self._ending or self.call.done():
                     return  # no pings into a stream the server is closing
-                await self.call.write(pb.SignalRequest(ping=pb.PingRequest(client_time_ms=-1)))
+                async with self._writing:
+                    await self.call.write(pb.SignalRequest(ping=pb.PingRequest(client_time_ms=-1)))
 
     async def _read(self) -> None:
         try:
@@ -404,7 +408,8 @@ class SignalClient:
                 self._arrived.notify_all()
 
     async def send(self, request: pb.SignalRequest) -> None:
-        await self.call.write(request)
+        async with self._writing:
+            await self.call.write(request)
 
     async def expect(
         self, kind: str, timeout: float = 10.0, where: Any = None, *, or_error: bool = False
@@ -529,6 +534,96 @@ class FrameCounter:
     def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
+
+
+@dataclass
+class SfuPeer:
+    """One participant's media: publishes what it is given, answers every SFU offer and counts the
+    decoded frames and their brightness per (publisher participant, source)."""
+
+    client: SignalClient
+    pcs: list[Any] = field(default_factory=list)
+    frames: dict[tuple[str, int], int] = field(default_factory=dict)
+    luma: dict[tuple[str, int], float] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Set when the first remote video frame is decoded (time.perf_counter()).
+    first_frame: asyncio.Event = field(default_factory=asyncio.Event)
+    first_frame_at: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    async def publish(self, source: int = pb.MEDIA_SOURCE_CAMERA, *, luma: int = -1, fps: int = 5) -> None:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.addTransceiver(synthetic_video(fps=fps, luma=luma), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.client.send(
+            pb.SignalRequest(offer=pb.SessionDescription(sdp=pc.localDescription.sdp, source=source))
+        )
+        answer = await self.client.expect(
+            "answer", timeout=30, where=lambda r: r.answer.source == source, or_error=True
+        )
+        assert answer.WhichOneof("message") == "answer", answer
+        await pc.setRemoteDescription(RTCSessionDescription(answer.answer.sdp, "answer"))
+
+    def answer_offers(self) -> None:
+        self.tasks.append(asyncio.create_task(self._answer_offers()))
+
+    async def _answer_offers(self) -> None:
+        while True:
+            offer = (await self.client.expect("offer", timeout=3600)).offer
+            self.tasks.append(asyncio.create_task(self._answer(offer)))
+
+    async def _answer(self, offer: pb.SessionDescription) -> None:
+        """Answers one SFU offer (each in its own task, as a browser would: one slow negotiation
+        does not hold the others up); a failure is kept in `failures`."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        key = (offer.participant_id, offer.source)
+        try:
+            pc = RTCPeerConnection()
+            self.pcs.append(pc)
+            pc.on("track", lambda track: self.tasks.append(asyncio.create_task(self._count(track, key))))
+            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.client.send(
+                pb.SignalRequest(
+                    answer=pb.SessionDescription(sdp=pc.localDescription.sdp, subscription_id=offer.subscription_id)
+                )
+            )
+        except Exception as exc:
+            self.failures.append(f"{key}: {exc!r}")
+
+    async def _count(self, track: Any, key: tuple[str, int]) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame = await track.recv()
+                if track.kind != "video":
+                    continue
+                self.frames[key] = self.frames.get(key, 0) + 1
+                if not self.first_frame.is_set():
+                    self.first_frame_at = time.perf_counter()
+                    self.first_frame.set()
+                self.luma[key] = mean_luma(frame)
+
+    def senders_with(self, frames: int) -> set[str]:
+        return {pid for (pid, _), n in self.frames.items() if n >= frames}
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for pc in self.pcs:
+            await pc.close()
+        await self.client.close()
+
+
+def mean_luma(frame: Any) -> float:
+    """The mean brightness of a decoded frame's Y plane (rows without their padding)."""
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    total = sum(sum(data[y * stride : y * stride + frame.width]) for y in range(frame.height))
+    return total / (frame.width * frame.height)
 
 
 @contextlib.asynccontextmanager

@@ -7,21 +7,16 @@ with CALL_FULL (the documented rule, docs/media-signal.md "Group calls")."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
 from parta.media_signal.v1 import events_pb2 as ev
 from parta.media_signal.v1 import media_signal_pb2 as pb
 
-from tests.e2e.media_signal_support import MediaStack, SignalClient, error_reason, synthetic_video
-
-FPS = 5
+from tests.e2e.media_signal_support import MediaStack, SfuPeer, error_reason
 
 
 @pytest.fixture(scope="module")
@@ -33,77 +28,6 @@ async def stack(mongo_uri: str, kafka_bootstrap: str):
 
 def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i}-{uuid.uuid4().hex[:6]}" for i in range(n)]
-
-
-@dataclass
-class Peer:
-    """One participant's media: publishes what it is given, answers every SFU offer and counts the
-    decoded frames and their brightness per (publisher participant, source)."""
-
-    client: SignalClient
-    pcs: list[RTCPeerConnection] = field(default_factory=list)
-    frames: dict[tuple[str, int], int] = field(default_factory=dict)
-    luma: dict[tuple[str, int], float] = field(default_factory=dict)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def publish(self, source: int = pb.MEDIA_SOURCE_CAMERA, luma: int = -1) -> None:
-        pc = RTCPeerConnection()
-        self.pcs.append(pc)
-        pc.addTransceiver(synthetic_video(fps=FPS, luma=luma), direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        await self.client.send(
-            pb.SignalRequest(offer=pb.SessionDescription(sdp=pc.localDescription.sdp, source=source))
-        )
-        answer = await self.client.expect(
-            "answer", timeout=30, where=lambda r: r.answer.source == source, or_error=True
-        )
-        assert answer.WhichOneof("message") == "answer", answer
-        await pc.setRemoteDescription(RTCSessionDescription(answer.answer.sdp, "answer"))
-
-    def answer_offers(self) -> None:
-        self.tasks.append(asyncio.create_task(self._answer_offers()))
-
-    async def _answer_offers(self) -> None:
-        while True:
-            offer = (await self.client.expect("offer", timeout=3600)).offer
-            key = (offer.participant_id, offer.source)
-            pc = RTCPeerConnection()
-            self.pcs.append(pc)
-            pc.on("track", lambda track, key=key: self.tasks.append(asyncio.create_task(self._count(track, key))))
-            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-            await self.client.send(
-                pb.SignalRequest(
-                    answer=pb.SessionDescription(sdp=pc.localDescription.sdp, subscription_id=offer.subscription_id)
-                )
-            )
-
-    async def _count(self, track: Any, key: tuple[str, int]) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                frame = await track.recv()
-                if track.kind != "video":
-                    continue
-                self.frames[key] = self.frames.get(key, 0) + 1
-                self.luma[key] = _mean_luma(frame)
-
-    def senders_with(self, frames: int) -> set[str]:
-        return {pid for (pid, _), n in self.frames.items() if n >= frames}
-
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for pc in self.pcs:
-            await pc.close()
-        await self.client.close()
-
-
-def _mean_luma(frame: Any) -> float:
-    """The mean brightness of a decoded frame's Y plane (rows without their padding)."""
-    plane = frame.planes[0]
-    data, stride = bytes(plane), plane.line_size
-    total = sum(sum(data[y * stride : y * stride + frame.width]) for y in range(frame.height))
-    return total / (frame.width * frame.height)
 
 
 async def _until(check: Any, timeout: float, what: Any) -> None:
@@ -121,17 +45,17 @@ async def test_a_staff_meeting_of_eight_through_janus_every_one_decodes_two_othe
     room = await admin.create_room(school, ev.ROOM_KIND_CALL, title="Педсовет", invited_user_ids=staff, start_now=True)
     assert room.media_mode == pb.MEDIA_MODE_SFU and room.max_participants == 100
 
-    peers: list[Peer] = []
+    peers: list[SfuPeer] = []
     try:
         for user_id in [admin_id, *staff]:
             client = await stack.user(user_id).signal(room_id=room.room_id)
             joined = (await client.expect("joined")).joined
             assert joined.state.room.media_mode == pb.MEDIA_MODE_SFU
-            peer = Peer(client)
+            peer = SfuPeer(client)
             peer.answer_offers()
             peers.append(peer)
         assert len(joined.state.participants) == 8
-        await asyncio.gather(*(p.publish() for p in peers))
+        await asyncio.gather(*(p.publish(fps=5) for p in peers))
         await _until(
             lambda: all(len(p.senders_with(3)) >= 2 for p in peers),
             90,
@@ -151,16 +75,16 @@ async def test_a_screen_beside_the_camera_reaches_a_viewer_as_its_own_stream(sta
     teacher = stack.user(teacher_id)
     room = await teacher.create_room(school, ev.ROOM_KIND_LESSON, title="Геометрия", start_now=True)
     assert room.screen_share == pb.SCREEN_SHARE_POLICY_HOSTS  # lessons: the teacher shares
-    host = Peer(await teacher.signal(room_id=room.room_id))
+    host = SfuPeer(await teacher.signal(room_id=room.room_id))
     await host.client.expect("joined")
-    viewer = Peer(await stack.user(student_id).signal(room_id=room.room_id))
+    viewer = SfuPeer(await stack.user(student_id).signal(room_id=room.room_id))
     me = (await viewer.client.expect("joined")).joined.state.self
     assert not me.may_share_screen
     viewer.answer_offers()
     try:
         # A dark camera and a bright screen, so the viewer can tell which stream carries which.
-        await host.publish(pb.MEDIA_SOURCE_CAMERA, luma=20)
-        await host.publish(pb.MEDIA_SOURCE_SCREEN, luma=230)
+        await host.publish(pb.MEDIA_SOURCE_CAMERA, luma=20, fps=5)
+        await host.publish(pb.MEDIA_SOURCE_SCREEN, luma=230, fps=5)
         sharing = await viewer.client.expect(
             "participant_updated", timeout=20, where=lambda r: r.participant_updated.participant.sharing_screen
         )

@@ -23,7 +23,7 @@ from media_signal.domain.rooms import (
     is_group_call,
     new_room,
 )
-from parta_common.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from parta_common.errors import InvalidArgument, PermissionDenied, ResourceExhausted, Unavailable
 from parta_common.testing.fakes import FakeClock
 
 from tests.media_signal.fakes import (
@@ -170,3 +170,25 @@ def test_group_call_and_screen_share_settings_are_stored() -> None:
     del old["group_call"], old["screen_share"]
     legacy = room_from_doc(old)  # stored before issue 15: a P2P call where anyone shares
     assert not legacy.group_call and legacy.screen_share is ScreenShare.ANYONE and legacy.media_mode is MediaMode.P2P
+
+
+async def test_a_subscription_survives_a_busy_sfu(group_world) -> None:
+    """In a join storm Janus may time out a subscribe: the hub tries again instead of leaving the
+    subscriber without that feed for the rest of the call."""
+    uc, hub, sfu = group_world
+    real, failures = sfu.subscribe, [Unavailable("the media server did not answer", reason="SFU_TIMEOUT")]
+
+    async def flaky(sfu_room: int, feed_id: int):
+        if failures:
+            raise failures.pop()
+        return await real(sfu_room, feed_id)
+
+    sfu.subscribe = flaky
+    call = await uc.create_room(new_room_cmd(RoomKind.CALL, invited_user_ids=tuple(STAFF[:4])), "irina")
+    host, viewer = await join(uc, hub, call.room_id, "irina"), await join(uc, hub, call.room_id, STAFF[0])
+    await s_publish(hub, host)
+    deadline = asyncio.get_running_loop().time() + 5
+    while not viewer.subscriptions:
+        assert asyncio.get_running_loop().time() < deadline, "no subscription after the SFU recovered"
+        await asyncio.sleep(0.02)
+    assert not failures and any(isinstance(m, s.SdpOut) and m.subscription_id for m in drain(viewer))

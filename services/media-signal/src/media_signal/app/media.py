@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import structlog
 from parta_common.clock import Clock
-from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 
 from media_signal.app import signals as s
 from media_signal.app.live_rooms import Background, LiveRoom, Session
@@ -158,6 +158,7 @@ class SfuMedia:
     async def subscribe(self, live: LiveRoom, subscriber: Session, publisher: Session, source: str = "camera") -> None:
         feed = publisher.feed(source)
         delay = 0.1
+        busy = 0
         for _attempt in range(40):
             if subscriber.gone or publisher.gone or publisher.feed(source) != feed:
                 return
@@ -167,6 +168,14 @@ class SfuMedia:
             except SfuFeedNotReady:
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 0.5)
+            except Unavailable as exc:
+                # A busy or briefly unreachable SFU (a join storm): try again a few times rather
+                # than leave this subscriber without the feed for the rest of the call.
+                busy += 1
+                if busy > 3:
+                    log.warning("sfu_subscribe_failed", reason=exc.reason)
+                    return
+                await asyncio.sleep(delay * 2)
             except Exception:
                 log.exception("sfu_subscribe_failed")
                 return
