@@ -480,7 +480,8 @@ def synthetic_video(*, fps: int = 0, luma: int = -1) -> Any:
             self.n = 0
             self.started = 0.0
 
-        async def _timestamp(self) -> tuple[int, Any]:
+        # Not `_timestamp`: aiortc's next_timestamp() keeps its clock in an attribute of that name.
+        async def _pace(self) -> tuple[int, Any]:
             if not fps:
                 return await self.next_timestamp()
             if not self.started:
@@ -490,7 +491,7 @@ def synthetic_video(*, fps: int = 0, luma: int = -1) -> Any:
             return pts, VIDEO_TIME_BASE
 
         async def recv(self) -> Any:
-            pts, time_base = await self._timestamp()
+            pts, time_base = await self._pace()
             self.n += 1
             frame = av.VideoFrame(width=width, height=height, format="yuv420p")
             shade = luma if luma >= 0 else (self.n * 3) % 256
