@@ -337,6 +337,18 @@ class User:
             pb.CreateJoinTokenRequest(room_id=room_id), metadata=self.metadata, timeout=5
         )
 
+    async def join_token_when_member(self, room_id: str, retry_for: float = 15.0) -> pb.CreateJoinTokenResponse:
+        """CreateJoinToken, retried while media-signal's membership projection has not seen this
+        user yet (NOT_FOUND, the outsider's answer); any other refusal is raised at once."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                return await self.join_token(room_id)
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
     async def signal(self, token: str | None = None, room_id: str = "") -> SignalClient:
         client = SignalClient(self)
         if token is None:

@@ -30,6 +30,11 @@ def _ids(prefix: str, n: int) -> list[str]:
     return [f"{prefix}{i}-{uuid.uuid4().hex[:6]}" for i in range(n)]
 
 
+async def _joined(user: Any, room_id: str) -> Any:
+    """A signalling stream for a room, once the user is in media-signal's projection."""
+    return await user.signal((await user.join_token_when_member(room_id)).token)
+
+
 async def _until(check: Any, timeout: float, what: Any) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -48,7 +53,7 @@ async def test_a_staff_meeting_of_eight_through_janus_every_one_decodes_two_othe
     peers: list[SfuPeer] = []
     try:
         for user_id in [admin_id, *staff]:
-            client = await stack.user(user_id).signal(room_id=room.room_id)
+            client = await _joined(stack.user(user_id), room.room_id)
             joined = (await client.expect("joined")).joined
             assert joined.state.room.media_mode == pb.MEDIA_MODE_SFU
             peer = SfuPeer(client)
@@ -75,9 +80,9 @@ async def test_a_screen_beside_the_camera_reaches_a_viewer_as_its_own_stream(sta
     teacher = stack.user(teacher_id)
     room = await teacher.create_room(school, ev.ROOM_KIND_LESSON, title="Геометрия", start_now=True)
     assert room.screen_share == pb.SCREEN_SHARE_POLICY_HOSTS  # lessons: the teacher shares
-    host = SfuPeer(await teacher.signal(room_id=room.room_id))
+    host = SfuPeer(await _joined(teacher, room.room_id))
     await host.client.expect("joined")
-    viewer = SfuPeer(await stack.user(student_id).signal(room_id=room.room_id))
+    viewer = SfuPeer(await _joined(stack.user(student_id), room.room_id))
     me = (await viewer.client.expect("joined")).joined.state.self
     assert not me.may_share_screen
     viewer.answer_offers()
@@ -131,11 +136,11 @@ async def test_a_fifth_stream_in_a_four_person_call_is_refused_call_full(stack: 
     clients = []
     try:
         for user_id in [host_id, *others]:
-            client = await stack.user(user_id).signal(room_id=room.room_id)
+            client = await _joined(stack.user(user_id), room.room_id)
             await client.expect("joined")
             clients.append(client)
         # The people of a P2P call are fixed at create: a fifth stream is someone's second device.
-        fifth = await stack.user(others[0]).signal(room_id=room.room_id)
+        fifth = await _joined(stack.user(others[0]), room.room_id)
         clients.append(fifth)
         error = await fifth.wait_closed()
         assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
