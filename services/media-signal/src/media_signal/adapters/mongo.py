@@ -104,6 +104,7 @@ def _attendance_doc(entry: AttendanceEntry) -> Document:
         "total_seconds": entry.total_seconds,
         "open_streams": entry.open_streams,
         "open_since": entry.open_since,
+        "intervals": [{"joined_at": j, "left_at": left} for j, left in entry.intervals],
     }
 
 
@@ -157,6 +158,7 @@ def room_from_doc(doc: Document) -> Room:
                 total_seconds=a.get("total_seconds", 0.0),
                 open_streams=a.get("open_streams", 0),
                 open_since=a.get("open_since"),
+                intervals=tuple((i["joined_at"], i.get("left_at")) for i in a.get("intervals", [])),
             )
             for a in doc.get("attendance", [])
         },
