@@ -130,6 +130,7 @@ def room_to_doc(room: Room) -> Document:
         "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
         # Which SFU room (and SFU) serves the room now; None when it has none.
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
+        "locked": room.locked,
     }
 
 
@@ -164,6 +165,7 @@ def room_from_doc(doc: Document) -> Room:
         },
         sfu_room=int((doc.get("sfu") or {}).get("room", 0)),
         sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
+        locked=bool(doc.get("locked", False)),
     )
 
 

@@ -51,6 +51,7 @@ def query_of(request: pb.ListAttendanceRequest) -> tuple[AttendanceQuery, Positi
 def row(r: AttendanceRow) -> pb.AttendanceRow:
     out = pb.AttendanceRow(
         room_id=r.room.room_id,
+        school_id=r.room.school_id,
         class_id=r.room.class_id,
         title=r.room.title,
         user_id=r.user_id,

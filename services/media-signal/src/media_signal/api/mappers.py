@@ -38,8 +38,12 @@ HOST_ACTIONS = {
     pb.HOST_ACTION_TYPE_DEMOTE: "demote",
     pb.HOST_ACTION_TYPE_END_ROOM: "end_room",
     pb.HOST_ACTION_TYPE_UNMUTE: "unmute",
+    pb.HOST_ACTION_TYPE_LOCK: "lock",
+    pb.HOST_ACTION_TYPE_UNLOCK: "unlock",
 }
 HOST_ACTIONS_PB = {v: k for k, v in HOST_ACTIONS.items()}
+# Host actions on the room itself, not on a participant.
+ROOM_WIDE_ACTIONS = frozenset({"end_room", "lock", "unlock"})
 # Timestamps outside this window are nonsense from a client, not a schedule.
 MIN_TS, MAX_TS = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01
 
@@ -79,6 +83,7 @@ def room(r: Room) -> pb.Room:
         media_mode=pb.MEDIA_MODE_P2P if r.media_mode.value == "p2p" else pb.MEDIA_MODE_SFU,
         invited_user_ids=list(r.invited_user_ids),
         presenter_user_ids=list(r.presenter_user_ids),
+        locked=r.locked,
     )
     if r.scheduled_for:
         out.scheduled_for.CopyFrom(ts(r.scheduled_for))
@@ -128,7 +133,7 @@ def command(request: pb.SignalRequest) -> s.Command:
         action = HOST_ACTIONS.get(a.action)
         if action is None:
             raise InvalidArgument.field("host_action.action", "unknown host action")
-        if action != "end_room" and not a.participant_id:
+        if action not in ROOM_WIDE_ACTIONS and not a.participant_id:
             raise InvalidArgument.field("host_action.participant_id", "required")
         return s.HostAction(action, a.participant_id[:128], TRACKS.get(a.track))
     if which == "join":

@@ -201,6 +201,8 @@ class Room:
     # on. Persisted so a replica other than the owner can destroy it when the owner died.
     sfu_room: int = 0
     sfu_instance: str = ""
+    # The host locked the room: nobody but the host joins until unlocked (domain/host_actions.py).
+    locked: bool = False
 
     @property
     def media_mode(self) -> MediaMode:
@@ -232,6 +234,19 @@ class Room:
             self.attendance[user_id] = entry
         self.state = RoomState.ENDED
         self.ended_at = at
+        self.version += 1
+        return True
+
+    def require_open(self, *, is_host: bool) -> None:
+        """A locked room takes no one new but its host."""
+        if self.locked and not is_host:
+            raise FailedPrecondition("the host locked the room", reason="ROOM_LOCKED")
+
+    def set_locked(self, locked: bool) -> bool:
+        """False when nothing changes (locking a locked room is a no-op)."""
+        if self.locked == locked:
+            return False
+        self.locked = locked
         self.version += 1
         return True
 
