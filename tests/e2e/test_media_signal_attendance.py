@@ -2,7 +2,7 @@
 joining, leaving and rejoining lessons through the real signalling stream. The numbers are checked
 against the moments each client recorded around its own join and leave (the server's times must
 fall inside them), never against sleeps; then the role matrix with real memberships. On the way the
-host locks the lesson and a student who left cannot come back.
+host locks the lesson: a newcomer is refused, a student who was in may come back.
 
 The service runs with both graces at 0 (MEDIA_SIGNAL_ATTENDANCE_*_GRACE_SECONDS) so "late" and
 "left early" follow from the order of events alone; the grace boundaries are unit-tested."""
@@ -92,7 +92,7 @@ async def _outcome(user: User, **fields: object) -> list[str] | str:
 
 
 async def test_attendance_matches_what_people_did_and_each_role_sees_its_rows(stack: MediaStack) -> None:
-    ids = {n: f"{n}-{uuid.uuid4().hex[:6]}" for n in ("teacher", "head", "admin", "misha", "petya", "anna")}
+    ids = {n: f"{n}-{uuid.uuid4().hex[:6]}" for n in ("teacher", "head", "admin", "misha", "petya", "sasha", "anna")}
     other = {n: f"{n}-{uuid.uuid4().hex[:6]}" for n in ("teacher2", "vera", "olga", "outsider", "admin2")}
     foreign = await stack.school([(other["admin2"], "admin", "")])
     school = School()
@@ -115,6 +115,7 @@ async def test_attendance_matches_what_people_did_and_each_role_sees_its_rows(st
             (ids["head"], "teacher", "class_head"),
             (ids["misha"], "student", "student"),
             (ids["petya"], "student", "student"),
+            (ids["sasha"], "student", "student"),
             (ids["teacher"], "teacher", "subject_teacher"),
         ],
         school,
@@ -140,12 +141,13 @@ async def test_attendance_matches_what_people_did_and_each_role_sees_its_rows(st
     m1_leave = await _leave(m1)
     m2, m2_join = await _join(misha, lesson.room_id)
     p_leave = await _leave(p1)  # petya leaves for good before the end: left early
-    # The host locks the lesson: petya cannot come back (at the grant), misha stays.
+    # The host locks the lesson: a newcomer is refused (at the grant); petya, who was in, could come back.
     await host.send(pb.SignalRequest(host_action=pb.HostActionRequest(action=pb.HOST_ACTION_TYPE_LOCK)))
     await m2.expect("host_action", where=lambda r: r.host_action.action == pb.HOST_ACTION_TYPE_LOCK)
     with pytest.raises(grpc.aio.AioRpcError) as locked:
-        await petya.join_token(lesson.room_id)
+        await stack.user(ids["sasha"]).join_token(lesson.room_id)
     assert locked.value.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(locked.value) == "ROOM_LOCKED"
+    assert (await petya.join_token(lesson.room_id)).token
 
     # While live: misha is present, his open stretch has no end yet.
     live = {r.user_id: r for r in (await _attendance(teacher, room_id=lesson.room_id)).rows}

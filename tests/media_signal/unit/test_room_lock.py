@@ -1,5 +1,6 @@
-"""Locking a live room: only the host locks; nobody new joins (at the grant or at the stream) while
-those inside stay and the waiting room may still be admitted; the lock is saved on the room."""
+"""Locking a live room: only the host locks; no newcomer joins (at the grant or at the stream) while
+those inside stay, may come back after a dropped connection, and the waiting room may still be
+admitted; the lock is saved on the room."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ async def test_a_locked_lesson_takes_no_one_new_until_unlocked(world) -> None:
         await hub.handle(misha, s.HostAction("unlock"))
     assert not_host.value.reason == "NOT_HOST"
     await hub.join("teacher", (await uc.create_join_token(room.room_id, "teacher")).token)
+    # Someone who was in the lesson comes back after a dropped connection, locked or not.
+    await hub.leave(misha, "timeout")
+    misha = await hub.join("misha", (await uc.create_join_token(room.room_id, "misha")).token)
+    assert not misha.gone
+    await hub.handle(host, s.HostAction("admit", misha.participant_id))  # a waiting room lesson: wait again
     await hub.handle(host, s.HostAction("lock"))  # locking twice changes nothing
     await hub.handle(host, s.HostAction("unlock"))
     assert any(isinstance(m, s.HostNotice) and m.action == "unlock" for m in drain(misha))

@@ -158,6 +158,7 @@ def lesson_lock(
     room_id: RoomId,
     off: Annotated[bool, typer.Option("--off", help="Unlock it.")] = False,
 ) -> None:
-    """Lock a live lesson: nobody else joins until unlocked; those in it stay, the waiting room can be admitted."""
+    """Lock a live lesson: no newcomer joins until unlocked; those who were in may come back, the waiting room
+    can still be admitted."""
     verb = media_signal_pb2.HOST_ACTION_TYPE_UNLOCK if off else media_signal_pb2.HOST_ACTION_TYPE_LOCK
     act_on_room(Cli.of(ctx), room_id, verb, "is unlocked" if off else "is locked")

@@ -178,7 +178,7 @@ class SignalHub:
                 if live.unloaded:
                     continue  # emptied and unloaded while we waited: load it afresh
                 live.room.require_live()
-                live.room.require_open(is_host=claims.grants.is_host)
+                live.room.require_open(user_id, is_host=claims.grants.is_host)
                 if user_id in live.removed_users:
                     raise PermissionDenied("removed from this room by the host", reason="REMOVED_BY_HOST")
                 if not claims.grants.is_host and len(live.active()) >= live.room.max_participants:

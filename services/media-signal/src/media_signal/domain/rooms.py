@@ -201,7 +201,7 @@ class Room:
     # on. Persisted so a replica other than the owner can destroy it when the owner died.
     sfu_room: int = 0
     sfu_instance: str = ""
-    # The host locked the room: nobody but the host joins until unlocked (domain/host_actions.py).
+    # The host locked the room: no newcomer but the host joins until unlocked (see require_open).
     locked: bool = False
 
     @property
@@ -237,9 +237,11 @@ class Room:
         self.version += 1
         return True
 
-    def require_open(self, *, is_host: bool) -> None:
-        """A locked room takes no one new but its host."""
-        if self.locked and not is_host:
+    def require_open(self, user_id: str, *, is_host: bool) -> None:
+        """A locked room takes no newcomer but its host; someone who was already in it may come
+        back (a dropped connection must not lock a student out of their lesson; a removed person
+        stays out by the removal)."""
+        if self.locked and not is_host and user_id not in self.attendance:
             raise FailedPrecondition("the host locked the room", reason="ROOM_LOCKED")
 
     def set_locked(self, locked: bool) -> bool:
