@@ -124,10 +124,6 @@ async def world(mongo_uri: str, kafka_bootstrap: str, tmp_path_factory: pytest.T
                 "WEB_STATIC_DIR": str(static_dir),
                 "WEB_COOKIE_SECURE": "true",
                 "WEB_UPLOAD_IDLE_SECONDS": str(UPLOAD_IDLE_SECONDS),
-                # The same idle host socket as above: this test client answers the gateway's pings only
-                # while it reads, so the 25 s heartbeat (+12.5 s for the pong) closed it when starting
-                # the second replica and gateway took longer on a loaded machine.
-                "WEB_WS_HEARTBEAT_SECONDS": "120",
             },
         )
         operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
