@@ -43,16 +43,19 @@ from school.adapters.mongo import (
     index_specs,
     load_or_create_key,
 )
+from school.adapters.mongo_info import MongoSchoolInfoRepository
 from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
+from school.api.info import SchoolInfoServicer
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
 from school.api.memberships import MembershipServicer
 from school.api.schools import SchoolServicer
 from school.app.access import AccessView
 from school.app.common import Deps, Policy
+from school.app.info import SchoolInfos
 from school.app.service import SchoolApp, build_app
 from school.config import SchoolSettings
 from school.domain.secrets import Secrets
@@ -67,7 +70,15 @@ def _full(name: str) -> str:
 
 
 SERVICE_NAMES = tuple(
-    _full(n) for n in ("SchoolService", "ClassService", "MembershipService", "InviteService", "JoinRequestService")
+    _full(n)
+    for n in (
+        "SchoolService",
+        "ClassService",
+        "MembershipService",
+        "InviteService",
+        "JoinRequestService",
+        "SchoolInfoService",
+    )
 )
 PUBLIC_METHODS = (f"/{_full('InviteService')}/PreviewInvite",)
 
@@ -82,6 +93,7 @@ class SchoolService:
     app: SchoolApp
     consumer: EventConsumer
     view: AccessView
+    infos: SchoolInfos
 
 
 async def build(
@@ -145,6 +157,7 @@ async def build(
         view=view,
     )
     app = build_app(deps)
+    infos = SchoolInfos(deps, MongoSchoolInfoRepository(db))
 
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
@@ -172,6 +185,7 @@ async def build(
         )
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(app.invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(app.join_requests), server)
+        school_pb2_grpc.add_SchoolInfoServiceServicer_to_server(SchoolInfoServicer(infos), server)
 
     runner = infra.runner(
         registrars=[register],
@@ -180,7 +194,7 @@ async def build(
         workers=[*relays.values(), consumer, feed, infra.revocation_feed],
         closers=[profile_lookup.close],
     )
-    return SchoolService(settings, infra, runner, relays, deps, app, consumer, view)
+    return SchoolService(settings, infra, runner, relays, deps, app, consumer, view, infos)
 
 
 async def _serve(settings: SchoolSettings) -> None:
