@@ -9,6 +9,7 @@ from parta_common.clock import Clock
 from chat.app.access import Access
 from chat.app.chats import Chats
 from chat.app.files import FileLimits, Files
+from chat.app.held import HeldMessages
 from chat.app.messages import ChatPolicy, Messages
 from chat.app.moderation import Moderation
 from chat.app.ports import (
@@ -18,10 +19,13 @@ from chat.app.ports import (
     MessageRepository,
     Notifier,
     Policies,
+    Preferences,
     ProjectionStore,
     ReportRepository,
     SchoolFacts,
+    UrgentAllowance,
 )
+from chat.app.preferences import UserPreferences
 from chat.app.provisioning import Provisioning
 from chat.app.reads import Reads
 
@@ -36,6 +40,8 @@ class ChatPorts:
     facts: SchoolFacts
     projections: ProjectionStore
     policies: Policies
+    preferences: Preferences
+    urgent_uses: UrgentAllowance
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class ChatApp:
     moderation: Moderation
     files: Files
     provisioning: Provisioning
+    preferences: UserPreferences
+    held: HeldMessages
 
 
 def build_app(
@@ -61,12 +69,25 @@ def build_app(
     return ChatApp(
         chats=Chats(p.chats, p.members, p.messages, access, clock, notify, p.policies),
         messages=Messages(
-            p.messages, p.files, p.facts, access, clock, notify, p.policies, policy if policy else ChatPolicy()
+            p.messages,
+            p.files,
+            p.facts,
+            access,
+            clock,
+            notify,
+            p.policies,
+            policy if policy else ChatPolicy(),
+            preferences=p.preferences,
+            allowance=p.urgent_uses,
         ),
         reads=Reads(p.members, p.messages, access, clock, notify),
-        moderation=Moderation(p.members, p.messages, p.reports, access, clock),
+        moderation=Moderation(
+            p.members, p.messages, p.reports, access, clock, chats=p.chats, notify=notify, policies=p.policies
+        ),
         files=Files(
             p.files, p.members, clock, file_limits if file_limits else FileLimits(20 << 20, 200 << 20, 1 << 20)
         ),
         provisioning=Provisioning(p.chats, p.members, p.messages, p.facts, p.projections, clock, notify, p.policies),
+        preferences=UserPreferences(p.preferences),
+        held=HeldMessages(p.chats, p.messages, access, notify),
     )

@@ -20,7 +20,10 @@ PROFILES = "profiles"
 FILES = "files"
 REPORTS = "reports"
 BURNED = "burned_seqs"
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES)
+PREFERENCES = "preferences"
+URGENT_USES = "urgent_uses"
+# A report carries its ReportDecided until relayed.
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -42,6 +45,11 @@ def index_specs() -> dict[str, list[IndexModel]]:
         SCHOOLS: [IndexModel([("policy_at", ASCENDING)], name="by_policy_at")],
         BURNED: [IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_chat")],
         FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
+        REPORTS: [
+            outbox_index(),
+            IndexModel([("school_id", ASCENDING), ("at", DESCENDING)], name="by_school"),
+            IndexModel([("reporter", ASCENDING), ("at", DESCENDING)], name="by_reporter"),
+        ],
         # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
         "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],
         "blobs.files": [

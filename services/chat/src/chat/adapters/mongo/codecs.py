@@ -130,6 +130,8 @@ def message_doc(m: Message) -> Doc:
     }
     if m.system_note is not None:
         doc["note"] = asdict(m.system_note)
+    if m.urgent_reason:
+        doc["urgent_reason"] = m.urgent_reason
     if m.held_for:
         doc["held"] = True  # sparse index of messages the release worker still has to deliver
     return doc
@@ -156,6 +158,7 @@ def decode_message(d: Doc) -> Message:
         held_for=list(d.get("held_for", [])),
         reactions=[Reaction(r["emoji"], list(r["user_ids"])) for r in d.get("reactions", [])],
         system_note=_decode_note(d["note"]) if d.get("note") else None,
+        urgent_reason=d.get("urgent_reason", ""),
     )
 
 
