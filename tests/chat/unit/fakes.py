@@ -219,7 +219,9 @@ class FakeReports:
 
     async def of_school(self, school_id: str, *, include_closed: bool, limit: int) -> list[Report]:
         found = [
-            r for r in self.rows.values() if r.school_id == school_id and (include_closed or r.state is ReportState.OPEN)
+            r
+            for r in self.rows.values()
+            if r.school_id == school_id and (include_closed or r.state is ReportState.OPEN)
         ]
         return self._newest(found, limit)
 
