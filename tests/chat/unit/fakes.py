@@ -248,9 +248,6 @@ class FakePreferences:
     async def unblock(self, user_id: str, blocked: str) -> None:
         self.blocked.get(user_id, set()).discard(blocked)
 
-    async def blocks(self, user_id: str, sender: str) -> bool:
-        return sender in self.blocked.get(user_id, set())
-
     async def get(self, user_id: str) -> tuple[list[str], bool]:
         return sorted(self.blocked.get(user_id, set())), user_id not in self.urgent_off
 

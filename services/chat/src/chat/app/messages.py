@@ -206,6 +206,7 @@ class Messages:
             if found is None or not found[1] or found[0].owner_user_id != member.user_id:
                 raise InvalidArgument.field(f"file_ids[{i}]", "not a file in your storage")
         peer_ms: list[Membership] = []
+        peer_takes_urgent = False
         if chat.kind is ChatKind.DIRECT:
             # The one extra read a DM always had (both people's seats, for quiet hours) now also
             # feeds the rule book: the writer still in the school, the peer too (else read-only),
@@ -215,8 +216,11 @@ class Messages:
             me = person_of(chat.school_id, member.user_id, await sender.memberships(), profile)
             peer_person = person_of(chat.school_id, peer, peer_ms, ANY_PROFILE)
             safety.check_direct_write(me, peer_person, self.policies.get(chat.school_id))
-            if self.preferences is not None and await self.preferences.blocks(peer, member.user_id):
-                raise dm_not_accepted()
+            if self.preferences is not None:
+                # One read of the peer's preferences: their block list, and their urgent switch.
+                blocked, peer_takes_urgent = await self.preferences.get(peer)
+                if member.user_id in blocked:
+                    raise dm_not_accepted()
         if urgent and person_of(chat.school_id, member.user_id, await sender.memberships(), profile).is_admin:
             return None, []  # an admin's urgent message: no hold, no allowance
         parent_to_teacher = chat.kind is ChatKind.DIRECT and rules.is_parent_to_teacher(
@@ -238,8 +242,7 @@ class Messages:
         if release is None:
             return None, []  # working hours: nothing to cross (an urgent flag costs no allowance)
         teacher = chat.peer_of(member.user_id)
-        if urgent and await self._urgent_reaches(teacher):
-            assert self.allowance is not None
+        if urgent and peer_takes_urgent and self.allowance is not None:
             day = urgency.local_day(now, tz)
             if not await self.allowance.use(
                 member.user_id, chat.school_id, day, message_id, self.policy.urgent_per_day
@@ -247,13 +250,6 @@ class Messages:
                 raise urgency.limit_reached(now, tz, self.policy.urgent_per_day)
             return None, []
         return release, [teacher]
-
-    async def _urgent_reaches(self, teacher: str) -> bool:
-        """Whether the teacher lets urgent messages through quiet hours (on unless they turned it off)."""
-        if self.preferences is None or self.allowance is None:
-            return False
-        _blocked, enabled = await self.preferences.get(teacher)
-        return enabled
 
     async def _save(self, before: Message, changed: Message, event: ev.ChatEvent) -> None:
         if not await self.messages.save(changed, before.update_seq, [event]):

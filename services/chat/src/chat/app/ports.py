@@ -174,11 +174,9 @@ class Preferences(Protocol):
 
     async def block(self, user_id: str, blocked: str) -> None: ...
     async def unblock(self, user_id: str, blocked: str) -> None: ...
-    async def blocks(self, user_id: str, sender: str) -> bool:
-        """Whether `user_id` blocks direct messages from `sender` (read from the store: every replica agrees)."""
-
     async def get(self, user_id: str) -> tuple[list[str], bool]:
-        """(blocked user ids, urgent notifications on)."""
+        """(blocked user ids, urgent notifications on), read from the store (every replica agrees at
+        once): a DM send reads the recipient's once for both."""
 
     async def set_urgent_notifications(self, user_id: str, enabled: bool) -> None: ...
 

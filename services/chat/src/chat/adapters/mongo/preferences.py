@@ -19,9 +19,6 @@ class MongoPreferences:
     async def unblock(self, user_id: str, blocked: str) -> None:
         await self._prefs.update_one({"_id": user_id}, {"$pull": {"blocked": blocked}})
 
-    async def blocks(self, user_id: str, sender: str) -> bool:
-        return await self._prefs.find_one({"_id": user_id, "blocked": sender}, {"_id": 1}) is not None
-
     async def get(self, user_id: str) -> tuple[list[str], bool]:
         doc = await self._prefs.find_one({"_id": user_id})
         if doc is None:
