@@ -18,7 +18,7 @@ from chat.domain.chats import Chat, ChatKind
 from chat.domain.files import StoredFile
 from chat.domain.members import Grant, Member
 from chat.domain.messages import Message
-from chat.domain.moderation import Report, ReportState
+from chat.domain.moderation import CLASS_CHATS, Report, ReportState
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
@@ -217,11 +217,15 @@ class FakeReports:
     def _newest(self, found: list[Report], limit: int) -> list[Report]:
         return sorted(found, key=lambda r: r.at, reverse=True)[:limit]
 
-    async def of_school(self, school_id: str, *, include_closed: bool, limit: int) -> list[Report]:
+    async def of_school(
+        self, school_id: str, *, include_closed: bool, limit: int, classes: Sequence[str] | None = None
+    ) -> list[Report]:
         found = [
             r
             for r in self.rows.values()
-            if r.school_id == school_id and (include_closed or r.state is ReportState.OPEN)
+            if r.school_id == school_id
+            and (include_closed or r.state is ReportState.OPEN)
+            and (classes is None or (r.class_id in classes and r.chat_kind in CLASS_CHATS))
         ]
         return self._newest(found, limit)
 

@@ -120,9 +120,10 @@ class Moderation:
         scope = await self._scope(school_id, user_id)
         if scope.everything:
             return await self.reports.of_school(school_id, include_closed=include_closed, limit=limit)
-        # A class head: the school's reports filtered to their classes' chats (read a wider page).
-        found = await self.reports.of_school(school_id, include_closed=include_closed, limit=limit * 10)
-        return [r for r in found if scope.covers(r)][:limit]
+        found = await self.reports.of_school(
+            school_id, include_closed=include_closed, limit=limit, classes=sorted(scope.classes)
+        )
+        return [r for r in found if scope.covers(r)]  # the store's filter, checked once more
 
     async def act(
         self, user_id: str, report_id: str, actions: list[ReportAction], note: str, mute_seconds: int

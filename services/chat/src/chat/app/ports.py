@@ -101,8 +101,10 @@ class ReportRepository(Protocol):
         """Idempotent by report id."""
 
     async def get(self, report_id: str) -> Report | None: ...
-    async def of_school(self, school_id: str, *, include_closed: bool, limit: int) -> list[Report]:
-        """Newest first."""
+    async def of_school(
+        self, school_id: str, *, include_closed: bool, limit: int, classes: Sequence[str] | None = None
+    ) -> list[Report]:
+        """Newest first. `classes`: only reports from those classes' class and parents' chats."""
 
     async def of_reporter(self, reporter: str, limit: int) -> list[Report]:
         """Newest first."""

@@ -15,7 +15,7 @@ from chat.adapters.mongo import REPORTS
 from chat.adapters.mongo.codecs import NO_OUTBOX, Doc, decode_message, message_doc
 from chat.domain import events as ev
 from chat.domain.chats import ChatKind
-from chat.domain.moderation import Decision, Report, ReportAction, ReportState
+from chat.domain.moderation import CLASS_CHATS, Decision, Report, ReportAction, ReportState
 
 
 def _decision_doc(d: Decision) -> Doc:
@@ -83,8 +83,13 @@ class MongoReportRepository:
         doc = await self._reports.find_one({"_id": report_id}, NO_OUTBOX)
         return decode_report(doc) if doc else None
 
-    async def of_school(self, school_id: str, *, include_closed: bool, limit: int) -> list[Report]:
+    async def of_school(
+        self, school_id: str, *, include_closed: bool, limit: int, classes: Sequence[str] | None = None
+    ) -> list[Report]:
         query: Doc = {"school_id": school_id}
+        if classes is not None:
+            query["class_id"] = {"$in": list(classes)}
+            query["chat_kind"] = {"$in": sorted(int(k) for k in CLASS_CHATS)}
         if not include_closed:
             query["state"] = int(ReportState.OPEN)
         docs = await self._reports.find(query, NO_OUTBOX).sort("at", DESCENDING).limit(limit).to_list()
