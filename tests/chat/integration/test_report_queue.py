@@ -223,6 +223,9 @@ async def test_urgent_at_night_reaches_the_teacher_at_once_within_the_daily_allo
         assert not [m for m in teacher.messages(dm) if m.seq == seq]
         history = await b.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=dm), metadata=p["head"].md)
         assert seq not in [m.seq for m in history.messages]
+        # Nor is it unread: the teacher's two urgent messages are, the held one is not (yet).
+        view = await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=dm), metadata=p["head"].md)
+        assert view.chat.unread_count == 2
         # An admin releases it now: the teacher gets the edited, reacted message live.
         listed = await a.chat.ListHeldMessages(
             chat_pb2.ListHeldMessagesRequest(school_id=school.school_id), metadata=p["admin"].md
@@ -239,6 +242,8 @@ async def test_urgent_at_night_reaches_the_teacher_at_once_within_the_daily_allo
 
         [got] = await eventually(released)
         assert got.text == "thank you!" and [r.emoji for r in got.reactions] == ["🙏"]
+        view = await b.chat.GetChat(chat_pb2.GetChatRequest(chat_id=dm), metadata=p["head"].md)
+        assert view.chat.unread_count == 3
     finally:
         world.clock.fixed = None
         await teacher.close()

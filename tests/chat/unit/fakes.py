@@ -199,7 +199,11 @@ class FakeMessages:
         return sorted(held, key=lambda m: m.sent_at)[:limit]
 
     async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
-        found = [m for m in self._of(chat_id) if m.seq > after_seq and m.sender_user_id != user_id and not m.deleted]
+        found = [
+            m
+            for m in self._of(chat_id)
+            if m.seq > after_seq and m.sender_user_id != user_id and not m.deleted and user_id not in m.held_for
+        ]
         return min(len(found), cap)
 
 

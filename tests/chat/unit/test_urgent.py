@@ -96,6 +96,9 @@ async def test_edits_and_reactions_of_a_held_message_stay_held_and_an_admin_rele
     for m in (edited, reacted):
         assert m.held_for == ["tom"] and m.held_from("tom", fakes.clock.now())
     assert await reason(fakes.app.messages.react("tom", dm, sent.seq, "👍", True)) == "MESSAGE_NOT_FOUND"
+    # Nor is it unread yet: the teacher's badge does not light up at night.
+    [view] = [v for v in await fakes.app.chats.list_chats("tom", SCHOOL) if v.chat.chat_id == dm]
+    assert view.unread == 0
     assert (await fakes.app.messages.list_messages("tom", dm, 0, reacted.update_seq - 1, 10))[0] == []
     # The admin sees it held (no text on that list) and releases it now.
     assert await reason(fakes.app.held.list_held("tom", SCHOOL)) == "NOT_ADMIN"
@@ -106,6 +109,8 @@ async def test_edits_and_reactions_of_a_held_message_stay_held_and_an_admin_rele
     assert released.held_for == [] and released.update_seq > reacted.update_seq
     seen, _ = await fakes.app.messages.list_messages("tom", dm, 0, 0, 10)
     assert [m.text for m in seen] == ["about Thursday"]
+    [view] = [v for v in await fakes.app.chats.list_chats("tom", SCHOOL) if v.chat.chat_id == dm]
+    assert view.unread == 1
     assert await fakes.app.held.list_held("ada", SCHOOL) == []
     assert (await fakes.app.held.release("ada", dm, sent.seq)).update_seq == released.update_seq  # idempotent
     # Later edits are not held any more.

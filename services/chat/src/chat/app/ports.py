@@ -93,7 +93,8 @@ class MessageRepository(Protocol):
     async def held_in_school(self, school_id: str, limit: int) -> list[Message]:
         """Messages quiet hours still hold (whatever their release time), oldest first."""
 
-    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int: ...
+    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
+        """Messages of others after `after_seq`, not deleted and not held from `user_id` (quiet hours)."""
 
 
 class ReportRepository(Protocol):

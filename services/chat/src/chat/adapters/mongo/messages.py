@@ -111,6 +111,13 @@ class MongoMessageRepository:
 
     async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
         return await self._messages.count_documents(
-            {"chat_id": chat_id, "seq": {"$gt": after_seq}, "sender": {"$ne": user_id}, "deleted": False},
+            # A message quiet hours still hold from me is not unread yet (nothing to read at 23:00).
+            {
+                "chat_id": chat_id,
+                "seq": {"$gt": after_seq},
+                "sender": {"$ne": user_id},
+                "deleted": False,
+                "held_for": {"$ne": user_id},
+            },
             limit=cap,
         )
