@@ -143,6 +143,12 @@ class SignalSession:
 
         return await self.expect(answered)
 
+    async def screen_share(self, participant_id: str, *, allow: bool) -> pb.SignalResponse:
+        """The host lets one participant share a screen (rooms where only hosts share), or stops
+        their share and takes the permission back; returns the update or the in-stream error."""
+        action = pb.HOST_ACTION_TYPE_ALLOW_SCREEN_SHARE if allow else pb.HOST_ACTION_TYPE_STOP_SCREEN_SHARE
+        return await self.host_action(action, participant_id)
+
 
 def refused(error: pb.ErrorResponse) -> Refused:
     return Refused(CallError(code_name(error.code), error.message, error.reason))

@@ -142,6 +142,8 @@ def room_lines(room: media_signal_pb2.Room, names: dict[str, str]) -> list[str]:
         lines.append(", ".join(shown).capitalize())
     extra = f"At most {room.max_participants} participants"
     lines.append(extra + (", waiting room" if room.waiting_room else ""))
+    if room.screen_share == media_signal_pb2.SCREEN_SHARE_POLICY_HOSTS:
+        lines.append("Screen sharing: the host, and whom the host allows")
     return lines
 
 

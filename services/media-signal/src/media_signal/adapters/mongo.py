@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from media_signal.app.ports import Owner
 from media_signal.domain import events
-from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState
+from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState, ScreenShare
 
 ROOMS = "rooms"
 MEMBERSHIPS = "memberships"
@@ -129,6 +129,8 @@ def room_to_doc(room: Room) -> Document:
         "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
         # Which SFU room (and SFU) serves the room now; None when it has none.
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
+        "group_call": room.group_call,
+        "screen_share": room.screen_share.value,
     }
 
 
@@ -162,6 +164,9 @@ def room_from_doc(doc: Document) -> Room:
         },
         sfu_room=int((doc.get("sfu") or {}).get("room", 0)),
         sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
+        # Rooms stored before group calls and screen sharing: peer-to-peer calls, anyone shares.
+        group_call=bool(doc.get("group_call", False)),
+        screen_share=ScreenShare(doc.get("screen_share", ScreenShare.ANYONE.value)),
     )
 
 
