@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from parta_client.cli import (
+    attendance,
     audit,
     auth,
     broadcasts,
@@ -15,6 +16,7 @@ from parta_client.cli import (
     classes,
     files,
     guardians,
+    info,
     invites,
     join_requests,
     lessons,
@@ -41,6 +43,7 @@ for personal in (moderation.block, moderation.unblock, moderation.blocked):
     app.command()(personal)
 app.command("urgent-notifications")(moderation.urgent_notifications)
 schools.school_app.add_typer(policy.policy_app, name="policy")
+schools.school_app.add_typer(info.info_app, name="info")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
@@ -51,6 +54,7 @@ app.add_typer(files.file_app, name="file")
 app.add_typer(lessons.lesson_app, name="lesson")
 app.add_typer(calls.call_app, name="call")
 app.add_typer(broadcasts.broadcast_app, name="broadcast")
+app.add_typer(attendance.attendance_app, name="attendance")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(moderation.reports_app, name="reports")

@@ -14,6 +14,7 @@ from chat.app.messages import ChatPolicy, Messages
 from chat.app.moderation import Moderation
 from chat.app.ports import (
     ChatRepository,
+    FileQuotaRepository,
     FileRepository,
     MemberRepository,
     MessageRepository,
@@ -40,6 +41,7 @@ class ChatPorts:
     facts: SchoolFacts
     projections: ProjectionStore
     policies: Policies
+    file_quotas: FileQuotaRepository
     preferences: Preferences
     urgent_uses: UrgentAllowance
 
@@ -85,7 +87,14 @@ def build_app(
             p.members, p.messages, p.reports, access, clock, chats=p.chats, notify=notify, policies=p.policies
         ),
         files=Files(
-            p.files, p.members, clock, file_limits if file_limits else FileLimits(20 << 20, 200 << 20, 1 << 20)
+            p.files,
+            p.members,
+            clock,
+            file_limits if file_limits else FileLimits(20 << 20, 200 << 20, 1 << 20),
+            p.messages,
+            p.file_quotas,
+            access,
+            notify,
         ),
         provisioning=Provisioning(p.chats, p.members, p.messages, p.facts, p.projections, clock, notify, p.policies),
         preferences=UserPreferences(p.preferences),

@@ -104,6 +104,7 @@ def _attendance_doc(entry: AttendanceEntry) -> Document:
         "total_seconds": entry.total_seconds,
         "open_streams": entry.open_streams,
         "open_since": entry.open_since,
+        "intervals": [{"joined_at": j, "left_at": left} for j, left in entry.intervals],
     }
 
 
@@ -131,6 +132,7 @@ def room_to_doc(room: Room) -> Document:
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
         "group_call": room.group_call,
         "screen_share": room.screen_share.value,
+        "locked": room.locked,
     }
 
 
@@ -159,6 +161,7 @@ def room_from_doc(doc: Document) -> Room:
                 total_seconds=a.get("total_seconds", 0.0),
                 open_streams=a.get("open_streams", 0),
                 open_since=a.get("open_since"),
+                intervals=tuple((i["joined_at"], i.get("left_at")) for i in a.get("intervals", [])),
             )
             for a in doc.get("attendance", [])
         },
@@ -167,6 +170,7 @@ def room_from_doc(doc: Document) -> Room:
         # Rooms stored before group calls and screen sharing: peer-to-peer calls, anyone shares.
         group_call=bool(doc.get("group_call", False)),
         screen_share=ScreenShare(doc.get("screen_share", ScreenShare.ANYONE.value)),
+        locked=bool(doc.get("locked", False)),
     )
 
 

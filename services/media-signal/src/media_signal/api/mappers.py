@@ -40,8 +40,12 @@ HOST_ACTIONS = {
     pb.HOST_ACTION_TYPE_UNMUTE: "unmute",
     pb.HOST_ACTION_TYPE_ALLOW_SCREEN_SHARE: "allow_screen_share",
     pb.HOST_ACTION_TYPE_STOP_SCREEN_SHARE: "stop_screen_share",
+    pb.HOST_ACTION_TYPE_LOCK: "lock",
+    pb.HOST_ACTION_TYPE_UNLOCK: "unlock",
 }
 HOST_ACTIONS_PB = {v: k for k, v in HOST_ACTIONS.items()}
+# Host actions on the room itself, not on a participant.
+ROOM_WIDE_ACTIONS = frozenset({"end_room", "lock", "unlock"})
 SCREEN_SHARE = {pb.SCREEN_SHARE_POLICY_ANYONE: ScreenShare.ANYONE, pb.SCREEN_SHARE_POLICY_HOSTS: ScreenShare.HOSTS}
 SCREEN_SHARE_PB = {v: k for k, v in SCREEN_SHARE.items()}
 SOURCES = {pb.MEDIA_SOURCE_UNSPECIFIED: "camera", pb.MEDIA_SOURCE_CAMERA: "camera", pb.MEDIA_SOURCE_SCREEN: "screen"}
@@ -152,7 +156,7 @@ def command(request: pb.SignalRequest) -> s.Command:
         action = HOST_ACTIONS.get(a.action)
         if action is None:
             raise InvalidArgument.field("host_action.action", "unknown host action")
-        if action != "end_room" and not a.participant_id:
+        if action not in ROOM_WIDE_ACTIONS and not a.participant_id:
             raise InvalidArgument.field("host_action.participant_id", "required")
         return s.HostAction(action, a.participant_id[:128], TRACKS.get(a.track))
     if which == "join":

@@ -178,6 +178,7 @@ class SignalHub:
                 if live.unloaded:
                     continue  # emptied and unloaded while we waited: load it afresh
                 live.room.require_live()
+                live.room.require_open(user_id, is_host=claims.grants.is_host)
                 if user_id in live.removed_users:
                     raise PermissionDenied("removed from this room by the host", reason="REMOVED_BY_HOST")
                 # CALL_FULL for a fifth in a peer-to-peer call, ROOM_FULL otherwise (domain/group_calls.py).
@@ -404,12 +405,24 @@ class SignalHub:
             return
         await self._media.trickle(session, c)
 
+    async def _lock(self, live: LiveRoom, session: Session, *, locked: bool) -> None:
+        """Saved on the room (a replica that takes the room over keeps it locked); everyone in the
+        room, the host included, gets the notice."""
+        async with live.lock:
+            expected = live.room.version
+            if live.room.set_locked(locked):
+                await self._rooms.save(live.room, [], expected_version=expected)
+            live.broadcast(s.HostNotice("lock" if locked else "unlock", session.participant_id))
+
     async def _on_host_action(self, live: LiveRoom, session: Session, action: s.HostAction) -> None:
         host_actions.check_host(is_host=session.grants.is_host)
         if action.action == "end_room":
             # Shielded, as a leave is: ending closes this very stream, and its reader (running this)
             # is cancelled then; the end and its RoomEnded must be saved all the same.
             await asyncio.shield(self.end_room(live.room.room_id, "ended_by_host"))
+            return
+        if action.action in ("lock", "unlock"):
+            await self._lock(live, session, locked=action.action == "lock")
             return
         unload = False
         moderation: tuple[Session, set[str], bool] | None = None

@@ -143,6 +143,11 @@ def _fact(m: Membership) -> Fact:
     return Fact(role, m.class_id, seat, m.child_user_id, m.verified)
 
 
+# Presence intervals kept per person and room; a flapping connection beyond this merges into the last
+# interval (its total stays exact: total_seconds counts every stream).
+MAX_INTERVALS = 100
+
+
 @dataclass(frozen=True)
 class AttendanceEntry:
     first_joined_at: datetime
@@ -151,10 +156,18 @@ class AttendanceEntry:
     # Streams the user has open now (a user may join from two devices) and since when.
     open_streams: int = 0
     open_since: datetime | None = None
+    # When the user was in the room: (joined, left) per stretch of presence, left None while open.
+    # Two devices at once are one stretch; a rejoin after leaving starts a new one.
+    intervals: tuple[tuple[datetime, datetime | None], ...] = ()
 
     def joined(self, at: datetime) -> AttendanceEntry:
         if self.open_streams == 0:
-            return replace(self, open_streams=1, open_since=at)
+            intervals = self.intervals
+            if len(intervals) >= MAX_INTERVALS:
+                intervals = (*intervals[:-1], (intervals[-1][0], None))
+            else:
+                intervals = (*intervals, (at, None))
+            return replace(self, open_streams=1, open_since=at, intervals=intervals)
         return replace(self, open_streams=self.open_streams + 1)
 
     def left(self, at: datetime) -> AttendanceEntry:
@@ -163,7 +176,17 @@ class AttendanceEntry:
         if self.open_streams > 1:
             return replace(self, open_streams=self.open_streams - 1, last_left_at=at)
         spent = max(0.0, (at - self.open_since).total_seconds()) if self.open_since else 0.0
-        return replace(self, open_streams=0, open_since=None, last_left_at=at, total_seconds=self.total_seconds + spent)
+        intervals = self.intervals
+        if intervals and intervals[-1][1] is None:
+            intervals = (*intervals[:-1], (intervals[-1][0], max(at, intervals[-1][0])))
+        return replace(
+            self,
+            open_streams=0,
+            open_since=None,
+            last_left_at=at,
+            total_seconds=self.total_seconds + spent,
+            intervals=intervals,
+        )
 
 
 @dataclass
@@ -192,6 +215,8 @@ class Room:
     # A call of more than MAX_P2P_PARTICIPANTS people: media through the SFU (decided at create).
     group_call: bool = False
     screen_share: ScreenShare = ScreenShare.ANYONE
+    # The host locked the room: no newcomer but the host joins until unlocked (see require_open).
+    locked: bool = False
 
     @property
     def media_mode(self) -> MediaMode:
@@ -223,6 +248,21 @@ class Room:
             self.attendance[user_id] = entry
         self.state = RoomState.ENDED
         self.ended_at = at
+        self.version += 1
+        return True
+
+    def require_open(self, user_id: str, *, is_host: bool) -> None:
+        """A locked room takes no newcomer but its host; someone who was already in it may come
+        back (a dropped connection must not lock a student out of their lesson; a removed person
+        stays out by the removal)."""
+        if self.locked and not is_host and user_id not in self.attendance:
+            raise FailedPrecondition("the host locked the room", reason="ROOM_LOCKED")
+
+    def set_locked(self, locked: bool) -> bool:
+        """False when nothing changes (locking a locked room is a no-op)."""
+        if self.locked == locked:
+            return False
+        self.locked = locked
         self.version += 1
         return True
 
