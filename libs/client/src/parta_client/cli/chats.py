@@ -99,7 +99,10 @@ def send(
     text: str,
     file: Annotated[list[str] | None, typer.Option("--file", help="Attach a stored file (id); repeatable.")] = None,
     reply_to: Annotated[int, typer.Option("--reply-to", help="Seq of the message answered.")] = 0,
-    urgent: Annotated[bool, typer.Option(help="Admins: deliver now despite quiet hours.")] = False,
+    urgent: Annotated[
+        bool, typer.Option(help="Deliver now despite quiet hours (admins; parents to a teacher, with --reason).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="With --urgent: why it cannot wait.")] = "",
 ) -> None:
     """Send a message."""
     cli = Cli.of(ctx)
@@ -114,6 +117,7 @@ def send(
                 reply_to_seq=reply_to,
                 file_ids=file or [],
                 urgent=urgent,
+                urgent_reason=reason,
             )
         )
 
