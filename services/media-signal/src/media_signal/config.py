@@ -27,6 +27,8 @@ class MediaSignalSettings(ServiceSettings):
     advertise_address: str = ""
     # How often a replica sweeps Janus for rooms of ended (or unknown) rooms; 0 turns it off.
     sfu_sweep_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # How often a replica moves every timetable's horizon (lessons of the next 7 days); 0 turns it off.
+    timetable_pass_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     @field_validator("join_token_secret")
     @classmethod

@@ -178,6 +178,9 @@ class Room:
     # on. Persisted so a replica other than the owner can destroy it when the owner died.
     sfu_room: int = 0
     sfu_instance: str = ""
+    # Lessons made from the class's timetable: their slot ("1-09:00") and length; "" and 0 otherwise.
+    timetable_slot_id: str = ""
+    duration_minutes: int = 0
 
     @property
     def media_mode(self) -> MediaMode:
