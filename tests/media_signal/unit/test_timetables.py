@@ -160,7 +160,7 @@ async def test_the_next_seven_days_become_scheduled_lessons_once():
 
 
 async def test_a_changed_slot_changes_its_lessons_and_a_removed_one_cancels_them():
-    p, rooms, clock = planner()
+    p, rooms, _clock = planner()
     await p.plan_changed(plan())
     rooms.events.clear()
     algebra = replace(MATHS, subject="Алгебра", duration_minutes=40)
@@ -180,7 +180,7 @@ async def test_a_changed_slot_changes_its_lessons_and_a_removed_one_cancels_them
 
 
 async def test_a_cancelled_date_and_a_holiday_cancel_only_their_lessons():
-    p, rooms, clock = planner()
+    p, rooms, _clock = planner()
     await p.plan_changed(plan())
     rooms.events.clear()
     cancelled = frozenset({(date(2026, 12, 7), "1-09:00")})
@@ -191,7 +191,7 @@ async def test_a_cancelled_date_and_a_holiday_cancel_only_their_lessons():
 
 
 async def test_a_started_lesson_is_left_alone():
-    p, rooms, clock = planner()
+    p, rooms, _clock = planner()
     await p.plan_changed(plan(slots=(MATHS,)))
     room = rooms.rooms[lesson_id(CLASS, date(2026, 12, 7), "1-09:00")]
     room.start(utc(2026, 12, 7, 5, 58))

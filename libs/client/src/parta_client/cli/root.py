@@ -21,6 +21,7 @@ from parta_client.cli import (
     policy,
     profiles,
     schools,
+    timetables,
 )
 from parta_client.cli.context import Cli
 from parta_client.client import new_trace_id
@@ -49,6 +50,8 @@ app.add_typer(calls.call_app, name="call")
 app.add_typer(broadcasts.broadcast_app, name="broadcast")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(timetables.timetable_app, name="timetable")
+app.add_typer(timetables.holidays_app, name="holidays")
 
 
 @app.callback()
