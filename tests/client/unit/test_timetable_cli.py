@@ -133,3 +133,16 @@ async def test_set_add_remove_cancel_and_holidays_send_what_was_typed(school) ->
     assert fake.sent[4].school_id == "s-1" and fake.sent[4].holidays[0].title == "Зимние каникулы"  # type: ignore[attr-defined]
     bad = await parta(env, "timetable", "set", "5А", "-l", "someday 09:00 45 Математика")
     assert bad.exit_code != 0 and len(fake.sent) == 5
+
+
+def test_lesson_notes_read_in_russian_and_english() -> None:
+    from parta.chat.v1 import events_pb2 as chat_events
+    from parta_client.cli.chats import system_text
+
+    note = chat_events.SystemNote(
+        kind=chat_events.SYSTEM_KIND_LESSON_CANCELLED, title="Физика", local_time="2026-12-08 09:00"
+    )
+    assert system_text(note, {}, "ru") == "Урок отменён: Физика в 09:00, 8 декабря"
+    assert system_text(note, {}, "en") == "Lesson cancelled: Физика at 09:00, 2026-12-08"
+    note.kind = chat_events.SYSTEM_KIND_LESSON_SCHEDULED
+    assert system_text(note, {}, "ru") == "Физика в 09:00, 8 декабря"
