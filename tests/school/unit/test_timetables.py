@@ -132,6 +132,12 @@ async def test_a_lesson_is_taught_by_a_teacher_of_the_class():
     assert refused.value.violations[0].field == "slots[0].teacher_user_id"
     with pytest.raises(InvalidArgument):  # a student never teaches
         await s.tt.set_timetable(ADMIN, SetWeek(s.klass.id, [Slot(2, 540, 45, "Физика", "misha")]))
+    # An unverified teacher of the class could not start the lesson: not its teacher either.
+    await _join(s.w, s.school.id, SchoolRole.TEACHER, "", "nina")
+    await s.w.classes.add_subject_teacher(ADMIN, s.klass.id, "nina", "Химия")
+    with pytest.raises(InvalidArgument) as unverified:
+        await s.tt.set_timetable(ADMIN, SetWeek(s.klass.id, [Slot(2, 540, 45, "Химия", "nina")]))
+    assert "verified" in unverified.value.violations[0].description
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ class Timetables:
         v = Violations()
         first, last = check_term(v, school_class.academic_year, first, last)
         v.raise_if_any()
-        slots = await self._with_teachers(school_class, cmd.slots)
+        slots = await self._with_teachers(school, school_class, cmd.slots)
 
         async def attempt() -> Timetable:
             stored = await self.timetables.get(cmd.class_id)
@@ -180,9 +180,9 @@ class Timetables:
         if school_class.is_staff_room or school_class.archived:
             raise FailedPrecondition("the class has no lessons", reason="CLASS_HAS_NO_LESSONS")
 
-    async def _with_teachers(self, school_class: SchoolClass, slots: list[Slot]) -> list[Slot]:
-        """Each lesson's teacher teaches the class (class head or subject teacher); an empty teacher is the
-        class head."""
+    async def _with_teachers(self, school: School, school_class: SchoolClass, slots: list[Slot]) -> list[Slot]:
+        """Each lesson's teacher teaches the class (class head or subject teacher) and is verified (only
+        verified staff start lessons); an empty teacher is the class head."""
         seats = [m for m in await self.d.memberships.of_class(school_class.id) if m.active]
         teachers = {m.user_id for m in seats if m.class_role in TEACHING}
         head = next((m.user_id for m in seats if m.class_role == ClassRole.CLASS_HEAD), "")
@@ -194,6 +194,8 @@ class Timetables:
                 v.add(f"slots[{i}].teacher_user_id", "required: the class has no class head")
             elif teacher not in teachers:
                 v.add(f"slots[{i}].teacher_user_id", "not a teacher of this class")
+            elif teacher not in school.verified_ids:
+                v.add(f"slots[{i}].teacher_user_id", "not verified yet: an admin verifies teachers first")
             out.append(replace(s, teacher_user_id=teacher))
         v.raise_if_any()
         return out
