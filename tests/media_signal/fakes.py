@@ -170,6 +170,10 @@ class FakeTimetableLessons:
 
     def __init__(self, rooms: FakeRooms) -> None:
         self._rooms = rooms
+        self.archived: set[str] = set()
+
+    async def class_archived(self, class_id: str) -> bool:
+        return class_id in self.archived
 
     async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
         return sorted(

@@ -199,3 +199,16 @@ async def test_a_started_lesson_is_left_alone():
     await p.plan_changed(plan(slots=(), version=2))
     await p.plan_changed(plan(slots=(replace(MATHS, subject="Алгебра"),), version=3))
     assert rooms.events == [] and room.state is RoomState.LIVE and room.title == "Математика"
+
+
+async def test_an_archived_class_has_its_upcoming_lessons_cancelled():
+    rooms = FakeRooms()
+    lessons = FakeTimetableLessons(rooms)
+    p = LessonPlanner(plans=FakePlans(), lessons=lessons, rooms=rooms, clock=FakeClock(utc(2026, 12, 6, 21)))
+    await p.plan_changed(plan(slots=(MATHS, PHYSICS)))
+    rooms.events.clear()
+    lessons.archived.add(CLASS)  # school archived the class (the directory projection says so)
+    await p.tick()
+    assert kinds(rooms.events) == [("RoomCancelled", "Математика"), ("RoomCancelled", "Физика")]
+    await p.tick()
+    assert len(rooms.events) == 2

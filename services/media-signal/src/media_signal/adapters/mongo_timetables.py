@@ -10,7 +10,7 @@ from parta_common.mongo import Document, apply_versioned
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from media_signal.adapters.mongo import ROOMS, room_from_doc
+from media_signal.adapters.mongo import CLASSES, ROOMS, room_from_doc
 from media_signal.domain.rooms import Room, RoomState
 from media_signal.domain.timetables import TimetablePlan, WeekSlot
 
@@ -86,6 +86,7 @@ class MongoTimetablePlans:
 class MongoTimetableLessons:
     def __init__(self, database: AsyncDatabase[Document]):
         self._rooms = database[ROOMS]
+        self._classes = database[CLASSES]
 
     async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
         query: dict[str, Any] = {
@@ -96,3 +97,7 @@ class MongoTimetableLessons:
         }
         cursor = self._rooms.find(query, {"_outbox": 0, "owner": 0}).sort("scheduled_for", 1)
         return [room_from_doc(d) async for d in cursor]
+
+    async def class_archived(self, class_id: str) -> bool:
+        doc = await self._classes.find_one({"_id": class_id}, {"archived": 1})
+        return bool(doc and doc.get("archived", False))

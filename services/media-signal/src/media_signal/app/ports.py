@@ -196,3 +196,7 @@ class TimetableLessons(Protocol):
     async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
         """Scheduled (not started) timetable lessons of the class starting in [start, end)."""
         ...
+
+    async def class_archived(self, class_id: str) -> bool:
+        """True once school archived the class (a class not projected yet is not archived)."""
+        ...

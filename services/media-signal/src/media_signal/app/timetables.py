@@ -7,7 +7,7 @@ passing at once never duplicate a lesson or an announcement.
 
 A pass runs for a class when its plan changes, and for every running plan periodically (the
 horizon moves with the clock). Only lessons that have not started are touched: a lesson that is live
-or over stays as it was.
+or over stays as it was. An archived class's upcoming lessons are cancelled.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ class LessonPlanner:
     async def materialise(self, plan: TimetablePlan) -> None:
         now = self._clock.now()
         end = now + self._horizon
-        planned = expand(plan, now, end)
+        # An archived class (graduated, or archived by an admin) has no more lessons.
+        planned = [] if await self._lessons.class_archived(plan.class_id) else expand(plan, now, end)
         for lesson in planned:
             await with_retries(partial(self._ensure, lesson))
         wanted = {p.room_id for p in planned}
