@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from media_signal.app.ports import Owner, Published, Subscribed
@@ -174,6 +175,9 @@ class FakeTimetableLessons:
 
     async def class_archived(self, class_id: str) -> bool:
         return class_id in self.archived
+
+    async def existing(self, room_ids: Sequence[str]) -> dict[str, Room]:
+        return {i: self._rooms.rooms[i] for i in room_ids if i in self._rooms.rooms}
 
     async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
         return sorted(

@@ -3,6 +3,7 @@ class, versioned like every projection) and the timetable lessons among the room
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -97,6 +98,12 @@ class MongoTimetableLessons:
         }
         cursor = self._rooms.find(query, {"_outbox": 0, "owner": 0}).sort("scheduled_for", 1)
         return [room_from_doc(d) async for d in cursor]
+
+    async def existing(self, room_ids: Sequence[str]) -> dict[str, Room]:
+        if not room_ids:
+            return {}
+        cursor = self._rooms.find({"_id": {"$in": list(room_ids)}}, {"_outbox": 0, "owner": 0})
+        return {d["_id"]: room_from_doc(d) async for d in cursor}
 
     async def class_archived(self, class_id: str) -> bool:
         doc = await self._classes.find_one({"_id": class_id}, {"archived": 1})

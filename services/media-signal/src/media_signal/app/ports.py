@@ -197,6 +197,10 @@ class TimetableLessons(Protocol):
         """Scheduled (not started) timetable lessons of the class starting in [start, end)."""
         ...
 
+    async def existing(self, room_ids: Sequence[str]) -> dict[str, Room]:
+        """The rooms of these ids that exist (one read for a whole pass)."""
+        ...
+
     async def class_archived(self, class_id: str) -> bool:
         """True once school archived the class (a class not projected yet is not archived)."""
         ...

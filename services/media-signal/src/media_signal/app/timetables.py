@@ -21,7 +21,7 @@ from parta_common.retries import with_retries
 
 from media_signal.app.ports import RoomRepository, TimetableLessons, TimetablePlans
 from media_signal.domain import events
-from media_signal.domain.rooms import RoomState
+from media_signal.domain.rooms import Room, RoomState
 from media_signal.domain.timetables import (
     HORIZON,
     PlannedLesson,
@@ -76,12 +76,20 @@ class LessonPlanner:
         end = now + self._horizon
         # An archived class (graduated, or archived by an admin) has no more lessons.
         planned = [] if await self._lessons.class_archived(plan.class_id) else expand(plan, now, end)
+        # One read for the whole pass; a lesson whose write loses a race reads its room again.
+        known = await self._lessons.existing([p.room_id for p in planned])
         for lesson in planned:
-            await with_retries(partial(self._ensure, lesson))
+            room = known.get(lesson.room_id)
+            if room is None or self._needs_change(room, lesson):
+                await with_retries(partial(self._ensure, lesson))
         wanted = {p.room_id for p in planned}
         for room in await self._lessons.scheduled(plan.class_id, now, end):
             if room.room_id not in wanted:
                 await with_retries(partial(self._cancel, room.room_id))
+
+    @staticmethod
+    def _needs_change(room: Room, p: PlannedLesson) -> bool:
+        return (room.state is RoomState.SCHEDULED and differs(room, p)) or was_cancelled(room)
 
     async def _ensure(self, p: PlannedLesson) -> None:
         room = await self._rooms.get(p.room_id)
