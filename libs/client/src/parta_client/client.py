@@ -322,6 +322,7 @@ class Parta:
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
+        self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])
 
         async def refresh(refresh_token: str) -> auth_pb2.RefreshSessionResponse:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from parta_client.cli import (
+    attendance,
     audit,
     auth,
     broadcasts,
@@ -48,6 +49,7 @@ app.add_typer(files.file_app, name="file")
 app.add_typer(lessons.lesson_app, name="lesson")
 app.add_typer(calls.call_app, name="call")
 app.add_typer(broadcasts.broadcast_app, name="broadcast")
+app.add_typer(attendance.attendance_app, name="attendance")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(timetables.timetable_app, name="timetable")

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from media_signal.app.ports import Owner
 from media_signal.domain import events
-from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState
+from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState, ScreenShare
 
 ROOMS = "rooms"
 MEMBERSHIPS = "memberships"
@@ -110,6 +110,7 @@ def _attendance_doc(entry: AttendanceEntry) -> Document:
         "total_seconds": entry.total_seconds,
         "open_streams": entry.open_streams,
         "open_since": entry.open_since,
+        "intervals": [{"joined_at": j, "left_at": left} for j, left in entry.intervals],
     }
 
 
@@ -137,6 +138,9 @@ def room_to_doc(room: Room) -> Document:
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
         "timetable_slot_id": room.timetable_slot_id,
         "duration_minutes": room.duration_minutes,
+        "group_call": room.group_call,
+        "screen_share": room.screen_share.value,
+        "locked": room.locked,
     }
 
 
@@ -165,6 +169,7 @@ def room_from_doc(doc: Document) -> Room:
                 total_seconds=a.get("total_seconds", 0.0),
                 open_streams=a.get("open_streams", 0),
                 open_since=a.get("open_since"),
+                intervals=tuple((i["joined_at"], i.get("left_at")) for i in a.get("intervals", [])),
             )
             for a in doc.get("attendance", [])
         },
@@ -172,6 +177,10 @@ def room_from_doc(doc: Document) -> Room:
         sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
         timetable_slot_id=doc.get("timetable_slot_id", ""),
         duration_minutes=doc.get("duration_minutes", 0),
+        # Rooms stored before group calls and screen sharing: peer-to-peer calls, anyone shares.
+        group_call=bool(doc.get("group_call", False)),
+        screen_share=ScreenShare(doc.get("screen_share", ScreenShare.ANYONE.value)),
+        locked=bool(doc.get("locked", False)),
     )
 
 
