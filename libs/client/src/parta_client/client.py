@@ -318,6 +318,7 @@ class Parta:
         self.invites = school_pb2_grpc.InviteServiceStub(school)
         self.join_requests = school_pb2_grpc.JoinRequestServiceStub(school)
         self.timetables = timetable_pb2_grpc.TimetableServiceStub(school)
+        self.school_info = school_pb2_grpc.SchoolInfoServiceStub(school)
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)

@@ -43,6 +43,7 @@ from school.adapters.mongo import (
     index_specs,
     load_or_create_key,
 )
+from school.adapters.mongo_info import MongoSchoolInfoRepository
 from school.adapters.mongo_timetables import (
     TIMETABLES,
     MongoHolidayRepository,
@@ -53,6 +54,7 @@ from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
+from school.api.info import SchoolInfoServicer
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
 from school.api.memberships import MembershipServicer
@@ -61,6 +63,7 @@ from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Deps, Policy
+from school.app.info import SchoolInfos
 from school.app.invites import Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
@@ -80,7 +83,17 @@ def _full(name: str) -> str:
 
 
 SERVICE_NAMES = (
-    *(_full(n) for n in ("SchoolService", "ClassService", "MembershipService", "InviteService", "JoinRequestService")),
+    *(
+        _full(n)
+        for n in (
+            "SchoolService",
+            "ClassService",
+            "MembershipService",
+            "InviteService",
+            "JoinRequestService",
+            "SchoolInfoService",
+        )
+    ),
     timetable_pb2.DESCRIPTOR.services_by_name["TimetableService"].full_name,
 )
 PUBLIC_METHODS = (f"/{_full('InviteService')}/PreviewInvite",)
@@ -102,6 +115,7 @@ class SchoolService:
     years: AcademicYears
     view: AccessView
     timetables: Timetables
+    infos: SchoolInfos
 
 
 async def build(
@@ -179,6 +193,7 @@ async def build(
         MongoTimetableRepository(db, mapper, relays[TIMETABLES].notify),
         MongoHolidayRepository(db),
     )
+    infos = SchoolInfos(deps, MongoSchoolInfoRepository(db))
 
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
@@ -205,6 +220,7 @@ async def build(
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
         timetable_pb2_grpc.add_TimetableServiceServicer_to_server(TimetableServicer(timetables), server)
+        school_pb2_grpc.add_SchoolInfoServiceServicer_to_server(SchoolInfoServicer(infos), server)
 
     runner = infra.runner(
         registrars=[register],
@@ -228,6 +244,7 @@ async def build(
         years,
         view,
         timetables,
+        infos,
     )
 
 

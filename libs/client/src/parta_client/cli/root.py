@@ -16,6 +16,7 @@ from parta_client.cli import (
     classes,
     files,
     guardians,
+    info,
     invites,
     join_requests,
     lessons,
@@ -39,6 +40,7 @@ app = typer.Typer(
 for command in (auth.login, auth.logout, auth.whoami, chats.send, chats.history, chats.follow):
     app.command()(command)
 schools.school_app.add_typer(policy.policy_app, name="policy")
+schools.school_app.add_typer(info.info_app, name="info")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
