@@ -90,13 +90,16 @@ def _note_pb(n: SystemNote) -> pb.SystemNote:
         subject_name=n.subject_name,
         title=n.title,
         count=n.count,
+        starts_at=ts(n.starts_at),
+        local_time=n.local_time,
     )
 
 
 def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
     if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
         return None
-    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count)
+    starts = from_ts(n.starts_at) if n.HasField("starts_at") else None
+    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count, starts, n.local_time)
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:

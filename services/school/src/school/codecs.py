@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from parta.school.v1 import events_pb2 as ev
+from parta.school.v1 import timetable_pb2 as tt
 from parta_common.timestamps import ts
 
 from school.domain.classes import SchoolClass
+from school.domain.events import TimetableChanged
 from school.domain.invites import Invite
 from school.domain.memberships import Membership
 from school.domain.schools import School
+from school.domain.timetables import DateRange, Timetable
 
 
 def school_pb(s: School) -> ev.SchoolSnapshot:
@@ -70,4 +73,40 @@ def invite_pb(i: Invite) -> ev.InviteSnapshot:
         requires_approval=i.requires_approval,
         revoked=i.revoked,
         created_by_user_id=i.created_by,
+    )
+
+
+def date_range_pb(r: DateRange) -> tt.DateRange:
+    return tt.DateRange(first_day=r.first_day.isoformat(), last_day=r.last_day.isoformat(), title=r.title)
+
+
+def timetable_pb(t: Timetable) -> tt.Timetable:
+    return tt.Timetable(
+        school_id=t.school_id,
+        class_id=t.class_id,
+        academic_year=t.academic_year,
+        first_day=t.first_day.isoformat(),
+        last_day=t.last_day.isoformat(),
+        slots=[
+            tt.TimetableSlot(
+                slot_id=s.slot_id,
+                weekday=s.weekday,
+                start_minute=s.start_minute,
+                duration_minutes=s.duration_minutes,
+                subject=s.subject,
+                teacher_user_id=s.teacher_user_id,
+            )
+            for s in t.slots
+        ],
+        cancelled=[tt.CancelledLesson(date=c.day.isoformat(), slot_id=c.slot_id) for c in t.cancelled],
+        version=t.version,
+    )
+
+
+def timetable_snapshot_pb(e: TimetableChanged) -> tt.TimetableSnapshot:
+    return tt.TimetableSnapshot(
+        timetable=timetable_pb(e.timetable),
+        timezone=e.timezone,
+        holidays=[date_range_pb(r) for r in e.holidays],
+        class_title=e.class_title,
     )

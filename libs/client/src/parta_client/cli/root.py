@@ -24,6 +24,7 @@ from parta_client.cli import (
     policy,
     profiles,
     schools,
+    timetables,
 )
 from parta_client.cli.context import Cli
 from parta_client.client import new_trace_id
@@ -59,6 +60,8 @@ app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(moderation.reports_app, name="reports")
 app.add_typer(moderation.held_app, name="held")
+app.add_typer(timetables.timetable_app, name="timetable")
+app.add_typer(timetables.holidays_app, name="holidays")
 
 
 @app.callback()

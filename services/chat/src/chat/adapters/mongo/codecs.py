@@ -172,6 +172,8 @@ def _decode_note(d: Doc) -> SystemNote:
         subject_name=d.get("subject_name", ""),
         title=d.get("title", ""),
         count=d.get("count", 0),
+        starts_at=d.get("starts_at"),
+        local_time=d.get("local_time", ""),
     )
 
 
