@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from media_signal.app.ports import Owner, Published, Subscribed
 from media_signal.domain.rooms import (
@@ -12,7 +13,9 @@ from media_signal.domain.rooms import (
     NewRoom,
     Room,
     RoomKind,
+    RoomState,
 )
+from media_signal.domain.timetables import TimetablePlan
 
 SCHOOL, CLASS = "school-1", "class-5a"
 
@@ -141,3 +144,51 @@ def drain(session) -> list:
     while not session.queue.empty():
         out.append(session.queue.get_nowait())
     return out
+
+
+class FakePlans:
+    """TimetablePlans in memory: the newest version per class wins."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, TimetablePlan] = {}
+
+    async def put(self, plan: TimetablePlan) -> bool:
+        stored = self.plans.get(plan.class_id)
+        if stored is not None and stored.version >= plan.version:
+            return False
+        self.plans[plan.class_id] = plan
+        return True
+
+    async def get(self, class_id: str) -> TimetablePlan | None:
+        return self.plans.get(class_id)
+
+    async def running(self, today: date) -> list[TimetablePlan]:
+        return [p for _, p in sorted(self.plans.items()) if p.last_day >= today]
+
+
+class FakeTimetableLessons:
+    """The timetable lessons among FakeRooms' rooms."""
+
+    def __init__(self, rooms: FakeRooms) -> None:
+        self._rooms = rooms
+        self.archived: set[str] = set()
+
+    async def class_archived(self, class_id: str) -> bool:
+        return class_id in self.archived
+
+    async def existing(self, room_ids: Sequence[str]) -> dict[str, Room]:
+        return {i: self._rooms.rooms[i] for i in room_ids if i in self._rooms.rooms}
+
+    async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
+        return sorted(
+            (
+                r
+                for r in self._rooms.rooms.values()
+                if r.class_id == class_id
+                and r.timetable_slot_id
+                and r.state is RoomState.SCHEDULED
+                and r.scheduled_for is not None
+                and start <= r.scheduled_for < end
+            ),
+            key=lambda r: (r.scheduled_for, r.room_id),
+        )

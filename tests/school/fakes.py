@@ -22,6 +22,7 @@ from school.domain.memberships import Membership
 from school.domain.profiles import ProfileFacts, ProfileState
 from school.domain.schools import School
 from school.domain.secrets import Secrets
+from school.domain.timetables import Holidays, Timetable
 
 E = TypeVar("E")
 
@@ -278,6 +279,43 @@ class World:
             )
             for e in repo.events
         ]
+
+
+class FakeTimetables:
+    """TimetableRepository in memory: one timetable per class, version-checked, events kept."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Timetable] = {}
+        self.events: list[DomainEvent] = []
+
+    async def get(self, class_id: str) -> Timetable | None:
+        return self.items.get(class_id)
+
+    async def save(self, timetable: Timetable, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        stored = self.items.get(timetable.class_id)
+        if (stored.version if stored else 0) != expected_version:
+            return False
+        self.items[timetable.class_id] = timetable
+        self.events.extend(events)
+        return True
+
+    async def of_school(self, school_id: str) -> list[Timetable]:
+        return sorted((t for t in self.items.values() if t.school_id == school_id), key=lambda t: t.class_id)
+
+
+class FakeHolidays:
+    def __init__(self) -> None:
+        self.items: dict[str, Holidays] = {}
+
+    async def get(self, school_id: str) -> Holidays | None:
+        return self.items.get(school_id)
+
+    async def save(self, holidays: Holidays, expected_version: int) -> bool:
+        stored = self.items.get(holidays.school_id)
+        if (stored.version if stored else 0) != expected_version:
+            return False
+        self.items[holidays.school_id] = holidays
+        return True
 
 
 class FakeSchoolInfos:

@@ -134,6 +134,24 @@ def school_day() -> list[tuple[str, Any]]:
             envelope(chat_pb2.MessageDeleted(message=deleted, deleted_by_user_id=TEACHER), "msg-9", 2),
         ),
         (
+            topics.CHAT_MESSAGE,
+            envelope(
+                chat_pb2.ReportDecided(
+                    report_id="rep-1",
+                    school_id=SCHOOL,
+                    chat_id="class-chat",
+                    seq=9,
+                    message_id="msg-9",
+                    author_user_id=STUDENT,
+                    reporter_user_id=PARENT,
+                    moderator_user_id=TEACHER,
+                    actions=["delete_message", "mute_author"],
+                ),
+                "rep-1",
+                1,
+            ),
+        ),
+        (
             topics.IDENTITY_USER,
             envelope(
                 identity_pb2.GuardianLinked(guardian_user_id=PARENT, child_user_id=STUDENT, confirmed=True), STUDENT, 2
@@ -246,6 +264,7 @@ EXPECTED_KINDS = [
     "chat.direct_message",
     "chat.direct_message",
     "chat.message_deleted",
+    "chat.report_decided",
     "identity.guardian_linked",
     "identity.consent_changed",
     "identity.birth_date_change_confirmed",
@@ -326,6 +345,12 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     }, "parent–parent DMs are not recorded; teacher–student ones both ways"
     deleted = next(d for d in got if d["kind"] == "chat.message_deleted")
     assert (deleted["actor"], deleted["subjects"], deleted["attrs"]["by_moderator"]) == (TEACHER, [STUDENT], "true")
+    decided = next(d for d in got if d["kind"] == "chat.report_decided")
+    assert (decided["actor"], decided["subjects"], decided["attrs"]["actions"]) == (
+        TEACHER,
+        [STUDENT, PARENT],
+        "delete_message,mute_author",
+    )
     call = next(d for d in got if d["kind"] == "media.call_joined")
     assert (call["actor"], call["subjects"], call["attrs"]["room_id"]) == (STUDENT, [TEACHER], "room-1")
     link = next(d for d in got if d["kind"] == "identity.guardian_linked")

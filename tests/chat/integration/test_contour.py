@@ -101,6 +101,18 @@ def calls(stubs, chat_id: str, seq: int, school_id: str, target: str):  # type: 
             chat_pb2.CreateGroupChatRequest(request_id=uid(), school_id=school_id, title="t", member_user_ids=[target]),
             metadata=md,
         ),
+        # The school's report queue and held messages (school-wide, not per chat).
+        "ListReports": lambda md: c.ListReports(chat_pb2.ListReportsRequest(school_id=school_id), metadata=md),
+        "ActOnReport": lambda md: c.ActOnReport(
+            chat_pb2.ActOnReportRequest(report_id=uid("r"), actions=[chat_pb2.REPORT_ACTION_DISMISS], note="n"),
+            metadata=md,
+        ),
+        "ListHeldMessages": lambda md: c.ListHeldMessages(
+            chat_pb2.ListHeldMessagesRequest(school_id=school_id), metadata=md
+        ),
+        "ReleaseHeldMessage": lambda md: c.ReleaseHeldMessage(
+            chat_pb2.ReleaseHeldMessageRequest(chat_id=chat_id, seq=seq), metadata=md
+        ),
     }
 
 
@@ -230,6 +242,18 @@ async def test_malformed_input_is_invalid_argument(world: World, school_a) -> No
         c.OpenDirectChat(chat_pb2.OpenDirectChatRequest(school_id="", user_id="x"), metadata=md),
         c.CreateGroupChat(chat_pb2.CreateGroupChatRequest(request_id="r", school_id="s", title="\n"), metadata=md),
         c.ListChats(chat_pb2.ListChatsRequest(school_id="bad id"), metadata=md),
+        c.ListReports(chat_pb2.ListReportsRequest(school_id="bad id"), metadata=md),
+        c.ListReports(chat_pb2.ListReportsRequest(school_id="s", limit=101), metadata=md),
+        c.ActOnReport(chat_pb2.ActOnReportRequest(report_id="r", actions=[99], note="n"), metadata=md),  # type: ignore[list-item]
+        c.ActOnReport(chat_pb2.ActOnReportRequest(report_id="r", note="\x00"), metadata=md),
+        c.BlockUser(chat_pb2.BlockUserRequest(user_id=""), metadata=md),
+        c.ReleaseHeldMessage(chat_pb2.ReleaseHeldMessageRequest(chat_id=chat_id, seq=-1), metadata=md),
+        c.SendMessage(
+            chat_pb2.SendMessageRequest(
+                chat_id=chat_id, client_message_id="u", text="t", urgent=True, urgent_reason="r" * 201
+            ),
+            metadata=md,
+        ),
     ]
     for i, call in enumerate(bad):
         with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -107,13 +107,13 @@ async def test_parent_message_at_night_is_held_until_morning(world: World) -> No
         )
         morning = datetime(2026, 9, 2, 5, 0, tzinfo=UTC)  # 08:00 in Moscow
         assert sent.deliver_at.ToDatetime(tzinfo=UTC) == morning
-        # An admin's urgent message is not held; a parent may not mark urgent.
+        # A parent's urgent message must say why (the rest of urgent: test_report_queue.py).
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await a.chat.SendMessage(
                 chat_pb2.SendMessageRequest(chat_id=dm, client_message_id="u", text="urgent!", urgent=True),
                 metadata=p["pam"].md,
             )
-        assert code(err) == grpc.StatusCode.PERMISSION_DENIED
+        assert code(err) == grpc.StatusCode.INVALID_ARGUMENT
         # The teacher sees nothing: neither live nor in history.
         ok = await a.chat.SendMessage(
             chat_pb2.SendMessageRequest(chat_id=f"stf-{school.school_id}", client_message_id="x", text="staff note"),

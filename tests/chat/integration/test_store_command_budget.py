@@ -123,3 +123,67 @@ async def test_send_message_and_live_delivery_stay_within_their_store_command_ce
     assert [m.seq for m in page.messages] == list(range(last - 5, last))
     per_page = sender.total("rpc:ListMessages")
     assert per_page <= LIST_MESSAGES_MAX_COMMANDS, f"ListMessages: {per_page} store commands; {sender.counts}"
+
+
+# A parent's DM to a teacher in working hours (measured 2026-12-07): the access aggregate, both
+# people's seats (the rule book and quiet hours), the school (quiet hours), the recipient's
+# preferences (block list and urgent switch, one find: issue 16 added it, 6 → 7), the counter's
+# $inc and the insert.
+DM_SEND_MAX_COMMANDS = 7
+# The same DM marked urgent at night: + the allowance's conditional upsert.
+URGENT_DM_SEND_MAX_COMMANDS = 8
+
+
+async def test_a_direct_message_and_an_urgent_one_stay_within_their_ceilings(metered: World) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.chat.support import CPARENT, HEAD, PARENT, TEACHER
+
+    a = metered.replicas[0].stubs
+    school = metered.school()
+    await school.create(tz="Europe/Moscow")
+    class_id = uid("c")
+    await school.add_class(class_id)
+    teacher, parent, child = metered.person(), metered.person(), metered.person()
+    await school.member(teacher.user_id, TEACHER, class_id, HEAD)
+    await school.member(child.user_id, STUDENT, class_id, CSTUDENT)
+    await school.member(parent.user_id, PARENT, class_id, CPARENT, child=child.user_id)
+
+    async def opened() -> str:
+        reply = await a.chat.OpenDirectChat(
+            chat_pb2.OpenDirectChatRequest(school_id=school.school_id, user_id=teacher.user_id), metadata=parent.md
+        )
+        return reply.chat.chat.chat_id
+
+    dm = await eventually(opened)
+    moscow = ZoneInfo("Europe/Moscow")
+    counter = metered.replicas[0].service.infra.store_commands
+
+    async def per_send(urgent: bool) -> float:
+        await a.chat.SendMessage(  # warm-up
+            chat_pb2.SendMessageRequest(chat_id=dm, client_message_id=uid(), text="w"), metadata=parent.md
+        )
+        counter.reset()
+        for _ in range(2):
+            await a.chat.SendMessage(
+                chat_pb2.SendMessageRequest(
+                    chat_id=dm,
+                    client_message_id=uid(),
+                    text="m",
+                    urgent=urgent,
+                    urgent_reason="fever" if urgent else "",
+                ),
+                metadata=parent.md,
+            )
+        return counter.total("rpc:SendMessage") / 2
+
+    try:
+        metered.clock.fixed = datetime(2026, 9, 1, 10, 0, tzinfo=moscow).astimezone(UTC)
+        in_hours = await per_send(False)
+        assert in_hours <= DM_SEND_MAX_COMMANDS, f"DM SendMessage: {in_hours:.1f}; {counter.counts}"
+        metered.clock.fixed = datetime(2026, 9, 1, 22, 40, tzinfo=moscow).astimezone(UTC)
+        urgent = await per_send(True)
+        assert urgent <= URGENT_DM_SEND_MAX_COMMANDS, f"urgent DM SendMessage: {urgent:.1f}; {counter.counts}"
+    finally:
+        metered.clock.fixed = None

@@ -18,7 +18,7 @@ from chat.domain.chats import Chat, ChatKind
 from chat.domain.files import FileKind, StoredFile, kind_of
 from chat.domain.members import Grant, Member
 from chat.domain.messages import Message
-from chat.domain.moderation import Report
+from chat.domain.moderation import CLASS_CHATS, Report, ReportState
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
@@ -194,17 +194,90 @@ class FakeMessages:
         due = [m for m in self.rows.values() if m.held_for and m.held_until is not None and m.held_until <= now]
         return [replace(m) for m in due[:limit]]
 
+    async def held_in_school(self, school_id: str, limit: int) -> list[Message]:
+        held = [replace(m) for m in self.rows.values() if m.held_for and m.school_id == school_id]
+        return sorted(held, key=lambda m: m.sent_at)[:limit]
+
     async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
-        found = [m for m in self._of(chat_id) if m.seq > after_seq and m.sender_user_id != user_id and not m.deleted]
+        found = [
+            m
+            for m in self._of(chat_id)
+            if m.seq > after_seq and m.sender_user_id != user_id and not m.deleted and user_id not in m.held_for
+        ]
         return min(len(found), cap)
 
 
 @dataclass
 class FakeReports:
     rows: dict[str, Report] = field(default_factory=dict)
+    writes: list[Write] = field(default_factory=list)
 
     async def add(self, report: Report) -> None:
         self.rows.setdefault(report.report_id, report)
+
+    async def get(self, report_id: str) -> Report | None:
+        return self.rows.get(report_id)
+
+    def _newest(self, found: list[Report], limit: int) -> list[Report]:
+        return sorted(found, key=lambda r: r.at, reverse=True)[:limit]
+
+    async def of_school(
+        self, school_id: str, *, include_closed: bool, limit: int, classes: Sequence[str] | None = None
+    ) -> list[Report]:
+        found = [
+            r
+            for r in self.rows.values()
+            if r.school_id == school_id
+            and (include_closed or r.state is ReportState.OPEN)
+            and (classes is None or (r.class_id in classes and r.chat_kind in CLASS_CHATS))
+        ]
+        return self._newest(found, limit)
+
+    async def of_reporter(self, reporter: str, limit: int) -> list[Report]:
+        return self._newest([r for r in self.rows.values() if r.reporter == reporter], limit)
+
+    async def decide(self, report: Report, expected_decisions: int, events: Sequence[ev.ChatEvent]) -> bool:
+        current = self.rows.get(report.report_id)
+        if current is None or len(current.decisions) != expected_decisions:
+            return False
+        self.rows[report.report_id] = report
+        self.writes.append((f"report:{report.report_id}", list(events)))
+        return True
+
+
+@dataclass
+class FakePreferences:
+    blocked: dict[str, set[str]] = field(default_factory=dict)
+    urgent_off: set[str] = field(default_factory=set)
+
+    async def block(self, user_id: str, blocked: str) -> None:
+        self.blocked.setdefault(user_id, set()).add(blocked)
+
+    async def unblock(self, user_id: str, blocked: str) -> None:
+        self.blocked.get(user_id, set()).discard(blocked)
+
+    async def get(self, user_id: str) -> tuple[list[str], bool]:
+        return sorted(self.blocked.get(user_id, set())), user_id not in self.urgent_off
+
+    async def set_urgent_notifications(self, user_id: str, enabled: bool) -> None:
+        if enabled:
+            self.urgent_off.discard(user_id)
+        else:
+            self.urgent_off.add(user_id)
+
+
+@dataclass
+class FakeUrgentAllowance:
+    used: dict[str, list[str]] = field(default_factory=dict)
+
+    async def use(self, sender: str, school_id: str, day: str, message_id: str, per_day: int) -> bool:
+        ids = self.used.setdefault(f"{sender}|{school_id}|{day}", [])
+        if message_id in ids:
+            return True
+        if len(ids) >= per_day:
+            return False
+        ids.append(message_id)
+        return True
 
 
 class _Sink:
@@ -379,6 +452,8 @@ class Fakes:
     files: FakeFiles = field(default_factory=FakeFiles)
     file_quotas: FakeFileQuotas = field(default_factory=FakeFileQuotas)
     policies: PolicyBook = field(default_factory=PolicyBook)
+    preferences: FakePreferences = field(default_factory=FakePreferences)
+    urgent: FakeUrgentAllowance = field(default_factory=FakeUrgentAllowance)
     clock: FakeClock = field(default_factory=lambda: FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC)))
     notified: int = 0
     members: FakeMembers = field(init=False)
@@ -396,6 +471,8 @@ class Fakes:
             self.facts,
             self.policies,
             self.file_quotas,
+            self.preferences,
+            self.urgent,
         )
         self.app = build_app(ports, self.clock, self._notify)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from chat.domain.chats import ChatKind
 from chat.domain.moderation import Report
 
 from tests.chat.unit.fakes import Fakes
-from tests.chat.unit.test_messages import CLASS, fakes, reason  # noqa: F401 (fixture)
+from tests.chat.unit.test_messages import CLASS, SCHOOL, fakes, reason  # noqa: F401 (fixture)
 
 
 async def test_a_report_is_stored_once_per_reporter_and_message(fakes: Fakes) -> None:  # noqa: F811
@@ -13,7 +14,18 @@ async def test_a_report_is_stored_once_per_reporter_and_message(fakes: Fakes) ->
     first = await fakes.app.moderation.report("bob", CLASS, sent.seq, "rude")
     again = await fakes.app.moderation.report("bob", CLASS, sent.seq, "still rude")
     assert first == again and list(fakes.reports.rows) == [first]
-    assert fakes.reports.rows[first] == Report(first, CLASS, sent.seq, "bob", "rude", fakes.clock.now())
+    assert fakes.reports.rows[first] == Report(
+        first,
+        CLASS,
+        sent.seq,
+        "bob",
+        "rude",
+        fakes.clock.now(),
+        school_id=SCHOOL,
+        chat_kind=ChatKind.CLASS,
+        class_id="5A",
+        message=sent,
+    )
     assert await reason(fakes.app.moderation.report("bob", CLASS, 99, "")) == "MESSAGE_NOT_FOUND"
     assert await reason(fakes.app.moderation.report("pat", CLASS, sent.seq, "")) == "NOT_A_MEMBER"
 

@@ -31,7 +31,7 @@ from parta.identity.v1 import (
     profiles_pb2_grpc,
 )
 from parta.media_signal.v1 import media_signal_pb2_grpc
-from parta.school.v1 import school_pb2_grpc
+from parta.school.v1 import school_pb2_grpc, timetable_pb2_grpc
 
 from parta_client.config import Endpoints
 from parta_client.devsms import DevSmsFile, normalize_phone
@@ -317,6 +317,7 @@ class Parta:
         self.members = school_pb2_grpc.MembershipServiceStub(school)
         self.invites = school_pb2_grpc.InviteServiceStub(school)
         self.join_requests = school_pb2_grpc.JoinRequestServiceStub(school)
+        self.timetables = timetable_pb2_grpc.TimetableServiceStub(school)
         self.school_info = school_pb2_grpc.SchoolInfoServiceStub(school)
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)

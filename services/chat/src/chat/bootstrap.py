@@ -30,9 +30,11 @@ from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.chats import MongoChatRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
+from chat.adapters.mongo.preferences import MongoPreferences
 from chat.adapters.mongo.projections import MongoProjections
 from chat.adapters.mongo.reports import MongoReportRepository
 from chat.adapters.mongo.sequences import Sequences
+from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
 from chat.api.servicers import ChatServicer, add_chat_service
@@ -92,12 +94,14 @@ async def build(
         chats=MongoChatRepository(db, records, sequences),
         members=MongoMemberRepository(db, records),
         messages=MongoMessageRepository(db, records, sequences),
-        reports=MongoReportRepository(db),
+        reports=MongoReportRepository(db, records),
         files=storage,
         facts=projections,
         projections=projections,
         policies=policies,
         file_quotas=MongoFileQuotas(db),
+        preferences=MongoPreferences(db),
+        urgent_uses=MongoUrgentAllowance(db),
     )
     app = build_app(
         ports,
@@ -107,6 +111,7 @@ async def build(
             max_text_chars=settings.max_text_chars,
             edit_window=timedelta(seconds=settings.edit_window_seconds),
             default_timezone=settings.default_timezone,
+            urgent_per_day=settings.urgent_per_day,
         ),
         file_limits=FileLimits(
             settings.max_file_bytes,

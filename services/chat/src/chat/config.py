@@ -34,6 +34,8 @@ class ChatSettings(ServiceSettings):
     policy_sync_seconds: float = Field(default=1.0, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     default_timezone: str = "Europe/Moscow"
+    # Urgent messages a parent may send across quiet hours per school-local day (docs/chat.md).
+    urgent_per_day: int = Field(default=2, ge=0, le=50)
     # Development/e2e only: a file holding an ISO-8601 instant the service treats as "now"
     # (quiet-hours tests move it forward). Refused in production.
     dev_clock_file: str = ""

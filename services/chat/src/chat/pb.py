@@ -79,6 +79,7 @@ def message_pb(m: Message) -> pb.MessageSnapshot:
         school_id=m.school_id,
         system_note=_note_pb(m.system_note) if m.system_note is not None else None,
         removed_file_ids=m.removed_file_ids,
+        urgent_reason=m.urgent_reason,
     )
 
 
@@ -89,13 +90,16 @@ def _note_pb(n: SystemNote) -> pb.SystemNote:
         subject_name=n.subject_name,
         title=n.title,
         count=n.count,
+        starts_at=ts(n.starts_at),
+        local_time=n.local_time,
     )
 
 
 def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
     if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
         return None
-    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count)
+    starts = from_ts(n.starts_at) if n.HasField("starts_at") else None
+    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count, starts, n.local_time)
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:
@@ -120,6 +124,7 @@ def message_from_pb(s: pb.MessageSnapshot) -> Message:
         reactions=[Reaction(r.emoji, list(r.user_ids)) for r in s.reactions],
         system_note=_note_from_pb(s.system_note) if s.HasField("system_note") else None,
         removed_file_ids=list(s.removed_file_ids),
+        urgent_reason=s.urgent_reason,
     )
 
 
@@ -143,6 +148,25 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
             )
         case ev.MessageChanged(m):
             return "chat.message", m.message_id, m.update_seq, pb.MessageChanged(message=message_pb(m))
+        case ev.ReportDecided(r):
+            d = r.decisions[-1]
+            return (
+                "chat.report",
+                r.report_id,
+                len(r.decisions),
+                pb.ReportDecided(
+                    report_id=r.report_id,
+                    school_id=r.school_id,
+                    chat_id=r.chat_id,
+                    seq=r.seq,
+                    message_id=r.message.message_id if r.message is not None else "",
+                    author_user_id=r.author,
+                    reporter_user_id=r.reporter,
+                    moderator_user_id=d.moderator,
+                    actions=[a.label for a in d.actions],
+                    decided_at=ts(d.at),
+                ),
+            )
         case ev.ReadUpdated(chat_id, user_id, seq):
             return (
                 "chat.member",

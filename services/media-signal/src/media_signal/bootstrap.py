@@ -21,21 +21,26 @@ from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes, idempotent_id
 from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
+from parta_common.workers import PeriodicWorker
 
 from media_signal.adapters import mongo
 from media_signal.adapters.catalog import MongoLessonCatalog, MongoRoomCatalog, catalog_indexes, lesson_indexes
 from media_signal.adapters.janus import JanusSfu
+from media_signal.adapters.mongo_timetables import MongoTimetableLessons, MongoTimetablePlans, timetable_indexes
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.attendance import AttendanceServicer
 from media_signal.api.consumers import TOPICS, Projections
 from media_signal.api.rooms import RoomServicer
 from media_signal.api.signals import SignalServicer
+from media_signal.api.timetables import TOPICS as TIMETABLE_TOPICS
+from media_signal.api.timetables import TimetableEvents
 from media_signal.app.attendance import AttendanceUseCases
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
 from media_signal.app.sfu_rooms import SfuRoomSweeper
+from media_signal.app.timetables import LessonPlanner
 from media_signal.config import MediaSignalSettings
 from media_signal.domain.attendance import Graces
 
@@ -138,9 +143,28 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         client_id=f"{SERVICE}-{replica}",
     )
 
+    planner = LessonPlanner(
+        plans=MongoTimetablePlans(infra.database),
+        lessons=MongoTimetableLessons(infra.database),
+        rooms=room_repo,
+        clock=clock,
+    )
+    timetables = EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}media-signal.timetables",
+        topics=[settings.topic(t) for t in TIMETABLE_TOPICS],
+        handler=TimetableEvents(planner).router(),
+        dead_letters=infra.producer,
+        metrics=infra.metrics,
+        tracer=infra.tracer,
+        client_id=f"{SERVICE}-{replica}-timetables",
+    )
+    horizon = PeriodicWorker("timetable-horizon", planner.tick, settings.timetable_pass_seconds, first_delay=1.0)
+
     async def prepare() -> None:
         await ensure_indexes(infra.database, mongo.indexes())
         await ensure_indexes(infra.database, {mongo.ROOMS: [*catalog_indexes(), *lesson_indexes()]})
+        await ensure_indexes(infra.database, timetable_indexes())
 
     async def nothing() -> None:
         return None
@@ -161,7 +185,17 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         service_names=SERVICE_NAMES,
         interceptors=[infra.edge()],
         readiness=[*infra.readiness(), sfu.ready],
-        workers=[_Started(prepare, nothing), policy_sync, relay, consumer, hub, sweeper, infra.revocation_feed],
+        workers=[
+            _Started(prepare, nothing),
+            policy_sync,
+            relay,
+            consumer,
+            hub,
+            sweeper,
+            infra.revocation_feed,
+            timetables,
+            horizon,
+        ],
         closers=[owners.close, sfu.close],
     )
     return App(runner=runner, hub=hub, rooms=rooms, metrics_port=settings.metrics_port, infra=infra)

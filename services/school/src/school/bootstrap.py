@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import structlog
-from parta.school.v1 import school_pb2, school_pb2_grpc
+from parta.school.v1 import school_pb2, school_pb2_grpc, timetable_pb2, timetable_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
 from parta_common.events import topics
@@ -44,6 +44,12 @@ from school.adapters.mongo import (
     load_or_create_key,
 )
 from school.adapters.mongo_info import MongoSchoolInfoRepository
+from school.adapters.mongo_timetables import (
+    TIMETABLES,
+    MongoHolidayRepository,
+    MongoTimetableRepository,
+    timetable_indexes,
+)
 from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
@@ -53,10 +59,12 @@ from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
 from school.api.memberships import MembershipServicer
 from school.api.schools import SchoolServicer
+from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
 from school.app.common import Deps, Policy
 from school.app.info import SchoolInfos
 from school.app.service import SchoolApp, build_app
+from school.app.timetables import Timetables
 from school.config import SchoolSettings
 from school.domain.secrets import Secrets
 
@@ -69,16 +77,19 @@ def _full(name: str) -> str:
     return school_pb2.DESCRIPTOR.services_by_name[name].full_name
 
 
-SERVICE_NAMES = tuple(
-    _full(n)
-    for n in (
-        "SchoolService",
-        "ClassService",
-        "MembershipService",
-        "InviteService",
-        "JoinRequestService",
-        "SchoolInfoService",
-    )
+SERVICE_NAMES = (
+    *(
+        _full(n)
+        for n in (
+            "SchoolService",
+            "ClassService",
+            "MembershipService",
+            "InviteService",
+            "JoinRequestService",
+            "SchoolInfoService",
+        )
+    ),
+    timetable_pb2.DESCRIPTOR.services_by_name["TimetableService"].full_name,
 )
 PUBLIC_METHODS = (f"/{_full('InviteService')}/PreviewInvite",)
 
@@ -93,6 +104,7 @@ class SchoolService:
     app: SchoolApp
     consumer: EventConsumer
     view: AccessView
+    timetables: Timetables
     infos: SchoolInfos
 
 
@@ -103,6 +115,7 @@ async def build(
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
     db = infra.database
     await ensure_indexes(db, index_specs())
+    await ensure_indexes(db, timetable_indexes())
     key = (
         settings.secret_key.get_secret_value().encode()
         if settings.secret_key is not None
@@ -110,7 +123,10 @@ async def build(
     )
     # One relay per collection, woken only by writes to it: a burst of acceptances (memberships) does not
     # make the relay search the four other collections twice per wake-up.
-    relays = {name: infra.relay([name], poll_interval=settings.outbox_poll_seconds) for name in OUTBOX_COLLECTIONS}
+    relays = {
+        name: infra.relay([name], poll_interval=settings.outbox_poll_seconds)
+        for name in (*OUTBOX_COLLECTIONS, TIMETABLES)
+    }
     mapper = EventMapper(settings.topic, clock.now)
 
     changed: list[AccessView] = []  # the view is built from the repositories it listens to
@@ -157,6 +173,11 @@ async def build(
         view=view,
     )
     app = build_app(deps)
+    timetables = Timetables(
+        deps,
+        MongoTimetableRepository(db, mapper, relays[TIMETABLES].notify),
+        MongoHolidayRepository(db),
+    )
     infos = SchoolInfos(deps, MongoSchoolInfoRepository(db))
 
     consumer = EventConsumer(
@@ -185,6 +206,7 @@ async def build(
         )
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(app.invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(app.join_requests), server)
+        timetable_pb2_grpc.add_TimetableServiceServicer_to_server(TimetableServicer(timetables), server)
         school_pb2_grpc.add_SchoolInfoServiceServicer_to_server(SchoolInfoServicer(infos), server)
 
     runner = infra.runner(
@@ -194,7 +216,7 @@ async def build(
         workers=[*relays.values(), consumer, feed, infra.revocation_feed],
         closers=[profile_lookup.close],
     )
-    return SchoolService(settings, infra, runner, relays, deps, app, consumer, view, infos)
+    return SchoolService(settings, infra, runner, relays, deps, app, consumer, view, timetables, infos)
 
 
 async def _serve(settings: SchoolSettings) -> None:

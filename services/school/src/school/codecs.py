@@ -9,14 +9,17 @@ from typing import Any
 
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
+from parta.school.v1 import timetable_pb2 as tt
 from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import ts
 
 from school.domain.classes import SchoolClass
+from school.domain.events import TimetableChanged
 from school.domain.invites import Invite
 from school.domain.join_requests import JoinRequest
 from school.domain.memberships import Membership
 from school.domain.schools import School
+from school.domain.timetables import DateRange, Timetable
 
 
 def policy_pb(p: SchoolPolicy) -> ev.CommunicationPolicy:
@@ -122,4 +125,40 @@ def join_request_message(r: JoinRequest) -> pb.JoinRequest:
         state=int(r.state),  # type: ignore[arg-type]
         decided_by_user_id=r.decided_by,
         created_at=ts(r.created_at),
+    )
+
+
+def date_range_pb(r: DateRange) -> tt.DateRange:
+    return tt.DateRange(first_day=r.first_day.isoformat(), last_day=r.last_day.isoformat(), title=r.title)
+
+
+def timetable_pb(t: Timetable) -> tt.Timetable:
+    return tt.Timetable(
+        school_id=t.school_id,
+        class_id=t.class_id,
+        academic_year=t.academic_year,
+        first_day=t.first_day.isoformat(),
+        last_day=t.last_day.isoformat(),
+        slots=[
+            tt.TimetableSlot(
+                slot_id=s.slot_id,
+                weekday=s.weekday,
+                start_minute=s.start_minute,
+                duration_minutes=s.duration_minutes,
+                subject=s.subject,
+                teacher_user_id=s.teacher_user_id,
+            )
+            for s in t.slots
+        ],
+        cancelled=[tt.CancelledLesson(date=c.day.isoformat(), slot_id=c.slot_id) for c in t.cancelled],
+        version=t.version,
+    )
+
+
+def timetable_snapshot_pb(e: TimetableChanged) -> tt.TimetableSnapshot:
+    return tt.TimetableSnapshot(
+        timetable=timetable_pb(e.timetable),
+        timezone=e.timezone,
+        holidays=[date_range_pb(r) for r in e.holidays],
+        class_title=e.class_title,
     )

@@ -13,7 +13,7 @@ from parta.audit.v1 import audit_pb2
 from parta.chat.v1 import chat_pb2
 from parta.identity.v1 import account_pb2, auth_pb2, guardians_pb2, profiles_pb2
 from parta.media_signal.v1 import media_signal_pb2
-from parta.school.v1 import school_pb2
+from parta.school.v1 import school_pb2, timetable_pb2
 
 # upstream (a settings address) → the proto module and the services of it the browser uses.
 # identity's SigningKeyService is for services only and is not listed.
@@ -35,7 +35,8 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
                 "JoinRequestService",
                 "SchoolInfoService",
             ),
-        )
+        ),
+        (timetable_pb2, ("TimetableService",)),
     ],
     "chat": [(chat_pb2, ("ChatService", "FileService"))],
     "media_signal": [(media_signal_pb2, ("RoomService", "SignalService"))],

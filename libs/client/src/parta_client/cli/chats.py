@@ -74,7 +74,35 @@ def system_text(note: chat_events.SystemNote, names: dict[str, str], lang: str =
             if english:
                 return f"Lesson ended, {note.count} attended"
             return f"Урок закончился, присутствовали: {note.count}"
+        case (
+            chat_events.SYSTEM_KIND_LESSON_SCHEDULED
+            | chat_events.SYSTEM_KIND_LESSON_CHANGED
+            | chat_events.SYSTEM_KIND_LESSON_CANCELLED
+        ):
+            return _lesson_text(note, english)
     return ""
+
+
+_LESSON_PREFIX = {
+    chat_events.SYSTEM_KIND_LESSON_SCHEDULED: ("", "Lesson "),
+    chat_events.SYSTEM_KIND_LESSON_CHANGED: ("Урок изменён: ", "Lesson changed: "),
+    chat_events.SYSTEM_KIND_LESSON_CANCELLED: ("Урок отменён: ", "Lesson cancelled: "),
+}
+_MONTHS_GENITIVE = (
+    "января", "февраля", "марта", "апреля", "мая", "июня",
+    "июля", "августа", "сентября", "октября", "ноября", "декабря",
+)  # fmt: skip
+
+
+def _lesson_text(note: chat_events.SystemNote, english: bool) -> str:
+    """A timetable lesson on the school's wall clock (`local_time`, "2026-12-08 09:00")."""
+    russian, en = _LESSON_PREFIX[note.kind]
+    when = note.local_time
+    if len(when) != 16:
+        return f"{en if english else russian}{note.title}".strip()
+    if english:
+        return f"{en}{note.title} at {when[11:]}, {when[:10]}"
+    return f"{russian}{note.title} в {when[11:]}, {int(when[8:10])} {_MONTHS_GENITIVE[int(when[5:7]) - 1]}"
 
 
 def _people(messages: Sequence[chat_events.MessageSnapshot]) -> list[str]:
@@ -99,7 +127,10 @@ def send(
     text: str,
     file: Annotated[list[str] | None, typer.Option("--file", help="Attach a stored file (id); repeatable.")] = None,
     reply_to: Annotated[int, typer.Option("--reply-to", help="Seq of the message answered.")] = 0,
-    urgent: Annotated[bool, typer.Option(help="Admins: deliver now despite quiet hours.")] = False,
+    urgent: Annotated[
+        bool, typer.Option(help="Deliver now despite quiet hours (admins; parents to a teacher, with --reason).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="With --urgent: why it cannot wait.")] = "",
 ) -> None:
     """Send a message."""
     cli = Cli.of(ctx)
@@ -114,6 +145,7 @@ def send(
                 reply_to_seq=reply_to,
                 file_ids=file or [],
                 urgent=urgent,
+                urgent_reason=reason,
             )
         )
 

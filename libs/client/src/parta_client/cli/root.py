@@ -20,9 +20,11 @@ from parta_client.cli import (
     invites,
     join_requests,
     lessons,
+    moderation,
     policy,
     profiles,
     schools,
+    timetables,
 )
 from parta_client.cli.context import Cli
 from parta_client.client import new_trace_id
@@ -38,6 +40,9 @@ app = typer.Typer(
 
 for command in (auth.login, auth.logout, auth.whoami, chats.send, chats.history, chats.follow):
     app.command()(command)
+for personal in (moderation.block, moderation.unblock, moderation.blocked):
+    app.command()(personal)
+app.command("urgent-notifications")(moderation.urgent_notifications)
 schools.school_app.add_typer(policy.policy_app, name="policy")
 schools.school_app.add_typer(info.info_app, name="info")
 app.add_typer(profiles.profile_app, name="profile")
@@ -53,6 +58,10 @@ app.add_typer(broadcasts.broadcast_app, name="broadcast")
 app.add_typer(attendance.attendance_app, name="attendance")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(moderation.reports_app, name="reports")
+app.add_typer(moderation.held_app, name="held")
+app.add_typer(timetables.timetable_app, name="timetable")
+app.add_typer(timetables.holidays_app, name="holidays")
 
 
 @app.callback()

@@ -15,6 +15,8 @@ SCHOOL_SCHOOL = "school.school.v1"
 SCHOOL_CLASS = "school.class.v1"
 SCHOOL_MEMBERSHIP = "school.membership.v1"
 SCHOOL_INVITE = "school.invite.v1"
+# Class timetables (TimetableChanged, the full snapshot), keyed by school id.
+SCHOOL_TIMETABLE = "school.timetable.v1"
 # chat: keyed by chat id.
 CHAT_MESSAGE = "chat.message.v1"
 # media-signal: keyed by room id.
@@ -24,7 +26,7 @@ MEDIA_SIGNAL_ROOM = "media_signal.room.v1"
 SCHOOL_DIRECTORY = (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)
 SCHOOL_TOPICS = (*SCHOOL_DIRECTORY, SCHOOL_INVITE)
 
-ALL = (IDENTITY_USER, *SCHOOL_TOPICS, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM)
+ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM)
 
 # A record that keeps failing on its own goes to `<topic>.dlq` (parta_common.events.consumer).
 DLQ_SUFFIX = ".dlq"

@@ -126,6 +126,7 @@ class Recorder:
         router.register(chat_pb2.MessagePosted, self.on_message)
         router.register(chat_pb2.MessageEdited, self.on_message)
         router.register(chat_pb2.MessageDeleted, self.on_message_deleted)
+        router.register(chat_pb2.ReportDecided, self.on_report_decided)
         # media-signal
         router.register(media_pb2.RoomScheduled, self.on_room)
         router.register(media_pb2.RoomStarted, self.on_room)
@@ -522,4 +523,23 @@ class Recorder:
             [host] if host and host != msg.user_id else [],
             {"room_id": msg.room_id, "reason": reason},
             occurred_at=at,
+        )
+
+    async def on_report_decided(self, msg: chat_pb2.ReportDecided, envelope: Envelope) -> None:
+        """A moderator's decision on a report: who decided, about whose message, reported by whom.
+        The moderator's note (the why) stays in chat's queue: no free text on the bus."""
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "chat.report_decided",
+            msg.moderator_user_id,
+            [msg.author_user_id, msg.reporter_user_id],
+            {
+                "report_id": msg.report_id,
+                "chat_id": msg.chat_id,
+                "message_id": msg.message_id,
+                "seq": str(msg.seq),
+                "actions": ",".join(msg.actions),
+            },
+            occurred_at=_time(msg.decided_at),
         )

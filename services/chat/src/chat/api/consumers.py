@@ -10,6 +10,7 @@ from parta.school.v1 import events_pb2 as school
 from parta_common.events import topics
 from parta_common.events.router import EventRouter
 from parta_common.safety import SchoolPolicy
+from parta_common.timestamps import from_ts
 
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
@@ -69,6 +70,9 @@ class ProvisioningHandler:
         router.register(identity.AccountDeleted, self._account_deleted)
         router.register(media.RoomStarted, self._room_started)
         router.register(media.RoomEnded, self._room_ended)
+        router.register(media.RoomScheduled, self._lesson_planned)
+        router.register(media.RoomRescheduled, self._lesson_planned)
+        router.register(media.RoomCancelled, self._lesson_planned)
         # StaffVerified needs no handling: school re-publishes the staff seats as MemberRoleChanged
         # with verified=true, which regrants the staff channel.
         # Other event types (invites, join requests, guardians …) do not concern chat. That includes
@@ -130,3 +134,26 @@ class ProvisioningHandler:
         if room.kind == media.ROOM_KIND_LESSON and room.class_id:
             attended = len({a.user_id for a in msg.attendance if a.user_id != room.host_user_id})
             await self._p.lesson_event(room.room_id, room.school_id, room.class_id, lesson_ended(attended), "ended")
+
+    async def _lesson_planned(
+        self, msg: media.RoomScheduled | media.RoomRescheduled | media.RoomCancelled, envelope: Envelope
+    ) -> None:
+        """Lessons of the timetable (only those: a lesson scheduled by hand is not announced), once per
+        event: a redelivered event finds its message."""
+        room = msg.room
+        if room.kind != media.ROOM_KIND_LESSON or not room.class_id or not room.timetable_slot_id:
+            return
+        if not room.HasField("scheduled_for"):
+            return
+        change = (
+            "cancelled"
+            if isinstance(msg, media.RoomCancelled)
+            else "changed"
+            if isinstance(msg, media.RoomRescheduled)
+            else "scheduled"
+        )
+        starts = from_ts(room.scheduled_for)
+        assert starts is not None
+        await self._p.lesson_planned(
+            room.room_id, room.school_id, room.class_id, change, room.title, starts, envelope.event_id
+        )

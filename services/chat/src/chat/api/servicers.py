@@ -11,6 +11,7 @@ from parta_common.errors import Violations
 from parta_common.grpc.context import require_principal
 from parta_common.timestamps import ts
 
+from chat.api.moderation import ModerationRpcs
 from chat.app.chats import ChatView
 from chat.app.live import ChatRemoved, ChatState, LiveFeed, LiveMarker, LiveStatus, MessageState
 from chat.app.service import ChatApp
@@ -35,8 +36,9 @@ def _user() -> str:
     return require_principal().user_id
 
 
-class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
+class ChatServicer(ModerationRpcs, chat_pb2_grpc.ChatServiceServicer):
     def __init__(self, app: ChatApp, feed: LiveFeed):
+        self._app = app
         self._chats = app.chats
         self._messages = app.messages
         self._reads = app.reads
@@ -104,6 +106,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             reply_to_seq=request.reply_to_seq,
             file_ids=list(request.file_ids),
             urgent=request.urgent,
+            urgent_reason=request.urgent_reason,
         )
         return chat_pb2.SendMessageResponse(message=message_pb(result.message), deliver_at=ts(result.deliver_at))
 

@@ -27,10 +27,13 @@ from chat.app.ports import (
     MessageRepository,
     Notifier,
     Policies,
+    Preferences,
     SchoolFacts,
+    UrgentAllowance,
 )
 from chat.domain import access, rules
 from chat.domain import events as ev
+from chat.domain import urgent as urgency
 from chat.domain.chats import Chat, ChatKind
 from chat.domain.members import Member
 from chat.domain.messages import Message, Reaction
@@ -38,6 +41,14 @@ from chat.domain.provisioning import Membership, Profile, person_of
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_REACTIONS = 50
+
+
+def dm_not_accepted() -> PermissionDenied:
+    """A blocked sender learns only that this person does not take their direct messages: not
+    since when, nor anything about anyone else (docs/chat.md "Blocking")."""
+    return PermissionDenied(
+        "this person does not accept direct messages from you", reason="DIRECT_MESSAGES_NOT_ACCEPTED"
+    )
 
 
 def message_id_for(sender: str, client_message_id: str) -> str:
@@ -50,6 +61,7 @@ class ChatPolicy:
     max_text_chars: int = 4096
     edit_window: timedelta = timedelta(hours=48)
     default_timezone: str = "Europe/Moscow"
+    urgent_per_day: int = urgency.DEFAULT_URGENT_PER_DAY
 
 
 @dataclass
@@ -83,6 +95,9 @@ class Messages:
     notify: Notifier
     policies: Policies
     policy: ChatPolicy = field(default_factory=ChatPolicy)
+    # Blocks of direct messages and teachers' urgent notifications; the urgent allowance.
+    preferences: Preferences | None = None
+    allowance: UrgentAllowance | None = None
 
     async def send_message(
         self,
@@ -94,6 +109,7 @@ class Messages:
         reply_to_seq: int = 0,
         file_ids: list[str] | None = None,
         urgent: bool = False,
+        urgent_reason: str = "",
     ) -> SendResult:
         file_ids = list(file_ids or [])
         v = Violations()
@@ -105,6 +121,9 @@ class Messages:
             v.add("file_ids", f"at most {rules.MAX_FILES_PER_MESSAGE}")
         for i, f in enumerate(file_ids):
             rules.check_id(v, f"file_ids[{i}]", f)
+        urgency.check_reason(v, urgent_reason, required=False)
+        if urgent_reason and not urgent:
+            v.add("urgent_reason", "only with urgent")
         v.raise_if_any()
         message_id = message_id_for(user_id, client_message_id)
         # One read decides access on the common path: chat, membership and profile together.
@@ -116,7 +135,7 @@ class Messages:
         now = self.clock.now()
         try:
             deliver_at, held_for = await self._check_send(
-                chat, member, sender, now, reply_to_seq, file_ids, urgent, profile
+                chat, member, sender, now, reply_to_seq, file_ids, urgent, profile, urgent_reason, message_id
             )
         except Exception:
             # A retry of a message that was accepted before (e.g. now in slow mode) gets the first result.
@@ -140,6 +159,7 @@ class Messages:
             urgent=urgent,
             held_until=deliver_at,
             held_for=held_for,
+            urgent_reason=urgent_reason,
         )
         try:
             await self.messages.add(message, [ev.MessagePosted(message)])
@@ -168,6 +188,8 @@ class Messages:
         file_ids: list[str],
         urgent: bool,
         profile: Profile | None,
+        urgent_reason: str = "",
+        message_id: str = "",
     ) -> tuple[datetime | None, list[str]]:
         awaiting = bool(profile and profile.awaiting_guardian)
         has_profile = bool(profile and profile.has_profile)
@@ -184,6 +206,7 @@ class Messages:
             if found is None or not found[1] or found[0].owner_user_id != member.user_id:
                 raise InvalidArgument.field(f"file_ids[{i}]", "not a file in your storage")
         peer_ms: list[Membership] = []
+        peer_takes_urgent = False
         if chat.kind is ChatKind.DIRECT:
             # The one extra read a DM always had (both people's seats, for quiet hours) now also
             # feeds the rule book: the writer still in the school, the peer too (else read-only),
@@ -193,20 +216,40 @@ class Messages:
             me = person_of(chat.school_id, member.user_id, await sender.memberships(), profile)
             peer_person = person_of(chat.school_id, peer, peer_ms, ANY_PROFILE)
             safety.check_direct_write(me, peer_person, self.policies.get(chat.school_id))
-        if urgent:
-            if not person_of(chat.school_id, member.user_id, await sender.memberships(), profile).is_admin:
-                raise PermissionDenied("only admins mark messages urgent", reason="URGENT_NOT_ALLOWED")
-            return None, []
-        if chat.kind is not ChatKind.DIRECT:
-            return None, []
-        if not rules.is_parent_to_teacher(await sender.memberships(), peer_ms):
+            if self.preferences is not None:
+                # One read of the peer's preferences: their block list, and their urgent switch.
+                blocked, peer_takes_urgent = await self.preferences.get(peer)
+                if member.user_id in blocked:
+                    raise dm_not_accepted()
+        if urgent and person_of(chat.school_id, member.user_id, await sender.memberships(), profile).is_admin:
+            return None, []  # an admin's urgent message: no hold, no allowance
+        parent_to_teacher = chat.kind is ChatKind.DIRECT and rules.is_parent_to_teacher(
+            await sender.memberships(), peer_ms
+        )
+        if urgent and not parent_to_teacher:
+            raise PermissionDenied(
+                "only admins, and parents writing to a teacher, mark messages urgent", reason="URGENT_NOT_ALLOWED"
+            )
+        if urgent and not urgent_reason.strip():
+            raise InvalidArgument.field("urgent_reason", "say why it cannot wait")
+        if not parent_to_teacher:
             return None, []
         school = await self.facts.school(chat.school_id)
         if school is None:
             return None, []
         tz = rules.zone(school.timezone, self.policy.default_timezone)
         release = rules.quiet_hours_release(now, tz, school.workday_start_minute, school.workday_end_minute)
-        return (release, [chat.peer_of(member.user_id)]) if release is not None else (None, [])
+        if release is None:
+            return None, []  # working hours: nothing to cross (an urgent flag costs no allowance)
+        teacher = chat.peer_of(member.user_id)
+        if urgent and peer_takes_urgent and self.allowance is not None:
+            day = urgency.local_day(now, tz)
+            if not await self.allowance.use(
+                member.user_id, chat.school_id, day, message_id, self.policy.urgent_per_day
+            ):
+                raise urgency.limit_reached(now, tz, self.policy.urgent_per_day)
+            return None, []
+        return release, [teacher]
 
     async def _save(self, before: Message, changed: Message, event: ev.ChatEvent) -> None:
         if not await self.messages.save(changed, before.update_seq, [event]):

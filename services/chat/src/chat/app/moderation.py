@@ -1,27 +1,55 @@
-"""Moderation use cases: members report messages, moderators mute members."""
+"""Moderation use cases: members report messages; the school's moderators read the queue and act
+(dismiss, delete, mute, remove), every decision recorded with who and why; reporters read the
+outcome of their reports; moderators of a chat mute its members."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from parta_common import validation
+from parta_common import safety, validation
 from parta_common.clock import Clock
-from parta_common.errors import InvalidArgument, NotFound, Violations
+from parta_common.errors import ConcurrentChange, InvalidArgument, NotFound, PermissionDenied, Violations
 
 from chat.app.access import Access
 from chat.app.chats import check_chat_id
-from chat.app.ports import MemberRepository, MessageRepository, ReportRepository
+from chat.app.conflicts import refresh_conflicts
+from chat.app.ports import (
+    ChatRepository,
+    MemberRepository,
+    MessageRepository,
+    Notifier,
+    Policies,
+    ReportRepository,
+)
+from chat.app.writes import refresh_count, set_grant
+from chat.domain import events as ev
 from chat.domain import rules
-from chat.domain.moderation import Report
+from chat.domain.moderation import (
+    Decision,
+    Report,
+    ReportAction,
+    Scope,
+    check_actions,
+    decide,
+    ensure_covers,
+    moderation_scope,
+)
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_MUTE_SECONDS = 366 * 86400
+MAX_NOTE_CHARS = 1000
 
 
 def report_id_for(reporter: str, chat_id: str, seq: int) -> str:
     return str(uuid.uuid5(_NS, f"report\x1f{reporter}\x1f{chat_id}\x1f{seq}"))
+
+
+def _limit(v: Violations, limit: int) -> int:
+    if not 0 <= limit <= 100:
+        v.add("limit", "must be within 0..100")
+    return limit or 50
 
 
 @dataclass
@@ -31,6 +59,9 @@ class Moderation:
     reports: ReportRepository
     access: Access
     clock: Clock
+    chats: ChatRepository | None = None
+    notify: Notifier | None = None
+    policies: Policies | None = None
 
     async def report(self, user_id: str, chat_id: str, seq: int, reason: str) -> str:
         v = Violations()
@@ -38,10 +69,21 @@ class Moderation:
         rules.check_seq(v, "seq", seq)
         validation.check_text(v, "reason", reason, rules.MAX_REPORT_CHARS, required=False, prose=True)
         v.raise_if_any()
-        await self.access.check(chat_id, user_id, moderation=False)
+        chat, _member = await self.access.check(chat_id, user_id, moderation=False)
         now = self.clock.now()
-        rules.ensure_visible(await self.messages.get_by_seq(chat_id, seq), user_id, now)
-        report = Report(report_id_for(user_id, chat_id, seq), chat_id, seq, user_id, reason, now)
+        message = rules.ensure_visible(await self.messages.get_by_seq(chat_id, seq), user_id, now)
+        report = Report(
+            report_id_for(user_id, chat_id, seq),
+            chat_id,
+            seq,
+            user_id,
+            reason,
+            now,
+            school_id=chat.school_id,
+            chat_kind=chat.kind,
+            class_id=chat.class_id,
+            message=message,
+        )
         await self.reports.add(report)
         return report.report_id
 
@@ -61,3 +103,95 @@ class Moderation:
         until = self.clock.now() + timedelta(seconds=duration_seconds) if duration_seconds else None
         await self.members.set_muted(chat_id, target, until)
         return until
+
+    # ---- the queue --------------------------------------------------------------------------------
+
+    async def _scope(self, school_id: str, user_id: str) -> Scope:
+        person = await self.access.person(school_id, user_id, with_profile=False)
+        if not person.active:
+            raise PermissionDenied("not a member of this school", reason=safety.NOT_A_SCHOOL_MEMBER)
+        return moderation_scope(person)
+
+    async def list_reports(self, user_id: str, school_id: str, include_closed: bool, limit: int) -> list[Report]:
+        v = Violations()
+        rules.check_id(v, "school_id", school_id)
+        limit = _limit(v, limit)
+        v.raise_if_any()
+        scope = await self._scope(school_id, user_id)
+        if scope.everything:
+            return await self.reports.of_school(school_id, include_closed=include_closed, limit=limit)
+        found = await self.reports.of_school(
+            school_id, include_closed=include_closed, limit=limit, classes=sorted(scope.classes)
+        )
+        return [r for r in found if scope.covers(r)]  # the store's filter, checked once more
+
+    async def act(
+        self, user_id: str, report_id: str, actions: list[ReportAction], note: str, mute_seconds: int
+    ) -> Report:
+        v = Violations()
+        rules.check_id(v, "report_id", report_id)
+        validation.check_text(v, "note", note, MAX_NOTE_CHARS, required=True, prose=True)
+        v.raise_if_any()
+        found = await self.reports.get(report_id)
+        if found is None:
+            raise NotFound("no such report", reason="REPORT_NOT_FOUND")
+        report = ensure_covers(await self._scope(found.school_id, user_id), found)
+        check_actions(actions, mute_seconds, report.chat_kind)
+        now = self.clock.now()
+        muted_until = now + timedelta(seconds=mute_seconds) if ReportAction.MUTE_AUTHOR in actions else None
+        decision = Decision(tuple(dict.fromkeys(actions)), user_id, note, now, muted_until)
+        decided = decide(report, decision)  # refuses before anything is done
+        for action in decision.actions:
+            await self._apply(action, report, user_id, muted_until)
+        if not await self.reports.decide(decided, len(report.decisions), [ev.ReportDecided(decided)]):
+            raise ConcurrentChange("the report changed meanwhile; retry")
+        self._notify()
+        return decided
+
+    async def _apply(self, action: ReportAction, report: Report, moderator: str, muted_until: datetime | None) -> None:
+        author = report.author
+        if action is ReportAction.DELETE_MESSAGE:
+            await self._delete(report, moderator)
+        elif action is ReportAction.MUTE_AUTHOR:
+            if await self.members.get(report.chat_id, author) is not None:
+                await self.members.set_muted(report.chat_id, author, muted_until)
+        elif action is ReportAction.REMOVE_FROM_CHAT:
+            await self._remove(report, author)
+
+    async def _delete(self, report: Report, moderator: str) -> None:
+        for _attempt in range(5):
+            message = await self.messages.get_by_seq(report.chat_id, report.seq)
+            if message is None or message.deleted:
+                return
+            changed = replace(
+                message,
+                text="",
+                file_ids=[],
+                reactions=[],
+                deleted=True,
+                update_seq=await self.messages.next_seq(report.chat_id),
+            )
+            if await self.messages.save(changed, message.update_seq, [ev.MessageDeleted(changed, moderator)]):
+                self._notify()
+                return
+            await self.messages.burn_seq(report.chat_id, changed.update_seq)
+        raise ConcurrentChange("the message keeps changing; retry")
+
+    async def _remove(self, report: Report, author: str) -> None:
+        assert self.chats is not None and self.policies is not None
+        chat_id, school_id = report.chat_id, report.school_id
+        await set_grant(self.members, chat_id, school_id, author, "added", None)
+        await set_grant(self.members, chat_id, school_id, author, "creator", None)
+        await refresh_count(self.chats, self.members, chat_id)
+        await refresh_conflicts(self.chats, self.members, self.messages, self.access.facts, self.policies, chat_id)
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.notify is not None:
+            self.notify()
+
+    async def my_reports(self, user_id: str, limit: int) -> list[Report]:
+        v = Violations()
+        limit = _limit(v, limit)
+        v.raise_if_any()
+        return await self.reports.of_reporter(user_id, limit)

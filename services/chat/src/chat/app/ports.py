@@ -90,12 +90,29 @@ class MessageRepository(Protocol):
     async def after(self, chat_id: str, after_update_seq: int, limit: int) -> list[Message]: ...
     async def in_update_range(self, chat_id: str, low: int, high: int) -> list[Message]: ...
     async def due_held(self, now: datetime, limit: int) -> list[Message]: ...
-    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int: ...
+    async def held_in_school(self, school_id: str, limit: int) -> list[Message]:
+        """Messages quiet hours still hold (whatever their release time), oldest first."""
+
+    async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
+        """Messages of others after `after_seq`, not deleted and not held from `user_id` (quiet hours)."""
 
 
 class ReportRepository(Protocol):
     async def add(self, report: Report) -> None:
         """Idempotent by report id."""
+
+    async def get(self, report_id: str) -> Report | None: ...
+    async def of_school(
+        self, school_id: str, *, include_closed: bool, limit: int, classes: Sequence[str] | None = None
+    ) -> list[Report]:
+        """Newest first. `classes`: only reports from those classes' class and parents' chats."""
+
+    async def of_reporter(self, reporter: str, limit: int) -> list[Report]:
+        """Newest first."""
+
+    async def decide(self, report: Report, expected_decisions: int, events: Sequence[ChatEvent]) -> bool:
+        """Writes the report's state and decisions with `events`, if it still has
+        `expected_decisions` decisions (compare-and-set)."""
 
 
 class UploadSink(Protocol):
@@ -180,3 +197,23 @@ class FileQuotaRepository(Protocol):
 
     async def of_schools(self, school_ids: Sequence[str]) -> list[int]:
         """The quotas the given schools set (schools without one are left out)."""
+
+
+class Preferences(Protocol):
+    """Each user's own chat settings: whom they block from DMing them, urgent notifications."""
+
+    async def block(self, user_id: str, blocked: str) -> None: ...
+    async def unblock(self, user_id: str, blocked: str) -> None: ...
+    async def get(self, user_id: str) -> tuple[list[str], bool]:
+        """(blocked user ids, urgent notifications on), read from the store (every replica agrees at
+        once): a DM send reads the recipient's once for both."""
+
+    async def set_urgent_notifications(self, user_id: str, enabled: bool) -> None: ...
+
+
+class UrgentAllowance(Protocol):
+    """Per sender, school and school-local day: the urgent messages that crossed quiet hours."""
+
+    async def use(self, sender: str, school_id: str, day: str, message_id: str, per_day: int) -> bool:
+        """Counts `message_id` (once: a retry counts nothing) if fewer than `per_day` were counted
+        that day; False when the allowance is spent."""

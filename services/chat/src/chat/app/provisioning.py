@@ -7,6 +7,7 @@ from school ids, and grants are keyed by membership id, so replaying a topic yie
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from parta_common.clock import Clock
 
@@ -36,7 +37,15 @@ from chat.domain.chats import (
 from chat.domain.members import Grant
 from chat.domain.messages import Message
 from chat.domain.provisioning import Membership, Profile, SchoolInfo, chat_grants, person_of
-from chat.domain.system_notes import SystemNote, member_joined, parents_title, russian_text, staff_title
+from chat.domain.rules import zone
+from chat.domain.system_notes import (
+    SystemNote,
+    lesson_note,
+    member_joined,
+    parents_title,
+    russian_text,
+    staff_title,
+)
 
 _SEATS_ONLY = Profile("", "")  # grants follow seats; profiles are checked when people write
 
@@ -60,6 +69,8 @@ class Provisioning:
     clock: Clock
     notify: Notifier
     policies: Policies
+    # The zone of a school chat does not know yet (lesson notes render the school's wall clock).
+    default_timezone: str = "Europe/Moscow"
 
     async def _refresh_conflicts(self, chat_id: str) -> None:
         await refresh_conflicts(self.chats, self.members, self.messages, self.facts, self.policies, chat_id)
@@ -217,6 +228,24 @@ class Provisioning:
     async def lesson_event(self, room_id: str, school_id: str, class_id: str, note: SystemNote, kind: str) -> None:
         """A system message in the class chat ("lesson started" …), once per room and kind."""
         await self._system_message(class_chat_id(class_id), school_id, note, f"room:{room_id}:{kind}")
+
+    async def lesson_planned(
+        self,
+        room_id: str,
+        school_id: str,
+        class_id: str,
+        change: str,
+        subject: str,
+        starts_at: datetime,
+        event_id: str,
+    ) -> None:
+        """A timetable lesson scheduled, changed or cancelled, in the class chat: once per event (the
+        event id is the key, so a redelivered or replayed event posts nothing new). The time is the
+        school's wall clock."""
+        school = await self.facts.school(school_id)
+        tz = zone(school.timezone if school else "", self.default_timezone)
+        note = lesson_note(change, subject, starts_at, tz)
+        await self._system_message(class_chat_id(class_id), school_id, note, f"room:{room_id}:{change}:{event_id}")
 
     async def _system_message(self, chat_id: str, school_id: str, note: SystemNote, key: str) -> None:
         """Posts once per key: replays and duplicate deliveries find the same message id. The body

@@ -9,6 +9,7 @@ from parta_common.clock import Clock
 from chat.app.access import Access
 from chat.app.chats import Chats
 from chat.app.files import FileLimits, Files
+from chat.app.held import HeldMessages
 from chat.app.messages import ChatPolicy, Messages
 from chat.app.moderation import Moderation
 from chat.app.ports import (
@@ -19,10 +20,13 @@ from chat.app.ports import (
     MessageRepository,
     Notifier,
     Policies,
+    Preferences,
     ProjectionStore,
     ReportRepository,
     SchoolFacts,
+    UrgentAllowance,
 )
+from chat.app.preferences import UserPreferences
 from chat.app.provisioning import Provisioning
 from chat.app.reads import Reads
 
@@ -38,6 +42,8 @@ class ChatPorts:
     projections: ProjectionStore
     policies: Policies
     file_quotas: FileQuotaRepository
+    preferences: Preferences
+    urgent_uses: UrgentAllowance
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class ChatApp:
     moderation: Moderation
     files: Files
     provisioning: Provisioning
+    preferences: UserPreferences
+    held: HeldMessages
 
 
 def build_app(
@@ -63,10 +71,21 @@ def build_app(
     return ChatApp(
         chats=Chats(p.chats, p.members, p.messages, access, clock, notify, p.policies),
         messages=Messages(
-            p.messages, p.files, p.facts, access, clock, notify, p.policies, policy if policy else ChatPolicy()
+            p.messages,
+            p.files,
+            p.facts,
+            access,
+            clock,
+            notify,
+            p.policies,
+            policy if policy else ChatPolicy(),
+            preferences=p.preferences,
+            allowance=p.urgent_uses,
         ),
         reads=Reads(p.members, p.messages, access, clock, notify),
-        moderation=Moderation(p.members, p.messages, p.reports, access, clock),
+        moderation=Moderation(
+            p.members, p.messages, p.reports, access, clock, chats=p.chats, notify=notify, policies=p.policies
+        ),
         files=Files(
             p.files,
             p.members,
@@ -78,4 +97,6 @@ def build_app(
             notify,
         ),
         provisioning=Provisioning(p.chats, p.members, p.messages, p.facts, p.projections, clock, notify, p.policies),
+        preferences=UserPreferences(p.preferences),
+        held=HeldMessages(p.chats, p.messages, access, notify),
     )

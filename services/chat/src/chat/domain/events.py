@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chat.domain.chats import Chat
 from chat.domain.messages import Message
+from chat.domain.moderation import Report
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class MemberRemoved:
     user_id: str
 
 
+@dataclass(frozen=True)
+class ReportDecided:
+    """A moderator decided on a report (the report's last decision)."""
+
+    report: Report
+
+
 ChatEvent = (
     ChatCreated
     | ChatUpdated
@@ -70,4 +78,5 @@ ChatEvent = (
     | ReadUpdated
     | MemberAdded
     | MemberRemoved
+    | ReportDecided
 )

@@ -57,6 +57,8 @@ def room_snapshot(room: Room) -> events_pb2.RoomSnapshot:
         kind=_KIND_PB[room.kind],
         title=room.title,
         host_user_id=room.host_user_id,
+        timetable_slot_id=room.timetable_slot_id,
+        duration_minutes=room.duration_minutes,
     )
     if room.scheduled_for is not None:
         snap.scheduled_for.CopyFrom(ts(room.scheduled_for))
@@ -82,6 +84,10 @@ def event_message(event: object) -> Message:
                 for user_id, entry in sorted(event.attendance.items())
             ],
         )
+    if isinstance(event, events.RoomCancelled):
+        return events_pb2.RoomCancelled(room=room_snapshot(event.room), cancelled_at=ts(event.cancelled_at))
+    if isinstance(event, events.RoomRescheduled):
+        return events_pb2.RoomRescheduled(room=room_snapshot(event.room), previous=room_snapshot(event.previous))
     if isinstance(event, events.ParticipantJoined):
         return events_pb2.ParticipantJoined(
             room_id=event.room_id, school_id=event.school_id, user_id=event.user_id, joined_at=ts(event.joined_at)
@@ -130,6 +136,8 @@ def room_to_doc(room: Room) -> Document:
         "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
         # Which SFU room (and SFU) serves the room now; None when it has none.
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
+        "timetable_slot_id": room.timetable_slot_id,
+        "duration_minutes": room.duration_minutes,
         "group_call": room.group_call,
         "screen_share": room.screen_share.value,
         "locked": room.locked,
@@ -167,6 +175,8 @@ def room_from_doc(doc: Document) -> Room:
         },
         sfu_room=int((doc.get("sfu") or {}).get("room", 0)),
         sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
+        timetable_slot_id=doc.get("timetable_slot_id", ""),
+        duration_minutes=doc.get("duration_minutes", 0),
         # Rooms stored before group calls and screen sharing: peer-to-peer calls, anyone shares.
         group_call=bool(doc.get("group_call", False)),
         screen_share=ScreenShare(doc.get("screen_share", ScreenShare.ANYONE.value)),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from parta_common.safety import SchoolPolicy
 
 from media_signal.domain.rooms import Access, Grants, Membership, Room
+from media_signal.domain.timetables import TimetablePlan
 
 
 class RoomRepository(Protocol):
@@ -172,4 +173,34 @@ class Sfu(Protocol):
 
     async def moderate(self, sfu_room: int, feed_id: int, mids: Sequence[str], mute: bool) -> None:
         """Host mute enforced in the SFU: stop (or resume) relaying these streams of a publisher."""
+        ...
+
+
+class TimetablePlans(Protocol):
+    """The timetables school published (TimetableChanged), one per class, newest version wins."""
+
+    async def put(self, plan: TimetablePlan) -> bool:
+        """False when a plan of this version or a newer one is stored already (a replay)."""
+        ...
+
+    async def get(self, class_id: str) -> TimetablePlan | None: ...
+
+    async def running(self, today: date) -> list[TimetablePlan]:
+        """Plans whose term has not ended by `today` (the horizon pass)."""
+        ...
+
+
+class TimetableLessons(Protocol):
+    """The rooms made from timetables, read by the materialisation pass."""
+
+    async def scheduled(self, class_id: str, start: datetime, end: datetime) -> list[Room]:
+        """Scheduled (not started) timetable lessons of the class starting in [start, end)."""
+        ...
+
+    async def existing(self, room_ids: Sequence[str]) -> dict[str, Room]:
+        """The rooms of these ids that exist (one read for a whole pass)."""
+        ...
+
+    async def class_archived(self, class_id: str) -> bool:
+        """True once school archived the class (a class not projected yet is not archived)."""
         ...

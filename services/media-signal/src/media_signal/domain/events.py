@@ -43,4 +43,22 @@ class ParticipantLeft:
     reason: str  # "left" | "removed" | "timeout" | "room_ended"
 
 
-RoomEvent = RoomScheduled | RoomStarted | RoomEnded | ParticipantJoined | ParticipantLeft
+@dataclass(frozen=True)
+class RoomCancelled:
+    """A timetable lesson that had not started was cancelled (ended without attendance)."""
+
+    room: Room
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True)
+class RoomRescheduled:
+    """A timetable lesson that had not started changed (subject, teacher, start or length)."""
+
+    room: Room
+    previous: Room
+
+
+RoomEvent = (
+    RoomScheduled | RoomStarted | RoomEnded | ParticipantJoined | ParticipantLeft | RoomCancelled | RoomRescheduled
+)

@@ -212,6 +212,9 @@ class Room:
     # on. Persisted so a replica other than the owner can destroy it when the owner died.
     sfu_room: int = 0
     sfu_instance: str = ""
+    # Lessons made from the class's timetable: their slot ("1-09:00") and length; "" and 0 otherwise.
+    timetable_slot_id: str = ""
+    duration_minutes: int = 0
     # A call of more than MAX_P2P_PARTICIPANTS people: media through the SFU (decided at create).
     group_call: bool = False
     screen_share: ScreenShare = ScreenShare.ANYONE

@@ -12,15 +12,17 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 from parta.school.v1 import events_pb2 as ev
+from parta.school.v1 import timetable_pb2 as tt
 from parta_common.events.envelope import OutboxRecord
 from parta_common.events.topics import SCHOOL_CLASS as CLASS_TOPIC
 from parta_common.events.topics import SCHOOL_INVITE as INVITE_TOPIC
 from parta_common.events.topics import SCHOOL_MEMBERSHIP as MEMBERSHIP_TOPIC
 from parta_common.events.topics import SCHOOL_SCHOOL as SCHOOL_TOPIC
+from parta_common.events.topics import SCHOOL_TIMETABLE as TIMETABLE_TOPIC
 from parta_common.events.writer import Aggregate, OutboxWriter
 from parta_common.timestamps import ts
 
-from school.codecs import class_pb, invite_pb, membership_pb, school_pb
+from school.codecs import class_pb, invite_pb, membership_pb, school_pb, timetable_snapshot_pb
 from school.domain import events as de
 from school.domain.join_requests import JoinRequest
 
@@ -95,6 +97,8 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
             return INVITE_TOPIC, i.school_id, ev.InviteCreated(invite=invite_pb(i))
         case de.InviteRevoked(invite=i):
             return INVITE_TOPIC, i.school_id, ev.InviteRevoked(invite=invite_pb(i))
+        case de.TimetableChanged(timetable=t):
+            return TIMETABLE_TOPIC, t.school_id, tt.TimetableChanged(timetable=timetable_snapshot_pb(event))
     raise TypeError(f"unmapped event {type(event).__name__}")
 
 

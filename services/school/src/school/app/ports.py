@@ -16,6 +16,7 @@ from school.domain.join_requests import JoinRequest, JoinState
 from school.domain.memberships import Membership
 from school.domain.profiles import ProfileFacts, ProfileState
 from school.domain.schools import School
+from school.domain.timetables import Holidays, Timetable
 
 
 class SchoolRepository(Protocol):
@@ -130,6 +131,24 @@ class QrRenderer(Protocol):
     def png(self, text: str, scale: int) -> bytes: ...
 
     def svg(self, text: str, scale: int) -> bytes: ...
+
+
+class TimetableRepository(Protocol):
+    """One document per class (its id), whatever the academic year; versions only grow."""
+
+    async def get(self, class_id: str) -> Timetable | None: ...
+
+    async def save(self, timetable: Timetable, expected_version: int, events: Sequence[DomainEvent]) -> bool:
+        """Inserts when `expected_version` is 0; False when another write won."""
+
+    async def of_school(self, school_id: str) -> builtins.list[Timetable]: ...
+
+
+class HolidayRepository(Protocol):
+    async def get(self, school_id: str) -> Holidays | None: ...
+
+    async def save(self, holidays: Holidays, expected_version: int) -> bool:
+        """Inserts when `expected_version` is 0; False when another write won."""
 
 
 class SchoolInfoRepository(Protocol):

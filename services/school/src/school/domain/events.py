@@ -9,6 +9,7 @@ from school.domain.invites import Invite
 from school.domain.join_requests import JoinRequest
 from school.domain.memberships import Membership
 from school.domain.schools import School
+from school.domain.timetables import DateRange, Timetable
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,17 @@ class InviteRevoked:
     invite: Invite
 
 
+@dataclass(frozen=True)
+class TimetableChanged:
+    """A class's week, term or cancellations changed, or the school's holidays did: the full snapshot
+    with the school's timezone and holidays, so a consumer expands lessons from this event alone."""
+
+    timetable: Timetable
+    timezone: str
+    holidays: tuple[DateRange, ...]
+    class_title: str
+
+
 DomainEvent = (
     SchoolCreated
     | SchoolUpdated
@@ -124,4 +136,5 @@ DomainEvent = (
     | JoinRequestDecided
     | InviteCreated
     | InviteRevoked
+    | TimetableChanged
 )

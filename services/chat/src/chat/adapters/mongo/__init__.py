@@ -21,7 +21,10 @@ FILES = "files"
 FILE_QUOTAS = "file_quotas"
 REPORTS = "reports"
 BURNED = "burned_seqs"
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES)
+PREFERENCES = "preferences"
+URGENT_USES = "urgent_uses"
+# A report carries its ReportDecided until relayed.
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -46,6 +49,11 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner"),
             # A chat's file list (ListChatFiles): `chats` is an array, one key per chat.
             IndexModel([("chats", ASCENDING), ("uploaded_at", DESCENDING)], name="by_chat"),
+        ],
+        REPORTS: [
+            outbox_index(),
+            IndexModel([("school_id", ASCENDING), ("at", DESCENDING)], name="by_school"),
+            IndexModel([("reporter", ASCENDING), ("at", DESCENDING)], name="by_reporter"),
         ],
         # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
         "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],

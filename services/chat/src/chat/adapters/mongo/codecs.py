@@ -132,6 +132,8 @@ def message_doc(m: Message) -> Doc:
         doc["note"] = asdict(m.system_note)
     if m.removed_file_ids:
         doc["files_removed"] = m.removed_file_ids
+    if m.urgent_reason:
+        doc["urgent_reason"] = m.urgent_reason
     if m.held_for:
         doc["held"] = True  # sparse index of messages the release worker still has to deliver
     return doc
@@ -159,6 +161,7 @@ def decode_message(d: Doc) -> Message:
         reactions=[Reaction(r["emoji"], list(r["user_ids"])) for r in d.get("reactions", [])],
         system_note=_decode_note(d["note"]) if d.get("note") else None,
         removed_file_ids=list(d.get("files_removed", [])),
+        urgent_reason=d.get("urgent_reason", ""),
     )
 
 
@@ -169,6 +172,8 @@ def _decode_note(d: Doc) -> SystemNote:
         subject_name=d.get("subject_name", ""),
         title=d.get("title", ""),
         count=d.get("count", 0),
+        starts_at=d.get("starts_at"),
+        local_time=d.get("local_time", ""),
     )
 
 

@@ -105,8 +105,19 @@ class MongoMessageRepository:
         docs = await self._messages.find({"held": True, "held_until": {"$lte": now}}, NO_OUTBOX).limit(limit).to_list()
         return [decode_message(d) for d in docs]
 
+    async def held_in_school(self, school_id: str, limit: int) -> list[Message]:
+        docs = await self._messages.find({"held": True, "school_id": school_id}, NO_OUTBOX).limit(limit).to_list()
+        return sorted((decode_message(d) for d in docs), key=lambda m: m.sent_at)
+
     async def count_unread(self, chat_id: str, user_id: str, after_seq: int, cap: int) -> int:
         return await self._messages.count_documents(
-            {"chat_id": chat_id, "seq": {"$gt": after_seq}, "sender": {"$ne": user_id}, "deleted": False},
+            # A message quiet hours still hold from me is not unread yet (nothing to read at 23:00).
+            {
+                "chat_id": chat_id,
+                "seq": {"$gt": after_seq},
+                "sender": {"$ne": user_id},
+                "deleted": False,
+                "held_for": {"$ne": user_id},
+            },
             limit=cap,
         )
