@@ -27,16 +27,19 @@ from chat.adapters.events import EventRecords
 from chat.adapters.files import GridFsStorage
 from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
+from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
 from chat.adapters.mongo.projections import MongoProjections
 from chat.adapters.mongo.reports import MongoReportRepository
 from chat.adapters.mongo.sequences import Sequences
+from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
+from chat.app.announcements import build_announcements
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.messages import ChatPolicy
@@ -47,7 +50,9 @@ from chat.pb import PbLiveEncoder
 log = structlog.get_logger("chat")
 
 SERVICE = "chat"
-SERVICE_NAMES = tuple(chat_pb2.DESCRIPTOR.services_by_name[n].full_name for n in ("ChatService", "FileService"))
+SERVICE_NAMES = tuple(
+    chat_pb2.DESCRIPTOR.services_by_name[n].full_name for n in ("ChatService", "FileService", "AnnouncementService")
+)
 
 
 @dataclass
@@ -109,6 +114,9 @@ async def build(
         ),
         file_limits=FileLimits(settings.max_file_bytes, settings.user_quota_bytes, settings.upload_chunk_max_bytes),
     )
+    announcements = build_announcements(
+        MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
+    )
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -140,6 +148,7 @@ async def build(
     def register(server):  # type: ignore[no-untyped-def]
         add_chat_service(ChatServicer(app, feed), server)
         chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
+        chat_pb2_grpc.add_AnnouncementServiceServicer_to_server(AnnouncementServicer(announcements), server)
 
     runner = infra.runner(
         registrars=[register],

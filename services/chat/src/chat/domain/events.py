@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.domain.announcements import Confirmation
 from chat.domain.chats import Chat
 from chat.domain.messages import Message
 
@@ -60,6 +61,18 @@ class MemberRemoved:
     user_id: str
 
 
+@dataclass(frozen=True)
+class AnnouncementConfirmed:
+    """A family confirmed an announcement: live to its author (count = the counter after it)."""
+
+    chat_id: str
+    seq: int
+    author_user_id: str
+    confirmation: Confirmation
+    confirmed_count: int
+    family_count: int
+
+
 ChatEvent = (
     ChatCreated
     | ChatUpdated
@@ -70,4 +83,5 @@ ChatEvent = (
     | ReadUpdated
     | MemberAdded
     | MemberRemoved
+    | AnnouncementConfirmed
 )

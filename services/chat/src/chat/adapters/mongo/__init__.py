@@ -20,7 +20,10 @@ PROFILES = "profiles"
 FILES = "files"
 REPORTS = "reports"
 BURNED = "burned_seqs"
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES)
+ANNOUNCEMENTS = "announcements"
+ANNOUNCEMENT_CONFIRMATIONS = "announcement_confirmations"
+ANNOUNCEMENT_REMINDERS = "announcement_reminders"
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, ANNOUNCEMENT_CONFIRMATIONS)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -47,4 +50,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
         "blobs.files": [
             IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
         ],
+        ANNOUNCEMENTS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
+        ANNOUNCEMENT_CONFIRMATIONS: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
+        ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
     }
