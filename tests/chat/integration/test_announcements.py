@@ -14,7 +14,19 @@ from grpc_status import rpc_status
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.chat.v1 import events_pb2 as chat_events
 
-from tests.chat.support import CPARENT, CSTUDENT, HEAD, PARENT, STUDENT, TEACHER, Collector, World, chat_ids, eventually, uid
+from tests.chat.support import (
+    CPARENT,
+    CSTUDENT,
+    HEAD,
+    PARENT,
+    STUDENT,
+    TEACHER,
+    Collector,
+    World,
+    chat_ids,
+    eventually,
+    uid,
+)
 
 
 def details(exc: grpc.aio.AioRpcError) -> tuple[str, float | None]:
@@ -68,7 +80,9 @@ async def test_five_families_three_confirm_the_author_sees_it_live_and_reminds_t
     assert (posted.announcement.family_count, posted.announcement.confirmed_count) == (5, 0)
 
     first, second = guardians[kids[0].user_id]
-    ok = await ann_a.ConfirmAnnouncement(chat_pb2.ConfirmAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=first.md)
+    ok = await ann_a.ConfirmAnnouncement(
+        chat_pb2.ConfirmAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=first.md
+    )
     assert [(f.child_user_id, f.already_confirmed) for f in ok.families] == [(kids[0].user_id, False)]
     # The family's second guardian: already confirmed, and by whom.
     again = await ann_b.ConfirmAnnouncement(
@@ -77,7 +91,9 @@ async def test_five_families_three_confirm_the_author_sees_it_live_and_reminds_t
     assert [(f.already_confirmed, f.confirmed_by_user_id) for f in again.families] == [(True, first.user_id)]
     for kid in kids[1:3]:
         (g,) = guardians[kid.user_id]
-        await ann_b.ConfirmAnnouncement(chat_pb2.ConfirmAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=g.md)
+        await ann_b.ConfirmAnnouncement(
+            chat_pb2.ConfirmAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=g.md
+        )
 
     def progress() -> list[chat_pb2.ChatEvent]:
         return [e for e in stream.events if e.WhichOneof("event") == "announcement_progress"]
@@ -127,7 +143,9 @@ async def test_five_families_three_confirm_the_author_sees_it_live_and_reminds_t
         else:
             assert dms == [], person.user_id
     with pytest.raises(grpc.aio.AioRpcError) as limit:
-        await ann_b.RemindAnnouncement(chat_pb2.RemindAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=head.md)
+        await ann_b.RemindAnnouncement(
+            chat_pb2.RemindAnnouncementRequest(chat_id=parents_chat, seq=seq), metadata=head.md
+        )
     reason, retry = details(limit.value)
     assert limit.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and reason == "REMINDER_LIMIT"
     assert retry is not None and 0 < retry <= 24 * 3600

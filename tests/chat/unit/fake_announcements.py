@@ -59,7 +59,9 @@ class FakeAnnouncements:
     async def publish(self, confirmation: Confirmation, events: Sequence[ev.ChatEvent]) -> None:
         self.events += events
 
-    async def confirmations(self, announcement_id: str, child_user_ids: Sequence[str] | None = None) -> list[Confirmation]:
+    async def confirmations(
+        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
+    ) -> list[Confirmation]:
         return [
             c
             for (a, child), c in self.stored.items()

@@ -84,7 +84,9 @@ async def test_guardians_confirm_once_per_family_and_the_author_hears_each(fakes
     second = await app.confirm("pam", PARENTS, message.seq)  # ann's other guardian
     assert [(c.child_user_id, c.confirmed_by, before) for c, before in second.confirmed] == [("ann", "pat", True)]
     assert (await app.confirm("pat", PARENTS, message.seq)).confirmed[1][1] is True  # same user twice: one
-    assert [(e.confirmation.child_user_id, e.confirmed_count, e.family_count, e.author_user_id) for e in repo.events] == [
+    assert [
+        (e.confirmation.child_user_id, e.confirmed_count, e.family_count, e.author_user_id) for e in repo.events
+    ] == [
         ("ann", 1, 3, "tom"),
         ("bea", 2, 3, "tom"),
     ]
@@ -112,7 +114,11 @@ async def test_who_may_post_and_confirm(fakes: Fakes) -> None:
 async def test_students_do_not_confirm_unless_the_announcement_says_so(fakes: Fakes) -> None:
     app, _repo = announcements_on(fakes)
     school = Chat("sch-s1", SCHOOL, ChatKind.SCHOOL_CHANNEL, "School")
-    await seed_chat(fakes, school, {"adm": Grant.ADMIN, "tom": Grant.MEMBER, "ann": Grant.MEMBER, "cal": Grant.MEMBER, "oli": Grant.MEMBER})
+    await seed_chat(
+        fakes,
+        school,
+        {"adm": Grant.ADMIN, "tom": Grant.MEMBER, "ann": Grant.MEMBER, "cal": Grant.MEMBER, "oli": Grant.MEMBER},
+    )
     view, message = await app.post("adm", "sch-s1", "a-1", "Каникулы с 28 октября", None, False)
     assert len(view.announcement.families) == 4  # ann, bea, cid of 5A and ole of 5B
     assert await reason(app.confirm("ann", "sch-s1", message.seq)) == "STUDENTS_DO_NOT_CONFIRM"
@@ -182,7 +188,11 @@ async def test_a_confirmation_goes_live_to_the_author_only(fakes: Fakes) -> None
     (event,) = repo.events
     _type, _id, _version, payload = event_payload(event)
     update = live_update(payload.DESCRIPTOR.full_name, payload.SerializeToString())
-    assert update is not None and (update.kind, update.user_id, update.update_seq) == (UpdateKind.ANNOUNCEMENT, "tom", 0)
+    assert update is not None and (update.kind, update.user_id, update.update_seq) == (
+        UpdateKind.ANNOUNCEMENT,
+        "tom",
+        0,
+    )
     assert update.event.announcement_progress.confirmed_count == 1
 
     async def nothing(chat: str, low: int, high: int) -> list[LiveUpdate]:

@@ -8,7 +8,7 @@ from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.grpc.context import require_principal
 from parta_common.timestamps import from_ts, ts
 
-from chat.app.announcements import AnnouncementView, Announcements, FamilyState
+from chat.app.announcements import Announcements, AnnouncementView, FamilyState
 from chat.pb import message_pb
 
 

@@ -59,7 +59,9 @@ class AnnouncementRepository(Protocol):
     async def publish(self, confirmation: Confirmation, events: Sequence[ev.ChatEvent]) -> None:
         """Attaches `events` to the stored confirmation (its outbox)."""
 
-    async def confirmations(self, announcement_id: str, child_user_ids: Sequence[str] | None = None) -> list[Confirmation]:
+    async def confirmations(
+        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
+    ) -> list[Confirmation]:
         """All of them, or those of the given families."""
 
     async def claim_reminder(self, reminder: Reminder) -> bool:

@@ -102,9 +102,7 @@ def families_of(memberships: Iterable[Membership], class_id: str) -> list[Family
             found = guardians.setdefault(child, [])
             if m.user_id not in found:
                 found.append(m.user_id)
-    return [
-        Family(child, tuple(sorted(guardians[child])), child in students) for child in sorted(guardians)
-    ]
+    return [Family(child, tuple(sorted(guardians[child])), child in students) for child in sorted(guardians)]
 
 
 def ensure_announcement_chat(chat: Chat) -> None:
@@ -138,7 +136,9 @@ def ensure_may_watch(announcement: Announcement, member: Member) -> None:
 
 def my_families(announcement: Announcement, person: Person) -> list[Family]:
     """The families this person confirms for: their children's, and their own where students confirm."""
-    out = [f for f in announcement.families if f.child_user_id in person.children or person.user_id in f.guardian_user_ids]
+    out = [
+        f for f in announcement.families if f.child_user_id in person.children or person.user_id in f.guardian_user_ids
+    ]
     if announcement.students_confirm and person.is_student:
         out += [f for f in announcement.families if f.child_user_id == person.user_id and f not in out]
     return out

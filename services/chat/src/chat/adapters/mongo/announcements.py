@@ -32,7 +32,9 @@ def _doc(a: Announcement) -> Doc:
         "posted_at": a.posted_at,
         "deadline": a.deadline,
         "students_confirm": a.students_confirm,
-        "families": [{"child": f.child_user_id, "guardians": list(f.guardian_user_ids), "student": f.student} for f in a.families],
+        "families": [
+            {"child": f.child_user_id, "guardians": list(f.guardian_user_ids), "student": f.student} for f in a.families
+        ],
         "confirmed": a.confirmed_count,
     }
 
