@@ -319,6 +319,7 @@ class Parta:
         self.join_requests = school_pb2_grpc.JoinRequestServiceStub(school)
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)
+        self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])

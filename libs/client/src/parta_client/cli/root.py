@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from parta_client.cli import (
+    announcements,
     audit,
     auth,
     broadcasts,
@@ -49,6 +50,7 @@ app.add_typer(calls.call_app, name="call")
 app.add_typer(broadcasts.broadcast_app, name="broadcast")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(announcements.announce_app, name="announce")
 
 
 @app.callback()
