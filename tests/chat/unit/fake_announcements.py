@@ -8,7 +8,7 @@ from datetime import datetime
 
 from chat.app.announcements import Announcements, build_announcements
 from chat.domain import events as ev
-from chat.domain.announcements import Announcement, Confirmation, Reminder
+from chat.domain.announcements import Announcement, Confirmation, Family, Reminder
 from chat.domain.provisioning import ClassRole, Membership
 
 from tests.chat.unit.fakes import FakeFacts, Fakes
@@ -18,6 +18,7 @@ from tests.chat.unit.fakes import FakeFacts, Fakes
 class FakeAnnouncements:
     facts: FakeFacts
     rows: dict[str, Announcement] = field(default_factory=dict)
+    asked: dict[tuple[str, str], Family] = field(default_factory=dict)
     stored: dict[tuple[str, str], Confirmation] = field(default_factory=dict)
     reminders: dict[tuple[str, str, str], Reminder] = field(default_factory=dict)
     events: list[ev.ChatEvent] = field(default_factory=list)
@@ -33,10 +34,10 @@ class FakeAnnouncements:
         ]
 
     async def add(self, announcement: Announcement) -> Announcement:
-        return self.rows.setdefault(announcement.announcement_id, announcement)
-
-    async def get(self, announcement_id: str) -> Announcement | None:
-        return self.rows.get(announcement_id)
+        for f in announcement.families:
+            self.asked.setdefault((announcement.announcement_id, f.child_user_id), f)
+        stored = self.rows.setdefault(announcement.announcement_id, replace(announcement, families=[]))
+        return stored
 
     async def get_by_seq(self, chat_id: str, seq: int) -> Announcement | None:
         return next((a for a in self.rows.values() if a.chat_id == chat_id and a.seq == seq), None)
@@ -44,8 +45,21 @@ class FakeAnnouncements:
     async def in_chat(self, chat_id: str, limit: int) -> list[Announcement]:
         return sorted((a for a in self.rows.values() if a.chat_id == chat_id), key=lambda a: -a.seq)[:limit]
 
+    async def families(
+        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
+    ) -> list[tuple[Family, Confirmation | None]]:
+        return sorted(
+            (
+                (f, self.stored.get((a, child)))
+                for (a, child), f in self.asked.items()
+                if a == announcement_id and (child_user_ids is None or child in child_user_ids)
+            ),
+            key=lambda row: row[0].child_user_id,
+        )
+
     async def claim(self, confirmation: Confirmation) -> Confirmation | None:
         key = (confirmation.announcement_id, confirmation.child_user_id)
+        assert key in self.asked
         if key in self.stored:
             return self.stored[key]
         self.stored[key] = confirmation
@@ -58,15 +72,6 @@ class FakeAnnouncements:
 
     async def publish(self, confirmation: Confirmation, events: Sequence[ev.ChatEvent]) -> None:
         self.events += events
-
-    async def confirmations(
-        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
-    ) -> list[Confirmation]:
-        return [
-            c
-            for (a, child), c in self.stored.items()
-            if a == announcement_id and (child_user_ids is None or child in child_user_ids)
-        ]
 
     async def claim_reminder(self, reminder: Reminder) -> bool:
         key = (reminder.announcement_id, reminder.child_user_id, reminder.day)

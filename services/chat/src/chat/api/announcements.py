@@ -35,7 +35,7 @@ def announcement_pb(view: AnnouncementView) -> chat_pb2.Announcement:
         posted_at=ts(a.posted_at),
         deadline=ts(a.deadline),
         students_confirm=a.students_confirm,
-        family_count=len(a.families),
+        family_count=a.family_count,
         confirmed_count=a.confirmed_count,
         closed=view.closed,
         my_families=[family_pb(s) for s in view.mine],

@@ -1,10 +1,12 @@
 """Announcement use cases: post, confirm (once per family), status, remind (once per family per
 school day), list. The rules are domain/announcements.py's; docs/chat.md "Announcements".
 
-Exact counts under concurrency: a confirmation is one document whose id is (announcement, child),
-so of any number of concurrent confirmations of one family exactly one is stored; the status counts
-those documents. The live count is the announcement's $inc counter, bumped after each stored
-confirmation, carried by its AnnouncementConfirmed event (the highest one seen is the count).
+Exact counts under concurrency: each family asked is one stored row (announcement, child), written
+when the announcement is posted; confirming is a conditional write on it (only while unconfirmed),
+so of any number of concurrent confirmations of one family exactly one wins; the status counts the
+confirmed rows. The live count is the announcement's $inc counter, bumped after each winning
+confirmation and carried by its AnnouncementConfirmed event (the highest one seen is the count).
+A confirmation reads only the confirmer's own family rows, never the whole audience.
 """
 
 from __future__ import annotations
@@ -37,32 +39,35 @@ REMINDER_EXCERPT = 200
 
 
 class AnnouncementRepository(Protocol):
-    """Announcements, their confirmations (one per family) and reminders (one per family per day)."""
+    """Announcements, their families (one row each, carrying its confirmation) and reminders (one
+    per family per day)."""
 
     async def class_memberships(self, school_id: str, class_id: str) -> list[Membership]:
         """The active seats of a class ("" = every class of the school) from the school projection."""
 
     async def add(self, announcement: Announcement) -> Announcement:
-        """Stores it unless its id exists; returns what is stored (the first one on a retry)."""
+        """Stores it and its families unless its id exists; returns what is stored (the first one
+        on a retry), without its families."""
 
-    async def get(self, announcement_id: str) -> Announcement | None: ...
-    async def get_by_seq(self, chat_id: str, seq: int) -> Announcement | None: ...
+    async def get_by_seq(self, chat_id: str, seq: int) -> Announcement | None:
+        """Without its families."""
+
     async def in_chat(self, chat_id: str, limit: int) -> list[Announcement]:
-        """Newest first."""
+        """Newest first, without their families."""
+
+    async def families(
+        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
+    ) -> list[tuple[Family, Confirmation | None]]:
+        """Every family asked (None), or those of the given children that are asked."""
 
     async def claim(self, confirmation: Confirmation) -> Confirmation | None:
-        """Stores the family's confirmation; None when stored now, else the one stored before."""
+        """Confirms the family if it is not yet; None when confirmed now, else the earlier one."""
 
     async def count_up(self, announcement_id: str) -> int:
         """Bumps the live counter; the value after."""
 
     async def publish(self, confirmation: Confirmation, events: Sequence[ev.ChatEvent]) -> None:
-        """Attaches `events` to the stored confirmation (its outbox)."""
-
-    async def confirmations(
-        self, announcement_id: str, child_user_ids: Sequence[str] | None = None
-    ) -> list[Confirmation]:
-        """All of them, or those of the given families."""
+        """Attaches `events` to the confirmed family's row (its outbox)."""
 
     async def claim_reminder(self, reminder: Reminder) -> bool:
         """False when the family was reminded on that day already."""
@@ -152,6 +157,7 @@ class Announcements:
                 author_user_id=user_id,
                 text=text,
                 posted_at=message.sent_at,
+                family_count=len(families),
                 families=families,
                 deadline=deadline,
                 students_confirm=rules.students_confirm(chat, students_confirm),
@@ -178,27 +184,30 @@ class Announcements:
         chat, _member = await self.access.check(chat_id, user_id, moderation=False)
         announcement = await self._find(chat_id, seq)
         person = await self.access.person(chat.school_id, user_id, with_profile=False)
-        families = rules.my_families(announcement, person)
-        rules.ensure_may_confirm(announcement, person, families)
+        rows = await self.repo.families(announcement.announcement_id, rules.asked_for(person))
+        families = rules.confirmable(announcement, person, [f for f, _ in rows])
+        before = {f.child_user_id: c for f, c in rows if c is not None}
         now = self.clock.now()
         if announcement.closed(now):
             # A retry of a confirmation made in time still gets its answer; a new one is refused.
-            before = await self.repo.confirmations(announcement.announcement_id, [f.child_user_id for f in families])
-            if len(before) < len(families):
+            if any(f.child_user_id not in before for f in families):
                 rules.ensure_open(announcement, now)
-            done = [(c, True) for c in before]
-            return ConfirmResult(self._view(announcement, now, families, before), done)
+            done = [(before[f.child_user_id], True) for f in families]
+            return ConfirmResult(self._view(announcement, now, families, [c for c, _ in done]), done)
         results: list[tuple[Confirmation, bool]] = []
         count = announcement.confirmed_count
         for family in families:
+            if family.child_user_id in before:
+                results.append((before[family.child_user_id], True))
+                continue
             mine = Confirmation(announcement.announcement_id, family.child_user_id, user_id, now)
-            before_c = await self.repo.claim(mine)
-            if before_c is not None:
-                results.append((before_c, True))
+            earlier = await self.repo.claim(mine)
+            if earlier is not None:
+                results.append((earlier, True))
                 continue
             count = await self.repo.count_up(announcement.announcement_id)
             event = ev.AnnouncementConfirmed(
-                chat_id, announcement.seq, announcement.author_user_id, mine, count, len(announcement.families)
+                chat_id, announcement.seq, announcement.author_user_id, mine, count, announcement.family_count
             )
             await self.repo.publish(mine, [event])
             self.notify()
@@ -218,13 +227,13 @@ class Announcements:
         _chat, member = await self.access.check(chat_id, user_id)
         announcement = await self._find(chat_id, seq)
         rules.ensure_may_watch(announcement, member)
-        confirmations = {c.child_user_id: c for c in await self.repo.confirmations(announcement.announcement_id)}
+        rows = await self.repo.families(announcement.announcement_id)
         reminded = await self.repo.reminded(announcement.announcement_id)
         confirmed: list[FamilyState] = []
         unconfirmed: list[FamilyState] = []
-        for f in announcement.families:
-            state = FamilyState(f, confirmations.get(f.child_user_id), reminded.get(f.child_user_id))
-            (confirmed if state.confirmation else unconfirmed).append(state)
+        for f, c in rows:
+            state = FamilyState(f, c, reminded.get(f.child_user_id))
+            (confirmed if c else unconfirmed).append(state)
         exact = replace(announcement, confirmed_count=len(confirmed))
         return StatusView(AnnouncementView(exact, exact.closed(self.clock.now()), []), confirmed, unconfirmed)
 
@@ -235,8 +244,7 @@ class Announcements:
         rules.ensure_may_watch(announcement, member)
         now = self.clock.now()
         rules.ensure_open(announcement, now)
-        done = {c.child_user_id for c in await self.repo.confirmations(announcement.announcement_id)}
-        unconfirmed = [f for f in announcement.families if f.child_user_id not in done]
+        unconfirmed = [f for f, c in await self.repo.families(announcement.announcement_id) if c is None]
         school = await self.facts.school(chat.school_id)
         day, wait = rules.school_day(now, school.timezone if school and school.timezone else self.default_timezone)
         reminded: list[str] = []
@@ -281,13 +289,14 @@ class Announcements:
         person = await self.access.person(chat.school_id, user_id, with_profile=False)
         now = self.clock.now()
         out = []
+        asked = rules.asked_for(person)
         for announcement in await self.repo.in_chat(chat_id, LIST_LIMIT):
-            families = rules.my_families(announcement, person)
-            confirmations = (
-                await self.repo.confirmations(announcement.announcement_id, [f.child_user_id for f in families])
-                if families
-                else []
-            )
+            rows = await self.repo.families(announcement.announcement_id, asked)
+            try:
+                families = rules.confirmable(announcement, person, [f for f, _ in rows])
+            except DomainError:
+                families = []  # staff, or a student where guardians confirm: nothing of theirs to confirm
+            confirmations = [c for _, c in rows if c is not None]
             out.append(self._view(announcement, now, families, confirmations))
         return out
 

@@ -50,19 +50,15 @@ class Announcement:
     author_user_id: str
     text: str
     posted_at: datetime
-    families: list[Family]
+    family_count: int
     deadline: datetime | None = None
     students_confirm: bool = False
     confirmed_count: int = 0  # the live counter (statuses count the confirmations themselves)
+    # The families asked, as posted (stored one row per family; reads load only those they need).
+    families: list[Family] = field(default_factory=list)
 
     def closed(self, now: datetime) -> bool:
         return self.deadline is not None and now >= self.deadline
-
-    def family(self, child_user_id: str) -> Family | None:
-        for f in self.families:
-            if f.child_user_id == child_user_id:
-                return f
-        return None
 
 
 @dataclass(frozen=True)
@@ -134,20 +130,21 @@ def ensure_may_watch(announcement: Announcement, member: Member) -> None:
         )
 
 
-def my_families(announcement: Announcement, person: Person) -> list[Family]:
-    """The families this person confirms for: their children's, and their own where students confirm."""
-    out = [
-        f for f in announcement.families if f.child_user_id in person.children or person.user_id in f.guardian_user_ids
-    ]
-    if announcement.students_confirm and person.is_student:
-        out += [f for f in announcement.families if f.child_user_id == person.user_id and f not in out]
-    return out
+def asked_for(person: Person) -> list[str]:
+    """The families a person might confirm for: their children's, and their own (a student)."""
+    return sorted(person.children | {person.user_id})
 
 
-def ensure_may_confirm(announcement: Announcement, person: Person, families: list[Family]) -> None:
-    if families:
-        return
-    if person.is_student and any(f.child_user_id == person.user_id for f in announcement.families):
+def confirmable(announcement: Announcement, person: Person, found: list[Family]) -> list[Family]:
+    """Of the families `asked_for` found in the announcement, those this person confirms for: a
+    guardian their children's; a student their own where the announcement lets students confirm."""
+    mine = [f for f in found if f.child_user_id in person.children]
+    own = [f for f in found if f.child_user_id == person.user_id and person.is_student and f not in mine]
+    if announcement.students_confirm:
+        mine += own
+    if mine:
+        return mine
+    if own:
         raise PermissionDenied("guardians confirm this announcement", reason="STUDENTS_DO_NOT_CONFIRM")
     raise PermissionDenied("no family of yours is asked to confirm this announcement", reason="NOT_IN_AUDIENCE")
 

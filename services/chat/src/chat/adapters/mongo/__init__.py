@@ -21,9 +21,9 @@ FILES = "files"
 REPORTS = "reports"
 BURNED = "burned_seqs"
 ANNOUNCEMENTS = "announcements"
-ANNOUNCEMENT_CONFIRMATIONS = "announcement_confirmations"
+ANNOUNCEMENT_FAMILIES = "announcement_families"
 ANNOUNCEMENT_REMINDERS = "announcement_reminders"
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, ANNOUNCEMENT_CONFIRMATIONS)
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, ANNOUNCEMENT_FAMILIES)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -51,6 +51,6 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
         ],
         ANNOUNCEMENTS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
-        ANNOUNCEMENT_CONFIRMATIONS: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
+        ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
         ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
     }
