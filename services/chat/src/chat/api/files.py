@@ -14,6 +14,9 @@ from parta_common.timestamps import ts
 from chat.app.files import Files
 from chat.domain.files import StoredFile
 
+# Initial metadata sent once the upload's metadata has passed every check (chat.proto UploadFile).
+UPLOAD_ACCEPTED = (("parta-upload", "accepted"),)
+
 
 def file_pb(f: StoredFile) -> chat_pb2.FileInfo:
     return chat_pb2.FileInfo(
@@ -46,8 +49,13 @@ class FileServicer(chat_pb2_grpc.FileServiceServicer):
                     raise InvalidArgument.field("metadata", "metadata only once, at the start")
                 yield part.chunk.offset, part.chunk.data
 
+        async def accepted() -> None:
+            # Tells the caller to send the data: a client that writes only after this never writes
+            # into a call the server already ended (grpc aio then reports INTERNAL, grpc#36066).
+            await context.send_initial_metadata(UPLOAD_ACCEPTED)
+
         stored = await self._files.upload(
-            user, meta.request_id, meta.filename, meta.content_type, meta.size_bytes, chunks()
+            user, meta.request_id, meta.filename, meta.content_type, meta.size_bytes, chunks(), accepted
         )
         _files, used = await self._files.list_files(user, 0, 0)
         return chat_pb2.UploadFileResponse(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,9 +48,11 @@ class Files:
         content_type: str,
         size: int,
         chunks: AsyncIterator[tuple[int, bytes]],
+        accepted: Callable[[], Awaitable[None]] | None = None,
     ) -> StoredFile:
-        """`chunks` yields (offset, data) after the metadata. Any failure, including a cancelled
-        stream, aborts the upload and removes what was written."""
+        """`chunks` yields (offset, data) after the metadata. `accepted` is awaited once the
+        metadata has passed every check and the id is reserved, before any data is read. Any
+        failure, including a cancelled stream, aborts the upload and removes what was written."""
         v = Violations()
         rules.check_id(v, "metadata.request_id", request_id)
         if (
@@ -80,8 +82,18 @@ class Files:
         file = StoredFile(
             file_id, owner, filename, content_type or "application/octet-stream", size, "", self.clock.now()
         )
-        if not await self.storage.reserve(file):
+        # The reservation runs as its own task: a stream cancelled while the insert is in flight
+        # must still learn whether it landed, or the reservation would block this id for good.
+        reservation = asyncio.ensure_future(self.storage.reserve(file))
+        try:
+            reserved = await asyncio.shield(reservation)
+        except BaseException:
+            await asyncio.shield(self._release(reservation, file))
+            raise
+        if not reserved:
             raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
+        if accepted is not None:
+            await accepted()
         sink = self.storage.sink(file)
         digest = hashlib.sha256()
         received = 0
@@ -109,6 +121,15 @@ class Files:
     async def _abandon(self, sink: UploadSink, file_id: str) -> None:
         await sink.abort()
         await self.storage.discard(file_id)
+
+    async def _release(self, reservation: asyncio.Future[bool], file: StoredFile) -> None:
+        """Undoes a reservation whose caller went away while it was being made."""
+        try:
+            reserved = await reservation
+        except Exception:
+            return  # it failed; nothing was reserved
+        if reserved:
+            await self._abandon(self.storage.sink(file), file.file_id)
 
     async def open(self, user_id: str, file_id: str, offset: int) -> tuple[StoredFile, AsyncIterator[bytes]]:
         v = Violations()

@@ -21,6 +21,7 @@ from web.methods import DOWNLOAD, UPLOAD
 from web.rpc_errors import api_error_from
 
 log = structlog.get_logger("web.files")
+ACCEPTED = ("parta-upload", "accepted")  # chat's initial metadata: send the data (chat.proto UploadFile)
 FILENAME_HEADER = "X-Parta-Filename"
 REQUEST_ID_HEADER = "X-Parta-Request-Id"
 # Types a browser may show in the page (previews); everything else downloads as an attachment.
@@ -43,9 +44,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
     content_type = request.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
     sessions = request.app[SESSIONS_KEY]
-    token, fresh = await sessions.access_token(request)
-    if token is None:
-        raise not_signed_in()
+    token, fresh = await sessions.live_token(request)
     method = gateway.methods.get(UPLOAD)
     assert method is not None
     # A client that stalls (promises more than it sends, or trickles) must not hold the connection
@@ -56,21 +55,25 @@ async def upload(request: web.Request) -> web.StreamResponse:
     sent = 0
     try:
         async with asyncio.timeout(deadline):
-            await call.write(
+            await _write(
+                call,
                 chat_pb2.UploadFileRequest(
                     metadata=chat_pb2.UploadMetadata(
                         request_id=request_id, filename=filename, content_type=content_type, size_bytes=size
                     )
-                )
+                ),
             )
-            while sent < size:
-                block = await asyncio.wait_for(
-                    request.content.readexactly(min(settings.upload_chunk_bytes, size - sent)),
-                    settings.upload_idle_seconds,
-                )
-                await call.write(chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
-                sent += len(block)
-            await call.done_writing()
+            # chat accepts the metadata (initial metadata) or ends the call with its refusal, or
+            # with the file of an earlier finished upload of this request id: data only after "accepted".
+            if ACCEPTED in tuple(await call.initial_metadata() or ()):
+                while sent < size:
+                    block = await asyncio.wait_for(
+                        request.content.readexactly(min(settings.upload_chunk_bytes, size - sent)),
+                        settings.upload_idle_seconds,
+                    )
+                    await _write(call, chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
+                    sent += len(block)
+                await call.done_writing()
             reply = await call
     except grpc.aio.AioRpcError as error:
         raise api_error_from(error) from None
@@ -81,13 +84,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
         refusal = gateway_error("DEADLINE_EXCEEDED", "UPLOAD_TOO_SLOW", "the upload stopped arriving", status=408)
         refusal.extra_headers["Connection"] = "close"
         raise refusal from None
+    except ApiError:
+        raise
     except BaseException as exc:
-        if isinstance(exc, Exception) and call.done():
-            # chat refused the upload while we were still writing (quota, size, bad name).
-            try:
-                await call
-            except grpc.aio.AioRpcError as error:
-                raise api_error_from(error) from None
         # The browser went away (or sent less than it promised): cancelling the call makes chat
         # abort the upload and remove what it wrote, so nothing half-accepted stays.
         call.cancel()
@@ -99,6 +98,16 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if fresh is not None:
         sessions.set_cookies(response, fresh)
     return response
+
+
+async def _write(call: grpc.aio.StreamUnaryCall, message: chat_pb2.UploadFileRequest) -> None:
+    """A write into a call chat has already ended loses chat's status in grpc aio (it reports
+    INTERNAL, grpc#36066); after the acceptance handshake that means chat stopped mid-upload."""
+    try:
+        await call.write(message)
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        log.info("upload_ended_upstream")
+        raise gateway_error("UNAVAILABLE", "UPLOAD_INTERRUPTED", "the upload was interrupted: try again") from None
 
 
 def content_disposition(filename: str, content_type: str) -> str:

@@ -23,7 +23,7 @@ from parta.identity.v1 import auth_pb2
 
 from web.api.context import Gateway
 from web.domain import tokens
-from web.domain.errors import ApiError
+from web.domain.errors import ApiError, gateway_error, not_signed_in
 from web.methods import REFRESH_SESSION
 
 ACCESS_COOKIE = "parta_at"
@@ -60,6 +60,16 @@ class SessionKeeper:
             return access, None
         fresh = await self.refresh(request, refresh)
         return fresh.access_token, fresh
+
+    async def live_token(self, request: web.Request) -> tuple[str, Tokens | None]:
+        """Like access_token, for calls that cannot be replayed after a refusal (a socket, an
+        upload body): a missing or expired token is refused here, before anything is relayed."""
+        token, fresh = await self.access_token(request)
+        if token is None:
+            raise not_signed_in()
+        if tokens.needs_refresh(token, time.time(), 0.0):
+            raise gateway_error("UNAUTHENTICATED", "TOKEN_EXPIRED", "the access token has expired: sign in again")
+        return token, fresh
 
     async def refresh(self, request: web.Request, refresh_token: str) -> Tokens:
         key = hashlib.sha256(refresh_token.encode()).hexdigest()

@@ -22,8 +22,7 @@ from aiohttp import WSMsgType, web
 from web.api.context import Gateway, gateway_of
 from web.api.http import from_json, to_json
 from web.api.sessions import SESSIONS_KEY
-from web.domain import tokens
-from web.domain.errors import WS_GOING_AWAY, WS_NORMAL_CLOSE, ApiError, gateway_error, not_signed_in
+from web.domain.errors import WS_GOING_AWAY, WS_NORMAL_CLOSE, ApiError, gateway_error
 from web.domain.rate import TokenBucket
 from web.methods import Method
 from web.rpc_errors import api_error_from
@@ -41,12 +40,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise gateway_error("NOT_FOUND", "NO_SUCH_STREAM", "no such streaming method")
     # Cross-site WebSocket hijacking: a page elsewhere can open a socket to us with the cookies.
     gateway.check_csrf(request, require_header=False)
-    token, fresh = await request.app[SESSIONS_KEY].access_token(request)
-    if token is None:
-        raise not_signed_in()
-    if tokens.needs_refresh(token, time.time(), 0.0):
-        # Expired and nothing to refresh it with: a plain 401 beats a socket that closes at once.
-        raise gateway_error("UNAUTHENTICATED", "TOKEN_EXPIRED", "the access token has expired: sign in again")
+    # Expired and nothing to refresh it with: a plain 401 beats a socket that closes at once.
+    token, fresh = await request.app[SESSIONS_KEY].live_token(request)
     settings = gateway.settings
     ws = web.WebSocketResponse(
         heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.ws_max_frame_bytes, autoping=True
