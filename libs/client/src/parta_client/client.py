@@ -320,6 +320,7 @@ class Parta:
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
+        self.polls = chat_pb2_grpc.PollServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])

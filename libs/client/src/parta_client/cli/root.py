@@ -20,6 +20,7 @@ from parta_client.cli import (
     join_requests,
     lessons,
     policy,
+    polls,
     profiles,
     schools,
 )
@@ -51,6 +52,7 @@ app.add_typer(broadcasts.broadcast_app, name="broadcast")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(announcements.announce_app, name="announce")
+app.add_typer(polls.poll_app, name="poll")
 
 
 @app.callback()

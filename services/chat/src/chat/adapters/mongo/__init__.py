@@ -23,6 +23,8 @@ BURNED = "burned_seqs"
 ANNOUNCEMENTS = "announcements"
 ANNOUNCEMENT_FAMILIES = "announcement_families"
 ANNOUNCEMENT_REMINDERS = "announcement_reminders"
+POLLS = "polls"
+POLL_VOTES = "poll_votes"
 OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, ANNOUNCEMENT_FAMILIES)
 
 
@@ -53,4 +55,6 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ANNOUNCEMENTS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
         ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
         ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
+        POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
+        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll")],
     }
