@@ -5,6 +5,7 @@ them once per family per school day; after the deadline confirming is refused.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,20 @@ async def test_a_confirmation_goes_live_to_the_author_only(fakes: Fakes) -> None
         hub.follow(sub, PARENTS)
     hub.publish(update)
     assert (tom.queue.qsize(), cal.queue.qsize()) == (1, 0)
+
+
+async def test_a_reminder_reaches_people_with_full_length_ids(fakes: Fakes) -> None:
+    """Real user ids are UUIDs: the reminder's DM id must still fit an id's 64 characters."""
+    kid, guardian = str(uuid.uuid4()), str(uuid.uuid4())
+    fakes.facts.memberships += [
+        seat(SCHOOL, kid, SchoolRole.STUDENT, "5C", ClassRole.STUDENT),
+        seat(SCHOOL, guardian, SchoolRole.PARENT, "5C", ClassRole.PARENT, child=kid),
+        seat(SCHOOL, "tom", SchoolRole.TEACHER, "5C", ClassRole.CLASS_HEAD),
+    ]
+    fakes.facts.profiles.update({u: Profile(u, "X") for u in (kid, guardian)})
+    chat = Chat("par-5C", SCHOOL, ChatKind.CLASS_PARENTS, "5C parents", class_id="5C")
+    await seed_chat(fakes, chat, {"tom": Grant.CLASS_HEAD, guardian: Grant.PARENT})
+    app, _repo = announcements_on(fakes)
+    _view, message = await app.post("tom", "par-5C", "a-1", "Сдать анкеты", None, False)
+    result = await app.remind("tom", "par-5C", message.seq)
+    assert (result.reached, result.unreached) == ([guardian], [])

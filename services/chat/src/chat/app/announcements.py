@@ -11,6 +11,7 @@ A confirmation reads only the confirmer's own family rows, never the whole audie
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -271,7 +272,7 @@ class Announcements:
             try:
                 dm = await self.chats.open_direct_chat(user_id, chat.school_id, person)
                 await self.messages.send_message(
-                    user_id, dm.chat.chat_id, f"remind-{announcement.announcement_id}-{person}-{day}", text
+                    user_id, dm.chat.chat_id, _reminder_message_id(announcement.announcement_id, person, day), text
                 )
             except DomainError as exc:
                 log.info("announcement_reminder_refused", chat_id=chat_id, seq=seq, reason=exc.reason)
@@ -299,6 +300,12 @@ class Announcements:
             confirmations = [c for _, c in rows if c is not None]
             out.append(self._view(announcement, now, families, confirmations))
         return out
+
+
+def _reminder_message_id(announcement_id: str, person: str, day: str) -> str:
+    """The reminder DM's client message id: one per announcement, person and day (a retry of the
+    same day's reminder is the same message), within the 64 characters an id may have."""
+    return "remind-" + hashlib.sha256(f"{announcement_id}|{person}|{day}".encode()).hexdigest()[:40]
 
 
 def _reminder_text(chat_title: str, text: str) -> str:
