@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,31 +14,17 @@ from parta_client.cli.context import Cli, out
 from parta_client.cli.lookup import chat_by_ref
 from parta_client.client import Parta, new_request_id
 from parta_client.resolve import UsageError
+from parta_client.uploads import upload_file
 
 file_app = typer.Typer(help="Files in your personal storage.", no_args_is_help=True)
 
-
-CHUNK = 256 * 1024
+UPLOAD_SECONDS = 300.0
 
 
 def guess_type(path: Path) -> str:
     import mimetypes
 
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-async def upload_chunks(path: Path, request_id: str, content_type: str) -> AsyncIterator[chat_pb2.UploadFileRequest]:
-    size = path.stat().st_size
-    yield chat_pb2.UploadFileRequest(
-        metadata=chat_pb2.UploadMetadata(
-            request_id=request_id, filename=path.name, content_type=content_type, size_bytes=size
-        )
-    )
-    offset = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=offset, data=chunk))
-            offset += len(chunk)
 
 
 def show_file(info: chat_pb2.FileInfo) -> None:
@@ -61,8 +46,8 @@ def file_upload(
     cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
-        reply = await parta.files.UploadFile(
-            upload_chunks(path, new_request_id(), content_type or guess_type(path)), timeout=300
+        reply = await upload_file(
+            parta.files, path, new_request_id(), content_type or guess_type(path), timeout=UPLOAD_SECONDS
         )
         sent = None
         if chat:
