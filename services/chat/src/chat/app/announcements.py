@@ -11,6 +11,7 @@ A confirmation reads only the confirmer's own family rows, never the whole audie
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -183,8 +184,10 @@ class Announcements:
     async def confirm(self, user_id: str, chat_id: str, seq: int) -> ConfirmResult:
         self._check(chat_id, seq)
         chat, _member = await self.access.check(chat_id, user_id, moderation=False)
-        announcement = await self._find(chat_id, seq)
-        person = await self.access.person(chat.school_id, user_id, with_profile=False)
+        # The announcement and the confirmer's seats are independent reads: one round trip for both.
+        announcement, person = await asyncio.gather(
+            self._find(chat_id, seq), self.access.person(chat.school_id, user_id, with_profile=False)
+        )
         rows = await self.repo.families(announcement.announcement_id, rules.asked_for(person))
         families = rules.confirmable(announcement, person, [f for f, _ in rows])
         before = {f.child_user_id: c for f, c in rows if c is not None}
