@@ -150,6 +150,9 @@ class Announcements:
             raise InvalidArgument.field("chat_id", f"at most {rules.MAX_FAMILIES} families per announcement")
         sent = await self.messages.send_message(user_id, chat_id, client_message_id, text)
         message = sent.message
+        posted = await self.repo.get_by_seq(chat_id, message.seq)
+        if posted is not None:  # a retry: the families asked stay those of the first post
+            return AnnouncementView(posted, posted.closed(now), []), message
         announcement = await self.repo.add(
             Announcement(
                 announcement_id=message.message_id,
@@ -238,7 +241,7 @@ class Announcements:
         for f, c in rows:
             state = FamilyState(f, c, reminded.get(f.child_user_id))
             (confirmed if c else unconfirmed).append(state)
-        exact = replace(announcement, confirmed_count=len(confirmed))
+        exact = replace(announcement, confirmed_count=len(confirmed), family_count=len(rows))
         return StatusView(AnnouncementView(exact, exact.closed(self.clock.now()), []), confirmed, unconfirmed)
 
     async def remind(self, user_id: str, chat_id: str, seq: int) -> RemindResult:
