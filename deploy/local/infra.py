@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -66,6 +67,10 @@ def running_pid(name: str) -> int | None:
     return pid
 
 
+def _no_core_files() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -75,9 +80,12 @@ def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        cwd=cwd,
+        cwd=cwd or RUN,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        # A crashing daemon (Janus under a test's load) must not drop a core file of hundreds of
+        # megabytes into the working directory, where it is one `git add -A` from history.
+        preexec_fn=_no_core_files,
     )
     pid_file(name).write_text(str(proc.pid))
     return proc.pid

@@ -337,6 +337,18 @@ class User:
             pb.CreateJoinTokenRequest(room_id=room_id), metadata=self.metadata, timeout=5
         )
 
+    async def join_token_when_member(self, room_id: str, retry_for: float = 15.0) -> pb.CreateJoinTokenResponse:
+        """CreateJoinToken, retried while media-signal's membership projection has not seen this
+        user yet (NOT_FOUND, the outsider's answer); any other refusal is raised at once."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                return await self.join_token(room_id)
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
     async def signal(self, token: str | None = None, room_id: str = "") -> SignalClient:
         client = SignalClient(self)
         if token is None:
@@ -368,6 +380,9 @@ class SignalClient:
         self.participant_id = ""
         self._pinger: asyncio.Task[None] | None = None
         self._ending = False  # the server said room_ended: it closes the stream next
+        # grpc.aio allows one write at a time per stream (a second one fails with
+        # TOO_MANY_OPERATIONS): the keep-alive pinger and the test's own sends take turns.
+        self._writing = asyncio.Lock()
 
     async def open(self, token: str, *, join: bool = True) -> None:
         self.call = pb_grpc.SignalServiceStub(self.user.channel).Signal(metadata=self.user.metadata)
@@ -383,7 +398,8 @@ class SignalClient:
                 await asyncio.sleep(0.5)
                 if self._ending or self.call.done():
                     return  # no pings into a stream the server is closing
-                await self.call.write(pb.SignalRequest(ping=pb.PingRequest(client_time_ms=-1)))
+                async with self._writing:
+                    await self.call.write(pb.SignalRequest(ping=pb.PingRequest(client_time_ms=-1)))
 
     async def _read(self) -> None:
         try:
@@ -404,14 +420,21 @@ class SignalClient:
                 self._arrived.notify_all()
 
     async def send(self, request: pb.SignalRequest) -> None:
-        await self.call.write(request)
+        async with self._writing:
+            await self.call.write(request)
 
-    async def expect(self, kind: str, timeout: float = 10.0, where: Any = None) -> pb.SignalResponse:
+    async def expect(
+        self, kind: str, timeout: float = 10.0, where: Any = None, *, or_error: bool = False
+    ) -> pb.SignalResponse:
+        """The first buffered or arriving response of `kind` matching `where`; with `or_error`, an
+        in-stream error answers too (so a refused request fails at once, not at the timeout)."""
+
         async def find() -> pb.SignalResponse:
             async with self._arrived:
                 while True:
                     for i, response in enumerate(self.inbox):
-                        if response.WhichOneof("message") == kind and (where is None or where(response)):
+                        which = response.WhichOneof("message")
+                        if (which == kind and (where is None or where(response))) or (or_error and which == "error"):
                             del self.inbox[i]
                             return response
                     if self.closed.is_set():
@@ -453,10 +476,13 @@ def error_reason(error: grpc.aio.AioRpcError) -> str:
 # ---------------------------------------------------------------- aiortc peers
 
 
-def synthetic_video() -> Any:
-    """A small moving test pattern: cheap to encode on a shared CI machine."""
+def synthetic_video(*, fps: int = 0, luma: int = -1) -> Any:
+    """A small moving test pattern: cheap to encode on a shared CI machine. `fps` (0: aiortc's 30)
+    slows it down for calls of many peers; `luma` (0..255) paints a flat frame of that brightness,
+    so a receiver can tell two streams apart (e.g. a camera from a screen)."""
     import av
     from aiortc import VideoStreamTrack
+    from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_TIME_BASE
 
     width, height = 160, 120
 
@@ -464,12 +490,23 @@ def synthetic_video() -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.n = 0
+            self.started = 0.0
+
+        # Not `_timestamp`: aiortc's next_timestamp() keeps its clock in an attribute of that name.
+        async def _pace(self) -> tuple[int, Any]:
+            if not fps:
+                return await self.next_timestamp()
+            if not self.started:
+                self.started = time.time()
+            pts = self.n * VIDEO_CLOCK_RATE // fps
+            await asyncio.sleep(max(0.0, self.started + self.n / fps - time.time()))
+            return pts, VIDEO_TIME_BASE
 
         async def recv(self) -> Any:
-            pts, time_base = await self.next_timestamp()
+            pts, time_base = await self._pace()
             self.n += 1
             frame = av.VideoFrame(width=width, height=height, format="yuv420p")
-            shade = (self.n * 3) % 256
+            shade = luma if luma >= 0 else (self.n * 3) % 256
             for index, plane in enumerate(frame.planes):
                 size = plane.line_size * (height if index == 0 else height // 2)
                 plane.update(bytes([shade if index == 0 else 128]) * size)
@@ -510,6 +547,96 @@ class FrameCounter:
     def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
+
+
+@dataclass
+class SfuPeer:
+    """One participant's media: publishes what it is given, answers every SFU offer and counts the
+    decoded frames and their brightness per (publisher participant, source)."""
+
+    client: SignalClient
+    pcs: list[Any] = field(default_factory=list)
+    frames: dict[tuple[str, int], int] = field(default_factory=dict)
+    luma: dict[tuple[str, int], float] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Set when the first remote video frame is decoded (time.perf_counter()).
+    first_frame: asyncio.Event = field(default_factory=asyncio.Event)
+    first_frame_at: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    async def publish(self, source: int = pb.MEDIA_SOURCE_CAMERA, *, luma: int = -1, fps: int = 5) -> None:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        pc.addTransceiver(synthetic_video(fps=fps, luma=luma), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.client.send(
+            pb.SignalRequest(offer=pb.SessionDescription(sdp=pc.localDescription.sdp, source=source))
+        )
+        answer = await self.client.expect(
+            "answer", timeout=30, where=lambda r: r.answer.source == source, or_error=True
+        )
+        assert answer.WhichOneof("message") == "answer", answer
+        await pc.setRemoteDescription(RTCSessionDescription(answer.answer.sdp, "answer"))
+
+    def answer_offers(self) -> None:
+        self.tasks.append(asyncio.create_task(self._answer_offers()))
+
+    async def _answer_offers(self) -> None:
+        while True:
+            offer = (await self.client.expect("offer", timeout=3600)).offer
+            self.tasks.append(asyncio.create_task(self._answer(offer)))
+
+    async def _answer(self, offer: pb.SessionDescription) -> None:
+        """Answers one SFU offer (each in its own task, as a browser would: one slow negotiation
+        does not hold the others up); a failure is kept in `failures`."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        key = (offer.participant_id, offer.source)
+        try:
+            pc = RTCPeerConnection()
+            self.pcs.append(pc)
+            pc.on("track", lambda track: self.tasks.append(asyncio.create_task(self._count(track, key))))
+            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self.client.send(
+                pb.SignalRequest(
+                    answer=pb.SessionDescription(sdp=pc.localDescription.sdp, subscription_id=offer.subscription_id)
+                )
+            )
+        except Exception as exc:
+            self.failures.append(f"{key}: {exc!r}")
+
+    async def _count(self, track: Any, key: tuple[str, int]) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame = await track.recv()
+                if track.kind != "video":
+                    continue
+                self.frames[key] = self.frames.get(key, 0) + 1
+                if not self.first_frame.is_set():
+                    self.first_frame_at = time.perf_counter()
+                    self.first_frame.set()
+                self.luma[key] = mean_luma(frame)
+
+    def senders_with(self, frames: int) -> set[str]:
+        return {pid for (pid, _), n in self.frames.items() if n >= frames}
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for pc in self.pcs:
+            await pc.close()
+        await self.client.close()
+
+
+def mean_luma(frame: Any) -> float:
+    """The mean brightness of a decoded frame's Y plane (rows without their padding)."""
+    plane = frame.planes[0]
+    data, stride = bytes(plane), plane.line_size
+    total = sum(sum(data[y * stride : y * stride + frame.width]) for y in range(frame.height))
+    return total / (frame.width * frame.height)
 
 
 @contextlib.asynccontextmanager

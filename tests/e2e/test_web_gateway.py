@@ -481,15 +481,18 @@ async def test_signalling_over_websocket_relays_both_ways_and_follows_the_room_o
         await _events_until(ws, lambda e: "pong" in e)
         return ws
 
-    host = await join(world.teacher)  # the room is now owned by the first media-signal replica
     # A second replica, and a gateway that only knows that one: the student's join lands there, is
-    # refused with ROOM_PINNED_ELSEWHERE, and the gateway reopens the stream at the owner.
+    # refused with ROOM_PINNED_ELSEWHERE, and the gateway reopens the stream at the owner. Both start
+    # before the host's socket opens: a socket nobody reads while processes start (tens of seconds
+    # on a loaded machine) misses the gateway's heartbeat and is closed (seen in a full e2e run).
     await world.stack.start("media_signal", world.media_env, name="media_signal-b")
     other = await start_gateway(
         world.stack, "web-pinned", {"WEB_MEDIA_SIGNAL_ADDRESS": world.stack.services["media_signal-b"].address}
     )
     student = Browser(other)
     try:
+        # Through the first gateway, which knows only the first replica: the room is owned there.
+        host = await join(world.teacher)
         student.cookies = dict(world.student.cookies)
         guest = await join(student)
         await _events_until(host, lambda e: "participantJoined" in e)

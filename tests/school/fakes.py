@@ -20,6 +20,7 @@ from school.app.schools import Schools
 from school.app.years import AcademicYears
 from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
+from school.domain.info import SchoolInfo, SchoolLogo
 from school.domain.invites import Invite
 from school.domain.join_requests import JoinRequest, JoinState
 from school.domain.memberships import Membership
@@ -283,3 +284,27 @@ class World:
             )
             for e in repo.events
         ]
+
+
+class FakeSchoolInfos:
+    """app.ports.SchoolInfoRepository in memory, with the same version check as the store's."""
+
+    def __init__(self) -> None:
+        self.cards: dict[str, tuple[SchoolInfo, bytes]] = {}
+
+    async def get(self, school_id: str) -> SchoolInfo | None:
+        found = self.cards.get(school_id)
+        return found[0] if found else None
+
+    async def logo(self, school_id: str) -> tuple[SchoolLogo, bytes] | None:
+        found = self.cards.get(school_id)
+        if found is None or found[0].logo is None or not found[1]:
+            return None
+        return found[0].logo, found[1]
+
+    async def save(self, info: SchoolInfo, logo_data: bytes | None, expected_version: int) -> bool:
+        stored = self.cards.get(info.school_id)
+        if (stored[0].version if stored else 0) != expected_version:
+            return False
+        self.cards[info.school_id] = (info, (stored[1] if stored else b"") if logo_data is None else logo_data)
+        return True

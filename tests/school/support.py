@@ -106,6 +106,7 @@ class Stubs:
         self.members = rpc.MembershipServiceStub(channel)
         self.invites = rpc.InviteServiceStub(channel)
         self.join_requests = rpc.JoinRequestServiceStub(channel)
+        self.infos = rpc.SchoolInfoServiceStub(channel)
 
 
 def settings_for(mongo_uri: str, database: str, kafka: str, prefix: str, **extra: Any):  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """A teacher and a parent in two browser contexts: they sign in with phone and code, the teacher
 posts in the class parents' chat and the parent sees it live (no reload), with the unread count on
 the chat list first; reply, reaction, edit, read count and delete travel live too; a file and an
-image uploaded by the teacher are downloaded intact and previewed by the parent; the parent gives
+image uploaded by the teacher are downloaded intact and previewed by the parent, and a file the
+teacher takes off the message shows as removed and no longer downloads; the parent gives
 consent for the child on the Children screen; at night the parent's message to the class head shows
 the quiet-hours notice."""
 
@@ -110,6 +111,18 @@ async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: 
         )
         await screenshot(parent, "chat")
         await check_accessibility(parent, "chat")
+
+        # The teacher takes plan.txt off the message: the parent sees "Файл удалён" in its place,
+        # live, and the file no longer downloads; the image stays.
+        href = await with_files.get_by_role("link", name="Скачать plan.txt").get_attribute("href")
+        assert href
+        teacher.once("dialog", lambda dialog: dialog.accept())
+        await message(teacher, "Материалы").get_by_role("button", name="Убрать plan.txt").click()
+        await expect(with_files.get_by_text("Файл удалён")).to_be_visible()
+        await expect(with_files.get_by_role("link", name="Скачать plan.txt")).to_have_count(0)
+        assert (await parent.request.get(web.base_url + href)).status == 404
+        await expect(with_files.get_by_role("img", name="Изображение map.png")).to_be_visible()
+        await expect(message(parent, "Материалы").get_by_role("button", name="Убрать map.png")).to_have_count(0)
 
         # Delete: the parent sees it go.
         teacher.once("dialog", lambda dialog: dialog.accept())

@@ -120,3 +120,18 @@ async def test_list_files_page_token_out_of_range_is_invalid_argument(world: Wor
     owner = world.person()
     request = chat_pb2.ListFilesRequest(page_token=encode_page_token(state))
     assert await refused(stubs.files.ListFiles(request, metadata=owner.md, timeout=10)) == ["page_token"]
+
+
+async def test_file_management_integers_are_range_checked(world: World) -> None:
+    stubs, student, chat_id = await class_chat(world)
+    for value in NEAR_INT64:
+        remove = chat_pb2.RemoveAttachmentRequest(chat_id=chat_id, seq=value, file_id="f1")
+        assert await refused(stubs.files.RemoveAttachment(remove, metadata=student.md, timeout=10)) == ["seq"]
+        quota = chat_pb2.SetFileQuotaRequest(school_id="s1", quota_bytes=value)
+        assert await refused(stubs.files.SetFileQuota(quota, metadata=student.md, timeout=10)) == ["quota_bytes"]
+    negative = chat_pb2.SetFileQuotaRequest(school_id="s1", quota_bytes=-1)
+    assert await refused(stubs.files.SetFileQuota(negative, metadata=student.md, timeout=10)) == ["quota_bytes"]
+    listing = chat_pb2.ListChatFilesRequest(chat_id=chat_id, page_token=encode_page_token({"o": 10**20}))
+    assert await refused(stubs.files.ListChatFiles(listing, metadata=student.md, timeout=10)) == ["page_token"]
+    odd_kind = chat_pb2.ListChatFilesRequest(chat_id=chat_id, kind=77)  # type: ignore[arg-type]
+    assert await refused(stubs.files.ListChatFiles(odd_kind, metadata=student.md, timeout=10)) == ["kind"]

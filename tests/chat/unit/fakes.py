@@ -15,7 +15,7 @@ from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.app.writes import set_grant
 from chat.domain import events as ev
 from chat.domain.chats import Chat, ChatKind
-from chat.domain.files import StoredFile
+from chat.domain.files import FileKind, StoredFile, kind_of
 from chat.domain.members import Grant, Member
 from chat.domain.messages import Message
 from chat.domain.moderation import Report
@@ -225,12 +225,17 @@ class _Sink:
 class FakeFiles:
     rows: dict[str, tuple[StoredFile, bool]] = field(default_factory=dict)
     blobs: dict[str, bytes] = field(default_factory=dict)
+    # Deleted files: file id → (when, purged).
+    deleted: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+
+    def _live(self) -> list[tuple[StoredFile, bool]]:
+        return [(f, done) for f, done in self.rows.values() if f.file_id not in self.deleted]
 
     async def find(self, file_id: str) -> tuple[StoredFile, bool] | None:
-        return self.rows.get(file_id)
+        return None if file_id in self.deleted else self.rows.get(file_id)
 
     async def used_bytes(self, owner: str) -> int:
-        return sum(f.size_bytes for f, _ in self.rows.values() if f.owner_user_id == owner)
+        return sum(f.size_bytes for f, _ in self._live() if f.owner_user_id == owner)
 
     async def reserve(self, file: StoredFile) -> bool:
         if file.file_id in self.rows:
@@ -256,16 +261,64 @@ class FakeFiles:
             yield data[i : i + chunk]
 
     async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]:
-        owned = [f for f, done in self.rows.values() if f.owner_user_id == owner and done]
+        owned = [f for f, done in self._live() if f.owner_user_id == owner and done]
         return sorted(owned, key=lambda f: f.uploaded_at, reverse=True)[skip : skip + limit]
 
     async def stale_uploads(self, before: datetime) -> list[str]:
         return [f.file_id for f, done in self.rows.values() if not done and f.uploaded_at < before]
 
-    async def attach(self, file_ids: Sequence[str], chat_id: str) -> None:
+    async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
         for file_id in file_ids:
             file, done = self.rows[file_id]
-            self.rows[file_id] = (replace(file, chat_ids=(*file.chat_ids, chat_id)), done)
+            refs = (*file.refs, (chat_id, seq)) if seq and (chat_id, seq) not in file.refs else file.refs
+            chats = file.chat_ids if chat_id in file.chat_ids else (*file.chat_ids, chat_id)
+            self.rows[file_id] = (replace(file, chat_ids=chats, refs=refs), done)
+
+    async def mark_deleted(self, file_id: str, owner: str, at: datetime) -> StoredFile | None:
+        found = self.rows.get(file_id)
+        if found is None or not found[1] or found[0].owner_user_id != owner:
+            return None
+        self.deleted.setdefault(file_id, (at, False))
+        return found[0]
+
+    async def purge(self, file_id: str) -> None:
+        self.blobs.pop(file_id, None)
+        at, _ = self.deleted[file_id]
+        self.deleted[file_id] = (at, True)
+        file, done = self.rows[file_id]
+        self.rows[file_id] = (replace(file, chat_ids=()), done)
+
+    async def unfinished_deletions(self, before: datetime) -> list[StoredFile]:
+        return [self.rows[i][0] for i, (at, purged) in self.deleted.items() if not purged and at < before]
+
+    async def detach(self, file_id: str, chat_id: str) -> None:
+        file, done = self.rows[file_id]
+        self.rows[file_id] = (replace(file, chat_ids=tuple(c for c in file.chat_ids if c != chat_id)), done)
+
+    async def list_in_chat(self, chat_id: str, kind: FileKind, skip: int, limit: int) -> list[StoredFile]:
+        found = [
+            f
+            for f, done in self._live()
+            if done and chat_id in f.chat_ids and kind in (FileKind.UNSPECIFIED, kind_of(f.content_type))
+        ]
+        return sorted(found, key=lambda f: f.uploaded_at, reverse=True)[skip : skip + limit]
+
+
+@dataclass
+class FakeFileQuotas:
+    rows: dict[str, int] = field(default_factory=dict)
+
+    async def get(self, school_id: str) -> int | None:
+        return self.rows.get(school_id)
+
+    async def put(self, school_id: str, quota_bytes: int, by: str, at: datetime) -> None:
+        if quota_bytes:
+            self.rows[school_id] = quota_bytes
+        else:
+            self.rows.pop(school_id, None)
+
+    async def of_schools(self, school_ids: Sequence[str]) -> list[int]:
+        return [self.rows[s] for s in school_ids if s in self.rows]
 
 
 @dataclass
@@ -324,6 +377,7 @@ class Fakes:
     facts: FakeFacts = field(default_factory=FakeFacts)
     reports: FakeReports = field(default_factory=FakeReports)
     files: FakeFiles = field(default_factory=FakeFiles)
+    file_quotas: FakeFileQuotas = field(default_factory=FakeFileQuotas)
     policies: PolicyBook = field(default_factory=PolicyBook)
     clock: FakeClock = field(default_factory=lambda: FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC)))
     notified: int = 0
@@ -333,7 +387,15 @@ class Fakes:
     def __post_init__(self) -> None:
         self.members = FakeMembers(self.chats, self.facts)
         ports = ChatPorts(
-            self.chats, self.members, self.messages, self.reports, self.files, self.facts, self.facts, self.policies
+            self.chats,
+            self.members,
+            self.messages,
+            self.reports,
+            self.files,
+            self.facts,
+            self.facts,
+            self.policies,
+            self.file_quotas,
         )
         self.app = build_app(ports, self.clock, self._notify)
 

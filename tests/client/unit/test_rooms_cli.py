@@ -256,3 +256,37 @@ async def test_lesson_list_follows_every_page_for_the_class_asked(rooms) -> None
     assert [r["room_id"] for r in ended] == ["l0", "l1"]
     assert list(fake.listed[-1].states) == [pb.ROOM_STATE_ENDED]
     assert list(fake.listed[-1].kinds) == [room_events.ROOM_KIND_CALL]
+
+
+async def test_call_start_group_asks_for_a_group_call(rooms) -> None:
+    fake, env = rooms
+    result = await parta(env, "call", "start", "u-2", "--group")
+    assert result.exit_code == 0, result.output
+    (request,) = fake.created
+    # More than 4 seats: the service makes it a group call through the media server.
+    assert request.max_participants == 100 and list(request.invited_user_ids) == ["u-2"]
+    plain = await parta(env, "call", "start", "u-2")
+    assert plain.exit_code == 0 and fake.created[-1].max_participants == 0  # the service decides by head count
+
+
+async def test_the_sdk_host_allows_and_stops_a_screen_share() -> None:
+    from parta_client.signalling import SignalSession
+
+    class Call:
+        def __init__(self) -> None:
+            self.written: list[pb.SignalRequest] = []
+
+        async def write(self, request: pb.SignalRequest) -> None:
+            self.written.append(request)
+            update = pb.Participant(participant_id="p-2", may_share_screen=request.host_action.action == allow)
+            await session._inbox.put(pb.SignalResponse(participant_updated=pb.ParticipantUpdate(participant=update)))
+
+    allow = pb.HOST_ACTION_TYPE_ALLOW_SCREEN_SHARE
+    session = SignalSession(parta=None, room_id="r1")  # type: ignore[arg-type]
+    session.call = Call()
+    allowed = await session.screen_share("p-2", allow=True)
+    stopped = await session.screen_share("p-2", allow=False)
+    assert allowed.participant_updated.participant.may_share_screen
+    assert not stopped.participant_updated.participant.may_share_screen
+    sent = [(r.host_action.action, r.host_action.participant_id) for r in session.call.written]
+    assert sent == [(allow, "p-2"), (pb.HOST_ACTION_TYPE_STOP_SCREEN_SHARE, "p-2")]

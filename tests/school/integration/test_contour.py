@@ -101,6 +101,18 @@ def _req(factory: Callable[[World], Any]) -> Build:
 
 
 A_TOKEN = "A" * 32  # well-formed but unknown
+LOGO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+async def _with_logo(w: World, actor: User) -> pb.GetSchoolLogoRequest:
+    """School A's card has a logo (the admin set it; the same bytes again change nothing)."""
+    await w.s.infos.UpdateSchoolInfo(
+        pb.UpdateSchoolInfoRequest(
+            info=pb.SchoolInfo(school_id=w.school.school_id), update_mask={"paths": ["logo"]}, logo_data=LOGO
+        ),
+        metadata=w.admin.md,
+    )
+    return pb.GetSchoolLogoRequest(school_id=w.school.school_id)
 
 
 CASES: list[Case] = [
@@ -183,6 +195,20 @@ CASES: list[Case] = [
         ),
         frozenset({"admin"}),
     ),
+    # --- SchoolInfoService: the card (test_info.py): every member reads it, admins edit it ---
+    Case("infos", "GetSchoolInfo", _req(lambda w: pb.GetSchoolInfoRequest(school_id=w.school.school_id)), ALL),
+    Case(
+        "infos",
+        "UpdateSchoolInfo",
+        _req(
+            lambda w: pb.UpdateSchoolInfoRequest(
+                info=pb.SchoolInfo(school_id=w.school.school_id, director_name="Иванова М. П."),
+                update_mask={"paths": ["director_name"]},
+            )
+        ),
+        frozenset({"admin"}),
+    ),
+    Case("infos", "GetSchoolLogo", _with_logo, ALL, contour=lambda w: _with_logo(w, w.admin)),
     # --- ClassService ---
     Case(
         "classes",
@@ -367,6 +393,7 @@ STUB_OF = {
     "members": "MembershipService",
     "invites": "InviteService",
     "join_requests": "JoinRequestService",
+    "infos": "SchoolInfoService",
 }
 
 
@@ -388,7 +415,7 @@ async def _call(w: World, case: Case, request: Any, actor: User | None) -> Any:
 
 async def _snapshot(env) -> dict[str, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
     out = {}
-    for name in ("schools", "classes", "memberships", "invites", "join_requests"):
+    for name in ("schools", "classes", "memberships", "invites", "join_requests", "school_info"):
         docs = await env.db[name].find({}, {"_outbox": 0, "_outbox_n": 0}).sort("_id", 1).to_list()
         out[name] = docs
     return out

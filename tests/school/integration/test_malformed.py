@@ -153,6 +153,20 @@ MALFORMED: dict[str, list[Any]] = {
     ],
     "ApproveJoinRequest": [pb.ApproveJoinRequestRequest(), pb.ApproveJoinRequestRequest(join_request_id=CTRL)],
     "RejectJoinRequest": [pb.RejectJoinRequestRequest(), pb.RejectJoinRequestRequest(join_request_id=LONG)],
+    "GetSchoolInfo": [pb.GetSchoolInfoRequest(), pb.GetSchoolInfoRequest(school_id=CTRL)],
+    "GetSchoolLogo": [pb.GetSchoolLogoRequest(), pb.GetSchoolLogoRequest(school_id=LONG)],
+    "UpdateSchoolInfo": [
+        pb.UpdateSchoolInfoRequest(),
+        pb.UpdateSchoolInfoRequest(info=pb.SchoolInfo(school_id="{school}"), update_mask={"paths": ["version"]}),
+        pb.UpdateSchoolInfoRequest(info=pb.SchoolInfo(school_id="{school}"), update_mask={"paths": ["full_name"]}),
+        pb.UpdateSchoolInfoRequest(
+            info=pb.SchoolInfo(school_id="{school}", email="nobody", website="ftp://x.ru", phone="12"),
+            update_mask={"paths": ["email", "website", "phone"]},
+        ),
+        pb.UpdateSchoolInfoRequest(
+            info=pb.SchoolInfo(school_id="{school}"), update_mask={"paths": ["logo"]}, logo_data=b"<svg/>"
+        ),
+    ],
 }
 
 

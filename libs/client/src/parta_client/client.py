@@ -317,12 +317,14 @@ class Parta:
         self.members = school_pb2_grpc.MembershipServiceStub(school)
         self.invites = school_pb2_grpc.InviteServiceStub(school)
         self.join_requests = school_pb2_grpc.JoinRequestServiceStub(school)
+        self.school_info = school_pb2_grpc.SchoolInfoServiceStub(school)
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
         self.polls = chat_pb2_grpc.PollServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
+        self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])
 
         async def refresh(refresh_token: str) -> auth_pb2.RefreshSessionResponse:

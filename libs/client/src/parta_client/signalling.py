@@ -1,6 +1,7 @@
 """A signalling session without media: join a room, read its state, send host actions, leave.
 
-The CLI moderates with it (who is in a broadcast, who raised a hand, who goes on stage). Audio and
+The CLI moderates with it (who is in a lesson or broadcast, who raised a hand, who goes on stage,
+mute, remove, admit from the waiting room, lock the room). Audio and
 video need a WebRTC client; this session never offers or answers SDP, so it joins as itself, acts and
 leaves (attendance records the moments it was in).
 """
@@ -137,9 +138,29 @@ class SignalSession:
             kind = response.WhichOneof("message")
             if kind == "error":
                 return bool(response.error.request_id == request_id)
-            if kind == "participant_updated":
-                return bool(response.participant_updated.participant.participant_id == participant_id)
+            if kind in ("participant_updated", "participant_joined"):  # joined: admitted from the waiting room
+                return bool(getattr(response, kind).participant.participant_id == participant_id)
             return kind == "participant_left" and response.participant_left.participant_id == participant_id
+
+        return await self.expect(answered)
+
+    async def screen_share(self, participant_id: str, *, allow: bool) -> pb.SignalResponse:
+        """The host lets one participant share a screen (rooms where only hosts share), or stops
+        their share and takes the permission back; returns the update or the in-stream error."""
+        action = pb.HOST_ACTION_TYPE_ALLOW_SCREEN_SHARE if allow else pb.HOST_ACTION_TYPE_STOP_SCREEN_SHARE
+        return await self.host_action(action, participant_id)
+
+    async def room_action(self, action: pb.HostActionType.ValueType) -> pb.SignalResponse:
+        """A host action on the room itself (LOCK, UNLOCK): returns its notice, or the in-stream error."""
+        self._next_request += 1
+        request_id = f"cli-{self._next_request}"
+        await self.call.write(pb.SignalRequest(request_id=request_id, host_action=pb.HostActionRequest(action=action)))
+
+        def answered(response: pb.SignalResponse) -> bool:
+            kind = response.WhichOneof("message")
+            if kind == "error":
+                return bool(response.error.request_id == request_id)
+            return kind == "host_action" and response.host_action.action == action
 
         return await self.expect(answered)
 

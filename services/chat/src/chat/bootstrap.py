@@ -24,7 +24,7 @@ from parta_common.safety import PolicyBook
 
 from chat.adapters.clock import FileClock
 from chat.adapters.events import EventRecords
-from chat.adapters.files import GridFsStorage
+from chat.adapters.files import GridFsStorage, MongoFileQuotas
 from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
@@ -106,6 +106,7 @@ async def build(
         facts=projections,
         projections=projections,
         policies=policies,
+        file_quotas=MongoFileQuotas(db),
     )
     app = build_app(
         ports,
@@ -116,7 +117,13 @@ async def build(
             edit_window=timedelta(seconds=settings.edit_window_seconds),
             default_timezone=settings.default_timezone,
         ),
-        file_limits=FileLimits(settings.max_file_bytes, settings.user_quota_bytes, settings.upload_chunk_max_bytes),
+        file_limits=FileLimits(
+            settings.max_file_bytes,
+            settings.user_quota_bytes,
+            settings.upload_chunk_max_bytes,
+            min_quota_bytes=settings.school_quota_min_bytes,
+            max_quota_bytes=settings.school_quota_max_bytes,
+        ),
     )
     announcements = build_announcements(
         MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify

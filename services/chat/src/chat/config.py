@@ -13,10 +13,14 @@ class ChatSettings(ServiceSettings):
 
     max_text_chars: int = Field(default=4096, ge=1, le=65536)
     edit_window_seconds: int = Field(default=48 * 3600, ge=0)
-    # Files: per-file size limit and per-user quota (sum of stored files).
-    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
-    user_quota_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # Files: per-file size limit (room for a lesson's video: ~20 min of 720p) and the default
+    # per-person quota (sum of stored files); docs/chat.md "Files".
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     upload_chunk_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The bounds within which a school's admins set their people's quota (SetFileQuota).
+    school_quota_min_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    school_quota_max_bytes: int = Field(default=10 * 1024 * 1024 * 1024, ge=1)
     # Live delivery: how many undelivered events a subscriber may have before its stream ends
     # with RESYNC_REQUIRED, and how long an out-of-order event waits for a predecessor that is
     # neither stored nor marked burned (only a replica crash between allocation and write).

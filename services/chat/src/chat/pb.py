@@ -78,6 +78,7 @@ def message_pb(m: Message) -> pb.MessageSnapshot:
         client_message_id=m.client_message_id,
         school_id=m.school_id,
         system_note=_note_pb(m.system_note) if m.system_note is not None else None,
+        removed_file_ids=m.removed_file_ids,
     )
 
 
@@ -118,6 +119,7 @@ def message_from_pb(s: pb.MessageSnapshot) -> Message:
         held_for=list(s.held_for_user_ids),
         reactions=[Reaction(r.emoji, list(r.user_ids)) for r in s.reactions],
         system_note=_note_from_pb(s.system_note) if s.HasField("system_note") else None,
+        removed_file_ids=list(s.removed_file_ids),
     )
 
 

@@ -23,23 +23,27 @@ from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
 
 from media_signal.adapters import mongo
-from media_signal.adapters.catalog import MongoRoomCatalog, catalog_indexes
+from media_signal.adapters.catalog import MongoLessonCatalog, MongoRoomCatalog, catalog_indexes, lesson_indexes
 from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
+from media_signal.api.attendance import AttendanceServicer
 from media_signal.api.consumers import TOPICS, Projections
 from media_signal.api.rooms import RoomServicer
 from media_signal.api.signals import SignalServicer
+from media_signal.app.attendance import AttendanceUseCases
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
 from media_signal.app.sfu_rooms import SfuRoomSweeper
 from media_signal.config import MediaSignalSettings
+from media_signal.domain.attendance import Graces
 
 SERVICE = "media-signal"
 SERVICE_NAMES = [
     media_signal_pb2.DESCRIPTOR.services_by_name["RoomService"].full_name,
     media_signal_pb2.DESCRIPTOR.services_by_name["SignalService"].full_name,
+    media_signal_pb2.DESCRIPTOR.services_by_name["AttendanceService"].full_name,
 ]
 
 
@@ -111,6 +115,16 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         sfu=sfu,
         policies=policies,
     )
+    attendance = AttendanceUseCases(
+        rooms=room_repo,
+        catalog=MongoLessonCatalog(infra.database),
+        directory=directory,
+        clock=clock,
+        graces=Graces(
+            late=timedelta(seconds=settings.attendance_late_grace_seconds),
+            early_leave=timedelta(seconds=settings.attendance_early_leave_grace_seconds),
+        ),
+    )
     policy_sync = PolicySync(policies, mongo.MongoSchoolPolicies(infra.database).policies_since)
     sweeper = SfuRoomSweeper(sfu=sfu, rooms=room_repo, interval=settings.sfu_sweep_seconds)
     consumer = EventConsumer(
@@ -126,7 +140,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
 
     async def prepare() -> None:
         await ensure_indexes(infra.database, mongo.indexes())
-        await ensure_indexes(infra.database, {mongo.ROOMS: catalog_indexes()})
+        await ensure_indexes(infra.database, {mongo.ROOMS: [*catalog_indexes(), *lesson_indexes()]})
 
     async def nothing() -> None:
         return None
@@ -134,6 +148,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     def register(server: object) -> None:
         media_signal_pb2_grpc.add_RoomServiceServicer_to_server(RoomServicer(rooms, listing), server)
         media_signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalServicer(hub), server)
+        media_signal_pb2_grpc.add_AttendanceServiceServicer_to_server(AttendanceServicer(attendance), server)
 
     infra.metrics.gauge("media_signal_live_rooms", "Rooms live on this replica").labels(SERVICE).set_function(
         hub.live_rooms

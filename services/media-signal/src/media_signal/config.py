@@ -27,6 +27,10 @@ class MediaSignalSettings(ServiceSettings):
     advertise_address: str = ""
     # How often a replica sweeps Janus for rooms of ended (or unknown) rooms; 0 turns it off.
     sfu_sweep_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # Attendance (docs/media-signal.md "Attendance"): joining within this long after a lesson's
+    # start is on time; leaving within this long before its end is not leaving early.
+    attendance_late_grace_seconds: int = Field(default=300, ge=0, le=3600)
+    attendance_early_leave_grace_seconds: int = Field(default=120, ge=0, le=3600)
 
     @field_validator("join_token_secret")
     @classmethod

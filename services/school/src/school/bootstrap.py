@@ -43,10 +43,12 @@ from school.adapters.mongo import (
     index_specs,
     load_or_create_key,
 )
+from school.adapters.mongo_info import MongoSchoolInfoRepository
 from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
+from school.api.info import SchoolInfoServicer
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
 from school.api.memberships import MembershipServicer
@@ -54,6 +56,7 @@ from school.api.schools import SchoolServicer
 from school.app.access import AccessView
 from school.app.classes import Classes
 from school.app.common import Deps, Policy
+from school.app.info import SchoolInfos
 from school.app.invites import Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
@@ -72,7 +75,15 @@ def _full(name: str) -> str:
 
 
 SERVICE_NAMES = tuple(
-    _full(n) for n in ("SchoolService", "ClassService", "MembershipService", "InviteService", "JoinRequestService")
+    _full(n)
+    for n in (
+        "SchoolService",
+        "ClassService",
+        "MembershipService",
+        "InviteService",
+        "JoinRequestService",
+        "SchoolInfoService",
+    )
 )
 PUBLIC_METHODS = (f"/{_full('InviteService')}/PreviewInvite",)
 
@@ -92,6 +103,7 @@ class SchoolService:
     consumer: EventConsumer
     years: AcademicYears
     view: AccessView
+    infos: SchoolInfos
 
 
 async def build(
@@ -160,6 +172,7 @@ async def build(
     memberships = Memberships(deps, schools)
     invites = Invites(deps)
     join_requests = JoinRequests(deps, invites)
+    infos = SchoolInfos(deps, MongoSchoolInfoRepository(db))
 
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
@@ -185,6 +198,7 @@ async def build(
         school_pb2_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(memberships, classes), server)
         school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
         school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
+        school_pb2_grpc.add_SchoolInfoServiceServicer_to_server(SchoolInfoServicer(infos), server)
 
     runner = infra.runner(
         registrars=[register],
@@ -207,6 +221,7 @@ async def build(
         consumer,
         years,
         view,
+        infos,
     )
 
 

@@ -8,6 +8,7 @@ import { degraded, startLive, stopLive } from "./live";
 import { match, navigate, path, takeJoin } from "./router";
 import { hasRole, loadSession, session } from "./session";
 import { useSignal } from "./signal";
+import { About } from "./screens/About";
 import { ChatList } from "./screens/ChatList";
 import { ChatView } from "./screens/ChatView";
 import { Children } from "./screens/Children";
@@ -69,6 +70,9 @@ export function App() {
                 {t("navSchool")}
               </a>
             )}
+            <a href="/about" aria-current={current === "/about" ? "page" : undefined}>
+              {t("navAbout")}
+            </a>
             {hasRole("SCHOOL_ROLE_PARENT") && (
               <a href="/children" aria-current={current === "/children" ? "page" : undefined}>
                 {t("navChildren")}
@@ -116,5 +120,6 @@ function routeScreen(current: string) {
   if (current === "/" || current === "/signin") return <ChatList />;
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;
+  if (current === "/about") return <About />;
   return <p>{t("notFound")}</p>;
 }

@@ -87,6 +87,8 @@ export const Memberships = "parta.school.v1.MembershipService";
 export const Invites = "parta.school.v1.InviteService";
 export const JoinRequests = "parta.school.v1.JoinRequestService";
 export const Chats = "parta.chat.v1.ChatService";
+export const Files = "parta.chat.v1.FileService";
+export const SchoolInfo = "parta.school.v1.SchoolInfoService";
 export const Rooms = "parta.media_signal.v1.RoomService";
 export const Signal = "parta.media_signal.v1.SignalService";
 

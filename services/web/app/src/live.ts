@@ -13,6 +13,8 @@ export interface MessageSnapshot {
   text?: string;
   replyToSeq?: string;
   fileIds?: string[];
+  /** Attachments removed after sending (deleted by the uploader, or taken off by a moderator). */
+  removedFileIds?: string[];
   sentAt?: string;
   editedAt?: string;
   deleted?: boolean;

@@ -36,8 +36,9 @@ class WebSettings(ProcessSettings):
     # Refresh the access token this many seconds before it expires.
     refresh_margin_seconds: float = Field(default=30.0, ge=0, le=600)
 
-    # Limits. JSON bodies of unary calls; uploads (chat's CHAT_MAX_FILE_BYTES, 20 MiB) plus room
-    # for a multipart envelope; the chunk size sent to chat (≤ CHAT_UPLOAD_CHUNK_MAX_BYTES).
+    # Limits. JSON bodies of unary calls; uploads (20 MiB by default; streamed, so it may be raised up
+    # to chat's CHAT_MAX_FILE_BYTES, 256 MiB) plus room for a multipart envelope; the chunk size sent
+    # to chat (≤ CHAT_UPLOAD_CHUNK_MAX_BYTES).
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     upload_chunk_bytes: int = Field(default=256 * 1024, ge=1024)

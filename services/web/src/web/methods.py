@@ -27,7 +27,14 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
     "school": [
         (
             school_pb2,
-            ("SchoolService", "ClassService", "MembershipService", "InviteService", "JoinRequestService"),
+            (
+                "SchoolService",
+                "ClassService",
+                "MembershipService",
+                "InviteService",
+                "JoinRequestService",
+                "SchoolInfoService",
+            ),
         )
     ],
     "chat": [(chat_pb2, ("ChatService", "FileService", "AnnouncementService", "PollService"))],

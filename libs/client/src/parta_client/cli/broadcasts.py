@@ -9,13 +9,14 @@ from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import Cli, grid, out
-from parta_client.cli.lookup import class_by_ref, current_school, display_names, people_by_ref
+from parta_client.cli.context import Cli
+from parta_client.cli.lookup import class_by_ref, current_school, people_by_ref
 from parta_client.cli.rooms import (
     ENDED_OPTION,
     NO_MEDIA,
     Reveal,
     RoomId,
+    act_on_person,
     end_room,
     get_room,
     join_room,
@@ -24,11 +25,11 @@ from parta_client.cli.rooms import (
     room_command,
     room_lines,
     room_names,
+    room_people,
     start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import Candidate, UsageError, parse_when, pick
-from parta_client.signalling import SignalSession, refused
+from parta_client.resolve import parse_when
 
 broadcast_app = typer.Typer(
     help=f"Broadcasts: a few presenters on stage, many viewers (parents' meetings, assemblies). {NO_MEDIA}",
@@ -116,43 +117,13 @@ def broadcast_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) 
     cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
 
 
-def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:
-    waiting = p.status == media_signal_pb2.PARTICIPANT_STATUS_WAITING
-    role = "host" if p.grants.is_host else "on stage" if p.grants.can_publish else "viewer"
-    muted = [track for track, on in (("audio", p.audio_muted), ("video", p.video_muted)) if on]
-    return [
-        names.get(p.user_id) or p.user_id,
-        "waiting" if waiting else role,
-        "raised" if p.hand_raised else "",
-        "yes" if p.publishing else "",
-        ", ".join(muted),
-        p.participant_id,
-    ]
-
-
 @broadcast_app.command("people")
 def broadcast_people(ctx: typer.Context, room_id: RoomId) -> None:
     """Who is in a live broadcast: on stage, viewers, raised hands.
 
     Joins briefly without media. Hosts also see the waiting room.
     """
-    cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        async with SignalSession(parta, room_id) as session:
-            me = session.participant_id
-            present = [p for p in session.participants.values() if p.participant_id != me]
-        names = await display_names(parta, (p.user_id for p in present))
-
-        def human() -> None:
-            table = grid("person", "role", "hand", "publishing", "muted", "participant id")
-            for p in present:
-                table.add_row(*participant_row(p, names))
-            out().print(table)
-
-        cli.emit(present, human)
-
-    cli.run(action)
+    room_people(Cli.of(ctx), room_id)
 
 
 @broadcast_app.command("stage")
@@ -163,36 +134,6 @@ def broadcast_stage(
     off: Annotated[bool, typer.Option("--off", help="Take them off the stage (back to viewer).")] = False,
 ) -> None:
     """Put someone who is watching on stage (publish) or take them off (the host; joins briefly, no media)."""
-    cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        async with SignalSession(parta, room_id) as session:
-            # Named among the people watching now (a presenter need not see the school-wide list).
-            watching = sorted({p.user_id for p in session.participants.values()})
-            known = await display_names(parta, watching)
-            try:
-                user_id = pick(
-                    "person", person, [Candidate(u, (known.get(u, ""),), known.get(u, "")) for u in watching]
-                )
-            except UsageError:
-                raise UsageError(
-                    f"{person} is not in the broadcast now (stage is for people who are watching)"
-                ) from None
-            seats = [p for p in session.participants.values() if p.user_id == user_id]
-            verb = media_signal_pb2.HOST_ACTION_TYPE_DEMOTE if off else media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
-            updated: list[media_signal_pb2.Participant] = []
-            for seat in seats:  # every device the person watches on
-                answer = await session.host_action(verb, seat.participant_id)
-                if answer.WhichOneof("message") == "error":
-                    raise refused(answer.error)
-                if answer.WhichOneof("message") == "participant_updated":
-                    updated.append(answer.participant_updated.participant)
-        names = await display_names(parta, [user_id])
-
-        def human() -> None:
-            where = "off the stage" if off else "on stage"
-            out().print(f"{names.get(user_id) or user_id} is {where} ({len(updated)} device(s)).", markup=False)
-
-        cli.emit(updated, human)
-
-    cli.run(action)
+    verb = media_signal_pb2.HOST_ACTION_TYPE_DEMOTE if off else media_signal_pb2.HOST_ACTION_TYPE_PROMOTE
+    done = "is off the stage" if off else "is on stage"
+    act_on_person(Cli.of(ctx), room_id, person, verb, done, noun="broadcast")

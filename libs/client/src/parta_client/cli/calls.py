@@ -1,4 +1,5 @@
-"""`parta call`: calls of up to 4 people."""
+"""`parta call`: calls — peer-to-peer for up to 4 people, group calls through the media server
+(Janus) for more (up to 100): a staff meeting, a class call (`--chat` with the class chat)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,11 @@ from parta_client.client import Parta, new_request_id
 from parta_client.errors import describe
 from parta_client.resolve import UsageError
 
-call_app = typer.Typer(help=f"Calls of up to 4 people (peer-to-peer). {NO_MEDIA}", no_args_is_help=True)
+call_app = typer.Typer(
+    help=f"Calls: peer-to-peer for up to 4 people, group calls through the media server for 5 to 100. {NO_MEDIA}",
+    no_args_is_help=True,
+)
+GROUP_CALL_SEATS = 100
 
 
 async def chat_people(cli: Cli, parta: Parta, chat_ref: str, me: str) -> tuple[chat_pb2.ChatView, list[str]]:
@@ -58,9 +63,15 @@ def call_start(
     title: Annotated[str, typer.Option(help="Shown to the people called (default: their names).")] = "",
     ring: Annotated[bool, typer.Option(help="With --chat: post the room id into the chat.")] = True,
     request_id: Annotated[str, typer.Option("--request-id", help="Idempotency key (a retry returns the call).")] = "",
+    group: Annotated[
+        bool, typer.Option("--group", help="A group call through the media server even for 4 or fewer people.")
+    ] = False,
     reveal: Reveal = False,
 ) -> None:
     """Start a call now and print what a media client needs to join it (room, grant, ICE servers).
+
+    More than 4 people (you included) make a group call through the media server (up to 100);
+    a call of 4 stays peer-to-peer and takes nobody more (CALL_FULL).
 
     The school's policy decides who may call whom; a refused pair is CONTACT_NOT_ALLOWED.
 
@@ -91,6 +102,7 @@ def call_start(
                 title=room_title,
                 invited_user_ids=invited,
                 start_now=True,
+                max_participants=GROUP_CALL_SEATS if group else 0,
             )
         )
         room = reply.room

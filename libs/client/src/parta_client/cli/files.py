@@ -1,4 +1,4 @@
-"""`parta file`: files in your personal storage."""
+"""`parta file`: files in your personal storage, a chat's files, removing them, the school's quota."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from parta.chat.v1 import chat_pb2
 
 from parta_client.cli.context import Cli, out
-from parta_client.cli.lookup import chat_by_ref
+from parta_client.cli.lookup import chat_by_ref, current_school
 from parta_client.client import Parta, new_request_id
 from parta_client.resolve import UsageError
 from parta_client.uploads import upload_file
@@ -113,11 +113,43 @@ def file_download(ctx: typer.Context, file_id: str, path: Annotated[Path, typer.
 
 
 @file_app.command("list")
-def file_list(ctx: typer.Context) -> None:
-    """Your personal storage."""
+def file_list(
+    ctx: typer.Context,
+    chat: Annotated[str, typer.Option(help="The files shared in this chat instead of your storage.")] = "",
+    kind: Annotated[str, typer.Option(help="With --chat: media or documents (default both).")] = "",
+) -> None:
+    """Your personal storage, or (--chat) the documents and media shared in a chat."""
     cli = Cli.of(ctx)
+    kinds = {
+        "": chat_pb2.FILE_KIND_UNSPECIFIED,
+        "media": chat_pb2.FILE_KIND_MEDIA,
+        "documents": chat_pb2.FILE_KIND_DOCUMENT,
+    }
+    if kind not in kinds:
+        raise typer.BadParameter("--kind is media or documents")
 
     async def action(parta: Parta) -> None:
+        if chat:
+            chat_id = await chat_by_ref(cli, parta, chat)
+            shared: list[chat_pb2.FileInfo] = []
+            token = ""
+            while True:
+                page = await parta.files.ListChatFiles(
+                    chat_pb2.ListChatFilesRequest(chat_id=chat_id, kind=kinds[kind], page_size=100, page_token=token)
+                )
+                shared.extend(page.files)
+                token = page.next_page_token
+                if not token:
+                    break
+
+            def shown() -> None:
+                for info in shared:
+                    show_file(info)
+                if not shared:
+                    out().print("No files in this chat.")
+
+            cli.emit({"files": shared}, shown)
+            return
         reply = await parta.files.ListFiles(chat_pb2.ListFilesRequest(page_size=100))
 
         def human() -> None:
@@ -126,5 +158,78 @@ def file_list(ctx: typer.Context) -> None:
             out().print(f"{reply.quota_used_bytes} of {reply.quota_bytes} bytes used")
 
         cli.emit(reply, human)
+
+    cli.run(action)
+
+
+@file_app.command("delete")
+def file_delete(ctx: typer.Context, file_id: str) -> None:
+    """Delete one of your files: out of your storage and out of every message it was sent with."""
+    cli = Cli.of(ctx)
+
+    async def action(parta: Parta) -> None:
+        reply = await parta.files.DeleteFile(chat_pb2.DeleteFileRequest(file_id=file_id))
+        cli.emit(reply, lambda: out().print(f"Deleted. {reply.quota_used_bytes} of {reply.quota_bytes} bytes used."))
+
+    cli.run(action)
+
+
+@file_app.command("remove")
+def file_remove(ctx: typer.Context, chat: str, seq: int, file_id: str) -> None:
+    """Take a file off message SEQ of CHAT (its author, or a moderator); it stays in its owner's storage."""
+    cli = Cli.of(ctx)
+
+    async def action(parta: Parta) -> None:
+        chat_id = await chat_by_ref(cli, parta, chat)
+        reply = await parta.files.RemoveAttachment(
+            chat_pb2.RemoveAttachmentRequest(chat_id=chat_id, seq=seq, file_id=file_id)
+        )
+        cli.emit(reply.message, lambda: out().print(f"Removed from message #{reply.message.seq}."))
+
+    cli.run(action)
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """ "500M", "2G", "1048576" → bytes."""
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in ("K", "M", "G") else ""
+    number = value[: -1 if unit else None]
+    try:
+        return int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a size like 500M or 2G") from None
+
+
+def show_quota(quota: chat_pb2.FileQuota) -> None:
+    source = "set by the school" if quota.set_by_school else "the default"
+    out().print(
+        f"{quota.quota_bytes} bytes per person ({source}); the school may choose "
+        f"{quota.min_quota_bytes}..{quota.max_quota_bytes}; files up to {quota.max_file_bytes} bytes",
+        markup=False,
+    )
+
+
+@file_app.command("quota")
+def file_quota(
+    ctx: typer.Context,
+    set_to: Annotated[
+        str, typer.Option("--set", help='Admins: each person\'s quota, e.g. 500M or 2G; "0" = default.')
+    ] = "",
+) -> None:
+    """The current school's per-person storage quota (admins)."""
+    cli = Cli.of(ctx)
+    wanted = parse_size(set_to) if set_to else None
+
+    async def action(parta: Parta) -> None:
+        school_id = await current_school(cli, parta)
+        if wanted is None:
+            quota = (await parta.files.GetFileQuota(chat_pb2.GetFileQuotaRequest(school_id=school_id))).quota
+        else:
+            request = chat_pb2.SetFileQuotaRequest(school_id=school_id, quota_bytes=wanted)
+            quota = (await parta.files.SetFileQuota(request)).quota
+        cli.emit(quota, lambda: show_quota(quota))
 
     cli.run(action)

@@ -1,4 +1,4 @@
-"""`parta lesson`: lessons of a class."""
+"""`parta lesson`: lessons of a class, and the host's controls of a live one (mute, remove, admit, lock)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,31 @@ from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import school_pb2
 
-from parta_client.cli.context import Cli, out, when
+from parta_client.cli.context import Cli
 from parta_client.cli.lookup import class_by_ref, current_school
-from parta_client.cli.rooms import ENDED_OPTION, ROOM_STATES, Reveal, RoomId, join_room, list_rooms
+from parta_client.cli.rooms import (
+    ENDED_OPTION,
+    Reveal,
+    RoomId,
+    act_on_person,
+    act_on_room,
+    end_room,
+    get_room,
+    join_room,
+    list_rooms,
+    print_lines,
+    room_command,
+    room_lines,
+    room_names,
+    room_people,
+    start_room,
+)
 from parta_client.client import Parta, new_request_id
 from parta_client.resolve import parse_when
 
 lesson_app = typer.Typer(help="Lessons of a class.", no_args_is_help=True)
 
-
-def show_room(room: media_signal_pb2.Room) -> None:
-    state = ROOM_STATES.get(room.state, "?")
-    at = when(room.started_at) or when(room.scheduled_for)
-    out().print(f"{room.title} — {state} {at} (room {room.room_id})")
+Person = Annotated[str, typer.Argument(help="Who (id or name); they must be in the lesson now.")]
 
 
 @lesson_app.command("schedule")
@@ -52,34 +64,23 @@ def lesson_schedule(
         if at:
             school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
             request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
-        reply = await parta.rooms.CreateRoom(request)
-        cli.emit(reply.room, lambda: show_room(reply.room))
+        room = (await parta.rooms.CreateRoom(request)).room
+        names = await room_names(parta, room)
+        cli.emit(room, lambda: print_lines(room_lines(room, names)))
 
     cli.run(action)
 
 
 @lesson_app.command("start")
-def lesson_start(ctx: typer.Context, room_id: str) -> None:
+def lesson_start(ctx: typer.Context, room_id: RoomId) -> None:
     """Start a scheduled lesson (its host)."""
-    cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.StartRoom(media_signal_pb2.StartRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(Cli.of(ctx), lambda parta: start_room(parta, room_id))
 
 
 @lesson_app.command("end")
-def lesson_end(ctx: typer.Context, room_id: str) -> None:
+def lesson_end(ctx: typer.Context, room_id: RoomId) -> None:
     """End a lesson for everyone (its host)."""
-    cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.EndRoom(media_signal_pb2.EndRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(Cli.of(ctx), lambda parta: end_room(parta, room_id))
 
 
 @lesson_app.command("list")
@@ -94,15 +95,9 @@ def lesson_list(
 
 
 @lesson_app.command("show")
-def lesson_show(ctx: typer.Context, room_id: str) -> None:
+def lesson_show(ctx: typer.Context, room_id: RoomId) -> None:
     """A lesson's state."""
-    cli = Cli.of(ctx)
-
-    async def action(parta: Parta) -> None:
-        reply = await parta.rooms.GetRoom(media_signal_pb2.GetRoomRequest(room_id=room_id))
-        cli.emit(reply.room, lambda: show_room(reply.room))
-
-    cli.run(action)
+    room_command(Cli.of(ctx), lambda parta: get_room(parta, room_id))
 
 
 @lesson_app.command("join")
@@ -110,3 +105,60 @@ def lesson_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> 
     """Your grant for a live lesson (its class's students and teachers; admins observe)."""
     cli = Cli.of(ctx)
     cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+
+
+@lesson_app.command("people")
+def lesson_people(ctx: typer.Context, room_id: RoomId) -> None:
+    """Who is in a live lesson (the host also sees the waiting room; joins briefly, no media)."""
+    room_people(Cli.of(ctx), room_id)
+
+
+TRACKS = {
+    "audio": media_signal_pb2.TRACK_KIND_AUDIO,
+    "video": media_signal_pb2.TRACK_KIND_VIDEO,
+    "": media_signal_pb2.TRACK_KIND_UNSPECIFIED,
+}
+
+
+@lesson_app.command("mute")
+def lesson_mute(
+    ctx: typer.Context,
+    room_id: RoomId,
+    person: Person,
+    track: Annotated[str, typer.Option(help="audio or video (default: both).")] = "",
+    off: Annotated[bool, typer.Option("--off", help="Lift your mute (they cannot lift it alone).")] = False,
+) -> None:
+    """Mute someone's microphone and/or camera in the SFU (the host; joins briefly, no media)."""
+    if track not in TRACKS:
+        raise typer.BadParameter("audio or video", param_hint="--track")
+    verb = media_signal_pb2.HOST_ACTION_TYPE_UNMUTE if off else media_signal_pb2.HOST_ACTION_TYPE_MUTE
+    done = f"is {'unmuted' if off else 'muted'} ({track or 'audio and video'})"
+    act_on_person(Cli.of(ctx), room_id, person, verb, done, TRACKS[track], noun="lesson")
+
+
+@lesson_app.command("remove")
+def lesson_remove(ctx: typer.Context, room_id: RoomId, person: Person) -> None:
+    """Remove someone from the lesson (every device; they may not rejoin while it is live)."""
+    act_on_person(Cli.of(ctx), room_id, person, media_signal_pb2.HOST_ACTION_TYPE_REMOVE, "was removed", noun="lesson")
+
+
+@lesson_app.command("admit")
+def lesson_admit(
+    ctx: typer.Context,
+    room_id: RoomId,
+    person: Annotated[str, typer.Argument(help="Who (id or name), waiting to be let in.")],
+) -> None:
+    """Let someone in from the waiting room (lessons scheduled with --waiting-room)."""
+    act_on_person(Cli.of(ctx), room_id, person, media_signal_pb2.HOST_ACTION_TYPE_ADMIT, "was let in", noun="lesson")
+
+
+@lesson_app.command("lock")
+def lesson_lock(
+    ctx: typer.Context,
+    room_id: RoomId,
+    off: Annotated[bool, typer.Option("--off", help="Unlock it.")] = False,
+) -> None:
+    """Lock a live lesson: no newcomer joins until unlocked; those who were in may come back, the waiting room
+    can still be admitted."""
+    verb = media_signal_pb2.HOST_ACTION_TYPE_UNLOCK if off else media_signal_pb2.HOST_ACTION_TYPE_LOCK
+    act_on_room(Cli.of(ctx), room_id, verb, "is unlocked" if off else "is locked")

@@ -1,4 +1,5 @@
-"""What lessons, calls and broadcasts share: listing rooms, printing a room and the grant to join it."""
+"""What lessons, calls and broadcasts share: listing rooms, printing a room and the grant to join it, and
+moderating a live room (who is in it, host actions on a person or on the room)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from parta_client.cli.context import Cli, grid, out, when
 from parta_client.cli.lookup import class_by_ref, current_school, display_names, every_page
 from parta_client.client import Parta
 from parta_client.config import Endpoints
+from parta_client.resolve import Candidate, UsageError, pick
+from parta_client.signalling import SignalSession, refused
 
 # The CLI is a control panel for rooms: it creates, starts, ends and shows them and prints the grant a
 # media client needs to join, but carries no audio or video itself (that takes WebRTC).
@@ -142,6 +145,8 @@ def room_lines(room: media_signal_pb2.Room, names: dict[str, str]) -> list[str]:
         lines.append(", ".join(shown).capitalize())
     extra = f"At most {room.max_participants} participants"
     lines.append(extra + (", waiting room" if room.waiting_room else ""))
+    if room.screen_share == media_signal_pb2.SCREEN_SHARE_POLICY_HOSTS:
+        lines.append("Screen sharing: the host, and whom the host allows")
     return lines
 
 
@@ -212,3 +217,104 @@ Reveal = Annotated[
     bool, typer.Option("--reveal", help="Print the join token and TURN passwords (credentials; for a media client).")
 ]
 RoomId = Annotated[str, typer.Argument(help="The room id (printed when it was created).")]
+
+
+# -- moderating a live room (lessons and broadcasts): the CLI joins briefly without media, acts, leaves --
+
+
+def participant_row(p: media_signal_pb2.Participant, names: dict[str, str]) -> list[str]:
+    waiting = p.status == media_signal_pb2.PARTICIPANT_STATUS_WAITING
+    role = "host" if p.grants.is_host else "on stage" if p.grants.can_publish else "viewer"
+    muted = [track for track, on in (("audio", p.audio_muted), ("video", p.video_muted)) if on]
+    return [
+        names.get(p.user_id) or p.user_id,
+        "waiting" if waiting else role,
+        "raised" if p.hand_raised else "",
+        "yes" if p.publishing else "",
+        ", ".join(muted),
+        p.participant_id,
+    ]
+
+
+def room_people(cli: Cli, room_id: str) -> None:
+    """Who is in a live room (hosts also see the waiting room); the CLI's own seat is left out."""
+
+    async def action(parta: Parta) -> None:
+        async with SignalSession(parta, room_id) as session:
+            me = session.participant_id
+            present = [p for p in session.participants.values() if p.participant_id != me]
+        names = await display_names(parta, (p.user_id for p in present))
+
+        def human() -> None:
+            table = grid("person", "role", "hand", "publishing", "muted", "participant id")
+            for p in present:
+                table.add_row(*participant_row(p, names))
+            out().print(table)
+
+        cli.emit(present, human)
+
+    cli.run(action)
+
+
+def applies_to(verb: int, seat: media_signal_pb2.Participant) -> bool:
+    """Which of a person's seats (one per device) a host action applies to: admit the waiting ones,
+    remove every one, the rest act on those inside."""
+    waiting = seat.status == media_signal_pb2.PARTICIPANT_STATUS_WAITING
+    if verb == media_signal_pb2.HOST_ACTION_TYPE_ADMIT:
+        return waiting
+    return verb == media_signal_pb2.HOST_ACTION_TYPE_REMOVE or not waiting
+
+
+def act_on_person(
+    cli: Cli,
+    room_id: str,
+    person: str,
+    verb: media_signal_pb2.HostActionType.ValueType,
+    done: str,
+    track: media_signal_pb2.TrackKind.ValueType = media_signal_pb2.TRACK_KIND_UNSPECIFIED,
+    noun: str = "room",
+) -> None:
+    """One host action on every device a person is in the room with (the host; joins briefly).
+
+    `person` is named among the people in the room now (id or name; `noun` names the room in the
+    refusal); `done` completes "<name> …" on success, e.g. "is muted".
+    """
+
+    async def action(parta: Parta) -> None:
+        async with SignalSession(parta, room_id) as session:
+            me = session.participant_id
+            here = [p for p in session.participants.values() if p.participant_id != me]
+            inside = sorted({p.user_id for p in here})
+            known = await display_names(parta, inside)
+            try:
+                user_id = pick("person", person, [Candidate(u, (known.get(u, ""),), known.get(u, "")) for u in inside])
+            except UsageError:
+                raise UsageError(f"{person} is not in the {noun} now") from None
+            seats = [p for p in here if p.user_id == user_id and applies_to(verb, p)]
+            if not seats:
+                raise UsageError(f"{known.get(user_id) or user_id} is in the room, but not where this applies")
+            updated: list[media_signal_pb2.Participant] = []
+            for seat in seats:
+                answer = await session.host_action(verb, seat.participant_id, track)
+                kind = answer.WhichOneof("message")
+                if kind == "error":
+                    raise refused(answer.error)
+                if kind in ("participant_updated", "participant_joined"):
+                    updated.append(getattr(answer, kind).participant)
+        name = known.get(user_id) or user_id
+        cli.emit(updated, lambda: out().print(f"{name} {done} ({len(seats)} device(s)).", markup=False))
+
+    cli.run(action)
+
+
+def act_on_room(cli: Cli, room_id: str, verb: media_signal_pb2.HostActionType.ValueType, done: str) -> None:
+    """A host action on the room itself (lock, unlock); joins briefly."""
+
+    async def action(parta: Parta) -> None:
+        async with SignalSession(parta, room_id) as session:
+            answer = await session.room_action(verb)
+            if answer.WhichOneof("message") == "error":
+                raise refused(answer.error)
+        cli.emit({"room_id": room_id, "done": done}, lambda: out().print(f"The room {done}.", markup=False))
+
+    cli.run(action)

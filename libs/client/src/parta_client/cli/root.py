@@ -8,6 +8,7 @@ import typer
 
 from parta_client.cli import (
     announcements,
+    attendance,
     audit,
     auth,
     broadcasts,
@@ -16,6 +17,7 @@ from parta_client.cli import (
     classes,
     files,
     guardians,
+    info,
     invites,
     join_requests,
     lessons,
@@ -39,6 +41,7 @@ app = typer.Typer(
 for command in (auth.login, auth.logout, auth.whoami, chats.send, chats.history, chats.follow):
     app.command()(command)
 schools.school_app.add_typer(policy.policy_app, name="policy")
+schools.school_app.add_typer(info.info_app, name="info")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
@@ -49,6 +52,7 @@ app.add_typer(files.file_app, name="file")
 app.add_typer(lessons.lesson_app, name="lesson")
 app.add_typer(calls.call_app, name="call")
 app.add_typer(broadcasts.broadcast_app, name="broadcast")
+app.add_typer(attendance.attendance_app, name="attendance")
 app.add_typer(guardians.guardian_app, name="guardian")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(announcements.announce_app, name="announce")

@@ -12,16 +12,17 @@ from typing import Any
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from pymongo import DESCENDING
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from chat.adapters.mongo import FILES
+from chat.adapters.mongo import FILE_QUOTAS, FILES
 from chat.adapters.mongo.codecs import decode_file
-from chat.domain.files import StoredFile
+from chat.domain.files import FileKind, StoredFile, kind_of
 
 BUCKET = "blobs"
 GRIDFS_CHUNK = 255 * 1024
+LIVE = {"deleted": {"$ne": True}}
 
 
 class GridFsSink:
@@ -77,14 +78,14 @@ class GridFsStorage:
         self._bucket = AsyncGridFSBucket(db, bucket_name=BUCKET, chunk_size_bytes=GRIDFS_CHUNK)
 
     async def find(self, file_id: str) -> tuple[StoredFile, bool] | None:
-        doc = await self._files.find_one({"_id": file_id})
+        doc = await self._files.find_one({"_id": file_id, **LIVE})
         if doc is None:
             return None
         return decode_file({"sha256": "", **doc}), bool(doc.get("complete"))
 
     async def used_bytes(self, owner: str) -> int:
         total = 0
-        async for doc in self._files.find({"owner": owner}, {"size": 1}):
+        async for doc in self._files.find({"owner": owner, **LIVE}, {"size": 1}):
             total += int(doc["size"])
         return total
 
@@ -101,6 +102,7 @@ class GridFsStorage:
                     "uploaded_at": file.uploaded_at,
                     "complete": False,
                     "chats": [],
+                    "kind": int(kind_of(file.content_type)),
                 }
             )
             return True
@@ -136,7 +138,7 @@ class GridFsStorage:
 
     async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]:
         docs = (
-            await self._files.find({"owner": owner, "complete": True})
+            await self._files.find({"owner": owner, "complete": True, **LIVE})
             .sort([("uploaded_at", DESCENDING), ("_id", DESCENDING)])
             .skip(skip)
             .limit(limit)
@@ -148,8 +150,71 @@ class GridFsStorage:
         docs = self._files.find({"complete": False, "uploaded_at": {"$lt": before}}, {"_id": 1})
         return [d["_id"] async for d in docs]
 
-    async def attach(self, file_ids: Sequence[str], chat_id: str) -> None:
-        await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$addToSet": {"chats": chat_id}})
+    async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
+        added: dict[str, Any] = {"chats": chat_id}
+        if seq:
+            added["refs"] = {"c": chat_id, "s": seq}
+        await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$addToSet": added})
+
+    async def mark_deleted(self, file_id: str, owner: str, at: datetime) -> StoredFile | None:
+        # The first deletion stamps the time (cleanup resumes from it); a repeat keeps it.
+        doc = await self._files.find_one_and_update(
+            {"_id": file_id, "owner": owner, "complete": True, "deleted": {"$ne": True}},
+            {"$set": {"deleted": True, "deleted_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await self._files.find_one({"_id": file_id, "owner": owner, "deleted": True})
+        return decode_file(doc) if doc is not None else None
+
+    async def purge(self, file_id: str) -> None:
+        await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+        await self._db[f"{BUCKET}.files"].delete_many({"_id": file_id})
+        await self._files.update_one({"_id": file_id, "deleted": True}, {"$set": {"purged": True, "chats": []}})
+
+    async def unfinished_deletions(self, before: datetime) -> list[StoredFile]:
+        query = {"deleted": True, "purged": {"$ne": True}, "deleted_at": {"$lt": before}}
+        return [decode_file(d) async for d in self._files.find(query).limit(100)]
+
+    async def detach(self, file_id: str, chat_id: str) -> None:
+        await self._files.update_one({"_id": file_id}, {"$pull": {"chats": chat_id}})
+
+    async def list_in_chat(self, chat_id: str, kind: FileKind, skip: int, limit: int) -> list[StoredFile]:
+        query: dict[str, Any] = {"chats": chat_id, "complete": True, **LIVE}
+        if kind is FileKind.MEDIA:
+            query["kind"] = int(FileKind.MEDIA)
+        elif kind is FileKind.DOCUMENT:
+            query["kind"] = {"$ne": int(FileKind.MEDIA)}  # files stored before kinds count as documents
+        docs = (
+            await self._files.find(query)
+            .sort([("uploaded_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+            .to_list()
+        )
+        return [decode_file(d) for d in docs]
 
     async def chunk_count(self, file_id: str) -> int:
         return await self._db[f"{BUCKET}.chunks"].count_documents({"files_id": file_id})
+
+
+class MongoFileQuotas:
+    """app.ports.FileQuotaRepository: one document per school that set a quota (`file_quotas`)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]):
+        self._c = db[FILE_QUOTAS]
+
+    async def get(self, school_id: str) -> int | None:
+        doc = await self._c.find_one({"_id": school_id})
+        return int(doc["quota_bytes"]) if doc else None
+
+    async def put(self, school_id: str, quota_bytes: int, by: str, at: datetime) -> None:
+        if quota_bytes == 0:
+            await self._c.delete_one({"_id": school_id})
+            return
+        await self._c.update_one(
+            {"_id": school_id}, {"$set": {"quota_bytes": quota_bytes, "set_by": by, "set_at": at}}, upsert=True
+        )
+
+    async def of_schools(self, school_ids: Sequence[str]) -> list[int]:
+        return [int(d["quota_bytes"]) async for d in self._c.find({"_id": {"$in": list(school_ids)}})]

@@ -1,4 +1,5 @@
-"""FileService: client-streamed uploads, server-streamed downloads, personal storage list."""
+"""FileService: client-streamed uploads, server-streamed downloads, personal storage list, deleting
+files and attachments, a chat's files, the per-school quota."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from parta_common.grpc.context import require_principal
 from parta_common.pagination import encode_page_token, page_offset, page_size
 from parta_common.timestamps import ts
 
-from chat.app.files import Files
-from chat.domain.files import StoredFile
+from chat.app.files import Files, SchoolQuota
+from chat.domain.files import FileKind, StoredFile
+from chat.pb import message_pb
 
 # Initial metadata sent once the upload's metadata has passed every check (chat.proto UploadFile).
 UPLOAD_ACCEPTED = (("parta-upload", "accepted"),)
@@ -59,7 +61,7 @@ class FileServicer(chat_pb2_grpc.FileServiceServicer):
         )
         _files, used = await self._files.list_files(user, 0, 0)
         return chat_pb2.UploadFileResponse(
-            file=file_pb(stored), quota_used_bytes=used, quota_bytes=self._files.limits.quota_bytes
+            file=file_pb(stored), quota_used_bytes=used, quota_bytes=await self._files.quota_for(user)
         )
 
     async def DownloadFile(
@@ -83,5 +85,48 @@ class FileServicer(chat_pb2_grpc.FileServiceServicer):
             files=[file_pb(f) for f in files[:size]],
             next_page_token=token,
             quota_used_bytes=used,
-            quota_bytes=self._files.limits.quota_bytes,
+            quota_bytes=await self._files.quota_for(user),
         )
+
+    async def DeleteFile(self, request: chat_pb2.DeleteFileRequest, context: Any) -> chat_pb2.DeleteFileResponse:
+        user = require_principal().user_id
+        used = await self._files.delete_file(user, request.file_id)
+        return chat_pb2.DeleteFileResponse(quota_used_bytes=used, quota_bytes=await self._files.quota_for(user))
+
+    async def RemoveAttachment(
+        self, request: chat_pb2.RemoveAttachmentRequest, context: Any
+    ) -> chat_pb2.RemoveAttachmentResponse:
+        user = require_principal().user_id
+        message = await self._files.remove_attachment(user, request.chat_id, request.seq, request.file_id)
+        return chat_pb2.RemoveAttachmentResponse(message=message_pb(message))
+
+    async def ListChatFiles(
+        self, request: chat_pb2.ListChatFilesRequest, context: Any
+    ) -> chat_pb2.ListChatFilesResponse:
+        user = require_principal().user_id
+        if request.kind not in (k.value for k in FileKind):
+            raise InvalidArgument.field("kind", "unknown file kind")
+        size = page_size(request.page_size)
+        skip = page_offset(request.page_token)
+        files = await self._files.list_chat_files(user, request.chat_id, FileKind(request.kind), skip, size + 1)
+        token = encode_page_token({"o": skip + size}) if len(files) > size else ""
+        return chat_pb2.ListChatFilesResponse(files=[file_pb(f) for f in files[:size]], next_page_token=token)
+
+    def _quota_pb(self, quota: SchoolQuota) -> chat_pb2.FileQuota:
+        limits = self._files.limits
+        return chat_pb2.FileQuota(
+            school_id=quota.school_id,
+            quota_bytes=quota.quota_bytes,
+            set_by_school=quota.set_by_school,
+            min_quota_bytes=limits.min_quota_bytes,
+            max_quota_bytes=limits.max_quota_bytes,
+            max_file_bytes=limits.max_file_bytes,
+        )
+
+    async def GetFileQuota(self, request: chat_pb2.GetFileQuotaRequest, context: Any) -> chat_pb2.GetFileQuotaResponse:
+        quota = await self._files.get_quota(require_principal().user_id, request.school_id)
+        return chat_pb2.GetFileQuotaResponse(quota=self._quota_pb(quota))
+
+    async def SetFileQuota(self, request: chat_pb2.SetFileQuotaRequest, context: Any) -> chat_pb2.SetFileQuotaResponse:
+        quota = await self._files.set_quota(require_principal().user_id, request.school_id, request.quota_bytes)
+        return chat_pb2.SetFileQuotaResponse(quota=self._quota_pb(quota))

@@ -1,4 +1,6 @@
-"""Personal file storage: streamed uploads with limits, quota and SHA-256; access-checked downloads."""
+"""Personal file storage: streamed uploads with limits, quota and SHA-256; access-checked downloads;
+deleting a file (everywhere it was sent), removing an attachment from a message, a chat's file list,
+and the per-school quota."""
 
 from __future__ import annotations
 
@@ -6,16 +8,42 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from parta_common import validation
 from parta_common.clock import Clock
-from parta_common.errors import InvalidArgument, NotFound, ResourceExhausted, Violations
+from parta_common.errors import (
+    ConcurrentChange,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Violations,
+)
 
-from chat.app.ports import FileRepository, MemberRepository, UploadSink
+from chat.app.access import Access
+from chat.app.chats import check_chat_id
+from chat.app.ports import (
+    FileQuotaRepository,
+    FileRepository,
+    MemberRepository,
+    MessageRepository,
+    Notifier,
+    UploadSink,
+)
+from chat.domain import events as ev
 from chat.domain import rules
-from chat.domain.files import StoredFile
+from chat.domain.files import (
+    FileKind,
+    QuotaBounds,
+    StoredFile,
+    effective_quota,
+    ensure_can_remove_attachment,
+    quota_problem,
+    without_attachment,
+)
+from chat.domain.messages import Message
 
 _NS = uuid.UUID("5d7c2b1a-6e0f-4d3c-8b9a-1f2e3d4c5b6a")
 MAX_FILENAME_CHARS = 255
@@ -25,9 +53,27 @@ MAX_CONTENT_TYPE_CHARS = 127
 @dataclass(frozen=True)
 class FileLimits:
     max_file_bytes: int
-    quota_bytes: int
+    quota_bytes: int  # the operator's default per-person quota
     max_chunk_bytes: int
     download_chunk_bytes: int = 256 * 1024
+    # The operator's bounds for a school's per-person quota (SetFileQuota).
+    min_quota_bytes: int = 100 * 1024 * 1024
+    max_quota_bytes: int = 10 * 1024 * 1024 * 1024
+
+    @property
+    def bounds(self) -> QuotaBounds:
+        return QuotaBounds(self.quota_bytes, self.min_quota_bytes, self.max_quota_bytes, self.max_file_bytes)
+
+
+@dataclass(frozen=True)
+class SchoolQuota:
+    school_id: str
+    quota_bytes: int
+    set_by_school: bool
+
+
+# A deletion that did not finish (a crashed replica) is taken up again by cleanup after this long.
+DELETION_RESUME_AFTER = timedelta(minutes=1)
 
 
 @dataclass
@@ -36,6 +82,10 @@ class Files:
     members: MemberRepository
     clock: Clock
     limits: FileLimits
+    messages: MessageRepository
+    quotas: FileQuotaRepository
+    access: Access
+    notify: Notifier = field(default=lambda: None)
 
     def file_id_for(self, owner: str, request_id: str) -> str:
         return str(uuid.uuid5(_NS, f"upload\x1f{owner}\x1f{request_id}"))
@@ -77,7 +127,7 @@ class Files:
         if found is not None:
             raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
         used = await self.storage.used_bytes(owner)
-        if used + size > self.limits.quota_bytes:
+        if used + size > await self.quota_for(owner):
             raise ResourceExhausted("your storage quota is full", reason="QUOTA_EXCEEDED")
         file = StoredFile(
             file_id, owner, filename, content_type or "application/octet-stream", size, "", self.clock.now()
@@ -158,8 +208,120 @@ class Files:
         return await self.storage.list_owned(owner, skip, limit), await self.storage.used_bytes(owner)
 
     async def cleanup(self, older_than: timedelta) -> int:
-        """Removes uploads that never finished (a crashed replica), chunks included."""
+        """Removes uploads that never finished (a crashed replica), chunks included, and finishes
+        deletions a crashed replica left half done."""
         stale = await self.storage.stale_uploads(self.clock.now() - older_than)
         for file_id in stale:
             await self.storage.discard(file_id)
-        return len(stale)
+        unfinished = await self.storage.unfinished_deletions(self.clock.now() - DELETION_RESUME_AFTER)
+        for file in unfinished:
+            await self._finish_deletion(file)
+        return len(stale) + len(unfinished)
+
+    # ---- quota ------------------------------------------------------------------------------------
+
+    async def quota_for(self, user_id: str) -> int:
+        """The person's quota: the most generous one among their schools (docs/chat.md "Files")."""
+        schools = sorted({m.school_id for m in await self.members.of_user(user_id) if m.school_id})
+        return effective_quota(await self.quotas.of_schools(schools) if schools else [], self.limits.bounds)
+
+    async def _as_school_admin(self, user_id: str, school_id: str) -> None:
+        v = Violations()
+        rules.check_id(v, "school_id", school_id)
+        v.raise_if_any()
+        person = await self.access.person(school_id, user_id, with_profile=False)
+        if not person.active:
+            raise NotFound("no such school", reason="SCHOOL_NOT_FOUND")
+        if not person.is_admin:
+            raise PermissionDenied("only the school's admins set its storage quota", reason="NOT_AN_ADMIN")
+
+    async def get_quota(self, user_id: str, school_id: str) -> SchoolQuota:
+        await self._as_school_admin(user_id, school_id)
+        stored = await self.quotas.get(school_id)
+        return SchoolQuota(school_id, stored or self.limits.quota_bytes, stored is not None)
+
+    async def set_quota(self, user_id: str, school_id: str, quota_bytes: int) -> SchoolQuota:
+        v = Violations()
+        if problem := quota_problem(quota_bytes, self.limits.bounds):
+            v.add("quota_bytes", problem)
+        v.raise_if_any()
+        await self._as_school_admin(user_id, school_id)
+        await self.quotas.put(school_id, quota_bytes, user_id, self.clock.now())
+        return SchoolQuota(school_id, quota_bytes or self.limits.quota_bytes, quota_bytes != 0)
+
+    # ---- deleting files and removing attachments ----------------------------------------------------
+
+    async def delete_file(self, user_id: str, file_id: str) -> int:
+        """The uploader deletes a file everywhere; returns their used bytes afterwards. The file stops
+        counting and downloading at once (one write marks it deleted); then every message it was sent
+        with drops it, and its bytes go. A repeat (or cleanup after a crash) finishes what is left."""
+        v = Violations()
+        rules.check_id(v, "file_id", file_id)
+        v.raise_if_any()
+        file = await self.storage.mark_deleted(file_id, user_id, self.clock.now())
+        if file is None:
+            raise NotFound("no such file", reason="FILE_NOT_FOUND")
+        await self._finish_deletion(file)
+        return await self.storage.used_bytes(user_id)
+
+    async def _finish_deletion(self, file: StoredFile) -> None:
+        for chat_id, seq in file.refs:
+            await self._strip(chat_id, seq, file.file_id)
+        await self.storage.purge(file.file_id)
+
+    async def _strip(self, chat_id: str, seq: int, file_id: str) -> Message | None:
+        """Moves the file to the message's removed attachments (a new update_seq: live to every
+        member); the message as it is now, None when there is no such message."""
+        for _ in range(8):
+            message = await self.messages.get_by_seq(chat_id, seq)
+            if message is None:
+                return None
+            changed = without_attachment(message, file_id)
+            if changed is None:
+                return message
+            changed = replace(changed, update_seq=await self.messages.next_seq(chat_id))
+            if await self.messages.save(changed, message.update_seq, [ev.MessageChanged(changed)]):
+                self.notify()
+                return changed
+            await self.messages.burn_seq(chat_id, changed.update_seq)
+        raise ConcurrentChange("the message changed meanwhile; retry")
+
+    async def remove_attachment(self, user_id: str, chat_id: str, seq: int, file_id: str) -> Message:
+        v = Violations()
+        check_chat_id(chat_id, v)
+        rules.check_seq(v, "seq", seq)
+        rules.check_id(v, "file_id", file_id)
+        v.raise_if_any()
+        _chat, member = await self.access.check(chat_id, user_id)
+        message = rules.ensure_found(await self.messages.get_by_seq(chat_id, seq))
+        if message.held_from(user_id, self.clock.now()):
+            raise NotFound("no such message", reason="MESSAGE_NOT_FOUND")
+        if file_id not in message.file_ids:
+            if file_id in message.removed_file_ids:
+                return message  # removed already: a repeat
+            raise NotFound("the message has no such attachment", reason="ATTACHMENT_NOT_FOUND")
+        ensure_can_remove_attachment(message, member)
+        stripped = await self._strip(chat_id, seq, file_id)
+        assert stripped is not None
+        found = await self.storage.find(file_id)
+        if found is not None and not await self._still_in_chat(found[0], chat_id):
+            await self.storage.detach(file_id, chat_id)
+        return stripped
+
+    async def _still_in_chat(self, file: StoredFile, chat_id: str) -> bool:
+        for ref_chat, ref_seq in file.refs:
+            if ref_chat != chat_id:
+                continue
+            message = await self.messages.get_by_seq(ref_chat, ref_seq)
+            if message is not None and file.file_id in message.file_ids:
+                return True
+        return False
+
+    async def list_chat_files(
+        self, user_id: str, chat_id: str, kind: FileKind, skip: int, limit: int
+    ) -> list[StoredFile]:
+        v = Violations()
+        check_chat_id(chat_id, v)
+        v.raise_if_any()
+        await self.access.check(chat_id, user_id, moderation=False)
+        return await self.storage.list_in_chat(chat_id, kind, skip, limit)

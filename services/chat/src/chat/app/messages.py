@@ -153,7 +153,7 @@ class Messages:
             return SendResult(first, first.held_until)
         self.notify()
         if file_ids:
-            await self.files.attach(file_ids, chat_id)
+            await self.files.attach(file_ids, chat_id, seq)
         if chat.slow_mode_seconds > 0:
             await self.access.members.set_last_sent(chat_id, user_id, now)
         return SendResult(message, deliver_at)

@@ -12,7 +12,7 @@ from parta_common.safety import SchoolPolicy
 
 from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
-from chat.domain.files import StoredFile
+from chat.domain.files import FileKind, StoredFile
 from chat.domain.members import Member
 from chat.domain.messages import Message
 from chat.domain.moderation import Report
@@ -120,8 +120,24 @@ class FileRepository(Protocol):
     def read(self, file_id: str, offset: int, chunk: int) -> AsyncIterator[bytes]: ...
     async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]: ...
     async def stale_uploads(self, before: datetime) -> list[str]: ...
-    async def attach(self, file_ids: Sequence[str], chat_id: str) -> None:
-        """Records that the files were shared in the chat (its members may download them)."""
+    async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
+        """Records that the files were shared in the chat (its members may download them), with
+        message `seq` (what deleting a file reaches)."""
+
+    async def mark_deleted(self, file_id: str, owner: str, at: datetime) -> StoredFile | None:
+        """Marks the owner's complete file deleted (from now on find, lists and used_bytes skip it)
+        and returns it; a file deleted before comes back again (a repeat finishes what is left);
+        None when there is no such file of this owner."""
+
+    async def purge(self, file_id: str) -> None:
+        """Removes a deleted file's contents; its small record stays as a tombstone."""
+
+    async def unfinished_deletions(self, before: datetime) -> list[StoredFile]: ...
+    async def detach(self, file_id: str, chat_id: str) -> None:
+        """The chat's members may no longer download the file."""
+
+    async def list_in_chat(self, chat_id: str, kind: FileKind, skip: int, limit: int) -> list[StoredFile]:
+        """Live files shared in the chat, newest first."""
 
 
 class SchoolFacts(Protocol):
@@ -153,3 +169,14 @@ class Notifier(Protocol):
     """Wakes the outbox relay after a write that carries events."""
 
     def __call__(self) -> None: ...
+
+
+class FileQuotaRepository(Protocol):
+    """Each school's per-person storage quota, set by its admins."""
+
+    async def get(self, school_id: str) -> int | None: ...
+    async def put(self, school_id: str, quota_bytes: int, by: str, at: datetime) -> None:
+        """0 removes the school's quota (the operator's default applies)."""
+
+    async def of_schools(self, school_ids: Sequence[str]) -> list[int]:
+        """The quotas the given schools set (schools without one are left out)."""

@@ -13,6 +13,7 @@ from chat.app.messages import ChatPolicy, Messages
 from chat.app.moderation import Moderation
 from chat.app.ports import (
     ChatRepository,
+    FileQuotaRepository,
     FileRepository,
     MemberRepository,
     MessageRepository,
@@ -36,6 +37,7 @@ class ChatPorts:
     facts: SchoolFacts
     projections: ProjectionStore
     policies: Policies
+    file_quotas: FileQuotaRepository
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,14 @@ def build_app(
         reads=Reads(p.members, p.messages, access, clock, notify),
         moderation=Moderation(p.members, p.messages, p.reports, access, clock),
         files=Files(
-            p.files, p.members, clock, file_limits if file_limits else FileLimits(20 << 20, 200 << 20, 1 << 20)
+            p.files,
+            p.members,
+            clock,
+            file_limits if file_limits else FileLimits(20 << 20, 200 << 20, 1 << 20),
+            p.messages,
+            p.file_quotas,
+            access,
+            notify,
         ),
         provisioning=Provisioning(p.chats, p.members, p.messages, p.facts, p.projections, clock, notify, p.policies),
     )

@@ -36,6 +36,7 @@ class Message:
     held_for: list[str] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     system_note: SystemNote | None = None  # what a system message says (system_notes.py)
+    removed_file_ids: list[str] = field(default_factory=list)  # attachments removed after sending (files.py)
 
     def held_from(self, user_id: str, now: datetime) -> bool:
         return held_from(self.held_until, self.held_for, user_id, now)

@@ -244,6 +244,9 @@ class JanusSfu:
             if exc.code == NO_SUCH_FEED:
                 raise SfuFeedNotReady from exc
             raise Unavailable("the media server refused to subscribe", reason="SFU_ERROR") from exc
+        except BaseException:
+            await self.detach(str(handle))  # timed out: no handle may outlive the attempt
+            raise
         jsep = reply.get("jsep") or {}
         return Subscribed(handle=str(handle), offer_sdp=str(jsep.get("sdp", "")))
 

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from media_signal.app.ports import Owner
 from media_signal.domain import events
-from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState
+from media_signal.domain.rooms import Access, AttendanceEntry, Membership, Room, RoomKind, RoomState, ScreenShare
 
 ROOMS = "rooms"
 MEMBERSHIPS = "memberships"
@@ -104,6 +104,7 @@ def _attendance_doc(entry: AttendanceEntry) -> Document:
         "total_seconds": entry.total_seconds,
         "open_streams": entry.open_streams,
         "open_since": entry.open_since,
+        "intervals": [{"joined_at": j, "left_at": left} for j, left in entry.intervals],
     }
 
 
@@ -129,6 +130,9 @@ def room_to_doc(room: Room) -> Document:
         "attendance": [{"user_id": u, **_attendance_doc(e)} for u, e in room.attendance.items()],
         # Which SFU room (and SFU) serves the room now; None when it has none.
         "sfu": {"room": room.sfu_room, "instance": room.sfu_instance} if room.sfu_room else None,
+        "group_call": room.group_call,
+        "screen_share": room.screen_share.value,
+        "locked": room.locked,
     }
 
 
@@ -157,11 +161,16 @@ def room_from_doc(doc: Document) -> Room:
                 total_seconds=a.get("total_seconds", 0.0),
                 open_streams=a.get("open_streams", 0),
                 open_since=a.get("open_since"),
+                intervals=tuple((i["joined_at"], i.get("left_at")) for i in a.get("intervals", [])),
             )
             for a in doc.get("attendance", [])
         },
         sfu_room=int((doc.get("sfu") or {}).get("room", 0)),
         sfu_instance=str((doc.get("sfu") or {}).get("instance", "")),
+        # Rooms stored before group calls and screen sharing: peer-to-peer calls, anyone shares.
+        group_call=bool(doc.get("group_call", False)),
+        screen_share=ScreenShare(doc.get("screen_share", ScreenShare.ANYONE.value)),
+        locked=bool(doc.get("locked", False)),
     )
 
 

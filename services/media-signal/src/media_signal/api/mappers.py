@@ -15,7 +15,7 @@ from parta_common.timestamps import ts
 from media_signal.app import signals as s
 from media_signal.app.listing import RoomQuery, states_or_default
 from media_signal.app.ports import IceServer
-from media_signal.domain.rooms import Grants, NewRoom, Room, RoomKind, RoomState
+from media_signal.domain.rooms import Grants, NewRoom, Room, RoomKind, RoomState, ScreenShare
 
 KINDS = {
     events_pb2.ROOM_KIND_CALL: RoomKind.CALL,
@@ -38,8 +38,26 @@ HOST_ACTIONS = {
     pb.HOST_ACTION_TYPE_DEMOTE: "demote",
     pb.HOST_ACTION_TYPE_END_ROOM: "end_room",
     pb.HOST_ACTION_TYPE_UNMUTE: "unmute",
+    pb.HOST_ACTION_TYPE_ALLOW_SCREEN_SHARE: "allow_screen_share",
+    pb.HOST_ACTION_TYPE_STOP_SCREEN_SHARE: "stop_screen_share",
+    pb.HOST_ACTION_TYPE_LOCK: "lock",
+    pb.HOST_ACTION_TYPE_UNLOCK: "unlock",
 }
 HOST_ACTIONS_PB = {v: k for k, v in HOST_ACTIONS.items()}
+# Host actions on the room itself, not on a participant.
+ROOM_WIDE_ACTIONS = frozenset({"end_room", "lock", "unlock"})
+SCREEN_SHARE = {pb.SCREEN_SHARE_POLICY_ANYONE: ScreenShare.ANYONE, pb.SCREEN_SHARE_POLICY_HOSTS: ScreenShare.HOSTS}
+SCREEN_SHARE_PB = {v: k for k, v in SCREEN_SHARE.items()}
+SOURCES = {pb.MEDIA_SOURCE_UNSPECIFIED: "camera", pb.MEDIA_SOURCE_CAMERA: "camera", pb.MEDIA_SOURCE_SCREEN: "screen"}
+SOURCES_PB = {"camera": pb.MEDIA_SOURCE_CAMERA, "screen": pb.MEDIA_SOURCE_SCREEN}
+
+
+def _source(value: int, name: str) -> str:
+    if value not in SOURCES:
+        raise InvalidArgument.field(name, "unknown media source")
+    return SOURCES[value]
+
+
 # Timestamps outside this window are nonsense from a client, not a schedule.
 MIN_TS, MAX_TS = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01
 
@@ -50,6 +68,8 @@ def new_room(request: pb.CreateRoomRequest) -> NewRoom:
         if not MIN_TS <= request.scheduled_for.seconds <= MAX_TS:
             raise InvalidArgument.field("scheduled_for", "must be within a year from now")
         scheduled = datetime.fromtimestamp(request.scheduled_for.seconds, UTC)
+    if request.screen_share not in (pb.SCREEN_SHARE_POLICY_UNSPECIFIED, *SCREEN_SHARE):
+        raise InvalidArgument.field("screen_share", "unknown screen share policy")
     return NewRoom(
         request_id=request.request_id,
         school_id=request.school_id,
@@ -62,6 +82,7 @@ def new_room(request: pb.CreateRoomRequest) -> NewRoom:
         invited_user_ids=tuple(request.invited_user_ids),
         presenter_user_ids=tuple(request.presenter_user_ids),
         start_now=request.start_now,
+        screen_share=SCREEN_SHARE.get(request.screen_share),
     )
 
 
@@ -79,6 +100,7 @@ def room(r: Room) -> pb.Room:
         media_mode=pb.MEDIA_MODE_P2P if r.media_mode.value == "p2p" else pb.MEDIA_MODE_SFU,
         invited_user_ids=list(r.invited_user_ids),
         presenter_user_ids=list(r.presenter_user_ids),
+        screen_share=SCREEN_SHARE_PB[r.screen_share],
     )
     if r.scheduled_for:
         out.scheduled_for.CopyFrom(ts(r.scheduled_for))
@@ -109,10 +131,14 @@ def command(request: pb.SignalRequest) -> s.Command:
         expected = pb.SDP_TYPE_OFFER if which == "offer" else pb.SDP_TYPE_ANSWER
         if d.type not in (pb.SDP_TYPE_UNSPECIFIED, expected):
             raise InvalidArgument.field(f"{which}.type", f"must be {which}")
-        return s.Sdp(which, d.sdp, d.participant_id[:128], d.subscription_id[:128])
+        source = _source(d.source, f"{which}.source")
+        return s.Sdp(which, d.sdp, d.participant_id[:128], d.subscription_id[:128], source)
     if which == "trickle":
         c = request.trickle
-        return s.Candidate(c.candidate, c.sdp_mid, c.sdp_mline_index, c.participant_id[:128], c.subscription_id[:128])
+        source = _source(c.source, "trickle.source")
+        return s.Candidate(
+            c.candidate, c.sdp_mid, c.sdp_mline_index, c.participant_id[:128], c.subscription_id[:128], source
+        )
     if which == "mute":
         if request.mute.track not in (pb.TRACK_KIND_UNSPECIFIED, *TRACKS):
             raise InvalidArgument.field("mute.track", "unknown track kind")
@@ -121,6 +147,8 @@ def command(request: pb.SignalRequest) -> s.Command:
         return s.RaiseHand(request.raise_hand.raised)
     if which == "leave":
         return s.Leave()
+    if which == "stop_screen_share":
+        return s.StopScreenShare()
     if which == "ping":
         return s.Ping(request.ping.client_time_ms)
     if which == "host_action":
@@ -128,7 +156,7 @@ def command(request: pb.SignalRequest) -> s.Command:
         action = HOST_ACTIONS.get(a.action)
         if action is None:
             raise InvalidArgument.field("host_action.action", "unknown host action")
-        if action != "end_room" and not a.participant_id:
+        if action not in ROOM_WIDE_ACTIONS and not a.participant_id:
             raise InvalidArgument.field("host_action.participant_id", "required")
         return s.HostAction(action, a.participant_id[:128], TRACKS.get(a.track))
     if which == "join":
@@ -147,6 +175,8 @@ def participant(v: s.ParticipantView) -> pb.Participant:
         hand_raised=v.hand_raised,
         publishing=v.publishing,
         joined_at=ts(v.joined_at),
+        sharing_screen=v.sharing_screen,
+        may_share_screen=v.may_share_screen,
     )
 
 
@@ -156,6 +186,7 @@ def _sdp(m: s.SdpOut) -> pb.SessionDescription:
         sdp=m.sdp,
         participant_id=m.participant_id,
         subscription_id=m.subscription_id,
+        source=SOURCES_PB[m.source],
     )
 
 
@@ -195,6 +226,7 @@ def outbound(m: s.Outbound) -> pb.SignalResponse:
                 sdp_mline_index=m.sdp_mline_index,
                 participant_id=m.participant_id,
                 subscription_id=m.subscription_id,
+                source=SOURCES_PB[m.source],
             )
         )
     if isinstance(m, s.Pong):

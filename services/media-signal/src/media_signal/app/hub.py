@@ -23,7 +23,6 @@ from parta_common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
     Unavailable,
 )
 
@@ -32,7 +31,8 @@ from media_signal.app.leases import RoomLeases
 from media_signal.app.live_rooms import Background, LiveRoom, Session
 from media_signal.app.media import SfuMedia
 from media_signal.app.ports import JoinTokenCodec, RoomRepository, Sfu
-from media_signal.domain import events, host_actions
+from media_signal.domain import events, host_actions, screen_share
+from media_signal.domain.group_calls import check_capacity
 from media_signal.domain.rooms import MediaMode, Room, RoomState
 
 log = structlog.get_logger("media_signal.hub")
@@ -178,16 +178,18 @@ class SignalHub:
                 if live.unloaded:
                     continue  # emptied and unloaded while we waited: load it afresh
                 live.room.require_live()
+                live.room.require_open(user_id, is_host=claims.grants.is_host)
                 if user_id in live.removed_users:
                     raise PermissionDenied("removed from this room by the host", reason="REMOVED_BY_HOST")
-                if not claims.grants.is_host and len(live.active()) >= live.room.max_participants:
-                    raise ResourceExhausted("the room is full", reason="ROOM_FULL")
+                # CALL_FULL for a fifth in a peer-to-peer call, ROOM_FULL otherwise (domain/group_calls.py).
+                check_capacity(live.room, active=len(live.active()), is_host=claims.grants.is_host)
                 session = Session(
                     participant_id=self._new_id(),
                     user_id=user_id,
                     room_id=live.room.room_id,
                     grants=claims.grants,
                     last_seen=self._clock.monotonic(),
+                    screen_policy=live.room.screen_share,
                 )
                 live.sessions[session.participant_id] = session
                 if live.room.waiting_room and not claims.grants.is_host:
@@ -223,8 +225,12 @@ class SignalHub:
         live.broadcast(s.ParticipantJoinedMsg(session.view(now)), exclude=session)
         if live.room.media_mode is MediaMode.SFU and session.grants.can_subscribe:
             for other in live.active():
-                if other is not session and other.feed_id:
+                if other is session:
+                    continue
+                if other.feed_id:
                     self._background.spawn(self._media.subscribe(live, session, other), "sfu-subscribe")
+                if other.screen_feed_id:
+                    self._background.spawn(self._media.subscribe(live, session, other, "screen"), "sfu-subscribe")
 
     def _views(self, live: LiveRoom, *, for_host: bool) -> list[s.ParticipantView]:
         now = self._clock.now()
@@ -308,6 +314,14 @@ class SignalHub:
             await self._leases.unload_if_empty(live)
         return live.room
 
+    def _stop_screen(self, live: LiveRoom, session: Session, *, announce: bool = True) -> None:
+        """The session's screen share ends (SFU: its feed and every subscription to it; P2P: the
+        flag, the peers close the screen connections on the update). Under the room lock."""
+        stopped = self._media.unpublish(live, session, ("screen",)) or session.p2p_screen
+        session.p2p_screen = False
+        if stopped and announce:
+            live.broadcast(s.ParticipantUpdatedMsg(session.view(self._clock.now())))
+
     # ------------------------------------------------------------ messages from a joined participant
 
     async def handle(self, session: Session, command: s.Command) -> None:
@@ -345,6 +359,9 @@ class SignalHub:
                 live.broadcast(s.ParticipantUpdatedMsg(session.view(self._clock.now())))
         elif isinstance(command, s.HostAction):
             await self._on_host_action(live, session, command)
+        elif isinstance(command, s.StopScreenShare):
+            async with live.lock:
+                self._stop_screen(live, session)
 
     def _peer(self, live: LiveRoom, participant_id: str) -> Session:
         peer = live.sessions.get(participant_id)
@@ -362,7 +379,14 @@ class SignalHub:
                 raise InvalidArgument.field("participant_id", "cannot signal yourself")
             if sdp.type == "offer" and not (session.grants.can_publish or session.grants.can_subscribe):
                 raise PermissionDenied("this grant cannot exchange media", reason="PUBLISH_NOT_ALLOWED")
-            peer.send(s.SdpOut(sdp.type, sdp.sdp, participant_id=session.participant_id))
+            if sdp.type == "offer" and sdp.source == "screen":
+                # A screen is a second peer connection per peer, offered by the sharer.
+                screen_share.check_may_share(session.screen_policy, session.grants, session.screen_decision)
+                if not session.p2p_screen:
+                    async with live.lock:
+                        session.p2p_screen = True
+                        live.broadcast(s.ParticipantUpdatedMsg(session.view(self._clock.now())))
+            peer.send(s.SdpOut(sdp.type, sdp.sdp, participant_id=session.participant_id, source=sdp.source))
             return
         if sdp.type == "answer":
             await self._media.answer(session, sdp)
@@ -373,9 +397,22 @@ class SignalHub:
         s.validate_candidate(c)
         if live.room.media_mode is MediaMode.P2P:
             peer = self._peer(live, c.participant_id)
-            peer.send(s.CandidateOut(c.candidate, c.sdp_mid, c.sdp_mline_index, participant_id=session.participant_id))
+            peer.send(
+                s.CandidateOut(
+                    c.candidate, c.sdp_mid, c.sdp_mline_index, participant_id=session.participant_id, source=c.source
+                )
+            )
             return
         await self._media.trickle(session, c)
+
+    async def _lock(self, live: LiveRoom, session: Session, *, locked: bool) -> None:
+        """Saved on the room (a replica that takes the room over keeps it locked); everyone in the
+        room, the host included, gets the notice."""
+        async with live.lock:
+            expected = live.room.version
+            if live.room.set_locked(locked):
+                await self._rooms.save(live.room, [], expected_version=expected)
+            live.broadcast(s.HostNotice("lock" if locked else "unlock", session.participant_id))
 
     async def _on_host_action(self, live: LiveRoom, session: Session, action: s.HostAction) -> None:
         host_actions.check_host(is_host=session.grants.is_host)
@@ -383,6 +420,9 @@ class SignalHub:
             # Shielded, as a leave is: ending closes this very stream, and its reader (running this)
             # is cancelled then; the end and its RoomEnded must be saved all the same.
             await asyncio.shield(self.end_room(live.room.room_id, "ended_by_host"))
+            return
+        if action.action in ("lock", "unlock"):
+            await self._lock(live, session, locked=action.action == "lock")
             return
         unload = False
         moderation: tuple[Session, set[str], bool] | None = None
@@ -426,6 +466,12 @@ class SignalHub:
                 elif action.action == "demote":
                     target.grants = host_actions.demoted(target.grants)
                     self._media.unpublish(live, target)
+                    target.p2p_screen = False
+                elif action.action in ("allow_screen_share", "stop_screen_share"):
+                    screen_share.check_share_target(action.action, target_is_host=target.grants.is_host)
+                    target.screen_decision = action.action == "allow_screen_share"
+                    if not target.screen_decision:
+                        self._stop_screen(live, target, announce=False)
                 target.send(notice)
                 live.broadcast(s.ParticipantUpdatedMsg(target.view(self._clock.now())))
         if moderation is not None:

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from media_signal.app import signals as s
-from media_signal.domain.rooms import Grants, Room
+from media_signal.domain.rooms import Grants, Room, ScreenShare
+from media_signal.domain.screen_share import may_share
 
 
 @dataclass(eq=False)
@@ -25,13 +26,21 @@ class Session:
     audio_muted: bool = False
     video_muted: bool = False
     hand_raised: bool = False
-    # SFU: our publisher handle and feed, and our subscriptions (id → handle, publisher participant).
+    # SFU: our publisher handle and feed, and our subscriptions
+    # (id → handle, publisher participant, source "camera" | "screen").
     publisher_handle: str = ""
     feed_id: int = 0
     publisher_mids: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Tracks the host muted: enforced in the SFU, and the participant cannot unmute them alone.
     host_muted: set[str] = field(default_factory=set)
-    subscriptions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    subscriptions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # Screen sharing: the room's setting, the host's decision for this participant (None: none),
+    # the screen's own SFU publisher (a second feed), or in P2P calls the flag set by its offers.
+    screen_policy: ScreenShare = ScreenShare.ANYONE
+    screen_decision: bool | None = None
+    screen_handle: str = ""
+    screen_feed_id: int = 0
+    p2p_screen: bool = False
     queue: asyncio.Queue[s.Outbound] = field(default_factory=asyncio.Queue)
     gone: bool = False
     attached: bool = True
@@ -51,7 +60,16 @@ class Session:
             hand_raised=self.hand_raised,
             publishing=bool(self.publisher_handle),
             joined_at=self.joined_at or at,
+            sharing_screen=bool(self.screen_handle) or self.p2p_screen,
+            may_share_screen=self.may_share_screen,
         )
+
+    @property
+    def may_share_screen(self) -> bool:
+        return may_share(self.screen_policy, self.grants, self.screen_decision)
+
+    def feed(self, source: str) -> int:
+        return self.screen_feed_id if source == "screen" else self.feed_id
 
 
 @dataclass(eq=False)

@@ -234,6 +234,7 @@ class RoomUseCases:
         room.require_live()
         access = await self._directory.access(room.school_id, user_id)
         grants = grants_for(room, access)
+        room.require_open(user_id, is_host=grants.is_host)
         if room.kind is RoomKind.CALL:
             await self._check_contacts(room, access)
         now = self._clock.now()

@@ -14,7 +14,17 @@ MAX_CANDIDATE = 1024
 MAX_SDP_MID = 64
 MAX_MLINE_INDEX = 64
 TRACKS = ("audio", "video")
-HOST_ACTIONS = ("mute", "unmute", "remove", "admit", "promote", "demote", "end_room")
+HOST_ACTIONS = (
+    "mute",
+    "unmute",
+    "remove",
+    "admit",
+    "promote",
+    "demote",
+    "end_room",
+    "allow_screen_share",
+    "stop_screen_share",
+)
 
 # ----------------------------------------------------------------- from the client
 
@@ -25,6 +35,7 @@ class Sdp:
     sdp: str
     participant_id: str = ""
     subscription_id: str = ""
+    source: str = "camera"  # "camera" | "screen"
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class Candidate:
     sdp_mline_index: int = 0
     participant_id: str = ""
     subscription_id: str = ""
+    source: str = "camera"
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,11 @@ class Leave:
 
 
 @dataclass(frozen=True)
+class StopScreenShare:
+    pass
+
+
+@dataclass(frozen=True)
 class Ping:
     client_time_ms: int
 
@@ -64,7 +81,7 @@ class HostAction:
     track: str | None = None
 
 
-Command = Sdp | Candidate | Mute | RaiseHand | Leave | Ping | HostAction
+Command = Sdp | Candidate | Mute | RaiseHand | Leave | Ping | HostAction | StopScreenShare
 
 
 def validate_sdp(sdp: Sdp) -> None:
@@ -104,6 +121,8 @@ class ParticipantView:
     hand_raised: bool
     publishing: bool
     joined_at: datetime
+    sharing_screen: bool = False
+    may_share_screen: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,7 @@ class SdpOut:
     sdp: str
     participant_id: str = ""
     subscription_id: str = ""
+    source: str = "camera"
 
 
 @dataclass(frozen=True)
@@ -152,6 +172,7 @@ class CandidateOut:
     sdp_mline_index: int
     participant_id: str = ""
     subscription_id: str = ""
+    source: str = "camera"
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,23 @@ class MediaMode(StrEnum):
     SFU = "sfu"
 
 
+class ScreenShare(StrEnum):
+    """Who may share a screen (domain/screen_share.py has the rule)."""
+
+    ANYONE = "anyone"  # anyone who may publish, unless the host stopped them
+    HOSTS = "hosts"  # the host and the participants the host allowed
+
+
 # Peer-to-peer needs a full mesh (n·(n-1) streams); beyond 4 people the SFU is the only sane path.
+# A call of more people is a group call through the SFU (domain/group_calls.py).
 MAX_P2P_PARTICIPANTS = 4
+MAX_GROUP_CALL = 100
 DEFAULT_MAX = {RoomKind.CALL: 4, RoomKind.LESSON: 40, RoomKind.BROADCAST: 300}
-HARD_MAX = {RoomKind.CALL: MAX_P2P_PARTICIPANTS, RoomKind.LESSON: 100, RoomKind.BROADCAST: 1000}
+DEFAULT_GROUP_CALL_MAX = MAX_GROUP_CALL
+HARD_MAX = {RoomKind.CALL: MAX_GROUP_CALL, RoomKind.LESSON: 100, RoomKind.BROADCAST: 1000}
+DEFAULT_SCREEN_SHARE = {RoomKind.CALL: ScreenShare.ANYONE, RoomKind.LESSON: ScreenShare.HOSTS}
 MAX_TITLE = 200
-MAX_INVITED = 50
+MAX_INVITED = MAX_GROUP_CALL - 1  # a group call of 100: the host and 99 invitees
 MAX_PRESENTERS = 10
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 MAX_SCHEDULE_BEHIND = timedelta(days=1)
@@ -132,6 +143,11 @@ def _fact(m: Membership) -> Fact:
     return Fact(role, m.class_id, seat, m.child_user_id, m.verified)
 
 
+# Presence intervals kept per person and room; a flapping connection beyond this merges into the last
+# interval (its total stays exact: total_seconds counts every stream).
+MAX_INTERVALS = 100
+
+
 @dataclass(frozen=True)
 class AttendanceEntry:
     first_joined_at: datetime
@@ -140,10 +156,18 @@ class AttendanceEntry:
     # Streams the user has open now (a user may join from two devices) and since when.
     open_streams: int = 0
     open_since: datetime | None = None
+    # When the user was in the room: (joined, left) per stretch of presence, left None while open.
+    # Two devices at once are one stretch; a rejoin after leaving starts a new one.
+    intervals: tuple[tuple[datetime, datetime | None], ...] = ()
 
     def joined(self, at: datetime) -> AttendanceEntry:
         if self.open_streams == 0:
-            return replace(self, open_streams=1, open_since=at)
+            intervals = self.intervals
+            if len(intervals) >= MAX_INTERVALS:
+                intervals = (*intervals[:-1], (intervals[-1][0], None))
+            else:
+                intervals = (*intervals, (at, None))
+            return replace(self, open_streams=1, open_since=at, intervals=intervals)
         return replace(self, open_streams=self.open_streams + 1)
 
     def left(self, at: datetime) -> AttendanceEntry:
@@ -152,7 +176,17 @@ class AttendanceEntry:
         if self.open_streams > 1:
             return replace(self, open_streams=self.open_streams - 1, last_left_at=at)
         spent = max(0.0, (at - self.open_since).total_seconds()) if self.open_since else 0.0
-        return replace(self, open_streams=0, open_since=None, last_left_at=at, total_seconds=self.total_seconds + spent)
+        intervals = self.intervals
+        if intervals and intervals[-1][1] is None:
+            intervals = (*intervals[:-1], (intervals[-1][0], max(at, intervals[-1][0])))
+        return replace(
+            self,
+            open_streams=0,
+            open_since=None,
+            last_left_at=at,
+            total_seconds=self.total_seconds + spent,
+            intervals=intervals,
+        )
 
 
 @dataclass
@@ -178,10 +212,15 @@ class Room:
     # on. Persisted so a replica other than the owner can destroy it when the owner died.
     sfu_room: int = 0
     sfu_instance: str = ""
+    # A call of more than MAX_P2P_PARTICIPANTS people: media through the SFU (decided at create).
+    group_call: bool = False
+    screen_share: ScreenShare = ScreenShare.ANYONE
+    # The host locked the room: no newcomer but the host joins until unlocked (see require_open).
+    locked: bool = False
 
     @property
     def media_mode(self) -> MediaMode:
-        return MediaMode.P2P if self.kind is RoomKind.CALL else MediaMode.SFU
+        return MediaMode.P2P if self.kind is RoomKind.CALL and not self.group_call else MediaMode.SFU
 
     def require_live(self) -> None:
         if self.state is RoomState.ENDED:
@@ -209,6 +248,21 @@ class Room:
             self.attendance[user_id] = entry
         self.state = RoomState.ENDED
         self.ended_at = at
+        self.version += 1
+        return True
+
+    def require_open(self, user_id: str, *, is_host: bool) -> None:
+        """A locked room takes no newcomer but its host; someone who was already in it may come
+        back (a dropped connection must not lock a student out of their lesson; a removed person
+        stays out by the removal)."""
+        if self.locked and not is_host and user_id not in self.attendance:
+            raise FailedPrecondition("the host locked the room", reason="ROOM_LOCKED")
+
+    def set_locked(self, locked: bool) -> bool:
+        """False when nothing changes (locking a locked room is a no-op)."""
+        if self.locked == locked:
+            return False
+        self.locked = locked
         self.version += 1
         return True
 
@@ -362,6 +416,7 @@ class NewRoom:
     invited_user_ids: tuple[str, ...]
     presenter_user_ids: tuple[str, ...]
     start_now: bool
+    screen_share: ScreenShare | None = None  # None: the kind's default
 
 
 def validate_new_room(cmd: NewRoom, now: datetime) -> None:
@@ -397,6 +452,9 @@ def validate_new_room(cmd: NewRoom, now: datetime) -> None:
 
 def new_room(cmd: NewRoom, *, room_id: str, host_user_id: str, now: datetime) -> Room:
     assert cmd.kind is not None
+    invited = tuple(dict.fromkeys(u for u in cmd.invited_user_ids if u != host_user_id))
+    group = cmd.kind is RoomKind.CALL and is_group_call(1 + len(invited), cmd.max_participants)
+    default_max = DEFAULT_GROUP_CALL_MAX if group else DEFAULT_MAX[cmd.kind]
     room = Room(
         room_id=room_id,
         school_id=cmd.school_id,
@@ -406,12 +464,21 @@ def new_room(cmd: NewRoom, *, room_id: str, host_user_id: str, now: datetime) ->
         host_user_id=host_user_id,
         created_at=now,
         scheduled_for=cmd.scheduled_for,
-        max_participants=cmd.max_participants or DEFAULT_MAX[cmd.kind],
+        max_participants=cmd.max_participants or default_max,
         waiting_room=cmd.waiting_room,
-        invited_user_ids=tuple(dict.fromkeys(u for u in cmd.invited_user_ids if u != host_user_id)),
+        invited_user_ids=invited,
         presenter_user_ids=tuple(dict.fromkeys(cmd.presenter_user_ids)),
+        group_call=group,
+        screen_share=cmd.screen_share or DEFAULT_SCREEN_SHARE.get(cmd.kind, ScreenShare.ANYONE),
     )
     if cmd.start_now:
         room.start(now)
         room.version = 1
     return room
+
+
+def is_group_call(people: int, max_participants: int) -> bool:
+    """The switch point: a call for more than MAX_P2P_PARTICIPANTS people (the host and the
+    invitees), or one asking for more seats than that, runs through the SFU from the start; a call
+    of at most 4 stays peer-to-peer for its whole life (docs/media-signal.md, "Group calls")."""
+    return people > MAX_P2P_PARTICIPANTS or max_participants > MAX_P2P_PARTICIPANTS

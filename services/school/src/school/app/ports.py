@@ -10,6 +10,7 @@ from typing import Protocol
 
 from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
+from school.domain.info import SchoolInfo, SchoolLogo
 from school.domain.invites import Invite
 from school.domain.join_requests import JoinRequest, JoinState
 from school.domain.memberships import Membership
@@ -129,3 +130,15 @@ class QrRenderer(Protocol):
     def png(self, text: str, scale: int) -> bytes: ...
 
     def svg(self, text: str, scale: int) -> bytes: ...
+
+
+class SchoolInfoRepository(Protocol):
+    """The school cards: one document per school, the logo's bytes inside it (read only on request)."""
+
+    async def get(self, school_id: str) -> SchoolInfo | None: ...
+
+    async def logo(self, school_id: str) -> tuple[SchoolLogo, bytes] | None: ...
+
+    async def save(self, info: SchoolInfo, logo_data: bytes | None, expected_version: int) -> bool:
+        """Writes `info` if the stored version is `expected_version` (0: no card stored yet); `logo_data`
+        None keeps the stored logo bytes, b"" removes them. False when another write won."""

@@ -1,7 +1,7 @@
 // One chat: history with paging, live updates, send / reply / edit / delete / react, read counts
 // for the author, the quiet-hours notice, files (upload with progress, download, image preview).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, call, Chats, fileHead, fileUrl, newId, upload, type FileInfo } from "../api";
+import { ApiError, call, Chats, fileHead, fileUrl, Files, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
@@ -133,6 +133,18 @@ export function ChatView({ chatId }: { chatId: string }) {
     }
   }
 
+  // The author or a moderator takes one file off a message (FileService.RemoveAttachment).
+  async function removeFile(seq: number, fileId: string) {
+    if (!window.confirm(t("removeFileConfirm"))) return;
+    setError(null);
+    try {
+      const reply = await call<{ message?: MessageSnapshot }>(Files, "RemoveAttachment", { chatId, seq: String(seq), fileId });
+      if (reply.message) setMessages((current) => merge(current, [reply.message!]));
+    } catch (e) {
+      setError(e);
+    }
+  }
+
   async function showReadCount(seq: number) {
     try {
       const reply = await call<{ readCount?: number; memberCount?: number }>(Chats, "GetReadCount", { chatId, seq: String(seq) });
@@ -194,7 +206,16 @@ export function ChatView({ chatId }: { chatId: string }) {
               </div>
               {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
               {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.system ? systemText(message) : message.text}</p>}
-              {!message.deleted && (message.fileIds ?? []).map((id) => <Attachment key={id} fileId={id} />)}
+              {!message.deleted &&
+                (message.fileIds ?? []).map((id) => (
+                  <Attachment key={id} fileId={id} onRemove={mine || view?.isModerator ? () => removeFile(seq, id) : undefined} />
+                ))}
+              {!message.deleted &&
+                (message.removedFileIds ?? []).map((id) => (
+                  <p key={id} class="text muted file-removed" data-file-id={id}>
+                    {t("fileRemoved")}
+                  </p>
+                ))}
               {mine && message.heldUntil && new Date(message.heldUntil) > new Date() && (
                 <p class="held" role="note">
                   {t("heldUntil", { time: formatTime(message.heldUntil) })}
@@ -409,7 +430,7 @@ function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: Compo
   );
 }
 
-function Attachment({ fileId }: { fileId: string }) {
+function Attachment({ fileId, onRemove }: { fileId: string; onRemove?: () => void }) {
   const [info, setInfo] = useState<{ filename: string; contentType: string } | null>(null);
   useEffect(() => {
     fileHead(fileId).then(setInfo, () => setInfo({ filename: fileId, contentType: "" }));
@@ -425,6 +446,11 @@ function Attachment({ fileId }: { fileId: string }) {
       <a href={fileUrl(fileId)} download={name} class="file-link" data-external>
         {t("download", { name })}
       </a>
+      {onRemove && (
+        <button type="button" class="link" onClick={onRemove}>
+          {t("removeFile", { name })}
+        </button>
+      )}
     </div>
   );
 }

@@ -18,6 +18,7 @@ MEMBERSHIPS = "memberships"
 SCHOOLS = "schools"
 PROFILES = "profiles"
 FILES = "files"
+FILE_QUOTAS = "file_quotas"
 REPORTS = "reports"
 BURNED = "burned_seqs"
 ANNOUNCEMENTS = "announcements"
@@ -46,7 +47,11 @@ def index_specs() -> dict[str, list[IndexModel]]:
         # PolicySync reads the schools whose projection changed since its last pass.
         SCHOOLS: [IndexModel([("policy_at", ASCENDING)], name="by_policy_at")],
         BURNED: [IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_chat")],
-        FILES: [IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner")],
+        FILES: [
+            IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner"),
+            # A chat's file list (ListChatFiles): `chats` is an array, one key per chat.
+            IndexModel([("chats", ASCENDING), ("uploaded_at", DESCENDING)], name="by_chat"),
+        ],
         # GridFS's own indexes (bucket "blobs"), created up front since chunks are written directly.
         "blobs.chunks": [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], name="files_id_1_n_1", unique=True)],
         "blobs.files": [

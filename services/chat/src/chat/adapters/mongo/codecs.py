@@ -130,6 +130,8 @@ def message_doc(m: Message) -> Doc:
     }
     if m.system_note is not None:
         doc["note"] = asdict(m.system_note)
+    if m.removed_file_ids:
+        doc["files_removed"] = m.removed_file_ids
     if m.held_for:
         doc["held"] = True  # sparse index of messages the release worker still has to deliver
     return doc
@@ -156,6 +158,7 @@ def decode_message(d: Doc) -> Message:
         held_for=list(d.get("held_for", [])),
         reactions=[Reaction(r["emoji"], list(r["user_ids"])) for r in d.get("reactions", [])],
         system_note=_decode_note(d["note"]) if d.get("note") else None,
+        removed_file_ids=list(d.get("files_removed", [])),
     )
 
 
@@ -209,4 +212,5 @@ def decode_file(d: Doc) -> StoredFile:
         sha256_hex=d["sha256"],
         uploaded_at=d["uploaded_at"],
         chat_ids=tuple(d.get("chats", [])),
+        refs=tuple((r["c"], int(r["s"])) for r in d.get("refs", [])),
     )
