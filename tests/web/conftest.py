@@ -8,7 +8,7 @@ import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -16,7 +16,7 @@ from playwright.async_api import Browser, async_playwright
 from tests.e2e.harness import ROOT, Stack
 from tests.e2e.identity_client import random_phone
 from tests.e2e.web_support import start_gateway
-from tests.web.support import APP_DIR, WebStack
+from tests.web.support import APP_DIR, PAGES, WebStack, journals
 
 
 def _chromium_path() -> str:
@@ -25,6 +25,22 @@ def _chromium_path() -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return str(module.ensure_chromium())
+
+
+@pytest.fixture(autouse=True)
+def _pages_of_this_test() -> Iterator[None]:
+    PAGES.clear()
+    yield
+    PAGES.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test reports what each of its pages did (PageJournal in support.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and PAGES:
+        report.sections.append(("what the pages did (newest last)", journals()))
 
 
 @pytest.fixture(scope="session")

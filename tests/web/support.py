@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
@@ -197,12 +199,97 @@ async def new_page(browser: Browser, web: WebStack) -> tuple[BrowserContext, Pag
         lambda message: csp_violations.append(message.text) if "Content Security Policy" in message.text else None,
     )
     page.csp_violations = csp_violations  # type: ignore[attr-defined]
+    page.journal = PageJournal.attach(page)  # type: ignore[attr-defined]
+    PAGES.append(page)
     return context, page
+
+
+# The pages of the running test, for its failure report (tests/web/conftest.py).
+PAGES: list[Page] = []
+
+
+def journals() -> str:
+    return "\n\n".join(f"page {n} at {page.url}:\n{page.journal}" for n, page in enumerate(PAGES, 1))  # type: ignore[attr-defined]
+
+
+@dataclass
+class PageJournal:
+    """What a page did, for a failure to tell: its /api answers (with the error body), requests
+    that got no answer, console errors and uncaught exceptions, newest last."""
+
+    events: list[str] = field(default_factory=list)
+    keep: int = 60
+
+    @classmethod
+    def attach(cls, page: Page) -> PageJournal:
+        journal = cls()
+        page.on("request", lambda r: journal.add(f"{r.method} {_path(r.url)} sent") if _api(r.url) else None)
+        page.on("response", journal._on_response)
+        page.on("requestfailed", lambda r: journal.add(f"{r.method} {_path(r.url)} failed: {r.failure}"))
+        page.on("console", lambda m: journal.add(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda error: journal.add(f"page error: {error}"))
+        page.on("framenavigated", lambda f: None if f.parent_frame else journal.add(f"navigated to {_path(f.url)}"))
+        page.on("websocket", journal._on_websocket)
+        return journal
+
+    def _on_websocket(self, socket: Any) -> None:
+        """Streams: opened and closed, and any frame that carries an error."""
+        where = _path(socket.url)
+        self.add(f"websocket {where} opened")
+        socket.on("close", lambda _: self.add(f"websocket {where} closed"))
+        socket.on(
+            "framereceived",
+            lambda frame: self.add(f"websocket {where} got {frame[:300]}") if '"error"' in str(frame) else None,
+        )
+
+    def add(self, event: str) -> None:
+        self.events.append(f"{time.strftime('%H:%M:%S')} {event}")
+        del self.events[: -self.keep]
+
+    async def _on_response(self, response: Any) -> None:
+        if not _api(response.url):
+            return
+        timing = response.request.timing
+        took = f" after {timing['responseStart']:.0f} ms" if timing.get("responseStart", -1) >= 0 else ""
+        line = f"{response.request.method} {_path(response.url)} → {response.status}{took}"
+        if response.status >= 400:
+            try:
+                line += f" {(await response.text())[:300]}"
+            except Exception as error:  # the page navigated away: the body is gone
+                line += f" (body unreadable: {error})"
+        self.add(line)
+
+    def __str__(self) -> str:
+        return "\n".join(self.events) or "(nothing)"
+
+
+def _api(url: str) -> bool:
+    return urlsplit(url).path.startswith("/api/")
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def page_report(page: Page) -> str:
+    """The page's state for a failure message: address, visible alerts, what it did lately."""
+    try:
+        alerts = await page.get_by_role("alert").all_inner_texts()
+        heading = await page.locator("main").inner_text(timeout=2000)
+    except Exception as error:
+        alerts, heading = [], f"(unreadable: {error})"
+    journal = getattr(page, "journal", None)
+    return (
+        f"page at {page.url}\nalerts: {alerts}\nmain says: {heading[:400]!r}\n"
+        f"what the page did (newest last):\n{journal if journal is not None else '(no journal)'}"
+    )
 
 
 async def browser_sign_in(page: Page, web: WebStack, phone: str, path: str = "/", *, keyboard: bool = False) -> None:
     """Signs in from the sign-in screen with the code identity wrote to the dev SMS file. With
-    `keyboard`, by keyboard alone: type, Enter submits, focus moves to the code field by itself."""
+    `keyboard`, by keyboard alone: type, Enter submits, focus moves to the code field by itself.
+    When no code comes, the failure tells what the page saw (its alerts and /api answers)."""
     if path:
         await page.goto(path)
     before = _lines(web.stack.sms_file)
@@ -214,7 +301,23 @@ async def browser_sign_in(page: Page, web: WebStack, phone: str, path: str = "/"
     else:
         await page.get_by_label("Номер телефона").fill(phone)
         await page.get_by_role("button", name="Получить код").click()
-    code = await read_code(web.stack.sms_file, phone, after_line=before, timeout=WAIT_MS / 1000)
+    # identity has written the code by the time the page asks for it; an error answer shows an alert.
+    asks = page.get_by_label("Код из СМС")
+    try:
+        await expect(asks.or_(page.get_by_role("alert")).first).to_be_visible()
+        answered = await asks.is_visible()
+    except AssertionError as error:
+        report = await page_report(page)
+        raise AssertionError(f"the page neither asked for the code nor said why: {error}\n{report}") from None
+    if not answered:
+        raise AssertionError(f"the code request was refused\n{await page_report(page)}")
+    try:
+        code = await read_code(web.stack.sms_file, phone, after_line=before, timeout=WAIT_MS / 1000)
+    except TimeoutError as error:
+        raise AssertionError(
+            f"{error} (the file had {before} lines before the request, {_lines(web.stack.sms_file)} now)\n"
+            f"{await page_report(page)}"
+        ) from None
     if keyboard:
         await page.keyboard.type(code)
         await page.keyboard.press("Enter")

@@ -5,7 +5,7 @@ staff section."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.e2e import school_client as sc
 from tests.web.support import (
@@ -34,7 +34,24 @@ async def test_admin_manages_classes_invites_requests_and_staff(browser: Browser
 
     context, page = await new_page(browser, web)
     try:
+        # The first profile read after sign-in meets an outage (503 with Retry-After, as the gateway
+        # answers a STORE_UNAVAILABLE): the page reads again and opens signed in.
+        profile_reads = 0
+
+        async def outage_once(route: Route) -> None:
+            nonlocal profile_reads
+            profile_reads += 1
+            if profile_reads > 1:
+                await route.continue_()
+                return
+            body = {"code": "UNAVAILABLE", "reason": "STORE_UNAVAILABLE", "message": "retry", "retryAfterSeconds": 1}
+            await route.fulfill(status=503, headers={"Retry-After": "1"}, json=body)
+
+        await page.route("**/api/parta.identity.v1.ProfileService/GetMyProfile", outage_once)
         await browser_sign_in(page, web, school.admin.phone)
+        await expect(page.get_by_role("navigation").get_by_role("link", name="Школа")).to_be_visible()
+        assert profile_reads == 2, profile_reads
+        await page.unroute("**/api/parta.identity.v1.ProfileService/GetMyProfile")
         await page.get_by_role("navigation").get_by_role("link", name="Школа").click()
         await expect(page.get_by_role("heading", name="Школа", exact=True)).to_be_visible()
         await expect(page.get_by_label("Класс", exact=True)).to_contain_text(school.class_title)

@@ -123,6 +123,22 @@ async def test_gateway_failure_is_unavailable_not_internal():
     assert caught.value.reason == "SMS_UNAVAILABLE"
 
 
+async def test_a_retry_after_a_failed_send_gets_a_fresh_code_by_sms():
+    w = World()
+    w.sms.fail = True
+    with pytest.raises(Unavailable):
+        await w.sign_in.request_code(PHONE, "req-1", "10.0.0.1")
+    w.sms.fail = False
+    w.clock.advance(61)  # the failed attempt took the phone's resend slot
+    retried = await w.sign_in.request_code(PHONE, "req-1", "10.0.0.1")
+    assert len(w.sms.sent) == 1  # the retry sent the code the first attempt could not
+    assert w.challenges.rows[retried.challenge_id].state is ChallengeState.PENDING
+    again = await w.sign_in.request_code(PHONE, "req-1", "10.0.0.1")
+    assert again.challenge_id == retried.challenge_id and len(w.sms.sent) == 1  # now sent: no second SMS
+    signed = await w.sign_in.verify_code(retried.challenge_id, w.sms.last_code(PHONE), "")
+    assert signed.is_new_user
+
+
 @pytest.mark.parametrize(
     ("challenge_id", "code", "device", "field"),
     [

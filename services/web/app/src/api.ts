@@ -52,13 +52,38 @@ export function onSignedOut(listener: () => void): () => void {
   return () => signedOutListeners.delete(listener);
 }
 
-/** A unary call: `service` is the full proto name, e.g. "parta.chat.v1.ChatService". */
+// Retries of idempotent calls on UNAVAILABLE, as the SDK does (docs/operations.md): a few tries,
+// each after the server's Retry-After (or a short doubling backoff), all within a bound.
+const RETRY_TRIES = 4;
+const RETRY_WITHIN_MS = 10_000;
+
+/**
+ * A unary call: `service` is the full proto name, e.g. "parta.chat.v1.ChatService".
+ * `idempotent`: the call may be sent again unchanged (a read, or a request carrying its own request
+ * id, which the service answers with the first result): on UNAVAILABLE (a dependency down, a
+ * replica draining, the network) it is retried after the server's Retry-After, within 10 s.
+ */
 export async function call<T = Record<string, any>>(
   service: string,
   method: string,
   body: object = {},
-  options: { quietAuth?: boolean } = {},
+  options: { quietAuth?: boolean; idempotent?: boolean } = {},
 ): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await callOnce<T>(service, method, body, options);
+    } catch (error) {
+      if (!options.idempotent || !(error instanceof ApiError) || !(error.code === "UNAVAILABLE" || error.status === 503) || attempt >= RETRY_TRIES)
+        throw error;
+      const wait = Math.max(error.retryAfterSeconds * 1000, 200 * 2 ** (attempt - 1));
+      if (Date.now() - started + wait > RETRY_WITHIN_MS) throw error;
+      await new Promise((done) => window.setTimeout(done, wait));
+    }
+  }
+}
+
+async function callOnce<T>(service: string, method: string, body: object, options: { quietAuth?: boolean }): Promise<T> {
   let response: Response;
   try {
     response = await fetch(`/api/${service}/${method}`, {

@@ -33,8 +33,8 @@ export async function loadSession(userIdHint = ""): Promise<void> {
     return;
   }
   try {
-    const { profile } = await call<{ profile: Profile }>(Profiles, "GetMyProfile", {}, { quietAuth: true });
-    const { schools = [] } = await call<{ schools?: MySchool[] }>(Schools, "ListMySchools");
+    const { profile } = await call<{ profile: Profile }>(Profiles, "GetMyProfile", {}, { quietAuth: true, idempotent: true });
+    const { schools = [] } = await call<{ schools?: MySchool[] }>(Schools, "ListMySchools", {}, { idempotent: true });
     session.set({ kind: "ready", profile, schools });
   } catch (error) {
     if (error instanceof ApiError && error.unauthenticated) session.set({ kind: "signedOut" });

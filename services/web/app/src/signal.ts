@@ -26,6 +26,13 @@ export function signal<T>(initial: T): Signal<T> {
 
 export function useSignal<T>(source: Signal<T>): T {
   const [, setTick] = useState(0);
-  useEffect(() => source.subscribe(() => setTick((tick) => tick + 1)), [source]);
-  return source.get();
+  const rendered = source.get();
+  useEffect(() => {
+    const unsubscribe = source.subscribe(() => setTick((tick) => tick + 1));
+    // Effects run after paint: a change between the render and the subscription (the session
+    // answer arriving first on a fast reply) would otherwise leave the component on the old value.
+    if (source.get() !== rendered) setTick((tick) => tick + 1);
+    return unsubscribe;
+  }, [source]);
+  return rendered;
 }

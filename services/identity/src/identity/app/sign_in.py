@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from parta_common.clock import Clock
 from parta_common.errors import FailedPrecondition, NotFound, ResourceExhausted, Unauthenticated, Unavailable
 from parta_common.ids import IDEMPOTENCY, new_id
@@ -44,6 +46,8 @@ from identity.domain.sessions import (
 from identity.domain.users import User
 
 MAX_DEVICE_NAME = 64
+
+log = structlog.get_logger("identity.sign_in")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class SignIn:
         request_id = require_request_id(request_id, required=False)
         now = self.clock.now()
         cooldown = self.policy.code.resend_cooldown_seconds
+        existing = None
         if request_id:
             # A retried request (lost response) gets the same challenge and no second SMS.
             existing = await self.challenges.get(IDEMPOTENCY.derive("challenge", phone, request_id))
@@ -132,20 +137,36 @@ class SignIn:
             )
         challenge_id = IDEMPOTENCY.derive("challenge", phone, request_id) if request_id else new_id()
         code = new_code()
-        challenge = Challenge.issue(
-            challenge_id, phone, self.hasher.hash("code", challenge_id, code), now, self.policy.code
-        )
-        if not await self.challenges.add(challenge):
-            raise FailedPrecondition("this request id was already used", reason="REQUEST_ID_REUSED")
-        # Only the newest code of a phone is valid: older ones cannot be guessed in parallel. The
-        # phone's first code within a code's life has no older one to supersede.
-        if not slot.first:
-            await self.challenges.supersede_pending(phone, except_id=challenge_id)
+        code_hash = self.hasher.hash("code", challenge_id, code)
+        if existing is not None and existing.state is ChallengeState.UNSENT:
+            challenge = existing
+            challenge.reissue(code_hash, now, self.policy.code)
+            await self.challenges.save(challenge)
+        else:
+            challenge = Challenge.issue(challenge_id, phone, code_hash, now, self.policy.code)
+            if not await self.challenges.add(challenge):
+                raise FailedPrecondition("this request id was already used", reason="REQUEST_ID_REUSED")
         try:
+            # Only the newest code of a phone is valid: older ones cannot be guessed in parallel.
+            # The phone's first code within a code's life has no older one to supersede.
+            if not slot.first:
+                await self.challenges.supersede_pending(phone, except_id=challenge_id)
             await self.sms.send_code(phone, code)
-        except Exception as exc:
-            raise Unavailable("could not send the code; try again later", reason="SMS_UNAVAILABLE") from exc
+        except BaseException as exc:
+            await asyncio.shield(self._mark_unsent(challenge))
+            if isinstance(exc, Exception):
+                raise Unavailable("could not send the code; try again later", reason="SMS_UNAVAILABLE") from exc
+            raise
         return CodeRequested(challenge_id, cooldown, challenge.expires_at)
+
+    async def _mark_unsent(self, challenge: Challenge) -> None:
+        """Best effort: if the store is down too, a retry finds the challenge pending and gets no
+        SMS, as before; the client can still ask for a new code with a new request id."""
+        challenge.state = ChallengeState.UNSENT
+        try:
+            await self.challenges.save(challenge)
+        except Exception:
+            log.warning("challenge_unsent_not_recorded")
 
     async def verify_code(self, challenge_id: str, code: str, device_name: str) -> SignedIn:
         challenge_id = require_id(challenge_id, "challenge_id", uuid=True)

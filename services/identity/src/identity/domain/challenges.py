@@ -1,4 +1,5 @@
-"""One-time sign-in codes: life-cycle of a challenge (pending → used | locked | superseded)."""
+"""One-time sign-in codes: life-cycle of a challenge (pending → used | locked | superseded; pending
+→ unsent when its SMS could not go out, and unsent → pending when the same request is retried)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class ChallengeState(StrEnum):
     USED = "used"
     LOCKED = "locked"
     SUPERSEDED = "superseded"
+    # Stored, but its SMS never left (the send or the step before it failed): a retry of the same
+    # request issues a fresh code into it rather than answering with a code nobody received.
+    UNSENT = "unsent"
 
 
 class VerifyOutcome(StrEnum):
@@ -58,6 +62,12 @@ class Challenge:
     def issue(cls, challenge_id: str, phone: str, code_hash: str, now: datetime, policy: CodePolicy) -> Challenge:
         return cls(challenge_id, phone, code_hash, now, now + timedelta(seconds=policy.ttl_seconds))
 
+    def reissue(self, code_hash: str, now: datetime, policy: CodePolicy) -> None:
+        """An unsent challenge gets a fresh code and life for the retry of its request."""
+        self.code_hash, self.created_at = code_hash, now
+        self.expires_at = now + timedelta(seconds=policy.ttl_seconds)
+        self.attempts, self.state = 0, ChallengeState.PENDING
+
     def attempts_left(self, policy: CodePolicy) -> int:
         return max(policy.max_attempts - self.attempts, 0)
 
@@ -68,6 +78,8 @@ class Challenge:
             raise FailedPrecondition("this code was already used", reason="CHALLENGE_USED")
         if self.state is ChallengeState.SUPERSEDED:
             raise FailedPrecondition("a newer code was requested", reason="CHALLENGE_SUPERSEDED")
+        if self.state is ChallengeState.UNSENT:
+            raise FailedPrecondition("no code was sent; request a new one", reason="CHALLENGE_NOT_SENT")
         if self.state is ChallengeState.LOCKED or self.attempts >= policy.max_attempts:
             raise FailedPrecondition("too many wrong codes; request a new one", reason="CHALLENGE_LOCKED")
         if now >= self.expires_at:

@@ -35,6 +35,8 @@ export function SignIn({ onSignedIn }: { onSignedIn: (userId: string) => void })
     setBusy(true);
     setError(null);
     try {
+      // Not retried by itself: identity answers a repeated request id with the stored challenge and
+      // no SMS, even when the first attempt failed after storing it (docs/web.md). The person asks again.
       const reply = await call<Challenge>(Auth, "RequestCode", { phone, requestId: newId() });
       setChallenge(reply);
       setCode("");
