@@ -292,8 +292,10 @@ async def post(person: Person, chat: str, message_id: str, text: str) -> None:
         )
         return True
 
-    # A student may write once chat has learnt the guardian's consent from identity's events.
-    await until(f"{person.name} may post in {chat}", send, ("AWAITING_GUARDIAN",))
+    # A student may write once chat has learnt the guardian's consent from identity's events, and
+    # anyone once chat has projected their profile (identity's topic is consumed apart from school's,
+    # so on a loaded machine the membership can be there first: PROFILE_MISSING for a while).
+    await until(f"{person.name} may post in {chat}", send, ("AWAITING_GUARDIAN", "PROFILE_MISSING"))
 
 
 async def schedule_lesson(teacher: Person, school_id: str, class_id: str) -> str:

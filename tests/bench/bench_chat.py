@@ -1,5 +1,6 @@
 """chat benchmark: send throughput and ack latency (concurrency 1/16/64), send-to-delivery latency to a
-30-member class chat and a 1,000-subscriber channel, history page latency in a 100,000-message chat.
+30-member class chat and a 1,000-subscriber channel, history page latency in a 100,000-message chat,
+confirmations per second into one 1,000-family announcement and the author's live count latency.
 
 One chat process on loopback (real store and Kafka), tokens minted locally and verified through a
 tiny in-process SigningKeyService. Chats and members are seeded straight into chat's database (the
@@ -32,6 +33,7 @@ from stacks import bearer, bench_stack  # noqa: E402
 
 SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "4"))
 CHANNEL_SUBSCRIBERS = int(os.environ.get("CHAT_BENCH_CHANNEL", "1000"))
+ANNOUNCEMENT_FAMILIES = int(os.environ.get("CHAT_BENCH_FAMILIES", "1000"))
 HISTORY = int(os.environ.get("CHAT_BENCH_HISTORY", "100000"))
 
 
@@ -129,6 +131,132 @@ async def _delivery(
         call.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return latencies
+
+
+async def _seed_families(db, chat_id: str, class_id: str, teacher: str, parents: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A parents' chat whose members are the class head (seeded as the school's admin) and one
+    guardian per family; the memberships projection holds their seats (a child per parent)."""
+    await _seed_chat(db, chat_id, 4, [teacher, *parents], admins=(teacher,))
+    await db["chats"].update_one({"_id": chat_id}, {"$set": {"class_id": class_id}})
+    seats = [
+        {
+            "_id": f"{chat_id}-t",
+            "school_id": "bench-school",
+            "user_id": teacher,
+            "school_role": 1,
+            "class_id": "",
+            "class_role": 0,
+            "child_user_id": "",
+            "active": True,
+            "verified": True,
+            "version": 1,
+        }
+    ] + [
+        {
+            "_id": f"{chat_id}-p{i}",
+            "school_id": "bench-school",
+            "user_id": p,
+            "school_role": 4,
+            "class_id": class_id,
+            "class_role": 4,
+            "child_user_id": f"{p}-kid",
+            "active": True,
+            "verified": False,
+            "version": 1,
+        }
+        for i, p in enumerate(parents)
+    ]
+    for i in range(0, len(seats), 1000):
+        await db["memberships"].insert_many(seats[i : i + 1000])
+
+
+async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """One announcement in a parents' chat of ANNOUNCEMENT_FAMILIES families; every family's guardian
+    confirms once (16 at a time); the author's stream is open throughout. Rate = confirmations/s,
+    latency = each ConfirmAnnouncement's ack and confirm→the author's stream showing that family."""
+    teacher = "bench-head"
+    parents = [f"bench-parent-{i}" for i in range(ANNOUNCEMENT_FAMILIES)]
+    await _seed_families(db, "bench-parents", "bench-5a", teacher, parents)
+    chats = chat_pb2_grpc.ChatServiceStub(channel)
+    stub = chat_pb2_grpc.AnnouncementServiceStub(channel)
+    started: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    highest = 0
+    live = asyncio.Event()
+    stream = chats.Subscribe(chat_pb2.SubscribeRequest(), metadata=_md(mint, teacher))
+
+    async def watch() -> None:
+        nonlocal highest
+        try:
+            async for event in stream:
+                kind = event.WhichOneof("event")
+                if kind == "live":
+                    live.set()
+                elif kind == "announcement_progress":
+                    p = event.announcement_progress
+                    arrived.setdefault(p.child_user_id, time.perf_counter())
+                    highest = max(highest, p.confirmed_count)
+        except grpc.aio.AioRpcError:
+            pass
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.wait_for(live.wait(), 60)
+    posted = await stub.PostAnnouncement(
+        chat_pb2.PostAnnouncementRequest(chat_id="bench-parents", client_message_id="bench-ann", text="Собрание"),
+        metadata=_md(mint, teacher),
+    )
+    seq = posted.message.seq
+    tokens = [_md(mint, p) for p in parents]
+
+    async def confirm_all() -> LoadResult:
+        latencies: list[float] = []
+        queue = list(enumerate(parents))
+        began = time.perf_counter()
+
+        async def worker() -> None:
+            while queue:
+                i, parent = queue.pop()
+                t = started[f"{parent}-kid"] = time.perf_counter()
+                await stub.ConfirmAnnouncement(
+                    chat_pb2.ConfirmAnnouncementRequest(chat_id="bench-parents", seq=seq),
+                    metadata=tokens[i],
+                    timeout=30,
+                )
+                latencies.append(time.perf_counter() - t)
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+        return LoadResult(len(latencies), time.perf_counter() - began, latencies)
+
+    async def all_arrived() -> None:
+        deadline = time.perf_counter() + 60
+        while len(arrived) < len(parents) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+
+    cost = await meter.measure(
+        f"chat ConfirmAnnouncement, {ANNOUNCEMENT_FAMILIES}-family announcement, concurrency 16",
+        "rpc:ConfirmAnnouncement",
+        confirm_all,
+        settle=all_arrived,
+        note="incl. its live count to the author's stream",
+    )
+    stream.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+    status = await stub.GetAnnouncementStatus(
+        chat_pb2.GetAnnouncementStatusRequest(chat_id="bench-parents", seq=seq), metadata=_md(mint, teacher)
+    )
+    live_latency = [arrived[k] - started[k] for k in arrived if k in started]
+    return [
+        (
+            f"ConfirmAnnouncement, {ANNOUNCEMENT_FAMILIES}-family announcement, concurrency 16",
+            f"{cost.calls / cost.seconds:.0f}/s  {ms(cost.latencies)}",
+        ),
+        (
+            "confirm→author's live count",
+            f"{ms(live_latency)}  [{len(arrived)}/{len(parents)} live, highest count {highest},"
+            f" status {status.announcement.confirmed_count} of {status.announcement.family_count}]",
+        ),
+        ("ConfirmAnnouncement cost, concurrency 16", str(cost)),
+    ]
 
 
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
@@ -242,6 +370,8 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                 )
             )
             rows.append((f"delivery cost per message, {CHANNEL_SUBSCRIBERS}-subscriber channel", str(cost)))
+
+            rows += await _announcement(channel, db, mint, meter)
 
             # Subscribe resume: a client that was away reconnects with its cursor 20 updates back.
             member_md = bearer(mint, class_members[1])

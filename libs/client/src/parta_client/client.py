@@ -321,6 +321,8 @@ class Parta:
         self.school_info = school_pb2_grpc.SchoolInfoServiceStub(school)
         self.chats = chat_pb2_grpc.ChatServiceStub(chat)
         self.files = chat_pb2_grpc.FileServiceStub(chat)
+        self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
+        self.polls = chat_pb2_grpc.PollServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)

@@ -27,21 +27,27 @@ from chat.adapters.events import EventRecords
 from chat.adapters.files import GridFsStorage, MongoFileQuotas
 from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
+from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
+from chat.adapters.mongo.polls import MongoPollRepository
 from chat.adapters.mongo.preferences import MongoPreferences
 from chat.adapters.mongo.projections import MongoProjections
 from chat.adapters.mongo.reports import MongoReportRepository
 from chat.adapters.mongo.sequences import Sequences
 from chat.adapters.mongo.urgent import MongoUrgentAllowance
+from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
+from chat.api.polls import PollServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
+from chat.app.announcements import build_announcements
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.messages import ChatPolicy
+from chat.app.polls import build_polls
 from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.config import ChatSettings
 from chat.pb import PbLiveEncoder
@@ -49,7 +55,10 @@ from chat.pb import PbLiveEncoder
 log = structlog.get_logger("chat")
 
 SERVICE = "chat"
-SERVICE_NAMES = tuple(chat_pb2.DESCRIPTOR.services_by_name[n].full_name for n in ("ChatService", "FileService"))
+SERVICE_NAMES = tuple(
+    chat_pb2.DESCRIPTOR.services_by_name[n].full_name
+    for n in ("ChatService", "FileService", "AnnouncementService", "PollService")
+)
 
 
 @dataclass
@@ -121,6 +130,10 @@ async def build(
             max_quota_bytes=settings.school_quota_max_bytes,
         ),
     )
+    announcements = build_announcements(
+        MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
+    )
+    polls = build_polls(MongoPollRepository(db), app.messages, clock)
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -152,6 +165,8 @@ async def build(
     def register(server):  # type: ignore[no-untyped-def]
         add_chat_service(ChatServicer(app, feed), server)
         chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
+        chat_pb2_grpc.add_AnnouncementServiceServicer_to_server(AnnouncementServicer(announcements), server)
+        chat_pb2_grpc.add_PollServiceServicer_to_server(PollServicer(polls), server)
 
     runner = infra.runner(
         registrars=[register],

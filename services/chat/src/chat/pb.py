@@ -178,7 +178,30 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
             return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberAdded(chat_id=chat_id, user_id=user_id)
         case ev.MemberRemoved(chat_id, user_id):
             return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberRemoved(chat_id=chat_id, user_id=user_id)
+        case ev.AnnouncementConfirmed():
+            c = event.confirmation
+            return (
+                "chat.announcement",
+                f"{c.announcement_id}|{c.child_user_id}",
+                event.confirmed_count,
+                pb.AnnouncementConfirmed(progress=announcement_progress_pb(event)),
+            )
     raise TypeError(f"unknown event {event!r}")
+
+
+def announcement_progress_pb(event: ev.AnnouncementConfirmed) -> pb.AnnouncementProgress:
+    c = event.confirmation
+    return pb.AnnouncementProgress(
+        chat_id=event.chat_id,
+        announcement_id=c.announcement_id,
+        seq=event.seq,
+        author_user_id=event.author_user_id,
+        child_user_id=c.child_user_id,
+        confirmed_by_user_id=c.confirmed_by,
+        confirmed_count=event.confirmed_count,
+        family_count=event.family_count,
+        confirmed_at=ts(c.at),
+    )
 
 
 # ---- live updates ---------------------------------------------------------------------------------
@@ -213,6 +236,8 @@ class Update:
             self.kind, self.user_id = UpdateKind.MEMBER_ADDED, event.member_added.user_id
         elif which == "member_removed":
             self.kind, self.user_id = UpdateKind.MEMBER_REMOVED, event.member_removed.user_id
+        elif which == "announcement_progress":
+            self.kind, self.user_id = UpdateKind.ANNOUNCEMENT, event.announcement_progress.author_user_id
         else:
             self.kind = UpdateKind.BURNED
 
@@ -289,6 +314,11 @@ def _removed(payload: bytes) -> chat_pb2.ChatEvent:
     return chat_pb2.ChatEvent(chat_id=removed.chat_id, member_removed=removed)
 
 
+def _announcement(payload: bytes) -> chat_pb2.ChatEvent:
+    progress = pb.AnnouncementConfirmed.FromString(payload).progress
+    return chat_pb2.ChatEvent(chat_id=progress.chat_id, announcement_progress=progress)
+
+
 # The chat topic's event types (keyed by their message class) → the update subscribers see.
 _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
     cls.DESCRIPTOR.full_name: decode
@@ -302,6 +332,7 @@ _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
         (pb.ReadUpdated, _read),
         (pb.MemberAdded, _added),
         (pb.MemberRemoved, _removed),
+        (pb.AnnouncementConfirmed, _announcement),
     )
 }
 

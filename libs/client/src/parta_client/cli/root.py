@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from parta_client.cli import (
+    announcements,
     attendance,
     audit,
     auth,
@@ -22,6 +23,7 @@ from parta_client.cli import (
     lessons,
     moderation,
     policy,
+    polls,
     profiles,
     schools,
     timetables,
@@ -62,6 +64,8 @@ app.add_typer(moderation.reports_app, name="reports")
 app.add_typer(moderation.held_app, name="held")
 app.add_typer(timetables.timetable_app, name="timetable")
 app.add_typer(timetables.holidays_app, name="holidays")
+app.add_typer(announcements.announce_app, name="announce")
+app.add_typer(polls.poll_app, name="poll")
 
 
 @app.callback()

@@ -51,6 +51,7 @@ class UpdateKind(IntEnum):
     READ = 3
     MEMBER_ADDED = 4
     MEMBER_REMOVED = 5
+    ANNOUNCEMENT = 6  # an announcement's confirmation count, to its author only
 
 
 class LiveUpdate(Protocol):
@@ -229,6 +230,12 @@ class LiveHub:
         if kind is UpdateKind.READ:
             # A read position is its owner's (their other devices); authors see counts through
             # GetReadCount ("23 of 27 read"), never who read how far.
+            for sub in list(self._by_user.get(update.user_id, ())):
+                if update.chat_id in sub.chats:
+                    sub.offer(update)
+            return
+        if kind is UpdateKind.ANNOUNCEMENT:
+            # Who confirmed is for the author's eyes (their devices that follow the chat).
             for sub in list(self._by_user.get(update.user_id, ())):
                 if update.chat_id in sub.chats:
                     sub.offer(update)

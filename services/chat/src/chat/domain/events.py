@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat.domain.announcements import Confirmation
 from chat.domain.chats import Chat
 from chat.domain.messages import Message
 from chat.domain.moderation import Report
@@ -68,6 +69,18 @@ class ReportDecided:
     report: Report
 
 
+@dataclass(frozen=True)
+class AnnouncementConfirmed:
+    """A family confirmed an announcement: live to its author (count = the counter after it)."""
+
+    chat_id: str
+    seq: int
+    author_user_id: str
+    confirmation: Confirmation
+    confirmed_count: int
+    family_count: int
+
+
 ChatEvent = (
     ChatCreated
     | ChatUpdated
@@ -79,4 +92,5 @@ ChatEvent = (
     | MemberAdded
     | MemberRemoved
     | ReportDecided
+    | AnnouncementConfirmed
 )

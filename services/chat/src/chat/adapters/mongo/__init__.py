@@ -24,7 +24,13 @@ BURNED = "burned_seqs"
 PREFERENCES = "preferences"
 URGENT_USES = "urgent_uses"
 # A report carries its ReportDecided until relayed.
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS)
+ANNOUNCEMENTS = "announcements"
+ANNOUNCEMENT_FAMILIES = "announcement_families"
+ANNOUNCEMENT_REMINDERS = "announcement_reminders"
+POLLS = "polls"
+POLL_VOTES = "poll_votes"
+# A report carries its ReportDecided, a family row its AnnouncementConfirmed, until relayed.
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -60,4 +66,9 @@ def index_specs() -> dict[str, list[IndexModel]]:
         "blobs.files": [
             IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
         ],
+        ANNOUNCEMENTS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
+        ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
+        ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
+        POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
+        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll")],
     }

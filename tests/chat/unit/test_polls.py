@@ -1,0 +1,74 @@
+"""Polls on in-memory ports (app/polls.py, domain/polls.py): choices checked, a vote is final and
+idempotent, results to voters after they vote or only after closing, family polls one vote per
+child, anonymous polls name no one (not even in storage)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from chat.domain.polls import stored_key
+
+from tests.chat.unit.fake_polls import polls_on
+from tests.chat.unit.fakes import Fakes
+from tests.chat.unit.test_announcements import CLASS, PARENTS, fakes, reason  # noqa: F401 (fixture)
+
+
+async def test_choices_are_checked_and_a_vote_is_final(fakes: Fakes) -> None:  # noqa: F811
+    polls, repo = polls_on(fakes)
+    assert await reason(polls.create("tom", CLASS, "p-0", "Куда едем?", ["Музей"])) == "INVALID_ARGUMENT"
+    assert await reason(polls.create("ann", CLASS, "p-0", "Куда?", ["A", "B"])) == "NOT_ANNOUNCER"
+    view, message = await polls.create("tom", CLASS, "p-1", "Куда едем?", ["Музей", "Театр", "Парк"])
+    assert view.results is not None and [r.votes for r in view.results] == [0, 0, 0]  # the author sees counts
+    assert await reason(polls.vote("ann", CLASS, message.seq, [0, 1])) == "INVALID_ARGUMENT"  # single choice
+    assert await reason(polls.vote("ann", CLASS, message.seq, [3])) == "INVALID_ARGUMENT"
+    before = await polls.get("bea", CLASS, message.seq)
+    assert before.results is None and before.my_choices is None  # no vote, no results
+    voted = await polls.vote("ann", CLASS, message.seq, [1])
+    assert voted.my_choices == (1,) and voted.results is not None and voted.results[1].votes == 1
+    assert voted.results[1].voter_user_ids == ("ann",)  # a named poll
+    again = await polls.vote("ann", CLASS, message.seq, [1])  # the same vote: the same answer
+    assert again.voters == 1 and len(repo.stored) == 1
+    assert await reason(polls.vote("ann", CLASS, message.seq, [2])) == "ALREADY_VOTED"
+    assert await reason(polls.vote("pat", CLASS, message.seq, [2])) == "NOT_A_MEMBER"
+
+
+async def test_anonymous_results_after_close_name_nobody(fakes: Fakes) -> None:  # noqa: F811
+    polls, repo = polls_on(fakes)
+    closes = fakes.clock.now() + timedelta(hours=1)
+    _view, message = await polls.create(
+        "tom",
+        CLASS,
+        "p-1",
+        "Оценка?",
+        ["1", "2", "3"],
+        multiple=True,
+        anonymous=True,
+        results_after_close=True,
+        closes_at=closes,
+    )
+    voted = await asyncio.gather(*(polls.vote(u, CLASS, message.seq, [0, 2]) for u in ("ann", "bea", "cid", "ann")))
+    assert all(v.results is None and v.my_choices == (0, 2) for v in voted)  # results only after closing
+    assert {k for _p, k in repo.stored} == {stored_key(repo.rows[message.message_id], u) for u in ("ann", "bea", "cid")}
+    assert not {"ann", "bea", "cid"} & {v.voter_user_id for v in repo.stored.values()}  # stored unnamed
+    assert await reason(polls.close("ann", CLASS, message.seq)) == "NOT_POLL_OWNER"
+    fakes.clock.advance(2 * 3600)
+    after = await polls.get("ann", CLASS, message.seq)
+    assert after.closed and after.results is not None and [r.votes for r in after.results] == [3, 0, 3]
+    assert all(r.voter_user_ids == () for r in after.results) and after.voters == 3
+    assert await reason(polls.vote("cid", CLASS, message.seq, [1])) == "ALREADY_VOTED"
+    late = await reason(polls.vote("tom", CLASS, message.seq, [1]))
+    assert late == "POLL_CLOSED"
+
+
+async def test_a_family_poll_takes_one_vote_per_child(fakes: Fakes) -> None:  # noqa: F811
+    polls, _repo = polls_on(fakes)
+    _view, message = await polls.create("tom", PARENTS, "p-1", "Экскурсия?", ["Да", "Нет"], per_family=True)
+    both = await polls.vote("pat", PARENTS, message.seq, [0])  # ann's and bea's guardian: two families
+    assert both.results is not None and both.voters == 2 and both.results[0].voter_user_ids == ("pat",)
+    assert await reason(polls.vote("pam", PARENTS, message.seq, [1])) == "ALREADY_VOTED"  # ann's family voted
+    same = await polls.vote("pam", PARENTS, message.seq, [0])
+    assert same.voters == 2
+    assert await reason(polls.vote("tom", PARENTS, message.seq, [0])) == "NOT_A_FAMILY_VOTER"
+    closed = await polls.close("tom", PARENTS, message.seq)
+    assert closed.closed and await reason(polls.vote("cal", PARENTS, message.seq, [1])) == "POLL_CLOSED"
