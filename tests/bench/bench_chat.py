@@ -183,7 +183,7 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     arrived: dict[str, float] = {}
     highest = 0
     live = asyncio.Event()
-    stream = chats.Subscribe(chat_pb2.SubscribeRequest(), metadata=_md(mint, teacher))
+    stream = chats.Subscribe(chat_pb2.SubscribeRequest(), metadata=bearer(mint, teacher))
 
     async def watch() -> None:
         nonlocal highest
@@ -203,10 +203,10 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     await asyncio.wait_for(live.wait(), 60)
     posted = await stub.PostAnnouncement(
         chat_pb2.PostAnnouncementRequest(chat_id="bench-parents", client_message_id="bench-ann", text="Собрание"),
-        metadata=_md(mint, teacher),
+        metadata=bearer(mint, teacher),
     )
     seq = posted.message.seq
-    tokens = [_md(mint, p) for p in parents]
+    tokens = [bearer(mint, p) for p in parents]
 
     async def confirm_all() -> LoadResult:
         latencies: list[float] = []
@@ -242,7 +242,7 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     stream.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
     status = await stub.GetAnnouncementStatus(
-        chat_pb2.GetAnnouncementStatusRequest(chat_id="bench-parents", seq=seq), metadata=_md(mint, teacher)
+        chat_pb2.GetAnnouncementStatusRequest(chat_id="bench-parents", seq=seq), metadata=bearer(mint, teacher)
     )
     live_latency = [arrived[k] - started[k] for k in arrived if k in started]
     return [
