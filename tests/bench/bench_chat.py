@@ -27,33 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import LoadResult, ms, run_load  # noqa: E402
 from cost import Meter, metered_env  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc  # noqa: E402
-from parta.identity.v1 import keys_pb2, keys_pb2_grpc  # noqa: E402
-from parta_common.mongo import create_mongo_client  # noqa: E402
 from parta_common.testing.fakes import TokenMint  # noqa: E402
-
-from tests.e2e.harness import Stack  # noqa: E402
+from stacks import bearer, bench_stack  # noqa: E402
 
 SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "4"))
 CHANNEL_SUBSCRIBERS = int(os.environ.get("CHAT_BENCH_CHANNEL", "1000"))
 ANNOUNCEMENT_FAMILIES = int(os.environ.get("CHAT_BENCH_FAMILIES", "1000"))
 HISTORY = int(os.environ.get("CHAT_BENCH_HISTORY", "100000"))
-
-
-class _Keys(keys_pb2_grpc.SigningKeyServiceServicer):
-    def __init__(self, mint: TokenMint):
-        raw = mint.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self._reply = keys_pb2.ListSigningKeysResponse(
-            keys=[keys_pb2.SigningKey(key_id=mint.key_id, algorithm="EdDSA", public_key=raw)]
-        )
-
-    async def ListSigningKeys(self, request, context):  # type: ignore[no-untyped-def]
-        return self._reply
-
-
-def _md(mint: TokenMint, user: str) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {mint.token(user, session_id='bench', ttl=3600)}")]
 
 
 async def _seed_chat(db, chat_id: str, kind: int, members: list[str], *, admins: tuple[str, ...] = ()) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +96,7 @@ async def _delivery(
 
     async def watch(user: str) -> None:
         nonlocal live
-        call = stub.Subscribe(chat_pb2.SubscribeRequest(), metadata=_md(mint, user))
+        call = stub.Subscribe(chat_pb2.SubscribeRequest(), metadata=bearer(mint, user))
         calls.append(call)
         try:
             async for event in call:
@@ -133,7 +114,7 @@ async def _delivery(
     await asyncio.wait_for(all_live.wait(), 120)
     if on_live is not None:
         await on_live()
-    md = _md(mint, sender)
+    md = bearer(mint, sender)
     for i in range(messages):
         cmid = f"d-{chat_id}-{i}"
         started[cmid] = time.perf_counter()
@@ -202,7 +183,7 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     arrived: dict[str, float] = {}
     highest = 0
     live = asyncio.Event()
-    stream = chats.Subscribe(chat_pb2.SubscribeRequest(), metadata=_md(mint, teacher))
+    stream = chats.Subscribe(chat_pb2.SubscribeRequest(), metadata=bearer(mint, teacher))
 
     async def watch() -> None:
         nonlocal highest
@@ -222,10 +203,10 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     await asyncio.wait_for(live.wait(), 60)
     posted = await stub.PostAnnouncement(
         chat_pb2.PostAnnouncementRequest(chat_id="bench-parents", client_message_id="bench-ann", text="Собрание"),
-        metadata=_md(mint, teacher),
+        metadata=bearer(mint, teacher),
     )
     seq = posted.message.seq
-    tokens = [_md(mint, p) for p in parents]
+    tokens = [bearer(mint, p) for p in parents]
 
     async def confirm_all() -> LoadResult:
         latencies: list[float] = []
@@ -261,7 +242,7 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
     stream.cancel()
     await asyncio.gather(watcher, return_exceptions=True)
     status = await stub.GetAnnouncementStatus(
-        chat_pb2.GetAnnouncementStatusRequest(chat_id="bench-parents", seq=seq), metadata=_md(mint, teacher)
+        chat_pb2.GetAnnouncementStatusRequest(chat_id="bench-parents", seq=seq), metadata=bearer(mint, teacher)
     )
     live_latency = [arrived[k] - started[k] for k in arrived if k in started]
     return [
@@ -279,17 +260,9 @@ async def _announcement(channel, db, mint: TokenMint, meter: Meter) -> list[tupl
 
 
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
-    mint = TokenMint()
-    key_server = grpc.aio.server()
-    keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(_Keys(mint), key_server)
-    key_port = key_server.add_insecure_port("127.0.0.1:0")
-    await key_server.start()
-    run_id = "b" + uuid.uuid4().hex[:8]
-    stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], run_id)
-    client = create_mongo_client(env["PARTA_TEST_MONGODB_URI"], app_name="bench")
-    db = client[f"chat_{run_id}"]
     rows: list[tuple[str, str]] = []
-    try:
+    async with bench_stack(env, "b") as bench:
+        mint, key_port, stack, db = bench.mint, bench.key_port, bench.stack, bench.database("chat")
         chat_env = {
             "CHAT_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}",
             "CHAT_LOG_LEVEL": "warning",
@@ -310,7 +283,7 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
         await _seed_chat(db, "bench-channel", 1, [sender, *channel_members], admins=(sender,))
         async with grpc.aio.insecure_channel(chat.address) as channel:
             stub = chat_pb2_grpc.ChatServiceStub(channel)
-            md = _md(mint, sender)
+            md = bearer(mint, sender)
             prefix = uuid.uuid4().hex[:6]
 
             async def send(i: int) -> None:
@@ -401,7 +374,7 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             rows += await _announcement(channel, db, mint, meter)
 
             # Subscribe resume: a client that was away reconnects with its cursor 20 updates back.
-            member_md = _md(mint, class_members[1])
+            member_md = bearer(mint, class_members[1])
 
             async def resume(_: int) -> None:
                 call = stub.Subscribe(
@@ -476,11 +449,6 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                 await stub.ListMessages(chat_pb2.ListMessagesRequest(chat_id="bench-history", limit=50), metadata=md)
                 latest.append(time.perf_counter() - t)
             rows.append((f"history page (latest 50), {HISTORY:,}-message chat", ms(latest)))
-    finally:
-        stack.stop_all()
-        await key_server.stop(0)
-        await client.drop_database(f"chat_{run_id}")
-        await client.close()
     return rows
 
 

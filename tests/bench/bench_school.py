@@ -28,29 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pymongo.monitoring  # noqa: E402
 from common import ms, run_load  # noqa: E402
 from cost import Meter, metered_env  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
-from parta.identity.v1 import keys_pb2, keys_pb2_grpc, profiles_pb2, profiles_pb2_grpc  # noqa: E402
+from parta.identity.v1 import profiles_pb2, profiles_pb2_grpc  # noqa: E402
 from parta.school.v1 import events_pb2 as ev  # noqa: E402
 from parta.school.v1 import school_pb2 as pb  # noqa: E402
 from parta.school.v1 import school_pb2_grpc as rpc  # noqa: E402
 from parta_common.auth import sign_access_token  # noqa: E402
 from parta_common.testing.fakes import TokenMint  # noqa: E402
-
-from tests.e2e.harness import Stack  # noqa: E402
+from stacks import bench_stack  # noqa: E402
 
 SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "5"))
 OPERATOR = "+79990000000"
-
-
-class _Keys(keys_pb2_grpc.SigningKeyServiceServicer):
-    def __init__(self, mint: TokenMint):
-        raw = mint.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self._reply = keys_pb2.ListSigningKeysResponse(
-            keys=[keys_pb2.SigningKey(key_id=mint.key_id, algorithm="EdDSA", public_key=raw)]
-        )
-
-    async def ListSigningKeys(self, request, context):  # type: ignore[no-untyped-def]
-        return self._reply
 
 
 class _Profiles(profiles_pb2_grpc.ProfileServiceServicer):
@@ -91,16 +78,45 @@ def _token(mint: TokenMint, user_id: str, phone: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {token}")]
 
 
+async def _school_with_invite(
+    channel: grpc.aio.Channel, mint: TokenMint, who: str, admin_phone: str
+) -> tuple[list[tuple[str, str]], pb.School, pb.SchoolClass, pb.CreateInviteResponse]:
+    """An operator registers a school, its admin claims it, makes class 5А and a student invite for many."""
+    schools, classes = rpc.SchoolServiceStub(channel), rpc.ClassServiceStub(channel)
+    invites = rpc.InviteServiceStub(channel)
+    admin = _token(mint, f"{who}-admin", admin_phone)
+    school = (
+        await schools.RegisterSchool(
+            pb.RegisterSchoolRequest(request_id=who, name="Bench", academic_year="2026/2027", admin_phone=admin_phone),
+            metadata=_token(mint, f"{who}-operator", OPERATOR),
+        )
+    ).school
+    await schools.ClaimPendingRoles(pb.ClaimPendingRolesRequest(), metadata=admin)
+    klass = getattr(
+        await classes.CreateClass(
+            pb.CreateClassRequest(request_id="c", school_id=school.school_id, grade=5, letter="А"), metadata=admin
+        ),
+        "class",
+    )
+    invite = await invites.CreateInvite(
+        pb.CreateInviteRequest(
+            request_id="i",
+            school_id=school.school_id,
+            class_id=klass.class_id,
+            role=ev.SCHOOL_ROLE_STUDENT,
+            ttl_seconds=86400,
+            max_uses=10_000,
+        ),
+        metadata=admin,
+    )
+    return admin, school, klass, invite
+
+
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
-    mint = TokenMint()
-    key_server = grpc.aio.server()
-    keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(_Keys(mint), key_server)
-    profiles_pb2_grpc.add_ProfileServiceServicer_to_server(_Profiles(), key_server)
-    key_port = key_server.add_insecure_port("127.0.0.1:0")
-    await key_server.start()
-    stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], "b" + uuid.uuid4().hex[:8])
     rows: list[tuple[str, str]] = []
-    try:
+    profiles = [lambda server: profiles_pb2_grpc.add_ProfileServiceServicer_to_server(_Profiles(), server)]
+    async with bench_stack(env, "b", profiles) as bench:
+        mint, key_port, stack = bench.mint, bench.key_port, bench.stack
         school_env = {
             "SCHOOL_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}",
             "SCHOOL_OPERATOR_PHONES": OPERATOR,
@@ -110,39 +126,8 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
         school_svc = await stack.start("school", school_env)
         meter = Meter(school_svc.process.pid, school_env)
         async with grpc.aio.insecure_channel(school_svc.address) as channel:
-            schools = rpc.SchoolServiceStub(channel)
-            classes = rpc.ClassServiceStub(channel)
-            invites = rpc.InviteServiceStub(channel)
-            members = rpc.MembershipServiceStub(channel)
-            admin_phone = "+79990000001"
-            admin = _token(mint, "bench-admin", admin_phone)
-            school = (
-                await schools.RegisterSchool(
-                    pb.RegisterSchoolRequest(
-                        request_id="bench", name="Bench", academic_year="2026/2027", admin_phone=admin_phone
-                    ),
-                    metadata=_token(mint, "bench-operator", OPERATOR),
-                )
-            ).school
-            await schools.ClaimPendingRoles(pb.ClaimPendingRolesRequest(), metadata=admin)
-            klass = getattr(
-                await classes.CreateClass(
-                    pb.CreateClassRequest(request_id="c", school_id=school.school_id, grade=5, letter="А"),
-                    metadata=admin,
-                ),
-                "class",
-            )
-            invite = await invites.CreateInvite(
-                pb.CreateInviteRequest(
-                    request_id="i",
-                    school_id=school.school_id,
-                    class_id=klass.class_id,
-                    role=ev.SCHOOL_ROLE_STUDENT,
-                    ttl_seconds=86400,
-                    max_uses=10_000,
-                ),
-                metadata=admin,
-            )
+            invites, members = rpc.InviteServiceStub(channel), rpc.MembershipServiceStub(channel)
+            admin, school, klass, invite = await _school_with_invite(channel, mint, "bench", "+79990000001")
             students: list[str] = []
             # Students made their profiles long before scanning the code: their ProfileCreated is in
             # school's projection already (seeded here directly, as the consumer would have written it),
@@ -217,9 +202,6 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             )
             rows.append(("CheckPermission cost, concurrency 16", str(cost)))
         rows += await _commands_per_call(env, mint, f"127.0.0.1:{key_port}")
-    finally:
-        stack.stop_all()
-        await key_server.stop(0)
     return rows
 
 
@@ -303,37 +285,8 @@ async def _commands_per_call(env: dict[str, str], mint: TokenMint, identity_addr
 
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            schools, classes = rpc.SchoolServiceStub(channel), rpc.ClassServiceStub(channel)
             invites, members = rpc.InviteServiceStub(channel), rpc.MembershipServiceStub(channel)
-            admin_phone = "+79990000002"
-            admin = _token(mint, "cmd-admin", admin_phone)
-            school = (
-                await schools.RegisterSchool(
-                    pb.RegisterSchoolRequest(
-                        request_id="c", name="Bench", academic_year="2026/2027", admin_phone=admin_phone
-                    ),
-                    metadata=_token(mint, "cmd-operator", OPERATOR),
-                )
-            ).school
-            await schools.ClaimPendingRoles(pb.ClaimPendingRolesRequest(), metadata=admin)
-            klass = getattr(
-                await classes.CreateClass(
-                    pb.CreateClassRequest(request_id="c", school_id=school.school_id, grade=5, letter="А"),
-                    metadata=admin,
-                ),
-                "class",
-            )
-            invite = await invites.CreateInvite(
-                pb.CreateInviteRequest(
-                    request_id="i",
-                    school_id=school.school_id,
-                    class_id=klass.class_id,
-                    role=ev.SCHOOL_ROLE_STUDENT,
-                    ttl_seconds=86400,
-                    max_uses=10_000,
-                ),
-                metadata=admin,
-            )
+            admin, school, klass, invite = await _school_with_invite(channel, mint, "cmd", "+79990000002")
             await _seed_profiles(env, settings.mongodb_database, ["cmd-warm", *(f"cmd-student-{i}" for i in range(n))])
             warm = _token(mint, "cmd-warm", "+79970000000")
             await invites.AcceptInvite(pb.AcceptInviteRequest(token=invite.token), metadata=warm)
@@ -369,7 +322,7 @@ async def _commands_per_call(env: dict[str, str], mint: TokenMint, identity_addr
             asker, calls = Caller("cmd-admin"), 5000
             started = time.process_time()
             for _ in range(calls):
-                await service.memberships.check_permission(
+                await service.app.memberships.check_permission(
                     asker, "cmd-student-0", school.school_id, klass.class_id, Action.POST_CLASS_CHAT
                 )
             own = (time.process_time() - started) / calls

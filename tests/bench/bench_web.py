@@ -25,14 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_chat import _Keys, _md, _seed_chat  # noqa: E402
+from bench_chat import _seed_chat  # noqa: E402
 from common import ms, run_load  # noqa: E402
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc  # noqa: E402
-from parta.identity.v1 import keys_pb2_grpc  # noqa: E402
-from parta_common.mongo import create_mongo_client  # noqa: E402
-from parta_common.testing.fakes import TokenMint  # noqa: E402
+from stacks import bearer, bench_stack  # noqa: E402
 
-from tests.e2e.harness import Stack  # noqa: E402
 from tests.e2e.web_support import start_gateway  # noqa: E402
 
 SECONDS = float(os.environ.get("PARTA_BENCH_SECONDS", "4"))
@@ -45,18 +42,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
-    mint = TokenMint()
-    key_server = grpc.aio.server()
-    keys_pb2_grpc.add_SigningKeyServiceServicer_to_server(_Keys(mint), key_server)
-    key_port = key_server.add_insecure_port("127.0.0.1:0")
-    await key_server.start()
-    run_id = "w" + uuid.uuid4().hex[:8]
-    stack = Stack(env["PARTA_TEST_MONGODB_URI"], env["PARTA_KAFKA_BOOTSTRAP"], run_id)
-    client = create_mongo_client(env["PARTA_TEST_MONGODB_URI"], app_name="bench")
-    db = client[f"chat_{run_id}"]
     rows: list[tuple[str, str]] = []
-    gateway = None
-    try:
+    async with bench_stack(env, "w") as bench:
+        mint, key_port, stack, db = bench.mint, bench.key_port, bench.stack, bench.database("chat")
         chat = await stack.start(
             "chat",
             {
@@ -70,9 +58,10 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             "web-bench",
             {"WEB_IDENTITY_ADDRESS": f"127.0.0.1:{key_port}", "WEB_LOG_LEVEL": "warning"},
         )
+        bench.on_close(gateway.stop)
         sender = "bench-teacher"
         await _seed_chat(db, "bench-web", 3, [sender])
-        md = _md(mint, sender)
+        md = bearer(mint, sender)
         token = md[0][1].removeprefix("Bearer ")
         prefix = uuid.uuid4().hex[:6]
         async with grpc.aio.insecure_channel(chat.address) as channel:
@@ -128,13 +117,6 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
                     )
                     per_call = cpu / web_result.requests * 1e3 if web_result.requests else float("nan")
                     rows.append((f"  gateway CPU per call, concurrency {concurrency}", f"{per_call:.2f} ms"))
-    finally:
-        if gateway is not None:
-            gateway.stop()
-        stack.stop_all()
-        await key_server.stop(0)
-        await client.drop_database(f"chat_{run_id}")
-        await client.close()
     return rows
 
 

@@ -11,13 +11,8 @@ from typing import Any, Generic, TypeVar
 from parta_common.errors import AlreadyExists
 from parta_common.testing.fakes import FakeClock
 from school.app.access import AccessView
-from school.app.classes import Classes
 from school.app.common import Caller, Deps, Policy
-from school.app.invites import Invites
-from school.app.join_requests import JoinRequests
-from school.app.memberships import Memberships
-from school.app.schools import Schools
-from school.app.years import AcademicYears
+from school.app.service import build_app
 from school.domain.classes import SchoolClass
 from school.domain.events import DomainEvent
 from school.domain.info import SchoolInfo, SchoolLogo
@@ -266,12 +261,11 @@ class World:
             profile_lookup=self.profile_lookup,
             view=self.view,
         )
-        self.schools = Schools(self.deps)
-        self.classes = Classes(self.deps)
-        self.memberships = Memberships(self.deps, self.schools)
-        self.invites = Invites(self.deps)
-        self.join_requests = JoinRequests(self.deps, self.invites)
-        self.years = AcademicYears(self.deps)
+        self.app = build_app(self.deps)
+        self.schools, self.admins, self.staff = self.app.schools, self.app.admins, self.app.staff
+        self.policies, self.years, self.classes = self.app.policies, self.app.years, self.app.classes
+        self.memberships, self.invites = self.app.memberships, self.app.invites
+        self.join_requests = self.app.join_requests
 
     def events(self) -> list[DomainEvent]:
         return [

@@ -1,4 +1,4 @@
-"""Calls and broadcasts in the CLI: the requests built from arguments, the join grant printed without
+"""Calls, lessons and broadcasts in the CLI: the requests built from arguments, the join grant printed without
 its credentials unless --reveal, refusals with the service's reason. Fake school and media-signal
 servicers on port 0 (no infrastructure)."""
 
@@ -124,11 +124,33 @@ class FakeSchool(school_pb2_grpc.MembershipServiceServicer, school_pb2_grpc.Clas
         return school_pb2.ListClassesResponse(classes=[school_pb2.SchoolClass(class_id="c-5a", title="5А")])
 
 
+class FakeSchools(school_pb2_grpc.SchoolServiceServicer):
+    async def GetSchool(self, request, context):  # type: ignore[no-untyped-def]
+        return school_pb2.GetSchoolResponse(school=school_pb2.School(school_id=request.school_id, timezone="Asia/Omsk"))
+
+
 class FakeRooms(pb_grpc.RoomServiceServicer):
     def __init__(self) -> None:
         self.created: list[pb.CreateRoomRequest] = []
         self.listed: list[pb.ListRoomsRequest] = []
         self.refuse = ""
+        self.moved: list[tuple[str, str]] = []
+
+    def _room(self, room_id: str, state: pb.RoomState.ValueType) -> pb.Room:
+        return pb.Room(
+            room_id=room_id, kind=room_events.ROOM_KIND_LESSON, title="Алгебра", host_user_id="u-1", state=state
+        )
+
+    async def StartRoom(self, request, context):  # type: ignore[no-untyped-def]
+        self.moved.append(("start", request.room_id))
+        return pb.StartRoomResponse(room=self._room(request.room_id, pb.ROOM_STATE_LIVE))
+
+    async def EndRoom(self, request, context):  # type: ignore[no-untyped-def]
+        self.moved.append(("end", request.room_id))
+        return pb.EndRoomResponse(room=self._room(request.room_id, pb.ROOM_STATE_ENDED))
+
+    async def GetRoom(self, request, context):  # type: ignore[no-untyped-def]
+        return pb.GetRoomResponse(room=self._room(request.room_id, pb.ROOM_STATE_SCHEDULED))
 
     async def CreateRoom(self, request, context):  # type: ignore[no-untyped-def]
         if self.refuse:
@@ -171,6 +193,7 @@ async def rooms(tmp_path: Path) -> AsyncIterator[tuple[FakeRooms, dict[str, str]
     school = FakeSchool()
     school_pb2_grpc.add_MembershipServiceServicer_to_server(school, server)
     school_pb2_grpc.add_ClassServiceServicer_to_server(school, server)
+    school_pb2_grpc.add_SchoolServiceServicer_to_server(FakeSchools(), server)
     pb_grpc.add_RoomServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -256,6 +279,24 @@ async def test_lesson_list_follows_every_page_for_the_class_asked(rooms) -> None
     assert [r["room_id"] for r in ended] == ["l0", "l1"]
     assert list(fake.listed[-1].states) == [pb.ROOM_STATE_ENDED]
     assert list(fake.listed[-1].kinds) == [room_events.ROOM_KIND_CALL]
+
+
+async def test_lessons_take_the_room_helpers_calls_and_broadcasts_use(rooms) -> None:
+    """schedule --at reads the school's time zone; start/show/end print the room as call and broadcast do."""
+    fake, env = rooms
+    result = await parta(env, "lesson", "schedule", "--class", "5A", "--title", "Алгебра", "--at", "2030-01-02T09:00")
+    assert result.exit_code == 0, result.output
+    (request,) = fake.created
+    assert request.kind == room_events.ROOM_KIND_LESSON and request.class_id == "c-5a" and not request.start_now
+    assert request.scheduled_for.ToDatetime() == datetime(2030, 1, 2, 3, 0)  # 09:00 in Omsk (UTC+6)
+    assert "Алгебра — lesson, scheduled" in result.stdout and "Class: c-5a" in result.stdout
+    started = await parta(env, "lesson", "start", "r1")
+    assert started.exit_code == 0 and "Алгебра — lesson, live" in started.stdout, started.output
+    shown = json.loads((await parta(env, "--json", "lesson", "show", "r1")).stdout)
+    assert shown["state"] == "ROOM_STATE_SCHEDULED" and shown["room_id"] == "r1"
+    ended = await parta(env, "lesson", "end", "r1")
+    assert ended.exit_code == 0 and "lesson, ended" in ended.stdout
+    assert fake.moved == [("start", "r1"), ("end", "r1")]
 
 
 async def test_call_start_group_asks_for_a_group_call(rooms) -> None:

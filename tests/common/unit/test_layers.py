@@ -53,21 +53,11 @@ def test_inner_layers_do_not_import_outer_ones(package: Path):
 
 # ---- api/ depends on app ports only --------------------------------------------------------------
 
-# Services whose api/ no longer imports adapters/ (every one since chat's re-cut, issue 12). A
-# service not listed is a strict xfail: it fails the day the service complies, so it must be added.
-API_ON_PORTS = ("identity", "school", "media_signal", "chat", "audit", "web")
+# Every service is checked, a new one from its first commit: the strict-xfail allow-lists that let a
+# service not yet on the kit pass (issue 12) are gone now that all of them comply.
 
 
-def _package_cases(checked: tuple[str, ...]) -> list[object]:
-    return [
-        pytest.param(p, id=p.name)
-        if p.name in checked
-        else pytest.param(p, id=p.name, marks=pytest.mark.xfail(strict=True, reason="not yet on the kit (issue 12)"))
-        for p in _packages()
-    ]
-
-
-@pytest.mark.parametrize("package", _package_cases(API_ON_PORTS))
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: p.name)
 def test_api_does_not_import_adapters(package: Path):
     name = package.name
     offenders = [
@@ -103,11 +93,9 @@ KIT_HELPERS = {
     "outbox_record": "parta_common.events.writer",
     "KeyringReloader": "parta_common.workers.PeriodicWorker",
 }
-# Services moved onto the kit's idioms: all of them. chat's wider ids (up to 128 printable characters
-# without spaces) are the kit's check_id with `max_len`/`printable`, its message text the kit's
-# check_text with `prose`, and its membership projection apply_versioned with `pre_image`. The web
-# gateway (issue 14) has no copies of the kit's helpers.
-IDIOMS_ON_KIT = ("identity", "school", "media_signal", "chat", "web", "audit")
+# Every service is on the kit's idioms: chat's wider ids (up to 128 printable characters without
+# spaces) are the kit's check_id with `max_len`/`printable`, its message text the kit's check_text
+# with `prose`, and its membership projection apply_versioned with `pre_image`.
 
 
 def _definitions(path: Path) -> list[tuple[str, int]]:
@@ -119,7 +107,7 @@ def _definitions(path: Path) -> list[tuple[str, int]]:
     ]
 
 
-@pytest.mark.parametrize("package", _package_cases(IDIOMS_ON_KIT))
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: p.name)
 def test_services_use_the_kits_helpers_instead_of_copies(package: Path):
     offenders = [
         f"{path.relative_to(ROOT)}:{line} defines {name} (use {KIT_HELPERS[name]})"
@@ -136,15 +124,13 @@ def test_bootstrap_files_define_no_classes():
     # that bind a kit protocol during composition (a leading underscore: `_LateKeys`, `_Started`).
     offenders = []
     for package in _packages():
-        if package.name not in IDIOMS_ON_KIT:
-            continue
         for name, line in _definitions(package / "bootstrap.py"):
             if name[:1].isupper() and not name.endswith(("Service", "App")):
                 offenders.append(f"{package.name}/bootstrap.py:{line} defines {name}")
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("package", _package_cases(IDIOMS_ON_KIT))
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: p.name)
 def test_projection_writes_go_through_apply_versioned(package: Path):
     # The version guard of a projection write ({"version": {"$lt": v}}) is apply_versioned's.
     offenders = [

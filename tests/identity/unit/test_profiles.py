@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
+from identity.app.common import live_user
 from identity.app.profiles import ProfileInput
 from identity.domain.phones import normalize_phone
+from identity.domain.users import User
 from parta_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 
-from tests.identity.fakes import World
+from tests.identity.fakes import FakeUsers, World
 
 ADULT = ProfileInput("Ирина", "Петрова", "", "1985-03-14")
 
@@ -204,3 +209,14 @@ async def test_a_profile_less_account_is_not_consented_and_has_no_snapshot():
     with pytest.raises(FailedPrecondition) as caught:
         await w.profiles.get_my_profile(signed.user_id)
     assert caught.value.reason == "PROFILE_MISSING"
+
+
+async def test_an_unknown_or_deleted_account_is_user_not_found_for_every_use_case():
+    users, now = FakeUsers(), datetime(2026, 9, 1, tzinfo=UTC)
+    users.rows["u-1"] = User.register("u-1", "+79990000001", now)
+    users.rows["u-2"] = replace(User.register("u-2", "+79990000002", now), deleted_at=now)
+    assert (await live_user(users, "u-1")).id == "u-1"
+    for missing in ("u-2", "u-3"):
+        with pytest.raises(NotFound) as caught:
+            await live_user(users, missing)
+        assert caught.value.reason == "USER_NOT_FOUND"

@@ -32,6 +32,6 @@ def invite_cmd(
 
 async def onboarded(w: World):  # type: ignore[no-untyped-def]
     school = await register(w)
-    await w.schools.claim_pending_roles(ADMIN)
+    await w.admins.claim_pending_roles(ADMIN)
     klass = await w.classes.create_class(ADMIN, "c1", school.id, 5, "а", "")
     return school, klass

@@ -80,9 +80,9 @@ async def test_deleting_the_last_admin_records_the_vacancy_once():
     assert seen.admin_vacant and seen.admin_ids == ()
     vacated = [e for e in w.events() if isinstance(e, de.AdminSeatVacated)]
     assert len(vacated) == 1 and vacated[0].reason == "account_deleted"
-    assert [s.id for s in await w.schools.list_vacant_schools(OPERATOR, "", 10)] == [school_.id]
+    assert [s.id for s in await w.admins.list_vacant_schools(OPERATOR, "", 10)] == [school_.id]
     with pytest.raises(PermissionDenied):
-        await w.schools.list_vacant_schools(teacher, "", 10)
+        await w.admins.list_vacant_schools(teacher, "", 10)
 
 
 async def test_an_operator_appoints_a_staff_member_of_a_vacant_school():
@@ -91,26 +91,26 @@ async def test_an_operator_appoints_a_staff_member_of_a_vacant_school():
     outsider = Caller("mallory", "+79990000004")
     # While the school has its admin, operators do not reach into it.
     with pytest.raises(FailedPrecondition) as info:
-        await w.schools.appoint_admin(OPERATOR, school_.id, teacher.user_id)
+        await w.admins.appoint_admin(OPERATOR, school_.id, teacher.user_id)
     assert info.value.reason == "ADMIN_SEAT_OCCUPIED"
     await w.memberships.account_deleted(ADMIN.user_id)
     with pytest.raises(NotFound):  # the closed contour: a non-member learns nothing
-        await w.schools.appoint_admin(outsider, school_.id, outsider.user_id)
+        await w.admins.appoint_admin(outsider, school_.id, outsider.user_id)
     with pytest.raises(PermissionDenied):  # a teacher cannot promote themself into the empty seat
-        await w.schools.appoint_admin(teacher, school_.id, teacher.user_id)
+        await w.admins.appoint_admin(teacher, school_.id, teacher.user_id)
     with pytest.raises(FailedPrecondition) as info:
-        await w.schools.appoint_admin(OPERATOR, school_.id, outsider.user_id)
+        await w.admins.appoint_admin(OPERATOR, school_.id, outsider.user_id)
     assert info.value.reason == "NOT_STAFF"
-    await w.schools.appoint_admin(OPERATOR, school_.id, teacher.user_id)
-    await w.schools.appoint_admin(OPERATOR, school_.id, teacher.user_id)  # a retry
+    await w.admins.appoint_admin(OPERATOR, school_.id, teacher.user_id)
+    await w.admins.appoint_admin(OPERATOR, school_.id, teacher.user_id)  # a retry
     after = await w.schools.get_school(teacher, school_.id)
     assert after.admin_ids == (teacher.user_id,) and not after.admin_vacant
     filled = [e for e in w.events() if isinstance(e, de.AdminSeatFilled)]
     assert [(e.admin_user_id, e.appointed_by) for e in filled] == [(teacher.user_id, OPERATOR.user_id)]
-    assert await w.schools.list_vacant_schools(OPERATOR, "", 10) == []
+    assert await w.admins.list_vacant_schools(OPERATOR, "", 10) == []
     # The new admin administers: they can now appoint, and are themself the last admin.
     with pytest.raises(FailedPrecondition) as info:
-        await w.schools.remove_admin(teacher, school_.id, teacher.user_id)
+        await w.admins.remove_admin(teacher, school_.id, teacher.user_id)
     assert info.value.reason == "LAST_ADMIN"
 
 
@@ -119,12 +119,12 @@ async def test_an_operator_nominates_a_phone_that_its_owner_claims():
     school_, _teacher = await _with_teacher(w)
     await w.memberships.account_deleted(ADMIN.user_id)
     with pytest.raises(InvalidArgument):
-        await w.schools.appoint_admin(OPERATOR, school_.id, "", "8-900-123")
+        await w.admins.appoint_admin(OPERATOR, school_.id, "", "8-900-123")
     with pytest.raises(InvalidArgument):
-        await w.schools.appoint_admin(OPERATOR, school_.id, "someone", "+79990000005")
-    await w.schools.appoint_admin(OPERATOR, school_.id, "", "+79990000005")
+        await w.admins.appoint_admin(OPERATOR, school_.id, "someone", "+79990000005")
+    await w.admins.appoint_admin(OPERATOR, school_.id, "", "+79990000005")
     successor = Caller("pavel", "+79990000005")
-    assert await w.schools.claim_pending_roles(successor) == [school_.id]
+    assert await w.admins.claim_pending_roles(successor) == [school_.id]
     after = await w.schools.get_school(successor, school_.id)
     assert after.admin_ids == ("pavel",) and not after.admin_vacant
     filled = [e for e in w.events() if isinstance(e, de.AdminSeatFilled)]
@@ -135,7 +135,7 @@ async def test_the_last_admin_cannot_step_down_through_any_door():
     w = World()
     school_, _teacher = await _with_teacher(w)
     for attempt in (
-        w.schools.remove_admin(ADMIN, school_.id, ADMIN.user_id),
+        w.admins.remove_admin(ADMIN, school_.id, ADMIN.user_id),
         w.memberships.leave(ADMIN, school_.id, ""),
         w.memberships.remove_member(ADMIN, school_.id, ADMIN.user_id, ""),
     ):

@@ -101,7 +101,7 @@ async def test_teacher_invite_join_verify_and_class_head_approves_a_student():
     await w.classes.set_class_head(ADMIN, klass.id, "olga")
     with pytest.raises(PermissionDenied):  # unverified: no student invites yet
         await w.invites.create_invite(olga, invite_cmd(school.id, SchoolRole.STUDENT, klass.id, approval=True))
-    await w.schools.verify_staff(ADMIN, school.id, "olga")
+    await w.staff.verify_staff(ADMIN, school.id, "olga")
     student_invite = await w.invites.create_invite(
         olga, invite_cmd(school.id, SchoolRole.STUDENT, klass.id, approval=True, request_id="s")
     )

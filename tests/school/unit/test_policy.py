@@ -17,26 +17,26 @@ from tests.school.unit.steps import ADMIN, invite_cmd, onboarded
 async def test_an_admin_tightens_and_restores_a_switch_and_each_change_is_published():
     w = World()
     school, _ = await onboarded(w)
-    assert await w.schools.get_policy(ADMIN, school.id) == DEFAULT_POLICY
+    assert await w.policies.get_policy(ADMIN, school.id) == DEFAULT_POLICY
 
     def updates() -> list[de.SchoolUpdated]:
         return [e for e in w.events() if isinstance(e, de.SchoolUpdated)]
 
     before = len(updates())
 
-    strict = await w.schools.set_policy(ADMIN, school.id, {"students_reach_classmates": False})
+    strict = await w.policies.set_policy(ADMIN, school.id, {"students_reach_classmates": False})
     assert strict == SchoolPolicy(students_reach_classmates=False)
-    assert await w.schools.get_policy(ADMIN, school.id) == strict
+    assert await w.policies.get_policy(ADMIN, school.id) == strict
     assert [u.school.policy for u in updates()[before:]] == [strict]
 
     # The same switch again changes nothing and publishes nothing.
-    await w.schools.set_policy(ADMIN, school.id, {"students_reach_classmates": False})
+    await w.policies.set_policy(ADMIN, school.id, {"students_reach_classmates": False})
     assert len(updates()) == before + 1
 
     # Switches not named stay as they are; True restores a default.
-    both = await w.schools.set_policy(ADMIN, school.id, {"calls_with_students": False})
+    both = await w.policies.set_policy(ADMIN, school.id, {"calls_with_students": False})
     assert both == SchoolPolicy(students_reach_classmates=False, calls_with_students=False)
-    assert await w.schools.set_policy(ADMIN, school.id, {"students_reach_classmates": True}) == SchoolPolicy(
+    assert await w.policies.set_policy(ADMIN, school.id, {"students_reach_classmates": True}) == SchoolPolicy(
         calls_with_students=False
     )
     assert (await w.schools.get_school(ADMIN, school.id)).policy == SchoolPolicy(calls_with_students=False)
@@ -48,17 +48,17 @@ async def test_only_admins_see_or_set_it_and_outsiders_get_not_found():
     created = await w.invites.create_invite(ADMIN, invite_cmd(school.id, SchoolRole.TEACHER))
     teacher = Caller("olga")
     await w.invites.accept_invite(teacher, created.token)
-    await w.schools.verify_staff(ADMIN, school.id, "olga")
+    await w.staff.verify_staff(ADMIN, school.id, "olga")
     for call in (
-        w.schools.get_policy(teacher, school.id),
-        w.schools.set_policy(teacher, school.id, {"students_reach_classmates": False}),
+        w.policies.get_policy(teacher, school.id),
+        w.policies.set_policy(teacher, school.id, {"students_reach_classmates": False}),
     ):
         with pytest.raises(PermissionDenied) as refused:
             await call
         assert refused.value.reason == "NOT_AN_ADMIN"
     with pytest.raises(NotFound):
-        await w.schools.get_policy(Caller("stranger"), school.id)
-    assert await w.schools.get_policy(ADMIN, school.id) == DEFAULT_POLICY
+        await w.policies.get_policy(Caller("stranger"), school.id)
+    assert await w.policies.get_policy(ADMIN, school.id) == DEFAULT_POLICY
 
 
 async def test_check_permission_answers_under_the_schools_policy() -> None:
@@ -72,7 +72,7 @@ async def test_check_permission_answers_under_the_schools_policy() -> None:
     admin = next(u for u, p in CAST.items() if any(f.role is Role.ADMIN for f in p.facts))
     bot = Caller("bot")
     assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == ""
-    await w.schools.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": False})
+    await w.policies.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": False})
     assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == "CONTACT_NOT_ALLOWED"
-    await w.schools.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": True})
+    await w.policies.set_policy(Caller(admin), SCHOOL, {"students_reach_classmates": True})
     assert await w.memberships.check_contact(bot, "ann", "bob", SCHOOL, Action.DIRECT_MESSAGE) == ""

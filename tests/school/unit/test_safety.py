@@ -157,7 +157,7 @@ async def test_leaving_ends_verification_so_a_rejoining_teacher_is_unverified() 
     link = await w.invites.create_invite(ADMIN, invite_cmd(school.id, SchoolRole.TEACHER, uses=5))
     olga = Caller("olga")
     await w.invites.accept_invite(olga, link.token)
-    await w.schools.verify_staff(ADMIN, school.id, "olga")
+    await w.staff.verify_staff(ADMIN, school.id, "olga")
     assert await w.memberships.check_permission(ADMIN, "olga", school.id, "", Action.CREATE_GROUP_CHAT)
     await w.memberships.remove_member(ADMIN, school.id, "olga", "")
     await w.invites.accept_invite(olga, link.token)  # counted once already: the same link lets her back in

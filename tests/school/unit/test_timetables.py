@@ -94,7 +94,7 @@ async def setup() -> Setup:
     other = await w.classes.create_class(ADMIN, "c2", school.id, 6, "б", "")
     for teacher in ("olga", "pavel", "vera", "sergey"):
         await _join(w, school.id, SchoolRole.TEACHER, "", teacher)
-        await w.schools.verify_staff(ADMIN, school.id, teacher)
+        await w.staff.verify_staff(ADMIN, school.id, teacher)
     await w.classes.set_class_head(ADMIN, klass.id, "olga")
     await w.classes.add_subject_teacher(ADMIN, klass.id, "pavel", "Физика")
     await w.classes.set_class_head(ADMIN, other.id, "vera")

@@ -114,7 +114,7 @@ async def _school_with_classes(w: World) -> tuple[School, dict[str, SchoolClass]
     school = await w.schools.register_school(
         OPERATOR, RegisterSchool("r1", "Школа № 17", "", "", "", "", Y1, ADMIN.phone)
     )
-    await w.schools.claim_pending_roles(ADMIN)
+    await w.admins.claim_pending_roles(ADMIN)
     out = {}
     for n, (grade, letter) in enumerate([(5, "А"), (5, "Б"), (10, "А"), (11, "А")]):
         c = await w.classes.create_class(ADMIN, f"c{n}", school.id, grade, letter, "")

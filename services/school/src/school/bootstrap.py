@@ -61,15 +61,10 @@ from school.api.memberships import MembershipServicer
 from school.api.schools import SchoolServicer
 from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
-from school.app.classes import Classes
 from school.app.common import Deps, Policy
 from school.app.info import SchoolInfos
-from school.app.invites import Invites
-from school.app.join_requests import JoinRequests
-from school.app.memberships import Memberships
-from school.app.schools import Schools
+from school.app.service import SchoolApp, build_app
 from school.app.timetables import Timetables
-from school.app.years import AcademicYears
 from school.config import SchoolSettings
 from school.domain.secrets import Secrets
 
@@ -106,13 +101,8 @@ class SchoolService:
     runner: GrpcServiceRunner
     relays: dict[str, OutboxRelay]
     deps: Deps
-    schools: Schools
-    classes: Classes
-    memberships: Memberships
-    invites: Invites
-    join_requests: JoinRequests
+    app: SchoolApp
     consumer: EventConsumer
-    years: AcademicYears
     view: AccessView
     timetables: Timetables
     infos: SchoolInfos
@@ -182,12 +172,7 @@ async def build(
         profile_lookup=profile_lookup,
         view=view,
     )
-    schools = Schools(deps)
-    years = AcademicYears(deps)
-    classes = Classes(deps)
-    memberships = Memberships(deps, schools)
-    invites = Invites(deps)
-    join_requests = JoinRequests(deps, invites)
+    app = build_app(deps)
     timetables = Timetables(
         deps,
         MongoTimetableRepository(db, mapper, relays[TIMETABLES].notify),
@@ -199,7 +184,7 @@ async def build(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}school-identity",
         topics=[settings.topic(topics.IDENTITY_USER)],
-        handler=IdentityEventHandler(memberships, deps.guardians, deps.profiles).router(),
+        handler=IdentityEventHandler(app.memberships, deps.guardians, deps.profiles).router(),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
@@ -214,11 +199,13 @@ async def build(
     )
 
     def register(server):  # type: ignore[no-untyped-def]
-        school_pb2_grpc.add_SchoolServiceServicer_to_server(SchoolServicer(schools, years), server)
-        school_pb2_grpc.add_ClassServiceServicer_to_server(ClassServicer(classes), server)
-        school_pb2_grpc.add_MembershipServiceServicer_to_server(MembershipServicer(memberships, classes), server)
-        school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(invites), server)
-        school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(join_requests), server)
+        school_pb2_grpc.add_SchoolServiceServicer_to_server(SchoolServicer(app), server)
+        school_pb2_grpc.add_ClassServiceServicer_to_server(ClassServicer(app.classes), server)
+        school_pb2_grpc.add_MembershipServiceServicer_to_server(
+            MembershipServicer(app.memberships, app.classes), server
+        )
+        school_pb2_grpc.add_InviteServiceServicer_to_server(InviteServicer(app.invites), server)
+        school_pb2_grpc.add_JoinRequestServiceServicer_to_server(JoinRequestServicer(app.join_requests), server)
         timetable_pb2_grpc.add_TimetableServiceServicer_to_server(TimetableServicer(timetables), server)
         school_pb2_grpc.add_SchoolInfoServiceServicer_to_server(SchoolInfoServicer(infos), server)
 
@@ -229,23 +216,7 @@ async def build(
         workers=[*relays.values(), consumer, feed, infra.revocation_feed],
         closers=[profile_lookup.close],
     )
-    return SchoolService(
-        settings,
-        infra,
-        runner,
-        relays,
-        deps,
-        schools,
-        classes,
-        memberships,
-        invites,
-        join_requests,
-        consumer,
-        years,
-        view,
-        timetables,
-        infos,
-    )
+    return SchoolService(settings, infra, runner, relays, deps, app, consumer, view, timetables, infos)
 
 
 async def _serve(settings: SchoolSettings) -> None:

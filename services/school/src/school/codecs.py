@@ -1,53 +1,83 @@
-"""School's aggregates → parta.school.v1 snapshots, shared by the API's responses and the outbox
-events (neither layer imports the other)."""
+"""School's aggregates → parta.school.v1 messages: the API's responses (`school_pb2`) and the outbox
+events' snapshots (`events_pb2`). Both edges import these (neither layer imports the other), and a
+field the two messages share is mapped once, in the `_fields` of its aggregate."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from parta.school.v1 import events_pb2 as ev
+from parta.school.v1 import school_pb2 as pb
 from parta.school.v1 import timetable_pb2 as tt
+from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import ts
 
 from school.domain.classes import SchoolClass
 from school.domain.events import TimetableChanged
 from school.domain.invites import Invite
+from school.domain.join_requests import JoinRequest
 from school.domain.memberships import Membership
 from school.domain.schools import School
 from school.domain.timetables import DateRange, Timetable
 
 
+def policy_pb(p: SchoolPolicy) -> ev.CommunicationPolicy:
+    """Every switch set, so a reader sees the whole policy (unset would mean "the default")."""
+    return ev.CommunicationPolicy(**asdict(p))
+
+
+def _school_fields(s: School) -> dict[str, Any]:
+    return {
+        "school_id": s.id,
+        "name": s.name,
+        "short_name": s.short_name,
+        "region": s.region,
+        "address": s.address,
+        "timezone": s.timezone,
+        "academic_year": s.academic_year,
+        "staff_room_class_id": s.staff_room_class_id,
+        "workday_start_minute": s.workday_start_minute,
+        "workday_end_minute": s.workday_end_minute,
+        "admin_vacant": s.admin_vacant,
+    }
+
+
 def school_pb(s: School) -> ev.SchoolSnapshot:
-    return ev.SchoolSnapshot(
-        school_id=s.id,
-        name=s.name,
-        short_name=s.short_name,
-        region=s.region,
-        address=s.address,
-        timezone=s.timezone,
-        academic_year=s.academic_year,
-        staff_room_class_id=s.staff_room_class_id,
-        workday_start_minute=s.workday_start_minute,
-        workday_end_minute=s.workday_end_minute,
-        admin_vacant=s.admin_vacant,
-        communication_policy=ev.CommunicationPolicy(**asdict(s.policy)),
+    return ev.SchoolSnapshot(**_school_fields(s), communication_policy=policy_pb(s.policy))
+
+
+def school_message(s: School) -> pb.School:
+    return pb.School(
+        **_school_fields(s),
+        created_at=ts(s.created_at),
+        admin_vacant_since=ts(s.admin_vacant_since) if s.admin_vacant_since else None,
     )
+
+
+def _class_fields(c: SchoolClass) -> dict[str, Any]:
+    return {
+        "class_id": c.id,
+        "school_id": c.school_id,
+        "grade": c.grade,
+        "letter": c.letter,
+        "title": c.title,
+        "academic_year": c.academic_year,
+        "is_staff_room": c.is_staff_room,
+        "archived": c.archived,
+    }
 
 
 def class_pb(c: SchoolClass) -> ev.ClassSnapshot:
-    return ev.ClassSnapshot(
-        class_id=c.id,
-        school_id=c.school_id,
-        grade=c.grade,
-        letter=c.letter,
-        title=c.title,
-        academic_year=c.academic_year,
-        is_staff_room=c.is_staff_room,
-        archived=c.archived,
-    )
+    return ev.ClassSnapshot(**_class_fields(c))
+
+
+def class_message(c: SchoolClass) -> pb.SchoolClass:
+    return pb.SchoolClass(**_class_fields(c))
 
 
 def membership_pb(m: Membership) -> ev.MembershipSnapshot:
+    """Also the API's `Membership` (school.proto reuses the snapshot)."""
     return ev.MembershipSnapshot(
         membership_id=m.id,
         school_id=m.school_id,
@@ -61,18 +91,40 @@ def membership_pb(m: Membership) -> ev.MembershipSnapshot:
     )
 
 
+def _invite_fields(i: Invite) -> dict[str, Any]:
+    return {
+        "invite_id": i.id,
+        "school_id": i.school_id,
+        "class_id": i.class_id,
+        "role": int(i.role),
+        "child_user_id": i.child_user_id,
+        "expires_at": ts(i.expires_at),
+        "max_uses": i.max_uses,
+        "requires_approval": i.requires_approval,
+        "revoked": i.revoked,
+        "created_by_user_id": i.created_by,
+    }
+
+
 def invite_pb(i: Invite) -> ev.InviteSnapshot:
-    return ev.InviteSnapshot(
-        invite_id=i.id,
-        school_id=i.school_id,
-        class_id=i.class_id,
-        role=ev.SchoolRole.ValueType(i.role),
-        child_user_id=i.child_user_id,
-        expires_at=ts(i.expires_at),
-        max_uses=i.max_uses,
-        requires_approval=i.requires_approval,
-        revoked=i.revoked,
-        created_by_user_id=i.created_by,
+    return ev.InviteSnapshot(**_invite_fields(i))
+
+
+def invite_message(i: Invite) -> pb.Invite:
+    return pb.Invite(**_invite_fields(i), uses=i.uses)
+
+
+def join_request_message(r: JoinRequest) -> pb.JoinRequest:
+    return pb.JoinRequest(
+        join_request_id=r.id,
+        school_id=r.school_id,
+        class_id=r.class_id,
+        user_id=r.user_id,
+        role=int(r.role),  # type: ignore[arg-type]
+        child_user_id=r.child_user_id,
+        state=int(r.state),  # type: ignore[arg-type]
+        decided_by_user_id=r.decided_by,
+        created_at=ts(r.created_at),
     )
 
 

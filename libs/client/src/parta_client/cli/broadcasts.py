@@ -7,29 +7,19 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
-from parta.school.v1 import school_pb2
 
 from parta_client.cli.context import Cli
 from parta_client.cli.lookup import class_by_ref, current_school, people_by_ref
 from parta_client.cli.rooms import (
-    ENDED_OPTION,
     NO_MEDIA,
-    Reveal,
     RoomId,
     act_on_person,
-    end_room,
-    get_room,
-    join_room,
-    list_rooms,
-    print_lines,
+    add_room_commands,
+    create_room,
     room_command,
-    room_lines,
-    room_names,
     room_people,
-    start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import parse_when
 
 broadcast_app = typer.Typer(
     help=f"Broadcasts: a few presenters on stage, many viewers (parents' meetings, assemblies). {NO_MEDIA}",
@@ -54,7 +44,7 @@ def broadcast_schedule(
     """Schedule a broadcast (verified staff; a class's one: its teachers or an admin)."""
     cli = Cli.of(ctx)
 
-    async def action(parta: Parta) -> None:
+    async def create(parta: Parta) -> media_signal_pb2.Room:
         school_id = await current_school(cli, parta)
         class_id = await class_by_ref(parta, school_id, class_) if class_ else ""
         request = media_signal_pb2.CreateRoomRequest(
@@ -68,53 +58,21 @@ def broadcast_schedule(
             presenter_user_ids=await people_by_ref(parta, school_id, presenter or []),
             start_now=now,
         )
-        if at:
-            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
-            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
-        room = (await parta.rooms.CreateRoom(request)).room
-        names = await room_names(parta, room)
-        cli.emit(room, lambda: print_lines(room_lines(room, names)))
+        return await create_room(parta, request, at)
 
-    cli.run(action)
+    room_command(cli, create)
 
 
-@broadcast_app.command("list")
-def broadcast_list(
-    ctx: typer.Context,
-    class_: Annotated[str, typer.Option("--class", help="Only this class's meetings.")] = "",
-    ended: Annotated[bool, ENDED_OPTION] = False,
-) -> None:
-    """Broadcasts I can watch or present in."""
-    cli = Cli.of(ctx)
-    list_rooms(cli, room_events.ROOM_KIND_BROADCAST, class_, ended)
-
-
-@broadcast_app.command("start")
-def broadcast_start(ctx: typer.Context, room_id: RoomId) -> None:
-    """Go live (the host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: start_room(parta, room_id))
-
-
-@broadcast_app.command("show")
-def broadcast_show(ctx: typer.Context, room_id: RoomId) -> None:
-    """A broadcast's state, host, audience and presenters."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: get_room(parta, room_id))
-
-
-@broadcast_app.command("end")
-def broadcast_end(ctx: typer.Context, room_id: RoomId) -> None:
-    """End a broadcast for everyone (the host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: end_room(parta, room_id))
-
-
-@broadcast_app.command("join")
-def broadcast_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
-    """Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only)."""
-    cli = Cli.of(ctx)
-    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+add_room_commands(
+    broadcast_app,
+    room_events.ROOM_KIND_BROADCAST,
+    listing="Broadcasts I can watch or present in.",
+    class_help="Only this class's meetings.",
+    start="Go live (the host).",
+    show="A broadcast's state, host, audience and presenters.",
+    end="End a broadcast for everyone (the host).",
+    join="Your grant for a live broadcast: host, presenter (publish) or viewer (subscribe only).",
+)
 
 
 @broadcast_app.command("people")

@@ -16,16 +16,10 @@ from parta.school.v1 import events_pb2 as school_events
 from parta_client.cli.context import Cli, err
 from parta_client.cli.lookup import all_members, chat_by_ref, current_school, display_names, people_by_ref
 from parta_client.cli.rooms import (
-    ENDED_OPTION,
     NO_MEDIA,
     Reveal,
-    RoomId,
-    end_room,
-    get_room,
-    join_room,
-    list_rooms,
+    add_room_commands,
     print_join,
-    room_command,
 )
 from parta_client.client import Parta, new_request_id
 from parta_client.errors import describe
@@ -125,29 +119,11 @@ def call_start(
     cli.run(action)
 
 
-@call_app.command("list")
-def call_list(ctx: typer.Context, ended: Annotated[bool, ENDED_OPTION] = False) -> None:
-    """Calls I host or am invited to."""
-    cli = Cli.of(ctx)
-    list_rooms(cli, room_events.ROOM_KIND_CALL, "", ended)
-
-
-@call_app.command("join")
-def call_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
-    """Get your grant for a call you were invited to (checked against the school's policy again)."""
-    cli = Cli.of(ctx)
-    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
-
-
-@call_app.command("show")
-def call_show(ctx: typer.Context, room_id: RoomId) -> None:
-    """A call's state, host and the people invited."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: get_room(parta, room_id))
-
-
-@call_app.command("end")
-def call_end(ctx: typer.Context, room_id: RoomId) -> None:
-    """End a call for everyone (its host)."""
-    cli = Cli.of(ctx)
-    room_command(cli, lambda parta: end_room(parta, room_id))
+add_room_commands(
+    call_app,
+    room_events.ROOM_KIND_CALL,
+    listing="Calls I host or am invited to.",
+    show="A call's state, host and the people invited.",
+    end="End a call for everyone (its host).",
+    join="Get your grant for a call you were invited to (checked against the school's policy again).",
+)

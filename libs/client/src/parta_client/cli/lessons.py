@@ -7,29 +7,19 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
-from parta.school.v1 import school_pb2
 
 from parta_client.cli.context import Cli
 from parta_client.cli.lookup import class_by_ref, current_school
 from parta_client.cli.rooms import (
-    ENDED_OPTION,
-    Reveal,
     RoomId,
     act_on_person,
     act_on_room,
-    end_room,
-    get_room,
-    join_room,
-    list_rooms,
-    print_lines,
+    add_room_commands,
+    create_room,
     room_command,
-    room_lines,
-    room_names,
     room_people,
-    start_room,
 )
 from parta_client.client import Parta, new_request_id
-from parta_client.resolve import parse_when
 
 lesson_app = typer.Typer(help="Lessons of a class.", no_args_is_help=True)
 
@@ -49,62 +39,32 @@ def lesson_schedule(
     """Schedule a lesson for a class (its verified teachers, admins)."""
     cli = Cli.of(ctx)
 
-    async def action(parta: Parta) -> None:
+    async def create(parta: Parta) -> media_signal_pb2.Room:
         school_id = await current_school(cli, parta)
-        class_id = await class_by_ref(parta, school_id, class_)
         request = media_signal_pb2.CreateRoomRequest(
             request_id=request_id or new_request_id(),
             school_id=school_id,
-            class_id=class_id,
+            class_id=await class_by_ref(parta, school_id, class_),
             kind=room_events.ROOM_KIND_LESSON,
             title=title,
             waiting_room=waiting_room,
             start_now=now,
         )
-        if at:
-            school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=school_id))).school
-            request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
-        room = (await parta.rooms.CreateRoom(request)).room
-        names = await room_names(parta, room)
-        cli.emit(room, lambda: print_lines(room_lines(room, names)))
+        return await create_room(parta, request, at)
 
-    cli.run(action)
+    room_command(cli, create)
 
 
-@lesson_app.command("start")
-def lesson_start(ctx: typer.Context, room_id: RoomId) -> None:
-    """Start a scheduled lesson (its host)."""
-    room_command(Cli.of(ctx), lambda parta: start_room(parta, room_id))
-
-
-@lesson_app.command("end")
-def lesson_end(ctx: typer.Context, room_id: RoomId) -> None:
-    """End a lesson for everyone (its host)."""
-    room_command(Cli.of(ctx), lambda parta: end_room(parta, room_id))
-
-
-@lesson_app.command("list")
-def lesson_list(
-    ctx: typer.Context,
-    class_: Annotated[str, typer.Option("--class", help="Only this class.")] = "",
-    ended: Annotated[bool, ENDED_OPTION] = False,
-) -> None:
-    """Lessons I can join: live first, then by time."""
-    cli = Cli.of(ctx)
-    list_rooms(cli, room_events.ROOM_KIND_LESSON, class_, ended)
-
-
-@lesson_app.command("show")
-def lesson_show(ctx: typer.Context, room_id: RoomId) -> None:
-    """A lesson's state."""
-    room_command(Cli.of(ctx), lambda parta: get_room(parta, room_id))
-
-
-@lesson_app.command("join")
-def lesson_join(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
-    """Your grant for a live lesson (its class's students and teachers; admins observe)."""
-    cli = Cli.of(ctx)
-    cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
+add_room_commands(
+    lesson_app,
+    room_events.ROOM_KIND_LESSON,
+    listing="Lessons I can join: live first, then by time.",
+    class_help="Only this class.",
+    start="Start a scheduled lesson (its host).",
+    show="A lesson's state, host and class.",
+    end="End a lesson for everyone (its host).",
+    join="Your grant for a live lesson (its class's students and teachers; admins observe).",
+)
 
 
 @lesson_app.command("people")

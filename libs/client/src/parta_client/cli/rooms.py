@@ -1,5 +1,7 @@
-"""What lessons, calls and broadcasts share: listing rooms, printing a room and the grant to join it, and
-moderating a live room (who is in it, host actions on a person or on the room)."""
+"""What lessons, calls and broadcasts share: creating, listing, starting, ending and printing a room
+(`room_command`: one room in, the room with names out), the grant to join it, the commands every kind
+of room has (`add_room_commands`), and moderating a live room (who is in it, host actions on a person or
+on the room)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from typing import Annotated
 import typer
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
+from parta.school.v1 import school_pb2
 
 from parta_client.cli.context import Cli, grid, out, when
 from parta_client.cli.lookup import class_by_ref, current_school, display_names, every_page
 from parta_client.client import Parta
 from parta_client.config import Endpoints
-from parta_client.resolve import Candidate, UsageError, pick
+from parta_client.resolve import Candidate, UsageError, parse_when, pick
 from parta_client.signalling import SignalSession, refused
 
 # The CLI is a control panel for rooms: it creates, starts, ends and shows them and prints the grant a
@@ -185,7 +188,7 @@ async def join_room(cli: Cli, parta: Parta, room_id: str, reveal: bool) -> None:
 
 
 def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Room]]) -> None:
-    """Start/end/show: one room in, the room (with names) out."""
+    """Schedule/start/end/show: one room in, the room (with names) out."""
 
     async def action(parta: Parta) -> None:
         room = await call(parta)
@@ -193,6 +196,15 @@ def room_command(cli: Cli, call: Callable[[Parta], Awaitable[media_signal_pb2.Ro
         cli.emit(room, lambda: print_lines(room_lines(room, names)))
 
     cli.run(action)
+
+
+async def create_room(parta: Parta, request: media_signal_pb2.CreateRoomRequest, at: str) -> media_signal_pb2.Room:
+    """CreateRoom; `at` (+1h, or 2026-12-01T09:00 in the school's time zone) schedules it."""
+    if at:
+        school = (await parta.schools.GetSchool(school_pb2.GetSchoolRequest(school_id=request.school_id))).school
+        request.scheduled_for.FromDatetime(parse_when(at, school.timezone).replace(tzinfo=None))
+    room: media_signal_pb2.Room = (await parta.rooms.CreateRoom(request)).room
+    return room
 
 
 async def get_room(parta: Parta, room_id: str) -> media_signal_pb2.Room:
@@ -217,6 +229,56 @@ Reveal = Annotated[
     bool, typer.Option("--reveal", help="Print the join token and TURN passwords (credentials; for a media client).")
 ]
 RoomId = Annotated[str, typer.Argument(help="The room id (printed when it was created).")]
+
+
+def add_room_commands(
+    group: typer.Typer,
+    kind: room_events.RoomKind.ValueType,
+    *,
+    listing: str,
+    show: str,
+    end: str,
+    join: str,
+    start: str = "",
+    class_help: str = "",
+) -> None:
+    """The commands every kind of room has, written once: `list` (with `--class` when `class_help`
+    says what it filters), `start` (kinds that are scheduled first), `show`, `end` and `join`; each
+    argument is the command's help."""
+    if class_help:
+
+        @group.command("list", help=listing)
+        def list_of_class(
+            ctx: typer.Context,
+            class_: str = typer.Option("", "--class", help=class_help),
+            ended: Annotated[bool, ENDED_OPTION] = False,
+        ) -> None:
+            list_rooms(Cli.of(ctx), kind, class_, ended)
+
+    else:
+
+        @group.command("list", help=listing)
+        def list_all(ctx: typer.Context, ended: Annotated[bool, ENDED_OPTION] = False) -> None:
+            list_rooms(Cli.of(ctx), kind, "", ended)
+
+    if start:
+
+        @group.command("start", help=start)
+        def start_one(ctx: typer.Context, room_id: RoomId) -> None:
+            room_command(Cli.of(ctx), lambda parta: start_room(parta, room_id))
+
+    @group.command("show", help=show)
+    def show_one(ctx: typer.Context, room_id: RoomId) -> None:
+        room_command(Cli.of(ctx), lambda parta: get_room(parta, room_id))
+
+    @group.command("end", help=end)
+    def end_one(ctx: typer.Context, room_id: RoomId) -> None:
+        room_command(Cli.of(ctx), lambda parta: end_room(parta, room_id))
+
+    @group.command("join", help=join)
+    def join_one(ctx: typer.Context, room_id: RoomId, reveal: Reveal = False) -> None:
+        cli = Cli.of(ctx)
+        cli.run(lambda parta: join_room(cli, parta, room_id, reveal))
 
 
 # -- moderating a live room (lessons and broadcasts): the CLI joins briefly without media, acts, leaves --

@@ -9,7 +9,7 @@ from parta_common.clock import Clock
 from parta_common.errors import InvalidArgument
 from parta_common.retries import with_retries
 
-from identity.app.common import user_not_found
+from identity.app.common import live_user, user_not_found
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SessionRepository, UserRepository
 from identity.domain.sessions import RevokeReason, Session
@@ -32,9 +32,7 @@ class Accounts:
         self.policy = policy
 
     async def export(self, user_id: str) -> Export:
-        user = await self.users.get(user_id)
-        if user is None or user.deleted:
-            raise user_not_found()
+        user = await live_user(self.users, user_id)
         return Export(
             user=user,
             sessions=await self.sessions.list_active(user_id),

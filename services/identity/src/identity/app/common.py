@@ -8,6 +8,9 @@ import unicodedata
 from parta_common.errors import InvalidArgument, NotFound
 from parta_common.validation import has_control_chars
 
+from identity.app.ports import UserRepository
+from identity.domain.users import User
+
 
 def check_label(value: str, field: str, max_length: int, default: str) -> str:
     text = unicodedata.normalize("NFC", value).strip()
@@ -22,3 +25,11 @@ def check_label(value: str, field: str, max_length: int, default: str) -> str:
 
 def user_not_found() -> NotFound:
     return NotFound("user not found", reason="USER_NOT_FOUND")
+
+
+async def live_user(users: UserRepository, user_id: str) -> User:
+    """The user, or USER_NOT_FOUND for an unknown or deleted account."""
+    user = await users.get(user_id)
+    if user is None or user.deleted:
+        raise user_not_found()
+    return user

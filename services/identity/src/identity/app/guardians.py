@@ -11,7 +11,7 @@ from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, P
 from parta_common.retries import with_retries
 from parta_common.validation import require_id
 
-from identity.app.common import user_not_found
+from identity.app.common import live_user
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, RateLimiter, UserRepository
 from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
@@ -51,10 +51,7 @@ class Guardians:
         self.policy = policy
 
     async def _load(self, user_id: str) -> User:
-        user = await self.users.get(user_id)
-        if user is None or user.deleted:
-            raise user_not_found()
-        return user
+        return await live_user(self.users, user_id)
 
     async def _adult_guardian(self, guardian_id: str) -> User:
         guardian = await self._load(guardian_id)

@@ -9,7 +9,7 @@ from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, V
 from parta_common.retries import with_retries
 from parta_common.validation import require_id, require_request_id
 
-from identity.app.common import user_not_found
+from identity.app.common import live_user
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import MembershipDirectory, UserRepository
 from identity.domain.guardians import LinkState
@@ -35,10 +35,7 @@ class Profiles:
         self.policy = policy
 
     async def _load(self, user_id: str) -> User:
-        user = await self.users.get(user_id)
-        if user is None or user.deleted:
-            raise user_not_found()
-        return user
+        return await live_user(self.users, user_id)
 
     async def create_profile(self, user_id: str, data: ProfileInput, request_id: str) -> User:
         request_id = require_request_id(request_id, required=False)

@@ -1,29 +1,21 @@
-"""pb <-> domain for the school API; the only place that knows both."""
+"""pb <-> domain for the school API: the caller, paging, enum values; the aggregate → pb conversions
+are school/codecs.py's, under the names the servicers use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from parta.common.v1 import types_pb2
-from parta.school.v1 import events_pb2 as ev
-from parta.school.v1 import school_pb2 as pb
 from parta_common.errors import InvalidArgument
 from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
-from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import ts
 
-from school.codecs import membership_pb
-
 __all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
+from school import codecs
 from school.app.common import Caller
-from school.domain.classes import SchoolClass
-from school.domain.invites import Invite
-from school.domain.join_requests import JoinRequest
-from school.domain.schools import School
 from school.domain.validation import invalid
 
 T = TypeVar("T")
@@ -41,73 +33,14 @@ def caller(context: grpc.aio.ServicerContext | None = None) -> Caller:
     return Caller(principal.user_id, phone if isinstance(phone, str) else "", bearer)
 
 
-def school(s: School) -> pb.School:
-    return pb.School(
-        school_id=s.id,
-        name=s.name,
-        short_name=s.short_name,
-        region=s.region,
-        address=s.address,
-        timezone=s.timezone,
-        academic_year=s.academic_year,
-        staff_room_class_id=s.staff_room_class_id,
-        workday_start_minute=s.workday_start_minute,
-        workday_end_minute=s.workday_end_minute,
-        created_at=ts(s.created_at),
-        admin_vacant=s.admin_vacant,
-        admin_vacant_since=ts(s.admin_vacant_since) if s.admin_vacant_since else None,
-    )
-
-
-def policy(p: SchoolPolicy) -> ev.CommunicationPolicy:
-    """Every switch set, so a reader sees the whole policy (unset would mean "the default")."""
-    return ev.CommunicationPolicy(**asdict(p))
-
-
-def school_class(c: SchoolClass) -> pb.SchoolClass:
-    return pb.SchoolClass(
-        class_id=c.id,
-        school_id=c.school_id,
-        grade=c.grade,
-        letter=c.letter,
-        title=c.title,
-        academic_year=c.academic_year,
-        is_staff_room=c.is_staff_room,
-        archived=c.archived,
-    )
-
-
-def invite(i: Invite) -> pb.Invite:
-    return pb.Invite(
-        invite_id=i.id,
-        school_id=i.school_id,
-        class_id=i.class_id,
-        role=int(i.role),  # type: ignore[arg-type]
-        child_user_id=i.child_user_id,
-        expires_at=ts(i.expires_at),
-        max_uses=i.max_uses,
-        uses=i.uses,
-        requires_approval=i.requires_approval,
-        revoked=i.revoked,
-        created_by_user_id=i.created_by,
-    )
-
-
-def join_request(r: JoinRequest) -> pb.JoinRequest:
-    return pb.JoinRequest(
-        join_request_id=r.id,
-        school_id=r.school_id,
-        class_id=r.class_id,
-        user_id=r.user_id,
-        role=int(r.role),  # type: ignore[arg-type]
-        child_user_id=r.child_user_id,
-        state=int(r.state),  # type: ignore[arg-type]
-        decided_by_user_id=r.decided_by,
-        created_at=ts(r.created_at),
-    )
-
-
-membership = membership_pb
+# The conversions themselves live once in school/codecs.py (the event adapter needs them too); the
+# servicers know them by these names.
+school = codecs.school_message
+school_class = codecs.class_message
+invite = codecs.invite_message
+join_request = codecs.join_request_message
+membership = codecs.membership_pb
+policy = codecs.policy_pb
 
 
 class Page:

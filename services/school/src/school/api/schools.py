@@ -1,4 +1,5 @@
-"""SchoolService: thin servicer (pb → use case → pb): schools, admins, staff, academic years and the policy."""
+"""SchoolService: thin servicer (pb → use case → pb) over the use cases of schools, the admin seat, staff
+verification, academic years and the policy."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from parta.school.v1 import school_pb2_grpc as rpc
 
 from school.api import mappers as m
 from school.api.mappers import Ctx
-from school.app.schools import UPDATABLE, RegisterSchool, Schools
-from school.app.years import AcademicYears
+from school.app.schools import UPDATABLE, RegisterSchool
+from school.app.service import SchoolApp
 from school.domain.validation import invalid
 
 
 class SchoolServicer(rpc.SchoolServiceServicer):
-    def __init__(self, schools: Schools, years: AcademicYears):
-        self.schools = schools
-        self.years = years
+    def __init__(self, app: SchoolApp):
+        self.schools = app.schools
+        self.admins = app.admins
+        self.staff = app.staff
+        self.policies = app.policies
+        self.years = app.years
 
     async def RegisterSchool(self, request: pb.RegisterSchoolRequest, context: Ctx) -> pb.RegisterSchoolResponse:
         school = await self.schools.register_school(
@@ -36,7 +40,7 @@ class SchoolServicer(rpc.SchoolServiceServicer):
     async def ClaimPendingRoles(
         self, request: pb.ClaimPendingRolesRequest, context: Ctx
     ) -> pb.ClaimPendingRolesResponse:
-        return pb.ClaimPendingRolesResponse(school_ids=await self.schools.claim_pending_roles(m.caller()))
+        return pb.ClaimPendingRolesResponse(school_ids=await self.admins.claim_pending_roles(m.caller()))
 
     async def ListMySchools(self, request: pb.ListMySchoolsRequest, context: Ctx) -> pb.ListMySchoolsResponse:
         mine = await self.schools.list_my_schools(m.caller())
@@ -61,22 +65,22 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         return pb.UpdateSchoolResponse(school=m.school(school))
 
     async def AppointAdmin(self, request: pb.AppointAdminRequest, context: Ctx) -> pb.AppointAdminResponse:
-        await self.schools.appoint_admin(m.caller(), request.school_id, request.user_id, request.admin_phone)
+        await self.admins.appoint_admin(m.caller(), request.school_id, request.user_id, request.admin_phone)
         return pb.AppointAdminResponse()
 
     async def RemoveAdmin(self, request: pb.RemoveAdminRequest, context: Ctx) -> pb.RemoveAdminResponse:
-        await self.schools.remove_admin(m.caller(), request.school_id, request.user_id)
+        await self.admins.remove_admin(m.caller(), request.school_id, request.user_id)
         return pb.RemoveAdminResponse()
 
     async def VerifyStaff(self, request: pb.VerifyStaffRequest, context: Ctx) -> pb.VerifyStaffResponse:
-        await self.schools.verify_staff(m.caller(), request.school_id, request.user_id)
+        await self.staff.verify_staff(m.caller(), request.school_id, request.user_id)
         return pb.VerifyStaffResponse()
 
     async def ListVacantSchools(
         self, request: pb.ListVacantSchoolsRequest, context: Ctx
     ) -> pb.ListVacantSchoolsResponse:
         page = m.Page(request.page)
-        found = await self.schools.list_vacant_schools(m.caller(), page.after, page.limit)
+        found = await self.admins.list_vacant_schools(m.caller(), page.after, page.limit)
         items, info = page.cut(found, lambda s: s.id)
         return pb.ListVacantSchoolsResponse(schools=[m.school(s) for s in items], page=info)
 
@@ -94,11 +98,13 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         )
 
     async def GetSchoolPolicy(self, request: pb.GetSchoolPolicyRequest, context: Ctx) -> pb.GetSchoolPolicyResponse:
-        return pb.GetSchoolPolicyResponse(policy=m.policy(await self.schools.get_policy(m.caller(), request.school_id)))
+        return pb.GetSchoolPolicyResponse(
+            policy=m.policy(await self.policies.get_policy(m.caller(), request.school_id))
+        )
 
     async def SetSchoolPolicy(self, request: pb.SetSchoolPolicyRequest, context: Ctx) -> pb.SetSchoolPolicyResponse:
         # Only the switches the request sets change (proto3 optional: presence says "set this").
         wanted = request.policy
         switches = {f.name: bool(value) for f, value in wanted.ListFields()}
-        policy = await self.schools.set_policy(m.caller(), request.school_id, switches)
+        policy = await self.policies.set_policy(m.caller(), request.school_id, switches)
         return pb.SetSchoolPolicyResponse(policy=m.policy(policy))

@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from parta_common.clock import Clock
-from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated, Unavailable
+from parta_common.errors import (
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    Violations,
+)
 from parta_common.retries import saved, with_retries
 
 from school.app.access import AccessView
@@ -24,12 +31,13 @@ from school.app.ports import (
     SchoolRepository,
 )
 from school.domain.classes import SchoolClass
-from school.domain.events import MemberJoined, MemberLeft, MemberRoleChanged
+from school.domain.events import DomainEvent, MemberJoined, MemberLeft, MemberRoleChanged
 from school.domain.memberships import Membership, Roles, SchoolRole
 from school.domain.permissions import Action, allowed
 from school.domain.profiles import ProfileState
 from school.domain.schools import School
 from school.domain.secrets import Secrets
+from school.domain.validation import check_id
 
 T = TypeVar("T")
 
@@ -91,6 +99,18 @@ class Deps:
             raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
         return school, roles
 
+    async def school_listing(self, caller: Caller, school_id: str, class_id: str) -> Roles:
+        """For a list of a school, or of one of its classes: both ids checked, the caller's roles in the
+        school (NOT_FOUND for non-members), and the class, when named, one of this school's."""
+        v = Violations()
+        check_id(v, "school_id", school_id)
+        check_id(v, "class_id", class_id, required=False)
+        v.raise_if_any()
+        school, roles = await self.school_for(caller, school_id)
+        if class_id:
+            await self.class_of_school(school, class_id)
+        return roles
+
     async def class_for(self, caller: Caller, class_id: str) -> tuple[SchoolClass, School, Roles]:
         school_class = await self.classes.get(class_id) if class_id else None
         if school_class is None:
@@ -138,6 +158,30 @@ class Deps:
 
     def is_operator(self, caller: Caller) -> bool:
         return bool(caller.phone) and caller.phone in self.policy.operator_phones
+
+    # --- the school aggregate ----------------------------------------------------------------
+
+    async def change_school(
+        self,
+        school_id: str,
+        change: Callable[[School], School],
+        events: Callable[[School], list[DomainEvent]] = lambda _school: [],
+    ) -> School:
+        """The school's one read-change-write: `change` the stored school (raise to refuse; return it as
+        it was and nothing is written, so a retry is a no-op), then save it with the next version and
+        `events(saved school)` in the same write; a lost concurrent write is tried again (with_retries)."""
+
+        async def attempt() -> School:
+            fresh = await self.schools.get(school_id)
+            if fresh is None:
+                raise NotFound("school not found", reason="SCHOOL_NOT_FOUND")
+            updated = change(fresh)
+            if updated == fresh:
+                return fresh
+            updated = replace(updated, version=fresh.version + 1)
+            return saved(updated, await self.schools.save(updated, fresh.version, events(updated)))
+
+        return await with_retries(attempt)
 
     # --- memberships -----------------------------------------------------------------------
 

@@ -249,13 +249,7 @@ class Invites:
         return invite
 
     async def list_invites(self, caller: Caller, school_id: str, class_id: str, after: str, limit: int) -> list[Invite]:
-        v = Violations()
-        check_id(v, "school_id", school_id)
-        check_id(v, "class_id", class_id, required=False)
-        v.raise_if_any()
-        school, roles = await self.d.school_for(caller, school_id)
-        if class_id:
-            await self.d.class_of_school(school, class_id)
+        roles = await self.d.school_listing(caller, school_id, class_id)
         if not roles.is_staff:
             raise PermissionDenied("only staff see invites", reason="PERMISSION_DENIED")
         invites = await self.d.invites.list(school_id, class_id, after=after, limit=limit)

@@ -8,8 +8,9 @@ import asyncio
 from parta_common import safety
 from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
 
+from school.app.admins import Admins
 from school.app.common import Caller, Deps
-from school.app.schools import Schools
+from school.app.staff import StaffVerification
 from school.domain.memberships import ClassRole, Membership, Roles, SchoolRole, as_seen_by, sees_school_roster
 from school.domain.permissions import CLASS_SCOPED, PERSON_TO_PERSON, Action, allowed, person_of
 from school.domain.schools import School
@@ -17,20 +18,16 @@ from school.domain.validation import check_id
 
 
 class Memberships:
-    def __init__(self, deps: Deps, schools: Schools):
+    def __init__(self, deps: Deps, admins: Admins, staff: StaffVerification):
         self.d = deps
-        self.schools = schools
+        self.admins = admins
+        self.staff = staff
 
     async def list_members(
         self, caller: Caller, school_id: str, class_id: str, after: str, limit: int
     ) -> list[Membership]:
-        v = Violations()
-        check_id(v, "school_id", school_id)
-        check_id(v, "class_id", class_id, required=False)
-        v.raise_if_any()
-        school, roles = await self.d.school_for(caller, school_id)
+        roles = await self.d.school_listing(caller, school_id, class_id)
         if class_id:
-            await self.d.class_of_school(school, class_id)
             self.d.require(roles, Action.VIEW_CLASS, class_id)
         elif not sees_school_roster(roles):
             # The school-wide list is every family of the school (parent → child links): staff only.
@@ -83,10 +80,10 @@ class Memberships:
             return
         if user_id in school.admin_ids:
             # Leaving the whole school goes through the last-admin rule first.
-            await self.schools.remove_admin_unchecked(school.id, user_id, reason=reason)
+            await self.admins.remove_admin_unchecked(school.id, user_id, reason=reason)
         # Verification ends before the seats do: a crash in between leaves an unverified member, never a
         # verified former one who could walk back in by a plain teacher link.
-        await self.schools.forget_verification(school.id, user_id)
+        await self.staff.forget_verification(school.id, user_id)
         # Class seats first, school-level last: a consumer never sees a class member outside the school.
         ordered = sorted(mine, key=lambda m: m.class_id == "")
         await self.d.leave(ordered, reason)
@@ -183,9 +180,9 @@ class Memberships:
         vacated: list[str] = []
         for school_id in sorted({m.school_id for m in await self.d.memberships.of_user(user_id)}):
             school = await self.d.schools.get(school_id)
-            if school is not None and user_id in school.admin_ids and await self.schools.drop_admin(school.id, user_id):
+            if school is not None and user_id in school.admin_ids and await self.admins.drop_admin(school.id, user_id):
                 vacated.append(school.id)
-            await self.schools.forget_verification(school_id, user_id)
+            await self.staff.forget_verification(school_id, user_id)
         mine = await self.d.memberships.of_user(user_id)
         await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
         return vacated

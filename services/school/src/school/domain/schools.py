@@ -132,3 +132,8 @@ def nominate_admin_phone(school: School, phone_hash: str) -> School:
     in with it claims the seat, exactly like the first admin of a newly registered school."""
     check_operator_may_fill(school)
     return replace(school, pending_admin_phone_hash=phone_hash, admin_claimed_by="")
+
+
+def add_once(items: tuple[str, ...], item: str) -> tuple[str, ...]:
+    """`items` with `item` appended unless it is there already (admin and verified ids)."""
+    return items if item in items else (*items, item)

@@ -43,7 +43,7 @@ class Gateway:
     def metadata(self, request: web.Request, token: str | None) -> list[tuple[str, str]]:
         out = [
             ("x-forwarded-for", self.client_address(request)),
-            ("x-request-id", request.get("request_id", uuid.uuid4().hex)),
+            ("x-request-id", request.get(REQUEST_ID_KEY) or uuid.uuid4().hex),
         ]
         if token:
             out.append(("authorization", f"Bearer {token}"))
@@ -80,6 +80,9 @@ class Gateway:
 
 
 GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", Gateway)
+# The request's id (edge_middleware sets it, the gRPC metadata carries it on): a typed key, so aiohttp
+# does not warn about a string key (NotAppKeyWarning) and the type checker knows the value.
+REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 def gateway_of(request: web.Request) -> Gateway:

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry import trace
 
-from web.api.context import Gateway, gateway_of
+from web.api.context import REQUEST_ID_KEY, Gateway, gateway_of
 from web.api.sessions import ACCESS_COOKIE, REFRESH_COOKIE, SESSIONS_KEY, Tokens
 from web.domain import tokens
 from web.domain.errors import ApiError, body_too_large, gateway_error, not_signed_in
@@ -69,8 +69,8 @@ def metric_route(request: web.Request) -> str:
 async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, metrics, one span per request, and every failure as the JSON error body."""
     gateway = gateway_of(request)
-    request["request_id"] = uuid.uuid4().hex
-    structlog.contextvars.bind_contextvars(request_id=request["request_id"])
+    request[REQUEST_ID_KEY] = uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request[REQUEST_ID_KEY])
     started = time.perf_counter()
     api = request.path.startswith("/api/") or request.path == "/api"
     status = 500
