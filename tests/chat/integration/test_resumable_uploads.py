@@ -83,6 +83,24 @@ async def test_a_cancelled_resumable_upload_resumes_on_another_replica(world: Wo
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await upload(b, user, data, 0, parts=1)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "chunk.offset" in (err.value.details() or "")
+    # The broken stream's last chunk lands after the resume asked where to go on: the resume's
+    # write of that chunk is refused ABORTED (resume again), and the status moves on.
+    service = world.replicas[0].service
+    file_id = service.files.file_id_for(user.user_id, "resume-1")
+    kept = await service.storage.resumable_upload(file_id)
+    assert kept is not None
+    racing = b.files.UploadFile(metadata=user.md)
+    await racing.write(metadata(len(data)))
+    assert ("parta-upload", "accepted") in tuple(await racing.initial_metadata() or ())
+    late = service.storage.sink(kept, 2 * GRIDFS_CHUNK)
+    await late.write(data[2 * GRIDFS_CHUNK : 3 * GRIDFS_CHUNK])
+    for part in chunks(data, reply.received_bytes)[:4]:  # 256 KiB: one GridFS chunk fills
+        await racing.write(part)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await racing
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    reply = await a.files.GetUploadStatus(status, metadata=user.md)
+    assert reply.received_bytes == 3 * GRIDFS_CHUNK
     done = await upload(b, user, data, reply.received_bytes)
     assert done.file.sha256_hex == hashlib.sha256(data).hexdigest() and done.file.size_bytes == len(data)
     _info, got = await download(a, user, done.file.file_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
+from parta_common.errors import ConcurrentChange
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -48,7 +49,11 @@ class GridFsSink:
         self._pending = asyncio.ensure_future(
             self._db[f"{BUCKET}.chunks"].insert_one({"files_id": self._file.file_id, "n": self._n, "data": data})
         )
-        await asyncio.shield(self._pending)
+        try:
+            await asyncio.shield(self._pending)
+        except DuplicateKeyError:
+            # A broken stream's last write landed after its resume began: ask again where to go on.
+            raise ConcurrentChange("another stream of this upload stored this part; resume again") from None
         self._n += 1
 
     async def write(self, data: bytes) -> None:
