@@ -47,7 +47,7 @@ async def upload_file(
 ) -> chat_pb2.UploadFileResponse:
     """Chat's reply; a refusal raises grpc.aio.AioRpcError with chat's status. Retrying with the
     same `request_id` after a finished upload returns the same file. `resumable`: a stream that
-    breaks (UNAVAILABLE, ABORTED, or a failed write) goes on from the offset GetUploadStatus
+    breaks (UNAVAILABLE, ABORTED, a failed write, INTERNAL after data went out) goes on from the offset GetUploadStatus
     reports, up to `resumes` times, each call within `timeout`; then the last error is raised."""
     if not resumable:
         try:
@@ -102,7 +102,8 @@ async def _send(
             )
         )
     )
-    if ACCEPTED in tuple(await call.initial_metadata() or ()):
+    streamed = ACCEPTED in tuple(await call.initial_metadata() or ())
+    if streamed:
         offset = start
         try:
             with path.open("rb") as handle:
@@ -116,5 +117,11 @@ async def _send(
             pass  # chat ended the call before this write: awaiting it gives chat's status
         except grpc.aio.AioRpcError as err:
             raise _Interrupted(err) from err
-    reply: chat_pb2.UploadFileResponse = await call
+    try:
+        reply: chat_pb2.UploadFileResponse = await call
+    except grpc.aio.AioRpcError as err:
+        # A write that met a call chat had ended can also surface here, as INTERNAL (grpc#36066).
+        if streamed and err.code() == grpc.StatusCode.INTERNAL:
+            raise _Interrupted(err) from err
+        raise
     return reply
