@@ -21,6 +21,7 @@ from parta_client.cli import (
     invites,
     join_requests,
     lessons,
+    locales,
     moderation,
     policy,
     polls,
@@ -47,6 +48,7 @@ for personal in (moderation.block, moderation.unblock, moderation.blocked):
 app.command("urgent-notifications")(moderation.urgent_notifications)
 schools.school_app.add_typer(policy.policy_app, name="policy")
 schools.school_app.add_typer(info.info_app, name="info")
+schools.school_app.add_typer(locales.locale_app, name="locale")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
