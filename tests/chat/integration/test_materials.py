@@ -9,7 +9,19 @@ import pytest
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 
 from tests.chat.integration.test_files import _code, download, upload_parts
-from tests.chat.support import ADMIN, CPARENT, CSTUDENT, HEAD, PARENT, STUDENT, TEACHER, World, chat_ids, eventually, uid
+from tests.chat.support import (
+    ADMIN,
+    CPARENT,
+    CSTUDENT,
+    HEAD,
+    PARENT,
+    STUDENT,
+    TEACHER,
+    World,
+    chat_ids,
+    eventually,
+    uid,
+)
 
 
 async def test_materials_reach_their_audience_only(world: World) -> None:
@@ -63,7 +75,9 @@ async def test_materials_reach_their_audience_only(world: World) -> None:
         "NOT_IN_AUDIENCE",
     )
     assert await _code(download(b, other_parent, up.file.file_id)) == (grpc.StatusCode.NOT_FOUND, "FILE_NOT_FOUND")
-    own = await mb.ListMaterials(chat_pb2.ListMaterialsRequest(school_id=sid, class_id=five_b), metadata=other_parent.md)
+    own = await mb.ListMaterials(
+        chat_pb2.ListMaterialsRequest(school_id=sid, class_id=five_b), metadata=other_parent.md
+    )
     assert list(own.materials) == []
     outsider = world.person()
     assert await _code(mb.ListMaterials(chat_pb2.ListMaterialsRequest(school_id=sid), metadata=outsider.md)) == (
@@ -75,7 +89,10 @@ async def test_materials_reach_their_audience_only(world: World) -> None:
     link = chat_pb2.PublishMaterialRequest(
         school_id=sid, request_id="m2", title="Правила школы", url="https://school.example.ru/rules"
     )
-    assert await _code(ma.PublishMaterial(link, metadata=head.md)) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_PUBLISHER")
+    assert await _code(ma.PublishMaterial(link, metadata=head.md)) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "NOT_PUBLISHER",
+    )
     bad = chat_pb2.PublishMaterialRequest(school_id=sid, request_id="m3", title="X", url="javascript:alert(1)")
     with pytest.raises(grpc.aio.AioRpcError) as invalid:
         await ma.PublishMaterial(bad, metadata=admin.md)
@@ -88,7 +105,10 @@ async def test_materials_reach_their_audience_only(world: World) -> None:
 
     # --- removal: a parent may not; the publisher does, and the download goes with it --------------
     remove = chat_pb2.RemoveMaterialRequest(school_id=sid, material_id=published.material_id)
-    assert await _code(ma.RemoveMaterial(remove, metadata=parent.md)) == (grpc.StatusCode.PERMISSION_DENIED, "NOT_PUBLISHER")
+    assert await _code(ma.RemoveMaterial(remove, metadata=parent.md)) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "NOT_PUBLISHER",
+    )
     await ma.RemoveMaterial(remove, metadata=head.md)
     gone = await mb.ListMaterials(chat_pb2.ListMaterialsRequest(school_id=sid, class_id=five_a), metadata=parent.md)
     assert list(gone.materials) == []

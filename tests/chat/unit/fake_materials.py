@@ -20,7 +20,7 @@ class FakeMaterials:
     async def get(self, material_id: str) -> Material | None:
         return self.rows.get(material_id)
 
-    async def list(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
+    async def page(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
         found = [m for m in self.rows.values() if m.school_id == school_id and m.class_id == class_id]
         found.sort(key=lambda m: (m.published_at, m.material_id), reverse=True)
         return found[skip : skip + limit]

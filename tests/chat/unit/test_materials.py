@@ -40,7 +40,9 @@ def fakes() -> Fakes:
         seat(S, "oli", SchoolRole.PARENT, "5B", ClassRole.PARENT, child="ole"),
         seat("s2", "out", SchoolRole.ADMIN),
     ]
-    f.facts.profiles.update({u: Profile(u, u.title()) for u in ("adm", "tom", "sue", "bob", "ann", "pat", "ole", "oli")})
+    f.facts.profiles.update(
+        {u: Profile(u, u.title()) for u in ("adm", "tom", "sue", "bob", "ann", "pat", "ole", "oli")}
+    )
     return f
 
 
@@ -83,7 +85,14 @@ async def test_publishing_is_validated_and_idempotent(fakes: Fakes) -> None:
 def test_links_are_http() -> None:
     assert url_problem("https://школа.рф/материалы?a=1") is None
     assert url_problem("http://example.ru:8080/x") is None
-    for bad in ("javascript:alert(1)", "data:text/html,x", "ftp://example.ru", "https://u:p@example.ru", "https://x", "https://a b.ru"):
+    for bad in (
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "ftp://example.ru",
+        "https://u:p@example.ru",
+        "https://x",
+        "https://a b.ru",
+    ):
         assert url_problem(bad) is not None, bad
 
 
@@ -94,13 +103,13 @@ async def test_who_reads(fakes: Fakes) -> None:
     fakes.clock.advance(60)
     await materials.publish("tom", S, "5A", "r2", "Сочинение", "", url="https://example.ru/3")
     for user in ("adm", "tom", "bob", "ann", "pat", "ole", "oli"):  # the whole school
-        assert [m.title for m in await materials.list(user, S, "", 0, 10)] == ["Устав"]
+        assert [m.title for m in await materials.list_materials(user, S, "", 0, 10)] == ["Устав"]
     for user in ("adm", "tom", "sue", "ann", "pat"):  # 5A's audience, newest first
-        assert [m.title for m in await materials.list(user, S, "5A", 0, 10)] == ["Сочинение", "Диктант"]
-    assert [m.title for m in await materials.list("pat", S, "5A", 1, 1)] == ["Диктант"]
+        assert [m.title for m in await materials.list_materials(user, S, "5A", 0, 10)] == ["Сочинение", "Диктант"]
+    assert [m.title for m in await materials.list_materials("pat", S, "5A", 1, 1)] == ["Диктант"]
     for user in ("bob", "ole", "oli"):
-        assert await reason(materials.list(user, S, "5A", 0, 10)) == "NOT_IN_AUDIENCE"
-    assert await reason(materials.list("out", S, "", 0, 10)) == "SCHOOL_NOT_FOUND"
+        assert await reason(materials.list_materials(user, S, "5A", 0, 10)) == "NOT_IN_AUDIENCE"
+    assert await reason(materials.list_materials("out", S, "", 0, 10)) == "SCHOOL_NOT_FOUND"
 
 
 async def test_who_removes(fakes: Fakes) -> None:

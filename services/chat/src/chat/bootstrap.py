@@ -29,9 +29,9 @@ from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
+from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
-from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.polls import MongoPollRepository
 from chat.adapters.mongo.preferences import MongoPreferences
 from chat.adapters.mongo.projections import MongoProjections
@@ -48,8 +48,8 @@ from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
-from chat.app.messages import ChatPolicy
 from chat.app.materials import build_materials
+from chat.app.messages import ChatPolicy
 from chat.app.polls import build_polls
 from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.config import ChatSettings

@@ -65,7 +65,9 @@ def materials_publish(
     ctx: typer.Context,
     title: str,
     class_: ClassOpt = "",
-    file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, readable=True, help="Upload and publish.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, readable=True, help="Upload and publish.")
+    ] = None,
     file_id: Annotated[str, typer.Option(help="Publish a file already in your storage.")] = "",
     url: Annotated[str, typer.Option(help="Publish a link (http or https).")] = "",
     description: Annotated[str, typer.Option(help="A few words about it.")] = "",

@@ -59,7 +59,7 @@ class MaterialServicer(chat_pb2_grpc.MaterialServiceServicer):
     ) -> chat_pb2.ListMaterialsResponse:
         size = page_size(request.page_size)
         skip = page_offset(request.page_token)
-        found = await self._m.list(_user(), request.school_id, request.class_id, skip, size + 1)
+        found = await self._m.list_materials(_user(), request.school_id, request.class_id, skip, size + 1)
         token = encode_page_token({"o": skip + size}) if len(found) > size else ""
         return chat_pb2.ListMaterialsResponse(materials=[material_pb(m) for m in found[:size]], next_page_token=token)
 

@@ -28,7 +28,7 @@ class MaterialRepository(Protocol):
         """Stores it unless its id exists; returns what is stored (the first one on a retry)."""
 
     async def get(self, material_id: str) -> Material | None: ...
-    async def list(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
+    async def page(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
         """The audience's materials, newest first."""
 
     async def with_file(self, file_id: str) -> list[Material]:
@@ -94,14 +94,16 @@ class Materials:
         log.info("material_published", school_id=school_id, class_id=class_id, kind=kind.name)
         return stored
 
-    async def list(self, user_id: str, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
+    async def list_materials(
+        self, user_id: str, school_id: str, class_id: str, skip: int, limit: int
+    ) -> list[Material]:
         v = Violations()
         check_id(v, "school_id", school_id)
         check_id(v, "class_id", class_id, required=False)
         v.raise_if_any()
         person = await self.access.person(school_id, user_id, with_profile=False)
         rules.ensure_may_read(person, class_id)
-        return await self.repo.list(school_id, class_id, skip, limit)
+        return await self.repo.page(school_id, class_id, skip, limit)
 
     async def remove(self, user_id: str, school_id: str, material_id: str) -> None:
         v = Violations()

@@ -46,7 +46,12 @@ class MongoMaterialRepository:
             "url": m.url,
         }
         if m.file_id:
-            fields |= {"file_id": m.file_id, "filename": m.filename, "content_type": m.content_type, "size": m.size_bytes}
+            fields |= {
+                "file_id": m.file_id,
+                "filename": m.filename,
+                "content_type": m.content_type,
+                "size": m.size_bytes,
+            }
         await self._c.update_one({"_id": m.material_id}, {"$setOnInsert": fields}, upsert=True)
         d = await self._c.find_one({"_id": m.material_id})
         return _decode(d) if d else m
@@ -55,7 +60,7 @@ class MongoMaterialRepository:
         d = await self._c.find_one({"_id": material_id})
         return _decode(d) if d else None
 
-    async def list(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
+    async def page(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
         cursor = (
             self._c.find({"school_id": school_id, "class_id": class_id})
             .sort([("at", DESCENDING), ("_id", DESCENDING)])
