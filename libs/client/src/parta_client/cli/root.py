@@ -22,6 +22,7 @@ from parta_client.cli import (
     join_requests,
     lessons,
     locales,
+    materials,
     moderation,
     policy,
     polls,
@@ -68,6 +69,7 @@ app.add_typer(timetables.timetable_app, name="timetable")
 app.add_typer(timetables.holidays_app, name="holidays")
 app.add_typer(announcements.announce_app, name="announce")
 app.add_typer(polls.poll_app, name="poll")
+app.add_typer(materials.materials_app, name="materials")
 
 
 @app.callback()
