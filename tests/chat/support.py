@@ -126,6 +126,21 @@ class School:
             self.school_id,
         )
 
+    async def set_locale(self, locale: str) -> RecordMetadata:
+        """What school publishes after an admin's UpdateSchool of "locale": SchoolUpdated."""
+        snap = school_pb.SchoolSnapshot()
+        snap.CopyFrom(self.snapshot or school_pb.SchoolSnapshot(school_id=self.school_id))
+        snap.locale = locale
+        self.snapshot = snap
+        return await self.world.feed(
+            SCHOOL_SCHOOL,
+            school_pb.SchoolUpdated(school=snap),
+            "school",
+            self.school_id,
+            self._v(self.school_id),
+            self.school_id,
+        )
+
     async def add_class(
         self, class_id: str, title: str = "5A", archived: bool = False, version: int | None = None
     ) -> None:

@@ -72,6 +72,13 @@ async def test_teacher_and_parent_exchange_messages_live(browser: Browser, web: 
         own = message(teacher, "Завтра экскурсия в музей")
         await own.locator("button.read-count").click()
         await expect(own.locator("button.read-count")).to_have_text(re.compile(r"Прочитали 1 из \d+"))
+        # The teacher's own read position moves (a new message from the parent, read on arrival):
+        # the count on show is fetched again, never blanked back to the button's label.
+        async with teacher.expect_response(lambda r: r.url.endswith("/GetReadCount"), timeout=WAIT_MS):
+            await parent.get_by_label("Сообщение").fill("И ещё: нужна ли сменная обувь?")
+            await parent.get_by_label("Сообщение").press("Enter")
+            await expect(message(teacher, "нужна ли сменная обувь")).to_be_visible()
+        await expect(own.locator("button.read-count")).to_have_text(re.compile(r"Прочитали 1 из \d+"))
 
         # A reaction and an edit arrive live.
         await answer.get_by_role("button", name="Реакция 👍").click()

@@ -323,6 +323,7 @@ class Parta:
         self.files = chat_pb2_grpc.FileServiceStub(chat)
         self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
         self.polls = chat_pb2_grpc.PollServiceStub(chat)
+        self.materials = chat_pb2_grpc.MaterialServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)

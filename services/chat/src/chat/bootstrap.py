@@ -29,6 +29,7 @@ from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
+from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
 from chat.adapters.mongo.polls import MongoPollRepository
@@ -40,12 +41,14 @@ from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
+from chat.api.materials import MaterialServicer
 from chat.api.polls import PollServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
+from chat.app.materials import build_materials
 from chat.app.messages import ChatPolicy
 from chat.app.polls import build_polls
 from chat.app.service import ChatApp, ChatPorts, build_app
@@ -57,7 +60,7 @@ log = structlog.get_logger("chat")
 SERVICE = "chat"
 SERVICE_NAMES = tuple(
     chat_pb2.DESCRIPTOR.services_by_name[n].full_name
-    for n in ("ChatService", "FileService", "AnnouncementService", "PollService")
+    for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService")
 )
 
 
@@ -135,6 +138,8 @@ async def build(
         MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
     )
     polls = build_polls(MongoPollRepository(db), app.messages, clock)
+    materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
+    app.files.also_readable = materials.may_read_file
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -168,6 +173,7 @@ async def build(
         chat_pb2_grpc.add_FileServiceServicer_to_server(FileServicer(app.files), server)
         chat_pb2_grpc.add_AnnouncementServiceServicer_to_server(AnnouncementServicer(announcements), server)
         chat_pb2_grpc.add_PollServiceServicer_to_server(PollServicer(polls), server)
+        chat_pb2_grpc.add_MaterialServiceServicer_to_server(MaterialServicer(materials), server)
 
     runner = infra.runner(
         registrars=[register],

@@ -40,6 +40,7 @@ def _school_fields(s: School) -> dict[str, Any]:
         "workday_start_minute": s.workday_start_minute,
         "workday_end_minute": s.workday_end_minute,
         "admin_vacant": s.admin_vacant,
+        "locale": s.locale,
     }
 
 

@@ -21,6 +21,8 @@ from parta_client.cli import (
     invites,
     join_requests,
     lessons,
+    locales,
+    materials,
     moderation,
     policy,
     polls,
@@ -47,6 +49,7 @@ for personal in (moderation.block, moderation.unblock, moderation.blocked):
 app.command("urgent-notifications")(moderation.urgent_notifications)
 schools.school_app.add_typer(policy.policy_app, name="policy")
 schools.school_app.add_typer(info.info_app, name="info")
+schools.school_app.add_typer(locales.locale_app, name="locale")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
@@ -66,6 +69,7 @@ app.add_typer(timetables.timetable_app, name="timetable")
 app.add_typer(timetables.holidays_app, name="holidays")
 app.add_typer(announcements.announce_app, name="announce")
 app.add_typer(polls.poll_app, name="poll")
+app.add_typer(materials.materials_app, name="materials")
 
 
 @app.callback()

@@ -44,6 +44,7 @@ def show_school(school: school_pb2.School, roles: Iterable[int] = ()) -> None:
         ("address", school.address),
         ("timezone", school.timezone),
         ("academic year", school.academic_year),
+        ("locale", school.locale),
     ):
         if value:
             table.add_row(label, value)

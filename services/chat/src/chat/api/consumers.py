@@ -14,7 +14,7 @@ from parta_common.timestamps import from_ts
 
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
-from chat.domain.system_notes import lesson_ended, lesson_started
+from chat.domain.system_notes import lesson_ended, lesson_started, locale_of
 
 # What chat consumes: who is in which school and class (and its policy), profiles, lessons.
 TOPICS = (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER, topics.MEDIA_SIGNAL_ROOM)
@@ -89,6 +89,7 @@ class ProvisioningHandler:
             s.workday_start_minute,
             s.workday_end_minute,
             school_policy(s.communication_policy),
+            locale_of(s.locale),
         )
         await self._p.school_changed(info, envelope.aggregate_version)
 

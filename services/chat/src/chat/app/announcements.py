@@ -33,6 +33,7 @@ from chat.domain.announcements import Announcement, Confirmation, Family, Remind
 from chat.domain.messages import Message
 from chat.domain.provisioning import Membership
 from chat.domain.rules import check_id, check_seq
+from chat.domain.system_notes import reminder_text
 
 log = structlog.get_logger("chat.announcements")
 
@@ -271,7 +272,7 @@ class Announcements:
                 retry_after_seconds=wait,
                 reason="REMINDER_LIMIT",
             )
-        text = _reminder_text(chat.title, announcement.text)
+        text = _reminder_text(school.locale if school else "", chat.title, announcement.text)
         reached: list[str] = []
         unreached: list[str] = []
         for person in people:
@@ -314,9 +315,10 @@ def _reminder_message_id(announcement_id: str, person: str, day: str) -> str:
     return "remind-" + hashlib.sha256(f"{announcement_id}|{person}|{day}".encode()).hexdigest()[:40]
 
 
-def _reminder_text(chat_title: str, text: str) -> str:
+def _reminder_text(locale: str, chat_title: str, text: str) -> str:
+    """In the school's locale (system_notes.py)."""
     excerpt = text if len(text) <= REMINDER_EXCERPT else text[: REMINDER_EXCERPT - 1] + "…"
-    return f"Напоминание: подтвердите, пожалуйста, объявление в чате «{chat_title}»: {excerpt}"
+    return reminder_text(locale, chat_title, excerpt)
 
 
 def build_announcements(

@@ -27,6 +27,7 @@ from chat.domain.members import Member
 from chat.domain.messages import Message
 from chat.domain.polls import OptionResult, Poll, Vote
 from chat.domain.rules import check_id, check_seq
+from chat.domain.system_notes import poll_header
 
 log = structlog.get_logger("chat.polls")
 
@@ -89,7 +90,9 @@ class Polls:
         rules.ensure_poll_chat(chat)
         person = await self.access.person(chat.school_id, user_id, with_profile=False)
         announcements.ensure_may_post(chat, member, person)
-        text = "\n".join([f"Опрос: {question}", *(f"{i + 1}. {o}" for i, o in enumerate(options))])
+        school = await self.messages.facts.school(chat.school_id)  # the header in the school's locale
+        header = poll_header(school.locale if school else "", question)
+        text = "\n".join([header, *(f"{i + 1}. {o}" for i, o in enumerate(options))])
         message = (await self.messages.send_message(user_id, chat_id, client_message_id, text)).message
         poll = await self.repo.add(
             Poll(

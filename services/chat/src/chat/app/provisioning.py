@@ -42,8 +42,8 @@ from chat.domain.system_notes import (
     SystemNote,
     lesson_note,
     member_joined,
+    note_text,
     parents_title,
-    russian_text,
     staff_title,
 )
 
@@ -249,10 +249,13 @@ class Provisioning:
 
     async def _system_message(self, chat_id: str, school_id: str, note: SystemNote, key: str) -> None:
         """Posts once per key: replays and duplicate deliveries find the same message id. The body
-        is the Russian text; clients that know the note's kind render it in the reader's language."""
+        is the text in the school's locale (when written); clients that know the note's kind render it
+        in the reader's language."""
         message_id = message_id_for("\x00system", key)  # no user id starts with NUL
         if await self.messages.get(message_id) is not None:
             return
+        school = await self.facts.school(school_id)
+        text = note_text(note, school.locale if school else "")
         seq = await self.messages.next_seq(chat_id)
         message = Message(
             chat_id=chat_id,
@@ -261,7 +264,7 @@ class Provisioning:
             update_seq=seq,
             school_id=school_id,
             sender_user_id="",
-            text=russian_text(note),
+            text=text,
             sent_at=self.clock.now(),
             system=True,
             system_note=note,

@@ -100,6 +100,8 @@ class SchoolInfo:
     workday_end_minute: int
     # The school's communication switches (school's SetSchoolPolicy); the rule book applies them.
     policy: SchoolPolicy = DEFAULT_POLICY
+    # The language of the texts chat writes into the school's chats ("ru" | "en"; system_notes.py).
+    locale: str = "ru"
 
 
 _ROLES = {SchoolRole.ADMIN: Role.ADMIN, SchoolRole.TEACHER: Role.TEACHER, SchoolRole.STUDENT: Role.STUDENT}

@@ -1,5 +1,8 @@
 """What a system message says: a kind and its arguments, which clients render in the reader's
-language, and the Russian text kept in the message body for clients that predate the kind.
+language, and a text kept in the message body for clients that predate the kind, written in the
+school's locale ("ru", the default, or "en"; school's UpdateSchool sets it, chat projects it). A
+school that switches its locale changes the notes written after the switch; notes already written
+keep their text (a message body is what was said).
 
 Titles of the chats the server provisions are Russian too (`parents_title`, `staff_title`): the
 class or school name, a dash, the kind of chat — «5А — родители», «Школа № 17 — учительская»."""
@@ -102,6 +105,61 @@ def russian_text(note: SystemNote) -> str:
         case SystemKind.LESSON_CANCELLED:
             return _lesson_text("Урок отменён: ", note)
     return "Системное сообщение"
+
+
+def _lesson_text_en(prefix: str, note: SystemNote) -> str:
+    """ "Lesson Mathematics at 09:00, 2026-12-08" (as the English clients render the note)."""
+    when = note.local_time
+    if len(when) != 16:
+        return f"{prefix}{note.title}".strip()
+    return f"{prefix}{note.title} at {when[11:]}, {when[:10]}"
+
+
+def english_text(note: SystemNote) -> str:
+    """The same words as the English clients (the CLI's PARTA_LANG=en, the web app's en.ts)."""
+    match note.kind:
+        case SystemKind.MEMBER_JOINED:
+            return f"{note.subject_name} joined" if note.subject_name else "A new member joined"
+        case SystemKind.LESSON_STARTED:
+            return f"Lesson started: {note.title}" if note.title else "Lesson started"
+        case SystemKind.LESSON_ENDED:
+            return f"Lesson ended, {note.count} attended"
+        case SystemKind.LESSON_SCHEDULED:
+            return _lesson_text_en("Lesson ", note)
+        case SystemKind.LESSON_CHANGED:
+            return _lesson_text_en("Lesson changed: ", note)
+        case SystemKind.LESSON_CANCELLED:
+            return _lesson_text_en("Lesson cancelled: ", note)
+    return "System message"
+
+
+# --- locales -------------------------------------------------------------------------------------
+
+DEFAULT_LOCALE = "ru"
+_TEXTS = {"ru": russian_text, "en": english_text}
+LOCALES = tuple(_TEXTS)
+
+
+def locale_of(tag: str) -> str:
+    """The school's locale as chat renders it: "" (a school projected before locales) or a tag this
+    build does not know is the default."""
+    return tag if tag in _TEXTS else DEFAULT_LOCALE
+
+
+def note_text(note: SystemNote, locale: str) -> str:
+    return _TEXTS[locale_of(locale)](note)
+
+
+def reminder_text(locale: str, chat_title: str, excerpt: str) -> str:
+    """The direct message that reminds a family to confirm an announcement."""
+    if locale_of(locale) == "en":
+        return f"Reminder: please confirm the announcement in «{chat_title}»: {excerpt}"
+    return f"Напоминание: подтвердите, пожалуйста, объявление в чате «{chat_title}»: {excerpt}"
+
+
+def poll_header(locale: str, question: str) -> str:
+    """The first line of a poll's message body (the options follow, numbered)."""
+    return f"{'Poll' if locale_of(locale) == 'en' else 'Опрос'}: {question}"
 
 
 def parents_title(class_title: str) -> str:

@@ -26,6 +26,7 @@ from school.domain.schools import (
     STAFF_ROOM_TITLE,
     School,
     check_academic_year,
+    check_locale,
     check_minutes,
 )
 from school.domain.secrets import looks_like_e164
@@ -40,6 +41,7 @@ UPDATABLE = (
     "academic_year",
     "workday_start_minute",
     "workday_end_minute",
+    "locale",
 )
 
 
@@ -161,6 +163,8 @@ class Schools:
                 check_text(v, f"school.{key}", str(changes[key]), limit, required=key == "name")
         if "timezone" in changes:
             check_timezone(v, "school.timezone", str(changes["timezone"]))
+        if "locale" in changes:
+            check_locale(v, "school.locale", str(changes["locale"]))
         if "academic_year" in changes:
             check_academic_year(v, "school.academic_year", str(changes["academic_year"]), required=True)
         v.raise_if_any()

@@ -16,6 +16,15 @@ MAX_SHORT_NAME = 64
 MAX_REGION = 120
 MAX_ADDRESS = 300
 
+# The languages the server writes its chat texts in (system notes, reminders): chat renders them.
+DEFAULT_LOCALE = "ru"
+SUPPORTED_LOCALES = ("ru", "en")
+
+
+def check_locale(v: Violations, name: str, value: str) -> None:
+    if value not in SUPPORTED_LOCALES:
+        v.add(name, f"must be one of: {', '.join(SUPPORTED_LOCALES)}")
+
 
 def check_academic_year(v: Violations, name: str, value: str, *, required: bool) -> None:
     """ "2026/2027": two consecutive years in a plausible range."""
@@ -72,6 +81,8 @@ class School:
     rollover_pending: bool = False
     # The school's tighten-only communication switches (SetSchoolPolicy; the rule book applies them).
     policy: SchoolPolicy = DEFAULT_POLICY
+    # The language of the texts the server writes into the school's chats (UpdateSchool's "locale").
+    locale: str = DEFAULT_LOCALE
 
     @property
     def admin_vacant(self) -> bool:

@@ -59,6 +59,7 @@ export function ChatView({ chatId }: { chatId: string }) {
   const [editing, setEditing] = useState<MessageSnapshot | null>(null);
   const [heldNotice, setHeldNotice] = useState<string | null>(null);
   const [readCounts, setReadCounts] = useState<Map<number, string>>(new Map());
+  const shownCounts = useRef<Set<number>>(new Set());
   const lastMarked = useRef(0);
   const listEnd = useRef<HTMLDivElement>(null);
 
@@ -87,7 +88,9 @@ export function ChatView({ chatId }: { chatId: string }) {
     const unsubscribe = onChatEvent((event) => {
       if (event.chatId !== chatId) return;
       if (event.message) setMessages((current) => merge(current, [event.message!]));
-      if (event.read) setReadCounts((current) => (current.size ? new Map() : current));
+      // A read position moved: the counts on show are fetched again (never blanked: a count the
+      // reader asked for stays on screen, and an event arriving after its answer must not hide it).
+      if (event.read) for (const seq of shownCounts.current) void showReadCount(seq);
     });
     return () => {
       cancelled = true;
@@ -146,6 +149,7 @@ export function ChatView({ chatId }: { chatId: string }) {
   }
 
   async function showReadCount(seq: number) {
+    shownCounts.current.add(seq);
     try {
       const reply = await call<{ readCount?: number; memberCount?: number }>(Chats, "GetReadCount", { chatId, seq: String(seq) });
       setReadCounts((current) => new Map(current).set(seq, t("readBy", { read: reply.readCount ?? 0, members: reply.memberCount ?? 0 })));

@@ -29,6 +29,7 @@ ANNOUNCEMENT_FAMILIES = "announcement_families"
 ANNOUNCEMENT_REMINDERS = "announcement_reminders"
 POLLS = "polls"
 POLL_VOTES = "poll_votes"
+MATERIALS = "materials"
 # A report carries its ReportDecided, a family row its AnnouncementConfirmed, until relayed.
 OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES)
 
@@ -71,4 +72,8 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
         POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
         POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll")],
+        MATERIALS: [
+            IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("at", DESCENDING)], name="by_audience"),
+            IndexModel([("file_id", ASCENDING)], name="by_file", sparse=True),
+        ],
     }

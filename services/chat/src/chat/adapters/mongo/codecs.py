@@ -203,7 +203,13 @@ def decode_policy(d: Doc) -> SchoolPolicy:
 
 def decode_school(d: Doc) -> SchoolInfo:
     return SchoolInfo(
-        d["_id"], d.get("name", ""), d.get("timezone", ""), d.get("start", 0), d.get("end", 0), decode_policy(d)
+        d["_id"],
+        d.get("name", ""),
+        d.get("timezone", ""),
+        d.get("start", 0),
+        d.get("end", 0),
+        decode_policy(d),
+        d.get("locale") or "ru",  # a school projected before locales: the default
     )
 
 

@@ -45,6 +45,7 @@ class MongoProjections:
             "start": school.workday_start_minute,
             "end": school.workday_end_minute,
             "policy": asdict(school.policy),
+            "locale": school.locale,
             # When this row last changed (PolicySync reads what changed since its last pass).
             "policy_at": datetime.now(UTC),
         }
