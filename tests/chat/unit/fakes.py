@@ -281,17 +281,29 @@ class FakeUrgentAllowance:
 
 
 class _Sink:
-    def __init__(self, files: FakeFiles, file_id: str):
+    """Stores whole blocks of `FakeFiles.block` bytes as they fill, the last one on close (as the
+    GridFS sink does with its 255 KiB chunks)."""
+
+    def __init__(self, files: FakeFiles, file_id: str, start: int):
         self._files, self._file_id = files, file_id
+        self._buffer = b""
 
     async def write(self, data: bytes) -> None:
-        self._files.blobs[self._file_id] = self._files.blobs.get(self._file_id, b"") + data
+        self._buffer += data
+        whole = len(self._buffer) - len(self._buffer) % self._files.block
+        if whole:
+            self._files.blobs[self._file_id] = self._files.blobs.get(self._file_id, b"") + self._buffer[:whole]
+            self._buffer = self._buffer[whole:]
 
     async def close(self) -> None:
-        pass
+        self._files.blobs[self._file_id] = self._files.blobs.get(self._file_id, b"") + self._buffer
+        self._buffer = b""
 
     async def abort(self) -> None:
         self._files.blobs.pop(self._file_id, None)
+
+    async def suspend(self) -> None:
+        self._buffer = b""
 
 
 @dataclass
@@ -300,6 +312,8 @@ class FakeFiles:
     blobs: dict[str, bytes] = field(default_factory=dict)
     # Deleted files: file id → (when, purged).
     deleted: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+    resumable: set[str] = field(default_factory=set)
+    block: int = 1  # how many bytes the sink stores at a time
 
     def _live(self) -> list[tuple[StoredFile, bool]]:
         return [(f, done) for f, done in self.rows.values() if f.file_id not in self.deleted]
@@ -310,14 +324,23 @@ class FakeFiles:
     async def used_bytes(self, owner: str) -> int:
         return sum(f.size_bytes for f, _ in self._live() if f.owner_user_id == owner)
 
-    async def reserve(self, file: StoredFile) -> bool:
+    async def reserve(self, file: StoredFile, resumable: bool = False) -> bool:
         if file.file_id in self.rows:
             return False
         self.rows[file.file_id] = (file, False)
+        if resumable:
+            self.resumable.add(file.file_id)
         return True
 
-    def sink(self, file: StoredFile) -> UploadSink:
-        return _Sink(self, file.file_id)
+    def sink(self, file: StoredFile, start: int = 0) -> UploadSink:
+        return _Sink(self, file.file_id, start)
+
+    async def resumable_upload(self, file_id: str) -> StoredFile | None:
+        found = await self.find(file_id)
+        return found[0] if found is not None and not found[1] and file_id in self.resumable else None
+
+    async def received_bytes(self, file_id: str) -> int:
+        return len(self.blobs.get(file_id, b""))
 
     async def complete(self, file_id: str, sha256_hex: str) -> None:
         file, _ = self.rows[file_id]
@@ -337,8 +360,12 @@ class FakeFiles:
         owned = [f for f, done in self._live() if f.owner_user_id == owner and done]
         return sorted(owned, key=lambda f: f.uploaded_at, reverse=True)[skip : skip + limit]
 
-    async def stale_uploads(self, before: datetime) -> list[str]:
-        return [f.file_id for f, done in self.rows.values() if not done and f.uploaded_at < before]
+    async def stale_uploads(self, before: datetime, resumable_before: datetime) -> list[str]:
+        return [
+            f.file_id
+            for f, done in self.rows.values()
+            if not done and f.uploaded_at < (resumable_before if f.file_id in self.resumable else before)
+        ]
 
     async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
         for file_id in file_ids:

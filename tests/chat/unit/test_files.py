@@ -38,14 +38,14 @@ class SlowReserve(FakeFiles):
         self.reserving = asyncio.Event()
         self.land = asyncio.Event()
 
-    async def reserve(self, file: StoredFile) -> bool:
+    async def reserve(self, file: StoredFile, resumable: bool = False) -> bool:
         self.reserving.set()
         # The insert has left for the store: cancelling the caller does not call it back.
-        return await asyncio.shield(asyncio.ensure_future(self._land(file)))
+        return await asyncio.shield(asyncio.ensure_future(self._land(file, resumable)))
 
-    async def _land(self, file: StoredFile) -> bool:
+    async def _land(self, file: StoredFile, resumable: bool) -> bool:
         await self.land.wait()
-        return await super().reserve(file)
+        return await super().reserve(file, resumable)
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[tuple[int, bytes]]:

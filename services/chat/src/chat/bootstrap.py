@@ -131,6 +131,7 @@ async def build(
             settings.upload_chunk_max_bytes,
             min_quota_bytes=settings.school_quota_min_bytes,
             max_quota_bytes=settings.school_quota_max_bytes,
+            resumable_window=timedelta(hours=settings.resumable_upload_hours),
         ),
     )
     announcements = build_announcements(

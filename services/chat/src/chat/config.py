@@ -18,6 +18,8 @@ class ChatSettings(ServiceSettings):
     max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     upload_chunk_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long an interrupted resumable upload keeps its data, from its start (docs/chat.md "Files").
+    resumable_upload_hours: int = Field(default=24, ge=1, le=24 * 14)
     # The bounds within which a school's admins set their people's quota (SetFileQuota).
     school_quota_min_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     school_quota_max_bytes: int = Field(default=10 * 1024 * 1024 * 1024, ge=1)

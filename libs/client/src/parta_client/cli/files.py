@@ -14,7 +14,7 @@ from parta_client.cli.context import Cli, out
 from parta_client.cli.lookup import chat_by_ref, current_school
 from parta_client.client import Parta, new_request_id
 from parta_client.resolve import UsageError
-from parta_client.uploads import upload_file
+from parta_client.uploads import RESUMABLE_ABOVE, upload_file
 
 file_app = typer.Typer(help="Files in your personal storage.", no_args_is_help=True)
 
@@ -42,12 +42,18 @@ def file_upload(
     chat: Annotated[str, typer.Option(help="Also send it into this chat.")] = "",
     text: Annotated[str, typer.Option(help="Message text when sending into a chat.")] = "",
 ) -> None:
-    """Upload a file to your personal storage (and optionally send it into a chat)."""
+    """Upload a file to your personal storage (and optionally send it into a chat). Files over 8 MiB
+    upload resumably: after a broken connection the upload goes on where it stopped."""
     cli = Cli.of(ctx)
 
     async def action(parta: Parta) -> None:
         reply = await upload_file(
-            parta.files, path, new_request_id(), content_type or guess_type(path), timeout=UPLOAD_SECONDS
+            parta.files,
+            path,
+            new_request_id(),
+            content_type or guess_type(path),
+            timeout=UPLOAD_SECONDS,
+            resumable=path.stat().st_size > RESUMABLE_ABOVE,
         )
         sent = None
         if chat:

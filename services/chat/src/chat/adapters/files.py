@@ -6,12 +6,14 @@ after the chunks, so every chunk of an unfinished upload can be found from an in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
+from parta_common.errors import ConcurrentChange
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -33,15 +35,25 @@ class GridFsSink:
     readable by any GridFS reader (the `files` entry is written last, on close).
     """
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], file: StoredFile):
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], file: StoredFile, start: int = 0):
         self._db = db
         self._file = file
         self._buffer = bytearray()
-        self._n = 0
-        self._length = 0
+        # A resume starts after the stored chunks; only the last chunk of a file is ever short.
+        self._n = -(-start // GRIDFS_CHUNK)
+        self._length = start
+        self._pending: asyncio.Future[Any] | None = None
 
     async def _flush(self, data: bytes) -> None:
-        await self._db[f"{BUCKET}.chunks"].insert_one({"files_id": self._file.file_id, "n": self._n, "data": data})
+        # Its own task: a cancelled stream can wait for it (suspend) and know what is stored.
+        self._pending = asyncio.ensure_future(
+            self._db[f"{BUCKET}.chunks"].insert_one({"files_id": self._file.file_id, "n": self._n, "data": data})
+        )
+        try:
+            await asyncio.shield(self._pending)
+        except DuplicateKeyError:
+            # A broken stream's last write landed after its resume began: ask again where to go on.
+            raise ConcurrentChange("another stream of this upload stored this part; resume again") from None
         self._n += 1
 
     async def write(self, data: bytes) -> None:
@@ -56,19 +68,26 @@ class GridFsSink:
         if self._buffer:
             await self._flush(bytes(self._buffer))
             self._buffer.clear()
-        await self._db[f"{BUCKET}.files"].insert_one(
+        # Replaced, not inserted: a resume after a crash between this write and `complete` redoes it.
+        await self._db[f"{BUCKET}.files"].replace_one(
+            {"_id": self._file.file_id},
             {
-                "_id": self._file.file_id,
                 "length": self._length,
                 "chunkSize": GRIDFS_CHUNK,
                 "uploadDate": self._file.uploaded_at,
                 "filename": self._file.filename,
                 "metadata": {"owner": self._file.owner_user_id},
-            }
+            },
+            upsert=True,
         )
 
     async def abort(self) -> None:
+        await self.suspend()
         await self._db[f"{BUCKET}.chunks"].delete_many({"files_id": self._file.file_id})
+
+    async def suspend(self) -> None:
+        if self._pending is not None:
+            await asyncio.gather(self._pending, return_exceptions=True)
 
 
 class GridFsStorage:
@@ -89,7 +108,7 @@ class GridFsStorage:
             total += int(doc["size"])
         return total
 
-    async def reserve(self, file: StoredFile) -> bool:
+    async def reserve(self, file: StoredFile, resumable: bool = False) -> bool:
         try:
             await self._files.insert_one(
                 {
@@ -103,14 +122,23 @@ class GridFsStorage:
                     "complete": False,
                     "chats": [],
                     "kind": int(kind_of(file.content_type)),
+                    "resumable": resumable,
                 }
             )
             return True
         except DuplicateKeyError:
             return False
 
-    def sink(self, file: StoredFile) -> GridFsSink:
-        return GridFsSink(self._db, file)
+    def sink(self, file: StoredFile, start: int = 0) -> GridFsSink:
+        return GridFsSink(self._db, file, start)
+
+    async def resumable_upload(self, file_id: str) -> StoredFile | None:
+        doc = await self._files.find_one({"_id": file_id, "complete": False, "resumable": True, **LIVE})
+        return decode_file(doc) if doc is not None else None
+
+    async def received_bytes(self, file_id: str) -> int:
+        last = await self._db[f"{BUCKET}.chunks"].find_one({"files_id": file_id}, sort=[("n", DESCENDING)])
+        return 0 if last is None else int(last["n"]) * GRIDFS_CHUNK + len(last["data"])
 
     async def complete(self, file_id: str, sha256_hex: str) -> None:
         await self._files.update_one({"_id": file_id}, {"$set": {"complete": True, "sha256": sha256_hex}})
@@ -146,9 +174,10 @@ class GridFsStorage:
         )
         return [decode_file(d) for d in docs]
 
-    async def stale_uploads(self, before: datetime) -> list[str]:
-        docs = self._files.find({"complete": False, "uploaded_at": {"$lt": before}}, {"_id": 1})
-        return [d["_id"] async for d in docs]
+    async def stale_uploads(self, before: datetime, resumable_before: datetime) -> list[str]:
+        plain = {"complete": False, "resumable": {"$ne": True}, "uploaded_at": {"$lt": before}}
+        resumable = {"complete": False, "resumable": True, "uploaded_at": {"$lt": resumable_before}}
+        return [d["_id"] for query in (plain, resumable) async for d in self._files.find(query, {"_id": 1})]
 
     async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
         added: dict[str, Any] = {"chats": chat_id}

@@ -57,12 +57,25 @@ class FileServicer(chat_pb2_grpc.FileServiceServicer):
             await context.send_initial_metadata(UPLOAD_ACCEPTED)
 
         stored = await self._files.upload(
-            user, meta.request_id, meta.filename, meta.content_type, meta.size_bytes, chunks(), accepted
+            user,
+            meta.request_id,
+            meta.filename,
+            meta.content_type,
+            meta.size_bytes,
+            chunks(),
+            accepted,
+            resumable=meta.resumable,
         )
         _files, used = await self._files.list_files(user, 0, 0)
         return chat_pb2.UploadFileResponse(
             file=file_pb(stored), quota_used_bytes=used, quota_bytes=await self._files.quota_for(user)
         )
+
+    async def GetUploadStatus(
+        self, request: chat_pb2.GetUploadStatusRequest, context: Any
+    ) -> chat_pb2.GetUploadStatusResponse:
+        received, size, complete = await self._files.upload_status(require_principal().user_id, request.request_id)
+        return chat_pb2.GetUploadStatusResponse(received_bytes=received, size_bytes=size, complete=complete)
 
     async def DownloadFile(
         self, request: chat_pb2.DownloadFileRequest, context: Any

@@ -59,10 +59,24 @@ class FileLimits:
     # The operator's bounds for a school's per-person quota (SetFileQuota).
     min_quota_bytes: int = 100 * 1024 * 1024
     max_quota_bytes: int = 10 * 1024 * 1024 * 1024
+    # How long a resumable upload keeps its stored blocks and reservation, from its start.
+    resumable_window: timedelta = timedelta(hours=24)
 
     @property
     def bounds(self) -> QuotaBounds:
         return QuotaBounds(self.quota_bytes, self.min_quota_bytes, self.max_quota_bytes, self.max_file_bytes)
+
+
+def _check_same(interrupted: StoredFile, file: StoredFile) -> None:
+    """A resume names the same file as the upload it continues."""
+    v = Violations()
+    if interrupted.filename != file.filename:
+        v.add("metadata.filename", "differs from the interrupted upload's")
+    if interrupted.content_type != file.content_type:
+        v.add("metadata.content_type", "differs from the interrupted upload's")
+    if interrupted.size_bytes != file.size_bytes:
+        v.add("metadata.size_bytes", "differs from the interrupted upload's")
+    v.raise_if_any()
 
 
 @dataclass(frozen=True)
@@ -101,10 +115,14 @@ class Files:
         size: int,
         chunks: AsyncIterator[tuple[int, bytes]],
         accepted: Callable[[], Awaitable[None]] | None = None,
+        *,
+        resumable: bool = False,
     ) -> StoredFile:
         """`chunks` yields (offset, data) after the metadata. `accepted` is awaited once the
         metadata has passed every check and the id is reserved, before any data is read. Any
-        failure, including a cancelled stream, aborts the upload and removes what was written."""
+        failure, including a cancelled stream, aborts a plain upload and removes what was written;
+        a resumable one keeps its stored blocks and reservation (`upload_status`, then the same
+        call again from the stored offset)."""
         v = Violations()
         rules.check_id(v, "metadata.request_id", request_id)
         if (
@@ -123,32 +141,40 @@ class Files:
         if size > self.limits.max_file_bytes:
             raise ResourceExhausted(f"files are limited to {self.limits.max_file_bytes} bytes", reason="FILE_TOO_LARGE")
         file_id = self.file_id_for(owner, request_id)
-        found = await self.storage.find(file_id)
-        if found is not None and found[1]:
-            return found[0]  # a retry of a finished upload
-        if found is not None:
-            raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
-        used = await self.storage.used_bytes(owner)
-        if used + size > await self.quota_for(owner):
-            raise ResourceExhausted("your storage quota is full", reason="QUOTA_EXCEEDED")
         file = StoredFile(
             file_id, owner, filename, content_type or "application/octet-stream", size, "", self.clock.now()
         )
-        # The reservation runs as its own task: a stream cancelled while the insert is in flight
-        # must still learn whether it landed, or the reservation would block this id for good.
-        reservation = asyncio.ensure_future(self.storage.reserve(file))
-        try:
-            reserved = await asyncio.shield(reservation)
-        except BaseException:
-            await asyncio.shield(self._release(reservation, file))
-            raise
-        if not reserved:
-            raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
+        found = await self.storage.find(file_id)
+        if found is not None and found[1]:
+            return found[0]  # a retry of a finished upload
+        start = 0
+        if found is not None:
+            interrupted = await self.storage.resumable_upload(file_id) if resumable else None
+            if interrupted is None:
+                raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
+            _check_same(interrupted, file)
+            file = interrupted
+            start = await self.storage.received_bytes(file_id)
+        else:
+            used = await self.storage.used_bytes(owner)
+            if used + size > await self.quota_for(owner):
+                raise ResourceExhausted("your storage quota is full", reason="QUOTA_EXCEEDED")
+            # The reservation runs as its own task: a stream cancelled while the insert is in flight
+            # must still learn whether it landed, or the reservation would block this id for good.
+            reservation = asyncio.ensure_future(self.storage.reserve(file, resumable))
+            try:
+                reserved = await asyncio.shield(reservation)
+            except BaseException:
+                if not resumable:
+                    await asyncio.shield(self._release(reservation, file))
+                raise
+            if not reserved:
+                raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
         if accepted is not None:
             await accepted()
-        sink = self.storage.sink(file)
+        sink = self.storage.sink(file, start)
         digest = hashlib.sha256()
-        received = 0
+        received = start
         try:
             async for offset, data in chunks:
                 if offset != received:
@@ -163,12 +189,41 @@ class Files:
             if received != size:
                 raise InvalidArgument.field("metadata.size_bytes", f"declared {size} bytes, received {received}")
             await sink.close()
-            await self.storage.complete(file_id, digest.hexdigest())
+            sha256_hex = digest.hexdigest() if start == 0 else await self._stored_sha256(file)
+            await self.storage.complete(file_id, sha256_hex)
         except BaseException:
             # Shielded: a cancelled stream cancels this task, and the cleanup must still finish.
-            await asyncio.shield(self._abandon(sink, file_id))
+            await asyncio.shield(sink.suspend() if resumable else self._abandon(sink, file_id))
             raise
-        return StoredFile(file_id, owner, file.filename, file.content_type, size, digest.hexdigest(), file.uploaded_at)
+        return replace(file, sha256_hex=sha256_hex)
+
+    async def _stored_sha256(self, file: StoredFile) -> str:
+        """The hash of a resumed upload, from what is stored: the earlier streams' bytes were never
+        seen by this one, and the stored bytes are what downloads serve."""
+        digest = hashlib.sha256()
+        length = 0
+        async for block in self.storage.read(file.file_id, 0, self.limits.download_chunk_bytes):
+            digest.update(block)
+            length += len(block)
+        if length != file.size_bytes:
+            # Only two streams of one upload writing at once get here; start again from nothing.
+            await self._abandon(self.storage.sink(file), file.file_id)
+            raise ConcurrentChange("the upload was written by two streams at once; upload it again")
+        return digest.hexdigest()
+
+    async def upload_status(self, owner: str, request_id: str) -> tuple[int, int, bool]:
+        """(received bytes, size, complete) of the caller's resumable upload `request_id`."""
+        v = Violations()
+        rules.check_id(v, "request_id", request_id)
+        v.raise_if_any()
+        file_id = self.file_id_for(owner, request_id)
+        found = await self.storage.find(file_id)
+        if found is not None and found[1]:
+            return found[0].size_bytes, found[0].size_bytes, True
+        interrupted = await self.storage.resumable_upload(file_id)
+        if found is None or interrupted is None:
+            raise NotFound("no resumable upload with this request id", reason="UPLOAD_NOT_FOUND")
+        return await self.storage.received_bytes(file_id), interrupted.size_bytes, False
 
     async def _abandon(self, sink: UploadSink, file_id: str) -> None:
         await sink.abort()
@@ -215,9 +270,11 @@ class Files:
         return await self.storage.list_owned(owner, skip, limit), await self.storage.used_bytes(owner)
 
     async def cleanup(self, older_than: timedelta) -> int:
-        """Removes uploads that never finished (a crashed replica), chunks included, and finishes
-        deletions a crashed replica left half done."""
-        stale = await self.storage.stale_uploads(self.clock.now() - older_than)
+        """Removes uploads that never finished (a crashed replica) and resumable uploads not finished
+        within `limits.resumable_window` of their start, chunks included, and finishes deletions a
+        crashed replica left half done."""
+        now = self.clock.now()
+        stale = await self.storage.stale_uploads(now - older_than, now - self.limits.resumable_window)
         for file_id in stale:
             await self.storage.discard(file_id)
         unfinished = await self.storage.unfinished_deletions(self.clock.now() - DELETION_RESUME_AFTER)

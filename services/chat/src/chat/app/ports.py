@@ -119,6 +119,8 @@ class UploadSink(Protocol):
     async def write(self, data: bytes) -> None: ...
     async def close(self) -> None: ...
     async def abort(self) -> None: ...
+    async def suspend(self) -> None:
+        """A resumable upload broke off: let writes in flight land; what is stored stays."""
 
 
 class FileRepository(Protocol):
@@ -128,15 +130,25 @@ class FileRepository(Protocol):
         """(file, complete) or None."""
 
     async def used_bytes(self, owner: str) -> int: ...
-    async def reserve(self, file: StoredFile) -> bool:
+    async def reserve(self, file: StoredFile, resumable: bool = False) -> bool:
         """Records an upload in progress (counts against the quota); False if the id exists."""
 
-    def sink(self, file: StoredFile) -> UploadSink: ...
+    def sink(self, file: StoredFile, start: int = 0) -> UploadSink:
+        """Writes the file's data from `start` (what `received_bytes` reported)."""
+
+    async def resumable_upload(self, file_id: str) -> StoredFile | None:
+        """The unfinished resumable upload with this id, None if there is none."""
+
+    async def received_bytes(self, file_id: str) -> int:
+        """How much of an unfinished upload is stored (whole blocks only): where a resume starts."""
+
     async def complete(self, file_id: str, sha256_hex: str) -> None: ...
     async def discard(self, file_id: str) -> None: ...
     def read(self, file_id: str, offset: int, chunk: int) -> AsyncIterator[bytes]: ...
     async def list_owned(self, owner: str, skip: int, limit: int) -> list[StoredFile]: ...
-    async def stale_uploads(self, before: datetime) -> list[str]: ...
+    async def stale_uploads(self, before: datetime, resumable_before: datetime) -> list[str]:
+        """Unfinished uploads started before `before` (plain) or `resumable_before` (resumable)."""
+
     async def attach(self, file_ids: Sequence[str], chat_id: str, seq: int = 0) -> None:
         """Records that the files were shared in the chat (its members may download them), with
         message `seq` (what deleting a file reaches)."""
