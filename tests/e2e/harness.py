@@ -89,7 +89,8 @@ class Stack:
                     "IDENTITY_DEV_SMS_FILE": str(self.sms_file),
                     "IDENTITY_ADDRESS_LIMIT": "100000",
                     "IDENTITY_PHONE_DAILY_CAP": "1000",
-                    "IDENTITY_RESEND_COOLDOWN_SECONDS": "1",
+                    # The same person signs in through the API and then the browser within a second.
+                    "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
                 }
             )
         if "identity" in self.services:
