@@ -195,6 +195,24 @@ CASES: list[Case] = [
         ),
         frozenset({"admin"}),
     ),
+    # Retention of ended academic years (tests/school/unit/test_retention.py): admins only. The
+    # admin's call sets the default, which leaves the shared world as it was.
+    Case(
+        "schools",
+        "GetRetentionPolicy",
+        _req(lambda w: pb.GetRetentionPolicyRequest(school_id=w.school.school_id)),
+        frozenset({"admin"}),
+    ),
+    Case(
+        "schools",
+        "SetRetentionPolicy",
+        _req(
+            lambda w: pb.SetRetentionPolicyRequest(
+                school_id=w.school.school_id, retention=ev.RetentionPolicy(keep_days=365, archive_grace_days=30)
+            )
+        ),
+        frozenset({"admin"}),
+    ),
     # --- SchoolInfoService: the card (test_info.py): every member reads it, admins edit it ---
     Case("infos", "GetSchoolInfo", _req(lambda w: pb.GetSchoolInfoRequest(school_id=w.school.school_id)), ALL),
     Case(

@@ -75,6 +75,15 @@ MALFORMED: dict[str, list[Any]] = {
     ],
     "GetSchoolPolicy": [pb.GetSchoolPolicyRequest(), pb.GetSchoolPolicyRequest(school_id=LONG)],
     "SetSchoolPolicy": [pb.SetSchoolPolicyRequest(), pb.SetSchoolPolicyRequest(school_id=CTRL)],
+    "GetRetentionPolicy": [pb.GetRetentionPolicyRequest(), pb.GetRetentionPolicyRequest(school_id=LONG)],
+    "SetRetentionPolicy": [
+        pb.SetRetentionPolicyRequest(),
+        pb.SetRetentionPolicyRequest(school_id=CTRL),
+        pb.SetRetentionPolicyRequest(school_id="{school}", retention=ev.RetentionPolicy(keep_days=29)),
+        pb.SetRetentionPolicyRequest(
+            school_id="{school}", retention=ev.RetentionPolicy(keep_days=365, archive_grace_days=-1)
+        ),
+    ],
     "RemoveAdmin": [pb.RemoveAdminRequest(), pb.RemoveAdminRequest(school_id="{school}", user_id=LONG)],
     "VerifyStaff": [pb.VerifyStaffRequest(), pb.VerifyStaffRequest(school_id="{school}")],
     "CreateClass": [

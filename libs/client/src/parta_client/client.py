@@ -324,6 +324,7 @@ class Parta:
         self.announcements = chat_pb2_grpc.AnnouncementServiceStub(chat)
         self.polls = chat_pb2_grpc.PollServiceStub(chat)
         self.materials = chat_pb2_grpc.MaterialServiceStub(chat)
+        self.retention = chat_pb2_grpc.RetentionServiceStub(chat)
         self.rooms = media_signal_pb2_grpc.RoomServiceStub(media)
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)

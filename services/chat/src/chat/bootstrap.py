@@ -21,6 +21,7 @@ from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
+from parta_common.workers import PeriodicWorker
 
 from chat.adapters.clock import FileClock
 from chat.adapters.events import EventRecords
@@ -36,6 +37,7 @@ from chat.adapters.mongo.polls import MongoPollRepository
 from chat.adapters.mongo.preferences import MongoPreferences
 from chat.adapters.mongo.projections import MongoProjections
 from chat.adapters.mongo.reports import MongoReportRepository
+from chat.adapters.mongo.retention import MongoRetention
 from chat.adapters.mongo.sequences import Sequences
 from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.announcements import AnnouncementServicer
@@ -43,6 +45,7 @@ from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.files import FileServicer
 from chat.api.materials import MaterialServicer
 from chat.api.polls import PollServicer
+from chat.api.retention import RetentionServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
@@ -51,6 +54,7 @@ from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.materials import build_materials
 from chat.app.messages import ChatPolicy
 from chat.app.polls import build_polls
+from chat.app.retention import RetentionAdmin, RetentionClocks, RetentionJob
 from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.config import ChatSettings
 from chat.pb import PbLiveEncoder
@@ -60,7 +64,7 @@ log = structlog.get_logger("chat")
 SERVICE = "chat"
 SERVICE_NAMES = tuple(
     chat_pb2.DESCRIPTOR.services_by_name[n].full_name
-    for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService")
+    for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService", "RetentionService")
 )
 
 
@@ -76,6 +80,7 @@ class ChatService:
     consumer: EventConsumer
     hub: LiveHub
     housekeeper: Housekeeper
+    retention: RetentionJob
 
     @property
     def store(self) -> MongoProjections:
@@ -139,7 +144,17 @@ async def build(
     )
     polls = build_polls(MongoPollRepository(db), app.messages, clock)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
-    app.files.also_readable = materials.may_read_file
+    retention_store = MongoRetention(db, OutboxWriter(SERVICE, settings.topic, clock.now))
+    retention_admin = RetentionAdmin(retention_store, app.messages.access)
+    retention = RetentionJob(retention_store, clock, batch=settings.retention_batch)
+
+    async def also_readable(user_id: str, file_id: str) -> bool:
+        # A material's audience, or the school's admins for a retention archive.
+        return await materials.may_read_file(user_id, file_id) or await retention_admin.may_read_archive(
+            user_id, file_id
+        )
+
+    app.files.also_readable = also_readable
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -155,7 +170,7 @@ async def build(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}chat-provisioning",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=ProvisioningHandler(app.provisioning).handle,
+        handler=ProvisioningHandler(app.provisioning, RetentionClocks(retention_store)).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
@@ -174,14 +189,23 @@ async def build(
         chat_pb2_grpc.add_AnnouncementServiceServicer_to_server(AnnouncementServicer(announcements), server)
         chat_pb2_grpc.add_PollServiceServicer_to_server(PollServicer(polls), server)
         chat_pb2_grpc.add_MaterialServiceServicer_to_server(MaterialServicer(materials), server)
+        chat_pb2_grpc.add_RetentionServiceServicer_to_server(RetentionServicer(retention_admin), server)
 
     runner = infra.runner(
         registrars=[register],
         service_names=SERVICE_NAMES,
         interceptors=[infra.edge()],
-        workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed],
+        workers=[
+            policy_sync,
+            relay,
+            live,
+            consumer,
+            housekeeper,
+            infra.revocation_feed,
+            PeriodicWorker("chat-retention", retention.tick, settings.retention_interval_seconds, first_delay=30.0),
+        ],
     )
-    return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper)
+    return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper, retention)
 
 
 async def _serve(settings: ChatSettings) -> None:

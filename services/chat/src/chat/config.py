@@ -41,6 +41,10 @@ class ChatSettings(ServiceSettings):
     # Development/e2e only: a file holding an ISO-8601 instant the service treats as "now"
     # (quiet-hours tests move it forward). Refused in production.
     dev_clock_file: str = ""
+    # Retention of ended academic years (docs/chat.md "Retention"): how often the job runs (0 = never
+    # on this replica), and how many messages or files one run removes at most.
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    retention_batch: int = Field(default=2000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _chat_rules(self) -> ChatSettings:

@@ -10,6 +10,7 @@ from typing import Any
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta.school.v1 import timetable_pb2 as tt
+from parta_common.retention import RetentionRule
 from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import ts
 
@@ -44,8 +45,14 @@ def _school_fields(s: School) -> dict[str, Any]:
     }
 
 
+def retention_pb(r: RetentionRule) -> ev.RetentionPolicy:
+    return ev.RetentionPolicy(keep_days=r.keep_days, archive_grace_days=r.archive_grace_days)
+
+
 def school_pb(s: School) -> ev.SchoolSnapshot:
-    return ev.SchoolSnapshot(**_school_fields(s), communication_policy=policy_pb(s.policy))
+    return ev.SchoolSnapshot(
+        **_school_fields(s), communication_policy=policy_pb(s.policy), retention=retention_pb(s.retention)
+    )
 
 
 def school_message(s: School) -> pb.School:

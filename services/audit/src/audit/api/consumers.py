@@ -127,6 +127,8 @@ class Recorder:
         router.register(chat_pb2.MessageEdited, self.on_message)
         router.register(chat_pb2.MessageDeleted, self.on_message_deleted)
         router.register(chat_pb2.ReportDecided, self.on_report_decided)
+        router.register(chat_pb2.ChatArchivedForRetention, self.on_retention_archived)
+        router.register(chat_pb2.ChatPurged, self.on_retention_purged)
         # media-signal
         router.register(media_pb2.RoomScheduled, self.on_room)
         router.register(media_pb2.RoomStarted, self.on_room)
@@ -390,7 +392,7 @@ class Recorder:
             "school.settings_updated",
             "",
             [],
-            {"policy." + k: v for k, v in switches.items()},
+            {"policy." + k: v for k, v in switches.items()} | _retention_attrs(msg.school.retention),
         )
 
     # ---- chat: direct messages (metadata only) and deletions -------------------------------------
@@ -543,3 +545,59 @@ class Recorder:
             },
             occurred_at=_time(msg.decided_at),
         )
+
+    # ---- chat: retention of ended academic years (docs/chat.md "Retention") ----------------------
+
+    async def on_retention_archived(self, msg: chat_pb2.ChatArchivedForRetention, envelope: Envelope) -> None:
+        """Chat's retention job archived a chat of an ended year: done by the school's rule, no actor."""
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "retention.archived",
+            "",
+            [],
+            _retention_chat_attrs(msg.chat_id, msg.class_id, msg.kind, msg.counts)
+            | {
+                "retained_from": _iso(msg.retained_from),
+                "purge_after": _iso(msg.purge_after),
+                "archive_file_id": msg.archive_file_id,
+            },
+            occurred_at=_time(msg.archived_at),
+        )
+
+    async def on_retention_purged(self, msg: chat_pb2.ChatPurged, envelope: Envelope) -> None:
+        """A chat of an ended year purged: what went, in counts (no names, no text)."""
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "retention.purged",
+            "",
+            [],
+            _retention_chat_attrs(msg.chat_id, msg.class_id, msg.kind, msg.counts)
+            | {"retained_from": _iso(msg.retained_from)},
+            occurred_at=_time(msg.purged_at),
+        )
+
+
+def _retention_chat_attrs(chat_id: str, class_id: str, kind: int, counts: chat_pb2.RetentionCounts) -> dict[str, str]:
+    return {
+        "chat_id": chat_id,
+        "class_id": class_id,
+        "chat_kind": chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower(),  # type: ignore[arg-type]
+        "messages": str(counts.messages),
+        "files_deleted": str(counts.files_deleted),
+        "files_detached": str(counts.files_detached),
+        "members": str(counts.members),
+    }
+
+
+def _retention_attrs(r: school_pb2.RetentionPolicy) -> dict[str, str]:
+    """The school's retention as its snapshot carries it (absent from older producers: nothing)."""
+    if not (r.keep_days or r.archive_grace_days):
+        return {}
+    return {"retention.keep_days": str(r.keep_days), "retention.archive_grace_days": str(r.archive_grace_days)}
+
+
+def _iso(stamp: Timestamp) -> str:
+    at = _time(stamp)
+    return at.isoformat() if at is not None else ""

@@ -9,10 +9,12 @@ from parta.media_signal.v1 import events_pb2 as media
 from parta.school.v1 import events_pb2 as school
 from parta_common.events import topics
 from parta_common.events.router import EventRouter
+from parta_common.retention import retention_of
 from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import from_ts
 
 from chat.app.provisioning import ClassInfo, Provisioning
+from chat.app.retention import RetentionClocks
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from chat.domain.system_notes import lesson_ended, lesson_started, locale_of
 
@@ -53,8 +55,9 @@ def _display_name(p: identity.ProfileSnapshot) -> str:
 class ProvisioningHandler:
     """The provisioning consumer's handler: `handle` is the router the EventConsumer calls."""
 
-    def __init__(self, provisioning: Provisioning):
+    def __init__(self, provisioning: Provisioning, retention: RetentionClocks | None = None):
         self._p = provisioning
+        self._retention = retention
         router = EventRouter()
         router.register(school.SchoolCreated, self._school)
         router.register(school.SchoolUpdated, self._school)
@@ -73,6 +76,8 @@ class ProvisioningHandler:
         router.register(media.RoomScheduled, self._lesson_planned)
         router.register(media.RoomRescheduled, self._lesson_planned)
         router.register(media.RoomCancelled, self._lesson_planned)
+        # Retention (app/retention.py): the rollover starts the clocks of the year's ended classes.
+        router.register(school.AcademicYearStarted, self._year_started)
         # StaffVerified needs no handling: school re-publishes the staff seats as MemberRoleChanged
         # with verified=true, which regrants the staff channel.
         # Other event types (invites, join requests, guardians …) do not concern chat. That includes
@@ -92,6 +97,9 @@ class ProvisioningHandler:
             locale_of(s.locale),
         )
         await self._p.school_changed(info, envelope.aggregate_version)
+        if self._retention is not None:
+            rule = retention_of(s.retention.keep_days, s.retention.archive_grace_days)
+            await self._retention.school_rule(s.school_id, rule, envelope.aggregate_version)
 
     async def _class(
         self, msg: school.ClassCreated | school.ClassUpdated | school.ClassArchived, envelope: Envelope
@@ -100,6 +108,10 @@ class ProvisioningHandler:
         archived = c.archived or isinstance(msg, school.ClassArchived)
         info = ClassInfo(c.class_id, c.school_id, c.title, c.is_staff_room, archived)
         await self._p.class_changed(info, envelope.aggregate_version)
+        if self._retention is not None and isinstance(msg, school.ClassArchived) and msg.reason == "graduated":
+            at = from_ts(envelope.occurred_at)
+            assert at is not None
+            await self._retention.class_graduated(c.school_id, c.class_id, at)
 
     async def _member_changed(self, msg: school.MemberJoined | school.MemberRoleChanged, envelope: Envelope) -> None:
         membership = _membership(msg.membership, active=True)
@@ -158,3 +170,13 @@ class ProvisioningHandler:
         await self._p.lesson_planned(
             room.room_id, room.school_id, room.class_id, change, room.title, starts, envelope.event_id
         )
+
+    async def _year_started(self, msg: school.AcademicYearStarted, envelope: Envelope) -> None:
+        if self._retention is None:
+            return
+        at = from_ts(envelope.occurred_at)
+        assert at is not None
+        s = msg.school
+        rule = retention_of(s.retention.keep_days, s.retention.archive_grace_days)
+        await self._retention.school_rule(s.school_id, rule, envelope.aggregate_version)
+        await self._retention.year_started(s.school_id, msg.previous_academic_year, list(msg.graduated_class_ids), at)

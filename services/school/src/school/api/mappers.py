@@ -13,7 +13,18 @@ from parta_common.grpc.context import require_principal
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
 from parta_common.timestamps import ts
 
-__all__ = ["Page", "caller", "invite", "join_request", "membership", "policy", "school", "school_class", "ts"]
+__all__ = [
+    "Page",
+    "caller",
+    "invite",
+    "join_request",
+    "membership",
+    "policy",
+    "retention",
+    "school",
+    "school_class",
+    "ts",
+]
 from school import codecs
 from school.app.common import Caller
 from school.domain.validation import invalid
@@ -41,6 +52,7 @@ invite = codecs.invite_message
 join_request = codecs.join_request_message
 membership = codecs.membership_pb
 policy = codecs.policy_pb
+retention = codecs.retention_pb
 
 
 class Page:

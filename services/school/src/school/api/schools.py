@@ -20,6 +20,7 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         self.staff = app.staff
         self.policies = app.policies
         self.years = app.years
+        self.retention = app.retention
 
     async def RegisterSchool(self, request: pb.RegisterSchoolRequest, context: Ctx) -> pb.RegisterSchoolResponse:
         school = await self.schools.register_school(
@@ -108,3 +109,18 @@ class SchoolServicer(rpc.SchoolServiceServicer):
         switches = {f.name: bool(value) for f, value in wanted.ListFields()}
         policy = await self.policies.set_policy(m.caller(), request.school_id, switches)
         return pb.SetSchoolPolicyResponse(policy=m.policy(policy))
+
+    async def GetRetentionPolicy(
+        self, request: pb.GetRetentionPolicyRequest, context: Ctx
+    ) -> pb.GetRetentionPolicyResponse:
+        rule = await self.retention.get_retention(m.caller(), request.school_id)
+        return pb.GetRetentionPolicyResponse(retention=m.retention(rule))
+
+    async def SetRetentionPolicy(
+        self, request: pb.SetRetentionPolicyRequest, context: Ctx
+    ) -> pb.SetRetentionPolicyResponse:
+        wanted = request.retention
+        rule = await self.retention.set_retention(
+            m.caller(), request.school_id, wanted.keep_days, wanted.archive_grace_days
+        )
+        return pb.SetRetentionPolicyResponse(retention=m.retention(rule))

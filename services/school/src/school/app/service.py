@@ -12,6 +12,7 @@ from school.app.invites import Invites
 from school.app.join_requests import JoinRequests
 from school.app.memberships import Memberships
 from school.app.policy import Policies
+from school.app.retention import Retention
 from school.app.schools import Schools
 from school.app.staff import StaffVerification
 from school.app.years import AcademicYears
@@ -28,6 +29,7 @@ class SchoolApp:
     memberships: Memberships
     invites: Invites
     join_requests: JoinRequests
+    retention: Retention
 
 
 def build_app(deps: Deps) -> SchoolApp:
@@ -44,4 +46,5 @@ def build_app(deps: Deps) -> SchoolApp:
         memberships=Memberships(deps, admins, staff),
         invites=invites,
         join_requests=JoinRequests(deps, invites),
+        retention=Retention(deps),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from parta_common.errors import FailedPrecondition, Violations
+from parta_common.retention import DEFAULT_GRACE_DAYS, DEFAULT_KEEP_DAYS, RetentionRule, retention_of
 from parta_common.safety import DEFAULT_POLICY, SchoolPolicy
 
 STAFF_ROOM_TITLE = "Учительская"
@@ -83,6 +84,13 @@ class School:
     policy: SchoolPolicy = DEFAULT_POLICY
     # The language of the texts the server writes into the school's chats (UpdateSchool's "locale").
     locale: str = DEFAULT_LOCALE
+    # How long chats and files of ended academic years are kept (SetRetentionPolicy; chat applies it).
+    retention_keep_days: int = DEFAULT_KEEP_DAYS
+    retention_grace_days: int = DEFAULT_GRACE_DAYS
+
+    @property
+    def retention(self) -> RetentionRule:
+        return retention_of(self.retention_keep_days, self.retention_grace_days)
 
     @property
     def admin_vacant(self) -> bool:

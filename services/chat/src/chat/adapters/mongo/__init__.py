@@ -30,13 +30,20 @@ ANNOUNCEMENT_REMINDERS = "announcement_reminders"
 POLLS = "polls"
 POLL_VOTES = "poll_votes"
 MATERIALS = "materials"
+# Retention: each school's rule, projected from school's snapshots (the clocks live on the chats).
+RETENTION_RULES = "retention_rules"
 # A report carries its ReportDecided, a family row its AnnouncementConfirmed, until relayed.
 OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
     return {
-        CHATS: [outbox_index(), IndexModel([("school_id", ASCENDING), ("kind", ASCENDING)], name="by_school_kind")],
+        CHATS: [
+            outbox_index(),
+            IndexModel([("school_id", ASCENDING), ("kind", ASCENDING)], name="by_school_kind"),
+            # Retention's due chats per school and stage (only chats with a clock carry ret_stage).
+            IndexModel([("ret_stage", ASCENDING), ("school_id", ASCENDING)], name="retention", sparse=True),
+        ],
         MEMBERS: [
             IndexModel([("user_id", ASCENDING), ("active", ASCENDING)], name="by_user"),
             IndexModel([("chat_id", ASCENDING), ("active", ASCENDING), ("last_read_seq", ASCENDING)], name="by_chat"),
@@ -56,6 +63,9 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("owner", ASCENDING), ("uploaded_at", DESCENDING)], name="by_owner"),
             # A chat's file list (ListChatFiles): `chats` is an array, one key per chat.
             IndexModel([("chats", ASCENDING), ("uploaded_at", DESCENDING)], name="by_chat"),
+            # Retention's exact counts of what a purge deleted or detached.
+            IndexModel([("ret_deleted_by", ASCENDING)], name="retention_deleted", sparse=True),
+            IndexModel([("ret_detached_from", ASCENDING)], name="retention_detached", sparse=True),
         ],
         REPORTS: [
             outbox_index(),
