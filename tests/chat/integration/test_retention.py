@@ -22,6 +22,7 @@ from tests.chat.integration.test_files import download, upload_parts
 from tests.chat.support import (
     ADMIN,
     CSTUDENT,
+    Collector,
     HEAD,
     STUDENT,
     TEACHER,
@@ -137,12 +138,15 @@ async def test_a_graduated_class_is_archived_then_purged_once_whoever_runs_the_j
     assert cls in await chat_ids(a, graduate)
 
     # After it: both replicas at once archive each chat exactly once.
+    stream = await Collector(b, graduate).ready()
     world.clock.offset = timedelta(days=KEEP, hours=1)
     reports = await _ticks(world)
     archived = [c for r in reports for c in r.archived]  # type: ignore[attr-defined]
     assert sorted(archived) == sorted([cls, par])
     assert all(not r.archived for r in await _ticks(world))  # type: ignore[attr-defined]
     assert cls not in await chat_ids(a, graduate)
+    await eventually(lambda: _removed(stream, cls))  # an open stream drops it too
+    await stream.close()
     with pytest.raises(grpc.aio.AioRpcError) as hidden:
         await a.chat.GetChat(chat_pb2.GetChatRequest(chat_id=cls), metadata=graduate.md)
     assert hidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -235,3 +239,7 @@ async def _retention_events(world: World, chats: set[str]) -> list[tuple[str, st
 
 async def _has(stubs: Stubs, person: Person, expected: set[str]) -> bool:
     return expected <= await chat_ids(stubs, person)
+
+
+async def _removed(stream: Collector, chat_id: str) -> bool:
+    return any(e.WhichOneof("event") == "member_removed" and e.chat_id == chat_id for e in stream.events)

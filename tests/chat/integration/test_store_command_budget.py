@@ -39,7 +39,13 @@ async def _metered_replica(world: World, name: str) -> Replica:
 
     settings = world.settings(name).model_copy(
         # PolicySync's once-a-second read of changed schools is a poller too (no policy changes here).
-        update={"mongodb_command_metrics": True, "quiet_release_poll_seconds": 3600.0, "policy_sync_seconds": 3600.0}
+        # The retention job too (its first run comes 30 s after the start).
+        update={
+            "mongodb_command_metrics": True,
+            "quiet_release_poll_seconds": 3600.0,
+            "policy_sync_seconds": 3600.0,
+            "retention_interval_seconds": 0.0,
+        }
     )
     service = await build(settings, key_source=world.mint.source(), clock=world.clock)
     port = await service.runner.start()

@@ -144,7 +144,7 @@ async def build(
     )
     polls = build_polls(MongoPollRepository(db), app.messages, clock)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
-    retention_store = MongoRetention(db, OutboxWriter(SERVICE, settings.topic, clock.now))
+    retention_store = MongoRetention(db, records, OutboxWriter(SERVICE, settings.topic, clock.now))
     retention_admin = RetentionAdmin(retention_store, app.messages.access)
     retention = RetentionJob(retention_store, clock, batch=settings.retention_batch)
 

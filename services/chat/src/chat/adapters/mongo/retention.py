@@ -25,6 +25,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chat.adapters.events import EventRecords
 from chat.adapters.files import BUCKET, GridFsSink
 from chat.adapters.mongo import (
     ANNOUNCEMENT_FAMILIES,
@@ -44,6 +45,7 @@ from chat.adapters.mongo import (
     RETENTION_RULES,
 )
 from chat.adapters.mongo.codecs import Doc
+from chat.domain import events as ev
 from chat.domain.chats import ChatKind
 from chat.domain.files import FileKind, StoredFile
 from chat.domain.provisioning import SchoolRole
@@ -134,13 +136,14 @@ _FIELDS = {
 
 
 class MongoRetention:
-    def __init__(self, db: AsyncDatabase[Doc], writer: OutboxWriter):
+    def __init__(self, db: AsyncDatabase[Doc], records: EventRecords, writer: OutboxWriter):
         self._db = db
         self._rules = db[RETENTION_RULES]
         self._chats = db[CHATS]
         self._members = db[MEMBERS]
         self._messages = db[MESSAGES]
         self._files = db[FILES]
+        self._records = records
         self._writer = writer
 
     # ---- rules and clocks ---------------------------------------------------------------------
@@ -266,8 +269,14 @@ class MongoRetention:
         return file_id, count
 
     async def hide(self, chat_id: str) -> int:
-        """Out of every member's list and reach (NOT_A_MEMBER from now on); the rows stay until the purge."""
-        await self._members.update_many({"chat_id": chat_id, "active": True}, {"$set": {"active": False}})
+        """Out of every member's list and reach (NOT_A_MEMBER from now on), each row with its
+        MemberRemoved (open streams drop the chat); the rows stay until the purge. A repeat finds
+        only the rows a crash left active."""
+        rows = await self._members.find({"chat_id": chat_id, "active": True}, {"user_id": 1}).to_list()
+        for row in rows:
+            removed = self._records.records(chat_id, [ev.MemberRemoved(chat_id, row["user_id"])])
+            update = merge_updates({"$set": {"active": False}}, outbox_push(removed))
+            await self._members.update_one({"_id": row["_id"], "active": True}, update)
         return await self._members.count_documents({"chat_id": chat_id})
 
     def _event(self, chat_id: str, stage: Stage, payload: Any) -> Doc:
