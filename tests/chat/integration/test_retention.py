@@ -22,10 +22,10 @@ from tests.chat.integration.test_files import download, upload_parts
 from tests.chat.support import (
     ADMIN,
     CSTUDENT,
-    Collector,
     HEAD,
     STUDENT,
     TEACHER,
+    Collector,
     Person,
     Stubs,
     World,

@@ -27,6 +27,7 @@ from parta_client.cli import (
     policy,
     polls,
     profiles,
+    retention,
     schools,
     timetables,
 )
@@ -50,6 +51,7 @@ app.command("urgent-notifications")(moderation.urgent_notifications)
 schools.school_app.add_typer(policy.policy_app, name="policy")
 schools.school_app.add_typer(info.info_app, name="info")
 schools.school_app.add_typer(locales.locale_app, name="locale")
+schools.school_app.add_typer(retention.retention_app, name="retention")
 app.add_typer(profiles.profile_app, name="profile")
 app.add_typer(schools.school_app, name="school")
 app.add_typer(classes.class_app, name="class")
