@@ -52,6 +52,7 @@ class FakeRetention:
     archives_written: list[str] = field(default_factory=list)
     events: list[tuple[str, Stage]] = field(default_factory=list)
     read_only: set[str] = field(default_factory=set)
+    broken: set[str] = field(default_factory=set)
 
     async def put_rule(self, school_id, rule, version):  # type: ignore[no-untyped-def]
         self.rules_[school_id] = rule
@@ -102,6 +103,8 @@ class FakeRetention:
 
     async def write_archive(self, chat, at):  # type: ignore[no-untyped-def]
         await asyncio.sleep(0)
+        if chat.chat_id in self.broken:
+            raise OSError("the store refused the archive")
         self.archives_written.append(chat.chat_id)
         return f"arch-{chat.chat_id}", self.messages.get(chat.chat_id, 0)
 
@@ -285,3 +288,18 @@ async def test_a_clock_once_started_stays_and_learns_its_year():
     await clocks.year_started("s1", "2026/2027", ["11a"], later + timedelta(days=1))  # redelivered
     assert store.rows["cls-11a"].chat.retained_from == ROLLOVER
     assert store.rows["par-5b"].chat.retained_from == later
+
+
+async def test_a_chat_that_fails_does_not_hold_back_the_others_and_is_tried_again():
+    store = FakeRetention()
+    for class_id in ("11a", "11b"):
+        await _graduated(store, class_id)
+    store.broken = {"cls-11a"}
+    clock = FakeClock(ROLLOVER + timedelta(days=366))
+    job = RetentionJob(store, clock)
+    report = await job.tick()
+    assert report.failed == ["cls-11a"]
+    assert sorted(report.archived) == ["cls-11b", "par-11a", "par-11b"]
+    assert store.rows["cls-11a"].lease.year == 1970  # released: the next run may take it
+    store.broken = set()
+    assert (await job.tick()).archived == ["cls-11a"]

@@ -38,7 +38,12 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
         ),
         (timetable_pb2, ("TimetableService",)),
     ],
-    "chat": [(chat_pb2, ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService"))],
+    "chat": [
+        (
+            chat_pb2,
+            ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService", "RetentionService"),
+        )
+    ],
     "media_signal": [(media_signal_pb2, ("RoomService", "SignalService"))],
     # The school's audit trail (docs/audit.md): admins only, which the audit service itself checks.
     "audit": [(audit_pb2, ("AuditService",))],

@@ -12,9 +12,10 @@ large for one tick goes on at the next.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 from parta_common.clock import Clock
@@ -27,6 +28,7 @@ from chat.domain import rules
 from chat.domain.retention import Counts, RetainedChat, Stage
 
 log = structlog.get_logger("chat.retention")
+T = TypeVar("T")
 
 
 class RetentionStore(Protocol):
@@ -61,6 +63,8 @@ class TickReport:
     purged: list[str] = field(default_factory=list)
     # Purges begun and not finished within this tick's budget (they go on at the next).
     continuing: list[str] = field(default_factory=list)
+    # Steps that failed (logged; tried again at the next run).
+    failed: list[str] = field(default_factory=list)
     spent: int = 0
 
 
@@ -108,19 +112,32 @@ class RetentionJob:
             for chat in await self.store.due(school_id, Stage.KEPT, keep_from, self.chats_per_tick):
                 if report.spent >= self.batch:
                     return
-                written = await self._archive(chat, rule, now)
+                written = await self._step(report, chat, self._archive(chat, rule, now)) or 0
                 if written:
                     report.archived.append(chat.chat_id)
                 report.spent += max(written, 1)
             for chat in await self.store.due(school_id, Stage.ARCHIVED, now, self.chats_per_tick):
                 if report.spent >= self.batch:
                     return
-                removed, done = await self._purge(chat, now, self.batch - report.spent)
+                purged = await self._step(report, chat, self._purge(chat, now, self.batch - report.spent))
+                removed, done = purged if purged is not None else (0, False)
                 if done:
                     report.purged.append(chat.chat_id)
                 elif removed:
                     report.continuing.append(chat.chat_id)
                 report.spent += max(removed, 1)
+
+    async def _step(self, report: TickReport, chat: RetainedChat, step: Awaitable[T]) -> T | None:
+        """One chat's step; a failure is logged and the run goes on with the next chat (one chat that
+        cannot be archived must not hold back every other school's), tried again at the next run."""
+        try:
+            return await step
+        except Exception as exc:
+            log.warning(
+                "retention_step_failed", chat_id=chat.chat_id, school_id=chat.school_id, error=type(exc).__name__
+            )
+            report.failed.append(chat.chat_id)
+            return None
 
     async def _archive(self, chat: RetainedChat, rule: RetentionRule, now: datetime) -> int:
         """Archive one chat; the number of messages it wrote (0: another replica has it, or had it)."""
