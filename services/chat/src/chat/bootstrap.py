@@ -202,7 +202,13 @@ async def build(
             consumer,
             housekeeper,
             infra.revocation_feed,
-            PeriodicWorker("chat-retention", retention.tick, settings.retention_interval_seconds, first_delay=30.0),
+            # The first run waits for the consumers to settle (at most 30 s; sooner with a short interval).
+            PeriodicWorker(
+                "chat-retention",
+                retention.tick,
+                settings.retention_interval_seconds,
+                first_delay=min(30.0, settings.retention_interval_seconds),
+            ),
         ],
     )
     return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper, retention)
