@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where a service's CPU goes under load: chat SendMessage at concurrency 16, sampled by py-spy.
 
-    python tests/bench/cpu_profile.py [--seconds 15] [--raw out.txt]   # env PARTA_KAFKA_BOOTSTRAP, PARTA_TEST_MONGODB_URI
+    make profile     # or: python tests/bench/cpu_profile.py [--seconds 15] [--raw out.txt]
+                     #     with PARTA_KAFKA_BOOTSTRAP and PARTA_TEST_MONGODB_URI set
 
 `make bench` says how much CPU a call costs; this says where it goes. One chat process on loopback
 (the bench stack: real store and Kafka, tokens minted locally), warmed up, then sampled by py-spy

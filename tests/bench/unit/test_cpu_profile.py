@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cpu_profile import split  # noqa: E402
+from cpu_profile import split
 
 LOOP = "main (chat/bootstrap.py:198);run (asyncio/runners.py:190);Handle._run (asyncio/events.py:80)"
 RPC = "_wrap.<locals>.unary_response.<locals>.run (parta_common/grpc/edge.py:396)"
