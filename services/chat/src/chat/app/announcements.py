@@ -142,10 +142,7 @@ class Announcements:
         if deadline is not None and deadline <= now:
             v.add("deadline", "must be in the future")
         v.raise_if_any()
-        chat, member = await self.access.check(chat_id, user_id, moderation=False)
-        rules.ensure_announcement_chat(chat)
-        person = await self.access.person(chat.school_id, user_id, with_profile=False)
-        rules.ensure_may_post(chat, member, person)
+        chat, _member = await self.access.announcer(chat_id, user_id, rules.ensure_announcement_chat)
         families = rules.families_of(await self.repo.class_memberships(chat.school_id, chat.class_id), chat.class_id)
         if len(families) > rules.MAX_FAMILIES:
             raise InvalidArgument.field("chat_id", f"at most {rules.MAX_FAMILIES} families per announcement")

@@ -20,7 +20,6 @@ from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
 from chat.app.access import Access
 from chat.app.chats import check_chat_id
 from chat.app.messages import Messages
-from chat.domain import announcements
 from chat.domain import polls as rules
 from chat.domain.chats import Chat
 from chat.domain.members import Member
@@ -86,10 +85,7 @@ class Polls:
         if closes_at is not None and closes_at <= now:
             v.add("closes_at", "must be in the future")
         v.raise_if_any()
-        chat, member = await self.access.check(chat_id, user_id, moderation=False)
-        rules.ensure_poll_chat(chat)
-        person = await self.access.person(chat.school_id, user_id, with_profile=False)
-        announcements.ensure_may_post(chat, member, person)
+        chat, member = await self.access.announcer(chat_id, user_id, rules.ensure_poll_chat)
         school = await self.messages.facts.school(chat.school_id)  # the header in the school's locale
         header = poll_header(school.locale if school else "", question)
         text = "\n".join([header, *(f"{i + 1}. {o}" for i, o in enumerate(options))])
