@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, call, Chats, fileHead, fileUrl, Files, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
+import { BlockToggle, mayMarkUrgent, ReportButton, UrgentFields, type Urgency } from "../components/ChatSafety";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
 import { onChatEvent, type MessageSnapshot } from "../live";
@@ -190,6 +191,7 @@ export function ChatView({ chatId }: { chatId: string }) {
         <ClassRooms schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} lessons={view.chat.kind === "CHAT_KIND_CLASS"} />
       )}
       {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && view.chat.schoolId && <Calls schoolId={view.chat.schoolId} peerUserId={view.peerUserId} />}
+      {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && <BlockToggle peerUserId={view.peerUserId} />}
       {hasMore && (
         <button type="button" class="link" onClick={loadEarlier}>
           {t("loadEarlier")}
@@ -210,6 +212,9 @@ export function ChatView({ chatId }: { chatId: string }) {
               </div>
               {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
               {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.system ? systemText(message) : message.text}</p>}
+              {message.urgent && !message.deleted && (
+                <p class="urgent">{message.urgentReason ? t("urgentMark", { reason: message.urgentReason }) : t("urgentMarkBare")}</p>
+              )}
               {!message.deleted &&
                 (message.fileIds ?? []).map((id) => (
                   <Attachment key={id} fileId={id} onRemove={mine || view?.isModerator ? () => removeFile(seq, id) : undefined} />
@@ -257,6 +262,7 @@ export function ChatView({ chatId }: { chatId: string }) {
                       {t("delete")}
                     </button>
                   )}
+                  {!mine && <ReportButton chatId={chatId} seq={seq} />}
                   {mine && (
                     <button type="button" class="link read-count" onClick={() => showReadCount(seq)}>
                       {readCounts.get(seq) ?? t("readCount")}
@@ -282,6 +288,7 @@ export function ChatView({ chatId }: { chatId: string }) {
           chatId={chatId}
           replyTo={replyTo}
           editing={editing}
+          urgentOption={mayMarkUrgent(view)}
           onDone={(message, deliverAt) => {
             if (message) setMessages((current) => merge(current, [message]));
             setHeldNotice(deliverAt ? t("heldNotice", { time: formatTime(deliverAt) }) : null);
@@ -300,13 +307,15 @@ interface ComposerProps {
   chatId: string;
   replyTo: MessageSnapshot | null;
   editing: MessageSnapshot | null;
+  urgentOption: boolean;
   onDone(message: MessageSnapshot | undefined, deliverAt: string | undefined): void;
   onCancel(): void;
   onError(error: unknown): void;
 }
 
-function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: ComposerProps) {
+function Composer({ chatId, replyTo, editing, urgentOption, onDone, onCancel, onError }: ComposerProps) {
   const [text, setText] = useState(editing?.text ?? "");
+  const [urgency, setUrgency] = useState<Urgency>({ on: false, reason: "" });
   const [files, setFiles] = useState<FileInfo[]>([]);
   const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -332,12 +341,14 @@ function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: Compo
           text,
           replyToSeq: replyTo ? replyTo.seq : "0",
           fileIds: files.map((f) => f.fileId),
+          ...(urgency.on ? { urgent: true, urgentReason: urgency.reason.trim() } : {}),
         });
         onDone(reply.message, reply.deliverAt);
       }
       clientMessageId.current = newId();
       setText("");
       setFiles([]);
+      setUrgency({ on: false, reason: "" });
       input.current?.focus();
     } catch (e) {
       onError(e);
@@ -400,6 +411,7 @@ function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: Compo
           </button>
         </p>
       ))}
+      {urgentOption && !editing && <UrgentFields value={urgency} onChange={setUrgency} />}
       <div class="composer-row">
         <label for="message-text" class="visually-hidden">
           {t("messageLabel")}
