@@ -1,7 +1,7 @@
 // The chat screen's moderation and quiet-hours pieces (docs/web.md "Moderation and quiet hours"):
 // reporting a message from its actions, blocking the other person of a direct chat, and the
 // composer's "urgent" option for parents writing directly outside working hours.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { call, Chats } from "../api";
 import type { ChatView } from "../chats";
 import { t } from "../i18n";
@@ -22,6 +22,11 @@ export function ReportButton({ chatId, seq }: { chatId: string; seq: number }) {
   const [sent, setSent] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const field = `report-reason-${seq}`;
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    if (open) input.current?.focus();
+  }, [open]);
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -54,7 +59,7 @@ export function ReportButton({ chatId, seq }: { chatId: string; seq: number }) {
   return (
     <form class="report-form" onSubmit={submit}>
       <label for={field}>{t("reportReason")}</label>
-      <textarea id={field} rows={2} required maxLength={MAX_REPORT_CHARS} value={reason} onInput={(e) => setReason(e.currentTarget.value)} autoFocus />
+      <textarea id={field} rows={2} required maxLength={MAX_REPORT_CHARS} value={reason} onInput={(e) => setReason(e.currentTarget.value)} ref={input} />
       <ErrorNote error={error} />
       <div class="row">
         <button type="submit" disabled={busy || !reason.trim()}>
