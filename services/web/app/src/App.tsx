@@ -130,11 +130,11 @@ function routeScreen(current: string) {
   if (room) return <Call key={room.id} roomId={room.id} />;
   const broadcast = match("/broadcast/:id", current);
   if (broadcast) return <Broadcast key={broadcast.id} roomId={broadcast.id} />;
+  if (current === "/moderation") return <Moderation />;
+  if (current === "/settings") return <Settings />;
   if (current === "/" || current === "/signin") return <ChatList />;
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;
   if (current === "/about") return <About />;
-  if (current === "/moderation") return <Moderation />;
-  if (current === "/settings") return <Settings />;
   return <p>{t("notFound")}</p>;
 }

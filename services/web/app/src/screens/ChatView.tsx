@@ -4,9 +4,9 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, call, Chats, fileHead, fileUrl, Files, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
-import { BlockToggle, mayMarkUrgent, ReportButton, UrgentFields, type Urgency } from "../components/ChatSafety";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
+import { BlockToggle, mayMarkUrgent, ReportButton, UrgentFields, type Urgency } from "../components/ChatSafety";
 import { onChatEvent, type MessageSnapshot } from "../live";
 import { knownName, nameOf, namesVersion } from "../names";
 import { myUserId } from "../session";
@@ -212,9 +212,6 @@ export function ChatView({ chatId }: { chatId: string }) {
               </div>
               {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
               {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.system ? systemText(message) : message.text}</p>}
-              {message.urgent && !message.deleted && (
-                <p class="urgent">{message.urgentReason ? t("urgentMark", { reason: message.urgentReason }) : t("urgentMarkBare")}</p>
-              )}
               {!message.deleted &&
                 (message.fileIds ?? []).map((id) => (
                   <Attachment key={id} fileId={id} onRemove={mine || view?.isModerator ? () => removeFile(seq, id) : undefined} />
@@ -225,6 +222,9 @@ export function ChatView({ chatId }: { chatId: string }) {
                     {t("fileRemoved")}
                   </p>
                 ))}
+              {message.urgent && !message.deleted && (
+                <p class="urgent">{message.urgentReason ? t("urgentMark", { reason: message.urgentReason }) : t("urgentMarkBare")}</p>
+              )}
               {mine && message.heldUntil && new Date(message.heldUntil) > new Date() && (
                 <p class="held" role="note">
                   {t("heldUntil", { time: formatTime(message.heldUntil) })}
