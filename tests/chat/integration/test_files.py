@@ -218,7 +218,13 @@ async def test_deleting_a_file_frees_quota_and_no_chat_it_was_sent_to_serves_it(
     cls, par = f"cls-{class_id}", f"par-{class_id}"
 
     async def ready() -> bool:
-        return {cls, par} <= await chat_ids(a, head) and cls in await chat_ids(a, classmate)
+        # The parent too: under load their parents'-chat seat may land after the others' (a download
+        # before it is NOT_FOUND, as for anyone outside the chat).
+        return (
+            {cls, par} <= await chat_ids(a, head)
+            and cls in await chat_ids(a, classmate)
+            and par in await chat_ids(a, parent)
+        )
 
     await eventually(ready)
 
