@@ -61,6 +61,11 @@ async def setup(world: World):  # type: ignore[no-untyped-def]
     stubs = world.replicas[0].stubs
     for name in p:
         await eventually(lambda name=name: _in(stubs, p[name], f"sch-{school.school_id}"))
+    # The class's chats too: ClassCreated comes on another topic and may land after the seats (under
+    # load a test that wrote into the class chat at once met NOT_A_MEMBER).
+    for name, chat_id in (("head", f"cls-{class_id}"), ("ann", f"cls-{class_id}"), ("bob", f"cls-{class_id}")):
+        await eventually(lambda name=name, chat_id=chat_id: _in(stubs, p[name], chat_id))
+    await eventually(lambda: _in(stubs, p["pam"], f"par-{class_id}"))
     return school, class_id, other_class, p
 
 
