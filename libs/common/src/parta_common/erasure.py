@@ -101,8 +101,8 @@ class MongoErasureLedger:
         return ErasureRun(user_id, str(doc.get("requested_by", "")), str(doc["token"]), counts=dict(doc["counts"]))
 
     async def add(self, user_id: str, what: str, count: int) -> None:
-        if count:
-            await self._erasures.update_one({"_id": user_id, "state": "running"}, {"$inc": {f"counts.{what}": count}})
+        # A zero is written too: the report then says "none" rather than leaving the item out.
+        await self._erasures.update_one({"_id": user_id, "state": "running"}, {"$inc": {f"counts.{what}": count}})
 
     async def finish(self, user_id: str, now: datetime) -> dict[str, int] | None:
         doc = await self._erasures.find_one({"_id": user_id, "state": "running"}, {"_outbox": 0})
