@@ -125,9 +125,11 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     async def parts():  # type: ignore[no-untyped-def]
         yield chat_pb2.UploadFileRequest(
             metadata=chat_pb2.UploadMetadata(
-                request_id=uuid.uuid4().hex, filename="petya-notes.txt", content_type="text/plain",
+                request_id=uuid.uuid4().hex,
+                filename="petya-notes.txt",
+                content_type="text/plain",
                 size_bytes=len(FILE_BYTES),
-            )  # fmt: skip
+            )
         )
         yield chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=0, data=FILE_BYTES))
 
@@ -139,9 +141,13 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     lesson = await eventually(
         lambda: rooms.CreateRoom(
             mpb.CreateRoomRequest(
-                request_id=uuid.uuid4().hex, school_id=sid, class_id=klass.class_id,
-                kind=room_events.ROOM_KIND_LESSON, title="Алгебра", start_now=True,
-            ),  # fmt: skip
+                request_id=uuid.uuid4().hex,
+                school_id=sid,
+                class_id=klass.class_id,
+                kind=room_events.ROOM_KIND_LESSON,
+                title="Алгебра",
+                start_now=True,
+            ),
             metadata=teacher.md,
             timeout=10,
         ),
@@ -182,7 +188,9 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     )
 
     async def report_complete() -> erasure_pb2.GetErasureReportResponse | None:
-        reply = await erasure.GetErasureReport(erasure_pb2.GetErasureReportRequest(user_id=misha.user_id), metadata=anna.md)
+        reply = await erasure.GetErasureReport(
+            erasure_pb2.GetErasureReportRequest(user_id=misha.user_id), metadata=anna.md
+        )
         return reply if reply.complete else None
 
     trail = audit_pb2_grpc.AuditServiceStub(grpc.aio.insecure_channel(audit.address))
@@ -211,7 +219,9 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
         await erasure.GetErasureReport(erasure_pb2.GetErasureReportRequest(user_id=misha.user_id), metadata=teacher.md)
     assert not_yours.value.code() == grpc.StatusCode.NOT_FOUND
     # The school's trail: Петя's own request, Анна's for Миша; ids and counts, never names or text.
-    petya_chat = next(e for e in entries if e.subject_user_ids[0] == petya.user_id and e.attributes["service"] == "chat")
+    petya_chat = next(
+        e for e in entries if e.subject_user_ids[0] == petya.user_id and e.attributes["service"] == "chat"
+    )
     assert petya_chat.actor_user_id == petya.user_id
     assert int(petya_chat.attributes["messages_replaced"]) == 2 and petya_chat.attributes["files"] == "1"
     petya_media = next(

@@ -44,9 +44,7 @@ class FakeErasureContent:
     async def notes_naming(self, user_id: str, limit: int) -> list[Message]:
         rows = self.fakes.messages.rows.values()
         return [
-            m
-            for m in rows
-            if m.system_note and m.system_note.subject_user_id == user_id and m.system_note.subject_name
+            m for m in rows if m.system_note and m.system_note.subject_user_id == user_id and m.system_note.subject_name
         ][:limit]
 
     async def erase_reports(self, user_id: str) -> int:
@@ -65,17 +63,28 @@ async def _chunks(data: bytes) -> AsyncIterator[tuple[int, bytes]]:
     yield 0, data
 
 
-async def _world(policy: SchoolPolicy = SchoolPolicy()) -> tuple[Fakes, Erasure, MemoryErasureLedger]:
+async def _world(policy: SchoolPolicy | None = None) -> tuple[Fakes, Erasure, MemoryErasureLedger]:
     fakes = Fakes()
-    await fakes.facts.put_school(SchoolInfo(SCHOOL, "School", "Europe/Moscow", 480, 1080, policy, "ru"), 1)
+    info = SchoolInfo(SCHOOL, "School", "Europe/Moscow", 480, 1080, policy or SchoolPolicy(), "ru")
+    await fakes.facts.put_school(info, 1)
     chat = Chat(CLASS, SCHOOL, ChatKind.CLASS, title="5А")
     await seed_chat(fakes, chat, {"ann": Grant.STUDENT, "bob": Grant.STUDENT})
     rows = fakes.messages.rows
     for seq, (sender, text) in enumerate([("ann", "мой секрет"), ("bob", "hello"), ("ann", "ещё")], start=1):
         rows[f"m{seq}"] = Message(CLASS, f"m{seq}", seq, seq, SCHOOL, sender, text, T0)
     rows["m1"].reactions = [Reaction("👍", ["bob"])]
-    rows["n4"] = Message(CLASS, "n4", 4, 4, SCHOOL, "", "Анна Иванова присоединилась", T0, system=True,
-                         system_note=member_joined("ann", "Анна Иванова"))
+    rows["n4"] = Message(
+        CLASS,
+        "n4",
+        4,
+        4,
+        SCHOOL,
+        "",
+        "Анна Иванова присоединилась",
+        T0,
+        system=True,
+        system_note=member_joined("ann", "Анна Иванова"),
+    )
     fakes.messages.seqs[CLASS] = 4
     stored = await fakes.app.files.upload("ann", "r-1", "дневник.pdf", "application/pdf", 3, _chunks(b"abc"))
     await fakes.files.attach([stored.file_id], CLASS, 3)
@@ -83,8 +92,14 @@ async def _world(policy: SchoolPolicy = SchoolPolicy()) -> tuple[Fakes, Erasure,
     await fakes.reports.add(Report("r1", CLASS, 1, "bob", "rude", T0, SCHOOL, message=replace(rows["m1"])))
     ledger = MemoryErasureLedger()
     erasure = Erasure(
-        ledger, FakeErasureContent(fakes), fakes.messages, fakes.members, fakes.facts, fakes.app.files,
-        fakes.app.provisioning, fakes.clock,
+        ledger,
+        FakeErasureContent(fakes),
+        fakes.messages,
+        fakes.members,
+        fakes.facts,
+        fakes.app.files,
+        fakes.app.provisioning,
+        fakes.clock,
     )
     return fakes, erasure, ledger
 

@@ -66,7 +66,11 @@ async def test_a_guardian_deletes_a_young_childs_account_and_reads_the_report() 
     # The reports arrive on erasure.report.v1 (identity's own among them), twice is once.
     collect = ErasureReportCollector(erasures).router()
     at = datetime(2026, 9, 1, 9, 5, tzinfo=UTC)
-    for service, counts in (("identity", own[0].counts), ("chat", {"messages_replaced": 3}), ("chat", {"messages_replaced": 3})):
+    for service, counts in (
+        ("identity", own[0].counts),
+        ("chat", {"messages_replaced": 3}),
+        ("chat", {"messages_replaced": 3}),
+    ):
         payload = report_payload(child.user_id, service, counts, mother.user_id, at)
         envelope = envelope_pb2.EventEnvelope(event_id=f"{service}-1", event_type=payload.DESCRIPTOR.full_name)
         envelope.payload.Pack(payload)

@@ -110,7 +110,9 @@ class MongoErasureLedger:
             return None
         counts = {str(k): int(v) for k, v in (doc.get("counts") or {}).items()}
         payload = report_payload(user_id, self._service, counts, str(doc.get("requested_by", "")), now)
-        record = self._writer.record(payload, topic=self._topic, aggregate=Aggregate("erasure", user_id, 1), key=user_id)
+        record = self._writer.record(
+            payload, topic=self._topic, aggregate=Aggregate("erasure", user_id, 1), key=user_id
+        )
         update = merge_updates({"$set": {"state": "done", "finished_at": now}}, outbox_push([record]))
         done = await self._erasures.find_one_and_update(
             {"_id": user_id, "state": "running"}, update, return_document=ReturnDocument.AFTER

@@ -41,6 +41,7 @@ from identity.adapters.mongo import (
     SESSIONS,
     USERS,
     MongoChallengeRepository,
+    MongoErasureReports,
     MongoMembershipDirectory,
     MongoRateLimiter,
     MongoSessionRepository,
@@ -48,18 +49,17 @@ from identity.adapters.mongo import (
     index_specs,
 )
 from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
-from identity.adapters.mongo import MongoErasureReports
 from identity.api.account import AccountServicer
-from identity.api.erasure import ErasureReportCollector, ErasureServicer, erasure_report_consumer
 from identity.api.consumers import MembershipProjector, membership_consumer
+from identity.api.erasure import ErasureReportCollector, ErasureServicer, erasure_report_consumer
 from identity.api.guardians import GuardianServicer
 from identity.api.jobs import AgeBandCheck
 from identity.api.keys import SigningKeyServicer
 from identity.api.profiles import ProfileServicer
 from identity.api.sign_in import AuthServicer
 from identity.app.account import Accounts
-from identity.app.erasure import Erasures
 from identity.app.age_bands import AgeBands
+from identity.app.erasure import Erasures
 from identity.app.guardians import Guardians
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SmsGateway

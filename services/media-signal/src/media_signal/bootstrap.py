@@ -11,8 +11,8 @@ from datetime import timedelta
 from parta.media_signal.v1 import media_signal_pb2, media_signal_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
-from parta_common.events import topics
 from parta_common.erasure import ERASURES, MongoErasureLedger
+from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.writer import OutboxWriter
 from parta_common.grpc.server import GrpcServiceRunner
@@ -28,19 +28,19 @@ from parta_common.workers import PeriodicWorker
 from media_signal.adapters import mongo
 from media_signal.adapters.catalog import MongoLessonCatalog, MongoRoomCatalog, catalog_indexes, lesson_indexes
 from media_signal.adapters.janus import JanusSfu
+from media_signal.adapters.mongo_erasure import MongoRoomErasure
 from media_signal.adapters.mongo_timetables import MongoTimetableLessons, MongoTimetablePlans, timetable_indexes
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.attendance import AttendanceServicer
-from media_signal.adapters.mongo_erasure import MongoRoomErasure
 from media_signal.api.consumers import TOPICS, Projections
 from media_signal.api.erasure import ErasureHandler
-from media_signal.app.erasure import Erasure
 from media_signal.api.rooms import RoomServicer
 from media_signal.api.signals import SignalServicer
 from media_signal.api.timetables import TOPICS as TIMETABLE_TOPICS
 from media_signal.api.timetables import TimetableEvents
 from media_signal.app.attendance import AttendanceUseCases
+from media_signal.app.erasure import Erasure
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases

@@ -57,7 +57,6 @@ from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
 from school.api.erasure import ErasureHandler
-from school.app.erasure import Erasure
 from school.api.info import SchoolInfoServicer
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
@@ -66,6 +65,7 @@ from school.api.schools import SchoolServicer
 from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
 from school.app.common import Deps, Policy
+from school.app.erasure import Erasure
 from school.app.info import SchoolInfos
 from school.app.service import SchoolApp, build_app
 from school.app.timetables import Timetables

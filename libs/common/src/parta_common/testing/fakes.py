@@ -10,8 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from parta_common.erasure import ErasureRun
 from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier, sign_access_token
+from parta_common.erasure import ErasureRun
 from parta_common.logging import configure_logging
 
 

@@ -24,4 +24,8 @@ class ErasureHandler:
         requested_by = msg.deleted_by_user_id or msg.user_id
         counts = await self._erasure.erase(msg.user_id, requested_by, envelope.aggregate_version)
         # Counts and the event id only: no names, no ids of people in the log.
-        log.info("account_erased" if counts is not None else "account_erased_before", event_id=envelope.event_id, **(counts or {}))
+        log.info(
+            "account_erased" if counts is not None else "account_erased_before",
+            event_id=envelope.event_id,
+            **(counts or {}),
+        )

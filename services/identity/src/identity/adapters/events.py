@@ -127,9 +127,7 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
             )
         case ev.ErasureReported():
             return (
-                report_payload(
-                    event.user_id, event.service, event.counts, event.requested_by_user_id, event.erased_at
-                ),
+                report_payload(event.user_id, event.service, event.counts, event.requested_by_user_id, event.erased_at),
                 event.user_id,
             )
     raise TypeError(f"unknown event {type(event).__name__}")

@@ -566,8 +566,11 @@ class MongoErasureReports:
         services: dict[str, Any] = (doc or {}).get("services") or {}
         return [
             ServiceReport(
-                user_id, name, {str(k): int(v) for k, v in e.get("counts", {}).items()}, e.get("requested_by", ""),
+                user_id,
+                name,
+                {str(k): int(v) for k, v in e.get("counts", {}).items()},
+                e.get("requested_by", ""),
                 _utc(e["erased_at"]) or e["erased_at"],
-            )  # fmt: skip
+            )
             for name, e in services.items()
         ]

@@ -64,7 +64,9 @@ class ErasureReportCollector:
         await self._erasures.record(ServiceReport(event.user_id, event.service, counts, event.requested_by_user_id, at))
 
 
-def erasure_report_consumer(settings: ServiceSettings, infra: Infrastructure, collector: ErasureReportCollector) -> EventConsumer:
+def erasure_report_consumer(
+    settings: ServiceSettings, infra: Infrastructure, collector: ErasureReportCollector
+) -> EventConsumer:
     return EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}identity-erasure-reports",

@@ -53,8 +53,12 @@ class Erasures:
         user = await self.users.get(user_id)
         if user is None or user.deleted_at is None or user.deleted_by != caller_id or caller_id == user_id:
             raise NotFound("no erasure report for this account", reason="ERASURE_REPORT_NOT_FOUND")
-        found = sorted(await self.reports.of(user_id), key=lambda r: REPORTING_SERVICES.index(r.service)
-                       if r.service in REPORTING_SERVICES else len(REPORTING_SERVICES))  # fmt: skip
+        found = sorted(
+            await self.reports.of(user_id),
+            key=lambda r: (
+                REPORTING_SERVICES.index(r.service) if r.service in REPORTING_SERVICES else len(REPORTING_SERVICES)
+            ),
+        )
         return ErasureReport(user_id, user.deleted_at, found)
 
     async def record(self, report: ServiceReport) -> None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from identity.domain.erasure import ServiceReport
 from identity.domain.challenges import Challenge
+from identity.domain.erasure import ServiceReport
 from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User

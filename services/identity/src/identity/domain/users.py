@@ -13,7 +13,6 @@ from parta_common.errors import AlreadyExists, FailedPrecondition, NotFound, Per
 
 from identity.domain.events import (
     AccountDeleted,
-    ErasureReported,
     AgeBand,
     BirthDateChangeConfirmed,
     BirthDateChangeDeclined,
@@ -21,6 +20,7 @@ from identity.domain.events import (
     ConsentChanged,
     ConsentState,
     DomainEvent,
+    ErasureReported,
     GuardianLinked,
     GuardianUnlinked,
     ProfileAgeBandChanged,
@@ -294,7 +294,9 @@ class User:
 
     # --- deletion ----------------------------------------------------------------------------
 
-    def delete(self, now: datetime, deleted_by: str = "", *, sessions_revoked: int = 0, children_unlinked: int = 0) -> None:
+    def delete(
+        self, now: datetime, deleted_by: str = "", *, sessions_revoked: int = 0, children_unlinked: int = 0
+    ) -> None:
         """Erases personal data (phone, profile, links) and leaves a tombstone so ids stay unique.
         Emits AccountDeleted (naming who deleted it) and identity's own erasure report (counts)."""
         if self.deleted:

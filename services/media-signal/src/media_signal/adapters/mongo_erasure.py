@@ -18,7 +18,9 @@ class MongoRoomErasure:
 
     async def anonymise(self, user_id: str, token: str) -> tuple[int, int]:
         entries = rooms = 0
-        query = {"$or": [{"attendance.user_id": user_id}, {"invited_user_ids": user_id}, {"presenter_user_ids": user_id}]}
+        query = {
+            "$or": [{"attendance.user_id": user_id}, {"invited_user_ids": user_id}, {"presenter_user_ids": user_id}]
+        }
         for _ in range(10_000):  # bounded: each pass changes at least one room or ends
             docs = await self._rooms.find(query, {"_outbox": 0}).limit(100).to_list()
             if not docs:

@@ -17,8 +17,14 @@ class ErasureHandler:
     def __init__(self, erasure: Erasure):
         self._erasure = erasure
 
-    async def on_account_deleted(self, event: identity_pb2.AccountDeleted, envelope: envelope_pb2.EventEnvelope) -> None:
+    async def on_account_deleted(
+        self, event: identity_pb2.AccountDeleted, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
         if not event.user_id:
             return
         counts = await self._erasure.erase(event.user_id, event.deleted_by_user_id or event.user_id)
-        log.info("account_erased" if counts is not None else "account_erased_before", event_id=envelope.event_id, **(counts or {}))
+        log.info(
+            "account_erased" if counts is not None else "account_erased_before",
+            event_id=envelope.event_id,
+            **(counts or {}),
+        )

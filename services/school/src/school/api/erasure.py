@@ -16,12 +16,18 @@ class ErasureHandler:
     def __init__(self, erasure: Erasure):
         self._erasure = erasure
 
-    async def on_account_deleted(self, deleted: identity_pb2.AccountDeleted, envelope: envelope_pb2.EventEnvelope) -> None:
+    async def on_account_deleted(
+        self, deleted: identity_pb2.AccountDeleted, envelope: envelope_pb2.EventEnvelope
+    ) -> None:
         if not deleted.user_id:
             return
         requested_by = deleted.deleted_by_user_id or deleted.user_id
         counts, vacated = await self._erasure.erase(deleted.user_id, requested_by, int(envelope.aggregate_version))
-        log.info("account_erased" if counts is not None else "account_erased_before", event_id=envelope.event_id, **(counts or {}))
+        log.info(
+            "account_erased" if counts is not None else "account_erased_before",
+            event_id=envelope.event_id,
+            **(counts or {}),
+        )
         for school_id in vacated:
             # A warning: someone must act (an operator appoints a successor); ids only, no person.
             log.warning("school_admin_seat_vacated", school_id=school_id, event_id=envelope.event_id)

@@ -28,7 +28,9 @@ class MongoErasureContent:
             {"message.sender": user_id, "message.erased": {"$ne": True}},
             {"$set": {"message.text": "", "message.files": [], "message.reactions": [], "message.erased": True}},
         )
-        reasons = await self._reports.update_many({"reporter": user_id, "reason": {"$ne": ""}}, {"$set": {"reason": ""}})
+        reasons = await self._reports.update_many(
+            {"reporter": user_id, "reason": {"$ne": ""}}, {"$set": {"reason": ""}}
+        )
         return snapshots.modified_count + reasons.modified_count
 
     async def erase_file_names(self, owner: str) -> int:
