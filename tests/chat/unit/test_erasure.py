@@ -166,3 +166,29 @@ async def test_an_interrupted_erasure_resumes_and_counts_what_it_did() -> None:
     counts = await erasure.erase("ann", "ann", 7)
     assert counts is not None and counts["messages_replaced"] == 2  # 1 before the crash + 1 after
     assert fakes.messages.rows["m3"].author_erased
+
+
+async def test_a_message_changed_since_it_was_found_is_read_again_and_still_erased() -> None:
+    fakes, erasure, _ledger = await _world()
+    stale = {mid: replace(fakes.messages.rows[mid]) for mid in ("m1", "m3")}
+    # A reaction lands on m1 after the erasure's query found it: the first write loses, the retry wins.
+    reacted = await fakes.messages.next_seq(CLASS)  # 5
+    fakes.messages.rows["m1"] = replace(
+        fakes.messages.rows["m1"], reactions=[Reaction("❤", ["bob"])], update_seq=reacted
+    )
+
+    class Stale(FakeErasureContent):
+        served = False
+
+        async def messages_by(self, user_id: str, limit: int) -> list[Message]:
+            if not self.served:
+                self.served = True
+                return list(stale.values())
+            return await super().messages_by(user_id, limit)
+
+    erasure.content = Stale(fakes)
+    counts = await erasure.erase("ann", "ann", 7)
+    m1 = fakes.messages.rows["m1"]
+    assert m1.author_erased and not m1.text and not m1.reactions and m1.update_seq == 7
+    assert counts is not None and counts["messages_replaced"] == 2
+    assert (CLASS, 6) in fakes.messages.burned  # the losing write's sequence number is burned

@@ -103,9 +103,11 @@ class Erasure:
 
     async def _rewrite(self, message: Message, change: _Change) -> bool:
         """One message rewritten with a new update_seq (live to every member), retried over
-        concurrent writers (a reaction landing meanwhile); False when there was nothing to change."""
+        concurrent writers (a reaction landing meanwhile); False when there was nothing to change.
+        The first attempt writes from the message as the query found it (two store commands: the
+        sequence number and the versioned write); only a conflict reads it again."""
+        current: Message | None = message
         for _ in range(8):
-            current = await self.messages.get(message.message_id)
             if current is None or change(current, current.update_seq) is None:
                 return False
             useq = await self.messages.next_seq(current.chat_id)
@@ -115,6 +117,7 @@ class Erasure:
                 self.notify()
                 return True
             await self.messages.burn_seq(current.chat_id, useq)
+            current = await self.messages.get(message.message_id)
         raise ConcurrentChange("a message changed during the erasure; it resumes on redelivery")
 
 
