@@ -13,7 +13,8 @@ finished_at}`. A service's AccountDeleted handler
 
 A crash in step 2 leaves a running document; the redelivered event resumes it (every step is
 idempotent: what was erased is not found again). A crash between a batch's writes and its `add`
-under-reports that batch, never over-reports. `token` is a random id minted once per person, for
+under-reports that batch; two replicas running the same erasure at once (a rebalance mid-run) may
+count what both found. `token` is a random id minted once per person, for
 services that keep a row in place but must not keep the id (media-signal's attendance).
 """
 
