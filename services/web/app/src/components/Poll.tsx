@@ -35,7 +35,7 @@ export interface Poll {
   myChoices?: number[];
 }
 
-/** A voter's open poll with results on show is read again this often (voters get no live signal). */
+/** A voter's open poll is read again this often (voters get no live signal: docs/chat.md "Polls"). */
 const VOTER_REFRESH_MS = 5_000;
 
 interface CardProps {
@@ -72,12 +72,13 @@ export function PollCard({ poll: p, moderator, progress, onChange }: CardProps) 
     void reload();
   }, [live]);
 
-  // A voter who sees results of an open poll: read them again while the card is on screen.
+  // A voter of an open poll: read it again while the card is on screen (new counts, or — with
+  // results only after closing — the closing that shows them).
   useEffect(() => {
-    if (owner || p.closed || !p.voted || !p.resultsVisible) return;
+    if (owner || p.closed || !p.voted) return;
     const timer = window.setInterval(() => void reload(), VOTER_REFRESH_MS);
     return () => window.clearInterval(timer);
-  }, [owner, p.closed, p.voted, p.resultsVisible, p.chatId, p.seq]);
+  }, [owner, p.closed, p.voted, p.chatId, p.seq]);
 
   async function vote(event: Event) {
     event.preventDefault();
