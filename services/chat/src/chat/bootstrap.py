@@ -142,7 +142,7 @@ async def build(
     announcements = build_announcements(
         MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
     )
-    polls = build_polls(MongoPollRepository(db), app.messages, clock)
+    polls = build_polls(MongoPollRepository(db, records), app.messages, clock, relay.notify)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
     app.files.also_readable = materials.may_read_file
     erasure = Erasure(
