@@ -17,6 +17,7 @@ from chat.domain.exports import PARTS, DataExport, ExportState, Part, archive_fi
 from chat.domain.files import StoredFile
 from chat.domain.messages import Message
 from chat.domain.provisioning import Profile
+from parta_common import exports as kit_exports
 from parta_common.errors import NotFound
 
 from tests.chat.unit.fakes import Fakes
@@ -48,12 +49,12 @@ class FakeExportRepo:
             notify_subject=notify_subject,
         )
 
-    async def add_part(self, export_id: str, part: str, json: bytes, truncated: bool) -> None:
+    async def add_part(self, export_id: str, name: str, part: Part) -> None:
         current = self.rows.get(export_id, DataExport(export_id))
         if current.state is ExportState.DELIVERED:
             return
-        parts = {**current.parts, part: Part(json, truncated)}
-        self.rows[export_id] = replace(current, parts=parts, received=tuple(sorted({*current.received, part})))
+        parts = {**current.parts, name: part}
+        self.rows[export_id] = replace(current, parts=parts, received=tuple(sorted({*current.received, name})))
 
     async def claim(self, export_id: str, now: datetime, until: datetime) -> bool:
         if self.rows[export_id].state is ExportState.DELIVERED or self.claims.get(export_id, now) > now:
@@ -125,8 +126,10 @@ def world():  # type: ignore[no-untyped-def]
     return fakes, repo, exports
 
 
-def part(name: str) -> bytes:
-    return json.dumps({"user_id": MISHA, "part": name}, ensure_ascii=False).encode()
+def part(name: str, truncated: bool = False) -> Part:
+    """A part as the services send it (parta_common.exports: packed, gzip-compressed JSON)."""
+    packed, _ = kit_exports.bounded_json({"user_id": MISHA, "part": name}, "part")
+    return Part(packed, truncated, gzipped=True)
 
 
 def archive(fakes: Fakes, file_id: str) -> zipfile.ZipFile:
@@ -135,13 +138,13 @@ def archive(fakes: Fakes, file_id: str) -> zipfile.ZipFile:
 
 async def test_parts_in_any_order_make_one_archive_in_the_requesters_storage(world):  # type: ignore[no-untyped-def]
     fakes, repo, exports = world
-    await exports.part_received("e1", "attendance", part("attendance"), False)  # before the request
+    await exports.part_received("e1", "attendance", part("attendance", False))  # before the request
     assert (await repo.get("e1")).parts_received == ("attendance",)  # type: ignore[union-attr]
     progress = await exports.requested("e1", ANNA, MISHA, T0, False)
     assert progress is not None and progress.parts_received == ("chat", "attendance")
-    await exports.part_received("e1", "profile", part("profile"), False)
+    await exports.part_received("e1", "profile", part("profile", False))
     assert repo.delivered_events == [] and archive_file_id("e1") not in fakes.files.rows
-    done = await exports.part_received("e1", "memberships", part("memberships"), True)
+    done = await exports.part_received("e1", "memberships", part("memberships", True))
 
     assert done is not None and done.state is ExportState.DELIVERED and done.parts_received == PARTS
     assert done.file_id == archive_file_id("e1") and repo.delivered_events == ["e1"]
@@ -168,18 +171,18 @@ async def test_replays_store_no_second_archive_and_a_half_written_one_is_replace
     fakes.files.blobs[file_id] = b"garbage"
     await exports.requested("e2", ANNA, ANNA, T0, False)
     for name in ("profile", "memberships", "attendance"):
-        await exports.part_received("e2", name, part(name), False)
+        await exports.part_received("e2", name, part(name, False))
     first = fakes.files.blobs[file_id]
     assert zipfile.ZipFile(io.BytesIO(first)).namelist()[0] == "README.txt"
     for name in ("profile", "memberships", "attendance"):
-        await exports.part_received("e2", name, part(name), False)
+        await exports.part_received("e2", name, part(name, False))
     await exports.requested("e2", ANNA, ANNA, T0, False)
     assert repo.delivered_events == ["e2"] and fakes.files.blobs[file_id] == first
     assert [f for f in fakes.files.rows if f == file_id] == [file_id]
     # Анна's own export lists her file; her earlier archive is not copied into the next one.
     await exports.requested("e2b", ANNA, ANNA, T0, False)
     for name in ("profile", "memberships", "attendance"):
-        await exports.part_received("e2b", name, part(name), False)
+        await exports.part_received("e2b", name, part(name, False))
     names = [f["filename"] for f in json.loads(archive(fakes, archive_file_id("e2b")).read("files.json"))["files"]]
     assert names == ["anna.png"] and repo.delivered_events == ["e2", "e2b"]
 
@@ -192,13 +195,13 @@ async def test_only_the_requester_reads_the_export_and_a_teen_is_told(world):  #
         with pytest.raises(NotFound) as missing:
             await exports.get(caller, export_id)
         assert missing.value.reason == "EXPORT_NOT_FOUND"
-    mine, about = await exports.list(ANNA)
+    mine, about = await exports.listing(ANNA)
     assert [e.export_id for e in mine] == ["e3"] and about == []
-    _, about = await exports.list(MISHA)
+    _, about = await exports.listing(MISHA)
     assert [a.export.export_id for a in about] == ["e3"]
     assert about[0].notice.startswith("Анна Смирнова выгрузил(а) ваши данные 1 сентября 2026")
     await exports.requested("e4", ANNA, MISHA, T0, False)  # a younger child is not told
-    _, about = await exports.list(MISHA)
+    _, about = await exports.listing(MISHA)
     assert [a.export.export_id for a in about] == ["e3"]
 
 
@@ -211,9 +214,9 @@ async def test_a_failed_assembly_releases_its_claim(world):  # type: ignore[no-u
     exports.files = replace_list_owned(fakes.files, broken)
     await exports.requested("e5", ANNA, MISHA, T0, False)
     for name in ("profile", "memberships"):
-        await exports.part_received("e5", name, part(name), False)
+        await exports.part_received("e5", name, part(name, False))
     with pytest.raises(ConnectionError):
-        await exports.part_received("e5", "attendance", part("attendance"), False)
+        await exports.part_received("e5", "attendance", part("attendance", False))
     assert "e5" not in repo.claims and repo.delivered_events == []
     exports.files = fakes.files
     assert (await exports.assemble("e5")).state is ExportState.DELIVERED  # type: ignore[union-attr]

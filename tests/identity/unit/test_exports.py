@@ -3,7 +3,9 @@ whether the child is told, the profile part, idempotency and the daily limit —
 
 from __future__ import annotations
 
+import gzip
 import json
+import secrets
 import uuid
 from datetime import datetime
 
@@ -130,12 +132,20 @@ async def test_exports_are_limited_per_day(family):  # type: ignore[no-untyped-d
     await exports.request(ids["anna"], "", "next-day")
 
 
-def test_a_part_keeps_what_fits_and_says_it_was_cut() -> None:
-    document = {"user_id": "u", "lessons": [{"n": i, "pad": "x" * 100} for i in range(10_000)]}
-    data, truncated = kit_exports.bounded_json(document, "lessons", max_bytes=64 * 1024)
-    parsed = json.loads(data)
-    assert truncated and len(data) <= 64 * 1024
-    assert parsed["truncated"] is True and parsed["total"] == 10_000
-    assert parsed["lessons"][0]["n"] == 0 and 100 < len(parsed["lessons"]) < 10_000
+def test_a_part_keeps_what_fits_compressed_and_says_it_was_cut() -> None:
+    # Random bytes do not compress: 600 rows of 64 random bytes cannot fit 16 KiB even packed.
+    document = {"user_id": "u", "lessons": [{"n": i, "id": secrets.token_hex(64)} for i in range(600)]}
+    data, truncated = kit_exports.bounded_json(document, "lessons", max_bytes=16 * 1024)
+    parsed = json.loads(gzip.decompress(data))
+    assert truncated and len(data) <= 16 * 1024
+    assert parsed["truncated"] is True and parsed["total"] == 600
+    assert parsed["lessons"][0]["n"] == 0 and 100 < len(parsed["lessons"]) < 600
+    # The largest prefix that fits: one row more would not.
+    kept = len(parsed["lessons"])
+    one_more = {**document, "lessons": document["lessons"][: kept + 1], "truncated": True, "total": 600}
+    assert len(kit_exports.packed(one_more)) > 16 * 1024
     small, cut = kit_exports.bounded_json({"user_id": "u", "lessons": []}, "lessons")
-    assert not cut and json.loads(small) == {"lessons": [], "user_id": "u"}
+    assert not cut and json.loads(gzip.decompress(small)) == {"lessons": [], "user_id": "u"}
+    message = kit_exports.part_message("e", "s", "r", kit_exports.ATTENDANCE, document, "lessons")
+    assert message.gzipped and not message.truncated  # 600 rows fit the real bound
+    assert json.loads(gzip.decompress(message.json))["lessons"] == document["lessons"]

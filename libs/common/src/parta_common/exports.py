@@ -5,15 +5,18 @@ media-signal (attendance) answer with a `parta.common.v1.DataExportPart` on expo
 identity publishes the profile part with the request itself, and chat collects the parts with its
 own (messages and files) into one archive (docs/chat.md, "Data exports").
 
-A part is UTF-8 JSON bounded by MAX_PART_BYTES, so an export never needs a Kafka record near the
-broker's 1 MiB limit: a part whose list is longer keeps its first entries (callers list newest
-first) and says `"truncated": true` with `"total"`. `ExportPartOutbox` writes each part once per
+A part is UTF-8 JSON, gzip-compressed, bounded by MAX_PART_BYTES as sent, so an export never needs
+a Kafka record near the broker's 1 MiB limit: a part whose list is longer keeps its first entries
+(callers list newest first) and says `"truncated": true` with `"total"`. Compression matters: the
+rows repeat their keys and ids, so about ten times more of them fit (attendance: ~500 lessons in
+256 KiB of plain JSON, thousands compressed). `ExportPartOutbox` writes each part once per
 (export, part) through the service's outbox: a redelivered or replayed request publishes nothing
 new.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -42,7 +45,7 @@ MEMBERSHIPS = "memberships"
 CHAT = "chat"
 ATTENDANCE = "attendance"
 PARTS = (PROFILE, MEMBERSHIPS, CHAT, ATTENDANCE)
-MAX_PART_BYTES = 256 * 1024
+MAX_PART_BYTES = 512 * 1024
 # Where identity, school and media-signal keep each published part's outbox record (relayed like
 # any other outbox collection); the small documents expire after a week, like the topic's records.
 EXPORT_PARTS_COLLECTION = "export_parts"
@@ -59,18 +62,26 @@ def to_json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=True, default=_default).encode()
 
 
+def packed(document: dict[str, Any]) -> bytes:
+    """The JSON of `document`, gzip-compressed (no timestamp in the header: the same document packs
+    to the same bytes)."""
+    return gzip.compress(to_json(document), compresslevel=6, mtime=0)
+
+
 def bounded_json(document: dict[str, Any], list_key: str, max_bytes: int = MAX_PART_BYTES) -> tuple[bytes, bool]:
-    """`document` as JSON within `max_bytes`: when it is larger, the list under `list_key` keeps as
+    """`document` packed within `max_bytes`: when it is larger, the list under `list_key` keeps as
     many of its first entries as fit, and the document says `truncated` and the `total`."""
-    data = to_json(document)
+    data = packed(document)
     if len(data) <= max_bytes:
         return data, False
     items = list(document[list_key])
-    low, high = 0, len(items)
-    best = to_json({**document, list_key: [], "truncated": True, "total": len(items)})
+    # Rows of one list compress alike: the share that fits is a close first guess, so the search
+    # packs a little over that prefix instead of halving from the whole list.
+    low, high = 0, min(len(items), int(len(items) * max_bytes / len(data) * 1.25) + 1)
+    best = packed({**document, list_key: [], "truncated": True, "total": len(items)})
     while low < high:  # the largest prefix that fits
         middle = (low + high + 1) // 2
-        candidate = to_json({**document, list_key: items[:middle], "truncated": True, "total": len(items)})
+        candidate = packed({**document, list_key: items[:middle], "truncated": True, "total": len(items)})
         if len(candidate) <= max_bytes:
             best, low = candidate, middle
         else:
@@ -89,6 +100,7 @@ def part_message(
         part=part,
         json=data,
         truncated=truncated,
+        gzipped=True,
     )
 
 

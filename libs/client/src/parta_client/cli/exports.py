@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Annotated
 
+import grpc
 import typer
 from parta.chat.v1 import exports_pb2 as progress_pb2
 from parta.identity.v1 import exports_pb2
@@ -34,7 +35,8 @@ def describe(export: progress_pb2.DataExport) -> str:
 
 async def _status(parta: Parta, export_id: str) -> progress_pb2.DataExport:
     reply = await parta.export_progress.GetDataExport(progress_pb2.GetDataExportRequest(export_id=export_id))
-    return reply.export
+    export: progress_pb2.DataExport = reply.export
+    return export
 
 
 @export_app.command("request")
@@ -57,8 +59,10 @@ def export_request(
         while True:
             try:
                 export = await _status(parta, started.export_id)
-            except Exception:  # chat has not heard of it yet (NOT_FOUND) — keep waiting within the limit
-                export = None
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                export = None  # chat has not heard of it from identity yet
             if export is not None and export.state == progress_pb2.DATA_EXPORT_STATE_DELIVERED:
                 break
             if time.monotonic() > deadline:

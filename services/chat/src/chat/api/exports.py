@@ -16,7 +16,7 @@ from parta_common.grpc.context import require_principal
 from parta_common.timestamps import from_ts, ts
 
 from chat.app.exports import Exports
-from chat.domain.exports import PARTS, DataExport, ExportState
+from chat.domain.exports import PARTS, DataExport, ExportState, Part
 
 # What the export consumer reads (its own group, so an assembly never holds up provisioning).
 TOPICS = (topics.IDENTITY_USER, topics.EXPORT_PARTS)
@@ -58,7 +58,7 @@ class ExportServicer(exports_pb2_grpc.ExportServiceServicer):
     async def ListDataExports(
         self, request: exports_pb2.ListDataExportsRequest, context: Any
     ) -> exports_pb2.ListDataExportsResponse:
-        mine, about = await self._exports.list(require_principal().user_id)
+        mine, about = await self._exports.listing(require_principal().user_id)
         about_pb = []
         for item in about:
             shown = export_pb(item.export, with_file=False)  # the archive is the requester's alone
@@ -87,4 +87,6 @@ class ExportEvents:
         )
 
     async def on_part(self, message: parts_pb2.DataExportPart, envelope: Envelope) -> None:
-        await self._exports.part_received(message.export_id, message.part, message.json, message.truncated)
+        await self._exports.part_received(
+            message.export_id, message.part, Part(message.json, message.truncated, message.gzipped)
+        )

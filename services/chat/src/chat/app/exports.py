@@ -28,6 +28,7 @@ from chat.domain.exports import (
     PROFILE,
     README,
     DataExport,
+    Part,
     archive_file_id,
     archive_name,
     dumps,
@@ -79,10 +80,10 @@ class Exports:
         await self.exports.record_request(export_id, requested_by, subject_user_id, requested_at, notify_subject)
         return await self.assemble(export_id)
 
-    async def part_received(self, export_id: str, part: str, json: bytes, truncated: bool) -> DataExport | None:
-        if part not in EXTERNAL_PARTS:
+    async def part_received(self, export_id: str, name: str, part: Part) -> DataExport | None:
+        if name not in EXTERNAL_PARTS:
             return None  # a part this version does not know
-        await self.exports.add_part(export_id, part, json, truncated)
+        await self.exports.add_part(export_id, name, part)
         return await self.assemble(export_id)
 
     async def assemble(self, export_id: str) -> DataExport | None:
@@ -113,7 +114,7 @@ class Exports:
             raise export_not_found()  # the same for someone else's export and an unknown id
         return export
 
-    async def list(self, caller: str) -> tuple[list[DataExport], list[AboutMe]]:
+    async def listing(self, caller: str) -> tuple[list[DataExport], list[AboutMe]]:
         mine = await self.exports.requested_by(caller, LIST_LIMIT)
         about = []
         for export in await self.exports.about(caller, LIST_LIMIT):
@@ -176,7 +177,7 @@ class Exports:
                 (MEMBERSHIPS, "memberships.json"),
                 (ATTENDANCE, "attendance.json"),
             ):
-                zf.writestr(name, export.parts[part].json)
+                zf.writestr(name, export.parts[part].text())
             zf.writestr("messages.json", dumps(messages_document(subject, messages, chats)))
             zf.writestr("files.json", dumps(files_document(subject, entries)))
             for entry in entries:

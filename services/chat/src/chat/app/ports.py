@@ -12,7 +12,7 @@ from parta_common.safety import SchoolPolicy
 
 from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
-from chat.domain.exports import DataExport
+from chat.domain.exports import DataExport, Part
 from chat.domain.files import FileKind, StoredFile
 from chat.domain.members import Member
 from chat.domain.messages import Message
@@ -241,7 +241,7 @@ class ExportRepository(Protocol):
     ) -> None:
         """Idempotent: a replayed request changes nothing."""
 
-    async def add_part(self, export_id: str, part: str, json: bytes, truncated: bool) -> None:
+    async def add_part(self, export_id: str, name: str, part: Part) -> None:
         """Stores a part (before or after the request arrived); nothing once the export is delivered."""
 
     async def claim(self, export_id: str, now: datetime, until: datetime) -> bool:

@@ -8,6 +8,7 @@ personal storage. Pure Python; the rules are in docs/chat.md, "Data exports".
 
 from __future__ import annotations
 
+import gzip
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -42,8 +43,13 @@ class ExportState(StrEnum):
 
 @dataclass(frozen=True)
 class Part:
-    json: bytes
+    json: bytes  # as received: gzip-compressed JSON when `gzipped` (parta_common.exports)
     truncated: bool = False
+    gzipped: bool = False
+
+    def text(self) -> bytes:
+        """The part's JSON as it goes into the archive."""
+        return gzip.decompress(self.json) if self.gzipped else self.json
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def decode_export(doc: Doc) -> DataExport:
-    parts = {name: Part(bytes(p["json"]), bool(p.get("truncated"))) for name, p in (doc.get("parts") or {}).items()}
+    parts = {
+        name: Part(bytes(p["json"]), bool(p.get("truncated")), bool(p.get("gzipped")))
+        for name, p in (doc.get("parts") or {}).items()
+    }
     return DataExport(
         export_id=doc["_id"],
         requested_by=doc.get("requested_by", ""),
@@ -92,14 +95,12 @@ class MongoExportRepository:
             {"$set": fields},
         )
 
-    async def add_part(self, export_id: str, part: str, json: bytes, truncated: bool) -> None:
+    async def add_part(self, export_id: str, name: str, part: Part) -> None:
+        stored = {"json": Binary(part.json), "truncated": part.truncated, "gzipped": part.gzipped}
         await _upsert(
             self._c,
             {"_id": export_id, "state": {"$ne": ExportState.DELIVERED.value}},
-            {
-                "$set": {f"parts.{part}": {"json": Binary(json), "truncated": truncated}},
-                "$addToSet": {"received": part},
-            },
+            {"$set": {f"parts.{name}": stored}, "$addToSet": {"received": name}},
         )
 
     async def claim(self, export_id: str, now: datetime, until: datetime) -> bool:
