@@ -108,3 +108,8 @@ async def test_a_claim_holds_off_a_second_assembler_until_it_lapses(mongo_db: An
     assert await repo.claim("e2", T0 + timedelta(minutes=11), T0 + timedelta(minutes=21))
     await repo.release("e2")
     assert await repo.claim("e2", T0 + timedelta(minutes=12), T0 + timedelta(minutes=22))
+    # The periodic pass finds it (requested before the cutoff, not delivered); a part-only document
+    # (no request yet) and a delivered export are not in the list.
+    await repo.add_part("e3", kit.PROFILE, packed("profile"))
+    assert await repo.undelivered(T0 + timedelta(minutes=1), 10) == ["e2"]
+    assert await repo.undelivered(T0, 10) == []

@@ -79,6 +79,13 @@ class FakeExportRepo:
     async def requested_by(self, user_id: str, limit: int) -> list[DataExport]:
         return [e for e in self.rows.values() if e.requested_by == user_id][:limit]
 
+    async def undelivered(self, requested_before: datetime, limit: int) -> list[str]:
+        return [
+            e.export_id
+            for e in self.rows.values()
+            if e.state is ExportState.REQUESTED and e.requested_at is not None and e.requested_at < requested_before
+        ][:limit]
+
     async def about(self, subject_user_id: str, limit: int) -> list[DataExport]:
         return [
             e
@@ -228,3 +235,18 @@ def replace_list_owned(files: object, list_owned: object) -> object:
             return list_owned if name == "list_owned" else getattr(files, name)
 
     return Broken()
+
+
+async def test_an_export_left_behind_by_a_dead_assembler_is_delivered_by_the_periodic_pass(world):  # type: ignore[no-untyped-def]
+    fakes, repo, exports = world
+    await exports.requested("e6", ANNA, MISHA, T0, False)
+    for name in ("profile", "memberships"):
+        await exports.part_received("e6", name, part(name))
+    repo.claims["e6"] = T0 + timedelta(minutes=10)  # another replica claimed it, then died
+    await exports.part_received("e6", "attendance", part("attendance"))
+    assert repo.delivered_events == []
+    fakes.clock.advance(60)
+    assert await exports.resume() == 0  # too early: the claim still holds, the export is young
+    fakes.clock.advance(600)
+    assert await exports.resume() == 1 and repo.delivered_events == ["e6"]
+    assert await exports.resume() == 0  # nothing left behind

@@ -21,6 +21,7 @@ from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
+from parta_common.workers import PeriodicWorker
 
 from chat.adapters.clock import FileClock
 from chat.adapters.events import EventRecords
@@ -188,6 +189,8 @@ async def build(
         tracer=infra.tracer,
         client_id=f"chat-exports-{replica}",
     )
+    # Exports an assembler's dead replica (or a dead-lettered record) left undelivered.
+    export_resume = PeriodicWorker("export-resume", exports.resume, 60.0, first_delay=60.0)
     housekeeper = Housekeeper(
         app.messages, app.files, interval=settings.quiet_release_poll_seconds, upload_timeout=timedelta(hours=1)
     )
@@ -207,7 +210,16 @@ async def build(
         registrars=[register],
         service_names=SERVICE_NAMES,
         interceptors=[infra.edge()],
-        workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed, export_consumer],
+        workers=[
+            policy_sync,
+            relay,
+            live,
+            consumer,
+            housekeeper,
+            infra.revocation_feed,
+            export_consumer,
+            export_resume,
+        ],
     )
     return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper)
 

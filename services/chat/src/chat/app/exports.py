@@ -28,6 +28,7 @@ from chat.domain.exports import (
     PROFILE,
     README,
     DataExport,
+    ExportState,
     Part,
     archive_file_id,
     archive_name,
@@ -46,6 +47,9 @@ log = structlog.get_logger("chat.exports")
 COPY_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 LIST_LIMIT = 50
+# The periodic pass takes up exports requested this long ago and still not delivered, a batch at a time.
+RESUME_AFTER_SECONDS = 120
+RESUME_BATCH = 20
 _FILES_PAGE = 500
 
 
@@ -104,6 +108,21 @@ class Exports:
             raise
         log.info("export_delivered", export_id=export_id, size_bytes=size)
         return await self.exports.get(export_id)
+
+    async def resume(self) -> int:
+        """The periodic pass (every minute): exports that should have been delivered by now and were
+        not — an assembler's replica died holding the claim, or an assembly kept failing until its
+        record was dead-lettered — are assembled again. Returns how many were delivered."""
+        delivered = 0
+        cutoff = self.clock.now() - timedelta(seconds=RESUME_AFTER_SECONDS)
+        for export_id in await self.exports.undelivered(cutoff, RESUME_BATCH):
+            try:
+                done = await self.assemble(export_id)
+            except Exception as error:  # one broken export does not hold up the others
+                log.warning("export_resume_failed", export_id=export_id, error=type(error).__name__)
+                continue
+            delivered += done is not None and done.state is ExportState.DELIVERED
+        return delivered
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -258,6 +258,9 @@ class ExportRepository(Protocol):
     async def about(self, subject_user_id: str, limit: int) -> list[DataExport]:
         """Exports of the person's data by someone else that the person is to be told of, newest first."""
 
+    async def undelivered(self, requested_before: datetime, limit: int) -> list[str]:
+        """Ids of exports requested before `requested_before` and not delivered yet."""
+
 
 class AuthoredMessages(Protocol):
     async def written_by(self, user_id: str, limit: int) -> list[Message]:

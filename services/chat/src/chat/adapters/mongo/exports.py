@@ -161,6 +161,11 @@ class MongoExportRepository:
         )
         return [decode_export(d) for d in docs if d.get("requested_by") != subject_user_id]
 
+    async def undelivered(self, requested_before: datetime, limit: int) -> list[str]:
+        # Exports are few (a person's own, a family's): the collection is scanned without an index.
+        query = {"state": {"$ne": ExportState.DELIVERED.value}, "requested_at": {"$lt": requested_before}}
+        return [d["_id"] async for d in self._c.find(query, {"_id": 1}).limit(limit)]
+
 
 class MongoAuthoredMessages:
     def __init__(self, db: AsyncDatabase[Doc]):
