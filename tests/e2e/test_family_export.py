@@ -29,8 +29,9 @@ from parta.media_signal.v1 import media_signal_pb2_grpc as media_grpc
 from tests.chat.support import Person, Stubs, eventually
 from tests.e2e import school_client as sc
 from tests.e2e.harness import Stack
-from tests.e2e.identity_client import create_profile, random_phone, sign_in
+from tests.e2e.identity_client import random_phone
 from tests.e2e.media_signal_support import User, error_reason, media
+from tests.e2e.seed_support import seed_school
 
 OPERATOR = random_phone()
 DRAWING = b"\x89PNG\r\n" + secrets.token_bytes(70_000)  # a few GridFS chunks
@@ -61,36 +62,16 @@ async def test_a_guardian_exports_her_childs_data_and_her_own(stack: Stack) -> N
             "MEDIA_SIGNAL_JOIN_TOKEN_SECRET": secrets.token_urlsafe(32),
         },
     )
-    address = school_svc.address
-
-    async def person(first: str, birth_date: str) -> Person:
-        signed = await sign_in(identity.address, random_phone(), stack.sms_file)
-        await create_profile(identity.address, signed.access_token, first, "Иванова", birth_date)
-        return Person(signed.user_id, signed.access_token)
-
-    operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
-    admin_phone = random_phone()
-    school = await sc.register_school(address, operator.access_token, admin_phone=admin_phone)
-    admin_signed = await sign_in(identity.address, admin_phone, stack.sms_file)
-    await sc.claim(address, admin_signed.access_token)
-    await create_profile(identity.address, admin_signed.access_token, "Ольга", "Смирнова", "1980-01-01")
-    admin = Person(admin_signed.user_id, admin_signed.access_token)
-    sid = school.school_id
-    klass = await sc.create_class(address, admin.token, sid, 9, "А")
-    teacher = await person("Пётр", "1985-03-14")
-    misha = await person("Миша", "2011-02-01")  # 15: past the consent age, so he is told
-    anna = await person("Анна", "1984-06-01")
-    other_parent = await person("Вера", "1986-07-01")
-    other_child = await person("Коля", "2012-09-01")
-    stranger = await person("Чужой", "1990-01-01")
-    await sc.join_school(address, admin.token, sid, teacher.token, sc.TEACHER)
-    await sc.verify_staff(address, admin.token, sid, teacher.user_id)
-    await sc.set_class_head(address, admin.token, klass.class_id, teacher.user_id)
-    for child, parent in ((misha, anna), (other_child, other_parent)):
-        await sc.join_school(address, admin.token, sid, child.token, sc.STUDENT, class_id=klass.class_id)
-        await sc.join_school(
-            address, admin.token, sid, parent.token, sc.PARENT, class_id=klass.class_id, child_user_id=child.user_id
-        )
+    seeded = await seed_school(identity.address, school_svc.address, stack.sms_file, OPERATOR)
+    sid = seeded.school_id
+    # 9А: Миша (15, past the consent age: he is told) with Анна, Коля (14) with Вера.
+    klass = await seeded.seat_class("А", grade=9, children=["2011-02-01", "2012-09-01"], guardians=[1, 1])
+    assert klass.head is not None
+    teacher = klass.head
+    await sc.verify_staff(school_svc.address, seeded.admin.token, sid, teacher.user_id)
+    misha, other_child = klass.children
+    anna, other_parent = klass.guardians[misha.user_id][0], klass.guardians[other_child.user_id][0]
+    stranger = await seeded.person()
 
     # Анна and Миша confirm the link: he shows her a code.
     guardians = guardians_pb2_grpc.GuardianServiceStub(grpc.aio.insecure_channel(identity.address))
@@ -198,7 +179,7 @@ async def test_a_guardian_exports_her_childs_data_and_her_own(stack: Stack) -> N
 
     archive = zipfile.ZipFile(io.BytesIO(await download(misha_export.file_id, anna)))
     profile = json.loads(archive.read("profile.json"))
-    assert profile["user_id"] == misha.user_id and profile["profile"]["first_name"] == "Миша"
+    assert profile["user_id"] == misha.user_id and profile["profile"]["last_name"] == "Иванова"
     assert profile["profile"]["birth_date"] == "2011-02-01"
     assert [g["user_id"] for g in profile["guardians"]] == [anna.user_id]
     memberships = json.loads(archive.read("memberships.json"))["memberships"]
@@ -225,9 +206,11 @@ async def test_a_guardian_exports_her_childs_data_and_her_own(stack: Stack) -> N
     assert own_profile["user_id"] == anna.user_id and [c["user_id"] for c in own_profile["children"]] == [misha.user_id]
     assert json.loads(own_archive.read("messages.json"))["messages"] == []
 
-    # Миша (15) sees that his mother exported his data; her list has both exports.
+    # Миша (15) sees that his mother exported his data; her list has both exports. (The seed names
+    # everyone Анна Иванова.)
     mine = await progress.ListDataExports(chat_exports.ListDataExportsRequest(), metadata=misha.md)
     assert [e.export_id for e in mine.about_me] == [of_misha.export_id]
+    assert mine.about_me[0].requested_by_user_id == anna.user_id
     assert mine.about_me[0].notice.startswith("Анна Иванова выгрузил(а) ваши данные")
     assert mine.about_me[0].file_id == "" and list(mine.requested) == []
     hers = await progress.ListDataExports(chat_exports.ListDataExportsRequest(), metadata=anna.md)
