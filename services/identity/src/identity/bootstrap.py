@@ -16,6 +16,8 @@ from parta.identity.v1 import (
     account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
+    erasure_pb2,
+    erasure_pb2_grpc,
     exports_pb2,
     exports_pb2_grpc,
     guardians_pb2,
@@ -42,6 +44,7 @@ from identity.adapters.mongo import (
     SESSIONS,
     USERS,
     MongoChallengeRepository,
+    MongoErasureReports,
     MongoMembershipDirectory,
     MongoRateLimiter,
     MongoSessionRepository,
@@ -51,6 +54,7 @@ from identity.adapters.mongo import (
 from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
 from identity.api.account import AccountServicer
 from identity.api.consumers import MembershipProjector, membership_consumer
+from identity.api.erasure import ErasureReportCollector, ErasureServicer, erasure_report_consumer
 from identity.api.exports import ExportServicer
 from identity.api.guardians import GuardianServicer
 from identity.api.jobs import AgeBandCheck
@@ -59,6 +63,7 @@ from identity.api.profiles import ProfileServicer
 from identity.api.sign_in import AuthServicer
 from identity.app.account import Accounts
 from identity.app.age_bands import AgeBands
+from identity.app.erasure import Erasures
 from identity.app.exports import Exports
 from identity.app.guardians import Guardians
 from identity.app.policy import IdentityPolicy
@@ -93,6 +98,7 @@ SERVICE_NAMES = (
     _full(guardians_pb2, "GuardianService"),
     _full(account_pb2, "AccountService"),
     _full(exports_pb2, "ExportService"),
+    _full(erasure_pb2, "ErasureService"),
 )
 
 
@@ -211,6 +217,7 @@ async def build(
         clock=clock,
         policy=policy,
     )
+    erasures = Erasures(users, accounts, MongoErasureReports(db), clock, policy)
     age_bands = AgeBandCheck(
         AgeBands(users=users, clock=clock, policy=policy), settings.age_band_check_seconds, infra.metrics.registry
     )
@@ -225,10 +232,12 @@ async def build(
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
         exports_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(exports), server)
+        erasure_pb2_grpc.add_ErasureServiceServicer_to_server(ErasureServicer(erasures), server)
 
     workers: list[Worker] = [relay, infra.revocation_feed]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
     workers.append(age_bands)
+    workers.append(erasure_report_consumer(settings, infra, ErasureReportCollector(erasures)))
     if key_store is not None:
         interval = settings.keyring_reload_seconds
         reload_keys = partial(holder.reload_from, key_store)

@@ -265,3 +265,21 @@ class ExportRepository(Protocol):
 class AuthoredMessages(Protocol):
     async def written_by(self, user_id: str, limit: int) -> list[Message]:
         """Messages `user_id` sent (any chat, any school), newest first."""
+
+
+class ErasureContent(Protocol):
+    """What an erasure looks for: one person's content across chat's collections (issue 17)."""
+
+    async def messages_by(self, user_id: str, limit: int) -> list[Message]:
+        """Messages `user_id` wrote that are not erased yet (system messages excluded)."""
+
+    async def notes_naming(self, user_id: str, limit: int) -> list[Message]:
+        """System messages whose note still carries `user_id`'s name."""
+
+    async def erase_reports(self, user_id: str) -> int:
+        """Blanks the message snapshots of `user_id`'s reported messages and the reasons `user_id`
+        wrote in reports; returns how many reports changed."""
+
+    async def erase_file_names(self, owner: str) -> int:
+        """Blanks the names left on `owner`'s deleted files' records (the tombstones) and discards
+        their unfinished uploads; returns how many records changed."""

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from identity.domain.challenges import Challenge
+from identity.domain.erasure import ServiceReport
 from identity.domain.exports import ExportRequest
 from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
@@ -166,3 +167,13 @@ class ExportRepository(Protocol):
     async def count_since(self, requested_by: str, since: datetime) -> int:
         """Exports `requested_by` started at or after `since`."""
         ...
+
+
+class ErasureReports(Protocol):
+    """Each service's erasure report per erased account (topic erasure.report.v1), kept for the
+    guardian who asked for the erasure (app/erasure.py)."""
+
+    async def record(self, report: ServiceReport) -> None:
+        """Idempotent: one report per account and service, a repeat overwrites it with the same."""
+
+    async def of(self, user_id: str) -> list[ServiceReport]: ...

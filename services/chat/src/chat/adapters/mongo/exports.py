@@ -33,8 +33,6 @@ def export_indexes() -> dict[str, list[IndexModel]]:
             IndexModel([("requested_by", ASCENDING), ("requested_at", DESCENDING)], name="by_requester"),
             IndexModel([("subject", ASCENDING), ("requested_at", DESCENDING)], name="by_subject"),
         ],
-        # What a person wrote, in every chat (exports; account erasure reads it too).
-        MESSAGES: [IndexModel([("sender", ASCENDING)], name="by_sender")],
     }
 
 
