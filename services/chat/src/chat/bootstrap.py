@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc, exports_pb2, exports_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.erasure import ERASURES, MongoErasureLedger
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
@@ -30,6 +31,8 @@ from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
+from chat.adapters.mongo.erasure import MongoErasureContent
+from chat.adapters.mongo.exports import EXPORTS, MongoAuthoredMessages, MongoExportRepository, export_indexes
 from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
@@ -42,6 +45,9 @@ from chat.adapters.mongo.sequences import Sequences
 from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
+from chat.api.erasure import ErasureHandler
+from chat.api.exports import TOPICS as EXPORT_TOPICS
+from chat.api.exports import ExportEvents, ExportServicer
 from chat.api.files import FileServicer
 from chat.api.materials import MaterialServicer
 from chat.api.polls import PollServicer
@@ -49,6 +55,8 @@ from chat.api.retention import RetentionServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
+from chat.app.erasure import Erasure
+from chat.app.exports import Exports
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.materials import build_materials
@@ -62,9 +70,19 @@ from chat.pb import PbLiveEncoder
 log = structlog.get_logger("chat")
 
 SERVICE = "chat"
-SERVICE_NAMES = tuple(
-    chat_pb2.DESCRIPTOR.services_by_name[n].full_name
-    for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService", "RetentionService")
+SERVICE_NAMES = (
+    *(
+        chat_pb2.DESCRIPTOR.services_by_name[n].full_name
+        for n in (
+            "ChatService",
+            "FileService",
+            "AnnouncementService",
+            "PollService",
+            "MaterialService",
+            "RetentionService",
+        )
+    ),
+    exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
 )
 
 
@@ -101,7 +119,9 @@ async def build(
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
     db = infra.database
     await ensure_indexes(db, index_specs())
-    relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
+    await ensure_indexes(db, export_indexes())
+    # The erasure ledger carries each erased account's report until relayed (parta_common.erasure).
+    relay = infra.relay((*OUTBOX_COLLECTIONS, ERASURES, EXPORTS), poll_interval=settings.outbox_poll_seconds)
     records = EventRecords(OutboxWriter(SERVICE, settings.topic, clock.now))
     sequences = Sequences(db)
     projections = MongoProjections(db)
@@ -142,7 +162,7 @@ async def build(
     announcements = build_announcements(
         MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
     )
-    polls = build_polls(MongoPollRepository(db), app.messages, clock)
+    polls = build_polls(MongoPollRepository(db, records), app.messages, clock, relay.notify)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
     retention_store = MongoRetention(db, records, OutboxWriter(SERVICE, settings.topic, clock.now))
     retention_admin = RetentionAdmin(retention_store, app.messages.access)
@@ -155,6 +175,17 @@ async def build(
         )
 
     app.files.also_readable = also_readable
+    erasure = Erasure(
+        MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
+        MongoErasureContent(db),
+        ports.messages,
+        ports.members,
+        ports.facts,
+        app.files,
+        app.provisioning,
+        clock,
+        relay.notify,
+    )
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -170,12 +201,33 @@ async def build(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}chat-provisioning",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=ProvisioningHandler(app.provisioning, RetentionClocks(retention_store)).handle,
+        handler=ProvisioningHandler(app.provisioning, ErasureHandler(erasure), RetentionClocks(retention_store)).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,
         client_id=f"chat-{replica}",
     )
+    exports = Exports(
+        MongoExportRepository(db, settings.topic, clock.now),
+        MongoAuthoredMessages(db),
+        storage,
+        ports.chats,
+        projections,
+        clock,
+        relay.notify,
+    )
+    export_consumer = EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}chat-exports",
+        topics=[settings.topic(t) for t in EXPORT_TOPICS],
+        handler=ExportEvents(exports).router(),
+        dead_letters=infra.producer,
+        metrics=infra.metrics,
+        tracer=infra.tracer,
+        client_id=f"chat-exports-{replica}",
+    )
+    # Exports an assembler's dead replica (or a dead-lettered record) left undelivered.
+    export_resume = PeriodicWorker("export-resume", exports.resume, 60.0, first_delay=60.0)
     housekeeper = Housekeeper(
         app.messages, app.files, interval=settings.quiet_release_poll_seconds, upload_timeout=timedelta(hours=1)
     )
@@ -190,6 +242,7 @@ async def build(
         chat_pb2_grpc.add_PollServiceServicer_to_server(PollServicer(polls), server)
         chat_pb2_grpc.add_MaterialServiceServicer_to_server(MaterialServicer(materials), server)
         chat_pb2_grpc.add_RetentionServiceServicer_to_server(RetentionServicer(retention_admin), server)
+        exports_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(exports), server)
 
     runner = infra.runner(
         registrars=[register],
@@ -202,6 +255,8 @@ async def build(
             consumer,
             housekeeper,
             infra.revocation_feed,
+            export_consumer,
+            export_resume,
             # The first run waits for the consumers to settle (at most 30 s; sooner with a short interval).
             PeriodicWorker(
                 "chat-retention",

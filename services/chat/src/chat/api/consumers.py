@@ -13,6 +13,7 @@ from parta_common.retention import retention_of
 from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import from_ts
 
+from chat.api.erasure import ErasureHandler
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.app.retention import RetentionClocks
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
@@ -55,7 +56,14 @@ def _display_name(p: identity.ProfileSnapshot) -> str:
 class ProvisioningHandler:
     """The provisioning consumer's handler: `handle` is the router the EventConsumer calls."""
 
-    def __init__(self, provisioning: Provisioning, retention: RetentionClocks | None = None):
+    def __init__(
+        self,
+        provisioning: Provisioning,
+        erasure: ErasureHandler | None = None,
+        retention: RetentionClocks | None = None,
+    ):
+        """`erasure`: the account erasure (api/erasure.py) takes AccountDeleted; without it (unit
+        tests of the projections) a deletion only ends the memberships and the name."""
         self._p = provisioning
         self._retention = retention
         router = EventRouter()
@@ -70,7 +78,7 @@ class ProvisioningHandler:
         router.register(identity.ProfileCreated, self._profile)
         router.register(identity.ProfileUpdated, self._profile)
         router.register(identity.ConsentChanged, self._consent)
-        router.register(identity.AccountDeleted, self._account_deleted)
+        router.register(identity.AccountDeleted, erasure.on_account_deleted if erasure else self._account_deleted)
         router.register(media.RoomStarted, self._room_started)
         router.register(media.RoomEnded, self._room_ended)
         router.register(media.RoomScheduled, self._lesson_planned)
