@@ -140,6 +140,7 @@ async def build(
     polls = build_polls(MongoPollRepository(db), app.messages, clock)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
     app.files.also_readable = materials.may_read_file
+    materials.announce = app.provisioning.material_published
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)

@@ -92,6 +92,7 @@ def _note_pb(n: SystemNote) -> pb.SystemNote:
         count=n.count,
         starts_at=ts(n.starts_at),
         local_time=n.local_time,
+        material_id=n.material_id,
     )
 
 
@@ -99,7 +100,16 @@ def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
     if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
         return None
     starts = from_ts(n.starts_at) if n.HasField("starts_at") else None
-    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count, starts, n.local_time)
+    return SystemNote(
+        SystemKind(n.kind),
+        n.subject_user_id,
+        n.subject_name,
+        n.title,
+        n.count,
+        starts,
+        n.local_time,
+        n.material_id,
+    )
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:
