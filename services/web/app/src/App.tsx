@@ -16,6 +16,7 @@ import { Join } from "./screens/Join";
 import { Broadcast } from "./screens/Broadcast";
 import { Call } from "./screens/Call";
 import { Lesson } from "./screens/Lesson";
+import { Materials } from "./screens/Materials";
 import { ProfileForm } from "./screens/ProfileForm";
 import { School } from "./screens/School";
 import { SignIn } from "./screens/SignIn";
@@ -73,6 +74,9 @@ export function App() {
             <a href="/about" aria-current={current === "/about" ? "page" : undefined}>
               {t("navAbout")}
             </a>
+            <a href="/materials" aria-current={current === "/materials" ? "page" : undefined}>
+              {t("navMaterials")}
+            </a>
             {hasRole("SCHOOL_ROLE_PARENT") && (
               <a href="/children" aria-current={current === "/children" ? "page" : undefined}>
                 {t("navChildren")}
@@ -121,5 +125,6 @@ function routeScreen(current: string) {
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;
   if (current === "/about") return <About />;
+  if (current === "/materials") return <Materials />;
   return <p>{t("notFound")}</p>;
 }
