@@ -254,10 +254,9 @@ class Provisioning:
         parents' chat (parents are in the audience but not in the class chat), or the school
         channel. Once per material and chat: the material id is the key, so a retried publish (the
         same request id gives the same material) or a replay posts nothing new."""
+        chat_ids: tuple[str, ...] = (school_channel_id(material.school_id),)
         if material.class_id:
             chat_ids = (class_chat_id(material.class_id), parents_chat_id(material.class_id))
-        else:
-            chat_ids = (school_channel_id(material.school_id),)
         note = material_published(material.material_id, material.title)
         for chat_id in chat_ids:
             await self._system_message(chat_id, material.school_id, note, f"material:{material.material_id}:{chat_id}")

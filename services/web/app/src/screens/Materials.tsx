@@ -269,10 +269,10 @@ function PublishForm({ schoolId, audiences, onPublished }: { schoolId: string; a
       </p>
       <fieldset>
         <legend>{t("materialsKind")}</legend>
-        <label>
+        <label class="check">
           <input type="radio" name="material-kind" value="file" checked={kind === "file"} onChange={() => setKind("file")} /> {t("materialsKindFile")}
         </label>{" "}
-        <label>
+        <label class="check">
           <input type="radio" name="material-kind" value="link" checked={kind === "link"} onChange={() => setKind("link")} /> {t("materialsKindLink")}
         </label>
       </fieldset>
