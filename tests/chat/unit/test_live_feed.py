@@ -73,6 +73,7 @@ def test_every_chat_topic_event_becomes_the_live_update_the_hub_routes_by() -> N
         (ev.ReadUpdated("c", "ann", 3), UpdateKind.READ, 0, "ann"),
         (ev.MemberAdded("c", "bob"), UpdateKind.MEMBER_ADDED, 0, "bob"),
         (ev.MemberRemoved("c", "bob"), UpdateKind.MEMBER_REMOVED, 0, "bob"),
+        (ev.PollVoted("c", 4, "m1", "tom", datetime(2026, 9, 1, tzinfo=UTC)), UpdateKind.POLL, 0, "tom"),
     ]
     for event, kind, seq, user in cases:
         _type, _id, _version, payload = event_payload(event)

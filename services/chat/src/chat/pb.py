@@ -80,6 +80,7 @@ def message_pb(m: Message) -> pb.MessageSnapshot:
         system_note=_note_pb(m.system_note) if m.system_note is not None else None,
         removed_file_ids=m.removed_file_ids,
         urgent_reason=m.urgent_reason,
+        author_erased=m.author_erased,
     )
 
 
@@ -135,6 +136,7 @@ def message_from_pb(s: pb.MessageSnapshot) -> Message:
         system_note=_note_from_pb(s.system_note) if s.HasField("system_note") else None,
         removed_file_ids=list(s.removed_file_ids),
         urgent_reason=s.urgent_reason,
+        author_erased=s.author_erased,
     )
 
 
@@ -196,7 +198,25 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
                 event.confirmed_count,
                 pb.AnnouncementConfirmed(progress=announcement_progress_pb(event)),
             )
+        case ev.PollVoted():
+            # The version orders nothing (a live signal); the vote's time in milliseconds.
+            return (
+                "chat.poll",
+                event.poll_id,
+                int(event.at.timestamp() * 1000),
+                pb.PollVoted(progress=poll_progress_pb(event)),
+            )
     raise TypeError(f"unknown event {event!r}")
+
+
+def poll_progress_pb(event: ev.PollVoted) -> pb.PollProgress:
+    return pb.PollProgress(
+        chat_id=event.chat_id,
+        poll_id=event.poll_id,
+        seq=event.seq,
+        author_user_id=event.author_user_id,
+        voted_at=ts(event.at),
+    )
 
 
 def announcement_progress_pb(event: ev.AnnouncementConfirmed) -> pb.AnnouncementProgress:
@@ -248,6 +268,8 @@ class Update:
             self.kind, self.user_id = UpdateKind.MEMBER_REMOVED, event.member_removed.user_id
         elif which == "announcement_progress":
             self.kind, self.user_id = UpdateKind.ANNOUNCEMENT, event.announcement_progress.author_user_id
+        elif which == "poll_progress":
+            self.kind, self.user_id = UpdateKind.POLL, event.poll_progress.author_user_id
         else:
             self.kind = UpdateKind.BURNED
 
@@ -329,6 +351,11 @@ def _announcement(payload: bytes) -> chat_pb2.ChatEvent:
     return chat_pb2.ChatEvent(chat_id=progress.chat_id, announcement_progress=progress)
 
 
+def _poll(payload: bytes) -> chat_pb2.ChatEvent:
+    progress = pb.PollVoted.FromString(payload).progress
+    return chat_pb2.ChatEvent(chat_id=progress.chat_id, poll_progress=progress)
+
+
 # The chat topic's event types (keyed by their message class) → the update subscribers see.
 _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
     cls.DESCRIPTOR.full_name: decode
@@ -343,6 +370,7 @@ _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
         (pb.MemberAdded, _added),
         (pb.MemberRemoved, _removed),
         (pb.AnnouncementConfirmed, _announcement),
+        (pb.PollVoted, _poll),
     )
 }
 

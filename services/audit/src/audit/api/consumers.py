@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from parta.chat.v1 import events_pb2 as chat_pb2
-from parta.common.v1 import envelope_pb2
+from parta.common.v1 import envelope_pb2, erasure_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.media_signal.v1 import events_pb2 as media_pb2
 from parta.school.v1 import events_pb2 as school_pb2
@@ -23,6 +23,7 @@ from parta_common.events import topics
 from parta_common.events.roles import CLASS_ROLES, SCHOOL_ROLES
 from parta_common.events.router import EventRouter
 
+from audit.api.exports import ExportEntries
 from audit.app.ports import Directory
 from audit.domain.chain import Record
 from audit.domain.pairs import contact_pair
@@ -34,6 +35,7 @@ TOPICS = (
     topics.SCHOOL_INVITE,
     topics.CHAT_MESSAGE,
     topics.MEDIA_SIGNAL_ROOM,
+    topics.ERASURE_REPORT,
 )
 
 CONSENT = {
@@ -85,7 +87,7 @@ def _ids(*values: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-class Recorder:
+class Recorder(ExportEntries):
     """The one event handler of the audit service: each event goes, by its message class (the
     kit's EventRouter), to the method that records it. Types not registered are not audited."""
 
@@ -108,6 +110,8 @@ class Recorder:
         router.register(identity_pb2.BirthDateChangeConfirmed, self.on_birth_date_change_confirmed)
         router.register(identity_pb2.BirthDateChangeDeclined, self.on_birth_date_change_declined)
         router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
+        # every service's erasure report (issue 17)
+        router.register(erasure_pb2.ErasureReported, self.on_erasure_report)
         # school (SchoolCreated, classes, academic years: not about a person's safety or data)
         router.register(school_pb2.MemberJoined, self.on_membership)
         router.register(school_pb2.MemberRoleChanged, self.on_membership)
@@ -133,6 +137,8 @@ class Recorder:
         router.register(media_pb2.RoomEnded, self.on_room)
         router.register(media_pb2.ParticipantJoined, self.on_participant)
         router.register(media_pb2.ParticipantLeft, self.on_participant)
+        # family export (api/exports.py)
+        self.register_exports(router)
         return router
 
     async def __call__(self, envelope: Envelope) -> None:
@@ -273,10 +279,24 @@ class Recorder:
             envelope,
             await self._schools(msg.user_id, including_left=True),
             "identity.account_deleted",
-            msg.user_id,
+            msg.deleted_by_user_id or msg.user_id,  # a guardian who deleted a young child's account
             [msg.user_id],
             {},
             occurred_at=_time(msg.deleted_at),
+        )
+
+    async def on_erasure_report(self, msg: erasure_pb2.ErasureReported, envelope: Envelope) -> None:
+        """What one service removed for an erased account: counts only (never content), in every
+        school the person was ever a member of, as the account deletion itself."""
+        counts = {c.what: str(c.count) for c in msg.removed if c.what and c.what != "service"}
+        await self._emit(
+            envelope,
+            await self._schools(msg.user_id, including_left=True),
+            "erasure.report",
+            msg.requested_by_user_id or msg.user_id,
+            [msg.user_id],
+            {"service": msg.service, **counts},
+            occurred_at=_time(msg.erased_at),
         )
 
     # ---- school ----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class UpdateKind(IntEnum):
     MEMBER_ADDED = 4
     MEMBER_REMOVED = 5
     ANNOUNCEMENT = 6  # an announcement's confirmation count, to its author only
+    POLL = 7  # someone voted in a poll, to its author only
 
 
 class LiveUpdate(Protocol):
@@ -234,8 +235,9 @@ class LiveHub:
                 if update.chat_id in sub.chats:
                     sub.offer(update)
             return
-        if kind is UpdateKind.ANNOUNCEMENT:
-            # Who confirmed is for the author's eyes (their devices that follow the chat).
+        if kind is UpdateKind.ANNOUNCEMENT or kind is UpdateKind.POLL:
+            # Who confirmed is for the author's eyes (their devices that follow the chat); so is
+            # the signal that a poll has a new vote (results for others follow GetPoll's rules).
             for sub in list(self._by_user.get(update.user_id, ())):
                 if update.chat_id in sub.chats:
                     sub.offer(update)

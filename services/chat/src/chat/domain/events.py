@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from chat.domain.announcements import Confirmation
 from chat.domain.chats import Chat
@@ -81,6 +82,17 @@ class AnnouncementConfirmed:
     family_count: int
 
 
+@dataclass(frozen=True)
+class PollVoted:
+    """Someone voted in a poll: live to its author (names no voter, carries no counts)."""
+
+    chat_id: str
+    seq: int
+    poll_id: str
+    author_user_id: str
+    at: datetime
+
+
 ChatEvent = (
     ChatCreated
     | ChatUpdated
@@ -93,4 +105,5 @@ ChatEvent = (
     | MemberRemoved
     | ReportDecided
     | AnnouncementConfirmed
+    | PollVoted
 )

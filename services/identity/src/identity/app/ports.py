@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Protocol
 
 from identity.domain.challenges import Challenge
+from identity.domain.erasure import ServiceReport
+from identity.domain.exports import ExportRequest
 from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User
@@ -149,3 +151,29 @@ class PublishedKeys(Protocol):
     """The signing keys whose public halves identity publishes (SigningKeyService)."""
 
     def published(self) -> list[tuple[SigningKeyMaterial, bytes]]: ...
+
+
+class ExportRepository(Protocol):
+    """Data exports identity started (app/exports.py): each with its DataExportRequested and the
+    profile part in its outbox, written in one insert."""
+
+    async def add(self, request: ExportRequest, profile: dict[str, object]) -> ExportRequest:
+        """Stores the export with its events; an export with this id already stored is returned
+        instead (a retried request), nothing written."""
+        ...
+
+    async def get(self, export_id: str) -> ExportRequest | None: ...
+
+    async def count_since(self, requested_by: str, since: datetime) -> int:
+        """Exports `requested_by` started at or after `since`."""
+        ...
+
+
+class ErasureReports(Protocol):
+    """Each service's erasure report per erased account (topic erasure.report.v1), kept for the
+    guardian who asked for the erasure (app/erasure.py)."""
+
+    async def record(self, report: ServiceReport) -> None:
+        """Idempotent: one report per account and service, a repeat overwrites it with the same."""
+
+    async def of(self, user_id: str) -> list[ServiceReport]: ...

@@ -30,8 +30,9 @@ ANNOUNCEMENT_REMINDERS = "announcement_reminders"
 POLLS = "polls"
 POLL_VOTES = "poll_votes"
 MATERIALS = "materials"
-# A report carries its ReportDecided, a family row its AnnouncementConfirmed, until relayed.
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES)
+# A report carries its ReportDecided, a family row its AnnouncementConfirmed, a vote its PollVoted,
+# until relayed.
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES, POLL_VOTES)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -47,6 +48,9 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_update_seq"),
             IndexModel([("held", ASCENDING), ("held_until", ASCENDING)], name="held", sparse=True),
             outbox_index(),
+            # Erasure (issue 17): a person's messages, and the system notes that name them.
+            IndexModel([("sender", ASCENDING)], name="by_sender"),
+            IndexModel([("note.subject_user_id", ASCENDING)], name="by_note_subject", sparse=True),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
         # PolicySync reads the schools whose projection changed since its last pass.
@@ -71,7 +75,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
         ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
         POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
-        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll")],
+        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll"), outbox_index()],
         MATERIALS: [
             IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("at", DESCENDING)], name="by_audience"),
             IndexModel([("file_id", ASCENDING)], name="by_file", sparse=True),
