@@ -175,6 +175,7 @@ async def build(
         )
 
     app.files.also_readable = also_readable
+    materials.announce = app.provisioning.material_published
     erasure = Erasure(
         MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
         MongoErasureContent(db),

@@ -93,6 +93,7 @@ def _note_pb(n: SystemNote) -> pb.SystemNote:
         count=n.count,
         starts_at=ts(n.starts_at),
         local_time=n.local_time,
+        material_id=n.material_id,
     )
 
 
@@ -100,7 +101,16 @@ def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
     if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
         return None
     starts = from_ts(n.starts_at) if n.HasField("starts_at") else None
-    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count, starts, n.local_time)
+    return SystemNote(
+        SystemKind(n.kind),
+        n.subject_user_id,
+        n.subject_name,
+        n.title,
+        n.count,
+        starts,
+        n.local_time,
+        n.material_id,
+    )
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:
@@ -232,7 +242,7 @@ class Update:
     the stream's serializer encodes it once, on first use, for all of them (a 1,000-member channel
     costs one SerializeToString, not 1,000). Carries what the app's hub orders and routes by."""
 
-    __slots__ = ("_data", "chat_id", "event", "held_for", "held_until", "kind", "update_seq", "user_id")
+    __slots__ = ("_data", "chat_id", "event", "held_for", "held_until", "kind", "read_seq", "update_seq", "user_id")
 
     def __init__(self, event: chat_pb2.ChatEvent):
         self.event = event
@@ -240,6 +250,7 @@ class Update:
         self.chat_id: str = event.chat_id
         self.update_seq: int = event.update_seq
         self.user_id = ""
+        self.read_seq = 0
         self.held_until: datetime | None = None
         self.held_for: tuple[str, ...] = ()
         which = event.WhichOneof("event")
@@ -251,7 +262,7 @@ class Update:
         elif which == "chat":
             self.kind = UpdateKind.CHAT
         elif which == "read":
-            self.kind, self.user_id = UpdateKind.READ, event.read.user_id
+            self.kind, self.user_id, self.read_seq = UpdateKind.READ, event.read.user_id, event.read.last_read_seq
         elif which == "member_added":
             self.kind, self.user_id = UpdateKind.MEMBER_ADDED, event.member_added.user_id
         elif which == "member_removed":

@@ -36,6 +36,8 @@ export interface SystemNote {
   subjectName?: string;
   title?: string;
   count?: number;
+  /** SYSTEM_KIND_MATERIAL_PUBLISHED: the material (the note links to /materials). */
+  materialId?: string;
 }
 
 export interface ChatEvent {

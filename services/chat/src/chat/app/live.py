@@ -69,6 +69,10 @@ class LiveUpdate(Protocol):
         """Whose membership or read position (MEMBER_*, READ)."""
 
     @property
+    def read_seq(self) -> int:
+        """The read position a READ update moves to (0 for other kinds)."""
+
+    @property
     def held_until(self) -> datetime | None: ...
     @property
     def held_for(self) -> Sequence[str]: ...
@@ -114,9 +118,19 @@ class Subscriber:
     overflowed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     chats: set[str] = field(default_factory=set)
+    # The highest read position of each chat sent to this stream: read updates carry no update_seq,
+    # and the outbox delivers at least once (two replicas may relay one), so repeats and stale
+    # positions are dropped here instead of reaching the client.
+    reads: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limit)
+
+    def read_moves(self, chat_id: str, seq: int) -> bool:
+        if seq <= self.reads.get(chat_id, 0):
+            return False
+        self.reads[chat_id] = seq
+        return True
 
     def offer(self, update: LiveUpdate | LiveStatus) -> None:
         if self.overflowed:
@@ -232,7 +246,7 @@ class LiveHub:
             # A read position is its owner's (their other devices); authors see counts through
             # GetReadCount ("23 of 27 read"), never who read how far.
             for sub in list(self._by_user.get(update.user_id, ())):
-                if update.chat_id in sub.chats:
+                if update.chat_id in sub.chats and sub.read_moves(update.chat_id, update.read_seq):
                     sub.offer(update)
             return
         if kind is UpdateKind.ANNOUNCEMENT or kind is UpdateKind.POLL:

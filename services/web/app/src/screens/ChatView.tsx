@@ -41,6 +41,8 @@ function systemText(message: MessageSnapshot): string {
       return note.title ? t("sysLessonStarted", { title: note.title }) : t("sysLessonStartedUntitled");
     case "SYSTEM_KIND_LESSON_ENDED":
       return t("sysLessonEnded", { count: note.count ?? 0 });
+    case "SYSTEM_KIND_MATERIAL_PUBLISHED":
+      return t("sysMaterialPublished", { title: note.title ?? "" });
     default:
       return message.text ?? "";
   }
@@ -218,6 +220,11 @@ export function ChatView({ chatId }: { chatId: string }) {
                 <p class="text muted">{t("deleted")}</p>
               ) : (
                 voiceCard(voice, message, view) ?? <p class="text">{message.system ? systemText(message) : message.text}</p>
+              )}
+              {!message.deleted && message.systemNote?.kind === "SYSTEM_KIND_MATERIAL_PUBLISHED" && (
+                <p class="text">
+                  <a href="/materials">{t("sysMaterialOpen")}</a>
+                </p>
               )}
               {!message.deleted &&
                 (message.fileIds ?? []).map((id) => (
