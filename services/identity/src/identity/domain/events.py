@@ -68,6 +68,7 @@ class GuardianLinked:
 class GuardianUnlinked:
     guardian_user_id: str
     child_user_id: str
+    unlinked_by_user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,15 @@ class BirthDateChangeRequested:
 
 
 @dataclass(frozen=True)
+class BirthDateCorrected:
+    """The owner corrected their birth date within the same age band (applied at once)."""
+
+    user_id: str
+    corrected_by_user_id: str
+    age_band: AgeBand
+
+
+@dataclass(frozen=True)
 class BirthDateChangeConfirmed:
     user_id: str
     confirmed_by_user_id: str
@@ -130,4 +140,5 @@ DomainEvent = (
     | BirthDateChangeRequested
     | BirthDateChangeConfirmed
     | BirthDateChangeDeclined
+    | BirthDateCorrected
 )
