@@ -26,12 +26,25 @@ from parta_common.events.consumer import EventConsumer
 from parta_common.events.envelope import make_envelope
 from parta_common.events.outbox import KafkaProducerHandle
 from parta_common.mongo import ensure_indexes
+from parta_common.timestamps import ts
 
 from tests.audit.fakes import FixedAdmins
 
 SCHOOL = "sch-1"
 TEACHER, STUDENT, PARENT, OTHER_PARENT, GUARDIAN = "u-teacher", "u-student", "u-parent", "u-parent2", "u-guardian"
 SECRET_TEXT = "Миша, приходи один, никому не говори"
+SEAL = "ab" * 32
+GAP_ACTORS = {
+    "school.role_changed": "admin",
+    "school.invite_revoked": "admin",
+    "school.invite_used": PARENT,
+    "chat.message_reported": PARENT,
+    "chat.member_muted": TEACHER,
+    "chat.member_removed": TEACHER,
+    "chat.settings_changed": TEACHER,
+    "identity.birth_date_corrected": STUDENT,
+    "identity.guardian_unlinked": PARENT,
+}
 PHONE = re.compile(r"\+?\d[\d ()-]{9,}\d")
 
 
@@ -131,7 +144,13 @@ def school_day() -> list[tuple[str, Any]]:
     ev += [
         (
             topics.CHAT_MESSAGE,
-            envelope(chat_pb2.MessageDeleted(message=deleted, deleted_by_user_id=TEACHER), "msg-9", 2),
+            envelope(
+                chat_pb2.MessageDeleted(
+                    message=deleted, deleted_by_user_id=TEACHER, content_seal=SEAL, seal_key_id="k1"
+                ),
+                "msg-9",
+                2,
+            ),
         ),
         (
             topics.CHAT_MESSAGE,
@@ -197,7 +216,8 @@ def school_day() -> list[tuple[str, Any]]:
                 school_pb2.MemberRoleChanged(
                     membership=school_pb2.MembershipSnapshot(
                         membership_id="m1", school_id=SCHOOL, user_id=TEACHER, school_role=school_pb2.SCHOOL_ROLE_ADMIN
-                    )
+                    ),
+                    actor_user_id="admin",
                 ),
                 SCHOOL,
                 6,
@@ -226,10 +246,81 @@ def school_day() -> list[tuple[str, Any]]:
                 school_pb2.InviteRevoked(
                     invite=school_pb2.InviteSnapshot(
                         invite_id="inv-1", school_id=SCHOOL, revoked=True, created_by_user_id=TEACHER
-                    )
+                    ),
+                    actor_user_id="admin",
                 ),
                 SCHOOL,
                 8,
+            ),
+        ),
+    ]
+    # Who did it, for the moderation and data actions docs/audit.md once listed as gaps.
+    muted = chat_pb2.MemberMuted(
+        chat_id="class-chat", school_id=SCHOOL, user_id=STUDENT, muted_by_user_id=TEACHER, muted_at=ts(sent)
+    )
+    muted.muted_until.FromDatetime(sent + timedelta(hours=1))
+    class_chat = chat_pb2.ChatSnapshot(chat_id="class-chat", school_id=SCHOOL, kind=chat_pb2.CHAT_KIND_CLASS)
+    ev += [
+        (
+            topics.SCHOOL_INVITE,
+            envelope(
+                school_pb2.InviteAccepted(
+                    invite_id="inv-0",
+                    school_id=SCHOOL,
+                    user_id=PARENT,
+                    child_user_id=STUDENT,
+                    created_by_user_id=TEACHER,
+                ),
+                SCHOOL,
+                9,
+            ),
+        ),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(
+                chat_pb2.MessageReported(
+                    report_id="rep-0",
+                    school_id=SCHOOL,
+                    chat_id="class-chat",
+                    seq=8,
+                    author_user_id=STUDENT,
+                    reporter_user_id=PARENT,
+                ),
+                "rep-0",
+                0,
+            ),
+        ),
+        (topics.CHAT_MESSAGE, envelope(muted, f"class-chat|{STUDENT}", 0)),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(
+                chat_pb2.MemberRemoved(chat_id="grp-1", user_id=STUDENT, removed_by_user_id=TEACHER, school_id=SCHOOL),
+                f"grp-1|{STUDENT}",
+                0,
+            ),
+        ),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(chat_pb2.ChatUpdated(chat=class_chat, changed_by_user_id=TEACHER), "class-chat", 3),
+        ),
+        (
+            topics.IDENTITY_USER,
+            envelope(
+                identity_pb2.BirthDateCorrected(
+                    user_id=STUDENT, corrected_by_user_id=STUDENT, age_band=identity_pb2.AGE_BAND_MINOR
+                ),
+                STUDENT,
+                5,
+            ),
+        ),
+        (
+            topics.IDENTITY_USER,
+            envelope(
+                identity_pb2.GuardianUnlinked(
+                    guardian_user_id=PARENT, child_user_id=STUDENT, unlinked_by_user_id=PARENT
+                ),
+                STUDENT,
+                6,
             ),
         ),
     ]
@@ -272,6 +363,13 @@ EXPECTED_KINDS = [
     "school.role_changed",
     "school.invite_created",
     "school.invite_revoked",
+    "school.invite_used",
+    "chat.message_reported",
+    "chat.member_muted",
+    "chat.member_removed",
+    "chat.settings_changed",
+    "identity.birth_date_corrected",
+    "identity.guardian_unlinked",
     "media.call_started",
     "media.call_joined",
     "media.call_ended",
@@ -345,6 +443,10 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     }, "parent–parent DMs are not recorded; teacher–student ones both ways"
     deleted = next(d for d in got if d["kind"] == "chat.message_deleted")
     assert (deleted["actor"], deleted["subjects"], deleted["attrs"]["by_moderator"]) == (TEACHER, [STUDENT], "true")
+    assert (deleted["attrs"]["content"], deleted["attrs"]["content_seal"]) == ("sealed", SEAL)
+    # Every former gap names who did it.
+    actors = {d["kind"]: d["actor"] for d in got}
+    assert {k: actors[k] for k in GAP_ACTORS} == GAP_ACTORS
     decided = next(d for d in got if d["kind"] == "chat.report_decided")
     assert (decided["actor"], decided["subjects"], decided["attrs"]["actions"]) == (
         TEACHER,
