@@ -88,6 +88,7 @@ class Moderation:
             message=message,
         )
         await self.reports.add(report, [ev.MessageReported(report)])
+        self._notify()  # the relay publishes MessageReported now, not at its next poll
         return report.report_id
 
     async def mute(self, user_id: str, chat_id: str, target: str, duration_seconds: int) -> datetime | None:
@@ -107,6 +108,7 @@ class Moderation:
         until = now + timedelta(seconds=duration_seconds) if duration_seconds else None
         muted = ev.MemberMuted(chat_id, chat.school_id, target, user_id, until, now)
         await self.members.set_muted(chat_id, target, until, [muted])
+        self._notify()
         return until
 
     # ---- the queue --------------------------------------------------------------------------------
