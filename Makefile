@@ -11,7 +11,7 @@ STAMP   := $(CACHE)/stamps
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CACHE)/uv
 
-.PHONY: help setup webapp proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench loadtest render images run-containers test-containers clean replay-dlq test-stress test-faults
+.PHONY: help setup webapp proto lint test test-unit test-integration test-e2e run stop infra-up infra-down bench profile loadtest render images run-containers test-containers clean replay-dlq test-stress test-faults
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -85,6 +85,9 @@ stop: ## Stop everything `make run` started
 
 bench: setup ## Benchmarks: each service beside the bare grpc.aio echo ceiling and the store alone
 	$(PY) deploy/local/testrun.py bench
+
+profile: setup ## Where chat's CPU goes during SendMessage at concurrency 16 (py-spy; docs/chat.md)
+	$(PY) deploy/local/testrun.py profile
 
 loadtest: setup ## Load-test one service on loopback with ghz: make loadtest SERVICE=chat [DURATION=10s] [ARGS=...]
 	@test -n "$(SERVICE)" || { echo "usage: make loadtest SERVICE=identity|school|chat|media-signal [DURATION=10s] [ARGS='--concurrency 16']"; exit 2; }

@@ -7,7 +7,8 @@ teacher invite; Ольга (class head of 5А) and Павел (maths in 5А) joi
 ask to join 5А with Ольга's invite and she approves them; each student's parent joins by a parent invite
 bound to the child, links to the child (the school vouches) and consents (the students are 11-12, below
 the consent age); the school channel, 5А's chat and its parents' chat get some history; Павел schedules
-a maths lesson for tomorrow 09:00 (when media-signal runs). Then a table of everyone and how to sign in.
+a maths lesson for tomorrow 09:00 (when media-signal runs); Ольга sets 5А's weekly timetable, from which
+media-signal makes the next 7 days' lessons. Then a table of everyone and how to sign in.
 
 Idempotent: every create carries a fixed request id (a rerun returns the first result, sends no
 duplicate message), and .cache/run/demo.json remembers a finished seed: a rerun checks that the school
@@ -23,7 +24,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from parta.identity.v1 import guardians_pb2, profiles_pb2
 from parta.media_signal.v1 import events_pb2 as room_events
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import events_pb2 as school_events
-from parta.school.v1 import school_pb2
+from parta.school.v1 import school_pb2, timetable_pb2
 from parta_client import DevSmsFile, Endpoints, Parta
 from parta_client.errors import describe
 
@@ -92,6 +93,21 @@ PARENTS = [
     Person("dmitry", "parent", "Дмитрий", "Новиков", "Ильич", "1983-02-27", "+79000000025", "Ваня's father"),
 ]
 EVERYONE = [*STAFF, *STUDENTS, *PARENTS]
+# 5А's week: (ISO weekday, start, subject, teacher's key), 45 minutes each, from 10:00 so that no
+# timetable lesson overlaps the maths lesson Павел schedules by hand for tomorrow 09:00.
+WEEK = [
+    (1, "10:00", "Математика", "pavel"),
+    (1, "11:00", "Русский язык", "olga"),
+    (2, "10:00", "Литература", "olga"),
+    (2, "11:00", "Математика", "pavel"),
+    (3, "10:00", "Математика", "pavel"),
+    (3, "11:00", "Русский язык", "olga"),
+    (4, "10:00", "Русский язык", "olga"),
+    (4, "11:00", "Математика", "pavel"),
+    (5, "10:00", "Математика", "pavel"),
+    (5, "11:00", "Литература", "olga"),
+]
+LESSON_MINUTES = 45
 OPERATOR = Person("operator", "operator", "Оператор", "региона", "", "1980-01-01", OPERATOR_PHONE)
 
 
@@ -137,6 +153,11 @@ def current_academic_year() -> str:
     today = datetime.now(ZoneInfo(TIMEZONE)).date()
     start = today.year if today.month >= 9 else today.year - 1
     return f"{start}/{start + 1}"
+
+
+def term_end() -> date:
+    """The last day of the current academic year (31 August), the demo timetable's last day."""
+    return date(int(current_academic_year()[5:]), 8, 31)
 
 
 async def seed(codes: DevSmsFile, endpoints: Endpoints) -> dict[str, Any]:
@@ -245,9 +266,11 @@ async def seed(codes: DevSmsFile, endpoints: Endpoints) -> dict[str, Any]:
     await post(PARENTS[0], "5А — родители", "demo-msg-5ap-2", "Спасибо, будем.")
 
     lesson = await schedule_lesson(pavel, school_id, c5a)
+    timetable = await set_timetable(olga, c5a)
     return {
         "school_id": school_id,
         "class_5a": c5a,
+        "timetable_slots": timetable,
         "teachers_invite": teachers_invite.link,
         "teachers_invite_token": teachers_invite.token,
         "lesson_room_id": lesson,
@@ -327,6 +350,28 @@ async def schedule_lesson(teacher: Person, school_id: str, class_id: str) -> str
     return room_id
 
 
+async def set_timetable(head: Person, class_id: str) -> int:
+    """Ольга, the verified class head, sets 5А's week through school's SetTimetable (the same week
+    again changes nothing); media-signal makes the lessons of the next 7 days from it (not on weekends)
+    and chat announces each in 5А. The term is the whole academic year, to 31 August (a school's
+    default ends on 31 May), so the demo shows lessons in summer too. The number of weekly slots."""
+    teachers = {p.key: p.user_id for p in STAFF}
+    slots = [
+        timetable_pb2.TimetableSlot(
+            weekday=weekday,
+            start_minute=int(start[:2]) * 60 + int(start[3:]),
+            duration_minutes=LESSON_MINUTES,
+            subject=subject,
+            teacher_user_id=teachers[teacher],
+        )
+        for weekday, start, subject, teacher in WEEK
+    ]
+    request = timetable_pb2.SetTimetableRequest(class_id=class_id, slots=slots, last_day=term_end().isoformat())
+    reply = await head.api.timetables.SetTimetable(request)
+    say(f"Ольга set 5А's timetable: {len(reply.timetable.slots)} lessons a week, Monday to Friday from 10:00")
+    return len(reply.timetable.slots)
+
+
 async def still_there(state: dict[str, Any], endpoints: Endpoints) -> bool:
     """The seeded school still exists (the store may have been wiped): a public preview, no sign-in."""
     token = state.get("teachers_invite_token", "")
@@ -372,6 +417,7 @@ def print_people(state: dict[str, Any], sms_file: Path, web_url: str = "") -> No
         "\nThen, for example:\n"
         f"  {parta} -p olga chats list\n"
         f"  {parta} -p olga history 5А\n"
+        f"  {parta} -p olga timetable show 5А    # and the week's lessons: {parta} -p misha lesson list\n"
         f"  {parta} -p misha follow 5А          # and in another terminal: {parta} -p olga send 5А 'Привет!'\n"
         f"  {parta} -p irina invite create --role teacher\n"
         f"Teacher invite: {invite_link(state, web_url)}\n"

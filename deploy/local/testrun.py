@@ -1,6 +1,6 @@
 """`make test`: start the local infrastructure it needs, run every tier, stop what it started.
 
-    python deploy/local/testrun.py all|unit|integration|e2e|containers|faults|bench
+    python deploy/local/testrun.py all|unit|integration|e2e|containers|faults|bench|profile
     python deploy/local/testrun.py stress [RUNS]    # integration + e2e with one core kept busy, RUNS times
 
 `all` is unit, integration and e2e; `containers` (the built images under podman) runs only when named.
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
     needs_infra = any(t != "unit" for t in tiers)
     started: list[str] = []
     env = dict(os.environ)
-    if target == "bench" and not os.environ.get("PARTA_STORE_ENGINE"):
+    if target in ("bench", "profile") and not os.environ.get("PARTA_STORE_ENGINE"):
         import store
 
         # The bench measures the services, so it runs on the fastest local store (docs/store.md).
@@ -110,8 +110,9 @@ def main(argv: list[str]) -> int:
             endpoints = infra.endpoints()
             env["PARTA_KAFKA_BOOTSTRAP"] = endpoints["kafka"]
             env["PARTA_TEST_MONGODB_URI"] = endpoints["mongodb"]
-        if target == "bench":
-            return subprocess.call([sys.executable, "tests/bench/run_all.py"], cwd=ROOT, env=env)
+        if target in ("bench", "profile"):
+            script = "run_all.py" if target == "bench" else "cpu_profile.py"
+            return subprocess.call([sys.executable, f"tests/bench/{script}"], cwd=ROOT, env=env)
         failures = [tier for tier in tiers if run_tier(tier, env) != 0]
         if target in ("all", "integration") and run_conformance_on_other_engines(env) != 0:
             failures.append("store conformance (second engine)")

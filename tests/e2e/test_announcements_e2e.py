@@ -13,9 +13,9 @@ from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.chat.v1 import events_pb2 as chat_events
 
 from tests.chat.support import Collector, Person, Stubs, eventually
-from tests.e2e import school_client as sc
 from tests.e2e.harness import Stack
-from tests.e2e.identity_client import create_profile, random_phone, sign_in
+from tests.e2e.identity_client import random_phone
+from tests.e2e.seed_support import TEEN, seed_school
 
 OPERATOR = random_phone()
 
@@ -34,44 +34,13 @@ async def test_five_families_three_confirm_two_are_reminded(stack: Stack) -> Non
     school_svc = await stack.start("school", {"SCHOOL_OPERATOR_PHONES": OPERATOR})
     chat_a = await stack.start("chat", name="chat-a")
     chat_b = await stack.start("chat", name="chat-b")
-    address = school_svc.address
-
-    async def person(birth_date: str = "1985-03-14") -> Person:
-        signed = await sign_in(identity.address, random_phone(), stack.sms_file)
-        await create_profile(identity.address, signed.access_token, "Анна", "Иванова", birth_date)
-        return Person(signed.user_id, signed.access_token)
-
-    operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
-    admin_phone = random_phone()
-    school = await sc.register_school(address, operator.access_token, admin_phone=admin_phone)
-    admin = await sign_in(identity.address, admin_phone, stack.sms_file)
-    await sc.claim(address, admin.access_token)
-    sid = school.school_id
-    a5 = await sc.create_class(address, admin.access_token, sid, 5, "А")
-    b5 = await sc.create_class(address, admin.access_token, sid, 5, "Б")
-    head = await person()
-    await sc.join_school(address, admin.access_token, sid, head.token, sc.TEACHER)
-    await sc.set_class_head(address, admin.access_token, a5.class_id, head.user_id)
-    kids = [await person("2010-02-01") for _ in range(5)]
-    guardians: dict[str, list[Person]] = {}
-    for kid in kids:
-        await sc.join_school(address, admin.access_token, sid, kid.token, sc.STUDENT, class_id=a5.class_id)
-        guardians[kid.user_id] = [await person() for _ in range(2 if kid is kids[0] else 1)]
-        for g in guardians[kid.user_id]:
-            await sc.join_school(
-                address, admin.access_token, sid, g.token, sc.PARENT, class_id=a5.class_id, child_user_id=kid.user_id
-            )
-    other_kid, other_parent = await person("2010-02-01"), await person()
-    await sc.join_school(address, admin.access_token, sid, other_kid.token, sc.STUDENT, class_id=b5.class_id)
-    await sc.join_school(
-        address,
-        admin.access_token,
-        sid,
-        other_parent.token,
-        sc.PARENT,
-        class_id=b5.class_id,
-        child_user_id=other_kid.user_id,
-    )
+    world = await seed_school(identity.address, school_svc.address, stack.sms_file, OPERATOR)
+    sid = world.school_id
+    a5 = await world.seat_class("А", children=[TEEN] * 5, guardians=[2, 1, 1, 1, 1])  # the first child: two
+    b5 = await world.seat_class("Б", children=[TEEN], guardians=[1], head=False)
+    assert a5.head is not None
+    head, kids, guardians = a5.head, a5.children, a5.guardians
+    other_parent = b5.guardians[b5.children[0].user_id][0]
 
     a, b = Stubs(grpc.aio.insecure_channel(chat_a.address)), Stubs(grpc.aio.insecure_channel(chat_b.address))
     ann_a = chat_pb2_grpc.AnnouncementServiceStub(a.channel)

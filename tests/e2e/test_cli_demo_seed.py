@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from tests.e2e.harness import ROOT, Stack
 
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
+import demo
 import media
 
 DEMO = ROOT / "deploy" / "local" / "demo.py"
@@ -113,7 +115,7 @@ async def test_demo_seed_is_complete_idempotent_and_usable_from_the_cli(stack: S
     cli_env = {**env, "PARTA_DEV_SMS_FILE": str(stack.sms_file)}
     olga = await login(cli_env, "olga", "+79000000003")
     assert olga["schools"] == [state["school_id"]] and olga["has_profile"]
-    history = await cli(cli_env, "olga", "history", "5А")
+    history = await cli(cli_env, "olga", "history", "5А", "--limit", "100")  # past the timetable's notes
     texts = [message["text"] for message in history if not message.get("system")]
     assert texts == [
         "Здравствуйте, ребята! Это чат нашего 5А.",
@@ -126,6 +128,21 @@ async def test_demo_seed_is_complete_idempotent_and_usable_from_the_cli(stack: S
     assert sum(1 for m in members if m.get("class_role") == "CLASS_ROLE_STUDENT") == 5
     assert sum(1 for m in members if m.get("class_role") == "CLASS_ROLE_PARENT") == 5
 
+    # 5А's week, set once however often the seed ran, and media-signal's lessons of the next 7 days.
+    week = (await cli(cli_env, "olga", "timetable", "show", "5А"))["timetable"]
+    assert len(week["slots"]) == len(demo.WEEK) == state["timetable_slots"] and week["version"] == "1"
+    subjects = {subject for _, _, subject, _ in demo.WEEK}
+    await login(cli_env, "misha", "+79000000011")
+    # Every slot once in any 7 days, unless those days run past the term (the last week of August).
+    expected = len(demo.WEEK) if date.today() + timedelta(days=8) <= demo.term_end() else 0
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        lessons = [r for r in await cli(cli_env, "misha", "lesson", "list", "--class", "5А") if r["title"] in subjects]
+        if len(lessons) >= expected or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert len(lessons) >= expected and len(lessons) <= len(demo.WEEK), [r["title"] for r in lessons]
+
     # Павел starts the scheduled lesson; chat posts "lesson started" into 5А (media-signal's events).
     await login(cli_env, "pavel", "+79000000004")
     room = await cli(cli_env, "pavel", "lesson", "show", state["lesson_room_id"])
@@ -133,7 +150,9 @@ async def test_demo_seed_is_complete_idempotent_and_usable_from_the_cli(stack: S
     started = await cli(cli_env, "pavel", "lesson", "start", state["lesson_room_id"])
     assert started["state"] == "ROOM_STATE_LIVE"
     deadline = asyncio.get_running_loop().time() + 30
-    while not any(m.get("system") for m in await cli(cli_env, "olga", "history", "5А")):
+    # (5А's chat also announces the timetable's lessons: wait for this lesson's own note.)
+    started_note = "Урок начался: Математика 5А"
+    while not any(m.get("text") == started_note for m in await cli(cli_env, "olga", "history", "5А")):
         assert asyncio.get_running_loop().time() < deadline, "chat never showed the lesson starting"
         await asyncio.sleep(0.5)
 
@@ -143,7 +162,6 @@ async def test_demo_seed_is_complete_idempotent_and_usable_from_the_cli(stack: S
     uploaded = await cli(cli_env, "pavel", "file", "upload", str(worksheet), "--chat", "5А", "--text", "Задания")
     file_id = uploaded["file"]["file_id"]
     assert uploaded["message"]["file_ids"] == [file_id]
-    await login(cli_env, "misha", "+79000000011")
     target = tmp_path / "download"
     target.mkdir()
     await cli(cli_env, "misha", "file", "download", file_id, str(target))

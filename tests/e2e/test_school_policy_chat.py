@@ -17,7 +17,8 @@ from parta.chat.v1 import chat_pb2
 from tests.chat.support import Person, Stubs, eventually
 from tests.e2e import school_client as sc
 from tests.e2e.harness import Stack
-from tests.e2e.identity_client import create_profile, random_phone, sign_in
+from tests.e2e.identity_client import random_phone
+from tests.e2e.seed_support import TEEN, seed_school
 
 OPERATOR = random_phone()
 DENIED = (grpc.StatusCode.PERMISSION_DENIED, "CONTACT_NOT_ALLOWED")
@@ -53,24 +54,12 @@ async def test_an_admin_switches_classmates_off_and_on_and_chat_follows(stack: S
     chat_a = await stack.start("chat", name="chat-a")
     chat_b = await stack.start("chat", name="chat-b")
     address = school_svc.address
-
-    async def person(birth_date: str = "1985-03-14") -> Person:
-        signed = await sign_in(identity.address, random_phone(), stack.sms_file)
-        await create_profile(identity.address, signed.access_token, "Анна", "Иванова", birth_date)
-        return Person(signed.user_id, signed.access_token)
-
-    operator = await sign_in(identity.address, OPERATOR, stack.sms_file)
-    admin_phone = random_phone()
-    school = await sc.register_school(address, operator.access_token, admin_phone=admin_phone)
-    admin = await sign_in(identity.address, admin_phone, stack.sms_file)
-    await sc.claim(address, admin.access_token)
-    klass = await sc.create_class(address, admin.access_token, school.school_id, 5, "А")
-    # Past the consent age: consent is not what this test is about.
-    ann, bob, teacher = await person("2010-02-01"), await person("2010-05-01"), await person()
-    sid = school.school_id
-    for student in (ann, bob):
-        await sc.join_school(address, admin.access_token, sid, student.token, sc.STUDENT, class_id=klass.class_id)
-    await sc.join_school(address, admin.access_token, sid, teacher.token, sc.TEACHER)
+    world = await seed_school(identity.address, address, stack.sms_file, OPERATOR)
+    admin, sid = world.admin, world.school_id
+    # Two students of 5А, past the consent age (consent is not what this test is about), and its head.
+    klass = await world.seat_class("А", children=[TEEN, "2010-05-01"])
+    (ann, bob), teacher = klass.children, klass.head
+    assert teacher is not None
 
     a = Stubs(grpc.aio.insecure_channel(chat_a.address))
     b = Stubs(grpc.aio.insecure_channel(chat_b.address))
@@ -94,7 +83,7 @@ async def test_an_admin_switches_classmates_off_and_on_and_chat_follows(stack: S
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await sc.set_school_policy(address, teacher.token, sid, students_reach_classmates=False)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    policy = await sc.set_school_policy(address, admin.access_token, sid, students_reach_classmates=False)
+    policy = await sc.set_school_policy(address, admin.token, sid, students_reach_classmates=False)
     assert not policy.students_reach_classmates and policy.calls_with_students
     started = time.monotonic()
 
@@ -105,9 +94,9 @@ async def test_an_admin_switches_classmates_off_and_on_and_chat_follows(stack: S
     assert time.monotonic() - started < 15
     for stubs in (a, b):
         assert await outcome(stubs.chat.OpenDirectChat(open_dm, metadata=ann.md)) == DENIED
-    assert (await sc.get_school_policy(address, admin.access_token, sid)).students_reach_classmates is False
+    assert (await sc.get_school_policy(address, admin.token, sid)).students_reach_classmates is False
 
-    await sc.set_school_policy(address, admin.access_token, sid, students_reach_classmates=True)
+    await sc.set_school_policy(address, admin.token, sid, students_reach_classmates=True)
 
     async def allowed_on_both() -> bool:
         return await outcome(send(a, ann)) == OK and await outcome(send(b, bob)) == OK

@@ -54,6 +54,7 @@ class FakeRooms:
 class FakeDirectory:
     def __init__(self, memberships: list[Membership]):
         self.memberships = memberships
+        self.batches: list[list[str]] = []  # the people each accesses() call asked for
 
     async def access(self, school_id: str, user_id: str) -> Access:
         return Access(
@@ -62,6 +63,10 @@ class FakeDirectory:
             tuple(m for m in self.memberships if m.school_id == school_id and m.user_id == user_id),
             has_profile=True,
         )
+
+    async def accesses(self, school_id: str, user_ids: Sequence[str]) -> list[Access]:
+        self.batches.append(list(user_ids))
+        return [await self.access(school_id, u) for u in user_ids]
 
     async def class_exists(self, school_id: str, class_id: str) -> bool:
         return any(m.class_id == class_id and m.school_id == school_id for m in self.memberships)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from chat.domain.chats import Chat, ChatKind
+from chat.domain.members import Grant
 from chat.domain.polls import stored_key
 
+from tests.chat.unit.fake_announcements import announcements_on
 from tests.chat.unit.fake_polls import polls_on
-from tests.chat.unit.fakes import Fakes
-from tests.chat.unit.test_announcements import CLASS, PARENTS, fakes, reason  # noqa: F401 (fixture)
+from tests.chat.unit.fakes import Fakes, seed_chat
+from tests.chat.unit.test_announcements import CLASS, PARENTS, SCHOOL, fakes, reason  # noqa: F401 (fixture)
 
 
 async def test_choices_are_checked_and_a_vote_is_final(fakes: Fakes) -> None:  # noqa: F811
@@ -31,6 +34,26 @@ async def test_choices_are_checked_and_a_vote_is_final(fakes: Fakes) -> None:  #
     assert again.voters == 1 and len(repo.stored) == 1
     assert await reason(polls.vote("ann", CLASS, message.seq, [2])) == "ALREADY_VOTED"
     assert await reason(polls.vote("pat", CLASS, message.seq, [2])) == "NOT_A_MEMBER"
+
+
+async def test_polls_and_announcements_share_who_posts_and_the_address_check(fakes: Fakes) -> None:  # noqa: F811
+    """One announcer check (Access.announcer) and one (chat, seq) address check and NOT_FOUND
+    (domain/rules.py) serve both: the same refusals, in the same order, each with its own reason."""
+    polls, _repo = polls_on(fakes)
+    notes, _ = announcements_on(fakes)
+    await seed_chat(fakes, Chat("grp-1", SCHOOL, ChatKind.GROUP, "Кружок"), {"tom": Grant.ADMIN, "ann": Grant.MEMBER})
+    assert await reason(polls.create("tom", "grp-1", "p-1", "Куда?", ["A", "B"])) == "NOT_POLL_CHAT"
+    assert await reason(notes.post("tom", "grp-1", "a-1", "x", None, False)) == "NOT_ANNOUNCEMENT_CHAT"
+    assert await reason(polls.create("pat", PARENTS, "p-2", "Куда?", ["A", "B"])) == "NOT_ANNOUNCER"
+    for use_case in (polls.get, polls.close, notes.status, notes.remind, notes.confirm):
+        assert await reason(use_case("tom", PARENTS, 0)) == "INVALID_ARGUMENT"  # checked before any read
+        assert await reason(use_case("oli", PARENTS, 1)) == "NOT_A_MEMBER"  # membership before the find
+    assert await reason(polls.vote("tom", "bad id", 1, [0])) == "INVALID_ARGUMENT"
+    assert await reason(polls.get("tom", PARENTS, 9)) == "POLL_NOT_FOUND"
+    assert await reason(polls.vote("pat", PARENTS, 9, [0])) == "POLL_NOT_FOUND"
+    assert await reason(polls.close("tom", PARENTS, 9)) == "POLL_NOT_FOUND"
+    for announcement_case in (notes.status, notes.remind, notes.confirm):
+        assert await reason(announcement_case("tom", PARENTS, 9)) == "ANNOUNCEMENT_NOT_FOUND"
 
 
 async def test_anonymous_results_after_close_name_nobody(fakes: Fakes) -> None:  # noqa: F811

@@ -13,7 +13,7 @@ from chat.domain.members import Grant, Member
 from chat.domain.messages import Message
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolRole, chat_grants, person_of
 from parta_common import validation
-from parta_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Violations
+from parta_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Violations
 
 MSK = ZoneInfo("Europe/Moscow")
 S = "school-1"
@@ -210,3 +210,19 @@ def test_ids_are_checked() -> None:
         rules.check_id(v, "chat_id", bad)
         with pytest.raises(InvalidArgument):
             v.raise_if_any()
+
+
+def test_what_a_message_carries_is_addressed_by_chat_and_seq() -> None:
+    """Announcements and polls share the one address check and the one NOT_FOUND."""
+    rules.check_at_seq("par-5a", 7)
+    with pytest.raises(InvalidArgument) as info:
+        rules.check_at_seq("a b", 0)
+    assert [v.field for v in info.value.violations] == ["chat_id", "seq"]
+    with pytest.raises(InvalidArgument) as info:
+        rules.check_at_seq("par-5a", -1)
+    assert [v.field for v in info.value.violations] == ["seq"]
+    assert rules.ensure_at_seq("found", "poll", "POLL_NOT_FOUND") == "found"
+    with pytest.raises(NotFound) as missing:
+        rules.ensure_at_seq(None, "announcement", "ANNOUNCEMENT_NOT_FOUND")
+    assert missing.value.reason == "ANNOUNCEMENT_NOT_FOUND"
+    assert str(missing.value) == "no announcement at this seq in this chat"

@@ -161,6 +161,27 @@ async def test_every_invitee_of_a_group_call_is_checked_by_the_rule_book(group_w
     assert info.value.reason in ("CONTACT_NOT_ALLOWED", "STAFF_NOT_VERIFIED")
 
 
+async def test_a_join_token_reads_the_whole_call_in_one_batch() -> None:
+    """The rule book pairs the caller with everyone else in the call: their seats are one read for
+    all of them (MembershipDirectory.accesses), not one per invitee (the store-command guard:
+    tests/media_signal/integration/test_join_token_store_commands.py)."""
+    clock = FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
+    directory = FakeDirectory(MEMBERS + EXTRA)
+    uc = RoomUseCases(
+        rooms=FakeRooms(),
+        directory=directory,
+        tokens=HmacJoinTokenCodec(b"k" * 32),
+        ice=NoIce(),
+        clock=clock,
+        room_ids=lambda scope, actor, req: f"room-{actor}-{req}",
+    )
+    call = await uc.create_room(new_room_cmd(RoomKind.CALL, invited_user_ids=tuple(STAFF)), "irina")
+    assert directory.batches == [STAFF]  # the invitees, checked at creation in one read too
+    directory.batches.clear()
+    await uc.create_join_token(call.room_id, STAFF[2])
+    assert directory.batches == [["irina", *STAFF[:2], *STAFF[3:]]]
+
+
 def test_group_call_and_screen_share_settings_are_stored() -> None:
     cmd = new_room_cmd(RoomKind.CALL, invited_user_ids=tuple(STAFF), screen_share=ScreenShare.HOSTS)
     room = new_room(cmd, room_id="r", host_user_id="irina", now=datetime(2026, 9, 1, tzinfo=UTC))

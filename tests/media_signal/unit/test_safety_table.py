@@ -5,6 +5,7 @@ to read the room), on a fake of media-signal's own membership projection."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -41,6 +42,9 @@ class CastDirectory:
         return Access(
             user_id, school_id, rows, awaiting_guardian=someone.awaiting_guardian, has_profile=someone.has_profile
         )
+
+    async def accesses(self, school_id: str, user_ids: Sequence[str]) -> list[Access]:
+        return [await self.access(school_id, u) for u in user_ids]
 
     async def class_exists(self, school_id: str, class_id: str) -> bool:
         return school_id == SCHOOL and class_id in ("5A", "6B")

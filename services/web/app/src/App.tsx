@@ -5,6 +5,7 @@ import { signOut } from "./api";
 import { chatList } from "./chats";
 import { lang, setLang, t } from "./i18n";
 import { degraded, startLive, stopLive } from "./live";
+import { chatSettings, loadModeratedSchools, moderatedSchools } from "./moderation";
 import { match, navigate, path, takeJoin } from "./router";
 import { hasRole, loadSession, session } from "./session";
 import { useSignal } from "./signal";
@@ -17,7 +18,9 @@ import { Broadcast } from "./screens/Broadcast";
 import { Call } from "./screens/Call";
 import { Lesson } from "./screens/Lesson";
 import { ProfileForm } from "./screens/ProfileForm";
+import { Moderation } from "./screens/Moderation";
 import { School } from "./screens/School";
+import { Settings } from "./screens/Settings";
 import { SignIn } from "./screens/SignIn";
 
 export function App() {
@@ -25,6 +28,7 @@ export function App() {
   const current = useSignal(path);
   const language = useSignal(lang);
   const liveDegraded = useSignal(degraded);
+  const moderated = useSignal(moderatedSchools);
 
   useEffect(() => {
     document.documentElement.lang = language;
@@ -34,12 +38,13 @@ export function App() {
   useEffect(() => {
     if (state.kind === "ready") {
       startLive();
+      void loadModeratedSchools();
       const token = takeJoin();
       if (token) navigate(`/join/${encodeURIComponent(token)}`, true);
       else if (current === "/signin") navigate("/", true);
     } else {
       stopLive();
-      if (state.kind === "signedOut") chatList.set(null);
+      if (state.kind === "signedOut") (chatList.set(null), moderatedSchools.set(null), chatSettings.set(null));
     }
   }, [state.kind]);
 
@@ -78,6 +83,14 @@ export function App() {
                 {t("navChildren")}
               </a>
             )}
+            {moderated && moderated.length > 0 && (
+              <a href="/moderation" aria-current={current === "/moderation" ? "page" : undefined}>
+                {t("navModeration")}
+              </a>
+            )}
+            <a href="/settings" aria-current={current === "/settings" ? "page" : undefined}>
+              {t("navSettings")}
+            </a>
           </nav>
         )}
         <div class="tools">
@@ -117,6 +130,8 @@ function routeScreen(current: string) {
   if (room) return <Call key={room.id} roomId={room.id} />;
   const broadcast = match("/broadcast/:id", current);
   if (broadcast) return <Broadcast key={broadcast.id} roomId={broadcast.id} />;
+  if (current === "/moderation") return <Moderation />;
+  if (current === "/settings") return <Settings />;
   if (current === "/" || current === "/signin") return <ChatList />;
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;

@@ -20,6 +20,8 @@ export interface MessageSnapshot {
   deleted?: boolean;
   system?: boolean;
   urgent?: boolean;
+  /** A parent's urgent message: why it could not wait. */
+  urgentReason?: string;
   heldUntil?: string;
   heldForUserIds?: string[];
   reactions?: { emoji: string; userIds?: string[] }[];

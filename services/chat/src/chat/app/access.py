@@ -4,6 +4,7 @@ needs (school admins moderate, pairs of people). The rules themselves are domain
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parta_common import safety
@@ -11,6 +12,7 @@ from parta_common.errors import Violations
 
 from chat.app.ports import MemberRepository, SchoolFacts
 from chat.domain.access import as_school_admin, ensure_member, may_ask_school_moderation
+from chat.domain.announcements import ensure_may_post
 from chat.domain.chats import Chat
 from chat.domain.members import Member
 from chat.domain.provisioning import Membership, Profile, person_of
@@ -42,6 +44,14 @@ class Access:
         if person_of(chat.school_id, member.user_id, memberships, ANY_PROFILE).is_admin:
             return as_school_admin(member)
         return member
+
+    async def announcer(self, chat_id: str, user_id: str, ensure_chat: Callable[[Chat], None]) -> tuple[Chat, Member]:
+        """The chat and my member row when I may post an announcement or a poll there: a chat of
+        the kind (`ensure_chat`) and my seats (domain/announcements.py ensure_may_post)."""
+        chat, member = await self.check(chat_id, user_id, moderation=False)
+        ensure_chat(chat)
+        ensure_may_post(chat, member, await self.person(chat.school_id, user_id, with_profile=False))
+        return chat, member
 
     async def person(self, school_id: str, user_id: str, *, with_profile: bool = True) -> safety.Person:
         """The rule book's view of one person, from chat's projections (memberships, profile).

@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 from parta_common import validation
 from parta_common.clock import Clock
-from parta_common.errors import DomainError, InvalidArgument, NotFound, ResourceExhausted, Violations
+from parta_common.errors import DomainError, InvalidArgument, ResourceExhausted, Violations
 
 from chat.app.access import Access
 from chat.app.chats import Chats, check_chat_id
@@ -32,7 +32,7 @@ from chat.domain import events as ev
 from chat.domain.announcements import Announcement, Confirmation, Family, Reminder
 from chat.domain.messages import Message
 from chat.domain.provisioning import Membership
-from chat.domain.rules import check_id, check_seq
+from chat.domain.rules import check_at_seq, check_id, ensure_at_seq
 from chat.domain.system_notes import reminder_text
 
 log = structlog.get_logger("chat.announcements")
@@ -142,10 +142,7 @@ class Announcements:
         if deadline is not None and deadline <= now:
             v.add("deadline", "must be in the future")
         v.raise_if_any()
-        chat, member = await self.access.check(chat_id, user_id, moderation=False)
-        rules.ensure_announcement_chat(chat)
-        person = await self.access.person(chat.school_id, user_id, with_profile=False)
-        rules.ensure_may_post(chat, member, person)
+        chat, _member = await self.access.announcer(chat_id, user_id, rules.ensure_announcement_chat)
         families = rules.families_of(await self.repo.class_memberships(chat.school_id, chat.class_id), chat.class_id)
         if len(families) > rules.MAX_FAMILIES:
             raise InvalidArgument.field("chat_id", f"at most {rules.MAX_FAMILIES} families per announcement")
@@ -173,20 +170,10 @@ class Announcements:
         return AnnouncementView(announcement, announcement.closed(now), []), message
 
     async def _find(self, chat_id: str, seq: int) -> Announcement:
-        announcement = await self.repo.get_by_seq(chat_id, seq)
-        if announcement is None:
-            raise NotFound("no announcement at this seq in this chat", reason="ANNOUNCEMENT_NOT_FOUND")
-        return announcement
-
-    @staticmethod
-    def _check(chat_id: str, seq: int) -> None:
-        v = Violations()
-        check_chat_id(chat_id, v)
-        check_seq(v, "seq", seq)
-        v.raise_if_any()
+        return ensure_at_seq(await self.repo.get_by_seq(chat_id, seq), "announcement", "ANNOUNCEMENT_NOT_FOUND")
 
     async def confirm(self, user_id: str, chat_id: str, seq: int) -> ConfirmResult:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         chat, _member = await self.access.check(chat_id, user_id, moderation=False)
         # The announcement and the confirmer's seats are independent reads: one round trip for both.
         announcement, person = await asyncio.gather(
@@ -231,7 +218,7 @@ class Announcements:
         return AnnouncementView(announcement, announcement.closed(now), mine)
 
     async def status(self, user_id: str, chat_id: str, seq: int) -> StatusView:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         _chat, member = await self.access.check(chat_id, user_id)
         announcement = await self._find(chat_id, seq)
         rules.ensure_may_watch(announcement, member)
@@ -246,7 +233,7 @@ class Announcements:
         return StatusView(AnnouncementView(exact, exact.closed(self.clock.now()), []), confirmed, unconfirmed)
 
     async def remind(self, user_id: str, chat_id: str, seq: int) -> RemindResult:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         chat, member = await self.access.check(chat_id, user_id)
         announcement = await self._find(chat_id, seq)
         rules.ensure_may_watch(announcement, member)

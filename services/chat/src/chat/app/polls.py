@@ -15,18 +15,17 @@ from typing import Protocol
 import structlog
 from parta_common import validation
 from parta_common.clock import Clock
-from parta_common.errors import FailedPrecondition, NotFound, PermissionDenied, Violations
+from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
 
 from chat.app.access import Access
 from chat.app.chats import check_chat_id
 from chat.app.messages import Messages
-from chat.domain import announcements
 from chat.domain import polls as rules
 from chat.domain.chats import Chat
 from chat.domain.members import Member
 from chat.domain.messages import Message
 from chat.domain.polls import OptionResult, Poll, Vote
-from chat.domain.rules import check_id, check_seq
+from chat.domain.rules import check_at_seq, check_id, ensure_at_seq
 from chat.domain.system_notes import poll_header
 
 log = structlog.get_logger("chat.polls")
@@ -86,10 +85,7 @@ class Polls:
         if closes_at is not None and closes_at <= now:
             v.add("closes_at", "must be in the future")
         v.raise_if_any()
-        chat, member = await self.access.check(chat_id, user_id, moderation=False)
-        rules.ensure_poll_chat(chat)
-        person = await self.access.person(chat.school_id, user_id, with_profile=False)
-        announcements.ensure_may_post(chat, member, person)
+        chat, member = await self.access.announcer(chat_id, user_id, rules.ensure_poll_chat)
         school = await self.messages.facts.school(chat.school_id)  # the header in the school's locale
         header = poll_header(school.locale if school else "", question)
         text = "\n".join([header, *(f"{i + 1}. {o}" for i, o in enumerate(options))])
@@ -116,24 +112,14 @@ class Polls:
         return await self._view(poll, chat, member, []), message
 
     async def _find(self, chat_id: str, seq: int) -> Poll:
-        poll = await self.repo.get_by_seq(chat_id, seq)
-        if poll is None:
-            raise NotFound("no poll at this seq in this chat", reason="POLL_NOT_FOUND")
-        return poll
-
-    @staticmethod
-    def _check(chat_id: str, seq: int) -> None:
-        v = Violations()
-        check_chat_id(chat_id, v)
-        check_seq(v, "seq", seq)
-        v.raise_if_any()
+        return ensure_at_seq(await self.repo.get_by_seq(chat_id, seq), "poll", "POLL_NOT_FOUND")
 
     async def _keys(self, poll: Poll, chat: Chat, user_id: str) -> list[str]:
         memberships = await self.access.facts.memberships_of(chat.school_id, user_id) if poll.per_family else []
         return [rules.stored_key(poll, k) for k in rules.voter_keys(poll, chat, user_id, memberships)]
 
     async def vote(self, user_id: str, chat_id: str, seq: int, choices: Sequence[int]) -> PollView:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         chat, member = await self.access.check(chat_id, user_id)
         poll = await self._find(chat_id, seq)
         wanted = rules.check_choices(poll, list(choices))
@@ -154,7 +140,7 @@ class Polls:
         return await self._view(poll, chat, member, keys)
 
     async def get(self, user_id: str, chat_id: str, seq: int) -> PollView:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         chat, member = await self.access.check(chat_id, user_id)
         poll = await self._find(chat_id, seq)
         try:
@@ -164,7 +150,7 @@ class Polls:
         return await self._view(poll, chat, member, keys)
 
     async def close(self, user_id: str, chat_id: str, seq: int) -> PollView:
-        self._check(chat_id, seq)
+        check_at_seq(chat_id, seq)
         chat, member = await self.access.check(chat_id, user_id)
         poll = await self._find(chat_id, seq)
         rules.ensure_watcher(poll, member)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parta_common import safety, validation
@@ -21,6 +22,8 @@ MAX_EMOJI_CHARS = 16
 MAX_ID_CHARS = 128
 MAX_FILES_PER_MESSAGE = 10
 MAX_REPORT_CHARS = 1000
+
+T = TypeVar("T")
 
 
 # chat's ids (chats, messages, files, a client's message and request ids): the kit's id rule widened
@@ -40,6 +43,22 @@ def check_title(v: Violations, name: str, title: str) -> None:
 def check_seq(v: Violations, name: str, seq: int, *, required: bool = True) -> None:
     if check_int(v, name, seq, maximum=MAX_CURSOR) and required and seq == 0:
         v.add(name, "must be a message sequence number (> 0)")
+
+
+def check_at_seq(chat_id: str, seq: int) -> None:
+    """The address of what a message carries (an announcement, a poll): its chat and its seq."""
+    v = Violations()
+    check_id(v, "chat_id", chat_id)
+    check_seq(v, "seq", seq)
+    v.raise_if_any()
+
+
+def ensure_at_seq(found: T | None, noun: str, reason: str) -> T:
+    """What a message carries, found at its seq, or NOT_FOUND naming it ("no poll at this seq in
+    this chat", `reason` POLL_NOT_FOUND)."""
+    if found is None:
+        raise NotFound(f"no {noun} at this seq in this chat", reason=reason)
+    return found
 
 
 def check_emoji(v: Violations, name: str, emoji: str) -> None:

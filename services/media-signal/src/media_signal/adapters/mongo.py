@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -316,9 +317,22 @@ class MongoMembershipDirectory:
         self._profiles = database[PROFILES]
 
     async def access(self, school_id: str, user_id: str) -> Access:
-        rows = await self._memberships.find({"school_id": school_id, "user_id": user_id, "active": True}).to_list()
-        found = self._profiles.find_one({"_id": user_id}, {"awaiting_guardian": 1, "has_profile": 1})
-        profile = await found if rows else None
+        return (await self.accesses(school_id, [user_id]))[0]
+
+    async def accesses(self, school_id: str, user_ids: Sequence[str]) -> list[Access]:
+        """Everyone's seats in one find and their consent state in one more (none when nobody has
+        a seat), whatever the number of people: a call's invitees are read together."""
+        wanted = list(dict.fromkeys(user_ids))
+        query: Document = {"school_id": school_id, "user_id": {"$in": wanted}, "active": True}
+        rows = await self._memberships.find(query).to_list() if wanted else []
+        seated = list(dict.fromkeys(row["user_id"] for row in rows))
+        projection = {"awaiting_guardian": 1, "has_profile": 1}
+        found = await self._profiles.find({"_id": {"$in": seated}}, projection).to_list() if seated else []
+        profiles = {doc["_id"]: doc for doc in found}
+        return [self._access(school_id, u, [r for r in rows if r["user_id"] == u], profiles.get(u)) for u in user_ids]
+
+    @staticmethod
+    def _access(school_id: str, user_id: str, rows: list[Document], profile: Document | None) -> Access:
         return Access(
             user_id=user_id,
             school_id=school_id,

@@ -87,6 +87,11 @@ class DirectoryProjection(Protocol):
 class MembershipDirectory(Protocol):
     async def access(self, school_id: str, user_id: str) -> Access: ...
 
+    async def accesses(self, school_id: str, user_ids: Sequence[str]) -> list[Access]:
+        """Each person's access, in the order asked, read together (a call's invitees): the
+        store commands do not grow with the number of people."""
+        ...
+
     async def class_exists(self, school_id: str, class_id: str) -> bool: ...
 
 

@@ -109,12 +109,12 @@ class RoomUseCases:
             ("invited_user_ids", cmd.invited_user_ids),
             ("presenter_user_ids", cmd.presenter_user_ids),
         ):
-            for other in users:
-                other_access = await self._directory.access(cmd.school_id, other)
-                if not other_access.is_member:
-                    # Same answer for "no such user" and "user of another school": the closed contour.
-                    raise InvalidArgument.field(field, "not a member of this school")
-                people.setdefault(field, []).append(other_access)
+            if not users:
+                continue
+            people[field] = await self._directory.accesses(cmd.school_id, list(users))
+            if not all(other.is_member for other in people[field]):
+                # Same answer for "no such user" and "user of another school": the closed contour.
+                raise InvalidArgument.field(field, "not a member of this school")
         room = new_room(cmd, room_id=self._room_ids("room", user_id, cmd.request_id), host_user_id=user_id, now=now)
         if room.kind is RoomKind.CALL:
             # Safety for minors: everyone in the call (host and invitees) must be allowed to meet.
@@ -153,11 +153,11 @@ class RoomUseCases:
         return room
 
     async def start_room(self, room_id: str, user_id: str) -> Room:
-        room = await self._visible_room(room_id, user_id)
+        room, host = await self._room_and_access(room_id, user_id)
         require_host(room, user_id)
         if room.state is RoomState.SCHEDULED:
             # Re-checked at start: a scheduled room may be weeks old and memberships change.
-            await self._check_host_and_contacts(room, await self._directory.access(room.school_id, user_id))
+            await self._check_host_and_contacts(room, host)
         version = room.version
         now = self._clock.now()
         if room.start(now):
@@ -220,19 +220,18 @@ class RoomUseCases:
         invitees), on the projection as it is now: a parent who lost the child, or a student who
         moved class, is refused from then on."""
         others = [u for u in (room.host_user_id, *room.invited_user_ids) if u != me.user_id]
-        people = [await self._directory.access(room.school_id, u) for u in others]
+        people = await self._directory.accesses(room.school_id, others)  # one read for the whole call
         check_call_contacts(me, people, self._policies.get(room.school_id))
 
     async def _check_host_and_contacts(self, room: Room, host: Access) -> None:
         check_can_host(room.kind, room.class_id, host)
         if room.kind is RoomKind.CALL:
-            members = [await self._directory.access(room.school_id, u) for u in room.invited_user_ids]
+            members = await self._directory.accesses(room.school_id, list(room.invited_user_ids))
             check_call_group([host, *members], self._policies.get(room.school_id))
 
     async def create_join_token(self, room_id: str, user_id: str) -> JoinGrant:
-        room = await self._visible_room(room_id, user_id)
+        room, access = await self._room_and_access(room_id, user_id)
         room.require_live()
-        access = await self._directory.access(room.school_id, user_id)
         grants = grants_for(room, access)
         room.require_open(user_id, is_host=grants.is_host)
         if room.kind is RoomKind.CALL:

@@ -29,6 +29,15 @@ const REASON_KEYS: Record<string, Key> = {
   REFRESH_TOKEN_REUSED: "errorSignedOut",
   CHALLENGE_LOCKED: "errorTooManyAttempts",
   SMS_UNAVAILABLE: "errorUnavailable",
+  // moderation and quiet hours (docs/chat.md)
+  DIRECT_MESSAGES_NOT_ACCEPTED: "errorDmNotAccepted",
+  URGENT_NOT_ALLOWED: "errorUrgentNotAllowed",
+  NOT_MODERATOR: "errorNotModerator",
+  NOT_ADMIN: "errorNotAdmin",
+  REPORT_NOT_FOUND: "errorReportNotFound",
+  REPORT_DECIDED: "errorReportDecided",
+  PROVISIONED_CHAT: "errorProvisionedChat",
+  MEMBER_MUTED: "errorMuted",
 };
 
 const FIELD_KEYS: Record<string, Key> = {
@@ -39,6 +48,11 @@ const FIELD_KEYS: Record<string, Key> = {
   token: "errorInviteInvalid",
   birth_date: "errorBirthDate",
   birthDate: "errorBirthDate",
+  urgent_reason: "errorUrgentReason",
+  urgentReason: "errorUrgentReason",
+  note: "errorReportNote",
+  mute_seconds: "errorMuteSeconds",
+  muteSeconds: "errorMuteSeconds",
 };
 
 const CODE_KEYS: Record<string, Key> = {
@@ -58,6 +72,9 @@ const CODE_KEYS: Record<string, Key> = {
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.reason === "NETWORK") return t("errorNetwork");
+    // The day's urgent allowance is used up until the school's midnight: say when, not "N seconds".
+    if (error.reason === "URGENT_LIMIT")
+      return t("errorUrgentLimit", { time: formatTime(new Date(Date.now() + error.retryAfterSeconds * 1000).toISOString()) });
     if (error.retryAfterSeconds > 0) return t("errorRateLimited", { seconds: error.retryAfterSeconds });
     const byReason = REASON_KEYS[error.reason];
     if (byReason) return t(byReason);

@@ -6,6 +6,7 @@ import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
+import { BlockToggle, mayMarkUrgent, ReportButton, UrgentFields, type Urgency } from "../components/ChatSafety";
 import { onChatEvent, type MessageSnapshot } from "../live";
 import { knownName, nameOf, namesVersion } from "../names";
 import { myUserId } from "../session";
@@ -190,6 +191,7 @@ export function ChatView({ chatId }: { chatId: string }) {
         <ClassRooms schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} lessons={view.chat.kind === "CHAT_KIND_CLASS"} />
       )}
       {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && view.chat.schoolId && <Calls schoolId={view.chat.schoolId} peerUserId={view.peerUserId} />}
+      {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && <BlockToggle peerUserId={view.peerUserId} />}
       {hasMore && (
         <button type="button" class="link" onClick={loadEarlier}>
           {t("loadEarlier")}
@@ -220,6 +222,9 @@ export function ChatView({ chatId }: { chatId: string }) {
                     {t("fileRemoved")}
                   </p>
                 ))}
+              {message.urgent && !message.deleted && (
+                <p class="urgent">{message.urgentReason ? t("urgentMark", { reason: message.urgentReason }) : t("urgentMarkBare")}</p>
+              )}
               {mine && message.heldUntil && new Date(message.heldUntil) > new Date() && (
                 <p class="held" role="note">
                   {t("heldUntil", { time: formatTime(message.heldUntil) })}
@@ -257,6 +262,7 @@ export function ChatView({ chatId }: { chatId: string }) {
                       {t("delete")}
                     </button>
                   )}
+                  {!mine && <ReportButton chatId={chatId} seq={seq} />}
                   {mine && (
                     <button type="button" class="link read-count" onClick={() => showReadCount(seq)}>
                       {readCounts.get(seq) ?? t("readCount")}
@@ -282,6 +288,7 @@ export function ChatView({ chatId }: { chatId: string }) {
           chatId={chatId}
           replyTo={replyTo}
           editing={editing}
+          urgentOption={mayMarkUrgent(view)}
           onDone={(message, deliverAt) => {
             if (message) setMessages((current) => merge(current, [message]));
             setHeldNotice(deliverAt ? t("heldNotice", { time: formatTime(deliverAt) }) : null);
@@ -300,13 +307,15 @@ interface ComposerProps {
   chatId: string;
   replyTo: MessageSnapshot | null;
   editing: MessageSnapshot | null;
+  urgentOption: boolean;
   onDone(message: MessageSnapshot | undefined, deliverAt: string | undefined): void;
   onCancel(): void;
   onError(error: unknown): void;
 }
 
-function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: ComposerProps) {
+function Composer({ chatId, replyTo, editing, urgentOption, onDone, onCancel, onError }: ComposerProps) {
   const [text, setText] = useState(editing?.text ?? "");
+  const [urgency, setUrgency] = useState<Urgency>({ on: false, reason: "" });
   const [files, setFiles] = useState<FileInfo[]>([]);
   const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -332,12 +341,14 @@ function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: Compo
           text,
           replyToSeq: replyTo ? replyTo.seq : "0",
           fileIds: files.map((f) => f.fileId),
+          ...(urgency.on ? { urgent: true, urgentReason: urgency.reason.trim() } : {}),
         });
         onDone(reply.message, reply.deliverAt);
       }
       clientMessageId.current = newId();
       setText("");
       setFiles([]);
+      setUrgency({ on: false, reason: "" });
       input.current?.focus();
     } catch (e) {
       onError(e);
@@ -400,6 +411,7 @@ function Composer({ chatId, replyTo, editing, onDone, onCancel, onError }: Compo
           </button>
         </p>
       ))}
+      {urgentOption && !editing && <UrgentFields value={urgency} onChange={setUrgency} />}
       <div class="composer-row">
         <label for="message-text" class="visually-hidden">
           {t("messageLabel")}
