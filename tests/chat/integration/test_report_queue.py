@@ -13,20 +13,20 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from chat.domain.sealing import Sealer
 from chat.pb import message_from_pb
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from parta.chat.v1 import chat_pb2, events_pb2
 from parta_common.events.topics import CHAT_MESSAGE
 
 from tests.chat.support import (
     ADMIN,
-    SEALING_KEY,
     CPARENT,
     CSTUDENT,
     HEAD,
     PARENT,
+    SEALING_KEY,
     STUDENT,
     SUBJECT,
     TEACHER,
