@@ -171,6 +171,13 @@ def test_system_notes_render_in_russian_by_default(monkeypatch: pytest.MonkeyPat
     )
 
 
+def test_an_erased_authors_message_shows_as_a_deleted_account() -> None:
+    erased = chat_events.MessageSnapshot(seq=4, sender_user_id="u-misha", author_erased=True)
+    assert message_line(erased, {"u-misha": "Миша"}).endswith("deleted account: ")
+    removed = chat_events.MessageSnapshot(seq=5, sender_user_id="u-misha", author_erased=True, deleted=True)
+    assert message_line(removed, {}).endswith("deleted account: (deleted)")
+
+
 def test_invite_token_from_link_or_token() -> None:
     assert invite_token("https://parta.local/join/-AbC_123") == "-AbC_123"
     assert invite_token("https://parta.local/join/tok?utm=x#y") == "tok"

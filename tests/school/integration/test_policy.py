@@ -41,6 +41,7 @@ async def test_admins_set_the_policy_and_it_is_published_in_the_school_snapshot(
         ("students_reach_classmates", True),
         ("parents_reach_parents", True),
         ("calls_with_students", True),
+        ("erased_message_placeholders", True),
     ]
 
     off = pb.SetSchoolPolicyRequest(school_id=sid, policy=ev.CommunicationPolicy(students_reach_classmates=False))

@@ -11,6 +11,7 @@ import structlog
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.erasure import ERASURES, MongoErasureLedger
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
@@ -29,6 +30,7 @@ from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
+from chat.adapters.mongo.erasure import MongoErasureContent
 from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
@@ -40,12 +42,14 @@ from chat.adapters.mongo.sequences import Sequences
 from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
+from chat.api.erasure import ErasureHandler
 from chat.api.files import FileServicer
 from chat.api.materials import MaterialServicer
 from chat.api.polls import PollServicer
 from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
+from chat.app.erasure import Erasure
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.materials import build_materials
@@ -96,7 +100,8 @@ async def build(
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
     db = infra.database
     await ensure_indexes(db, index_specs())
-    relay = infra.relay(OUTBOX_COLLECTIONS, poll_interval=settings.outbox_poll_seconds)
+    # The erasure ledger carries each erased account's report until relayed (parta_common.erasure).
+    relay = infra.relay((*OUTBOX_COLLECTIONS, ERASURES), poll_interval=settings.outbox_poll_seconds)
     records = EventRecords(OutboxWriter(SERVICE, settings.topic, clock.now))
     sequences = Sequences(db)
     projections = MongoProjections(db)
@@ -141,6 +146,17 @@ async def build(
     polls = build_polls(MongoPollRepository(db), app.messages, clock)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
     app.files.also_readable = materials.may_read_file
+    erasure = Erasure(
+        MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
+        MongoErasureContent(db),
+        ports.messages,
+        ports.members,
+        ports.facts,
+        app.files,
+        app.provisioning,
+        clock,
+        relay.notify,
+    )
     policy_sync = PolicySync(policies, projections.policies_since, interval=settings.policy_sync_seconds)
     hub = LiveHub(GapFill(ports.chats, ports.messages, PbLiveEncoder()), gap_wait=settings.gap_wait_ms / 1000)
     feed = LiveFeed(hub, ports.members, ports.chats, ports.messages, clock, settings.subscriber_queue)
@@ -156,7 +172,7 @@ async def build(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}chat-provisioning",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=ProvisioningHandler(app.provisioning).handle,
+        handler=ProvisioningHandler(app.provisioning, ErasureHandler(erasure)).handle,
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,

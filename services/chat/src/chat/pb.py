@@ -80,6 +80,7 @@ def message_pb(m: Message) -> pb.MessageSnapshot:
         system_note=_note_pb(m.system_note) if m.system_note is not None else None,
         removed_file_ids=m.removed_file_ids,
         urgent_reason=m.urgent_reason,
+        author_erased=m.author_erased,
     )
 
 
@@ -125,6 +126,7 @@ def message_from_pb(s: pb.MessageSnapshot) -> Message:
         system_note=_note_from_pb(s.system_note) if s.HasField("system_note") else None,
         removed_file_ids=list(s.removed_file_ids),
         urgent_reason=s.urgent_reason,
+        author_erased=s.author_erased,
     )
 
 

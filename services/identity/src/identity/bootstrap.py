@@ -16,6 +16,8 @@ from parta.identity.v1 import (
     account_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
+    erasure_pb2,
+    erasure_pb2_grpc,
     guardians_pb2,
     guardians_pb2_grpc,
     keys_pb2,
@@ -39,6 +41,7 @@ from identity.adapters.mongo import (
     SESSIONS,
     USERS,
     MongoChallengeRepository,
+    MongoErasureReports,
     MongoMembershipDirectory,
     MongoRateLimiter,
     MongoSessionRepository,
@@ -48,6 +51,7 @@ from identity.adapters.mongo import (
 from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
 from identity.api.account import AccountServicer
 from identity.api.consumers import MembershipProjector, membership_consumer
+from identity.api.erasure import ErasureReportCollector, ErasureServicer, erasure_report_consumer
 from identity.api.guardians import GuardianServicer
 from identity.api.jobs import AgeBandCheck
 from identity.api.keys import SigningKeyServicer
@@ -55,6 +59,7 @@ from identity.api.profiles import ProfileServicer
 from identity.api.sign_in import AuthServicer
 from identity.app.account import Accounts
 from identity.app.age_bands import AgeBands
+from identity.app.erasure import Erasures
 from identity.app.guardians import Guardians
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SmsGateway
@@ -87,6 +92,7 @@ SERVICE_NAMES = (
     _full(profiles_pb2, "ProfileService"),
     _full(guardians_pb2, "GuardianService"),
     _full(account_pb2, "AccountService"),
+    _full(erasure_pb2, "ErasureService"),
 )
 
 
@@ -197,6 +203,7 @@ async def build(
         users=users, directory=directory, limiter=MongoRateLimiter(db), hasher=hasher, clock=clock, policy=policy
     )
     accounts = Accounts(users=users, sessions=sessions, clock=clock, policy=policy)
+    erasures = Erasures(users, accounts, MongoErasureReports(db), clock, policy)
     age_bands = AgeBandCheck(
         AgeBands(users=users, clock=clock, policy=policy), settings.age_band_check_seconds, infra.metrics.registry
     )
@@ -210,10 +217,12 @@ async def build(
         profiles_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(profiles, clock), server)
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
+        erasure_pb2_grpc.add_ErasureServiceServicer_to_server(ErasureServicer(erasures), server)
 
     workers: list[Worker] = [relay, infra.revocation_feed]
     workers.append(membership_consumer(settings, infra, MembershipProjector(directory), group="identity-memberships"))
     workers.append(age_bands)
+    workers.append(erasure_report_consumer(settings, infra, ErasureReportCollector(erasures)))
     if key_store is not None:
         interval = settings.keyring_reload_seconds
         reload_keys = partial(holder.reload_from, key_store)

@@ -11,8 +11,10 @@ from datetime import timedelta
 from parta.media_signal.v1 import media_signal_pb2, media_signal_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.erasure import ERASURES, MongoErasureLedger
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
+from parta_common.events.writer import OutboxWriter
 from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.ids import new_id
 from parta_common.kit import Infrastructure, build_infrastructure
@@ -26,16 +28,19 @@ from parta_common.workers import PeriodicWorker
 from media_signal.adapters import mongo
 from media_signal.adapters.catalog import MongoLessonCatalog, MongoRoomCatalog, catalog_indexes, lesson_indexes
 from media_signal.adapters.janus import JanusSfu
+from media_signal.adapters.mongo_erasure import MongoRoomErasure
 from media_signal.adapters.mongo_timetables import MongoTimetableLessons, MongoTimetablePlans, timetable_indexes
 from media_signal.adapters.owners import GrpcOwnerReplicas
 from media_signal.adapters.tokens import HmacJoinTokenCodec, TurnIceServers
 from media_signal.api.attendance import AttendanceServicer
 from media_signal.api.consumers import TOPICS, Projections
+from media_signal.api.erasure import ErasureHandler
 from media_signal.api.rooms import RoomServicer
 from media_signal.api.signals import SignalServicer
 from media_signal.api.timetables import TOPICS as TIMETABLE_TOPICS
 from media_signal.api.timetables import TimetableEvents
 from media_signal.app.attendance import AttendanceUseCases
+from media_signal.app.erasure import Erasure
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
@@ -77,7 +82,8 @@ class _Started:
 def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None, clock: Clock | None = None) -> App:
     clock = clock or SystemClock()
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
-    relay = infra.relay([mongo.ROOMS], poll_interval=0.5)
+    # The erasure ledger carries each erased account's report until relayed (parta_common.erasure).
+    relay = infra.relay([mongo.ROOMS, ERASURES], poll_interval=0.5)
     room_repo = mongo.MongoRoomRepository(
         infra.database, settings.topic(topics.MEDIA_SIGNAL_ROOM), on_write=relay.notify
     )
@@ -132,11 +138,18 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
     )
     policy_sync = PolicySync(policies, mongo.MongoSchoolPolicies(infra.database).policies_since)
     sweeper = SfuRoomSweeper(sfu=sfu, rooms=room_repo, interval=settings.sfu_sweep_seconds)
+    erasure = Erasure(
+        MongoErasureLedger(
+            infra.database, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(mongo.PRODUCER, now=clock.now)
+        ),
+        MongoRoomErasure(infra.database),
+        clock,
+    )
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}media-signal.memberships",
         topics=[settings.topic(t) for t in TOPICS],
-        handler=Projections(mongo.MongoDirectoryProjection(infra.database), policies),
+        handler=Projections(mongo.MongoDirectoryProjection(infra.database), policies, ErasureHandler(erasure)),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,

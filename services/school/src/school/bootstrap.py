@@ -11,9 +11,11 @@ import structlog
 from parta.school.v1 import school_pb2, school_pb2_grpc, timetable_pb2, timetable_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
+from parta_common.erasure import ERASURES, MongoErasureLedger
 from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.outbox import OutboxRelay
+from parta_common.events.writer import OutboxWriter
 from parta_common.grpc.server import GrpcServiceRunner
 from parta_common.kit import Infrastructure, build_infrastructure, serve
 from parta_common.logging import configure_logging
@@ -54,6 +56,7 @@ from school.adapters.qr import SegnoQrRenderer
 from school.adapters.view_feed import AccessViewFeed
 from school.api.classes import ClassServicer
 from school.api.consumers import IdentityEventHandler
+from school.api.erasure import ErasureHandler
 from school.api.info import SchoolInfoServicer
 from school.api.invites import InviteServicer
 from school.api.join_requests import JoinRequestServicer
@@ -62,6 +65,7 @@ from school.api.schools import SchoolServicer
 from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
 from school.app.common import Deps, Policy
+from school.app.erasure import Erasure
 from school.app.info import SchoolInfos
 from school.app.service import SchoolApp, build_app
 from school.app.timetables import Timetables
@@ -125,7 +129,7 @@ async def build(
     # make the relay search the four other collections twice per wake-up.
     relays = {
         name: infra.relay([name], poll_interval=settings.outbox_poll_seconds)
-        for name in (*OUTBOX_COLLECTIONS, TIMETABLES)
+        for name in (*OUTBOX_COLLECTIONS, TIMETABLES, ERASURES)
     }
     mapper = EventMapper(settings.topic, clock.now)
 
@@ -180,11 +184,18 @@ async def build(
     )
     infos = SchoolInfos(deps, MongoSchoolInfoRepository(db))
 
+    erasure = Erasure(
+        MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
+        app.memberships,
+        memberships_repo,
+        profiles,
+        clock,
+    )
     consumer = EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group_id=f"{settings.kafka_topic_prefix}school-identity",
         topics=[settings.topic(topics.IDENTITY_USER)],
-        handler=IdentityEventHandler(app.memberships, deps.guardians, deps.profiles).router(),
+        handler=IdentityEventHandler(app.memberships, deps.guardians, deps.profiles, ErasureHandler(erasure)).router(),
         dead_letters=infra.producer,
         metrics=infra.metrics,
         tracer=infra.tracer,

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from parta.audit.v1 import audit_pb2
 from parta.chat.v1 import chat_pb2
-from parta.identity.v1 import account_pb2, auth_pb2, guardians_pb2, profiles_pb2
+from parta.identity.v1 import account_pb2, auth_pb2, erasure_pb2, guardians_pb2, profiles_pb2
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import school_pb2, timetable_pb2
 
@@ -23,6 +23,8 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
         (profiles_pb2, ("ProfileService",)),
         (guardians_pb2, ("GuardianService",)),
         (account_pb2, ("AccountService",)),
+        # A guardian deletes a young child's account and reads the erasure report (docs/identity.md).
+        (erasure_pb2, ("ErasureService",)),
     ],
     "school": [
         (

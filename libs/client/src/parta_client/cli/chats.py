@@ -114,6 +114,8 @@ def _people(messages: Sequence[chat_events.MessageSnapshot]) -> list[str]:
 
 def message_line(message: chat_events.MessageSnapshot, names: dict[str, str]) -> str:
     who = "system" if message.system else names.get(message.sender_user_id, message.sender_user_id[:8])
+    if message.author_erased:
+        who = "deleted account"  # the author's account was erased (issue 17): nothing of theirs is left
     note = system_text(message.system_note, names) if message.HasField("system_note") else ""
     text = "(deleted)" if message.deleted else note or message.text
     files = f" [files: {', '.join(message.file_ids)}]" if message.file_ids else ""

@@ -19,6 +19,7 @@ POLICY_SWITCHES = {
     "students_reach_classmates": "students DM, call and share groups with classmates",
     "parents_reach_parents": "parents of one class reach each other",
     "calls_with_students": "adults call students (off: lessons only; guardians still call their child)",
+    "erased_message_placeholders": "a deleted account's messages stay as empty placeholders (off: removed)",
 }
 
 
@@ -54,6 +55,7 @@ def school_policy_set(
     students_reach_classmates: Annotated[bool | None, _switch("students_reach_classmates")] = None,
     parents_reach_parents: Annotated[bool | None, _switch("parents_reach_parents")] = None,
     calls_with_students: Annotated[bool | None, _switch("calls_with_students")] = None,
+    erased_message_placeholders: Annotated[bool | None, _switch("erased_message_placeholders")] = None,
 ) -> None:
     """Switch parts of the communication policy off (--no-…) or back on (admins). A switch only takes
     rights away from the platform defaults; switches not named stay as they are."""
@@ -62,6 +64,7 @@ def school_policy_set(
         "students_reach_classmates": students_reach_classmates,
         "parents_reach_parents": parents_reach_parents,
         "calls_with_students": calls_with_students,
+        "erased_message_placeholders": erased_message_placeholders,
     }
     switches = {k: v for k, v in wanted.items() if v is not None}
     if not switches:

@@ -26,7 +26,12 @@ MEDIA_SIGNAL_ROOM = "media_signal.room.v1"
 SCHOOL_DIRECTORY = (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)
 SCHOOL_TOPICS = (*SCHOOL_DIRECTORY, SCHOOL_INVITE)
 
-ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM)
+# Erasure reports (issue 17): the one topic with several producers — identity, school, chat and
+# media-signal each publish parta.common.v1.ErasureReported (counts of what they removed for one
+# erased account), keyed by the erased user id. Read by identity and audit.
+ERASURE_REPORT = "erasure.report.v1"
+
+ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM, ERASURE_REPORT)
 
 # A record that keeps failing on its own goes to `<topic>.dlq` (parta_common.events.consumer).
 DLQ_SUFFIX = ".dlq"

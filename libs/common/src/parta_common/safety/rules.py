@@ -141,6 +141,9 @@ class SchoolPolicy:
     students_reach_classmates: bool = True  # students DM, call and group with classmates
     parents_reach_parents: bool = True  # parents of the same class reach each other
     calls_with_students: bool = True  # False: adults meet students only in lessons, not calls
+    # Not a contact rule (issue 17, chat's erasure): True keeps an erased account's messages as
+    # empty "deleted account" placeholders, False removes them. Tighten-only like the others.
+    erased_message_placeholders: bool = True
 
     @classmethod
     def from_settings(cls, settings: dict[str, bool]) -> SchoolPolicy:

@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from parta_common.auth import KeyCache, PublicKey, StaticKeySource, TokenVerifier, sign_access_token
+from parta_common.erasure import ErasureRun
 from parta_common.logging import configure_logging
 
 
@@ -94,3 +95,28 @@ class LogCapture:
             except ValueError:
                 out.append({"raw": line})
         return out
+
+
+class MemoryErasureLedger:
+    """In-memory `parta_common.erasure.ErasureLedger` for unit tests: `reports` holds what each
+    finished run would have published, once per person."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, ErasureRun] = {}
+        self.reports: list[tuple[str, dict[str, int], str]] = []
+
+    async def start(self, user_id: str, requested_by: str, now: datetime) -> ErasureRun | None:
+        run = self.runs.setdefault(user_id, ErasureRun(user_id, requested_by, f"erased-{len(self.runs)}"))
+        return None if run.done else run
+
+    async def add(self, user_id: str, what: str, count: int) -> None:
+        counts = self.runs[user_id].counts
+        counts[what] = counts.get(what, 0) + count
+
+    async def finish(self, user_id: str, now: datetime) -> dict[str, int] | None:
+        run = self.runs.get(user_id)
+        if run is None or run.done:
+            return None
+        self.runs[user_id] = ErasureRun(run.user_id, run.requested_by, run.token, True, run.counts)
+        self.reports.append((user_id, dict(run.counts), run.requested_by))
+        return dict(run.counts)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from parta.chat.v1 import events_pb2 as chat_pb2
-from parta.common.v1 import envelope_pb2
+from parta.common.v1 import envelope_pb2, erasure_pb2
 from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.media_signal.v1 import events_pb2 as media_pb2
 from parta.school.v1 import events_pb2 as school_pb2
@@ -34,6 +34,7 @@ TOPICS = (
     topics.SCHOOL_INVITE,
     topics.CHAT_MESSAGE,
     topics.MEDIA_SIGNAL_ROOM,
+    topics.ERASURE_REPORT,
 )
 
 CONSENT = {
@@ -124,6 +125,8 @@ class Recorder:
         router.register(identity_pb2.BirthDateChangeDeclined, self.on_birth_date_change_declined)
         router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
         router.register(identity_pb2.BirthDateCorrected, self.on_birth_date_corrected)
+        # every service's erasure report (issue 17)
+        router.register(erasure_pb2.ErasureReported, self.on_erasure_report)
         # school (SchoolCreated, classes, academic years: not about a person's safety or data)
         router.register(school_pb2.MemberJoined, self.on_membership)
         router.register(school_pb2.MemberRoleChanged, self.on_membership)
@@ -305,10 +308,24 @@ class Recorder:
             envelope,
             await self._schools(msg.user_id, including_left=True),
             "identity.account_deleted",
-            msg.user_id,
+            msg.deleted_by_user_id or msg.user_id,  # a guardian who deleted a young child's account
             [msg.user_id],
             {},
             occurred_at=_time(msg.deleted_at),
+        )
+
+    async def on_erasure_report(self, msg: erasure_pb2.ErasureReported, envelope: Envelope) -> None:
+        """What one service removed for an erased account: counts only (never content), in every
+        school the person was ever a member of, as the account deletion itself."""
+        counts = {c.what: str(c.count) for c in msg.removed if c.what and c.what != "service"}
+        await self._emit(
+            envelope,
+            await self._schools(msg.user_id, including_left=True),
+            "erasure.report",
+            msg.requested_by_user_id or msg.user_id,
+            [msg.user_id],
+            {"service": msg.service, **counts},
+            occurred_at=_time(msg.erased_at),
         )
 
     # ---- school ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from parta_common.events.router import EventRouter
 from parta_common.safety import SchoolPolicy
 from parta_common.timestamps import from_ts
 
+from chat.api.erasure import ErasureHandler
 from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
 from chat.domain.system_notes import lesson_ended, lesson_started, locale_of
@@ -53,7 +54,9 @@ def _display_name(p: identity.ProfileSnapshot) -> str:
 class ProvisioningHandler:
     """The provisioning consumer's handler: `handle` is the router the EventConsumer calls."""
 
-    def __init__(self, provisioning: Provisioning):
+    def __init__(self, provisioning: Provisioning, erasure: ErasureHandler | None = None):
+        """`erasure`: the account erasure (api/erasure.py) takes AccountDeleted; without it (unit
+        tests of the projections) a deletion only ends the memberships and the name."""
         self._p = provisioning
         router = EventRouter()
         router.register(school.SchoolCreated, self._school)
@@ -67,7 +70,7 @@ class ProvisioningHandler:
         router.register(identity.ProfileCreated, self._profile)
         router.register(identity.ProfileUpdated, self._profile)
         router.register(identity.ConsentChanged, self._consent)
-        router.register(identity.AccountDeleted, self._account_deleted)
+        router.register(identity.AccountDeleted, erasure.on_account_deleted if erasure else self._account_deleted)
         router.register(media.RoomStarted, self._room_started)
         router.register(media.RoomEnded, self._room_ended)
         router.register(media.RoomScheduled, self._lesson_planned)

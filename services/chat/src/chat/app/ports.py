@@ -233,3 +233,21 @@ class UrgentAllowance(Protocol):
     async def use(self, sender: str, school_id: str, day: str, message_id: str, per_day: int) -> bool:
         """Counts `message_id` (once: a retry counts nothing) if fewer than `per_day` were counted
         that day; False when the allowance is spent."""
+
+
+class ErasureContent(Protocol):
+    """What an erasure looks for: one person's content across chat's collections (issue 17)."""
+
+    async def messages_by(self, user_id: str, limit: int) -> list[Message]:
+        """Messages `user_id` wrote that are not erased yet (system messages excluded)."""
+
+    async def notes_naming(self, user_id: str, limit: int) -> list[Message]:
+        """System messages whose note still carries `user_id`'s name."""
+
+    async def erase_reports(self, user_id: str) -> int:
+        """Blanks the message snapshots of `user_id`'s reported messages and the reasons `user_id`
+        wrote in reports; returns how many reports changed."""
+
+    async def erase_file_names(self, owner: str) -> int:
+        """Blanks the names left on `owner`'s deleted files' records (the tombstones) and discards
+        their unfinished uploads; returns how many records changed."""

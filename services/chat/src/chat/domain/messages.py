@@ -38,6 +38,7 @@ class Message:
     system_note: SystemNote | None = None  # what a system message says (system_notes.py)
     removed_file_ids: list[str] = field(default_factory=list)  # attachments removed after sending (files.py)
     urgent_reason: str = ""  # a parent's urgent message: why it could not wait
+    author_erased: bool = False  # the author's account was erased: an empty placeholder (erasure.py)
 
     def held_from(self, user_id: str, now: datetime) -> bool:
         return held_from(self.held_until, self.held_for, user_id, now)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
 from parta.identity.v1 import events_pb2
+from parta_common.erasure import report_payload
 from parta_common.events import topics
 from parta_common.events.envelope import OutboxRecord
 from parta_common.events.writer import Aggregate, OutboxWriter
@@ -87,6 +88,7 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
                     user_id=event.user_id,
                     deleted_at=ts(event.deleted_at),
                     expires_at=ts(event.deleted_at + token_life),
+                    deleted_by_user_id=event.deleted_by_user_id,
                 ),
                 event.user_id,
             )
@@ -136,6 +138,11 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
                 ),
                 event.user_id,
             )
+        case ev.ErasureReported():
+            return (
+                report_payload(event.user_id, event.service, event.counts, event.requested_by_user_id, event.erased_at),
+                event.user_id,
+            )
     raise TypeError(f"unknown event {type(event).__name__}")
 
 
@@ -157,7 +164,8 @@ class UserEventMapper:
         return [
             self._writer.record(
                 to_message(event, self._token_ttl)[0],
-                topic=topics.IDENTITY_USER,
+                # Erasure reports go to their own topic (every service's, parta_common.erasure).
+                topic=topics.ERASURE_REPORT if isinstance(event, ev.ErasureReported) else topics.IDENTITY_USER,
                 aggregate=Aggregate(aggregate_type, aggregate_id, first_version + offset),
             )
             for offset, event in enumerate(events)

@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from identity.adapters.events import UserEventMapper
 from identity.app.ports import MembershipFact, PhoneCodeSlot
 from identity.domain.challenges import Challenge, ChallengeState
+from identity.domain.erasure import ServiceReport
 from identity.domain.events import AgeBand, ConsentState
 from identity.domain.guardians import GuardianLink, LinkConfirmation, LinkState
 from identity.domain.profiles import Profile
@@ -129,6 +130,7 @@ def user_to_doc(user: User) -> Doc:
         "link_code_hash": user.link_code_hash,
         "link_code_expires_at": user.link_code_expires_at,
         "deleted_at": user.deleted_at,
+        "deleted_by": user.deleted_by,
         "age_band": user.age_band.value,
         # ISO text, like birth_date: compares by day without a time zone.
         "age_band_changes_on": user.age_band_changes_on.isoformat() if user.age_band_changes_on else None,
@@ -166,6 +168,7 @@ def user_from_doc(doc: Doc) -> User:
         link_code_hash=doc.get("link_code_hash"),
         link_code_expires_at=_utc(doc.get("link_code_expires_at")),
         deleted_at=_utc(doc.get("deleted_at")),
+        deleted_by=doc.get("deleted_by", ""),
         age_band=AgeBand(doc.get("age_band", AgeBand.UNSPECIFIED.value)),
         age_band_changes_on=date.fromisoformat(changes_on) if (changes_on := doc.get("age_band_changes_on")) else None,
         age_band_rule=doc.get("age_band_rule", ""),
@@ -546,3 +549,28 @@ class MongoMembershipDirectory:
             return False
         doc = await self._c.find_one({"school_id": {"$in": schools}, "user_id": user_id, "active": True})
         return doc is not None
+
+
+class MongoErasureReports:
+    """`erasure_reports`: one document per erased account, one field per reporting service."""
+
+    def __init__(self, db: AsyncDatabase[Doc]):
+        self._c = db["erasure_reports"]
+
+    async def record(self, report: ServiceReport) -> None:
+        entry = {"counts": report.counts, "requested_by": report.requested_by, "erased_at": report.erased_at}
+        await self._c.update_one({"_id": report.user_id}, {"$set": {f"services.{report.service}": entry}}, upsert=True)
+
+    async def of(self, user_id: str) -> list[ServiceReport]:
+        doc = await self._c.find_one({"_id": user_id})
+        services: dict[str, Any] = (doc or {}).get("services") or {}
+        return [
+            ServiceReport(
+                user_id,
+                name,
+                {str(k): int(v) for k, v in e.get("counts", {}).items()},
+                e.get("requested_by", ""),
+                _utc(e["erased_at"]) or e["erased_at"],
+            )
+            for name, e in services.items()
+        ]

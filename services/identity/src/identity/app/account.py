@@ -44,24 +44,30 @@ class Accounts:
     async def delete(self, user_id: str, confirm: bool) -> None:
         if not confirm:
             raise InvalidArgument.field("confirm", "must be true to delete the account")
+        await self.erase(user_id, user_id)
+
+    async def erase(self, user_id: str, deleted_by: str) -> None:
+        """The deletion itself, by the person or (app/erasure.py) by a guardian of a young child."""
         now = self.clock.now()
         # Sessions first: from this moment no token of this user passes identity's own check.
-        await self.sessions.revoke_all(user_id, RevokeReason.ACCOUNT_DELETED, now)
+        revoked = await self.sessions.revoke_all(user_id, RevokeReason.ACCOUNT_DELETED, now)
+        children = 0
         for child in await self.users.children_of(user_id):
-            await with_retries(partial(self._unlink_child, child.id, user_id))
+            children += await with_retries(partial(self._unlink_child, child.id, user_id))
 
         async def erase() -> None:
             user = await self.users.get(user_id)
             if user is None:
                 raise user_not_found()
-            user.delete(self.clock.now())
+            user.delete(self.clock.now(), deleted_by, sessions_revoked=revoked, children_unlinked=children)
             await self.users.save(user)
 
         await with_retries(erase)
 
-    async def _unlink_child(self, child_id: str, guardian_id: str) -> None:
+    async def _unlink_child(self, child_id: str, guardian_id: str) -> int:
         child = await self.users.get(child_id)
         if child is None or child.link_of(guardian_id) is None:
-            return
+            return 0
         child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age, by=guardian_id)
         await self.users.save(child)
+        return 1

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from identity.domain.challenges import Challenge
+from identity.domain.erasure import ServiceReport
 from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User
@@ -149,3 +150,13 @@ class PublishedKeys(Protocol):
     """The signing keys whose public halves identity publishes (SigningKeyService)."""
 
     def published(self) -> list[tuple[SigningKeyMaterial, bytes]]: ...
+
+
+class ErasureReports(Protocol):
+    """Each service's erasure report per erased account (topic erasure.report.v1), kept for the
+    guardian who asked for the erasure (app/erasure.py)."""
+
+    async def record(self, report: ServiceReport) -> None:
+        """Idempotent: one report per account and service, a repeat overwrites it with the same."""
+
+    async def of(self, user_id: str) -> list[ServiceReport]: ...

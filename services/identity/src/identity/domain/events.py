@@ -83,6 +83,7 @@ class ProfileAgeBandChanged:
 class AccountDeleted:
     user_id: str
     deleted_at: datetime
+    deleted_by_user_id: str = ""  # the person, or the guardian who deleted a young child's account
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,18 @@ class BirthDateChangeDeclined:
     declined_as: str
 
 
+@dataclass(frozen=True)
+class ErasureReported:
+    """What a service removed for an erased account (counts only); identity's own is emitted with
+    AccountDeleted. On topic erasure.report.v1, not identity.user.v1."""
+
+    user_id: str
+    service: str
+    counts: dict[str, int]
+    requested_by_user_id: str
+    erased_at: datetime
+
+
 DomainEvent = (
     UserRegistered
     | ProfileCreated
@@ -141,4 +154,5 @@ DomainEvent = (
     | BirthDateChangeConfirmed
     | BirthDateChangeDeclined
     | BirthDateCorrected
+    | ErasureReported
 )

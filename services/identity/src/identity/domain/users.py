@@ -21,6 +21,7 @@ from identity.domain.events import (
     ConsentChanged,
     ConsentState,
     DomainEvent,
+    ErasureReported,
     GuardianLinked,
     GuardianUnlinked,
     ProfileAgeBandChanged,
@@ -45,6 +46,7 @@ class User:
     link_code_hash: str | None = None
     link_code_expires_at: datetime | None = None
     deleted_at: datetime | None = None
+    deleted_by: str = ""  # who deleted the account: the person, or a guardian (ErasureService)
     # The stored band, the day it next changes and the rule it was computed with: the daily
     # age-band check finds people by them (see refresh_age_band).
     age_band: AgeBand = AgeBand.UNSPECIFIED
@@ -297,14 +299,25 @@ class User:
 
     # --- deletion ----------------------------------------------------------------------------
 
-    def delete(self, now: datetime) -> None:
-        """Erases personal data (phone, profile, links) and leaves a tombstone so ids stay unique."""
+    def delete(
+        self, now: datetime, deleted_by: str = "", *, sessions_revoked: int = 0, children_unlinked: int = 0
+    ) -> None:
+        """Erases personal data (phone, profile, links) and leaves a tombstone so ids stay unique.
+        Emits AccountDeleted (naming who deleted it) and identity's own erasure report (counts)."""
         if self.deleted:
             return
         self.deleted_at = now
+        self.deleted_by = deleted_by or self.id
+        counts = {
+            "profile": int(self.profile is not None),
+            "phone": int(self.phone is not None),
+            "guardian_links": len(self.guardians) + children_unlinked,
+            "sessions_revoked": sessions_revoked,
+        }
         for link in list(self.guardians):
             self.guardians.remove(link)
-            self.events.append(GuardianUnlinked(link.guardian_id, self.id, self.id))
+            # Ended by whoever deleted the account (the person, or a guardian deleting a young child's).
+            self.events.append(GuardianUnlinked(link.guardian_id, self.id, self.deleted_by))
         self.phone = None
         self.profile = None
         self.link_code_hash = None
@@ -315,7 +328,8 @@ class User:
         self.age_band = AgeBand.UNSPECIFIED
         self.age_band_changes_on = None
         self.age_band_rule = ""
-        self.events.append(AccountDeleted(self.id, now))
+        self.events.append(ErasureReported(self.id, "identity", counts, self.deleted_by, now))
+        self.events.append(AccountDeleted(self.id, now, self.deleted_by))
 
     # --- internals ---------------------------------------------------------------------------
 

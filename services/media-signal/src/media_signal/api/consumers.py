@@ -12,6 +12,7 @@ from parta_common.events.roles import CLASS_ROLES, SCHOOL_ROLES
 from parta_common.events.router import EventRouter
 from parta_common.safety import PolicyBook, SchoolPolicy
 
+from media_signal.api.erasure import ErasureHandler
 from media_signal.app.ports import DirectoryProjection
 from media_signal.domain.rooms import Membership
 
@@ -96,8 +97,9 @@ class IdentityEventProjector:
     write or call"). Versioned by the person's aggregate version, so replays
     and late duplicates never bring back an older state. Nothing else of the profile is kept."""
 
-    def __init__(self, projection: DirectoryProjection):
+    def __init__(self, projection: DirectoryProjection, erasure: ErasureHandler | None = None):
         self._projection = projection
+        self._erasure = erasure  # api/erasure.py: anonymises the deleted account's attendance
 
     def router(self) -> EventRouter:
         router = EventRouter()
@@ -117,6 +119,8 @@ class IdentityEventProjector:
 
     async def on_account_deleted(self, event: identity_pb2.AccountDeleted, envelope: Envelope) -> None:
         await self._person(event.user_id, False, False, envelope)  # school ends the memberships too
+        if self._erasure is not None:
+            await self._erasure.on_account_deleted(event, envelope)
 
     async def _person(self, user_id: str, awaiting: bool, has_profile: bool, envelope: Envelope) -> None:
         await self._projection.person(
@@ -127,10 +131,15 @@ class IdentityEventProjector:
 class Projections:
     """The one consumer of media-signal: each event goes to the projection of its message type."""
 
-    def __init__(self, projection: DirectoryProjection, policies: PolicyBook | None = None):
+    def __init__(
+        self,
+        projection: DirectoryProjection,
+        policies: PolicyBook | None = None,
+        erasure: ErasureHandler | None = None,
+    ):
         self._router = EventRouter()
         self._router.include(SchoolEventProjector(projection, policies).router())
-        self._router.include(IdentityEventProjector(projection).router())
+        self._router.include(IdentityEventProjector(projection, erasure).router())
 
     async def __call__(self, envelope: Envelope) -> None:
         await self._router(envelope)

@@ -47,6 +47,9 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("chat_id", ASCENDING), ("useq", ASCENDING)], name="by_update_seq"),
             IndexModel([("held", ASCENDING), ("held_until", ASCENDING)], name="held", sparse=True),
             outbox_index(),
+            # Erasure (issue 17): a person's messages, and the system notes that name them.
+            IndexModel([("sender", ASCENDING)], name="by_sender"),
+            IndexModel([("note.subject_user_id", ASCENDING)], name="by_note_subject", sparse=True),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
         # PolicySync reads the schools whose projection changed since its last pass.

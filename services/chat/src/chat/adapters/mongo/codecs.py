@@ -134,6 +134,8 @@ def message_doc(m: Message) -> Doc:
         doc["files_removed"] = m.removed_file_ids
     if m.urgent_reason:
         doc["urgent_reason"] = m.urgent_reason
+    if m.author_erased:
+        doc["erased"] = True
     if m.held_for:
         doc["held"] = True  # sparse index of messages the release worker still has to deliver
     return doc
@@ -162,6 +164,7 @@ def decode_message(d: Doc) -> Message:
         system_note=_decode_note(d["note"]) if d.get("note") else None,
         removed_file_ids=list(d.get("files_removed", [])),
         urgent_reason=d.get("urgent_reason", ""),
+        author_erased=d.get("erased", False),
     )
 
 
