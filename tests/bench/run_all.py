@@ -21,7 +21,7 @@ import cost  # noqa: E402
 from common import EchoCeiling  # noqa: E402
 from parta_common.testing.otlp import OtlpReceiver  # noqa: E402
 
-SERVICES = ["identity", "school", "chat", "media_signal", "web", "audit"]
+SERVICES = ["identity", "school", "chat", "media_signal", "web", "audit", "export"]
 
 
 def _load(name: str):

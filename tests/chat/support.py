@@ -376,8 +376,15 @@ class Collector:
         finally:
             self.live.set()
 
-    async def ready(self, timeout: float = 10) -> Collector:
-        await asyncio.wait_for(self.live.wait(), timeout)
+    async def ready(self, timeout: float = 40) -> Collector:
+        """Waits until the stream has caught up and is live (the deadline of `eventually`: going live
+        waits on the replica's live reader, which a loaded machine slows by seconds)."""
+        try:
+            await asyncio.wait_for(self.live.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the Subscribe stream did not go live in {timeout} s") from None
+        if self.error is not None:
+            raise AssertionError(f"the Subscribe stream ended before going live: {self.error.code()}")
         return self
 
     def messages(self, chat_id: str | None = None) -> list[chat_pb2.MessageSnapshot]:

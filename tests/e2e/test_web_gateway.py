@@ -1,11 +1,13 @@
 """The web gateway in front of real identity, school, chat, media-signal and audit processes (real
 Kafka and store): cookie sign-in, the status table, limits, CSRF, security headers, a live chat over
-a WebSocket, files in and out, a client that vanishes mid-upload, revocation and drain."""
+a WebSocket, files in and out, a client that vanishes mid-upload, a resumable upload interrupted and
+resumed, revocation and drain."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import secrets
 import sys
@@ -616,6 +618,99 @@ async def test_a_stalled_upload_is_closed_in_time_and_leaves_nothing(world: Worl
         return reply.status == 200 and int(reply.json["file"]["sizeBytes"]) == 1000
 
     await eventually(retried, timeout=30, interval=0.5)
+
+
+async def test_an_interrupted_resumable_upload_goes_on_where_it_stopped(world: World) -> None:
+    """What the web app does for a video material: a resumable upload (X-Parta-Resumable: 1) whose
+    connection drops half-way keeps chat's stored blocks; GetUploadStatus through the unary route
+    says where to go on, and the rest of the file with X-Parta-Upload-Offset and the same request
+    id finishes it; the download is the file byte for byte. Above the plain cap (20 MiB) a
+    resumable upload is allowed up to 256 MiB, checked from the headers alone."""
+    teacher = world.teacher
+    data = secrets.token_bytes(3 * 1024 * 1024 + 12345)
+    request_id = uuid.uuid4().hex
+    host, port = world.gateway.host.split(":")
+    head = (
+        f"POST /api/upload HTTP/1.1\r\nHost: {world.gateway.host}\r\nOrigin: {world.gateway.url}\r\n"
+        f"X-Parta-CSRF: 1\r\nCookie: {teacher.headers()['Cookie']}\r\nX-Parta-Filename: lesson.mp4\r\n"
+        f"X-Parta-Request-Id: {request_id}\r\nX-Parta-Resumable: 1\r\nContent-Type: video/mp4\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head + data[: 2 * 1024 * 1024])
+    await writer.drain()
+    status_method = "parta.chat.v1.FileService/GetUploadStatus"
+
+    async def stored() -> int:  # chat has the first megabytes in whole blocks
+        reply = await teacher.call(status_method, {"requestId": request_id})
+        return int(reply.json["receivedBytes"]) if reply.status == 200 else 0
+
+    await eventually(lambda: _at_least(stored, 1024 * 1024), timeout=30, interval=0.2)
+    writer.transport.abort()  # the connection drops mid-upload
+
+    resumed_at: list[int] = []
+
+    async def resumed() -> bool:
+        # As the page does: ask where to go on, send the rest; a continuation that meets the old
+        # stream still ending is refused (ABORTED/503) and asked again.
+        status = await teacher.call(status_method, {"requestId": request_id})
+        if status.status != 200:
+            return False
+        offset = int(status.json["receivedBytes"])
+        reply = await teacher.request(
+            "POST",
+            "/api/upload",
+            data=data[offset:],
+            headers={
+                "X-Parta-Filename": "lesson.mp4",
+                "X-Parta-Request-Id": request_id,
+                "X-Parta-Resumable": "1",
+                "X-Parta-Upload-Offset": str(offset),
+                "Content-Type": "video/mp4",
+            },
+        )
+        if reply.status != 200:
+            assert reply.status in (400, 409, 503), reply.text
+            return False
+        resumed_at.append(offset)
+        return True
+
+    await eventually(resumed, timeout=30, interval=0.5)
+    assert 1024 * 1024 <= resumed_at[0] < len(data)  # it went on, it did not start again
+    status = await teacher.ok(status_method, {"requestId": request_id})
+    assert status["complete"] and int(status["receivedBytes"]) == len(data)
+    listed = await teacher.ok("parta.chat.v1.FileService/ListFiles", {})
+    (info,) = [f for f in listed["files"] if f["filename"] == "lesson.mp4"]
+    assert info["sha256Hex"] == hashlib.sha256(data).hexdigest()
+    download = await teacher.session.get(
+        f"{world.gateway.url}/api/files/{info['fileId']}", headers=teacher.headers(csrf=False)
+    )
+    assert download.status == 200 and await download.read() == data
+    download.release()
+
+    # The caps, from Content-Length (and the offset) alone: plain 20 MiB, resumable 256 MiB.
+    for extra, size, status_code in (
+        ({}, 20 * 1024 * 1024 + 1, 413),
+        ({"X-Parta-Resumable": "1", "X-Parta-Request-Id": uuid.uuid4().hex}, 256 * 1024 * 1024 + 1, 413),
+        ({"X-Parta-Upload-Offset": "5"}, 10, 400),  # an offset without resumable
+        ({"X-Parta-Resumable": "1"}, 10, 400),  # resumable without a request id
+    ):
+        raw = (
+            f"POST /api/upload HTTP/1.1\r\nHost: {world.gateway.host}\r\nOrigin: {world.gateway.url}\r\n"
+            f"X-Parta-CSRF: 1\r\nCookie: {teacher.headers()['Cookie']}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            + f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+        assert answer.startswith(f"HTTP/1.1 {status_code}".encode()), (extra, answer[:300])
+
+
+async def _at_least(read: Any, wanted: int) -> bool:
+    return bool(await read() >= wanted)
 
 
 async def test_drain_closes_sockets_and_exits_cleanly(world: World) -> None:

@@ -1,12 +1,15 @@
 """School materials on the real store and Kafka, two replicas: 5A's head publishes a file for 5A
-and a 5A parent downloads it while a 5B parent sees nothing and cannot download; an admin's link
-for the whole school is read by a student; removing the file material takes the download away."""
+and a 5A parent downloads it while a 5B parent sees nothing and cannot download; publishing (and its
+retry) writes one «Опубликован материал» note into 5A's class and parents' chats; an admin's link
+for the whole school is read by a student and noted in the school channel; removing the file
+material takes the download away."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta.chat.v1 import events_pb2 as events
 
 from tests.chat.integration.test_files import _code, download, upload_parts
 from tests.chat.support import (
@@ -17,11 +20,22 @@ from tests.chat.support import (
     PARENT,
     STUDENT,
     TEACHER,
+    Person,
+    Stubs,
     World,
     chat_ids,
     eventually,
     uid,
 )
+
+
+async def material_notes(stubs: Stubs, person: Person, chat_id: str) -> list[tuple[str, str, str]]:
+    reply = await stubs.chat.ListMessages(chat_pb2.ListMessagesRequest(chat_id=chat_id), metadata=person.md)
+    return [
+        (m.text, m.system_note.title, m.system_note.material_id)
+        for m in reply.messages
+        if m.system and m.system_note.kind == events.SYSTEM_KIND_MATERIAL_PUBLISHED
+    ]
 
 
 async def test_materials_reach_their_audience_only(world: World) -> None:
@@ -62,6 +76,9 @@ async def test_materials_reach_their_audience_only(world: World) -> None:
     again = (await mb.PublishMaterial(request, metadata=head.md)).material  # a retry: the same material
     assert again.material_id == published.material_id and published.kind == chat_pb2.MATERIAL_KIND_FILE
     assert published.filename == "homework.pdf" and published.size_bytes == len(data)
+    note = ("Опубликован материал: «Диктант»", "Диктант", published.material_id)
+    assert await material_notes(b, parent, f"par-{five_a}") == [note]  # once, though published twice
+    assert await material_notes(b, student, f"cls-{five_a}") == [note]
 
     listed = await mb.ListMaterials(chat_pb2.ListMaterialsRequest(school_id=sid, class_id=five_a), metadata=parent.md)
     assert [m.title for m in listed.materials] == ["Диктант"]
@@ -97,7 +114,10 @@ async def test_materials_reach_their_audience_only(world: World) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as invalid:
         await ma.PublishMaterial(bad, metadata=admin.md)
     assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    await ma.PublishMaterial(link, metadata=admin.md)
+    rules = (await ma.PublishMaterial(link, metadata=admin.md)).material
+    assert await material_notes(b, student, f"sch-{sid}") == [
+        ("Опубликован материал: «Правила школы»", "Правила школы", rules.material_id)
+    ]
     school_wide = await mb.ListMaterials(chat_pb2.ListMaterialsRequest(school_id=sid), metadata=student.md)
     assert [(m.title, m.url, m.kind) for m in school_wide.materials] == [
         ("Правила школы", "https://school.example.ru/rules", chat_pb2.MATERIAL_KIND_LINK)

@@ -1,6 +1,7 @@
 """Polls on the real store and Kafka, two replicas: twelve students vote at once (each pressing
 twice, on both replicas) in an anonymous multiple-choice poll — exact counts; a different second
-vote is refused; no answer and no stream event names a voter."""
+vote is refused; the author's stream is told of each vote live, a voter's is not; no answer and no
+stream event names a voter."""
 
 from __future__ import annotations
 
@@ -58,6 +59,19 @@ async def test_concurrent_anonymous_votes_count_exactly_and_name_nobody(world: W
     with pytest.raises(grpc.aio.AioRpcError) as again:
         await polls[0].Vote(chat_pb2.VoteRequest(chat_id=chat_id, seq=seq, option_indexes=[0]), metadata=students[1].md)
     assert again.value.code() is grpc.StatusCode.FAILED_PRECONDITION and details(again.value)[0] == "ALREADY_VOTED"
+
+    # Live to the author: a poll_progress for each of the twelve stored votes on the head's stream
+    # (replica a; votes came through both replicas; the outbox is at-least-once, so some may come
+    # twice), none to a student; the anonymity check below covers these events too.
+    def progress(stream: Collector) -> list[chat_pb2.ChatEvent]:
+        return [e for e in stream.events if e.WhichOneof("event") == "poll_progress"]
+
+    async def twelve_live() -> bool:
+        return len(progress(streams[0])) >= 12
+
+    await eventually(twelve_live, timeout=30)
+    assert all(e.chat_id == chat_id and e.poll_progress.seq == seq and not e.update_seq for e in progress(streams[0]))
+    assert not progress(streams[1])
     closed = (await polls[0].ClosePoll(chat_pb2.ClosePollRequest(chat_id=chat_id, seq=seq), metadata=head.md)).poll
     assert closed.closed and [o.votes for o in closed.options] == [4, 8, 4]
 

@@ -33,8 +33,10 @@ class FakeMaterials:
 
 
 def materials_on(fakes: Fakes) -> tuple[Materials, FakeMaterials]:
-    """The use cases on fakes, wired as bootstrap wires them: file materials grant downloads."""
+    """The use cases on fakes, wired as bootstrap wires them: file materials grant downloads,
+    publishing writes the chat note."""
     repo = FakeMaterials()
     materials = build_materials(repo, fakes.files, fakes.app.messages.access, fakes.clock)
     fakes.app.files.also_readable = materials.may_read_file
+    materials.announce = fakes.app.provisioning.material_published
     return materials, repo

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chat.app.polls import Polls, build_polls
+from chat.domain import events as ev
 from chat.domain.polls import Poll, Vote
 
 from tests.chat.unit.fakes import Fakes
@@ -16,6 +17,7 @@ from tests.chat.unit.fakes import Fakes
 class FakePolls:
     rows: dict[str, Poll] = field(default_factory=dict)
     stored: dict[tuple[str, str], Vote] = field(default_factory=dict)
+    events: list[ev.ChatEvent] = field(default_factory=list)
 
     async def add(self, poll: Poll) -> Poll:
         return self.rows.setdefault(poll.poll_id, poll)
@@ -23,15 +25,19 @@ class FakePolls:
     async def get_by_seq(self, chat_id: str, seq: int) -> Poll | None:
         return next((p for p in self.rows.values() if p.chat_id == chat_id and p.seq == seq), None)
 
-    async def cast(self, vote: Vote) -> Vote | None:
+    async def cast(self, vote: Vote, events: Sequence[ev.ChatEvent] = ()) -> Vote | None:
         key = (vote.poll_id, vote.key)
         if key in self.stored:
             return self.stored[key]
         self.stored[key] = vote
+        self.events.extend(events)
         return None
 
     async def votes(self, poll_id: str, keys: Sequence[str] | None = None) -> list[Vote]:
         return [v for (p, k), v in self.stored.items() if p == poll_id and (keys is None or k in keys)]
+
+    async def in_chat(self, chat_id: str, limit: int) -> list[Poll]:
+        return sorted((p for p in self.rows.values() if p.chat_id == chat_id), key=lambda p: -p.seq)[:limit]
 
     async def close(self, poll_id: str, at: datetime) -> None:
         poll = self.rows[poll_id]
@@ -41,4 +47,4 @@ class FakePolls:
 
 def polls_on(fakes: Fakes) -> tuple[Polls, FakePolls]:
     repo = FakePolls()
-    return build_polls(repo, fakes.app.messages, fakes.clock), repo
+    return build_polls(repo, fakes.app.messages, fakes.clock, lambda: None), repo

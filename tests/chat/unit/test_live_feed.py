@@ -73,6 +73,7 @@ def test_every_chat_topic_event_becomes_the_live_update_the_hub_routes_by() -> N
         (ev.ReadUpdated("c", "ann", 3), UpdateKind.READ, 0, "ann"),
         (ev.MemberAdded("c", "bob"), UpdateKind.MEMBER_ADDED, 0, "bob"),
         (ev.MemberRemoved("c", "bob"), UpdateKind.MEMBER_REMOVED, 0, "bob"),
+        (ev.PollVoted("c", 4, "m1", "tom", datetime(2026, 9, 1, tzinfo=UTC)), UpdateKind.POLL, 0, "tom"),
     ]
     for event, kind, seq, user in cases:
         _type, _id, _version, payload = event_payload(event)
@@ -145,3 +146,29 @@ async def test_a_stream_opened_while_degraded_says_so_after_its_live_marker(fake
     hub.set_degraded(True)
     assert [await asyncio.wait_for(anext(stream), 1) for _ in range(2)] == [LiveStatus(False), LiveStatus(True)]
     await stream.aclose()
+
+
+def test_a_read_position_reaches_each_of_its_owners_streams_once_and_never_backwards() -> None:
+    """Read updates carry no update_seq and the outbox relays at least once (two replicas may relay
+    the same one): the hub drops repeats and stale positions per stream."""
+    from chat.domain import events as ev
+    from chat.pb import event_payload, live_update
+
+    def read(user: str, seq: int) -> LiveUpdate:
+        payload = event_payload(ev.ReadUpdated("c", user, seq))[3]
+        update = live_update(payload.DESCRIPTOR.full_name, payload.SerializeToString())
+        assert update is not None
+        return update
+
+    async def nothing(chat: str, low: int, high: int) -> list[LiveUpdate]:
+        return []
+
+    hub = LiveHub(nothing)
+    bob, bob_phone, ann = hub.register("bob", 10), hub.register("bob", 10), hub.register("ann", 10)
+    for sub in (bob, bob_phone, ann):
+        hub.follow(sub, "c")
+    for update in (read("bob", 3), read("bob", 3), read("bob", 2), read("bob", 5), read("bob", 5)):
+        hub.publish(update)
+    for sub in (bob, bob_phone):
+        assert [sub.queue.get_nowait().read_seq for _ in range(sub.queue.qsize())] == [3, 5]  # type: ignore[union-attr]
+    assert ann.queue.empty()  # someone else's position never reaches her

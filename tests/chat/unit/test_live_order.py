@@ -139,6 +139,26 @@ async def test_a_read_position_goes_only_to_its_owners_streams() -> None:
     assert ann_phone.queue.get_nowait().event.read.last_read_seq == 7
 
 
+async def test_a_poll_vote_signal_goes_only_to_the_polls_authors_streams_of_that_chat() -> None:
+    async def nothing(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
+        return []
+
+    hub = LiveHub(nothing)
+    tom_phone, tom_laptop, ann, tom_elsewhere = (
+        hub.register("tom", 10),
+        hub.register("tom", 10),
+        hub.register("ann", 10),
+        hub.register("tom", 10),
+    )
+    for sub in (tom_phone, tom_laptop, ann):
+        hub.follow(sub, "c")
+    hub.follow(tom_elsewhere, "other")
+    progress = events_pb2.PollProgress(chat_id="c", poll_id="m1", seq=4, author_user_id="tom")
+    hub.publish(chat_pb2.ChatEvent(chat_id="c", poll_progress=progress))
+    assert [s.queue.qsize() for s in (tom_phone, tom_laptop, ann, tom_elsewhere)] == [1, 1, 0, 0]
+    assert tom_laptop.queue.get_nowait().event.poll_progress.seq == 4
+
+
 async def test_a_channel_update_is_encoded_once_for_all_its_subscribers() -> None:
     async def never(chat: str, low: int, high: int) -> list[chat_pb2.ChatEvent]:
         raise AssertionError("an in-order update needs no store lookup")

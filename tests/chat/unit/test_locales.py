@@ -19,6 +19,7 @@ from chat.domain.system_notes import (
     lesson_note,
     lesson_started,
     locale_of,
+    material_published,
     member_joined,
     note_text,
     poll_header,
@@ -48,6 +49,7 @@ def _one_of_each() -> list[SystemNote]:
         lesson_note("scheduled", "Математика", AT, MOSCOW),
         lesson_note("changed", "Математика", AT, MOSCOW),
         lesson_note("cancelled", "Математика", AT, MOSCOW),
+        material_published("mat-1", "Диктант"),
     ]
 
 
@@ -68,6 +70,7 @@ def test_every_kind_has_a_russian_and_an_english_text() -> None:
         "Lesson Математика at 09:00, 2026-12-08",
         "Lesson changed: Математика at 09:00, 2026-12-08",
         "Lesson cancelled: Математика at 09:00, 2026-12-08",
+        "Material published: «Диктант»",
     ]
     assert russian_text(notes[5]) == "Урок отменён: Математика в 09:00, 8 декабря"
 

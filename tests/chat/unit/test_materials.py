@@ -1,13 +1,18 @@
 """School materials on in-memory ports (app/materials.py, domain/materials.py): who publishes (admins
 anywhere, a class's verified teachers for their class), who reads (the audience), who removes (the
-publisher or an admin), links checked, and the download grant a file material gives its audience."""
+publisher or an admin), links checked, the download grant a file material gives its audience, and
+the system note publishing writes into the audience's chats."""
 
 from __future__ import annotations
 
 import pytest
+from chat.adapters.mongo.codecs import decode_message, message_doc
+from chat.domain.chats import class_chat_id, parents_chat_id, school_channel_id
 from chat.domain.files import StoredFile
 from chat.domain.materials import MaterialKind, url_problem
-from chat.domain.provisioning import ClassRole, Profile, SchoolRole
+from chat.domain.provisioning import ClassRole, Profile, SchoolInfo, SchoolRole
+from chat.domain.system_notes import SystemKind, SystemNote
+from chat.pb import message_from_pb, message_pb
 from parta_common.errors import DomainError, InvalidArgument
 
 from tests.chat.unit.fake_materials import materials_on
@@ -140,3 +145,34 @@ async def test_a_file_material_opens_the_file_to_its_audience_while_it_exists(fa
         assert await reason(fakes.app.files.open(user, "f1", 0)) == "FILE_NOT_FOUND"
     await materials.remove("tom", S, material.material_id)
     assert await reason(fakes.app.files.open("pat", "f1", 0)) == "FILE_NOT_FOUND"
+
+
+async def test_publishing_writes_one_note_where_the_audience_reads(fakes: Fakes) -> None:
+    """A class's material: «Опубликован материал: «…»» in its class chat and its parents' chat; a
+    school-wide one in the school channel; in the school's locale; once, also when the publish is
+    retried (the same request id) or the note is written again (a replay)."""
+    materials, _repo = materials_on(fakes)
+
+    def notes() -> list[tuple[str, str, SystemNote | None]]:
+        found = [m for m in fakes.messages.rows.values() if m.system]
+        return sorted((m.chat_id, m.text, m.system_note) for m in found)  # type: ignore[type-var]
+
+    dictation = await materials.publish("tom", S, "5A", "r1", "Диктант", "", url="https://example.ru/d")
+    again = await materials.publish("tom", S, "5A", "r1", "Диктант", "", url="https://example.ru/d")
+    await fakes.app.provisioning.material_published(dictation)  # a replay
+    note = SystemNote(SystemKind.MATERIAL_PUBLISHED, title="Диктант", material_id=dictation.material_id)
+    text = "Опубликован материал: «Диктант»"
+    assert again == dictation
+    assert notes() == [(class_chat_id("5A"), text, note), (parents_chat_id("5A"), text, note)]
+    fakes.facts.schools[S] = SchoolInfo(S, "School 17", "Europe/Moscow", 480, 1020, locale="en")
+    charter = await materials.publish("adm", S, "", "r1", "Charter", "", url="https://example.ru/c")
+    assert notes()[-1] == (
+        school_channel_id(S),
+        "Material published: «Charter»",
+        SystemNote(SystemKind.MATERIAL_PUBLISHED, title="Charter", material_id=charter.material_id),
+    )
+    assert len(notes()) == 3
+    # The note travels with its arguments (events and the store).
+    posted = next(m for m in fakes.messages.rows.values() if m.system_note == note)
+    assert message_from_pb(message_pb(posted)).system_note == note
+    assert decode_message(message_doc(posted)).system_note == note

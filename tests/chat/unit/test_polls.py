@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from chat.domain import events as ev
 from chat.domain.chats import Chat, ChatKind
 from chat.domain.members import Grant
 from chat.domain.polls import stored_key
@@ -34,6 +35,12 @@ async def test_choices_are_checked_and_a_vote_is_final(fakes: Fakes) -> None:  #
     assert again.voters == 1 and len(repo.stored) == 1
     assert await reason(polls.vote("ann", CLASS, message.seq, [2])) == "ALREADY_VOTED"
     assert await reason(polls.vote("pat", CLASS, message.seq, [2])) == "NOT_A_MEMBER"
+    # ListPolls: the chat's polls, newest first, each as GetPoll answers the caller.
+    _second, newer = await polls.create("tom", CLASS, "p-2", "Когда?", ["Утром", "Вечером"])
+    listed = await polls.list_polls("ann", CLASS)
+    assert [v.poll.seq for v in listed] == [newer.seq, message.seq]
+    assert listed[0].results is None and listed[1].my_choices == (1,) and listed[1].results is not None
+    assert await reason(polls.list_polls("pat", CLASS)) == "NOT_A_MEMBER"
 
 
 async def test_polls_and_announcements_share_who_posts_and_the_address_check(fakes: Fakes) -> None:  # noqa: F811
@@ -74,6 +81,10 @@ async def test_anonymous_results_after_close_name_nobody(fakes: Fakes) -> None: 
     assert all(v.results is None and v.my_choices == (0, 2) for v in voted)  # results only after closing
     assert {k for _p, k in repo.stored} == {stored_key(repo.rows[message.message_id], u) for u in ("ann", "bea", "cid")}
     assert not {"ann", "bea", "cid"} & {v.voter_user_id for v in repo.stored.values()}  # stored unnamed
+    # One live signal per vote stored (the repeated press stores nothing, signals nothing), to the
+    # author, naming nobody: the author's page re-reads GetPoll.
+    assert [(e.author_user_id, e.seq) for e in repo.events if isinstance(e, ev.PollVoted)] == [("tom", message.seq)] * 3
+    assert not [e for e in repo.events if {"ann", "bea", "cid"} & set(vars(e).values())]
     assert await reason(polls.close("ann", CLASS, message.seq)) == "NOT_POLL_OWNER"
     fakes.clock.advance(2 * 3600)
     after = await polls.get("ann", CLASS, message.seq)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from parta_common.events import topics
+from parta_common.events import topics as topics_module
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = {
@@ -319,6 +320,9 @@ def test_strimzi_resources_are_structurally_sound(rendered):
             retention = int(topic["spec"]["config"]["retention.ms"])
             if name.endswith(".dlq"):
                 assert retention > 0
+            elif name == topics_module.EXPORT_PARTS:
+                # Export parts are personal data collected once into an archive: kept a week.
+                assert retention == 7 * 86_400_000
             else:
                 assert retention == -1, f"{name}: consumers must be able to replay domain events from the start"
 

@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 from parta.audit.v1 import audit_pb2_grpc
 from parta.chat.v1 import chat_pb2_grpc
+from parta.chat.v1 import exports_pb2_grpc as chat_exports_pb2_grpc
 from parta.identity.v1 import (
     account_pb2_grpc,
     auth_pb2,
@@ -30,6 +31,7 @@ from parta.identity.v1 import (
     guardians_pb2_grpc,
     profiles_pb2_grpc,
 )
+from parta.identity.v1 import exports_pb2_grpc as identity_exports_pb2_grpc
 from parta.media_signal.v1 import media_signal_pb2_grpc
 from parta.school.v1 import school_pb2_grpc, timetable_pb2_grpc
 
@@ -328,6 +330,9 @@ class Parta:
         self.signal = media_signal_pb2_grpc.SignalServiceStub(media)
         self.attendance = media_signal_pb2_grpc.AttendanceServiceStub(media)
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels["audit"])
+        # Family export: identity starts one, chat assembles and reports it (docs/cli.md, parta export).
+        self.exports = identity_exports_pb2_grpc.ExportServiceStub(identity)
+        self.export_progress = chat_exports_pb2_grpc.ExportServiceStub(chat)
 
         async def refresh(refresh_token: str) -> auth_pb2.RefreshSessionResponse:
             reply: auth_pb2.RefreshSessionResponse = await self.auth.RefreshSession(

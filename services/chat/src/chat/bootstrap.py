@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from parta.chat.v1 import chat_pb2, chat_pb2_grpc
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc, exports_pb2, exports_pb2_grpc
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
 from parta_common.erasure import ERASURES, MongoErasureLedger
@@ -22,6 +22,7 @@ from parta_common.logging import configure_logging
 from parta_common.mongo import ensure_indexes
 from parta_common.policy_sync import PolicySync
 from parta_common.safety import PolicyBook
+from parta_common.workers import PeriodicWorker
 
 from chat.adapters.clock import FileClock
 from chat.adapters.events import EventRecords
@@ -31,6 +32,7 @@ from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
 from chat.adapters.mongo.erasure import MongoErasureContent
+from chat.adapters.mongo.exports import EXPORTS, MongoAuthoredMessages, MongoExportRepository, export_indexes
 from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
 from chat.adapters.mongo.messages import MongoMessageRepository
@@ -43,6 +45,8 @@ from chat.adapters.mongo.urgent import MongoUrgentAllowance
 from chat.api.announcements import AnnouncementServicer
 from chat.api.consumers import TOPICS, ProvisioningHandler
 from chat.api.erasure import ErasureHandler
+from chat.api.exports import TOPICS as EXPORT_TOPICS
+from chat.api.exports import ExportEvents, ExportServicer
 from chat.api.files import FileServicer
 from chat.api.materials import MaterialServicer
 from chat.api.polls import PollServicer
@@ -50,6 +54,7 @@ from chat.api.servicers import ChatServicer, add_chat_service
 from chat.api.workers import Housekeeper
 from chat.app.announcements import build_announcements
 from chat.app.erasure import Erasure
+from chat.app.exports import Exports
 from chat.app.files import FileLimits, Files
 from chat.app.live import GapFill, LiveFeed, LiveHub
 from chat.app.materials import build_materials
@@ -62,9 +67,12 @@ from chat.pb import PbLiveEncoder
 log = structlog.get_logger("chat")
 
 SERVICE = "chat"
-SERVICE_NAMES = tuple(
-    chat_pb2.DESCRIPTOR.services_by_name[n].full_name
-    for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService")
+SERVICE_NAMES = (
+    *(
+        chat_pb2.DESCRIPTOR.services_by_name[n].full_name
+        for n in ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService")
+    ),
+    exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
 )
 
 
@@ -100,8 +108,9 @@ async def build(
     infra = build_infrastructure(SERVICE, settings, key_source=key_source)
     db = infra.database
     await ensure_indexes(db, index_specs())
+    await ensure_indexes(db, export_indexes())
     # The erasure ledger carries each erased account's report until relayed (parta_common.erasure).
-    relay = infra.relay((*OUTBOX_COLLECTIONS, ERASURES), poll_interval=settings.outbox_poll_seconds)
+    relay = infra.relay((*OUTBOX_COLLECTIONS, ERASURES, EXPORTS), poll_interval=settings.outbox_poll_seconds)
     records = EventRecords(OutboxWriter(SERVICE, settings.topic, clock.now))
     sequences = Sequences(db)
     projections = MongoProjections(db)
@@ -143,9 +152,10 @@ async def build(
     announcements = build_announcements(
         MongoAnnouncementRepository(db, records), app.chats, app.messages, clock, relay.notify
     )
-    polls = build_polls(MongoPollRepository(db), app.messages, clock)
+    polls = build_polls(MongoPollRepository(db, records), app.messages, clock, relay.notify)
     materials = build_materials(MongoMaterialRepository(db), ports.files, app.messages.access, clock)
     app.files.also_readable = materials.may_read_file
+    materials.announce = app.provisioning.material_published
     erasure = Erasure(
         MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
         MongoErasureContent(db),
@@ -178,6 +188,27 @@ async def build(
         tracer=infra.tracer,
         client_id=f"chat-{replica}",
     )
+    exports = Exports(
+        MongoExportRepository(db, settings.topic, clock.now),
+        MongoAuthoredMessages(db),
+        storage,
+        ports.chats,
+        projections,
+        clock,
+        relay.notify,
+    )
+    export_consumer = EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=f"{settings.kafka_topic_prefix}chat-exports",
+        topics=[settings.topic(t) for t in EXPORT_TOPICS],
+        handler=ExportEvents(exports).router(),
+        dead_letters=infra.producer,
+        metrics=infra.metrics,
+        tracer=infra.tracer,
+        client_id=f"chat-exports-{replica}",
+    )
+    # Exports an assembler's dead replica (or a dead-lettered record) left undelivered.
+    export_resume = PeriodicWorker("export-resume", exports.resume, 60.0, first_delay=60.0)
     housekeeper = Housekeeper(
         app.messages, app.files, interval=settings.quiet_release_poll_seconds, upload_timeout=timedelta(hours=1)
     )
@@ -191,12 +222,22 @@ async def build(
         chat_pb2_grpc.add_AnnouncementServiceServicer_to_server(AnnouncementServicer(announcements), server)
         chat_pb2_grpc.add_PollServiceServicer_to_server(PollServicer(polls), server)
         chat_pb2_grpc.add_MaterialServiceServicer_to_server(MaterialServicer(materials), server)
+        exports_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(exports), server)
 
     runner = infra.runner(
         registrars=[register],
         service_names=SERVICE_NAMES,
         interceptors=[infra.edge()],
-        workers=[policy_sync, relay, live, consumer, housekeeper, infra.revocation_feed],
+        workers=[
+            policy_sync,
+            relay,
+            live,
+            consumer,
+            housekeeper,
+            infra.revocation_feed,
+            export_consumer,
+            export_resume,
+        ],
     )
     return ChatService(settings, infra, runner, relay, ports, app, storage, consumer, hub, housekeeper)
 

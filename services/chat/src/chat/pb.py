@@ -93,6 +93,7 @@ def _note_pb(n: SystemNote) -> pb.SystemNote:
         count=n.count,
         starts_at=ts(n.starts_at),
         local_time=n.local_time,
+        material_id=n.material_id,
     )
 
 
@@ -100,7 +101,16 @@ def _note_from_pb(n: pb.SystemNote) -> SystemNote | None:
     if n.kind == pb.SYSTEM_KIND_UNSPECIFIED:
         return None
     starts = from_ts(n.starts_at) if n.HasField("starts_at") else None
-    return SystemNote(SystemKind(n.kind), n.subject_user_id, n.subject_name, n.title, n.count, starts, n.local_time)
+    return SystemNote(
+        SystemKind(n.kind),
+        n.subject_user_id,
+        n.subject_name,
+        n.title,
+        n.count,
+        starts,
+        n.local_time,
+        n.material_id,
+    )
 
 
 def message_from_pb(s: pb.MessageSnapshot) -> Message:
@@ -216,7 +226,25 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
                 event.confirmed_count,
                 pb.AnnouncementConfirmed(progress=announcement_progress_pb(event)),
             )
+        case ev.PollVoted():
+            # The version orders nothing (a live signal); the vote's time in milliseconds.
+            return (
+                "chat.poll",
+                event.poll_id,
+                int(event.at.timestamp() * 1000),
+                pb.PollVoted(progress=poll_progress_pb(event)),
+            )
     raise TypeError(f"unknown event {event!r}")
+
+
+def poll_progress_pb(event: ev.PollVoted) -> pb.PollProgress:
+    return pb.PollProgress(
+        chat_id=event.chat_id,
+        poll_id=event.poll_id,
+        seq=event.seq,
+        author_user_id=event.author_user_id,
+        voted_at=ts(event.at),
+    )
 
 
 def announcement_progress_pb(event: ev.AnnouncementConfirmed) -> pb.AnnouncementProgress:
@@ -242,7 +270,7 @@ class Update:
     the stream's serializer encodes it once, on first use, for all of them (a 1,000-member channel
     costs one SerializeToString, not 1,000). Carries what the app's hub orders and routes by."""
 
-    __slots__ = ("_data", "chat_id", "event", "held_for", "held_until", "kind", "update_seq", "user_id")
+    __slots__ = ("_data", "chat_id", "event", "held_for", "held_until", "kind", "read_seq", "update_seq", "user_id")
 
     def __init__(self, event: chat_pb2.ChatEvent):
         self.event = event
@@ -250,6 +278,7 @@ class Update:
         self.chat_id: str = event.chat_id
         self.update_seq: int = event.update_seq
         self.user_id = ""
+        self.read_seq = 0
         self.held_until: datetime | None = None
         self.held_for: tuple[str, ...] = ()
         which = event.WhichOneof("event")
@@ -261,13 +290,15 @@ class Update:
         elif which == "chat":
             self.kind = UpdateKind.CHAT
         elif which == "read":
-            self.kind, self.user_id = UpdateKind.READ, event.read.user_id
+            self.kind, self.user_id, self.read_seq = UpdateKind.READ, event.read.user_id, event.read.last_read_seq
         elif which == "member_added":
             self.kind, self.user_id = UpdateKind.MEMBER_ADDED, event.member_added.user_id
         elif which == "member_removed":
             self.kind, self.user_id = UpdateKind.MEMBER_REMOVED, event.member_removed.user_id
         elif which == "announcement_progress":
             self.kind, self.user_id = UpdateKind.ANNOUNCEMENT, event.announcement_progress.author_user_id
+        elif which == "poll_progress":
+            self.kind, self.user_id = UpdateKind.POLL, event.poll_progress.author_user_id
         else:
             self.kind = UpdateKind.BURNED
 
@@ -351,6 +382,11 @@ def _announcement(payload: bytes) -> chat_pb2.ChatEvent:
     return chat_pb2.ChatEvent(chat_id=progress.chat_id, announcement_progress=progress)
 
 
+def _poll(payload: bytes) -> chat_pb2.ChatEvent:
+    progress = pb.PollVoted.FromString(payload).progress
+    return chat_pb2.ChatEvent(chat_id=progress.chat_id, poll_progress=progress)
+
+
 # The chat topic's event types (keyed by their message class) → the update subscribers see.
 _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
     cls.DESCRIPTOR.full_name: decode
@@ -365,6 +401,7 @@ _LIVE: dict[str, Callable[[bytes], chat_pb2.ChatEvent]] = {
         (pb.MemberAdded, _added),
         (pb.MemberRemoved, _removed),
         (pb.AnnouncementConfirmed, _announcement),
+        (pb.PollVoted, _poll),
     )
 }
 

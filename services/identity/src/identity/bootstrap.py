@@ -18,6 +18,8 @@ from parta.identity.v1 import (
     auth_pb2_grpc,
     erasure_pb2,
     erasure_pb2_grpc,
+    exports_pb2,
+    exports_pb2_grpc,
     guardians_pb2,
     guardians_pb2_grpc,
     keys_pb2,
@@ -36,6 +38,7 @@ from parta_common.settings import Environment
 from parta_common.workers import PeriodicWorker
 
 from identity.adapters.events import UserEventMapper
+from identity.adapters.exports import EXPORTS, MongoExportRepository, export_indexes
 from identity.adapters.keys import KeyringHolder, MongoKeyStore, parse_configured_keys
 from identity.adapters.mongo import (
     SESSIONS,
@@ -52,6 +55,7 @@ from identity.adapters.sms import DevFileSmsGateway, HttpSmsGateway
 from identity.api.account import AccountServicer
 from identity.api.consumers import MembershipProjector, membership_consumer
 from identity.api.erasure import ErasureReportCollector, ErasureServicer, erasure_report_consumer
+from identity.api.exports import ExportServicer
 from identity.api.guardians import GuardianServicer
 from identity.api.jobs import AgeBandCheck
 from identity.api.keys import SigningKeyServicer
@@ -60,6 +64,7 @@ from identity.api.sign_in import AuthServicer
 from identity.app.account import Accounts
 from identity.app.age_bands import AgeBands
 from identity.app.erasure import Erasures
+from identity.app.exports import Exports
 from identity.app.guardians import Guardians
 from identity.app.policy import IdentityPolicy
 from identity.app.ports import SmsGateway
@@ -92,6 +97,7 @@ SERVICE_NAMES = (
     _full(profiles_pb2, "ProfileService"),
     _full(guardians_pb2, "GuardianService"),
     _full(account_pb2, "AccountService"),
+    _full(exports_pb2, "ExportService"),
     _full(erasure_pb2, "ErasureService"),
 )
 
@@ -144,6 +150,7 @@ class IdentityService:
     key_store: MongoKeyStore | None = None
     age_bands: AgeBandCheck | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    exports: Exports | None = None
 
 
 async def build(
@@ -162,6 +169,7 @@ async def build(
     infra = build_infrastructure(SERVICE, settings, key_source=_LateKeys())
     db = infra.database
     await ensure_indexes(db, index_specs())
+    await ensure_indexes(db, export_indexes())
 
     if settings.signing_keys is not None:
         ring = parse_configured_keys(settings.signing_keys.get_secret_value())
@@ -182,7 +190,7 @@ async def build(
     hasher = KeyedHasher(hash_key)
 
     policy = policy_from(settings)
-    relay = infra.relay([USERS, SESSIONS])
+    relay = infra.relay([USERS, SESSIONS, EXPORTS])
     mapper = UserEventMapper(settings.topic, clock.now, token_ttl_seconds=settings.access_token_ttl_seconds)
     users = MongoUserRepository(db, mapper, on_events=relay.notify)
     sessions = MongoSessionRepository(db, mapper, on_events=relay.notify)
@@ -203,6 +211,12 @@ async def build(
         users=users, directory=directory, limiter=MongoRateLimiter(db), hasher=hasher, clock=clock, policy=policy
     )
     accounts = Accounts(users=users, sessions=sessions, clock=clock, policy=policy)
+    exports = Exports(
+        users=users,
+        exports=MongoExportRepository(db, settings.topic, clock.now, on_events=relay.notify),
+        clock=clock,
+        policy=policy,
+    )
     erasures = Erasures(users, accounts, MongoErasureReports(db), clock, policy)
     age_bands = AgeBandCheck(
         AgeBands(users=users, clock=clock, policy=policy), settings.age_band_check_seconds, infra.metrics.registry
@@ -217,6 +231,7 @@ async def build(
         profiles_pb2_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(profiles, clock), server)
         guardians_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianServicer(guardians, clock), server)
         account_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(accounts, clock), server)
+        exports_pb2_grpc.add_ExportServiceServicer_to_server(ExportServicer(exports), server)
         erasure_pb2_grpc.add_ErasureServiceServicer_to_server(ErasureServicer(erasures), server)
 
     workers: list[Worker] = [relay, infra.revocation_feed]
@@ -234,7 +249,19 @@ async def build(
         workers=workers,
     )
     return IdentityService(
-        settings, infra, runner, holder, sign_in, profiles, guardians, accounts, relay, directory, key_store, age_bands
+        settings,
+        infra,
+        runner,
+        holder,
+        sign_in,
+        profiles,
+        guardians,
+        accounts,
+        relay,
+        directory,
+        key_store,
+        age_bands,
+        exports=exports,
     )
 
 

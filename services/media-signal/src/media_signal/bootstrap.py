@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from parta.media_signal.v1 import media_signal_pb2, media_signal_pb2_grpc
+from parta_common import exports
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
 from parta_common.erasure import ERASURES, MongoErasureLedger
@@ -27,6 +28,7 @@ from parta_common.workers import PeriodicWorker
 
 from media_signal.adapters import mongo
 from media_signal.adapters.catalog import MongoLessonCatalog, MongoRoomCatalog, catalog_indexes, lesson_indexes
+from media_signal.adapters.exports import MongoAttendedLessons, export_indexes
 from media_signal.adapters.janus import JanusSfu
 from media_signal.adapters.mongo_erasure import MongoRoomErasure
 from media_signal.adapters.mongo_timetables import MongoTimetableLessons, MongoTimetablePlans, timetable_indexes
@@ -41,6 +43,7 @@ from media_signal.api.timetables import TOPICS as TIMETABLE_TOPICS
 from media_signal.api.timetables import TimetableEvents
 from media_signal.app.attendance import AttendanceUseCases
 from media_signal.app.erasure import Erasure
+from media_signal.app.exports import ExportParts
 from media_signal.app.hub import SignalHub
 from media_signal.app.listing import RoomListing
 from media_signal.app.rooms import RoomUseCases
@@ -172,12 +175,21 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
         tracer=infra.tracer,
         client_id=f"{SERVICE}-{replica}-timetables",
     )
+    export_workers = exports.part_workers(
+        SERVICE,
+        settings,
+        infra,
+        part=exports.ATTENDANCE,
+        list_key="lessons",
+        build=ExportParts(MongoAttendedLessons(infra.database), clock, attendance.graces).attendance_part,
+    )
     horizon = PeriodicWorker("timetable-horizon", planner.tick, settings.timetable_pass_seconds, first_delay=1.0)
 
     async def prepare() -> None:
         await ensure_indexes(infra.database, mongo.indexes())
         await ensure_indexes(infra.database, {mongo.ROOMS: [*catalog_indexes(), *lesson_indexes()]})
         await ensure_indexes(infra.database, timetable_indexes())
+        await ensure_indexes(infra.database, export_indexes())
 
     async def nothing() -> None:
         return None
@@ -208,6 +220,7 @@ def build(settings: MediaSignalSettings, *, key_source: KeySource | None = None,
             infra.revocation_feed,
             timetables,
             horizon,
+            *export_workers,
         ],
         closers=[owners.close, sfu.close],
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 from parta.school.v1 import school_pb2, school_pb2_grpc, timetable_pb2, timetable_pb2_grpc
+from parta_common import exports
 from parta_common.auth import KeySource
 from parta_common.clock import Clock, SystemClock
 from parta_common.erasure import ERASURES, MongoErasureLedger
@@ -66,6 +67,7 @@ from school.api.timetables import TimetableServicer
 from school.app.access import AccessView
 from school.app.common import Deps, Policy
 from school.app.erasure import Erasure
+from school.app.exports import ExportParts
 from school.app.info import SchoolInfos
 from school.app.service import SchoolApp, build_app
 from school.app.timetables import Timetables
@@ -202,6 +204,15 @@ async def build(
         client_id=f"school-{settings.replica_id or 'main'}",
     )
 
+    export_workers = exports.part_workers(
+        "school",
+        settings,
+        infra,
+        part=exports.MEMBERSHIPS,
+        list_key="memberships",
+        build=ExportParts(deps).memberships_part,
+    )
+
     feed = AccessViewFeed(
         settings.kafka_bootstrap,
         [settings.topic(t) for t in (*topics.SCHOOL_DIRECTORY, topics.IDENTITY_USER)],
@@ -224,7 +235,7 @@ async def build(
         registrars=[register],
         service_names=SERVICE_NAMES,
         interceptors=[infra.edge(PUBLIC_METHODS)],
-        workers=[*relays.values(), consumer, feed, infra.revocation_feed],
+        workers=[*relays.values(), consumer, feed, infra.revocation_feed, *export_workers],
         closers=[profile_lookup.close],
     )
     return SchoolService(settings, infra, runner, relays, deps, app, consumer, view, timetables, infos)

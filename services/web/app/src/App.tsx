@@ -17,6 +17,7 @@ import { Join } from "./screens/Join";
 import { Broadcast } from "./screens/Broadcast";
 import { Call } from "./screens/Call";
 import { Lesson } from "./screens/Lesson";
+import { Materials } from "./screens/Materials";
 import { ProfileForm } from "./screens/ProfileForm";
 import { Moderation } from "./screens/Moderation";
 import { School } from "./screens/School";
@@ -78,6 +79,9 @@ export function App() {
             <a href="/about" aria-current={current === "/about" ? "page" : undefined}>
               {t("navAbout")}
             </a>
+            <a href="/materials" aria-current={current === "/materials" ? "page" : undefined}>
+              {t("navMaterials")}
+            </a>
             {hasRole("SCHOOL_ROLE_PARENT") && (
               <a href="/children" aria-current={current === "/children" ? "page" : undefined}>
                 {t("navChildren")}
@@ -136,5 +140,6 @@ function routeScreen(current: string) {
   if (current === "/school") return <School />;
   if (current === "/children") return <Children />;
   if (current === "/about") return <About />;
+  if (current === "/materials") return <Materials />;
   return <p>{t("notFound")}</p>;
 }

@@ -36,6 +36,8 @@ export interface SystemNote {
   subjectName?: string;
   title?: string;
   count?: number;
+  /** SYSTEM_KIND_MATERIAL_PUBLISHED: the material (the note links to /materials). */
+  materialId?: string;
 }
 
 export interface ChatEvent {
@@ -49,6 +51,10 @@ export interface ChatEvent {
   memberRemoved?: { chatId: string; userId: string };
   live?: Record<string, never>;
   liveStatus?: { state?: "LIVE_STATE_LIVE" | "LIVE_STATE_DEGRADED" | string };
+  /** To an announcement's author: one more family confirmed (components/Voice.tsx). */
+  announcementProgress?: { seq: string; confirmedCount?: number; familyCount?: number; childUserId?: string };
+  /** To a poll's author: someone voted (no counts: the card reads GetPoll). */
+  pollProgress?: { seq: string };
 }
 
 type Listener = (event: ChatEvent) => void;

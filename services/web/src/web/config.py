@@ -41,6 +41,9 @@ class WebSettings(ProcessSettings):
     # to chat (≤ CHAT_UPLOAD_CHUNK_MAX_BYTES).
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # A resumable upload (X-Parta-Resumable: 1; the web app's materials): the whole file's size, up to
+    # chat's CHAT_MAX_FILE_BYTES (256 MiB) by default, since a broken one goes on where it stopped.
+    max_resumable_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     upload_chunk_bytes: int = Field(default=256 * 1024, ge=1024)
     # WebSocket: largest client frame, and messages a client may send per second (burst = 2 s worth).
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -80,6 +80,8 @@ def system_text(note: chat_events.SystemNote, names: dict[str, str], lang: str =
             | chat_events.SYSTEM_KIND_LESSON_CANCELLED
         ):
             return _lesson_text(note, english)
+        case chat_events.SYSTEM_KIND_MATERIAL_PUBLISHED:
+            return f"Material published: «{note.title}»" if english else f"Опубликован материал: «{note.title}»"
     return ""
 
 

@@ -15,6 +15,7 @@ from parta_client.cli import (
     calls,
     chats,
     classes,
+    exports,
     files,
     guardians,
     info,
@@ -70,6 +71,7 @@ app.add_typer(timetables.holidays_app, name="holidays")
 app.add_typer(announcements.announce_app, name="announce")
 app.add_typer(polls.poll_app, name="poll")
 app.add_typer(materials.materials_app, name="materials")
+app.add_typer(exports.export_app, name="export")
 
 
 @app.callback()

@@ -22,16 +22,20 @@ CHAT_MESSAGE = "chat.message.v1"
 # media-signal: keyed by room id.
 MEDIA_SIGNAL_ROOM = "media_signal.room.v1"
 
+# Family export (issue 17): identity's, school's and media-signal's parts of an export, keyed by
+# the export id; personal data, read by chat only, records kept 7 days (docs/chat.md, "Data exports").
+EXPORT_PARTS = "export.parts.v1"
+
 # The school topics other services project (who is in which school and class, and its policy).
 SCHOOL_DIRECTORY = (SCHOOL_SCHOOL, SCHOOL_CLASS, SCHOOL_MEMBERSHIP)
 SCHOOL_TOPICS = (*SCHOOL_DIRECTORY, SCHOOL_INVITE)
 
-# Erasure reports (issue 17): the one topic with several producers — identity, school, chat and
+# Erasure reports (issue 17): a topic with several producers (export.parts.v1 is the other) — identity, school, chat and
 # media-signal each publish parta.common.v1.ErasureReported (counts of what they removed for one
 # erased account), keyed by the erased user id. Read by identity and audit.
 ERASURE_REPORT = "erasure.report.v1"
 
-ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM, ERASURE_REPORT)
+ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM, ERASURE_REPORT, EXPORT_PARTS)
 
 # A record that keeps failing on its own goes to `<topic>.dlq` (parta_common.events.consumer).
 DLQ_SUFFIX = ".dlq"

@@ -23,6 +23,7 @@ from parta_common.events import topics
 from parta_common.events.roles import CLASS_ROLES, SCHOOL_ROLES
 from parta_common.events.router import EventRouter
 
+from audit.api.exports import ExportEntries
 from audit.app.ports import Directory
 from audit.domain.chain import Record
 from audit.domain.pairs import contact_pair
@@ -101,7 +102,7 @@ def _ids(*values: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-class Recorder:
+class Recorder(ExportEntries):
     """The one event handler of the audit service: each event goes, by its message class (the
     kit's EventRouter), to the method that records it. Types not registered are not audited."""
 
@@ -157,6 +158,8 @@ class Recorder:
         router.register(media_pb2.RoomEnded, self.on_room)
         router.register(media_pb2.ParticipantJoined, self.on_participant)
         router.register(media_pb2.ParticipantLeft, self.on_participant)
+        # family export (api/exports.py)
+        self.register_exports(router)
         return router
 
     async def __call__(self, envelope: Envelope) -> None:

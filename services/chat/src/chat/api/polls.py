@@ -72,3 +72,8 @@ class PollServicer(chat_pb2_grpc.PollServiceServicer):
 
     async def ClosePoll(self, request: chat_pb2.ClosePollRequest, context: Any) -> chat_pb2.ClosePollResponse:
         return chat_pb2.ClosePollResponse(poll=poll_pb(await self._p.close(_user(), request.chat_id, request.seq)))
+
+    async def ListPolls(self, request: chat_pb2.ListPollsRequest, context: Any) -> chat_pb2.ListPollsResponse:
+        return chat_pb2.ListPollsResponse(
+            polls=[poll_pb(v) for v in await self._p.list_polls(_user(), request.chat_id)]
+        )

@@ -52,6 +52,7 @@ class UpdateKind(IntEnum):
     MEMBER_ADDED = 4
     MEMBER_REMOVED = 5
     ANNOUNCEMENT = 6  # an announcement's confirmation count, to its author only
+    POLL = 7  # someone voted in a poll, to its author only
 
 
 class LiveUpdate(Protocol):
@@ -66,6 +67,10 @@ class LiveUpdate(Protocol):
     @property
     def user_id(self) -> str:
         """Whose membership or read position (MEMBER_*, READ)."""
+
+    @property
+    def read_seq(self) -> int:
+        """The read position a READ update moves to (0 for other kinds)."""
 
     @property
     def held_until(self) -> datetime | None: ...
@@ -113,9 +118,19 @@ class Subscriber:
     overflowed: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     chats: set[str] = field(default_factory=set)
+    # The highest read position of each chat sent to this stream: read updates carry no update_seq,
+    # and the outbox delivers at least once (two replicas may relay one), so repeats and stale
+    # positions are dropped here instead of reaching the client.
+    reads: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limit)
+
+    def read_moves(self, chat_id: str, seq: int) -> bool:
+        if seq <= self.reads.get(chat_id, 0):
+            return False
+        self.reads[chat_id] = seq
+        return True
 
     def offer(self, update: LiveUpdate | LiveStatus) -> None:
         if self.overflowed:
@@ -231,11 +246,12 @@ class LiveHub:
             # A read position is its owner's (their other devices); authors see counts through
             # GetReadCount ("23 of 27 read"), never who read how far.
             for sub in list(self._by_user.get(update.user_id, ())):
-                if update.chat_id in sub.chats:
+                if update.chat_id in sub.chats and sub.read_moves(update.chat_id, update.read_seq):
                     sub.offer(update)
             return
-        if kind is UpdateKind.ANNOUNCEMENT:
-            # Who confirmed is for the author's eyes (their devices that follow the chat).
+        if kind is UpdateKind.ANNOUNCEMENT or kind is UpdateKind.POLL:
+            # Who confirmed is for the author's eyes (their devices that follow the chat); so is
+            # the signal that a poll has a new vote (results for others follow GetPoll's rules).
             for sub in list(self._by_user.get(update.user_id, ())):
                 if update.chat_id in sub.chats:
                     sub.offer(update)

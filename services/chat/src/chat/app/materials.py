@@ -5,6 +5,7 @@ remove; and the download grant a file material gives its audience (Files.open as
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -43,6 +44,9 @@ class Materials:
     files: FileRepository
     access: Access
     clock: Clock
+    # Writes the note «Опубликован материал: «…»» into the audience's chats, once per material
+    # (Provisioning.material_published, set at wiring; None: no note).
+    announce: Callable[[Material], Awaitable[None]] | None = None
 
     def material_id_for(self, school_id: str, user_id: str, request_id: str) -> str:
         return str(uuid.uuid5(_NS, f"material\x1f{school_id}\x1f{user_id}\x1f{request_id}"))
@@ -91,6 +95,10 @@ class Materials:
                 material, file_id=f.file_id, filename=f.filename, content_type=f.content_type, size_bytes=f.size_bytes
             )
         stored = await self.repo.add(material)
+        if self.announce is not None:
+            # After the store: a retry with the same request id finds the material and posts the
+            # note that a failure here left unwritten (the note's key is the material id).
+            await self.announce(stored)
         log.info("material_published", school_id=school_id, class_id=class_id, kind=kind.name)
         return stored
 

@@ -20,6 +20,8 @@ from parta_common.errors import FailedPrecondition, PermissionDenied, Violations
 from chat.app.access import Access
 from chat.app.chats import check_chat_id
 from chat.app.messages import Messages
+from chat.app.ports import Notifier
+from chat.domain import events as ev
 from chat.domain import polls as rules
 from chat.domain.chats import Chat
 from chat.domain.members import Member
@@ -30,20 +32,26 @@ from chat.domain.system_notes import poll_header
 
 log = structlog.get_logger("chat.polls")
 
+LIST_LIMIT = 20  # ListPolls: the chat's newest polls (each one's results are counted when read)
+
 
 class PollRepository(Protocol):
     async def add(self, poll: Poll) -> Poll:
         """Stores it unless its id exists; returns what is stored (the first one on a retry)."""
 
     async def get_by_seq(self, chat_id: str, seq: int) -> Poll | None: ...
-    async def cast(self, vote: Vote) -> Vote | None:
-        """Stores the vote; None when stored now, else the vote stored before under its key."""
+    async def cast(self, vote: Vote, events: Sequence[ev.ChatEvent] = ()) -> Vote | None:
+        """Stores the vote with its events (relayed through the outbox); None when stored now,
+        else the vote stored before under its key (and the events are dropped)."""
 
     async def votes(self, poll_id: str, keys: Sequence[str] | None = None) -> list[Vote]:
         """Every vote, or those under the given (stored) keys."""
 
     async def close(self, poll_id: str, at: datetime) -> None:
         """Sets the closing time unless the poll is closed already."""
+
+    async def in_chat(self, chat_id: str, limit: int) -> list[Poll]:
+        """The chat's newest polls, newest first."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class Polls:
     access: Access
     messages: Messages
     clock: Clock
+    notify: Notifier  # wakes the outbox relay after a vote (its PollVoted rides in the vote's row)
 
     async def create(
         self,
@@ -134,8 +143,11 @@ class Polls:
         for key in keys:
             if key in earlier:
                 continue
-            before = await self.repo.cast(Vote(poll.poll_id, key, wanted, now, voter))
-            if before is not None and before.choices != wanted:
+            voted = ev.PollVoted(chat_id, poll.seq, poll.poll_id, poll.author_user_id, now)
+            before = await self.repo.cast(Vote(poll.poll_id, key, wanted, now, voter), [voted])
+            if before is None:
+                self.notify()
+            elif before.choices != wanted:
                 raise FailedPrecondition("a vote is final: voted differently meanwhile", reason="ALREADY_VOTED")
         return await self._view(poll, chat, member, keys)
 
@@ -160,6 +172,20 @@ class Polls:
             poll = replace(poll, closed_at=now)
         return await self._view(poll, chat, member, [])
 
+    async def list_polls(self, user_id: str, chat_id: str) -> list[PollView]:
+        v = Violations()
+        check_chat_id(chat_id, v)
+        v.raise_if_any()
+        chat, member = await self.access.check(chat_id, user_id)
+        out = []
+        for poll in await self.repo.in_chat(chat_id, LIST_LIMIT):
+            try:
+                keys = await self._keys(poll, chat, user_id)
+            except PermissionDenied:
+                keys = []
+            out.append(await self._view(poll, chat, member, keys))
+        return out
+
     async def _view(self, poll: Poll, chat: Chat, member: Member, keys: list[str]) -> PollView:
         now = self.clock.now()
         mine = await self.repo.votes(poll.poll_id, keys) if keys else []
@@ -171,5 +197,5 @@ class Polls:
         return PollView(poll, poll.closed(now), my_choices, results, voters)
 
 
-def build_polls(repo: PollRepository, messages: Messages, clock: Clock) -> Polls:
-    return Polls(repo, messages.access, messages, clock)
+def build_polls(repo: PollRepository, messages: Messages, clock: Clock, notify: Notifier) -> Polls:
+    return Polls(repo, messages.access, messages, clock, notify)

@@ -12,6 +12,7 @@ from parta_common.safety import SchoolPolicy
 
 from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
+from chat.domain.exports import DataExport, Part
 from chat.domain.files import FileKind, StoredFile
 from chat.domain.members import Member
 from chat.domain.messages import Message
@@ -233,6 +234,41 @@ class UrgentAllowance(Protocol):
     async def use(self, sender: str, school_id: str, day: str, message_id: str, per_day: int) -> bool:
         """Counts `message_id` (once: a retry counts nothing) if fewer than `per_day` were counted
         that day; False when the allowance is spent."""
+
+
+class ExportRepository(Protocol):
+    """Data exports chat assembles (app/exports.py): one document per export id."""
+
+    async def get(self, export_id: str) -> DataExport | None: ...
+    async def record_request(
+        self, export_id: str, requested_by: str, subject_user_id: str, requested_at: datetime, notify_subject: bool
+    ) -> None:
+        """Idempotent: a replayed request changes nothing."""
+
+    async def add_part(self, export_id: str, name: str, part: Part) -> None:
+        """Stores a part (before or after the request arrived); nothing once the export is delivered."""
+
+    async def claim(self, export_id: str, now: datetime, until: datetime) -> bool:
+        """Takes the assembly of an undelivered export unless another claim is still running."""
+
+    async def release(self, export_id: str) -> None: ...
+    async def delivered(self, export: DataExport, file_id: str, size_bytes: int, at: datetime) -> bool:
+        """Marks it delivered, drops the parts and publishes DataExportDelivered, once; False when
+        it was delivered before."""
+
+    async def requested_by(self, user_id: str, limit: int) -> list[DataExport]:
+        """Newest first."""
+
+    async def about(self, subject_user_id: str, limit: int) -> list[DataExport]:
+        """Exports of the person's data by someone else that the person is to be told of, newest first."""
+
+    async def undelivered(self, requested_before: datetime, limit: int) -> list[str]:
+        """Ids of exports requested before `requested_before` and not delivered yet."""
+
+
+class AuthoredMessages(Protocol):
+    async def written_by(self, user_id: str, limit: int) -> list[Message]:
+        """Messages `user_id` sent (any chat, any school), newest first."""
 
 
 class ErasureContent(Protocol):

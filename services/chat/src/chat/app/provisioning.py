@@ -34,6 +34,7 @@ from chat.domain.chats import (
     school_channel_id,
     staff_channel_id,
 )
+from chat.domain.materials import Material
 from chat.domain.members import Grant
 from chat.domain.messages import Message
 from chat.domain.provisioning import Membership, Profile, SchoolInfo, chat_grants, person_of
@@ -41,6 +42,7 @@ from chat.domain.rules import zone
 from chat.domain.system_notes import (
     SystemNote,
     lesson_note,
+    material_published,
     member_joined,
     note_text,
     parents_title,
@@ -246,6 +248,18 @@ class Provisioning:
         tz = zone(school.timezone if school else "", self.default_timezone)
         note = lesson_note(change, subject, starts_at, tz)
         await self._system_message(class_chat_id(class_id), school_id, note, f"room:{room_id}:{change}:{event_id}")
+
+    async def material_published(self, material: Material) -> None:
+        """«Опубликован материал: «…»» where the material's audience reads: a class's chat and its
+        parents' chat (parents are in the audience but not in the class chat), or the school
+        channel. Once per material and chat: the material id is the key, so a retried publish (the
+        same request id gives the same material) or a replay posts nothing new."""
+        chat_ids: tuple[str, ...] = (school_channel_id(material.school_id),)
+        if material.class_id:
+            chat_ids = (class_chat_id(material.class_id), parents_chat_id(material.class_id))
+        note = material_published(material.material_id, material.title)
+        for chat_id in chat_ids:
+            await self._system_message(chat_id, material.school_id, note, f"material:{material.material_id}:{chat_id}")
 
     async def _system_message(self, chat_id: str, school_id: str, note: SystemNote, key: str) -> None:
         """Posts once per key: replays and duplicate deliveries find the same message id. The body

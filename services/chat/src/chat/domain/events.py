@@ -107,6 +107,17 @@ class AnnouncementConfirmed:
     family_count: int
 
 
+@dataclass(frozen=True)
+class PollVoted:
+    """Someone voted in a poll: live to its author (names no voter, carries no counts)."""
+
+    chat_id: str
+    seq: int
+    poll_id: str
+    author_user_id: str
+    at: datetime
+
+
 ChatEvent = (
     ChatCreated
     | ChatUpdated
@@ -121,4 +132,5 @@ ChatEvent = (
     | AnnouncementConfirmed
     | MemberMuted
     | MessageReported
+    | PollVoted
 )

@@ -25,6 +25,7 @@ class SystemKind(IntEnum):
     LESSON_SCHEDULED = 4
     LESSON_CHANGED = 5
     LESSON_CANCELLED = 6
+    MATERIAL_PUBLISHED = 7
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class SystemNote:
     # clock ("2026-12-08 09:00"), which the Russian text uses.
     starts_at: datetime | None = None
     local_time: str = ""
+    material_id: str = ""  # MATERIAL_PUBLISHED: the material (MaterialService)
 
 
 def member_joined(user_id: str, name: str) -> SystemNote:
@@ -50,6 +52,11 @@ def lesson_started(title: str) -> SystemNote:
 
 def lesson_ended(attended: int) -> SystemNote:
     return SystemNote(SystemKind.LESSON_ENDED, count=attended)
+
+
+def material_published(material_id: str, title: str) -> SystemNote:
+    """A material published for a class or the whole school (docs/chat.md "Materials")."""
+    return SystemNote(SystemKind.MATERIAL_PUBLISHED, title=title, material_id=material_id)
 
 
 LESSON_NOTES = {
@@ -104,6 +111,8 @@ def russian_text(note: SystemNote) -> str:
             return _lesson_text("Урок изменён: ", note)
         case SystemKind.LESSON_CANCELLED:
             return _lesson_text("Урок отменён: ", note)
+        case SystemKind.MATERIAL_PUBLISHED:
+            return f"Опубликован материал: «{note.title}»"
     return "Системное сообщение"
 
 
@@ -130,6 +139,8 @@ def english_text(note: SystemNote) -> str:
             return _lesson_text_en("Lesson changed: ", note)
         case SystemKind.LESSON_CANCELLED:
             return _lesson_text_en("Lesson cancelled: ", note)
+        case SystemKind.MATERIAL_PUBLISHED:
+            return f"Material published: «{note.title}»"
     return "System message"
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from identity.domain.challenges import Challenge
 from identity.domain.erasure import ServiceReport
+from identity.domain.exports import ExportRequest
 from identity.domain.keys import SigningKeyMaterial
 from identity.domain.sessions import RevokeReason, Session
 from identity.domain.users import User
@@ -150,6 +151,22 @@ class PublishedKeys(Protocol):
     """The signing keys whose public halves identity publishes (SigningKeyService)."""
 
     def published(self) -> list[tuple[SigningKeyMaterial, bytes]]: ...
+
+
+class ExportRepository(Protocol):
+    """Data exports identity started (app/exports.py): each with its DataExportRequested and the
+    profile part in its outbox, written in one insert."""
+
+    async def add(self, request: ExportRequest, profile: dict[str, object]) -> ExportRequest:
+        """Stores the export with its events; an export with this id already stored is returned
+        instead (a retried request), nothing written."""
+        ...
+
+    async def get(self, export_id: str) -> ExportRequest | None: ...
+
+    async def count_since(self, requested_by: str, since: datetime) -> int:
+        """Exports `requested_by` started at or after `since`."""
+        ...
 
 
 class ErasureReports(Protocol):

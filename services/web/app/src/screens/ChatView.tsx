@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, call, Chats, fileHead, fileUrl, Files, newId, upload, type FileInfo } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { Calls, ClassRooms } from "../components/RoomBar";
+import { useVoice, voiceCard, VoiceBar } from "../components/Voice";
 import { chatList, chatTitle, refreshChats, scheduleRefresh, type ChatView as View } from "../chats";
 import { t } from "../i18n";
 import { BlockToggle, mayMarkUrgent, ReportButton, UrgentFields, type Urgency } from "../components/ChatSafety";
@@ -40,6 +41,8 @@ function systemText(message: MessageSnapshot): string {
       return note.title ? t("sysLessonStarted", { title: note.title }) : t("sysLessonStartedUntitled");
     case "SYSTEM_KIND_LESSON_ENDED":
       return t("sysLessonEnded", { count: note.count ?? 0 });
+    case "SYSTEM_KIND_MATERIAL_PUBLISHED":
+      return t("sysMaterialPublished", { title: note.title ?? "" });
     default:
       return message.text ?? "";
   }
@@ -63,6 +66,7 @@ export function ChatView({ chatId }: { chatId: string }) {
   const shownCounts = useRef<Set<number>>(new Set());
   const lastMarked = useRef(0);
   const listEnd = useRef<HTMLDivElement>(null);
+  const voice = useVoice(chatId, view);
 
   useEffect(() => {
     if (!chats) refreshChats().catch(setError);
@@ -190,6 +194,7 @@ export function ChatView({ chatId }: { chatId: string }) {
       {(view?.chat.kind === "CHAT_KIND_CLASS" || view?.chat.kind === "CHAT_KIND_CLASS_PARENTS") && view.chat.classId && view.chat.schoolId && (
         <ClassRooms schoolId={view.chat.schoolId} classId={view.chat.classId} title={title} lessons={view.chat.kind === "CHAT_KIND_CLASS"} />
       )}
+      <VoiceBar voice={voice} view={view} onMessage={(message) => setMessages((current) => merge(current, [message]))} />
       {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && view.chat.schoolId && <Calls schoolId={view.chat.schoolId} peerUserId={view.peerUserId} />}
       {view?.chat.kind === "CHAT_KIND_DIRECT" && view.peerUserId && <BlockToggle peerUserId={view.peerUserId} />}
       {hasMore && (
@@ -211,7 +216,16 @@ export function ChatView({ chatId }: { chatId: string }) {
                 {message.editedAt && !message.deleted && <span class="muted"> · {t("edited")}</span>}
               </div>
               {quoted && <blockquote class="quote">{quoted.deleted ? t("deleted") : quoted.text}</blockquote>}
-              {message.deleted ? <p class="text muted">{t("deleted")}</p> : <p class="text">{message.system ? systemText(message) : message.text}</p>}
+              {message.deleted ? (
+                <p class="text muted">{t("deleted")}</p>
+              ) : (
+                voiceCard(voice, message, view) ?? <p class="text">{message.system ? systemText(message) : message.text}</p>
+              )}
+              {!message.deleted && message.systemNote?.kind === "SYSTEM_KIND_MATERIAL_PUBLISHED" && (
+                <p class="text">
+                  <a href="/materials">{t("sysMaterialOpen")}</a>
+                </p>
+              )}
               {!message.deleted &&
                 (message.fileIds ?? []).map((id) => (
                   <Attachment key={id} fileId={id} onRemove={mine || view?.isModerator ? () => removeFile(seq, id) : undefined} />

@@ -1,4 +1,5 @@
-"""Files as HTTP bodies: POST /api/upload streams the raw body into chat's UploadFile in chunks;
+"""Files as HTTP bodies: POST /api/upload streams the raw body into chat's UploadFile in chunks (a
+resumable upload goes on from the offset chat's GetUploadStatus reported, with the same request id);
 GET /api/files/<id> streams DownloadFile back with its type and a Content-Disposition."""
 
 from __future__ import annotations
@@ -24,22 +25,49 @@ log = structlog.get_logger("web.files")
 ACCEPTED = ("parta-upload", "accepted")  # chat's initial metadata: send the data (chat.proto UploadFile)
 FILENAME_HEADER = "X-Parta-Filename"
 REQUEST_ID_HEADER = "X-Parta-Request-Id"
+RESUMABLE_HEADER = "X-Parta-Resumable"
+OFFSET_HEADER = "X-Parta-Upload-Offset"
 # Types a browser may show in the page (previews); everything else downloads as an attachment.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"})
 
 
+def _resume_point(request: web.Request, max_upload: int, max_resumable: int) -> tuple[bool, int, int]:
+    """(resumable, offset, size): `X-Parta-Resumable: 1` asks chat to keep what arrived when the
+    stream breaks; `X-Parta-Upload-Offset` says where this body starts in the file (what
+    GetUploadStatus reported), so the file's size is offset + Content-Length."""
+    length = request.content_length
+    if length is None:
+        raise gateway_error("INVALID_ARGUMENT", "LENGTH_REQUIRED", "send Content-Length", status=411)
+    resumable = request.headers.get(RESUMABLE_HEADER, "") == "1"
+    raw_offset = request.headers.get(OFFSET_HEADER, "0")
+    if not raw_offset.isdigit() or len(raw_offset) > 12 or (int(raw_offset) and not resumable):
+        raise gateway_error(
+            "INVALID_ARGUMENT",
+            "BAD_UPLOAD_OFFSET",
+            f"{OFFSET_HEADER} is a byte count, and only for a resumable upload ({RESUMABLE_HEADER}: 1)",
+            status=400,
+        )
+    if resumable and not request.headers.get(REQUEST_ID_HEADER):
+        raise gateway_error(
+            "INVALID_ARGUMENT", "REQUEST_ID_REQUIRED", f"a resumable upload needs {REQUEST_ID_HEADER}", status=400
+        )
+    offset = int(raw_offset)
+    size = offset + length
+    cap = max_resumable if resumable else max_upload
+    if size > cap:
+        raise body_too_large(cap)
+    return resumable, offset, size
+
+
 async def upload(request: web.Request) -> web.StreamResponse:
     """Raw body; `Content-Length` required (chat needs the size first), `Content-Type` is the file's,
-    `X-Parta-Filename` the percent-encoded UTF-8 name, `X-Parta-Request-Id` an optional retry key."""
+    `X-Parta-Filename` the percent-encoded UTF-8 name, `X-Parta-Request-Id` an optional retry key;
+    `X-Parta-Resumable: 1` and `X-Parta-Upload-Offset` for a resumable upload and its continuation."""
     gateway = gateway_of(request)
     gateway.refuse_if_draining()
     gateway.check_csrf(request)
     settings = gateway.settings
-    size = request.content_length
-    if size is None:
-        raise gateway_error("INVALID_ARGUMENT", "LENGTH_REQUIRED", "send Content-Length", status=411)
-    if size > settings.max_upload_bytes:
-        raise body_too_large(settings.max_upload_bytes)
+    resumable, offset, size = _resume_point(request, settings.max_upload_bytes, settings.max_resumable_upload_bytes)
     filename = unquote(request.headers.get(FILENAME_HEADER, ""))
     request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
     content_type = request.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip()
@@ -59,26 +87,33 @@ async def upload(request: web.Request) -> web.StreamResponse:
                 call,
                 chat_pb2.UploadFileRequest(
                     metadata=chat_pb2.UploadMetadata(
-                        request_id=request_id, filename=filename, content_type=content_type, size_bytes=size
+                        request_id=request_id,
+                        filename=filename,
+                        content_type=content_type,
+                        size_bytes=size,
+                        resumable=resumable,
                     )
                 ),
             )
             # chat accepts the metadata (initial metadata) or ends the call with its refusal, or
             # with the file of an earlier finished upload of this request id: data only after "accepted".
+            # A continuation's first chunk is at `offset`; chat refuses any other than what it stored.
             if ACCEPTED in tuple(await call.initial_metadata() or ()):
-                while sent < size:
+                while offset + sent < size:
                     block = await asyncio.wait_for(
-                        request.content.readexactly(min(settings.upload_chunk_bytes, size - sent)),
+                        request.content.readexactly(min(settings.upload_chunk_bytes, size - offset - sent)),
                         settings.upload_idle_seconds,
                     )
-                    await _write(call, chat_pb2.UploadFileRequest(chunk=chat_pb2.UploadChunk(offset=sent, data=block)))
+                    chunk = chat_pb2.UploadChunk(offset=offset + sent, data=block)
+                    await _write(call, chat_pb2.UploadFileRequest(chunk=chunk))
                     sent += len(block)
                 await call.done_writing()
             reply = await call
     except grpc.aio.AioRpcError as error:
         raise api_error_from(error) from None
     except TimeoutError:
-        # Cancelling the call makes chat abort the upload and remove what it wrote.
+        # Cancelling the call makes chat abort a plain upload and remove what it wrote; a resumable
+        # one keeps its whole stored blocks, and the browser goes on from GetUploadStatus.
         call.cancel()
         log.info("upload_stalled", received=sent)
         refusal = gateway_error("DEADLINE_EXCEEDED", "UPLOAD_TOO_SLOW", "the upload stopped arriving", status=408)
@@ -88,7 +123,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise
     except BaseException as exc:
         # The browser went away (or sent less than it promised): cancelling the call makes chat
-        # abort the upload and remove what it wrote, so nothing half-accepted stays.
+        # abort a plain upload and remove what it wrote, so nothing half-accepted stays (a
+        # resumable one keeps what it stored for the continuation).
         call.cancel()
         if isinstance(exc, Exception):
             log.info("upload_abandoned", received=sent, error=type(exc).__name__)

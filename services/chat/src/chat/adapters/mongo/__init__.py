@@ -30,8 +30,9 @@ ANNOUNCEMENT_REMINDERS = "announcement_reminders"
 POLLS = "polls"
 POLL_VOTES = "poll_votes"
 MATERIALS = "materials"
-# A report carries its ReportDecided, a family row its AnnouncementConfirmed, until relayed.
-OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES)
+# A report carries its ReportDecided, a family row its AnnouncementConfirmed, a vote its PollVoted,
+# until relayed.
+OUTBOX_COLLECTIONS = (CHATS, MEMBERS, MESSAGES, REPORTS, ANNOUNCEMENT_FAMILIES, POLL_VOTES)
 
 
 def index_specs() -> dict[str, list[IndexModel]]:
@@ -74,7 +75,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
         ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
         ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
         POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
-        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll")],
+        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll"), outbox_index()],
         MATERIALS: [
             IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("at", DESCENDING)], name="by_audience"),
             IndexModel([("file_id", ASCENDING)], name="by_file", sparse=True),

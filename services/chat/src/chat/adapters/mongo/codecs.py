@@ -177,6 +177,7 @@ def _decode_note(d: Doc) -> SystemNote:
         count=d.get("count", 0),
         starts_at=d.get("starts_at"),
         local_time=d.get("local_time", ""),
+        material_id=d.get("material_id", ""),
     )
 
 

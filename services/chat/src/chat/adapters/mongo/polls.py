@@ -1,16 +1,21 @@
 """Polls in MongoDB: one document per poll, one per vote (_id poll|key: the key is the voter, or a
-one-way hash of it in anonymous polls; inserted once, so concurrent votes count exactly)."""
+one-way hash of it in anonymous polls; inserted once, so concurrent votes count exactly). A vote's
+row carries its PollVoted in its outbox until relayed (the event names no voter)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from parta_common.events.outbox import outbox_fields
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chat.adapters.events import EventRecords
 from chat.adapters.mongo import POLL_VOTES, POLLS
 from chat.adapters.mongo.codecs import Doc
+from chat.domain import events as ev
 from chat.domain.polls import Poll, Vote
 
 
@@ -39,7 +44,8 @@ def _vote(d: Doc) -> Vote:
 
 
 class MongoPollRepository:
-    def __init__(self, db: AsyncDatabase[Doc]):
+    def __init__(self, db: AsyncDatabase[Doc], records: EventRecords):
+        self._records = records
         self._polls = db[POLLS]
         self._votes = db[POLL_VOTES]
 
@@ -69,7 +75,7 @@ class MongoPollRepository:
         d = await self._polls.find_one({"chat_id": chat_id, "seq": seq})
         return _decode(d) if d else None
 
-    async def cast(self, vote: Vote) -> Vote | None:
+    async def cast(self, vote: Vote, events: Sequence[ev.ChatEvent] = ()) -> Vote | None:
         v = vote
         doc: Doc = {
             "_id": f"{v.poll_id}|{v.key}",
@@ -80,6 +86,9 @@ class MongoPollRepository:
         }
         if v.voter_user_id:
             doc["voter"] = v.voter_user_id
+        poll_events = [e for e in events if isinstance(e, ev.PollVoted)]
+        if poll_events:
+            doc.update(outbox_fields(self._records.records(poll_events[0].chat_id, events)))
         try:
             await self._votes.insert_one(doc)
         except DuplicateKeyError:
@@ -94,6 +103,10 @@ class MongoPollRepository:
                 return []
             query = {"_id": {"$in": [f"{poll_id}|{k}" for k in keys]}}
         return [_vote(d) async for d in self._votes.find(query)]
+
+    async def in_chat(self, chat_id: str, limit: int) -> list[Poll]:
+        cursor = self._polls.find({"chat_id": chat_id}).sort("seq", DESCENDING).limit(limit)
+        return [_decode(d) async for d in cursor]
 
     async def close(self, poll_id: str, at: datetime) -> None:
         await self._polls.update_one({"_id": poll_id, "closed_at": None}, {"$set": {"closed_at": at}})
