@@ -96,6 +96,9 @@ def service_env(package: str, prefix: str, port: int, metrics_port: int) -> dict
         except ImportError:
             pass
         env["JOIN_TOKEN_SECRET"] = local_secret("join-token.secret")
+    if package == "chat":
+        # Deleted messages carry a seal of their content (docs/audit.md, "Sealed deletions").
+        env["SEALING_KEY"] = local_secret("chat-sealing.key")
     return {prefix + key: value for key, value in env.items()}
 
 

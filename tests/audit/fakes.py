@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from audit.app.ports import Filters, Head
 from audit.domain.chain import GENESIS, Entry, Record, chain_entry
+from audit.domain.pairs import Person
 
 
 class MemoryChains:
@@ -58,3 +60,39 @@ class FixedAdmins:
     async def is_admin(self, user_id: str, school_id: str, credentials: str) -> bool:
         self.asked.append((user_id, school_id, credentials))
         return user_id in self.admins.get(school_id, set())
+
+
+class MemoryDirectory:
+    """The recorder's projections in memory: memberships (school → users), minors, direct chats, rooms."""
+
+    def __init__(self, members: dict[str, set[str]] | None = None) -> None:
+        self.members = {s: set(us) for s, us in (members or {}).items()}
+        self.chats: dict[str, dict[str, Any]] = {}
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.minors: dict[str, bool] = {}
+
+    async def apply_membership(self, membership_id: str, version: int, fields: Mapping[str, Any]) -> None:
+        users = self.members.setdefault(fields["school_id"], set())
+        (users.add if fields["active"] else users.discard)(fields["user_id"])
+
+    async def apply_minor(self, user_id: str, version: int, minor: bool) -> None:
+        self.minors[user_id] = minor
+
+    async def schools_of(self, user_id: str, *, including_left: bool = False) -> set[str]:
+        return {s for s, users in self.members.items() if user_id in users}
+
+    async def person(self, school_id: str, user_id: str) -> Person:
+        return Person(frozenset(), self.minors.get(user_id))
+
+    async def save_direct_chat(self, chat_id: str, school_id: str, members: Sequence[str]) -> None:
+        chat = self.chats.setdefault(chat_id, {"school_id": school_id, "members": []})
+        chat["members"] = sorted({*chat["members"], *members})
+
+    async def direct_chat(self, chat_id: str) -> Mapping[str, Any] | None:
+        return self.chats.get(chat_id)
+
+    async def save_room(self, room_id: str, fields: Mapping[str, Any]) -> None:
+        self.rooms[room_id] = dict(fields)
+
+    async def room(self, room_id: str) -> Mapping[str, Any] | None:
+        return self.rooms.get(room_id)

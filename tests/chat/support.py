@@ -54,6 +54,10 @@ class MutableClock:
         return time.monotonic()
 
 
+# Every replica seals deleted messages under this key (docs/audit.md, "Sealed deletions").
+SEALING_KEY = "integration-sealing-key-0123456789abcdef"
+
+
 def uid(prefix: str = "u") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -234,6 +238,7 @@ class World:
             replica_id=name,
             outbox_poll_seconds=0.2,
             quiet_release_poll_seconds=0.2,
+            sealing_key=SEALING_KEY,
             **extra,
         )
 

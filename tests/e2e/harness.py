@@ -70,6 +70,11 @@ class Stack:
         """Where identity's development SMS gateway writes codes for this stack (see identity_client)."""
         return ROOT / ".cache" / "e2e" / f"sms-{self.run_id}.jsonl"
 
+    @property
+    def sealing_key(self) -> str:
+        """chat's sealing key in this stack (development only: derived from the run id)."""
+        return f"e2e-only-sealing-key-{self.run_id}-0123456789abcdef"
+
     def env_for(self, package: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
         prefix = PREFIXES[package]
         env = {
@@ -93,6 +98,9 @@ class Stack:
                     "IDENTITY_RESEND_COOLDOWN_SECONDS": "0",
                 }
             )
+        if package == "chat":
+            # Deleted messages carry a seal of their content (docs/audit.md, "Sealed deletions").
+            env["CHAT_SEALING_KEY"] = self.sealing_key
         if "identity" in self.services:
             env[f"{prefix}IDENTITY_ADDRESS"] = self.services["identity"].address
         if "school" in self.services:

@@ -1,6 +1,7 @@
 """The audit trail end to end — identity, school, chat and audit as processes: a verified teacher
 class head writes to a student and deletes the message; the school's admin lists the entries (who,
-whom, which chat, when — never the text or a phone number), a teacher, a parent and a stranger are
+whom, which chat, when — never the text or a phone number; the deletion sealed so that chat's key
+tells the deleted text from any other; which invite each person used), a teacher, a parent and a stranger are
 refused with PERMISSION_DENIED, every admin read is itself an entry, and the chain verifies; the same
 through the web gateway (an admin's POST lists the trail, a parent's is 403)."""
 
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 
 import grpc
 import pytest
+from chat.domain.sealing import Sealer
+from chat.pb import message_from_pb
 from google.protobuf.json_format import MessageToJson
 from parta.audit.v1 import audit_pb2, audit_pb2_grpc
 from parta.chat.v1 import chat_pb2
@@ -109,7 +113,8 @@ async def test_admins_read_the_trail_others_are_refused_and_reading_is_recorded(
     async def dm_recorded() -> list[audit_pb2.AuditEntry] | None:
         entries = await listed()
         kinds = {e.kind for e in entries}
-        return entries if {"chat.direct_message", "chat.message_deleted", "school.staff_verified"} <= kinds else None
+        wanted = {"chat.direct_message", "chat.message_deleted", "school.staff_verified", "school.invite_used"}
+        return entries if wanted <= kinds else None
 
     entries = await eventually(dm_recorded, timeout=60, interval=0.3)
     dm = next(e for e in entries if e.kind == "chat.direct_message")
@@ -126,6 +131,13 @@ async def test_admins_read_the_trail_others_are_refused_and_reading_is_recorded(
         student.user_id,
     ]  # the sender, then the DM's other person
     assert deleted.attributes["direct"] == "true" and deleted.attributes["seq"] == str(sent.message.seq)
+    # Sealed: whoever holds chat's sealing key can tell the deleted text from any other (docs/audit.md).
+    assert deleted.attributes["content"] == "sealed"
+    sealer = Sealer(stack.sealing_key.encode(), deleted.attributes["seal_key_id"])
+    assert sealer.matches(deleted.attributes["content_seal"], message_from_pb(sent.message))
+    assert not sealer.matches(deleted.attributes["content_seal"], replace(message_from_pb(sent.message), text="hi"))
+    used = [e for e in entries if e.kind == "school.invite_used" and e.actor_user_id == parent.user_id]
+    assert used and list(used[0].subject_user_ids) == [parent.user_id, student.user_id]
     verified = next(e for e in entries if e.kind == "school.staff_verified")
     assert (verified.actor_user_id, list(verified.subject_user_ids)) == (admin.user_id, [teacher.user_id])
     joined = [e for e in entries if e.kind == "school.member_joined" and e.subject_user_ids[0] == parent.user_id]

@@ -131,7 +131,7 @@ class FakeInvites(FakeRepo[Invite]):
         invite_id = self.token_hashes.get(token_hash)
         return await self.get(invite_id) if invite_id else None
 
-    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
+    async def count_use(self, invite_id: str, user_id: str, now: datetime, events: Sequence[DomainEvent] = ()) -> bool:
         invite = self.items[invite_id]
         if invite.revoked or now >= invite.expires_at or user_id in invite.accepted_by:
             return False
@@ -140,6 +140,7 @@ class FakeInvites(FakeRepo[Invite]):
         self.items[invite_id] = replace(
             invite, uses=invite.uses + 1, accepted_by=(*invite.accepted_by, user_id), version=invite.version + 1
         )
+        self.events.extend(events)
         return True
 
     async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]:

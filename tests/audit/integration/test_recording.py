@@ -26,12 +26,25 @@ from parta_common.events.consumer import EventConsumer
 from parta_common.events.envelope import make_envelope
 from parta_common.events.outbox import KafkaProducerHandle
 from parta_common.mongo import ensure_indexes
+from parta_common.timestamps import ts
 
 from tests.audit.fakes import FixedAdmins
 
 SCHOOL = "sch-1"
 TEACHER, STUDENT, PARENT, OTHER_PARENT, GUARDIAN = "u-teacher", "u-student", "u-parent", "u-parent2", "u-guardian"
 SECRET_TEXT = "Миша, приходи один, никому не говори"
+SEAL = "ab" * 32
+GAP_ACTORS = {
+    "school.role_changed": "admin",
+    "school.invite_revoked": "admin",
+    "school.invite_used": PARENT,
+    "chat.message_reported": PARENT,
+    "chat.member_muted": TEACHER,
+    "chat.member_removed": TEACHER,
+    "chat.settings_changed": TEACHER,
+    "identity.birth_date_corrected": STUDENT,
+    "identity.guardian_unlinked": PARENT,
+}
 PHONE = re.compile(r"\+?\d[\d ()-]{9,}\d")
 
 
@@ -124,14 +137,21 @@ def school_day() -> list[tuple[str, Any]]:
             chat_id=chat_id, message_id=f"msg-{seq}", seq=seq, sender_user_id=sender, text=SECRET_TEXT, school_id=SCHOOL
         )
         msg.sent_at.FromDatetime(sent)
-        ev.append((topics.CHAT_MESSAGE, envelope(chat_pb2.MessagePosted(message=msg), f"msg-{seq}", 1)))
+        # Keyed by the chat, as chat keys its topic: a DM's messages come after its ChatCreated.
+        ev.append((topics.CHAT_MESSAGE, envelope(chat_pb2.MessagePosted(message=msg), chat_id, seq)))
     deleted = chat_pb2.MessageSnapshot(
         chat_id="class-chat", message_id="msg-9", seq=9, sender_user_id=STUDENT, deleted=True, school_id=SCHOOL
     )
     ev += [
         (
             topics.CHAT_MESSAGE,
-            envelope(chat_pb2.MessageDeleted(message=deleted, deleted_by_user_id=TEACHER), "msg-9", 2),
+            envelope(
+                chat_pb2.MessageDeleted(
+                    message=deleted, deleted_by_user_id=TEACHER, content_seal=SEAL, seal_key_id="k1"
+                ),
+                "msg-9",
+                2,
+            ),
         ),
         (
             topics.CHAT_MESSAGE,
@@ -197,7 +217,8 @@ def school_day() -> list[tuple[str, Any]]:
                 school_pb2.MemberRoleChanged(
                     membership=school_pb2.MembershipSnapshot(
                         membership_id="m1", school_id=SCHOOL, user_id=TEACHER, school_role=school_pb2.SCHOOL_ROLE_ADMIN
-                    )
+                    ),
+                    actor_user_id="admin",
                 ),
                 SCHOOL,
                 6,
@@ -226,10 +247,81 @@ def school_day() -> list[tuple[str, Any]]:
                 school_pb2.InviteRevoked(
                     invite=school_pb2.InviteSnapshot(
                         invite_id="inv-1", school_id=SCHOOL, revoked=True, created_by_user_id=TEACHER
-                    )
+                    ),
+                    actor_user_id="admin",
                 ),
                 SCHOOL,
                 8,
+            ),
+        ),
+    ]
+    # Who did it, for the moderation and data actions docs/audit.md once listed as gaps.
+    muted = chat_pb2.MemberMuted(
+        chat_id="class-chat", school_id=SCHOOL, user_id=STUDENT, muted_by_user_id=TEACHER, muted_at=ts(sent)
+    )
+    muted.muted_until.FromDatetime(sent + timedelta(hours=1))
+    class_chat = chat_pb2.ChatSnapshot(chat_id="class-chat", school_id=SCHOOL, kind=chat_pb2.CHAT_KIND_CLASS)
+    ev += [
+        (
+            topics.SCHOOL_INVITE,
+            envelope(
+                school_pb2.InviteAccepted(
+                    invite_id="inv-0",
+                    school_id=SCHOOL,
+                    user_id=PARENT,
+                    child_user_id=STUDENT,
+                    created_by_user_id=TEACHER,
+                ),
+                SCHOOL,
+                9,
+            ),
+        ),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(
+                chat_pb2.MessageReported(
+                    report_id="rep-0",
+                    school_id=SCHOOL,
+                    chat_id="class-chat",
+                    seq=8,
+                    author_user_id=STUDENT,
+                    reporter_user_id=PARENT,
+                ),
+                "rep-0",
+                0,
+            ),
+        ),
+        (topics.CHAT_MESSAGE, envelope(muted, f"class-chat|{STUDENT}", 0)),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(
+                chat_pb2.MemberRemoved(chat_id="grp-1", user_id=STUDENT, removed_by_user_id=TEACHER, school_id=SCHOOL),
+                f"grp-1|{STUDENT}",
+                0,
+            ),
+        ),
+        (
+            topics.CHAT_MESSAGE,
+            envelope(chat_pb2.ChatUpdated(chat=class_chat, changed_by_user_id=TEACHER), "class-chat", 3),
+        ),
+        (
+            topics.IDENTITY_USER,
+            envelope(
+                identity_pb2.BirthDateCorrected(
+                    user_id=STUDENT, corrected_by_user_id=STUDENT, age_band=identity_pb2.AGE_BAND_MINOR
+                ),
+                STUDENT,
+                5,
+            ),
+        ),
+        (
+            topics.IDENTITY_USER,
+            envelope(
+                identity_pb2.GuardianUnlinked(
+                    guardian_user_id=PARENT, child_user_id=STUDENT, unlinked_by_user_id=PARENT
+                ),
+                STUDENT,
+                6,
             ),
         ),
     ]
@@ -272,6 +364,13 @@ EXPECTED_KINDS = [
     "school.role_changed",
     "school.invite_created",
     "school.invite_revoked",
+    "school.invite_used",
+    "chat.message_reported",
+    "chat.member_muted",
+    "chat.member_removed",
+    "chat.settings_changed",
+    "identity.birth_date_corrected",
+    "identity.guardian_unlinked",
     "media.call_started",
     "media.call_joined",
     "media.call_ended",
@@ -288,14 +387,16 @@ async def publish(bootstrap: str, prefix: str, events: list[tuple[str, Any]]) ->
         await producer.stop()
 
 
-def consumer_for(db: Any, bootstrap: str, prefix: str, group: str, dlq: KafkaProducerHandle) -> EventConsumer:
+def consumer_for(
+    db: Any, bootstrap: str, prefix: str, group: str, dlq: KafkaProducerHandle, only: tuple[str, ...] = ()
+) -> EventConsumer:
     trail = trail_on(db)
     from audit.api.consumers import TOPICS
 
     return EventConsumer(
         bootstrap=bootstrap,
         group_id=group,
-        topics=[prefix + t for t in TOPICS],
+        topics=[prefix + t for t in only or TOPICS],
         handler=Recorder(MongoDirectory(db), trail.record),
         dead_letters=dlq,
         initial_backoff=0.05,
@@ -345,6 +446,10 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     }, "parent–parent DMs are not recorded; teacher–student ones both ways"
     deleted = next(d for d in got if d["kind"] == "chat.message_deleted")
     assert (deleted["actor"], deleted["subjects"], deleted["attrs"]["by_moderator"]) == (TEACHER, [STUDENT], "true")
+    assert (deleted["attrs"]["content"], deleted["attrs"]["content_seal"]) == ("sealed", SEAL)
+    # Every former gap names who did it.
+    actors = {d["kind"]: d["actor"] for d in got}
+    assert {k: actors[k] for k in GAP_ACTORS} == GAP_ACTORS
     decided = next(d for d in got if d["kind"] == "chat.report_decided")
     assert (decided["actor"], decided["subjects"], decided["attrs"]["actions"]) == (
         TEACHER,
@@ -379,6 +484,37 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     assert await entries(db) == before
     result = await trail_on(db).verify("admin", "Bearer t", SCHOOL)
     assert result.broken is None and result.checked == len(EXPECTED_KINDS)
+
+    # A replay of every topic into an EMPTY audit database (docs/audit.md, "Rebuilding a trail"):
+    # the people's topics first, so that every contact is classified as it was, then all topics.
+    # The same entries come back — one per event, each with the same kind, actor, subjects,
+    # attributes and time — in a chain that verifies.
+    empty = db.client[db.name + "_rebuilt"]
+    try:
+        await ensure_indexes(empty, indexes())
+        for n, only in enumerate(((topics.IDENTITY_USER, topics.SCHOOL_MEMBERSHIP), ())):
+            dlq3 = KafkaProducerHandle(kafka_bootstrap, f"dlq3-{n}-{unique}")
+            rebuild = consumer_for(empty, kafka_bootstrap, prefix, f"g3-{n}-{unique}", dlq3, only)
+            await rebuild.start()
+            try:
+                await until(lambda c=rebuild: _lag_zero(c), "the rebuild to reach the end", timeout=60)  # type: ignore[misc]
+                await until(lambda: _people(empty, 4), "the people of the rebuild")
+                wanted = 4 if only else len(EXPECTED_KINDS)
+                await until(lambda w=wanted: _count(empty, w), "the rebuilt entries")  # type: ignore[misc]
+            finally:
+                await rebuild.stop()
+                await dlq3.close()
+        rebuilt = await entries(empty)
+
+        def content(docs: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+            return {d["source"]: (d["kind"], d["actor"], d["subjects"], d["attrs"], d["occurred_at"]) for d in docs}
+
+        assert content(rebuilt) == content(before)
+        assert [d["seq"] for d in rebuilt] == list(range(1, len(before) + 1))
+        again = await trail_on(empty).verify("admin", "Bearer t", SCHOOL)
+        assert again.broken is None and again.checked == len(before)
+    finally:
+        await db.client.drop_database(empty.name)
 
 
 async def _count(db: Any, n: int) -> bool:

@@ -7,14 +7,18 @@ releases the message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+from chat.domain.sealing import Sealer
+from chat.pb import message_from_pb
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from parta.chat.v1 import chat_pb2
+from parta.chat.v1 import chat_pb2, events_pb2
+from parta_common.events.topics import CHAT_MESSAGE
 
 from tests.chat.support import (
     ADMIN,
@@ -22,6 +26,7 @@ from tests.chat.support import (
     CSTUDENT,
     HEAD,
     PARENT,
+    SEALING_KEY,
     STUDENT,
     SUBJECT,
     TEACHER,
@@ -31,6 +36,7 @@ from tests.chat.support import (
     eventually,
     uid,
 )
+from tests.school.support import payloads, read_events
 
 NIGHT = datetime(2026, 9, 1, 22, 40, tzinfo=ZoneInfo("Europe/Moscow")).astimezone(UTC)
 
@@ -144,6 +150,37 @@ async def test_a_parents_report_reaches_the_admin_who_deletes_and_mutes_and_the_
     # Closed: the open queue no longer lists it.
     queue = await a.ListReports(chat_pb2.ListReportsRequest(school_id=school.school_id), metadata=p["admin"].md)
     assert report.report_id not in [r.report_id for r in queue.reports]
+    # The audit trail's events, on the chat topic: the report (without its reason), the mute and the
+    # deletion by the admin, the deletion sealed over the text as it was.
+    admin = p["admin"].user_id
+
+    def seen_all(seen) -> bool:  # type: ignore[no-untyped-def]
+        return (
+            any(x.report_id == report.report_id for x in payloads(seen, events_pb2.MessageReported))
+            and any(x.chat_id == chat_id for x in payloads(seen, events_pb2.MemberMuted))
+            and any(x.message.chat_id == chat_id for x in payloads(seen, events_pb2.MessageDeleted))
+        )
+
+    # The outbox delivers at least once (two replicas' relays may both publish a record): one event
+    # per event id, as the audit service counts them.
+    seen = list(
+        {
+            e.event_id: e
+            for e in await read_events(world.kafka, [world.prefix + CHAT_MESSAGE], until=seen_all, timeout=60)
+        }.values()
+    )
+    [reported] = [x for x in payloads(seen, events_pb2.MessageReported) if x.report_id == report.report_id]
+    assert (reported.reporter_user_id, reported.author_user_id) == (p["pam"].user_id, p["rob"].user_id)
+    assert b"accusation" not in reported.SerializeToString()
+    [muted] = [x for x in payloads(seen, events_pb2.MemberMuted) if x.chat_id == chat_id]
+    assert (muted.user_id, muted.muted_by_user_id) == (p["rob"].user_id, admin)
+    [deleted] = [x for x in payloads(seen, events_pb2.MessageDeleted) if x.message.chat_id == chat_id]
+    assert deleted.deleted_by_user_id == admin and deleted.message.text == ""
+    sealer = Sealer(SEALING_KEY.encode(), deleted.seal_key_id)
+    as_reported = message_from_pb(view.message)
+    # Sealed: the message as it was when deleted (edited to "hello" after the report).
+    assert sealer.matches(deleted.content_seal, replace(as_reported, text="hello"))
+    assert not sealer.matches(deleted.content_seal, as_reported)
 
 
 async def test_a_blocked_parent_cannot_dm_the_teacher_on_any_replica(world: World, cast) -> None:  # type: ignore[no-untyped-def]

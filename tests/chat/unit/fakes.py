@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from chat.app.messages import ChatPolicy
 from chat.app.ports import DuplicateMessage, UploadSink
 from chat.app.service import ChatApp, ChatPorts, build_app
 from chat.app.writes import set_grant
@@ -20,6 +21,7 @@ from chat.domain.members import Grant, Member
 from chat.domain.messages import Message
 from chat.domain.moderation import CLASS_CHATS, Report, ReportState
 from chat.domain.provisioning import ClassRole, Membership, Profile, SchoolInfo, SchoolRole
+from chat.domain.sealing import Sealer
 from parta_common.safety import PolicyBook
 from parta_common.testing.fakes import FakeClock
 
@@ -110,9 +112,13 @@ class FakeMembers:
     async def count(self, chat_id: str) -> int:
         return len(await self.user_ids(chat_id))
 
-    async def set_muted(self, chat_id: str, user_id: str, until: datetime | None) -> None:
+    async def set_muted(
+        self, chat_id: str, user_id: str, until: datetime | None, events: Sequence[ev.ChatEvent] = ()
+    ) -> None:
         if (chat_id, user_id) in self.rows:
             self.rows[chat_id, user_id].muted_until = until
+            if events:
+                self.writes.append((f"member:{chat_id}|{user_id}", list(events)))
 
     async def set_last_sent(self, chat_id: str, user_id: str, at: datetime) -> None:
         if (chat_id, user_id) in self.rows:
@@ -212,8 +218,11 @@ class FakeReports:
     rows: dict[str, Report] = field(default_factory=dict)
     writes: list[Write] = field(default_factory=list)
 
-    async def add(self, report: Report) -> None:
-        self.rows.setdefault(report.report_id, report)
+    async def add(self, report: Report, events: Sequence[ev.ChatEvent] = ()) -> None:
+        if report.report_id not in self.rows:
+            self.rows[report.report_id] = report
+            if events:
+                self.writes.append((f"report:{report.report_id}", list(events)))
 
     async def get(self, report_id: str) -> Report | None:
         return self.rows.get(report_id)
@@ -483,6 +492,8 @@ class Fakes:
     urgent: FakeUrgentAllowance = field(default_factory=FakeUrgentAllowance)
     clock: FakeClock = field(default_factory=lambda: FakeClock(datetime(2026, 9, 1, 9, 0, tzinfo=UTC)))
     notified: int = 0
+    # Seals deleted content (chat.domain.sealing); None: no sealing key, as in development.
+    sealer: Sealer | None = None
     members: FakeMembers = field(init=False)
     app: ChatApp = field(init=False)
 
@@ -501,7 +512,7 @@ class Fakes:
             self.preferences,
             self.urgent,
         )
-        self.app = build_app(ports, self.clock, self._notify)
+        self.app = build_app(ports, self.clock, self._notify, policy=ChatPolicy(sealer=self.sealer))
 
     def _notify(self) -> None:
         self.notified += 1

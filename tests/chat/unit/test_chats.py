@@ -34,7 +34,7 @@ async def test_a_settings_change_and_its_chat_updated_are_one_write() -> None:
         PostingPolicy.ADMINS_ONLY,
         30,
     )
-    assert f.chats.writes == [(f"chat:{CLASS}", [ev.ChatUpdated(f.chats.rows[CLASS])])]
+    assert f.chats.writes == [(f"chat:{CLASS}", [ev.ChatUpdated(f.chats.rows[CLASS], "tom")])]
     assert f.chats.rows[CLASS].update_seq == 1 and f.chats.rows[CLASS].member_count == 2
     assert await reason(f.app.chats.update_chat("ann", CLASS, "mine", None, None)) == "NOT_MODERATOR"
     assert not (await f.app.chats.get_chat("ann", CLASS)).can_post

@@ -80,7 +80,12 @@ async def test_deleting_and_muting_are_recorded_and_the_reporter_learns_the_outc
     assert fakes.members.rows[CLASS, "bob"].muted_until == fakes.clock.now() + timedelta(hours=1)
     assert await reason(fakes.app.messages.send_message("bob", CLASS, "c-2", "hi")) == "MEMBER_MUTED"
     # The decision and its event were one write; the queue still shows the message as reported.
-    assert fakes.reports.writes == [(f"report:{report_id}", [ev.ReportDecided(decided)])]
+    # (The report itself was written with its MessageReported.)
+    [(_, [reported]), decision_write] = fakes.reports.writes
+    assert isinstance(reported, ev.MessageReported) and reported.report.reporter == "ann"
+    assert decision_write == (f"report:{report_id}", [ev.ReportDecided(decided)])
+    [muted] = [e for _, es in fakes.members.writes for e in es if isinstance(e, ev.MemberMuted)]
+    assert (muted.user_id, muted.by, muted.until) == ("bob", "ada", fakes.clock.now() + timedelta(hours=1))
     [kept] = await fakes.app.moderation.list_reports("ada", SCHOOL, True, 0)
     assert kept.message is not None and kept.message.text == "you are stupid"
     assert await fakes.app.moderation.list_reports("ada", SCHOOL, False, 0) == []  # no longer open

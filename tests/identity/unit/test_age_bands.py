@@ -6,11 +6,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from identity.adapters.events import to_message
 from identity.app.age_bands import AgeBands
 from identity.app.policy import IdentityPolicy
 from identity.app.profiles import ProfileInput
-from identity.domain.events import AgeBand, ConsentChanged, ConsentState, ProfileAgeBandChanged, ProfileUpdated
+from identity.domain.events import (
+    AgeBand,
+    BirthDateCorrected,
+    ConsentChanged,
+    ConsentState,
+    ProfileAgeBandChanged,
+    ProfileUpdated,
+)
 from identity.domain.profiles import age_band, next_band_change
+from parta.identity.v1 import events_pb2
 
 from tests.identity.fakes import World
 
@@ -140,6 +149,25 @@ async def test_a_corrected_birth_date_moves_the_band_once_confirmed_in_the_same_
     )
     assert world.users.rows[user_id].age_band_changes_on is None
     assert (await world.age_bands.refresh_due()).checked == 0
+
+
+async def test_a_correction_within_the_band_applies_at_once_and_is_published_without_the_date():
+    world = World()
+    world.clock.set(at("2026-09-01"))
+    user_id = await child(world, "2015-01-01")
+    world.users.published.clear()
+    await world.profiles.update_profile(user_id, {"birth_date": "2015-03-02"}, ["birth_date"])
+    corrected = [e for e in world.users.published if isinstance(e, BirthDateCorrected)]
+    assert corrected == [BirthDateCorrected(user_id, user_id, AgeBand.BELOW_CONSENT_AGE)]
+    payload = to_message(corrected[0])[0]
+    assert isinstance(payload, events_pb2.BirthDateCorrected)
+    assert (payload.user_id, payload.corrected_by_user_id) == (user_id, user_id)
+    assert b"2015" not in payload.SerializeToString()
+    # A name change, or the same date again, is no correction; a band-crossing date is a request.
+    world.users.published.clear()
+    await world.profiles.update_profile(user_id, {"birth_date": "2015-03-02", "first_name": "Миша"}, ["birth_date"])
+    await world.profiles.update_profile(user_id, {"birth_date": "2007-01-01"}, ["birth_date"])
+    assert not any(isinstance(e, BirthDateCorrected) for e in world.users.published)
 
 
 async def test_deleted_accounts_are_never_due():

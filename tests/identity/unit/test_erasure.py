@@ -10,7 +10,7 @@ import pytest
 from identity.api.erasure import ErasureReportCollector
 from identity.app.erasure import Erasures
 from identity.domain.erasure import ServiceReport
-from identity.domain.events import AccountDeleted, ErasureReported
+from identity.domain.events import AccountDeleted, ErasureReported, GuardianUnlinked
 from parta.common.v1 import envelope_pb2
 from parta_common.erasure import report_payload
 from parta_common.errors import InvalidArgument, NotFound, PermissionDenied
@@ -58,6 +58,8 @@ async def test_a_guardian_deletes_a_young_childs_account_and_reads_the_report() 
     assert not w.sessions.rows[child.session_id].active
     deleted = [e for e in w.users.published if isinstance(e, AccountDeleted)]
     assert [(e.user_id, e.deleted_by_user_id) for e in deleted] == [(child.user_id, mother.user_id)]
+    # The link ended with the account, by the guardian who deleted it (the audit trail's actor).
+    assert GuardianUnlinked(mother.user_id, child.user_id, mother.user_id) in w.users.published
     own = [e for e in w.users.published if isinstance(e, ErasureReported)]
     assert [(e.service, e.counts, e.requested_by_user_id) for e in own] == [
         ("identity", {"profile": 1, "phone": 1, "guardian_links": 1, "sessions_revoked": 1}, mother.user_id)

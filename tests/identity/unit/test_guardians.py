@@ -93,7 +93,8 @@ async def test_unlink_by_either_side_reverts_consent():
         await w.guardians.unlink(stranger.user_id, mother.user_id, child.user_id)
     await w.guardians.unlink(child.user_id, mother.user_id, child.user_id)
     assert await consent(w, child.user_id) is ConsentState.AWAITING_GUARDIAN
-    assert any(isinstance(e, GuardianUnlinked) for e in w.users.published)
+    # The event names who ended the link (the child here), for the audit trail.
+    assert GuardianUnlinked(mother.user_id, child.user_id, child.user_id) in w.users.published
     assert await w.guardians.children(mother.user_id) == []
 
 
@@ -131,6 +132,7 @@ async def test_deleting_the_guardian_unlinks_and_revokes_sessions():
         await w.accounts.delete(mother.user_id, confirm=False)
     await w.accounts.delete(mother.user_id, confirm=True)
     assert await consent(w, child.user_id) is ConsentState.AWAITING_GUARDIAN
+    assert GuardianUnlinked(mother.user_id, child.user_id, mother.user_id) in w.users.published
     gone = await w.users.get(mother.user_id)
     assert gone and gone.deleted and gone.phone is None and gone.profile is None
     assert not w.sessions.rows[mother.session_id].active

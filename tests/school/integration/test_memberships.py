@@ -14,7 +14,7 @@ from parta.identity.v1 import events_pb2 as identity_pb2
 from parta.school.v1 import events_pb2 as ev
 from parta.school.v1 import school_pb2 as pb
 from parta_common.events.envelope import make_envelope
-from parta_common.events.topics import IDENTITY_USER, SCHOOL_CLASS, SCHOOL_MEMBERSHIP
+from parta_common.events.topics import IDENTITY_USER, SCHOOL_CLASS, SCHOOL_INVITE, SCHOOL_MEMBERSHIP
 
 from tests.school.integration.world import World, build_world, register, rid
 from tests.school.support import payloads, read_events, refused
@@ -144,15 +144,23 @@ async def test_leave_remove_archive_emit_member_left(env, world: World, kafka_bo
         metadata=world.admin.md,
     )
 
-    topics = [env.prefix + SCHOOL_MEMBERSHIP, env.prefix + SCHOOL_CLASS]
+    topics = [env.prefix + SCHOOL_MEMBERSHIP, env.prefix + SCHOOL_CLASS, env.prefix + SCHOOL_INVITE]
+    admin = world.admin.user_id
 
     def done(seen):  # type: ignore[no-untyped-def]
-        # The two topics have their own relays: under load ClassArchived may come after the last
-        # MemberLeft, so wait for both.
-        reasons = {(x.membership.user_id, x.reason) for x in payloads(seen, ev.MemberLeft)}
+        # The topics have their own relays: under load ClassArchived may come after the last
+        # MemberLeft, so wait for all. Each end names who ended it (the audit trail's actor), and
+        # each join by invite is published as that invite's use (InviteAccepted, with the same write).
+        reasons = {(x.membership.user_id, x.reason, x.actor_user_id) for x in payloads(seen, ev.MemberLeft)}
         archived = {getattr(a, "class").class_id for a in payloads(seen, ev.ClassArchived)}
-        left = {(leaver.user_id, "left"), (removed.user_id, "removed"), (stays.user_id, "class_archived")}
-        return left <= reasons and klass.class_id in archived
+        left = {
+            (leaver.user_id, "left", leaver.user_id),
+            (removed.user_id, "removed", admin),
+            (stays.user_id, "class_archived", admin),
+        }
+        used = {(x.user_id, x.class_id) for x in payloads(seen, ev.InviteAccepted)}
+        joined = {(u.user_id, klass.class_id) for u in (leaver, removed, stays)}
+        return left <= reasons and klass.class_id in archived and joined <= used
 
     seen = await read_events(kafka_bootstrap, topics, until=done)
     archived = [getattr(a, "class") for a in payloads(seen, ev.ClassArchived)]

@@ -149,6 +149,7 @@ async def build(
             edit_window=timedelta(seconds=settings.edit_window_seconds),
             default_timezone=settings.default_timezone,
             urgent_per_day=settings.urgent_per_day,
+            sealer=settings.sealer(),
         ),
         file_limits=FileLimits(
             settings.max_file_bytes,

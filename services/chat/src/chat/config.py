@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from parta_common.settings import Environment, ServiceSettings, service_config
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
+
+from chat.domain.sealing import MIN_KEY_BYTES, Sealer
 
 
 class ChatSettings(ServiceSettings):
@@ -45,9 +47,24 @@ class ChatSettings(ServiceSettings):
     # on this replica), and how many messages or files one run removes at most.
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
     retention_batch: int = Field(default=2000, ge=1, le=100_000)
+    # Sealing deleted messages (docs/audit.md, "Sealed deletions"): MessageDeleted carries an
+    # HMAC-SHA256 of the deleted text and file ids under this key (>= 32 bytes; a secret, never
+    # logged). Required in production; without it (development) deletions carry no seal. The id names
+    # the key in each seal, so a rotated key's seals stay checkable with the old key kept offline.
+    sealing_key: SecretStr | None = None
+    sealing_key_id: str = Field(default="k1", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
 
     @model_validator(mode="after")
     def _chat_rules(self) -> ChatSettings:
         if self.environment is Environment.PRODUCTION and self.dev_clock_file:
             raise ValueError("CHAT_DEV_CLOCK_FILE is for development only")
+        if self.environment is Environment.PRODUCTION and self.sealing_key is None:
+            raise ValueError("CHAT_SEALING_KEY is required in production")
+        if self.sealing_key is not None and len(self.sealing_key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"CHAT_SEALING_KEY must be at least {MIN_KEY_BYTES} bytes")
         return self
+
+    def sealer(self) -> Sealer | None:
+        if self.sealing_key is None:
+            return None
+        return Sealer(self.sealing_key.get_secret_value().encode(), self.sealing_key_id)

@@ -145,18 +145,23 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
     match event:
         case ev.ChatCreated(chat):
             return "chat", chat.chat_id, chat.update_seq, pb.ChatCreated(chat=chat_pb(chat))
-        case ev.ChatUpdated(chat):
-            return "chat", chat.chat_id, chat.update_seq, pb.ChatUpdated(chat=chat_pb(chat))
+        case ev.ChatUpdated(chat, by):
+            return "chat", chat.chat_id, chat.update_seq, pb.ChatUpdated(chat=chat_pb(chat), changed_by_user_id=by)
         case ev.MessagePosted(m):
             return "chat.message", m.message_id, m.update_seq, pb.MessagePosted(message=message_pb(m))
         case ev.MessageEdited(m):
             return "chat.message", m.message_id, m.update_seq, pb.MessageEdited(message=message_pb(m))
-        case ev.MessageDeleted(m, by):
+        case ev.MessageDeleted(m, by, seal):
             return (
                 "chat.message",
                 m.message_id,
                 m.update_seq,
-                pb.MessageDeleted(message=message_pb(m), deleted_by_user_id=by),
+                pb.MessageDeleted(
+                    message=message_pb(m),
+                    deleted_by_user_id=by,
+                    content_seal=seal.value if seal else "",
+                    seal_key_id=seal.key_id if seal else "",
+                ),
             )
         case ev.MessageChanged(m):
             return "chat.message", m.message_id, m.update_seq, pb.MessageChanged(message=message_pb(m))
@@ -188,8 +193,31 @@ def event_payload(event: ev.ChatEvent) -> tuple[str, str, int, ProtoMessage]:
             )
         case ev.MemberAdded(chat_id, user_id):
             return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberAdded(chat_id=chat_id, user_id=user_id)
-        case ev.MemberRemoved(chat_id, user_id):
-            return "chat.member", f"{chat_id}|{user_id}", 0, pb.MemberRemoved(chat_id=chat_id, user_id=user_id)
+        case ev.MemberRemoved(chat_id, user_id, by, school_id):
+            removed = pb.MemberRemoved(chat_id=chat_id, user_id=user_id, removed_by_user_id=by, school_id=school_id)
+            return "chat.member", f"{chat_id}|{user_id}", 0, removed
+        case ev.MemberMuted(chat_id, school_id, user_id, by, until, at):
+            muted = pb.MemberMuted(
+                chat_id=chat_id,
+                school_id=school_id,
+                user_id=user_id,
+                muted_by_user_id=by,
+                muted_until=ts(until),
+                muted_at=ts(at),
+            )
+            return "chat.member", f"{chat_id}|{user_id}", 0, muted
+        case ev.MessageReported(r):
+            reported = pb.MessageReported(
+                report_id=r.report_id,
+                school_id=r.school_id,
+                chat_id=r.chat_id,
+                seq=r.seq,
+                message_id=r.message.message_id if r.message is not None else "",
+                author_user_id=r.author,
+                reporter_user_id=r.reporter,
+                reported_at=ts(r.at),
+            )
+            return "chat.report", r.report_id, 0, reported
         case ev.AnnouncementConfirmed():
             c = event.confirmation
             return (
@@ -344,6 +372,8 @@ def _added(payload: bytes) -> chat_pb2.ChatEvent:
 
 def _removed(payload: bytes) -> chat_pb2.ChatEvent:
     removed = pb.MemberRemoved.FromString(payload)
+    # Who removed them is for the audit trail, not for the chat's live streams.
+    removed.ClearField("removed_by_user_id")
     return chat_pb2.ChatEvent(chat_id=removed.chat_id, member_removed=removed)
 
 

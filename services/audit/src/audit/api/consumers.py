@@ -53,6 +53,17 @@ JOIN_STATES = {
     school_pb2.JOIN_REQUEST_STATE_APPROVED: "approved",
     school_pb2.JOIN_REQUEST_STATE_REJECTED: "rejected",
 }
+CHAT_KINDS = {
+    chat_pb2.CHAT_KIND_SCHOOL_CHANNEL: "school_channel",
+    chat_pb2.CHAT_KIND_STAFF_CHANNEL: "staff_channel",
+    chat_pb2.CHAT_KIND_CLASS: "class",
+    chat_pb2.CHAT_KIND_CLASS_PARENTS: "class_parents",
+    chat_pb2.CHAT_KIND_GROUP: "group",
+}
+POSTING_POLICIES = {
+    chat_pb2.POSTING_POLICY_EVERYONE: "everyone",
+    chat_pb2.POSTING_POLICY_ADMINS_ONLY: "admins_only",
+}
 ROOM_KINDS = {
     media_pb2.ROOM_KIND_CALL: "call",
     media_pb2.ROOM_KIND_LESSON: "lesson",
@@ -80,6 +91,10 @@ def _time(ts: Timestamp) -> datetime | None:
     if not ts.seconds and not ts.nanos:
         return None
     return ts.ToDatetime(tzinfo=UTC)
+
+
+def _iso(at: datetime | None) -> str:
+    return at.isoformat() if at else ""
 
 
 def _ids(*values: str) -> tuple[str, ...]:
@@ -110,6 +125,7 @@ class Recorder(ExportEntries):
         router.register(identity_pb2.BirthDateChangeConfirmed, self.on_birth_date_change_confirmed)
         router.register(identity_pb2.BirthDateChangeDeclined, self.on_birth_date_change_declined)
         router.register(identity_pb2.AccountDeleted, self.on_account_deleted)
+        router.register(identity_pb2.BirthDateCorrected, self.on_birth_date_corrected)
         # every service's erasure report (issue 17)
         router.register(erasure_pb2.ErasureReported, self.on_erasure_report)
         # school (SchoolCreated, classes, academic years: not about a person's safety or data)
@@ -124,6 +140,7 @@ class Recorder(ExportEntries):
         router.register(school_pb2.AdminSeatVacated, self.on_admin_seat_vacated)
         router.register(school_pb2.AdminSeatFilled, self.on_admin_seat_filled)
         router.register(school_pb2.SchoolUpdated, self.on_school_updated)
+        router.register(school_pb2.InviteAccepted, self.on_invite_accepted)
         # chat
         router.register(chat_pb2.ChatCreated, self.on_chat_created)
         router.register(chat_pb2.MemberAdded, self.on_chat_member_added)
@@ -133,6 +150,10 @@ class Recorder(ExportEntries):
         router.register(chat_pb2.ReportDecided, self.on_report_decided)
         router.register(chat_pb2.ChatArchivedForRetention, self.on_retention_archived)
         router.register(chat_pb2.ChatPurged, self.on_retention_purged)
+        router.register(chat_pb2.MessageReported, self.on_message_reported)
+        router.register(chat_pb2.MemberMuted, self.on_member_muted)
+        router.register(chat_pb2.MemberRemoved, self.on_chat_member_removed)
+        router.register(chat_pb2.ChatUpdated, self.on_chat_updated)
         # media-signal
         router.register(media_pb2.RoomScheduled, self.on_room)
         router.register(media_pb2.RoomStarted, self.on_room)
@@ -227,7 +248,7 @@ class Recorder(ExportEntries):
             envelope,
             await self._schools(msg.child_user_id, msg.guardian_user_id),
             "identity.guardian_unlinked",
-            "",
+            msg.unlinked_by_user_id,
             [msg.guardian_user_id, msg.child_user_id],
             {},
         )
@@ -275,6 +296,17 @@ class Recorder(ExportEntries):
             {"declined_as": msg.declined_as},
         )
 
+    async def on_birth_date_corrected(self, msg: identity_pb2.BirthDateCorrected, envelope: Envelope) -> None:
+        """A correction within the same band: that it happened and by whom, never the date."""
+        await self._emit(
+            envelope,
+            await self._schools(msg.user_id),
+            "identity.birth_date_corrected",
+            msg.corrected_by_user_id,
+            [msg.user_id],
+            {"age_band": AGE_BANDS.get(msg.age_band, "")},
+        )
+
     async def on_account_deleted(self, msg: identity_pb2.AccountDeleted, envelope: Envelope) -> None:
         # School ends the memberships on this same event: the schools the person was ever in.
         await self._emit(
@@ -320,7 +352,9 @@ class Recorder(ExportEntries):
             envelope,
             [m.school_id],
             MEMBERSHIP_KINDS[type(msg)],
-            "",
+            # Who changed or ended the seat (empty when no person did, and for joins: the join's own
+            # entry, school.invite_used / school.join_request_decided, names who).
+            "" if isinstance(msg, school_pb2.MemberJoined) else msg.actor_user_id,
             [m.user_id, m.child_user_id],
             {
                 "membership_id": m.membership_id,
@@ -375,8 +409,7 @@ class Recorder(ExportEntries):
             envelope,
             [i.school_id],
             "school.invite_created" if created else "school.invite_revoked",
-            # Who revoked is not in the event (docs/audit.md, gaps): the creator is named as such.
-            i.created_by_user_id if created else "",
+            i.created_by_user_id if isinstance(msg, school_pb2.InviteCreated) else msg.actor_user_id,
             [i.child_user_id],
             {
                 "invite_id": i.invite_id,
@@ -410,9 +443,28 @@ class Recorder(ExportEntries):
             envelope,
             [msg.school.school_id],
             "school.settings_updated",
-            "",
+            msg.actor_user_id,
             [],
             {"policy." + k: v for k, v in switches.items()} | _retention_attrs(msg.school.retention),
+        )
+
+    async def on_invite_accepted(self, msg: school_pb2.InviteAccepted, envelope: Envelope) -> None:
+        """Which invite a person used (the seats follow as MemberJoined, or a JoinRequested)."""
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "school.invite_used",
+            msg.user_id,
+            [msg.user_id, msg.child_user_id],
+            {
+                "invite_id": msg.invite_id,
+                "school_role": SCHOOL_ROLES.get(msg.role, ""),
+                "class_id": msg.class_id,
+                "child_user_id": msg.child_user_id,
+                "requires_approval": "true" if msg.requires_approval else "false",
+                "created_by_user_id": msg.created_by_user_id,
+            },
+            occurred_at=_time(msg.accepted_at),
         )
 
     # ---- chat: direct messages (metadata only) and deletions -------------------------------------
@@ -476,8 +528,12 @@ class Recorder(ExportEntries):
                 "seq": str(m.seq),
                 "direct": "true" if chat is not None else "false",
                 "by_moderator": "true" if msg.deleted_by_user_id != m.sender_user_id else "false",
-                # The event carries the message after deletion: text and files already cleared.
-                "content": "not_carried_by_event",
+                # The event carries the message after deletion (text and files cleared) and chat's
+                # seal of what was deleted (docs/audit.md, "Sealed deletions"); no seal: chat runs
+                # without a sealing key.
+                "content": "sealed" if msg.content_seal else "not_sealed",
+                "content_seal": msg.content_seal,
+                "seal_key_id": msg.seal_key_id,
             },
         )
 
@@ -621,3 +677,65 @@ def _retention_attrs(r: school_pb2.RetentionPolicy) -> dict[str, str]:
 def _iso(stamp: Timestamp) -> str:
     at = _time(stamp)
     return at.isoformat() if at is not None else ""
+    # ---- chat: moderation ------------------------------------------------------------------------
+
+    async def on_message_reported(self, msg: chat_pb2.MessageReported, envelope: Envelope) -> None:
+        """A member reported a message: who, whose, which. The reason stays in chat's queue."""
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "chat.message_reported",
+            msg.reporter_user_id,
+            [msg.author_user_id],
+            {"report_id": msg.report_id, "chat_id": msg.chat_id, "message_id": msg.message_id, "seq": str(msg.seq)},
+            occurred_at=_time(msg.reported_at),
+        )
+
+    async def on_member_muted(self, msg: chat_pb2.MemberMuted, envelope: Envelope) -> None:
+        until = _time(msg.muted_until)
+        await self._emit(
+            envelope,
+            [msg.school_id],
+            "chat.member_muted" if until else "chat.member_unmuted",
+            msg.muted_by_user_id,
+            [msg.user_id],
+            {"chat_id": msg.chat_id, "muted_until": _iso(until)},
+            occurred_at=_time(msg.muted_at),
+        )
+
+    async def on_chat_member_removed(self, msg: chat_pb2.MemberRemoved, envelope: Envelope) -> None:
+        """A person removed someone from a chat (or left it). Removals no person made here (school's
+        memberships ended) are school's entries already."""
+        if not msg.removed_by_user_id:
+            return
+        chat = await self._dir.direct_chat(msg.chat_id) if msg.chat_id.startswith("dm-") else None
+        await self._emit(
+            envelope,
+            [msg.school_id or (chat or {}).get("school_id", "")],
+            "chat.member_removed",
+            msg.removed_by_user_id,
+            [msg.user_id],
+            {"chat_id": msg.chat_id, "left": "true" if msg.removed_by_user_id == msg.user_id else "false"},
+        )
+
+    async def on_chat_updated(self, msg: chat_pb2.ChatUpdated, envelope: Envelope) -> None:
+        """A person changed a chat's settings or pins (UpdateChat, PinMessage): the settings as they
+        are now. Changes no person made (provisioning from school's events) are not recorded here."""
+        c = msg.chat
+        if not msg.changed_by_user_id or c.kind == chat_pb2.CHAT_KIND_DIRECT:
+            return
+        await self._emit(
+            envelope,
+            [c.school_id],
+            "chat.settings_changed",
+            msg.changed_by_user_id,
+            [],
+            {
+                "chat_id": c.chat_id,
+                "chat_kind": CHAT_KINDS.get(c.kind, ""),
+                "posting_policy": POSTING_POLICIES.get(c.posting_policy, ""),
+                "slow_mode_seconds": str(c.slow_mode_seconds),
+                "read_only": "true" if c.read_only else "false",
+                "pinned": str(len(c.pinned_seqs)),
+            },
+        )

@@ -166,7 +166,7 @@ class Chats:
 
         if title is not None or posting_policy is not None or slow_mode_seconds is not None:
             # The change and its ChatUpdated are one write.
-            await change_chat(self.chats, self.messages, chat_id, change, current=chat, always=True)
+            await change_chat(self.chats, self.messages, chat_id, change, current=chat, always=True, by=user_id)
             self.notify()
         return await self.get_chat(user_id, chat_id)
 
@@ -202,8 +202,8 @@ class Chats:
         access.ensure_group(chat)
         if target != user_id:
             rules.ensure_moderator(member)
-        await set_grant(self.members, chat_id, chat.school_id, target, "added", None)
-        await set_grant(self.members, chat_id, chat.school_id, target, "creator", None)
+        await set_grant(self.members, chat_id, chat.school_id, target, "added", None, by=user_id)
+        await set_grant(self.members, chat_id, chat.school_id, target, "creator", None, by=user_id)
         await refresh_count(self.chats, self.members, chat_id)
         await refresh_conflicts(self.chats, self.members, self.messages, self.access.facts, self.policies, chat_id)
         self.notify()
@@ -222,7 +222,7 @@ class Chats:
             pins = [s for s in c.pinned_seqs if s != seq]
             return replace(c, pinned_seqs=[*pins, seq][-20:] if pinned else pins)
 
-        updated = await change_chat(self.chats, self.messages, chat_id, change, current=chat)
+        updated = await change_chat(self.chats, self.messages, chat_id, change, current=chat, by=user_id)
         if updated is None:
             return chat
         if updated is not chat:

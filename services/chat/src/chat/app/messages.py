@@ -38,6 +38,7 @@ from chat.domain.chats import Chat, ChatKind
 from chat.domain.members import Member
 from chat.domain.messages import Message, Reaction
 from chat.domain.provisioning import Membership, Profile, person_of
+from chat.domain.sealing import Sealer
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_REACTIONS = 50
@@ -62,6 +63,8 @@ class ChatPolicy:
     edit_window: timedelta = timedelta(hours=48)
     default_timezone: str = "Europe/Moscow"
     urgent_per_day: int = urgency.DEFAULT_URGENT_PER_DAY
+    # Seals deleted content into MessageDeleted (domain/sealing.py); None: no sealing key configured.
+    sealer: Sealer | None = None
 
 
 @dataclass
@@ -288,7 +291,8 @@ class Messages:
         changed = replace(
             message, text="", file_ids=[], reactions=[], deleted=True, update_seq=await self.messages.next_seq(chat_id)
         )
-        await self._save(message, changed, ev.MessageDeleted(changed, user_id))
+        seal = self.policy.sealer.seal(message) if self.policy.sealer else None
+        await self._save(message, changed, ev.MessageDeleted(changed, user_id, seal))
         return changed
 
     async def react(self, user_id: str, chat_id: str, seq: int, emoji: str, add: bool) -> Message:

@@ -36,6 +36,7 @@ from chat.domain.moderation import (
     ensure_covers,
     moderation_scope,
 )
+from chat.domain.sealing import Sealer
 
 _NS = uuid.UUID("0b8f3c2e-8f1d-4c51-9d7e-2a6c1d1f5e77")
 MAX_MUTE_SECONDS = 366 * 86400
@@ -62,6 +63,8 @@ class Moderation:
     chats: ChatRepository | None = None
     notify: Notifier | None = None
     policies: Policies | None = None
+    # Seals deleted content into MessageDeleted (domain/sealing.py); None: no sealing key configured.
+    sealer: Sealer | None = None
 
     async def report(self, user_id: str, chat_id: str, seq: int, reason: str) -> str:
         v = Violations()
@@ -84,7 +87,8 @@ class Moderation:
             class_id=chat.class_id,
             message=message,
         )
-        await self.reports.add(report)
+        await self.reports.add(report, [ev.MessageReported(report)])
+        self._notify()  # the relay publishes MessageReported now, not at its next poll
         return report.report_id
 
     async def mute(self, user_id: str, chat_id: str, target: str, duration_seconds: int) -> datetime | None:
@@ -94,14 +98,17 @@ class Moderation:
         if not 0 <= duration_seconds <= MAX_MUTE_SECONDS:
             v.add("duration_seconds", "must be within 0..366 days")
         v.raise_if_any()
-        _chat, member = await self.access.check(chat_id, user_id)
+        chat, member = await self.access.check(chat_id, user_id)
         rules.ensure_moderator(member)
         if await self.members.get(chat_id, target) is None:
             raise NotFound("not a member of this chat", reason="MEMBER_NOT_FOUND")
         if target == user_id:
             raise InvalidArgument.field("user_id", "moderators do not mute themselves")
-        until = self.clock.now() + timedelta(seconds=duration_seconds) if duration_seconds else None
-        await self.members.set_muted(chat_id, target, until)
+        now = self.clock.now()
+        until = now + timedelta(seconds=duration_seconds) if duration_seconds else None
+        muted = ev.MemberMuted(chat_id, chat.school_id, target, user_id, until, now)
+        await self.members.set_muted(chat_id, target, until, [muted])
+        self._notify()
         return until
 
     # ---- the queue --------------------------------------------------------------------------------
@@ -142,21 +149,24 @@ class Moderation:
         decision = Decision(tuple(dict.fromkeys(actions)), user_id, note, now, muted_until)
         decided = decide(report, decision)  # refuses before anything is done
         for action in decision.actions:
-            await self._apply(action, report, user_id, muted_until)
+            await self._apply(action, report, user_id, muted_until, now)
         if not await self.reports.decide(decided, len(report.decisions), [ev.ReportDecided(decided)]):
             raise ConcurrentChange("the report changed meanwhile; retry")
         self._notify()
         return decided
 
-    async def _apply(self, action: ReportAction, report: Report, moderator: str, muted_until: datetime | None) -> None:
+    async def _apply(
+        self, action: ReportAction, report: Report, moderator: str, muted_until: datetime | None, now: datetime
+    ) -> None:
         author = report.author
         if action is ReportAction.DELETE_MESSAGE:
             await self._delete(report, moderator)
         elif action is ReportAction.MUTE_AUTHOR:
             if await self.members.get(report.chat_id, author) is not None:
-                await self.members.set_muted(report.chat_id, author, muted_until)
+                muted = ev.MemberMuted(report.chat_id, report.school_id, author, moderator, muted_until, now)
+                await self.members.set_muted(report.chat_id, author, muted_until, [muted])
         elif action is ReportAction.REMOVE_FROM_CHAT:
-            await self._remove(report, author)
+            await self._remove(report, author, moderator)
 
     async def _delete(self, report: Report, moderator: str) -> None:
         for _attempt in range(5):
@@ -171,17 +181,18 @@ class Moderation:
                 deleted=True,
                 update_seq=await self.messages.next_seq(report.chat_id),
             )
-            if await self.messages.save(changed, message.update_seq, [ev.MessageDeleted(changed, moderator)]):
+            deleted = ev.MessageDeleted(changed, moderator, self.sealer.seal(message) if self.sealer else None)
+            if await self.messages.save(changed, message.update_seq, [deleted]):
                 self._notify()
                 return
             await self.messages.burn_seq(report.chat_id, changed.update_seq)
         raise ConcurrentChange("the message keeps changing; retry")
 
-    async def _remove(self, report: Report, author: str) -> None:
+    async def _remove(self, report: Report, author: str, moderator: str) -> None:
         assert self.chats is not None and self.policies is not None
         chat_id, school_id = report.chat_id, report.school_id
-        await set_grant(self.members, chat_id, school_id, author, "added", None)
-        await set_grant(self.members, chat_id, school_id, author, "creator", None)
+        await set_grant(self.members, chat_id, school_id, author, "added", None, by=moderator)
+        await set_grant(self.members, chat_id, school_id, author, "creator", None, by=moderator)
         await refresh_count(self.chats, self.members, chat_id)
         await refresh_conflicts(self.chats, self.members, self.messages, self.access.facts, self.policies, chat_id)
         self._notify()

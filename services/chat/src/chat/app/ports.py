@@ -61,7 +61,11 @@ class MemberRepository(Protocol):
         """The active members' user ids (groups are capped at MAX_GROUP_MEMBERS)."""
 
     async def count(self, chat_id: str) -> int: ...
-    async def set_muted(self, chat_id: str, user_id: str, until: datetime | None) -> None: ...
+    async def set_muted(
+        self, chat_id: str, user_id: str, until: datetime | None, events: Sequence[ChatEvent] = ()
+    ) -> None:
+        """Sets the mute with `events` (MemberMuted) in the same write."""
+
     async def set_last_sent(self, chat_id: str, user_id: str, at: datetime) -> None: ...
     async def mark_read(self, chat_id: str, user_id: str, seq: int, events: Sequence[ChatEvent]) -> int | None:
         """Moves the read position forward to `seq` with `events`; None when it was already there
@@ -99,8 +103,8 @@ class MessageRepository(Protocol):
 
 
 class ReportRepository(Protocol):
-    async def add(self, report: Report) -> None:
-        """Idempotent by report id."""
+    async def add(self, report: Report, events: Sequence[ChatEvent] = ()) -> None:
+        """Idempotent by report id; `events` (MessageReported) are written only with the first add."""
 
     async def get(self, report_id: str) -> Report | None: ...
     async def of_school(

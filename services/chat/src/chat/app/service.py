@@ -68,6 +68,7 @@ def build_app(
 ) -> ChatApp:
     p = ports
     access = Access(p.members, p.facts)
+    policy = policy if policy else ChatPolicy()
     return ChatApp(
         chats=Chats(p.chats, p.members, p.messages, access, clock, notify, p.policies),
         messages=Messages(
@@ -78,13 +79,21 @@ def build_app(
             clock,
             notify,
             p.policies,
-            policy if policy else ChatPolicy(),
+            policy,
             preferences=p.preferences,
             allowance=p.urgent_uses,
         ),
         reads=Reads(p.members, p.messages, access, clock, notify),
         moderation=Moderation(
-            p.members, p.messages, p.reports, access, clock, chats=p.chats, notify=notify, policies=p.policies
+            p.members,
+            p.messages,
+            p.reports,
+            access,
+            clock,
+            chats=p.chats,
+            notify=notify,
+            policies=p.policies,
+            sealer=policy.sealer,
         ),
         files=Files(
             p.files,

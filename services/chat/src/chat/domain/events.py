@@ -9,6 +9,7 @@ from chat.domain.announcements import Confirmation
 from chat.domain.chats import Chat
 from chat.domain.messages import Message
 from chat.domain.moderation import Report
+from chat.domain.sealing import Seal
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ChatCreated:
 @dataclass(frozen=True)
 class ChatUpdated:
     chat: Chat
+    by: str = ""  # who changed the settings; empty when no person did (provisioning)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class MessageEdited:
 class MessageDeleted:
     message: Message
     deleted_by: str
+    # The seal of the deleted text and file ids (domain/sealing.py); None without a sealing key.
+    seal: Seal | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,27 @@ class MemberAdded:
 class MemberRemoved:
     chat_id: str
     user_id: str
+    by: str = ""  # who removed the member; empty when no person did here (school's events)
+    school_id: str = ""
+
+
+@dataclass(frozen=True)
+class MemberMuted:
+    """A chat moderator muted (until set) or unmuted (until None) a member."""
+
+    chat_id: str
+    school_id: str
+    user_id: str
+    by: str
+    until: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MessageReported:
+    """A member reported a message (the reason stays in chat's queue)."""
+
+    report: Report
 
 
 @dataclass(frozen=True)
@@ -105,5 +130,7 @@ ChatEvent = (
     | MemberRemoved
     | ReportDecided
     | AnnouncementConfirmed
+    | MemberMuted
+    | MessageReported
     | PollVoted
 )

@@ -75,7 +75,11 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
             )
         case ev.GuardianUnlinked():
             return (
-                events_pb2.GuardianUnlinked(guardian_user_id=event.guardian_user_id, child_user_id=event.child_user_id),
+                events_pb2.GuardianUnlinked(
+                    guardian_user_id=event.guardian_user_id,
+                    child_user_id=event.child_user_id,
+                    unlinked_by_user_id=event.unlinked_by_user_id,
+                ),
                 event.child_user_id,
             )
         case ev.AccountDeleted():
@@ -112,6 +116,15 @@ def to_message(event: ev.DomainEvent, token_ttl_seconds: int = 300) -> tuple[Mes
             return (
                 events_pb2.BirthDateChangeDeclined(
                     user_id=event.user_id, declined_by_user_id=event.declined_by_user_id, declined_as=event.declined_as
+                ),
+                event.user_id,
+            )
+        case ev.BirthDateCorrected():
+            return (
+                events_pb2.BirthDateCorrected(
+                    user_id=event.user_id,
+                    corrected_by_user_id=event.corrected_by_user_id,
+                    age_band=AGE_BAND_TO_PB[event.age_band],
                 ),
                 event.user_id,
             )

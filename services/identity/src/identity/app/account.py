@@ -68,6 +68,6 @@ class Accounts:
         child = await self.users.get(child_id)
         if child is None or child.link_of(guardian_id) is None:
             return 0
-        child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age)
+        child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age, by=guardian_id)
         await self.users.save(child)
         return 1

@@ -166,7 +166,7 @@ class Guardians:
             child = await self.users.get(child_id)
             if child is None or child.link_of(guardian_id) is None:
                 raise NotFound("no such link", reason="GUARDIAN_LINK_NOT_FOUND")
-            child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age)
+            child.unlink_guardian(guardian_id, self.clock.now().date(), self.policy.consent_age, by=caller_id)
             await self.users.save(child)
 
         await with_retries(attempt)

@@ -68,6 +68,7 @@ class GuardianLinked:
 class GuardianUnlinked:
     guardian_user_id: str
     child_user_id: str
+    unlinked_by_user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,15 @@ class BirthDateChangeRequested:
     user_id: str
     age_band: AgeBand
     requested_age_band: AgeBand
+
+
+@dataclass(frozen=True)
+class BirthDateCorrected:
+    """The owner corrected their birth date within the same age band (applied at once)."""
+
+    user_id: str
+    corrected_by_user_id: str
+    age_band: AgeBand
 
 
 @dataclass(frozen=True)
@@ -143,5 +153,6 @@ DomainEvent = (
     | BirthDateChangeRequested
     | BirthDateChangeConfirmed
     | BirthDateChangeDeclined
+    | BirthDateCorrected
     | ErasureReported
 )

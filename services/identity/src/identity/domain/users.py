@@ -17,6 +17,7 @@ from identity.domain.events import (
     BirthDateChangeConfirmed,
     BirthDateChangeDeclined,
     BirthDateChangeRequested,
+    BirthDateCorrected,
     ConsentChanged,
     ConsentState,
     DomainEvent,
@@ -146,6 +147,9 @@ class User:
             self._clear_pending_birth_date(self.id, "owner")
         if profile == current:
             return
+        if profile.birth_date != current.birth_date:
+            # A same-band correction applies at once; the trail still learns of it (no date on the bus).
+            self.events.append(BirthDateCorrected(self.id, self.id, requested))
         self.profile = profile
         self._after_change(today, consent_age, guardian_id="")
         self._move_age_band(today, consent_age)  # a same-band correction may still move the day
@@ -271,12 +275,13 @@ class User:
         self._after_change(today, consent_age, guardian_id=guardian_id)
         return link
 
-    def unlink_guardian(self, guardian_id: str, today: date, consent_age: int) -> None:
+    def unlink_guardian(self, guardian_id: str, today: date, consent_age: int, by: str = "") -> None:
+        """`by`: who ended the link (the guardian, the child, or the deleted guardian)."""
         link = self.link_of(guardian_id)
         if link is None:
             raise NotFound("not a guardian of this user", reason="GUARDIAN_LINK_NOT_FOUND")
         self.guardians.remove(link)
-        self.events.append(GuardianUnlinked(guardian_id, self.id))
+        self.events.append(GuardianUnlinked(guardian_id, self.id, by))
         if not self.deleted:
             self._after_change(today, consent_age, guardian_id=guardian_id)
 
@@ -311,7 +316,8 @@ class User:
         }
         for link in list(self.guardians):
             self.guardians.remove(link)
-            self.events.append(GuardianUnlinked(link.guardian_id, self.id))
+            # Ended by whoever deleted the account (the person, or a guardian deleting a young child's).
+            self.events.append(GuardianUnlinked(link.guardian_id, self.id, self.deleted_by))
         self.phone = None
         self.profile = None
         self.link_code_hash = None

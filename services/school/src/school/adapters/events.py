@@ -58,8 +58,8 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
     match event:
         case de.SchoolCreated(school=s):
             return SCHOOL_TOPIC, s.id, ev.SchoolCreated(school=school_pb(s))
-        case de.SchoolUpdated(school=s):
-            return SCHOOL_TOPIC, s.id, ev.SchoolUpdated(school=school_pb(s))
+        case de.SchoolUpdated(school=s, actor=actor):
+            return SCHOOL_TOPIC, s.id, ev.SchoolUpdated(school=school_pb(s), actor_user_id=actor)
         case de.AdminSeatVacated(school=s, reason=reason):
             vacated = ev.AdminSeatVacated(school=school_pb(s), vacated_at=ts(s.admin_vacant_since), reason=reason)
             return SCHOOL_TOPIC, s.id, vacated
@@ -83,10 +83,12 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
             return SCHOOL_TOPIC, s.id, started
         case de.MemberJoined(membership=m):
             return MEMBERSHIP_TOPIC, m.school_id, ev.MemberJoined(membership=membership_pb(m))
-        case de.MemberRoleChanged(membership=m):
-            return MEMBERSHIP_TOPIC, m.school_id, ev.MemberRoleChanged(membership=membership_pb(m))
-        case de.MemberLeft(membership=m, reason=reason):
-            return MEMBERSHIP_TOPIC, m.school_id, ev.MemberLeft(membership=membership_pb(m), reason=reason)
+        case de.MemberRoleChanged(membership=m, actor=actor):
+            changed = ev.MemberRoleChanged(membership=membership_pb(m), actor_user_id=actor)
+            return MEMBERSHIP_TOPIC, m.school_id, changed
+        case de.MemberLeft(membership=m, reason=reason, actor=actor):
+            left = ev.MemberLeft(membership=membership_pb(m), reason=reason, actor_user_id=actor)
+            return MEMBERSHIP_TOPIC, m.school_id, left
         case de.StaffVerified(school_id=sid, user_id=uid, verified_by=by):
             return MEMBERSHIP_TOPIC, sid, ev.StaffVerified(school_id=sid, user_id=uid, verified_by_user_id=by)
         case de.JoinRequested(request=r):
@@ -95,8 +97,21 @@ def to_message(event: de.DomainEvent) -> tuple[str, str, Message]:
             return MEMBERSHIP_TOPIC, r.school_id, _decided(r)
         case de.InviteCreated(invite=i):
             return INVITE_TOPIC, i.school_id, ev.InviteCreated(invite=invite_pb(i))
-        case de.InviteRevoked(invite=i):
-            return INVITE_TOPIC, i.school_id, ev.InviteRevoked(invite=invite_pb(i))
+        case de.InviteRevoked(invite=i, actor=actor):
+            return INVITE_TOPIC, i.school_id, ev.InviteRevoked(invite=invite_pb(i), actor_user_id=actor)
+        case de.InviteAccepted(invite=i, user_id=uid, at=at):
+            accepted = ev.InviteAccepted(
+                invite_id=i.id,
+                school_id=i.school_id,
+                user_id=uid,
+                class_id=i.class_id,
+                role=ev.SchoolRole.ValueType(i.role),
+                child_user_id=i.child_user_id,
+                requires_approval=i.requires_approval,
+                accepted_at=ts(at),
+                created_by_user_id=i.created_by,
+            )
+            return INVITE_TOPIC, i.school_id, accepted
         case de.TimetableChanged(timetable=t):
             return TIMETABLE_TOPIC, t.school_id, tt.TimetableChanged(timetable=timetable_snapshot_pb(event))
     raise TypeError(f"unmapped event {type(event).__name__}")

@@ -310,8 +310,11 @@ class MongoInviteRepository(_Repo[Invite]):
         # Only the hash of the token is stored; the token itself is derived under the service key.
         return await self._insert(invite, events, {"token_hash": token_hash})
 
-    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
-        # Mirrors Invite.check_usable; Invite.accept is the same rule for a single writer.
+    async def count_use(self, invite_id: str, user_id: str, now: datetime, events: Sequence[DomainEvent] = ()) -> bool:
+        # Mirrors Invite.check_usable; Invite.accept is the same rule for a single writer. The events
+        # (InviteAccepted) ride in the same update; their aggregate version is 0 (the document's own
+        # version is only known after the increment, and no consumer orders uses by it).
+        records = self._mapper.records(self.aggregate, invite_id, 0, events)
         result = await self._c.update_one(
             {
                 "_id": invite_id,
@@ -320,8 +323,10 @@ class MongoInviteRepository(_Repo[Invite]):
                 "accepted_by": {"$ne": user_id},
                 "$expr": {"$lt": ["$uses", "$max_uses"]},
             },
-            {"$inc": {"uses": 1, "version": 1}, "$push": {"accepted_by": user_id}},
+            merge_updates({"$inc": {"uses": 1, "version": 1}, "$push": {"accepted_by": user_id}}, outbox_push(records)),
         )
+        if result.modified_count == 1 and records:
+            self._notify()
         return result.modified_count == 1
 
     async def by_token_hash(self, token_hash: str) -> Invite | None:

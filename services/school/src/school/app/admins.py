@@ -153,12 +153,12 @@ class Admins:
         v.raise_if_any()
         _school, roles = await self.d.school_for(caller, school_id)
         self.d.require(roles, Action.MANAGE_SCHOOL)
-        await self.remove_admin_unchecked(school_id, user_id, reason="removed")
+        await self.remove_admin_unchecked(school_id, user_id, reason="removed", actor=caller.user_id)
 
-    async def remove_admin_unchecked(self, school_id: str, user_id: str, *, reason: str) -> None:
+    async def remove_admin_unchecked(self, school_id: str, user_id: str, *, reason: str, actor: str = "") -> None:
         """Removes the admin role under the last-admin rule; the caller checked who may do it."""
         updated = await self._drop_from_admins(school_id, user_id)
-        await self.demote_admin(updated, user_id, reason=reason)
+        await self.demote_admin(updated, user_id, reason=reason, actor=actor)
 
     async def drop_admin(self, school_id: str, user_id: str) -> bool:
         """For a deleted account: the person is gone, so the last-admin rule cannot hold them. The last one
@@ -190,12 +190,12 @@ class Admins:
         # A school-level admin count change is not a SchoolSnapshot field: MemberLeft carries it.
         return await self.d.change_school(school_id, drop)
 
-    async def demote_admin(self, school: School, user_id: str, *, reason: str) -> None:
+    async def demote_admin(self, school: School, user_id: str, *, reason: str, actor: str = "") -> None:
         """End the admin role; the staff-room seat stays as a teacher's when the person also teaches."""
-        await self.d.leave([Membership.new(school.id, user_id, SchoolRole.ADMIN)], reason)
+        await self.d.leave([Membership.new(school.id, user_id, SchoolRole.ADMIN)], reason, actor)
         target = await self.d.roles(school, user_id)
         seat = Membership.new(school.id, user_id, SchoolRole.ADMIN, school.staff_room_class_id, ClassRole.STAFF)
         if SchoolRole.TEACHER in target.school_roles:
-            await self.d.change(seat.id, lambda m: replace(m, school_role=SchoolRole.TEACHER))
+            await self.d.change(seat.id, lambda m: replace(m, school_role=SchoolRole.TEACHER), actor)
         else:
-            await self.d.leave([seat], reason)
+            await self.d.leave([seat], reason, actor)

@@ -111,7 +111,7 @@ class Classes:
 
         archived = await with_retries(attempt)
         # Every seat of the class ends; a retry finishes what a crash left (the class is archived already).
-        await self.d.leave(await self.d.memberships.of_class(class_id), "class_archived")
+        await self.d.leave(await self.d.memberships.of_class(class_id), "class_archived", caller.user_id)
         return archived
 
     async def set_class_head(self, caller: Caller, class_id: str, user_id: str) -> None:
@@ -142,13 +142,15 @@ class Classes:
             # One head per class: the previous head keeps teaching as a subject teacher.
             for m in await self.d.memberships.of_class(class_id):
                 if m.class_role == ClassRole.CLASS_HEAD and m.user_id != user_id:
-                    await self.d.change(m.id, lambda x: replace(x, class_role=ClassRole.SUBJECT_TEACHER))
+                    await self.d.change(
+                        m.id, lambda x: replace(x, class_role=ClassRole.SUBJECT_TEACHER), caller.user_id
+                    )
         joined = await self.d.join(seat)
         # A class head who also teaches a subject stays the head.
         keep = ClassRole.CLASS_HEAD if joined.class_role == ClassRole.CLASS_HEAD else role
         merged = _merge_subject(joined.subject, subject)
         if joined.class_role != keep or merged != joined.subject:
-            await self.d.change(seat.id, lambda x: replace(x, class_role=keep, subject=merged))
+            await self.d.change(seat.id, lambda x: replace(x, class_role=keep, subject=merged), caller.user_id)
 
     async def change_teaching_role(
         self, caller: Caller, class_id: str, user_id: str, role: ClassRole, subject: str
@@ -170,7 +172,9 @@ class Classes:
         if role == ClassRole.CLASS_HEAD:
             await self.set_class_head(caller, class_id, user_id)
         else:
-            await self.d.change(seat.id, lambda x: replace(x, class_role=role, subject=subject or x.subject))
+            await self.d.change(
+                seat.id, lambda x: replace(x, class_role=role, subject=subject or x.subject), caller.user_id
+            )
 
 
 def _check_changeable(school_class: SchoolClass) -> None:

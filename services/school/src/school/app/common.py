@@ -211,8 +211,11 @@ class Deps:
         inserted = await self.memberships.insert_all([(m, [MemberJoined(m)]) for m in fresh])
         return fresh[:inserted] + [await self.join(m) for m in memberships[inserted:]]
 
-    async def change(self, membership_id: str, change: Callable[[Membership], Membership]) -> Membership | None:
-        """Apply `change` to an active membership and emit MemberRoleChanged when it changed anything."""
+    async def change(
+        self, membership_id: str, change: Callable[[Membership], Membership], actor: str = ""
+    ) -> Membership | None:
+        """Apply `change` to an active membership and emit MemberRoleChanged (by `actor`: who changed it,
+        empty when no person did directly) when it changed anything."""
 
         async def attempt() -> Membership:
             stored = await self.memberships.get(membership_id)
@@ -222,14 +225,14 @@ class Deps:
             if changed == stored:
                 return stored
             changed = replace(changed, version=stored.version + 1)
-            ok = await self.memberships.save(changed, stored.version, [MemberRoleChanged(changed)])
+            ok = await self.memberships.save(changed, stored.version, [MemberRoleChanged(changed, actor)])
             return saved(changed, ok)
 
         result = await with_retries(attempt)
         return None if result is _MISSING else result
 
-    async def leave(self, memberships: Iterable[Membership], reason: str) -> int:
-        """End memberships (MemberLeft with `reason`); returns how many were active."""
+    async def leave(self, memberships: Iterable[Membership], reason: str, actor: str = "") -> int:
+        """End memberships (MemberLeft with `reason`, by `actor`); returns how many were active."""
         ended = 0
         for membership in memberships:
 
@@ -238,7 +241,7 @@ class Deps:
                 if stored is None or not stored.active:
                     return False
                 gone = replace(stored, active=False, version=stored.version + 1)
-                return saved(True, await self.memberships.save(gone, stored.version, [MemberLeft(gone, reason)]))
+                return saved(True, await self.memberships.save(gone, stored.version, [MemberLeft(gone, reason, actor)]))
 
             if await with_retries(attempt):
                 ended += 1

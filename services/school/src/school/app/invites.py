@@ -12,7 +12,7 @@ from parta_common.retries import saved, with_retries
 
 from school.app.common import Caller, Deps
 from school.domain.classes import SchoolClass
-from school.domain.events import InviteCreated, InviteRevoked, JoinRequested
+from school.domain.events import InviteAccepted, InviteCreated, InviteRevoked, JoinRequested
 from school.domain.invites import Invite, check_invite_shape
 from school.domain.join_requests import JoinRequest, JoinState
 from school.domain.memberships import (
@@ -172,7 +172,8 @@ class Invites:
         # Count the use first (atomically, on the invite document: the filter re-checks revoked, expiry
         # and uses left, so the view's copy never grants a use); a retry by the same person is not
         # counted twice, and everything after it is an idempotent upsert.
-        if not await self.d.invites.count_use(invite.id, caller.user_id, now):
+        accepted = [InviteAccepted(invite, caller.user_id, now)]
+        if not await self.d.invites.count_use(invite.id, caller.user_id, now, accepted):
             fresh = await self.d.invites.get(invite.id)
             assert fresh is not None
             fresh.check_usable(self.d.now(), caller.user_id)  # raises the precise reason
@@ -230,7 +231,9 @@ class Invites:
             if fresh.revoked:
                 return fresh
             revoked = replace(fresh, revoked=True, version=fresh.version + 1)
-            return saved(revoked, await self.d.invites.save(revoked, fresh.version, [InviteRevoked(revoked)]))
+            return saved(
+                revoked, await self.d.invites.save(revoked, fresh.version, [InviteRevoked(revoked, caller.user_id)])
+            )
 
         return await with_retries(attempt)
 

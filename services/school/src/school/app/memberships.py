@@ -45,7 +45,7 @@ class Memberships:
         check_id(v, "class_id", class_id, required=False)
         v.raise_if_any()
         school, _roles = await self.d.school_for(caller, school_id)
-        await self._remove(school.id, caller.user_id, class_id, reason="left")
+        await self._remove(school.id, caller.user_id, class_id, reason="left", actor=caller.user_id)
 
     async def remove_member(self, caller: Caller, school_id: str, user_id: str, class_id: str) -> None:
         v = Violations()
@@ -64,9 +64,9 @@ class Memberships:
                 raise PermissionDenied("class heads remove students and parents only", reason="PERMISSION_DENIED")
         if not target.is_member:
             raise NotFound("member not found", reason="MEMBER_NOT_FOUND")
-        await self._remove(school.id, user_id, class_id, reason="removed")
+        await self._remove(school.id, user_id, class_id, reason="removed", actor=caller.user_id)
 
-    async def _remove(self, school_id: str, user_id: str, class_id: str, *, reason: str) -> None:
+    async def _remove(self, school_id: str, user_id: str, class_id: str, *, reason: str, actor: str) -> None:
         school = await self.d.schools.get(school_id)
         assert school is not None
         mine = await self.d.memberships.of_user(user_id, school_id)
@@ -76,17 +76,17 @@ class Memberships:
             targets = [m for m in mine if m.class_id == class_id]
             if not targets:
                 raise NotFound("not a member of this class", reason="MEMBER_NOT_FOUND")
-            await self.d.leave(targets, reason)
+            await self.d.leave(targets, reason, actor)
             return
         if user_id in school.admin_ids:
             # Leaving the whole school goes through the last-admin rule first.
-            await self.admins.remove_admin_unchecked(school.id, user_id, reason=reason)
+            await self.admins.remove_admin_unchecked(school.id, user_id, reason=reason, actor=actor)
         # Verification ends before the seats do: a crash in between leaves an unverified member, never a
         # verified former one who could walk back in by a plain teacher link.
         await self.staff.forget_verification(school.id, user_id)
         # Class seats first, school-level last: a consumer never sees a class member outside the school.
         ordered = sorted(mine, key=lambda m: m.class_id == "")
-        await self.d.leave(ordered, reason)
+        await self.d.leave(ordered, reason, actor)
 
     async def get_memberships(self, caller: Caller, user_id: str, school_id: str) -> list[Membership]:
         v = Violations()
@@ -184,7 +184,7 @@ class Memberships:
                 vacated.append(school.id)
             await self.staff.forget_verification(school_id, user_id)
         mine = await self.d.memberships.of_user(user_id)
-        await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted")
+        await self.d.leave(sorted(mine, key=lambda m: m.class_id == ""), "account_deleted", user_id)
         return vacated
 
 

@@ -38,6 +38,6 @@ class Policies:
         updated = await self.d.change_school(
             school_id,
             lambda fresh: replace(fresh, policy=replace(fresh.policy, **switches)),
-            lambda changed: [SchoolUpdated(changed)],
+            lambda changed: [SchoolUpdated(changed, caller.user_id)],
         )
         return updated.policy

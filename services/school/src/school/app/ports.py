@@ -78,10 +78,11 @@ class InviteRepository(Protocol):
 
     async def save(self, invite: Invite, expected_version: int, events: Sequence[DomainEvent]) -> bool: ...
 
-    async def count_use(self, invite_id: str, user_id: str, now: datetime) -> bool:
+    async def count_use(self, invite_id: str, user_id: str, now: datetime, events: Sequence[DomainEvent] = ()) -> bool:
         """Atomically count `user_id` as one use if the invite is usable (not revoked, not expired, a use
-        left, not counted yet); False otherwise. A whole class scanning one QR code at once contends on
-        this one document, so it is a conditional increment rather than read-modify-write."""
+        left, not counted yet), with `events` (InviteAccepted) in the same write; False otherwise. A whole
+        class scanning one QR code at once contends on this one document, so it is a conditional increment
+        rather than read-modify-write."""
 
     async def list(self, school_id: str, class_id: str, *, after: str, limit: int) -> list[Invite]: ...
 

@@ -190,4 +190,4 @@ class Schools:
             mv.raise_if_any()
             return updated
 
-        return await self.d.change_school(school_id, update, lambda updated: [SchoolUpdated(updated)])
+        return await self.d.change_school(school_id, update, lambda updated: [SchoolUpdated(updated, caller.user_id)])

@@ -54,4 +54,4 @@ class StaffVerification:
         # Snapshots carry `verified`, so every staff seat of the person is re-published with it.
         for m in await self.d.memberships.of_user(user_id, school_id):
             if m.school_role in (SchoolRole.ADMIN, SchoolRole.TEACHER) and not m.verified:
-                await self.d.change(m.id, lambda x: replace(x, verified=True))
+                await self.d.change(m.id, lambda x: replace(x, verified=True), caller.user_id)

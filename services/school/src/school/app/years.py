@@ -66,7 +66,9 @@ class AcademicYears:
                 return fresh  # a retry: resume or return the result
             plan = plan_rollover(fresh, await self._classes(school_id), academic_year)
             started = replace(start_rollover(fresh, plan), version=fresh.version + 1)
-            return saved(started, await self.d.schools.save(started, fresh.version, [SchoolUpdated(started)]))
+            return saved(
+                started, await self.d.schools.save(started, fresh.version, [SchoolUpdated(started, caller.user_id)])
+            )
 
         school = await with_retries(record)
         plan = plan_of(school)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from school.domain.classes import SchoolClass
 from school.domain.invites import Invite
@@ -20,6 +21,7 @@ class SchoolCreated:
 @dataclass(frozen=True)
 class SchoolUpdated:
     school: School
+    actor: str = ""  # who changed it; empty when no person did (a rollover)
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,14 @@ class MemberJoined:
 @dataclass(frozen=True)
 class MemberRoleChanged:
     membership: Membership
+    actor: str = ""  # who changed the seat; empty when no person did directly
 
 
 @dataclass(frozen=True)
 class MemberLeft:
     membership: Membership
     reason: str  # "left", "removed", "account_deleted", "class_archived"
+    actor: str = ""  # who ended it; empty when no person did (class archived)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,16 @@ class InviteCreated:
 @dataclass(frozen=True)
 class InviteRevoked:
     invite: Invite
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class InviteAccepted:
+    """A person used an invite (counted once per person and invite)."""
+
+    invite: Invite
+    user_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -137,4 +151,5 @@ DomainEvent = (
     | InviteCreated
     | InviteRevoked
     | TimetableChanged
+    | InviteAccepted
 )

@@ -77,8 +77,13 @@ class MongoMemberRepository:
     async def count(self, chat_id: str) -> int:
         return await self._members.count_documents({"chat_id": chat_id, "active": True})
 
-    async def set_muted(self, chat_id: str, user_id: str, until: datetime | None) -> None:
-        await self._members.update_one({"_id": member_id(chat_id, user_id)}, {"$set": {"muted_until": until}})
+    async def set_muted(
+        self, chat_id: str, user_id: str, until: datetime | None, events: Sequence[ev.ChatEvent] = ()
+    ) -> None:
+        await self._members.update_one(
+            {"_id": member_id(chat_id, user_id)},
+            merge_updates({"$set": {"muted_until": until}}, outbox_push(self._records.records(chat_id, events))),
+        )
 
     async def set_last_sent(self, chat_id: str, user_id: str, at: datetime) -> None:
         await self._members.update_one({"_id": member_id(chat_id, user_id)}, {"$set": {"last_sent_at": at}})

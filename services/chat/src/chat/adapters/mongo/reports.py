@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from parta_common.events.outbox import merge_updates, outbox_push
+from parta_common.events.outbox import merge_updates, outbox_fields, outbox_push
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -60,7 +60,7 @@ class MongoReportRepository:
         self._reports = db[REPORTS]
         self._records = records
 
-    async def add(self, report: Report) -> None:
+    async def add(self, report: Report, events: Sequence[ev.ChatEvent] = ()) -> None:
         r = report
         fields: dict[str, Any] = {
             "chat_id": r.chat_id,
@@ -77,6 +77,10 @@ class MongoReportRepository:
         }
         if r.message is not None:
             fields["message"] = message_doc(r.message)
+        if events:
+            # Only the insert carries them: a repeated report (same id) publishes nothing again.
+            assert self._records is not None
+            fields |= outbox_fields(self._records.records(r.chat_id, events))
         await self._reports.update_one({"_id": r.report_id}, {"$setOnInsert": fields}, upsert=True)
 
     async def get(self, report_id: str) -> Report | None:
