@@ -634,8 +634,8 @@ class Recorder(ExportEntries):
             [],
             _retention_chat_attrs(msg.chat_id, msg.class_id, msg.kind, msg.counts)
             | {
-                "retained_from": _iso(msg.retained_from),
-                "purge_after": _iso(msg.purge_after),
+                "retained_from": _iso(_time(msg.retained_from)),
+                "purge_after": _iso(_time(msg.purge_after)),
                 "archive_file_id": msg.archive_file_id,
             },
             occurred_at=_time(msg.archived_at),
@@ -650,33 +650,10 @@ class Recorder(ExportEntries):
             "",
             [],
             _retention_chat_attrs(msg.chat_id, msg.class_id, msg.kind, msg.counts)
-            | {"retained_from": _iso(msg.retained_from)},
+            | {"retained_from": _iso(_time(msg.retained_from))},
             occurred_at=_time(msg.purged_at),
         )
 
-
-def _retention_chat_attrs(chat_id: str, class_id: str, kind: int, counts: chat_pb2.RetentionCounts) -> dict[str, str]:
-    return {
-        "chat_id": chat_id,
-        "class_id": class_id,
-        "chat_kind": chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower(),  # type: ignore[arg-type]
-        "messages": str(counts.messages),
-        "files_deleted": str(counts.files_deleted),
-        "files_detached": str(counts.files_detached),
-        "members": str(counts.members),
-    }
-
-
-def _retention_attrs(r: school_pb2.RetentionPolicy) -> dict[str, str]:
-    """The school's retention as its snapshot carries it (absent from older producers: nothing)."""
-    if not (r.keep_days or r.archive_grace_days):
-        return {}
-    return {"retention.keep_days": str(r.keep_days), "retention.archive_grace_days": str(r.archive_grace_days)}
-
-
-def _iso(stamp: Timestamp) -> str:
-    at = _time(stamp)
-    return at.isoformat() if at is not None else ""
     # ---- chat: moderation ------------------------------------------------------------------------
 
     async def on_message_reported(self, msg: chat_pb2.MessageReported, envelope: Envelope) -> None:
@@ -739,3 +716,22 @@ def _iso(stamp: Timestamp) -> str:
                 "pinned": str(len(c.pinned_seqs)),
             },
         )
+
+
+def _retention_chat_attrs(chat_id: str, class_id: str, kind: int, counts: chat_pb2.RetentionCounts) -> dict[str, str]:
+    return {
+        "chat_id": chat_id,
+        "class_id": class_id,
+        "chat_kind": chat_pb2.ChatKind.Name(kind).removeprefix("CHAT_KIND_").lower(),  # type: ignore[arg-type]
+        "messages": str(counts.messages),
+        "files_deleted": str(counts.files_deleted),
+        "files_detached": str(counts.files_detached),
+        "members": str(counts.members),
+    }
+
+
+def _retention_attrs(r: school_pb2.RetentionPolicy) -> dict[str, str]:
+    """The school's retention as its snapshot carries it (absent from older producers: nothing)."""
+    if not (r.keep_days or r.archive_grace_days):
+        return {}
+    return {"retention.keep_days": str(r.keep_days), "retention.archive_grace_days": str(r.archive_grace_days)}
