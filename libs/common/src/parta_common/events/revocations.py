@@ -190,11 +190,19 @@ class RevocationFeed:
             self._consumer = None
 
 
+class TopicNotReady(Exception):
+    """The brokers do not list the topic's partitions yet (just created, or a broker is lagging)."""
+
+
 async def start_assigned_reader(
-    bootstrap: str, topic: str, client_id: str
+    bootstrap: str, topic: str, client_id: str, *, metadata_wait_seconds: float = 10.0
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     """A started consumer outside any group, assigned every partition of `topic` (each replica reads
-    the whole topic itself); the caller seeks and owns stopping it."""
+    the whole topic itself); the caller seeks and owns stopping it.
+
+    Raises TopicNotReady when the partitions are not known within `metadata_wait_seconds`: guessing
+    "partition 0" instead would read a third of a three-partition topic and report itself caught up,
+    so the caller retries the whole connect."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
@@ -204,16 +212,26 @@ async def start_assigned_reader(
     )
     await consumer.start()
     try:
-        partitions: set[int] | None = None
-        for _ in range(50):
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                break
+        deadline = time.monotonic() + metadata_wait_seconds
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            if time.monotonic() >= deadline:
+                raise TopicNotReady(topic)
             await consumer._client.force_metadata_update()  # the topic may have just been created
             await asyncio.sleep(0.1)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions or {0})]
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
     except BaseException:
-        await consumer.stop()
+        await _stop_unassigned(consumer)
         raise
     return consumer, tps
+
+
+async def _stop_unassigned(consumer: AIOKafkaConsumer) -> None:
+    """Stops a consumer that never got an assignment. aiokafka's stop then lets the CancelledError of
+    its own idle committed-offsets task escape; that one is swallowed, a cancellation of ours is not."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
