@@ -75,6 +75,48 @@ def test_every_kind_has_a_russian_and_an_english_text() -> None:
     assert russian_text(notes[5]) == "Урок отменён: Математика в 09:00, 8 декабря"
 
 
+def test_the_texts_stay_word_for_word() -> None:
+    """Every note kind, its short form and the fallback, in both locales, pinned to the byte: a change
+    of how the texts are kept must not change a word a reader sees."""
+    untimed = SystemNote(SystemKind.LESSON_CHANGED, title="Алгебра")  # no wall-clock time
+    cases = [
+        *_one_of_each(),
+        member_joined("u-1", ""),
+        lesson_started(""),
+        lesson_ended(0),
+        SystemNote(SystemKind.LESSON_SCHEDULED, title="Физика"),
+        untimed,
+        SystemNote(SystemKind.LESSON_CANCELLED),
+        SystemNote(SystemKind.UNSPECIFIED),
+    ]
+    assert [(note_text(n, "ru"), note_text(n, "en")) for n in cases] == [
+        ("В чате новый участник: Ольга Смирнова", "Ольга Смирнова joined"),
+        ("Урок начался: Математика", "Lesson started: Математика"),
+        ("Урок закончился, присутствовали: 3", "Lesson ended, 3 attended"),
+        ("Математика в 09:00, 8 декабря", "Lesson Математика at 09:00, 2026-12-08"),
+        ("Урок изменён: Математика в 09:00, 8 декабря", "Lesson changed: Математика at 09:00, 2026-12-08"),
+        ("Урок отменён: Математика в 09:00, 8 декабря", "Lesson cancelled: Математика at 09:00, 2026-12-08"),
+        ("Опубликован материал: «Диктант»", "Material published: «Диктант»"),
+        ("В чате новый участник", "A new member joined"),
+        ("Урок начался", "Lesson started"),
+        ("Урок закончился, присутствовали: 0", "Lesson ended, 0 attended"),
+        ("Физика", "Lesson Физика"),
+        ("Урок изменён: Алгебра", "Lesson changed: Алгебра"),
+        ("Урок отменён:", "Lesson cancelled:"),
+        ("Системное сообщение", "System message"),
+    ]
+    january = lesson_note("scheduled", "Химия", datetime(2027, 1, 4, 23, 30, tzinfo=UTC), MOSCOW)
+    assert (note_text(january, "ru"), note_text(january, "en")) == (
+        "Химия в 02:30, 5 января",
+        "Lesson Химия at 02:30, 2027-01-05",
+    )
+    assert [reminder_text(locale, "5А — родители", "Сдать анкеты") for locale in LOCALES] == [
+        "Напоминание: подтвердите, пожалуйста, объявление в чате «5А — родители»: Сдать анкеты",
+        "Reminder: please confirm the announcement in «5А — родители»: Сдать анкеты",
+    ]
+    assert [poll_header(locale, "Куда {едем}?") for locale in LOCALES] == ["Опрос: Куда {едем}?", "Poll: Куда {едем}?"]
+
+
 def test_the_bodies_say_what_the_cli_shows_in_each_language() -> None:
     """A reader whose client renders the kind sees the same words as one who reads the body."""
     for note in _one_of_each():
