@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from chat.adapters.mongo.codecs import decode_message, message_doc
 from chat.api.consumers import ProvisioningHandler
 from chat.domain.chats import class_chat_id
-from chat.domain.system_notes import SystemKind, lesson_note, russian_text
+from chat.domain.system_notes import SystemKind, lesson_note, note_text
 from chat.pb import message_from_pb, message_pb
 from parta.common.v1 import envelope_pb2
 from parta.media_signal.v1 import events_pb2 as media
@@ -24,13 +24,11 @@ NINE_MSK = datetime(2026, 12, 8, 6, 0, tzinfo=UTC)  # 09:00 in Moscow
 
 def test_the_russian_text_names_the_subject_the_time_and_the_day() -> None:
     moscow = ZoneInfo("Europe/Moscow")
-    assert russian_text(lesson_note("scheduled", "Математика", NINE_MSK, moscow)) == "Математика в 09:00, 8 декабря"
-    assert (
-        russian_text(lesson_note("changed", "Алгебра", NINE_MSK, moscow)) == "Урок изменён: Алгебра в 09:00, 8 декабря"
-    )
-    assert (
-        russian_text(lesson_note("cancelled", "Физика", NINE_MSK, moscow)) == "Урок отменён: Физика в 09:00, 8 декабря"
-    )
+    assert note_text(lesson_note("scheduled", "Математика", NINE_MSK, moscow), "ru") == "Математика в 09:00, 8 декабря"
+    changed = lesson_note("changed", "Алгебра", NINE_MSK, moscow)
+    assert note_text(changed, "ru") == "Урок изменён: Алгебра в 09:00, 8 декабря"
+    cancelled = lesson_note("cancelled", "Физика", NINE_MSK, moscow)
+    assert note_text(cancelled, "ru") == "Урок отменён: Физика в 09:00, 8 декабря"
     # The school's wall clock, not UTC nor the server's.
     berlin = lesson_note("scheduled", "Математика", NINE_MSK, ZoneInfo("Europe/Berlin"))
     assert berlin.local_time == "2026-12-08 07:00" and berlin.starts_at == NINE_MSK

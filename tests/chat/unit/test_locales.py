@@ -12,9 +12,12 @@ from chat.domain.chats import class_chat_id
 from chat.domain.provisioning import ClassRole, Profile, SchoolRole
 from chat.domain.system_notes import (
     LOCALES,
+    NOTE_TEXTS,
+    POLL_HEADER,
+    REMINDER_TEXT,
+    UNKNOWN_NOTE_TEXT,
     SystemKind,
     SystemNote,
-    english_text,
     lesson_ended,
     lesson_note,
     lesson_started,
@@ -24,7 +27,6 @@ from chat.domain.system_notes import (
     note_text,
     poll_header,
     reminder_text,
-    russian_text,
 )
 from chat.pb import _note_pb
 from parta_client.cli.chats import system_text
@@ -62,8 +64,7 @@ def test_every_kind_has_a_russian_and_an_english_text() -> None:
         texts = {locale: note_text(note, locale) for locale in LOCALES}
         assert all(text and text != fallbacks[locale] for locale, text in texts.items()), texts
         assert texts["ru"] != texts["en"]
-        assert texts["ru"] == russian_text(note) and texts["en"] == english_text(note)
-    assert [english_text(n) for n in notes] == [
+    assert [note_text(n, "en") for n in notes] == [
         "Ольга Смирнова joined",
         "Lesson started: Математика",
         "Lesson ended, 3 attended",
@@ -72,7 +73,17 @@ def test_every_kind_has_a_russian_and_an_english_text() -> None:
         "Lesson cancelled: Математика at 09:00, 2026-12-08",
         "Material published: «Диктант»",
     ]
-    assert russian_text(notes[5]) == "Урок отменён: Математика в 09:00, 8 декабря"
+    assert note_text(notes[5], "ru") == "Урок отменён: Математика в 09:00, 8 декабря"
+
+
+def test_every_kind_has_its_templates_in_every_locale() -> None:
+    """A new kind or a new locale is a table entry; this is where a missing one fails."""
+    assert set(NOTE_TEXTS) == set(SystemKind) - {SystemKind.UNSPECIFIED}
+    for kind, texts in NOTE_TEXTS.items():
+        assert set(texts.full) == set(LOCALES), kind
+        assert set(texts.short) == (set(LOCALES) if texts.needs else set()), kind
+    for table in (UNKNOWN_NOTE_TEXT, REMINDER_TEXT, POLL_HEADER):
+        assert set(table) == set(LOCALES)
 
 
 def test_the_texts_stay_word_for_word() -> None:

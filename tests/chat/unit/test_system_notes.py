@@ -9,7 +9,7 @@ from chat.app.provisioning import ClassInfo, Provisioning
 from chat.domain.chats import class_chat_id, parents_chat_id, school_channel_id, staff_channel_id
 from chat.domain.messages import Message
 from chat.domain.provisioning import ClassRole, Profile, SchoolInfo, SchoolRole
-from chat.domain.system_notes import SystemKind, SystemNote, lesson_ended, lesson_started, russian_text
+from chat.domain.system_notes import SystemKind, SystemNote, lesson_ended, lesson_started, note_text
 from chat.pb import message_from_pb, message_pb
 from parta.chat.v1 import events_pb2 as pb
 
@@ -70,13 +70,13 @@ async def test_lesson_notes_in_russian() -> None:
     await p.lesson_event("r-1", SCHOOL, CLASS, lesson_ended(2), "ended")
     texts = [m.text for m in sorted(fakes.messages.rows.values(), key=lambda m: m.seq)]
     assert texts == ["Урок начался: Математика", "Урок закончился, присутствовали: 2"]
-    assert russian_text(lesson_started("")) == "Урок начался"
+    assert note_text(lesson_started(""), "ru") == "Урок начался"
 
 
 def test_the_note_survives_the_store_and_the_wire() -> None:
     fakes = Fakes()
     note = SystemNote(SystemKind.MEMBER_JOINED, "u-olga", "Ольга Смирнова")
-    message = Message("cls-x", "m-1", 1, 1, SCHOOL, "", russian_text(note), fakes.clock.now(), system=True)
+    message = Message("cls-x", "m-1", 1, 1, SCHOOL, "", note_text(note, "ru"), fakes.clock.now(), system=True)
     message.system_note = note
     assert decode_message(message_doc(message)).system_note == note
     snapshot = message_pb(message)

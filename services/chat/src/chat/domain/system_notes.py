@@ -9,7 +9,7 @@ class or school name, a dash, the kind of chat — «5А — родители»,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from zoneinfo import ZoneInfo
@@ -64,7 +64,7 @@ LESSON_NOTES = {
     "changed": SystemKind.LESSON_CHANGED,
     "cancelled": SystemKind.LESSON_CANCELLED,
 }
-_MONTHS = (
+_MONTHS_RU_GENITIVE = (
     "января",
     "февраля",
     "марта",
@@ -87,90 +87,116 @@ def lesson_note(change: str, subject: str, starts_at: datetime, tz: ZoneInfo) ->
     return SystemNote(LESSON_NOTES[change], title=subject, starts_at=starts_at, local_time=local)
 
 
-def _lesson_text(prefix: str, note: SystemNote) -> str:
-    """ "Математика в 09:00, 8 декабря" (the date: notes come up to a week ahead)."""
-    when = note.local_time
-    if len(when) != 16:
-        return f"{prefix}{note.title}".strip()
-    day, month, clock = int(when[8:10]), int(when[5:7]), when[11:]
-    return f"{prefix}{note.title} в {clock}, {day} {_MONTHS[month - 1]}"
-
-
-def russian_text(note: SystemNote) -> str:
-    """The body text: gender-neutral forms, since the server does not know the person's gender."""
-    match note.kind:
-        case SystemKind.MEMBER_JOINED:
-            return f"В чате новый участник: {note.subject_name}" if note.subject_name else "В чате новый участник"
-        case SystemKind.LESSON_STARTED:
-            return f"Урок начался: {note.title}" if note.title else "Урок начался"
-        case SystemKind.LESSON_ENDED:
-            return f"Урок закончился, присутствовали: {note.count}"
-        case SystemKind.LESSON_SCHEDULED:
-            return _lesson_text("", note)
-        case SystemKind.LESSON_CHANGED:
-            return _lesson_text("Урок изменён: ", note)
-        case SystemKind.LESSON_CANCELLED:
-            return _lesson_text("Урок отменён: ", note)
-        case SystemKind.MATERIAL_PUBLISHED:
-            return f"Опубликован материал: «{note.title}»"
-    return "Системное сообщение"
-
-
-def _lesson_text_en(prefix: str, note: SystemNote) -> str:
-    """ "Lesson Mathematics at 09:00, 2026-12-08" (as the English clients render the note)."""
-    when = note.local_time
-    if len(when) != 16:
-        return f"{prefix}{note.title}".strip()
-    return f"{prefix}{note.title} at {when[11:]}, {when[:10]}"
-
-
-def english_text(note: SystemNote) -> str:
-    """The same words as the English clients (the CLI's PARTA_LANG=en, the web app's en.ts)."""
-    match note.kind:
-        case SystemKind.MEMBER_JOINED:
-            return f"{note.subject_name} joined" if note.subject_name else "A new member joined"
-        case SystemKind.LESSON_STARTED:
-            return f"Lesson started: {note.title}" if note.title else "Lesson started"
-        case SystemKind.LESSON_ENDED:
-            return f"Lesson ended, {note.count} attended"
-        case SystemKind.LESSON_SCHEDULED:
-            return _lesson_text_en("Lesson ", note)
-        case SystemKind.LESSON_CHANGED:
-            return _lesson_text_en("Lesson changed: ", note)
-        case SystemKind.LESSON_CANCELLED:
-            return _lesson_text_en("Lesson cancelled: ", note)
-        case SystemKind.MATERIAL_PUBLISHED:
-            return f"Material published: «{note.title}»"
-    return "System message"
-
-
-# --- locales -------------------------------------------------------------------------------------
+# --- texts ---------------------------------------------------------------------------------------
+# Each kind's text is a template per locale, filled from the note's arguments (`_arguments`). Adding
+# a kind or a locale is an entry in the tables below; tests/chat/unit/test_locales.py fails when a
+# kind lacks a locale. Russian forms are gender-neutral: the server does not know the person's gender.
+# The English words are the English clients' (the CLI's PARTA_LANG=en, the web app's en.ts).
 
 DEFAULT_LOCALE = "ru"
-_TEXTS = {"ru": russian_text, "en": english_text}
-LOCALES = tuple(_TEXTS)
+LOCALES = ("ru", "en")
+
+
+@dataclass(frozen=True)
+class NoteTexts:
+    """A kind's templates by locale: `full`, and `short` for a note that lacks the argument named
+    `needs` (a member's name, a lesson's title, a timetable lesson's wall-clock time)."""
+
+    full: dict[str, str]
+    short: dict[str, str] = field(default_factory=dict)
+    needs: str = ""
+
+
+NOTE_TEXTS: dict[SystemKind, NoteTexts] = {
+    SystemKind.MEMBER_JOINED: NoteTexts(
+        full={"ru": "В чате новый участник: {name}", "en": "{name} joined"},
+        short={"ru": "В чате новый участник", "en": "A new member joined"},
+        needs="name",
+    ),
+    SystemKind.LESSON_STARTED: NoteTexts(
+        full={"ru": "Урок начался: {title}", "en": "Lesson started: {title}"},
+        short={"ru": "Урок начался", "en": "Lesson started"},
+        needs="title",
+    ),
+    SystemKind.LESSON_ENDED: NoteTexts(
+        full={"ru": "Урок закончился, присутствовали: {count}", "en": "Lesson ended, {count} attended"},
+    ),
+    # Timetable lessons come up to a week ahead, so the text names the day as well as the time.
+    SystemKind.LESSON_SCHEDULED: NoteTexts(
+        full={"ru": "{title} в {clock}, {day_month_ru}", "en": "Lesson {title} at {clock}, {date}"},
+        short={"ru": "{title}", "en": "Lesson {title}"},
+        needs="clock",
+    ),
+    SystemKind.LESSON_CHANGED: NoteTexts(
+        full={
+            "ru": "Урок изменён: {title} в {clock}, {day_month_ru}",
+            "en": "Lesson changed: {title} at {clock}, {date}",
+        },
+        short={"ru": "Урок изменён: {title}", "en": "Lesson changed: {title}"},
+        needs="clock",
+    ),
+    SystemKind.LESSON_CANCELLED: NoteTexts(
+        full={
+            "ru": "Урок отменён: {title} в {clock}, {day_month_ru}",
+            "en": "Lesson cancelled: {title} at {clock}, {date}",
+        },
+        short={"ru": "Урок отменён: {title}", "en": "Lesson cancelled: {title}"},
+        needs="clock",
+    ),
+    SystemKind.MATERIAL_PUBLISHED: NoteTexts(
+        full={"ru": "Опубликован материал: «{title}»", "en": "Material published: «{title}»"},
+    ),
+}
+# A kind this build has no texts for (UNSPECIFIED).
+UNKNOWN_NOTE_TEXT = {"ru": "Системное сообщение", "en": "System message"}
+# The direct message that reminds a family to confirm an announcement.
+REMINDER_TEXT = {
+    "ru": "Напоминание: подтвердите, пожалуйста, объявление в чате «{chat_title}»: {excerpt}",
+    "en": "Reminder: please confirm the announcement in «{chat_title}»: {excerpt}",
+}
+# The first line of a poll's message body (the options follow, numbered).
+POLL_HEADER = {"ru": "Опрос: {question}", "en": "Poll: {question}"}
+
+
+def _arguments(note: SystemNote) -> dict[str, object]:
+    """What the templates may say. A timetable lesson's wall-clock time ("2026-12-08 09:00") gives
+    `clock` ("09:00"), `date` ("2026-12-08") and `day_month_ru` ("8 декабря")."""
+    when = note.local_time
+    timed = len(when) == 16
+    return {
+        "name": note.subject_name,
+        "title": note.title,
+        "count": note.count,
+        "clock": when[11:] if timed else "",
+        "date": when[:10] if timed else "",
+        "day_month_ru": f"{int(when[8:10])} {_MONTHS_RU_GENITIVE[int(when[5:7]) - 1]}" if timed else "",
+    }
 
 
 def locale_of(tag: str) -> str:
     """The school's locale as chat renders it: "" (a school projected before locales) or a tag this
     build does not know is the default."""
-    return tag if tag in _TEXTS else DEFAULT_LOCALE
+    return tag if tag in LOCALES else DEFAULT_LOCALE
 
 
 def note_text(note: SystemNote, locale: str) -> str:
-    return _TEXTS[locale_of(locale)](note)
+    locale = locale_of(locale)
+    texts = NOTE_TEXTS.get(note.kind)
+    if texts is None:
+        return UNKNOWN_NOTE_TEXT[locale]
+    arguments = _arguments(note)
+    if texts.needs and not arguments[texts.needs]:
+        # strip: a short form whose title is missing too ends without a dangling space.
+        return texts.short[locale].format(**arguments).strip()
+    return texts.full[locale].format(**arguments)
 
 
 def reminder_text(locale: str, chat_title: str, excerpt: str) -> str:
-    """The direct message that reminds a family to confirm an announcement."""
-    if locale_of(locale) == "en":
-        return f"Reminder: please confirm the announcement in «{chat_title}»: {excerpt}"
-    return f"Напоминание: подтвердите, пожалуйста, объявление в чате «{chat_title}»: {excerpt}"
+    return REMINDER_TEXT[locale_of(locale)].format(chat_title=chat_title, excerpt=excerpt)
 
 
 def poll_header(locale: str, question: str) -> str:
-    """The first line of a poll's message body (the options follow, numbered)."""
-    return f"{'Poll' if locale_of(locale) == 'en' else 'Опрос'}: {question}"
+    return POLL_HEADER[locale_of(locale)].format(question=question)
 
 
 def parents_title(class_title: str) -> str:
