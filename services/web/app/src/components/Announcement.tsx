@@ -2,13 +2,14 @@
 // "Announcements"): the card in the chat, the form staff post it with. Families confirm once; the
 // author and the chat's moderators see "N из M", who has not confirmed, and remind them.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { call, newId } from "../api";
+import { call } from "../api";
 import { formatTime } from "./common";
 import { t } from "../i18n";
 import { type MessageSnapshot } from "../live";
 import { nameOf } from "../names";
 import { myUserId } from "../session";
 import { useSignal, type Signal } from "../signal";
+import { useSubmit } from "../submit";
 import { Announcements, fromLocalInput, VoiceError } from "./voiceCommon";
 
 export interface AnnouncementFamily {
@@ -55,9 +56,8 @@ export function AnnouncementCard({ announcement: a, moderator, progress, onChang
   const watcher = a.authorUserId === me || moderator;
   const live = useSignal(progress);
   const [status, setStatus] = useState<Status | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useSubmit();
   const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const mine = a.myFamilies ?? [];
   const waiting = mine.filter((f) => !f.confirmed);
 
@@ -78,31 +78,26 @@ export function AnnouncementCard({ announcement: a, moderator, progress, onChang
     };
   }, [a.chatId, a.seq, watcher, live]);
 
-  async function confirm() {
-    setError(null);
-    setBusy(true);
-    try {
-      const reply = await call<{ announcement: Announcement; families?: { alreadyConfirmed?: boolean; confirmedByUserId?: string }[] }>(
-        Announcements,
-        "ConfirmAnnouncement",
-        { chatId: a.chatId, seq: a.seq },
-        { idempotent: true },
-      );
-      onChange(reply.announcement);
-      const other = (reply.families ?? []).find((f) => f.alreadyConfirmed && f.confirmedByUserId && f.confirmedByUserId !== me);
-      setNotice(other ? t("annAlreadyConfirmedBy", { name: nameOf(other.confirmedByUserId!) }) : null);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+  function confirm() {
+    return run(
+      () =>
+        call<{ announcement: Announcement; families?: { alreadyConfirmed?: boolean; confirmedByUserId?: string }[] }>(
+          Announcements,
+          "ConfirmAnnouncement",
+          { chatId: a.chatId, seq: a.seq },
+          { idempotent: true },
+        ),
+      (reply) => {
+        onChange(reply.announcement);
+        const other = (reply.families ?? []).find((f) => f.alreadyConfirmed && f.confirmedByUserId && f.confirmedByUserId !== me);
+        setNotice(other ? t("annAlreadyConfirmedBy", { name: nameOf(other.confirmedByUserId!) }) : null);
+      },
+    );
   }
 
-  async function remind() {
-    setError(null);
+  function remind() {
     setNotice(null);
-    setBusy(true);
-    try {
+    return run(async () => {
       const reply = await call<{ remindedChildUserIds?: string[]; skippedChildUserIds?: string[] }>(Announcements, "RemindAnnouncement", {
         chatId: a.chatId,
         seq: a.seq,
@@ -110,13 +105,8 @@ export function AnnouncementCard({ announcement: a, moderator, progress, onChang
       const reminded = reply.remindedChildUserIds?.length ?? 0;
       const skipped = reply.skippedChildUserIds?.length ?? 0;
       setNotice(reminded || skipped ? t("annReminded", { count: reminded, skipped }) : t("annNobodyToRemind"));
-      const fresh = await call<Status>(Announcements, "GetAnnouncementStatus", { chatId: a.chatId, seq: a.seq }, { idempotent: true });
-      setStatus(fresh);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+      setStatus(await call<Status>(Announcements, "GetAnnouncementStatus", { chatId: a.chatId, seq: a.seq }, { idempotent: true }));
+    });
   }
 
   const headingId = `announcement-${a.seq}`;
@@ -194,37 +184,29 @@ export function AnnouncementForm({ chatId, classChat, onPosted, onCancel }: Form
   const [text, setText] = useState("");
   const [deadline, setDeadline] = useState("");
   const [studentsConfirm, setStudentsConfirm] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newId());
+  const { busy, error, run } = useSubmit();
   const first = useRef<HTMLTextAreaElement>(null);
 
   useEffect(() => first.current?.focus(), []);
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const reply = await call<{ announcement: Announcement; message?: MessageSnapshot }>(
-        Announcements,
-        "PostAnnouncement",
-        {
-          chatId,
-          clientMessageId: requestId.current,
-          text,
-          studentsConfirm: classChat || studentsConfirm,
-          ...(deadline ? { deadline: fromLocalInput(deadline) } : {}),
-        },
-        { idempotent: true },
-      );
-      requestId.current = newId();
-      onPosted(reply.announcement, reply.message);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      (requestId) =>
+        call<{ announcement: Announcement; message?: MessageSnapshot }>(
+          Announcements,
+          "PostAnnouncement",
+          {
+            chatId,
+            clientMessageId: requestId,
+            text,
+            studentsConfirm: classChat || studentsConfirm,
+            ...(deadline ? { deadline: fromLocalInput(deadline) } : {}),
+          },
+          { idempotent: true },
+        ),
+      (reply) => onPosted(reply.announcement, reply.message),
+    );
   }
 
   return (

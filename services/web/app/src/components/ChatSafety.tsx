@@ -9,6 +9,7 @@ import { chatSettings, loadChatSettings, setBlocked } from "../moderation";
 import { nameOf } from "../names";
 import { session } from "../session";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 import { ErrorNote } from "./common";
 
 const MAX_REPORT_CHARS = 1000;
@@ -18,9 +19,8 @@ export const MAX_URGENT_REASON_CHARS = 200;
 export function ReportButton({ chatId, seq }: { chatId: string; seq: number }) {
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const field = `report-reason-${seq}`;
   const input = useRef<HTMLTextAreaElement>(null);
 
@@ -28,20 +28,16 @@ export function ReportButton({ chatId, seq }: { chatId: string; seq: number }) {
     if (open) input.current?.focus();
   }, [open]);
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await call(Chats, "ReportMessage", { chatId, seq: String(seq), reason: reason.trim() });
-      setSent(true);
-      setOpen(false);
-      setReason("");
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      () => call(Chats, "ReportMessage", { chatId, seq: String(seq), reason: reason.trim() }),
+      () => {
+        setSent(true);
+        setOpen(false);
+        setReason("");
+      },
+    );
   }
 
   if (sent)
@@ -76,8 +72,7 @@ export function ReportButton({ chatId, seq }: { chatId: string; seq: number }) {
 /** A direct chat's block switch: the other person's messages to me are refused while blocked. */
 export function BlockToggle({ peerUserId }: { peerUserId: string }) {
   const settings = useSignal(chatSettings);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useSubmit();
 
   useEffect(() => {
     if (!chatSettings.get()) loadChatSettings().catch(setError);
@@ -86,16 +81,8 @@ export function BlockToggle({ peerUserId }: { peerUserId: string }) {
   if (!settings) return <ErrorNote error={error} />;
   const blocked = settings.blockedUserIds.includes(peerUserId);
 
-  async function toggle() {
-    setBusy(true);
-    setError(null);
-    try {
-      await setBlocked(peerUserId, !blocked);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+  function toggle() {
+    return run(() => setBlocked(peerUserId, !blocked));
   }
 
   return (

@@ -1,13 +1,14 @@
 // A poll (chat's PollService, docs/chat.md "Polls"): the card in the chat (vote, results when the
 // poll lets me see them, close for its author) and the form staff create it with.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { call, newId } from "../api";
+import { call } from "../api";
 import { formatTime } from "./common";
 import { t } from "../i18n";
 import { type MessageSnapshot } from "../live";
 import { nameOf } from "../names";
 import { myUserId } from "../session";
 import { useSignal, type Signal } from "../signal";
+import { useSubmit } from "../submit";
 import { fromLocalInput, Polls, VoiceError } from "./voiceCommon";
 
 export interface PollOption {
@@ -51,8 +52,7 @@ export function PollCard({ poll: p, moderator, progress, onChange }: CardProps) 
   const owner = p.authorUserId === me || moderator;
   const live = useSignal(progress);
   const [chosen, setChosen] = useState<number[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
   const first = useRef(true);
 
   async function reload() {
@@ -80,31 +80,20 @@ export function PollCard({ poll: p, moderator, progress, onChange }: CardProps) 
     return () => window.clearInterval(timer);
   }, [owner, p.closed, p.voted, p.chatId, p.seq]);
 
-  async function vote(event: Event) {
+  function vote(event: Event) {
     event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const reply = await call<{ poll: Poll }>(Polls, "Vote", { chatId: p.chatId, seq: p.seq, optionIndexes: chosen }, { idempotent: true });
-      onChange(reply.poll);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      () => call<{ poll: Poll }>(Polls, "Vote", { chatId: p.chatId, seq: p.seq, optionIndexes: chosen }, { idempotent: true }),
+      (reply) => onChange(reply.poll),
+    );
   }
 
   async function close() {
     if (!window.confirm(t("pollCloseConfirm"))) return;
-    setError(null);
-    setBusy(true);
-    try {
-      onChange((await call<{ poll: Poll }>(Polls, "ClosePoll", { chatId: p.chatId, seq: p.seq }, { idempotent: true })).poll);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      () => call<{ poll: Poll }>(Polls, "ClosePoll", { chatId: p.chatId, seq: p.seq }, { idempotent: true }),
+      (reply) => onChange(reply.poll),
+    );
   }
 
   const headingId = `poll-${p.seq}`;
@@ -199,41 +188,33 @@ export function PollForm({ chatId, familiesHere, onCreated, onCancel }: FormProp
   const [perFamily, setPerFamily] = useState(false);
   const [afterClose, setAfterClose] = useState(false);
   const [closesAt, setClosesAt] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const requestId = useRef(newId());
+  const { busy, error, run } = useSubmit();
   const first = useRef<HTMLInputElement>(null);
 
   useEffect(() => first.current?.focus(), []);
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const reply = await call<{ poll: Poll; message?: MessageSnapshot }>(
-        Polls,
-        "CreatePoll",
-        {
-          chatId,
-          clientMessageId: requestId.current,
-          question,
-          options: options.map((o) => o.trim()).filter(Boolean),
-          multipleChoice: multiple,
-          anonymous,
-          perFamily: familiesHere && perFamily,
-          resultsAfterClose: afterClose,
-          ...(closesAt ? { closesAt: fromLocalInput(closesAt) } : {}),
-        },
-        { idempotent: true },
-      );
-      requestId.current = newId();
-      onCreated(reply.poll, reply.message);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      (requestId) =>
+        call<{ poll: Poll; message?: MessageSnapshot }>(
+          Polls,
+          "CreatePoll",
+          {
+            chatId,
+            clientMessageId: requestId,
+            question,
+            options: options.map((o) => o.trim()).filter(Boolean),
+            multipleChoice: multiple,
+            anonymous,
+            perFamily: familiesHere && perFamily,
+            resultsAfterClose: afterClose,
+            ...(closesAt ? { closesAt: fromLocalInput(closesAt) } : {}),
+          },
+          { idempotent: true },
+        ),
+      (reply) => onCreated(reply.poll, reply.message),
+    );
   }
 
   return (

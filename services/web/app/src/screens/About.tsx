@@ -5,6 +5,7 @@ import { ErrorNote } from "../components/common";
 import { t, type Key } from "../i18n";
 import { session, type MySchool } from "../session";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 
 interface Card {
   schoolId: string;
@@ -117,30 +118,25 @@ function toBase64(bytes: ArrayBuffer): string {
 function CardForm({ card, onSaved, onCancel }: { card: Card; onSaved: (card: Card) => void; onCancel: () => void }) {
   const [values, setValues] = useState<Record<string, string>>(Object.fromEntries(FIELDS.map(([f]) => [f, String(card[f] ?? "")])));
   const [logoFile, setLogoFile] = useState<File | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useSubmit();
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const changed = FIELDS.map(([f]) => f).filter((f) => values[f] !== String(card[f] ?? ""));
-      const body: Record<string, unknown> = { info: { schoolId: card.schoolId, ...values }, expectedVersion: card.version ?? "0" };
-      const paths: string[] = [...changed];
-      if (logoFile) {
-        paths.push("logo");
-        body.logoData = toBase64(await logoFile.arrayBuffer());
-      }
-      if (paths.length === 0) return onCancel();
-      body.updateMask = paths.join(",");
-      const reply = await call<{ info: Card }>(SchoolInfo, "UpdateSchoolInfo", body);
-      onSaved(reply.info);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        const changed = FIELDS.map(([f]) => f).filter((f) => values[f] !== String(card[f] ?? ""));
+        const body: Record<string, unknown> = { info: { schoolId: card.schoolId, ...values }, expectedVersion: card.version ?? "0" };
+        const paths: string[] = [...changed];
+        if (logoFile) {
+          paths.push("logo");
+          body.logoData = toBase64(await logoFile.arrayBuffer());
+        }
+        if (paths.length === 0) return null; // nothing changed
+        body.updateMask = paths.join(",");
+        return (await call<{ info: Card }>(SchoolInfo, "UpdateSchoolInfo", body)).info;
+      },
+      (saved) => (saved ? onSaved(saved) : onCancel()),
+    );
   }
 
   return (

@@ -7,6 +7,7 @@ import { t } from "../i18n";
 import { navigate, rememberJoin } from "../router";
 import { refreshSchools, session } from "../session";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 
 interface Preview {
   schoolName?: string;
@@ -22,8 +23,7 @@ export function Join({ token }: { token: string }) {
   const state = useSignal(session);
   const [preview, setPreview] = useState<Preview | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
 
   useEffect(() => {
     call<Preview>(Invites, "PreviewInvite", { token }).then(setPreview, setError);
@@ -63,18 +63,17 @@ export function Join({ token }: { token: string }) {
       navigate("/signin");
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      const reply = await call<{ classId?: string; joinRequest?: unknown }>(Invites, "AcceptInvite", { token });
-      await refreshSchools();
-      if (reply.joinRequest) setOutcome({ kind: "requested" });
-      else setOutcome({ kind: "joined", classId: reply.classId ?? preview?.classId ?? "", title: preview?.classTitle ?? "" });
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        const reply = await call<{ classId?: string; joinRequest?: unknown }>(Invites, "AcceptInvite", { token });
+        await refreshSchools();
+        return reply;
+      },
+      (reply) => {
+        if (reply.joinRequest) setOutcome({ kind: "requested" });
+        else setOutcome({ kind: "joined", classId: reply.classId ?? preview?.classId ?? "", title: preview?.classTitle ?? "" });
+      },
+    );
   }
 
   return (

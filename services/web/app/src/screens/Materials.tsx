@@ -5,12 +5,13 @@
 // publisher or an admin removes. Publishing writes «Опубликован материал» into the class and
 // parents' chats (or the school channel), which links here.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { call, Classes, fileUrl, Memberships, newId } from "../api";
+import { call, Classes, fileUrl, Memberships } from "../api";
 import { ErrorNote, formatTime } from "../components/common";
 import { locale, t, type Key } from "../i18n";
 import { nameOf, namesVersion } from "../names";
 import { myUserId, session, type MySchool } from "../session";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 import { uploadResumable } from "../uploads";
 
 export const MaterialService = "parta.chat.v1.MaterialService";
@@ -200,50 +201,45 @@ function PublishForm({ schoolId, audiences, onPublished }: { schoolId: string; a
   const [file, setFile] = useState<File | null>(null);
   const [url, setUrl] = useState("");
   const [progress, setProgress] = useState<number | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState("");
   // One publication, one request id until it succeeds (a retry answers with the same material);
   // an uploaded file is kept for a retry of the same file.
-  const requestId = useRef(newId());
+  const { busy, error, setError, run } = useSubmit();
   const uploaded = useRef<{ file: File; fileId: string } | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
   async function submit(event: Event) {
     event.preventDefault();
-    setError(null);
     setDone("");
     if (kind === "file" && !file) return setError(new FormProblem("materialsNoFile"));
     if (kind === "file" && file && file.size > MAX_FILE_BYTES) return setError(new FormProblem("materialsFileTooLarge"));
-    setBusy(true);
-    try {
-      const body: Record<string, unknown> = { schoolId, classId, requestId: requestId.current, title, description };
-      if (kind === "file" && file) {
-        if (uploaded.current?.file !== file) {
-          setProgress(0);
-          const info = await uploadResumable(file, setProgress);
-          uploaded.current = { file, fileId: info.fileId };
+    await run(
+      async (requestId) => {
+        const body: Record<string, unknown> = { schoolId, classId, requestId, title, description };
+        if (kind === "file" && file) {
+          if (uploaded.current?.file !== file) {
+            setProgress(0);
+            const info = await uploadResumable(file, setProgress);
+            uploaded.current = { file, fileId: info.fileId };
+          }
+          body.fileId = uploaded.current!.fileId;
+        } else {
+          body.url = url.trim();
         }
-        body.fileId = uploaded.current!.fileId;
-      } else {
-        body.url = url.trim();
-      }
-      await call(MaterialService, "PublishMaterial", body, { idempotent: true });
-      setDone(t("materialsPublishedNote", { title }));
-      requestId.current = newId();
-      uploaded.current = null;
-      setTitle("");
-      setDescription("");
-      setFile(null);
-      setUrl("");
-      if (fileInput.current) fileInput.current.value = "";
-      onPublished(classId);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-      setProgress(null);
-    }
+        await call(MaterialService, "PublishMaterial", body, { idempotent: true });
+      },
+      () => {
+        setDone(t("materialsPublishedNote", { title }));
+        uploaded.current = null;
+        setTitle("");
+        setDescription("");
+        setFile(null);
+        setUrl("");
+        if (fileInput.current) fileInput.current.value = "";
+        onPublished(classId);
+      },
+    );
+    setProgress(null);
   }
 
   return (

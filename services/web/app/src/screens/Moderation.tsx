@@ -11,6 +11,7 @@ import type { MessageSnapshot } from "../live";
 import { moderatedSchools, type Moderated } from "../moderation";
 import { nameOf, namesVersion } from "../names";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 
 interface Decision {
   actions?: string[];
@@ -201,8 +202,7 @@ function DecisionForm({ report, onDecided }: { report: Report; onDecided(): void
   const [mute, setMute] = useState(false);
   const [muteSeconds, setMuteSeconds] = useState(86400);
   const [note, setNote] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useSubmit();
   const group = report.chatKind === "CHAT_KIND_GROUP";
   const open = report.state !== "REPORT_STATE_ACTIONED";
   const chosen = [
@@ -216,21 +216,16 @@ function DecisionForm({ report, onDecided }: { report: Report; onDecided(): void
       document.getElementById(`note-${id}`)?.focus();
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      await call(Chats, "ActOnReport", {
-        reportId: id,
-        actions,
-        note: note.trim(),
-        muteSeconds: actions.includes("REPORT_ACTION_MUTE_AUTHOR") ? muteSeconds : 0,
-      });
-      onDecided();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      () =>
+        call(Chats, "ActOnReport", {
+          reportId: id,
+          actions,
+          note: note.trim(),
+          muteSeconds: actions.includes("REPORT_ACTION_MUTE_AUTHOR") ? muteSeconds : 0,
+        }),
+      onDecided,
+    );
   }
 
   return (

@@ -10,6 +10,7 @@ import { chatSettings, loadChatSettings, setBlocked } from "../moderation";
 import { nameOf, namesVersion } from "../names";
 import { hasRole } from "../session";
 import { useSignal } from "../signal";
+import { useSubmit } from "../submit";
 import { ACTION_KEYS, chatLabel, STATE_KEYS } from "./Moderation";
 
 interface MyReport {
@@ -125,25 +126,20 @@ function BlockList() {
 
 function UrgentSwitch() {
   const settings = useSignal(chatSettings);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useSubmit();
   // The box shows the choice at once (a controlled checkbox would snap back until the answer).
   const [pending, setPending] = useState<boolean | null>(null);
 
   async function change(enabled: boolean) {
     setPending(enabled);
-    setBusy(true);
-    setError(null);
-    try {
-      const reply = await call<{ urgentNotifications?: boolean }>(Chats, "SetUrgentNotifications", { enabled });
-      const current = chatSettings.get();
-      chatSettings.set({ blockedUserIds: current?.blockedUserIds ?? [], urgentNotifications: Boolean(reply.urgentNotifications) });
-    } catch (e) {
-      setError(e);
-    } finally {
-      setPending(null);
-      setBusy(false);
-    }
+    await run(
+      () => call<{ urgentNotifications?: boolean }>(Chats, "SetUrgentNotifications", { enabled }),
+      (reply) => {
+        const current = chatSettings.get();
+        chatSettings.set({ blockedUserIds: current?.blockedUserIds ?? [], urgentNotifications: Boolean(reply.urgentNotifications) });
+      },
+    );
+    setPending(null);
   }
 
   return (

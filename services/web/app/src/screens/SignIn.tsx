@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { Auth, call, newId } from "../api";
 import { ErrorNote } from "../components/common";
 import { t } from "../i18n";
+import { useSubmit } from "../submit";
 
 interface Challenge {
   challengeId: string;
@@ -15,8 +16,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (userId: string) => void })
   const [phone, setPhone] = useState("");
   const [code, setCode] = useState("");
   const [challenge, setChallenge] = useState<Challenge | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useSubmit();
   const [wait, setWait] = useState(0);
   const codeInput = useRef<HTMLInputElement>(null);
 
@@ -30,41 +30,33 @@ export function SignIn({ onSignedIn }: { onSignedIn: (userId: string) => void })
     if (challenge) codeInput.current?.focus();
   }, [challenge]);
 
-  async function requestCode(event?: Event) {
+  function requestCode(event?: Event) {
     event?.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      // Not retried by itself: identity answers a repeated request id with the stored challenge and
-      // no SMS, even when the first attempt failed after storing it (docs/web.md). The person asks again.
-      const reply = await call<Challenge>(Auth, "RequestCode", { phone, requestId: newId() });
-      setChallenge(reply);
-      setCode("");
-      setWait(reply.resendAfterSeconds ?? 0);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      // A new request id each time, not the form's: identity answers a repeated request id with the
+      // stored challenge and no SMS, even when the first attempt failed after storing it (docs/web.md).
+      // Not retried by itself: the person asks again.
+      () => call<Challenge>(Auth, "RequestCode", { phone, requestId: newId() }),
+      (reply) => {
+        setChallenge(reply);
+        setCode("");
+        setWait(reply.resendAfterSeconds ?? 0);
+      },
+    );
   }
 
   async function verify(event: Event) {
     event.preventDefault();
     if (!challenge) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const reply = await call<{ userId: string }>(Auth, "VerifyCode", {
-        challengeId: challenge.challengeId,
-        code: code.trim(),
-        deviceName: "Web browser",
-      });
-      onSignedIn(reply.userId);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      () =>
+        call<{ userId: string }>(Auth, "VerifyCode", {
+          challengeId: challenge.challengeId,
+          code: code.trim(),
+          deviceName: "Web browser",
+        }),
+      (reply) => onSignedIn(reply.userId),
+    );
   }
 
   return (
