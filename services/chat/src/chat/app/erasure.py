@@ -8,7 +8,14 @@ In order, each step idempotent (a replay finds nothing left to do):
 3. system messages that carried their name ("X joined") lose the name;
 4. the snapshots of their reported messages (the report queue) and the reasons they wrote in
    reports are blanked;
-5. every file they own is deleted (FileService.DeleteFile's path: out of every message, then the
+5. the announcements they posted lose their text and their polls the question and options (a
+   placeholder), or are removed with their families and votes (`erased_message_placeholders`
+   false: the same switch as their messages); in others' announcements a token stands in for
+   their id (as the child of a family, as the one who confirmed) and they leave the guardians
+   listed; their votes stay counted but name no one;
+6. the materials they published are removed, after their «material published» notes lose the
+   title;
+7. every file they own is deleted (FileService.DeleteFile's path: out of every message, then the
    GridFS contents), and the names left on the files' tombstones are blanked.
 The counts go into the ledger after each batch; the report (parta.common.v1.ErasureReported) is
 published when the last step is done.
@@ -25,10 +32,24 @@ from parta_common.erasure import ErasureLedger
 from parta_common.errors import ConcurrentChange, NotFound
 
 from chat.app.files import Files
-from chat.app.ports import ErasureContent, MemberRepository, MessageRepository, Notifier, SchoolFacts
+from chat.app.ports import (
+    ErasureContent,
+    ErasureWorks,
+    MemberRepository,
+    MessageRepository,
+    Notifier,
+    SchoolFacts,
+)
 from chat.app.provisioning import Provisioning
 from chat.domain import events as ev
-from chat.domain.erasure import erased_message, names, unnamed_note
+from chat.domain.erasure import (
+    erased_announcement,
+    erased_message,
+    erased_poll,
+    names,
+    unnamed_note,
+    untitled_note,
+)
 from chat.domain.messages import Message
 from chat.domain.system_notes import note_text
 
@@ -40,9 +61,25 @@ _Change = Callable[[Message, int], Message | None]
 
 
 @dataclass
+class _Placeholders:
+    """Each school's policy for an erased author's content, read once per run: a placeholder (True,
+    the default) or removal (`erased_message_placeholders`, docs/chat.md "Erasure")."""
+
+    facts: SchoolFacts
+    known: dict[str, bool] = field(default_factory=dict)
+
+    async def keep(self, school_id: str) -> bool:
+        if school_id not in self.known:
+            info = await self.facts.school(school_id)
+            self.known[school_id] = info.policy.erased_message_placeholders if info else True
+        return self.known[school_id]
+
+
+@dataclass
 class Erasure:
     ledger: ErasureLedger
     content: ErasureContent
+    works: ErasureWorks
     messages: MessageRepository
     members: MemberRepository
     facts: SchoolFacts
@@ -60,16 +97,13 @@ class Erasure:
         await self.provisioning.account_deleted(user_id, version)
         await self.ledger.add(user_id, "chat_memberships", chats)
 
-        placeholders: dict[str, bool] = {}
+        policies = _Placeholders(self.facts)
         while batch := await self.content.messages_by(user_id, BATCH):
             replaced = removed = 0
             for message in batch:
-                school = message.school_id
-                if school not in placeholders:
-                    info = await self.facts.school(school)
-                    placeholders[school] = info.policy.erased_message_placeholders if info else True
-                if await self._rewrite(message, partial(_erase, keep_placeholder=placeholders[school])):
-                    replaced, removed = (replaced + 1, removed) if placeholders[school] else (replaced, removed + 1)
+                keep = await policies.keep(message.school_id)
+                if await self._rewrite(message, partial(_erase, keep_placeholder=keep)):
+                    replaced, removed = (replaced + 1, removed) if keep else (replaced, removed + 1)
             await self.ledger.add(user_id, "messages_replaced", replaced)
             await self.ledger.add(user_id, "messages_removed", removed)
             if not replaced + removed:
@@ -84,7 +118,9 @@ class Erasure:
             if not unnamed:
                 break
 
+        await self._erase_works(user_id, run.token, policies)
         await self.ledger.add(user_id, "report_snapshots", await self.content.erase_reports(user_id))
+        await self._erase_materials(user_id)
 
         while owned := await self.files.storage.list_owned(user_id, 0, BATCH):
             for file in owned:
@@ -96,6 +132,56 @@ class Erasure:
         await self.content.erase_file_names(user_id)
         self.notify()
         return await self.ledger.finish(user_id, self.clock.now())
+
+    async def _erase_works(self, user_id: str, token: str, policies: _Placeholders) -> None:
+        """Announcements and polls: theirs become placeholders or go, per the school's policy as
+        their messages; their id leaves others' family rows and votes. Every category is reported,
+        zero included."""
+        for what in ("announcements", "polls"):
+            await self.ledger.add(user_id, what, 0)
+        while batch := await self.works.announcements_by(user_id, BATCH):
+            done = 0
+            for announcement in batch:
+                if await policies.keep(announcement.school_id):
+                    done += await self.works.save_erased_announcement(erased_announcement(announcement))
+                else:
+                    done += await self.works.remove_announcement(announcement.announcement_id)
+            await self.ledger.add(user_id, "announcements", done)
+            if not done:
+                break  # gone meanwhile: nothing this pass can change
+        await self.ledger.add(user_id, "announcement_families", await self.works.anonymise_families(user_id, token))
+        while polls := await self.works.polls_by(user_id, BATCH):
+            done = 0
+            for poll in polls:
+                if await policies.keep(poll.school_id):
+                    done += await self.works.save_erased_poll(erased_poll(poll, self.clock.now()))
+                else:
+                    done += await self.works.remove_poll(poll.poll_id)
+            await self.ledger.add(user_id, "polls", done)
+            if not done:
+                break
+        await self.ledger.add(user_id, "poll_votes", await self.works.anonymise_votes(user_id))
+
+    async def _erase_materials(self, user_id: str) -> None:
+        """Their materials go (the files with the rest of their files, below); first the notes that
+        announced them lose the title, so a crash in between finds the material and its notes again."""
+        for what in ("materials", "material_notes"):
+            await self.ledger.add(user_id, what, 0)
+        while materials := await self.works.materials_by(user_id, BATCH):
+            removed = 0
+            for material in materials:
+                while notes := await self.content.notes_of_material(material.material_id, BATCH):
+                    untitled = 0
+                    for message in notes:
+                        locale = await self._locale(message.school_id)
+                        untitled += await self._rewrite(message, partial(_untitle, locale=locale))
+                    await self.ledger.add(user_id, "material_notes", untitled)
+                    if not untitled:
+                        break
+                removed += await self.works.remove_material(material.material_id)
+            await self.ledger.add(user_id, "materials", removed)
+            if not removed:
+                break
 
     async def _locale(self, school_id: str) -> str:
         info = await self.facts.school(school_id)
@@ -131,4 +217,11 @@ def _unname(message: Message, update_seq: int, *, user_id: str, locale: str) -> 
     if not names(message, user_id) or message.system_note is None:
         return None
     note = unnamed_note(message.system_note)
+    return replace(message, system_note=note, text=note_text(note, locale), update_seq=update_seq)
+
+
+def _untitle(message: Message, update_seq: int, *, locale: str) -> Message | None:
+    if message.system_note is None or not message.system_note.title:
+        return None
+    note = untitled_note(message.system_note)
     return replace(message, system_note=note, text=note_text(note, locale), update_seq=update_seq)

@@ -112,7 +112,7 @@ def russian_text(note: SystemNote) -> str:
         case SystemKind.LESSON_CANCELLED:
             return _lesson_text("Урок отменён: ", note)
         case SystemKind.MATERIAL_PUBLISHED:
-            return f"Опубликован материал: «{note.title}»"
+            return f"Опубликован материал: «{note.title}»" if note.title else "Опубликован материал"
     return "Системное сообщение"
 
 
@@ -140,7 +140,7 @@ def english_text(note: SystemNote) -> str:
         case SystemKind.LESSON_CANCELLED:
             return _lesson_text_en("Lesson cancelled: ", note)
         case SystemKind.MATERIAL_PUBLISHED:
-            return f"Material published: «{note.title}»"
+            return f"Material published: «{note.title}»" if note.title else "Material published"
     return "System message"
 
 
