@@ -100,6 +100,8 @@ async def test_the_erasure_finds_a_persons_announcements_polls_materials_and_the
             {"_id": "a1|ann", "ann": "a1", "child": "ann", "guardians": ["pat", "pam"], "by": "pat", "at": T0},
             {"_id": "a1|bea", "ann": "a1", "child": "bea", "guardians": ["pat"], "by": None, "at": None},
             {"_id": "a2|ann", "ann": "a2", "child": "ann", "guardians": ["pam"], "by": None, "at": None},
+            # pat linked to cid after the post: confirmed without being listed as a guardian.
+            {"_id": "a2|cid", "ann": "a2", "child": "cid", "guardians": ["cal"], "by": "pat", "at": T0},
         ]
     )
     await mongo_db[POLLS].insert_one(
@@ -118,14 +120,15 @@ async def test_the_erasure_finds_a_persons_announcements_polls_materials_and_the
     works = MongoErasureWorks(mongo_db)
 
     # A parent: out of the guardians, a token for their confirmation, their vote unnamed; once.
-    assert await works.anonymise_families("pat", "erased-1") == 2
-    assert await works.anonymise_families("pat", "erased-1") == 0
+    assert await works.anonymise_families("pat", "erased-1") == (2, 2)
+    assert await works.anonymise_families("pat", "erased-1") == (0, 0)
+    assert (await mongo_db[ANNOUNCEMENT_FAMILIES].find_one({"_id": "a2|cid"}))["by"] == "erased-1"
     ann = await mongo_db[ANNOUNCEMENT_FAMILIES].find_one({"_id": "a1|ann"})
     assert (ann["guardians"], ann["by"]) == (["pam"], "erased-1")
     assert await works.anonymise_votes("pat") == 1 and await works.anonymise_votes("pat") == 0
     assert "voter" not in await mongo_db[POLL_VOTES].find_one({"_id": "p1|pat"})
     # A child: the token stands in the family rows.
-    assert await works.anonymise_families("ann", "erased-2") == 2
+    assert await works.anonymise_families("ann", "erased-2") == (2, 0)
     assert await mongo_db[ANNOUNCEMENT_FAMILIES].count_documents({"child": "ann"}) == 0
 
     # The author: a placeholder stops being found; a removal takes the rows with it.
@@ -210,7 +213,8 @@ async def test_an_erased_teacher_and_parent_leave_nothing_readable_in_announceme
     theirs = ledger[head.user_id]
     assert (theirs["announcements"], theirs["polls"], theirs["materials"], theirs["files"]) == (1, 1, 1, 1)
     assert theirs["material_notes"] == 2  # the class's chat and its parents' chat
-    assert (ledger[pat.user_id]["announcement_families"], ledger[pat.user_id]["poll_votes"]) == (1, 1)
+    assert (ledger[pat.user_id]["announcement_families"], ledger[pat.user_id]["announcement_confirmations"]) == (1, 1)
+    assert ledger[pat.user_id]["poll_votes"] == 1
 
     # The announcement: no text; the family still confirmed, by no one's id; pat no longer its guardian.
     [shown] = (

@@ -102,22 +102,24 @@ class FakeErasureWorks:
                 del table[key]
         return self.notes.rows.pop(announcement_id, None) is not None
 
-    async def anonymise_families(self, user_id: str, token: str) -> int:
+    async def anonymise_families(self, user_id: str, token: str) -> tuple[int, int]:
         if self.notes is None:
-            return 0
-        changed = 0
+            return 0, 0
+        stored = self.notes.stored
+        theirs = [k for k, c in stored.items() if c.confirmed_by == user_id]
+        stored.update({k: replace(stored[k], confirmed_by=token) for k in theirs})
+        named = 0
         for (ann, child), family in list(self.notes.asked.items()):
             if user_id not in (child, *family.guardian_user_ids):
                 continue
-            changed += 1
+            named += 1
             key = (ann, token if child == user_id else child)
             guardians = tuple(g for g in family.guardian_user_ids if g != user_id)
             del self.notes.asked[(ann, child)]
             self.notes.asked[key] = replace(family, child_user_id=key[1], guardian_user_ids=guardians)
-            if (confirmed := self.notes.stored.pop((ann, child), None)) is not None:
-                by = token if confirmed.confirmed_by == user_id else confirmed.confirmed_by
-                self.notes.stored[key] = replace(confirmed, child_user_id=key[1], confirmed_by=by)
-        return changed
+            if (confirmed := stored.pop((ann, child), None)) is not None:
+                stored[key] = replace(confirmed, child_user_id=key[1])
+        return named, len(theirs)
 
     async def polls_by(self, user_id: str, limit: int) -> list[Poll]:
         rows = self.polls.rows.values() if self.polls else []
@@ -224,6 +226,7 @@ async def test_an_erased_authors_messages_become_empty_placeholders_and_everythi
         "names_in_system_messages": 1,
         "announcements": 0,
         "announcement_families": 0,
+        "announcement_confirmations": 0,
         "polls": 0,
         "poll_votes": 0,
         "report_snapshots": 1,
@@ -376,6 +379,7 @@ async def test_an_erased_parent_and_child_stay_counted_in_others_polls_unnamed(c
 
     counts = await erasure.erase("pat", "pat", 9)
     assert counts is not None and counts["announcement_families"] == 2 and counts["poll_votes"] == 1
+    assert counts["announcement_confirmations"] == 2
     token = ledger.runs["pat"].token
     status = await notes.status("tom", PARENTS, posted.seq)
     assert status.view.announcement.text == "Собрание в среду"  # tom's, untouched

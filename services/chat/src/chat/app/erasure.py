@@ -149,7 +149,9 @@ class Erasure:
             await self.ledger.add(user_id, "announcements", done)
             if not done:
                 break  # gone meanwhile: nothing this pass can change
-        await self.ledger.add(user_id, "announcement_families", await self.works.anonymise_families(user_id, token))
+        families, confirmations = await self.works.anonymise_families(user_id, token)
+        await self.ledger.add(user_id, "announcement_families", families)
+        await self.ledger.add(user_id, "announcement_confirmations", confirmations)
         while polls := await self.works.polls_by(user_id, BATCH):
             done = 0
             for poll in polls:

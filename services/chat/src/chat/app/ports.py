@@ -308,9 +308,10 @@ class ErasureWorks(Protocol):
     async def remove_announcement(self, announcement_id: str) -> bool:
         """Removes it with its family rows and reminders; False when it was gone already."""
 
-    async def anonymise_families(self, user_id: str, token: str) -> int:
+    async def anonymise_families(self, user_id: str, token: str) -> tuple[int, int]:
         """In every announcement's family rows: `token` in place of `user_id` as the child and as
-        the one who confirmed, and `user_id` out of the guardians; returns how many rows changed."""
+        the one who confirmed, and `user_id` out of the guardians; returns how many rows named them
+        as the child or a guardian, and how many confirmations were theirs."""
 
     async def polls_by(self, user_id: str, limit: int) -> list[Poll]:
         """Polls `user_id` created whose question is not erased yet."""

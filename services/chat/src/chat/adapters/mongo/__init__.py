@@ -83,7 +83,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
         "blobs.files": [
             IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
         ],
-        # The by_author, by_child, by_guardian, by_voter and by_publisher indexes are erasure's
+        # The by_author, by_child, by_guardian, by_confirmer, by_voter and by_publisher indexes are erasure's
         # (issue 17): a person's announcements, polls and materials, and their id in others'.
         ANNOUNCEMENTS: [
             IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True),
@@ -94,6 +94,7 @@ def index_specs() -> dict[str, list[IndexModel]]:
             outbox_index(),
             IndexModel([("child", ASCENDING)], name="by_child"),
             IndexModel([("guardians", ASCENDING)], name="by_guardian"),
+            IndexModel([("by", ASCENDING)], name="by_confirmer"),
         ],
         ANNOUNCEMENT_REMINDERS: [
             IndexModel([("ann", ASCENDING)], name="by_announcement"),

@@ -87,16 +87,15 @@ class MongoErasureWorks:
         await self._families.delete_many({"ann": announcement_id})
         return bool((await self._announcements.delete_one({"_id": announcement_id})).deleted_count)
 
-    async def anonymise_families(self, user_id: str, token: str) -> int:
-        # Whoever confirmed a family is its child (a student) or one of its guardians: each query
-        # below runs on an index (by_child, by_guardian). The confirmer first, while the row still
-        # lists them; the rows counted are those that named them as the child or a guardian.
-        for named in ({"guardians": user_id}, {"child": user_id}):
-            await self._families.update_many(named | {"by": user_id}, {"$set": {"by": token}})
+    async def anonymise_families(self, user_id: str, token: str) -> tuple[int, int]:
+        # Each query runs on an index (by_confirmer, by_child, by_guardian). The confirmer has its
+        # own: a guardian linked to the child after the post confirms without being in the row's
+        # guardians.
+        confirmed = await self._families.update_many({"by": user_id}, {"$set": {"by": token}})
         as_child = await self._families.update_many({"child": user_id}, {"$set": {"child": token}})
         guardian = await self._families.update_many({"guardians": user_id}, {"$pull": {"guardians": user_id}})
         await self._reminders.update_many({"child": user_id}, {"$set": {"child": token}})
-        return as_child.modified_count + guardian.modified_count
+        return as_child.modified_count + guardian.modified_count, confirmed.modified_count
 
     async def polls_by(self, user_id: str, limit: int) -> list[Poll]:
         docs = await self._polls.find({"author": user_id, "question": {"$ne": ""}}).limit(limit).to_list()
