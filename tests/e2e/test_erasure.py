@@ -1,11 +1,12 @@
 """Erasure end to end (issue 17) — identity, school, chat, media-signal and audit as processes on the
 real Kafka and store. Петя (15) has messages, a file, a vote in his teacher's poll, a seat in 5А
-and a lesson's attendance; he deletes his account. Миша (10) has a message; his confirmed guardian Анна deletes his account. Within
-the documented bound (ERASURE_BOUND_SECONDS, docs/audit.md "Erasure") every service has reported,
-the report is Анна's to read and the school admin's in the audit trail (counts and ids only), and
-nothing of either child can be read any more: no message text (ListMessages, a Subscribe replay from
-the start), no file (DownloadFile, ListChatFiles), no name (display names, chat's system notes), no
-seat (the roster), no attendance row under their id, no vote under his name (it still counts)."""
+and a lesson's attendance; he deletes his account. Миша (10) has a message; his confirmed guardian
+Анна deletes his account. Within the documented bound (ERASURE_BOUND_SECONDS, docs/audit.md
+"Erasure") every service has reported, the report is Анна's to read and the school admin's in the
+audit trail (counts and ids only), and nothing of either child can be read any more: no message
+text (ListMessages, a Subscribe replay from the start), no file (DownloadFile, ListChatFiles), no
+name (display names, chat's system notes), no seat (the roster), no attendance row under their id,
+no vote under his name (it still counts)."""
 
 from __future__ import annotations
 
