@@ -257,3 +257,47 @@ async def test_a_feed_that_has_not_caught_up_is_not_ready():
 
     feed = RevocationFeed("127.0.0.1:1", IDENTITY_USER, RevocationList())
     assert not await feed.ready()  # never started: the replica must not judge tokens yet
+
+
+class RacingReader:
+    """An assigned reader whose partition gains a record while the feed asks for offsets by time:
+    what a relay publishing at that moment does to a replica that is starting."""
+
+    def __init__(self) -> None:
+        from aiokafka import TopicPartition
+
+        self.tp = TopicPartition("t.identity.user.v1", 0)
+        self.end = 0
+        self.seeked: int | None = None
+
+    async def offsets_for_times(self, wanted: dict) -> dict:  # type: ignore[type-arg]
+        answer = dict.fromkeys(wanted)  # nothing since the horizon yet …
+        self.end += 1  # … and a revocation lands right after the answer
+        return answer
+
+    async def end_offsets(self, tps: list) -> dict:  # type: ignore[type-arg]
+        return {tp: self.end for tp in tps}
+
+    def seek(self, tp: object, offset: int) -> None:
+        self.seeked = offset
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_a_starting_feed_reads_a_revocation_published_while_it_seeks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parta_common.events import revocations
+
+    reader = RacingReader()
+
+    async def assigned(bootstrap: str, topic: str, client_id: str) -> tuple[RacingReader, list]:  # type: ignore[type-arg]
+        return reader, [reader.tp]
+
+    async def no_admin(self: object) -> None:
+        return None
+
+    monkeypatch.setattr(revocations, "start_assigned_reader", assigned)
+    monkeypatch.setattr(revocations.RevocationFeed, "_ensure_topic", no_admin)
+    feed = revocations.RevocationFeed("unused:9092", reader.tp.topic, RevocationList())
+    await feed._connect()
+    assert reader.seeked == 0, "the record published during the start must be read, not seeked past"
