@@ -15,6 +15,7 @@ import grpc
 import pytest
 from chat.adapters.mongo import (
     ANNOUNCEMENT_FAMILIES,
+    ANNOUNCEMENT_REMINDERS,
     ANNOUNCEMENTS,
     FILES,
     MATERIALS,
@@ -117,7 +118,13 @@ async def test_the_erasure_finds_a_persons_announcements_polls_materials_and_the
     await mongo_db[MATERIALS].insert_one(
         {"_id": "mat1", "school_id": "s1", "class_id": "5A", "title": "Диктант", "kind": 1, "by": "tom", "at": T0}
     )
+    await mongo_db[ANNOUNCEMENT_REMINDERS].insert_one(
+        {"_id": "a2|ann|2026-12-07", "ann": "a2", "child": "ann", "day": "2026-12-07", "at": T0, "by": "tom",
+         "to": ["pam"]}
+    )  # fmt: skip
     works = MongoErasureWorks(mongo_db)
+    [reminder] = await works.reminders_of("a2")
+    assert (reminder.child_user_id, reminder.day, reminder.by, reminder.to) == ("ann", "2026-12-07", "tom", ("pam",))
 
     # A parent: out of the guardians, a token for their confirmation, their vote unnamed; once.
     assert await works.anonymise_families("pat", "erased-1") == (2, 2)
@@ -139,6 +146,7 @@ async def test_the_erasure_finds_a_persons_announcements_polls_materials_and_the
     assert await works.remove_announcement("a2") and not await works.remove_announcement("a2")
     assert await works.announcements_by("tom", 10) == []
     assert await mongo_db[ANNOUNCEMENT_FAMILIES].count_documents({"ann": "a2"}) == 0
+    assert await works.reminders_of("a2") == []
     assert (await mongo_db[ANNOUNCEMENTS].find_one({"_id": "a1"}))["text"] == ""
     [poll] = await works.polls_by("tom", 10)
     assert await works.save_erased_poll(replace(poll, question="", options=["", ""], closed_at=T0))

@@ -15,7 +15,7 @@ import pytest
 from chat.api.consumers import ProvisioningHandler
 from chat.api.erasure import ErasureHandler
 from chat.app.erasure import Erasure
-from chat.domain.announcements import Announcement
+from chat.domain.announcements import Announcement, Reminder
 from chat.domain.chats import Chat, ChatKind
 from chat.domain.materials import Material
 from chat.domain.members import Grant
@@ -32,7 +32,7 @@ from parta_common.testing.fakes import MemoryErasureLedger
 from tests.chat.unit.fake_announcements import FakeAnnouncements, announcements_on
 from tests.chat.unit.fake_materials import FakeMaterials, materials_on
 from tests.chat.unit.fake_polls import FakePolls, polls_on
-from tests.chat.unit.fakes import Fakes, seed_chat
+from tests.chat.unit.fakes import Fakes, seed_chat, set_grant
 from tests.chat.unit.test_announcements import PARENTS, reason
 from tests.chat.unit.test_announcements import fakes as cast  # noqa: F401 (a fixture: 5A's people and chats)
 
@@ -95,8 +95,14 @@ class FakeErasureWorks:
         self.notes.rows[announcement.announcement_id] = announcement
         return True
 
+    async def reminders_of(self, announcement_id: str) -> list[Reminder]:
+        assert self.notes is not None
+        return [r for (a, _c, _d), r in self.notes.reminders.items() if a == announcement_id]
+
     async def remove_announcement(self, announcement_id: str) -> bool:
         assert self.notes is not None
+        for key in [k for k in self.notes.reminders if k[0] == announcement_id]:
+            del self.notes.reminders[key]
         for table in (self.notes.asked, self.notes.stored):
             for key in [k for k in table if k[0] == announcement_id]:
                 del table[key]
@@ -225,6 +231,7 @@ async def test_an_erased_authors_messages_become_empty_placeholders_and_everythi
         "messages_removed": 0,
         "names_in_system_messages": 1,
         "announcements": 0,
+        "reminder_excerpts": 0,
         "announcement_families": 0,
         "announcement_confirmations": 0,
         "polls": 0,
@@ -417,3 +424,23 @@ async def test_a_removing_school_gets_erased_announcements_and_polls_removed(cas
     assert await reason(notes.status("pam", PARENTS, posted.seq)) == "ANNOUNCEMENT_NOT_FOUND"
     assert await reason(polls.get("pat", PARENTS, asked.seq)) == "POLL_NOT_FOUND"
     assert not notes_repo.asked and not notes_repo.stored and not polls_repo.stored
+
+
+async def test_a_reminder_another_moderator_sent_loses_the_erased_authors_words_only(cast: Fakes) -> None:  # noqa: F811
+    fakes = cast
+    await set_grant(fakes.members, PARENTS, SCHOOL, "adm", "seed", Grant.ADMIN)  # the school's admin moderates
+    notes, notes_repo = announcements_on(fakes)
+    _view, posted = await notes.post("tom", PARENTS, "a-1", "Сбор в 8:00 у школы", None, False)
+    reminded = await notes.remind("adm", PARENTS, posted.seq)
+    assert sorted(reminded.reached) == ["cal", "pam", "pat"]
+    dms = [m for m in fakes.messages.rows.values() if m.sender_user_id == "adm"]
+    assert len(dms) == 3 and all(m.text.endswith("Сбор в 8:00 у школы") for m in dms)
+    erasure, _ledger = _erasure_of_works(fakes, notes_repo, FakePolls(), FakeMaterials())
+
+    counts = await erasure.erase("tom", "adm", 9)
+
+    assert counts is not None and counts["reminder_excerpts"] == 3
+    for dm in dms:
+        now = fakes.messages.rows[dm.message_id]
+        assert "Сбор" not in now.text and now.text.startswith("Напоминание") and not now.author_erased
+        assert now.update_seq > dm.update_seq  # a new version: live to the family

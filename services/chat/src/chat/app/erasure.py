@@ -10,9 +10,10 @@ In order, each step idempotent (a replay finds nothing left to do):
    reports are blanked;
 5. the announcements they posted lose their text and their polls the question and options (a
    placeholder), or are removed with their families and votes (`erased_message_placeholders`
-   false: the same switch as their messages); in others' announcements a token stands in for
-   their id (as the child of a family, as the one who confirmed) and they leave the guardians
-   listed; their votes stay counted but name no one;
+   false: the same switch as their messages) — the reminders a moderator sent for one lose its
+   quote first; in others' announcements a token stands in for their id (as the child of a
+   family, as the one who confirmed) and they leave the guardians listed; their votes stay
+   counted but name no one;
 6. the materials they published are removed, after their «material published» notes lose the
    title;
 7. every file they own is deleted (FileService.DeleteFile's path: out of every message, then the
@@ -31,7 +32,9 @@ from parta_common.clock import Clock
 from parta_common.erasure import ErasureLedger
 from parta_common.errors import ConcurrentChange, NotFound
 
+from chat.app.announcements import reminder_excerpt, reminder_message_id
 from chat.app.files import Files
+from chat.app.messages import message_id_for
 from chat.app.ports import (
     ErasureContent,
     ErasureWorks,
@@ -42,12 +45,14 @@ from chat.app.ports import (
 )
 from chat.app.provisioning import Provisioning
 from chat.domain import events as ev
+from chat.domain.announcements import Announcement
 from chat.domain.erasure import (
     erased_announcement,
     erased_message,
     erased_poll,
     names,
     unnamed_note,
+    unquoted,
     untitled_note,
 )
 from chat.domain.messages import Message
@@ -118,8 +123,8 @@ class Erasure:
             if not unnamed:
                 break
 
-        await self._erase_works(user_id, run.token, policies)
         await self.ledger.add(user_id, "report_snapshots", await self.content.erase_reports(user_id))
+        await self._erase_works(user_id, run.token, policies)
         await self._erase_materials(user_id)
 
         while owned := await self.files.storage.list_owned(user_id, 0, BATCH):
@@ -137,11 +142,12 @@ class Erasure:
         """Announcements and polls: theirs become placeholders or go, per the school's policy as
         their messages; their id leaves others' family rows and votes. Every category is reported,
         zero included."""
-        for what in ("announcements", "polls"):
+        for what in ("announcements", "reminder_excerpts", "polls"):
             await self.ledger.add(user_id, what, 0)
         while batch := await self.works.announcements_by(user_id, BATCH):
             done = 0
             for announcement in batch:
+                await self.ledger.add(user_id, "reminder_excerpts", await self._unquote(user_id, announcement))
                 if await policies.keep(announcement.school_id):
                     done += await self.works.save_erased_announcement(erased_announcement(announcement))
                 else:
@@ -163,6 +169,22 @@ class Erasure:
             if not done:
                 break
         await self.ledger.add(user_id, "poll_votes", await self.works.anonymise_votes(user_id))
+
+    async def _unquote(self, user_id: str, announcement: Announcement) -> int:
+        """The reminders others (the chat's moderators) sent for it quote its text in a direct
+        message of theirs: the quote goes, their words stay. Before the announcement is blanked (the
+        quote is found by the text), so a resumed run finds what is left."""
+        excerpt = reminder_excerpt(announcement.text)
+        stripped = 0
+        for reminder in await self.works.reminders_of(announcement.announcement_id):
+            if reminder.by == user_id:
+                continue  # their own messages are placeholders already
+            for person in reminder.to:
+                client_id = reminder_message_id(announcement.announcement_id, person, reminder.day)
+                message = await self.messages.get(message_id_for(reminder.by, client_id))
+                if message is not None:
+                    stripped += await self._rewrite(message, partial(_unquoted, excerpt=excerpt))
+        return stripped
 
     async def _erase_materials(self, user_id: str) -> None:
         """Their materials go (the files with the rest of their files, below); first the notes that
@@ -227,3 +249,10 @@ def _untitle(message: Message, update_seq: int, *, locale: str) -> Message | Non
         return None
     note = untitled_note(message.system_note)
     return replace(message, system_note=note, text=note_text(note, locale), update_seq=update_seq)
+
+
+def _unquoted(message: Message, update_seq: int, *, excerpt: str) -> Message | None:
+    text = unquoted(message.text, excerpt)
+    if text is None or message.author_erased:
+        return None
+    return replace(message, text=text, update_seq=update_seq)

@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 
 from parta_common.safety import SchoolPolicy
 
-from chat.domain.announcements import Announcement
+from chat.domain.announcements import Announcement, Reminder
 from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
 from chat.domain.exports import DataExport, Part
@@ -304,6 +304,9 @@ class ErasureWorks(Protocol):
 
     async def save_erased_announcement(self, announcement: Announcement) -> bool:
         """Stores the placeholder's text; False when there was no such announcement."""
+
+    async def reminders_of(self, announcement_id: str) -> list[Reminder]:
+        """Every reminder sent for it (each one a direct message to each person it reached)."""
 
     async def remove_announcement(self, announcement_id: str) -> bool:
         """Removes it with its family rows and reminders; False when it was gone already."""

@@ -59,3 +59,11 @@ def erased_poll(poll: Poll, now: datetime) -> Poll:
 def untitled_note(note: SystemNote) -> SystemNote:
     """A «material published» note without the title the erased publisher wrote."""
     return replace(note, title="")
+
+
+def unquoted(text: str, excerpt: str) -> str | None:
+    """A reminder's text without the announcement excerpt it ends with; None when it does not end
+    with it (edited since, or stripped before)."""
+    if not excerpt or not text.endswith(excerpt):
+        return None
+    return text[: len(text) - len(excerpt)].rstrip()

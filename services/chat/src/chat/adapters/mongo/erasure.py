@@ -21,7 +21,7 @@ from chat.adapters.mongo.announcements import decode_announcement
 from chat.adapters.mongo.codecs import NO_OUTBOX, Doc, decode_message
 from chat.adapters.mongo.materials import decode_material
 from chat.adapters.mongo.polls import decode_poll
-from chat.domain.announcements import Announcement
+from chat.domain.announcements import Announcement, Reminder
 from chat.domain.materials import Material
 from chat.domain.messages import Message
 from chat.domain.polls import Poll
@@ -80,6 +80,13 @@ class MongoErasureWorks:
             {"_id": announcement.announcement_id}, {"$set": {"text": announcement.text}}
         )
         return bool(done.matched_count)
+
+    async def reminders_of(self, announcement_id: str) -> list[Reminder]:
+        cursor = self._reminders.find({"ann": announcement_id})
+        return [
+            Reminder(d["ann"], d["child"], d["day"], d["at"], d.get("by", ""), tuple(d.get("to", ())))
+            async for d in cursor
+        ]
 
     async def remove_announcement(self, announcement_id: str) -> bool:
         # The rows first, the header last: a crash in between finds the header again and finishes.
