@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,20 @@ class MemoryChains:
                 continue
             out.append(e)
         return out
+
+
+class MemoryRecordLog:
+    """A record log without lag: each new submission is chained at once, at `now()` (the real log
+    chains it moments later, in the same per-school order). `submitted` keeps what was offered."""
+
+    def __init__(self, chains: MemoryChains, now: Callable[[], datetime]):
+        self._chains = chains
+        self._now = now
+        self.submitted: list[Record] = []
+
+    async def submit(self, record: Record) -> None:
+        self.submitted.append(record)
+        await self._chains.append(record, self._now())
 
 
 class FixedAdmins:

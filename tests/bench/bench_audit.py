@@ -1,7 +1,8 @@
 """audit benchmark: entries per second appended to one school's chain (1 writer, 4 racing writers on
 their own clients: the seq claim and head catch-up under contention), and entries per second through
 the recorder — staff–student direct messages published to Kafka, consumed by the audit service's
-EventConsumer + Recorder in this process, until the last one is in the chain.
+recorder, submitted to the record log (audit.record.v1) and appended by its chainer, all in this
+process as the service runs them (audit.bootstrap.recording), until the last one is in the chain.
 
     python tests/bench/bench_audit.py      # env PARTA_KAFKA_BOOTSTRAP, PARTA_TEST_MONGODB_URI
 """
@@ -21,14 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
-from audit.adapters.mongo import ENTRIES, MongoChains, MongoDirectory, indexes  # noqa: E402
-from audit.api.consumers import TOPICS, Recorder  # noqa: E402
+from audit.adapters.mongo import ENTRIES, MongoChains, indexes  # noqa: E402
+from audit.bootstrap import recording  # noqa: E402
 from audit.domain.chain import Record  # noqa: E402
 from parta.chat.v1 import events_pb2 as chat_pb2  # noqa: E402
 from parta.identity.v1 import events_pb2 as identity_pb2  # noqa: E402
 from parta.school.v1 import events_pb2 as school_pb2  # noqa: E402
 from parta_common.events import topics  # noqa: E402
-from parta_common.events.consumer import EventConsumer  # noqa: E402
 from parta_common.events.envelope import make_envelope  # noqa: E402
 from parta_common.events.outbox import KafkaProducerHandle  # noqa: E402
 from parta_common.mongo import create_mongo_client, ensure_indexes  # noqa: E402
@@ -53,6 +53,11 @@ def _record(school: str, i: int) -> Record:
         source_type="parta.chat.v1.MessagePosted",
         attrs={"chat_id": "dm-1", "seq": str(i), "pair": "staff-student"},
     )
+
+
+class _NoAdmins:
+    async def is_admin(self, user_id: str, school_id: str, credentials: str) -> bool:
+        return False
 
 
 class _Commands(monitoring.CommandListener):
@@ -133,33 +138,29 @@ async def _through_consumer(env: dict[str, str], db: Any) -> float:
         await producer.flush()
     finally:
         await producer.stop()
-    chains = MongoChains(db)
-
-    async def record(r: Record) -> object:
-        return await chains.append(r, _now())
-
-    dlq = KafkaProducerHandle(bootstrap, f"bench-audit-dlq-{prefix}")
-    consumer = EventConsumer(
+    kafka = KafkaProducerHandle(bootstrap, f"bench-audit-{prefix}")
+    pipeline = recording(
+        db,
+        _NoAdmins(),
         bootstrap=bootstrap,
+        topic=lambda t: prefix + t,
         group_id=f"{prefix}audit",
-        topics=[prefix + t for t in TOPICS],
-        handler=Recorder(MongoDirectory(db), record),
-        dead_letters=dlq,
         client_id="bench-audit",
+        producer=kafka,
     )
     expected = 2 + MESSAGES  # two member_joined, then every message
     start = time.perf_counter()
-    await consumer.start()
+    await pipeline.start()
     try:
         deadline = start + 600
         while await db[ENTRIES].count_documents({"school_id": school}) < expected:
             if time.perf_counter() > deadline:
-                raise TimeoutError("the recorder did not finish in 600 s")
+                raise TimeoutError("the recorder and the chainer did not finish in 600 s")
             await asyncio.sleep(0.2)
         return expected / (time.perf_counter() - start)
     finally:
-        await consumer.stop()
-        await dlq.close()
+        await pipeline.stop()
+        await kafka.close()
 
 
 async def run(env: dict[str, str]) -> list[tuple[str, str]]:
@@ -178,7 +179,7 @@ async def run(env: dict[str, str]) -> list[tuple[str, str]]:
             (f"appends to one school's chain, 4 racing writers ({APPENDS})", f"{await _appends(uri, name, 4):.0f}/s")
         )
         rate = await _through_consumer(env, db)
-        rows.append((f"entries through the recorder from Kafka ({MESSAGES} DMs, 1 consumer)", f"{rate:.0f}/s"))
+        rows.append((f"entries through recorder, record log and chainer ({MESSAGES} DMs)", f"{rate:.0f}/s"))
     finally:
         await client.drop_database(name)
         await client.close()

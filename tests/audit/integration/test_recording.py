@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from audit.adapters.mongo import ENTRIES, HEADS, PEOPLE, MongoChains, MongoDirectory, indexes
-from audit.api.consumers import Recorder
-from audit.app.trail import AuditTrail
+from audit.adapters.mongo import ENTRIES, HEADS, PEOPLE, SUBMISSIONS, MongoChains, indexes
+from audit.adapters.record_log import MongoRecordLog
+from audit.api.consumers import TOPICS
+from audit.api.recording import Recording
+from audit.app.ports import Filters
+from audit.app.trail import READ_KIND, AuditTrail
+from audit.bootstrap import recording
 from audit.domain.chain import Problem, Record
 from google.protobuf.message import Message
 from parta.chat.v1 import events_pb2 as chat_pb2
@@ -25,6 +29,7 @@ from parta_common.events import topics
 from parta_common.events.consumer import EventConsumer
 from parta_common.events.envelope import make_envelope
 from parta_common.events.outbox import KafkaProducerHandle
+from parta_common.events.writer import OutboxWriter
 from parta_common.mongo import ensure_indexes
 from parta_common.timestamps import ts
 
@@ -80,9 +85,15 @@ async def db(mongo_db: Any) -> AsyncIterator[Any]:
 
 
 def trail_on(db: Any) -> AuditTrail:
+    """A trail over `db` for reading and verifying; what it records stays in the record log's outbox
+    (no relay publishes it), so it never reaches the chain under test."""
     counter = iter(range(1, 1_000_000))
     return AuditTrail(
-        chains=MongoChains(db), admins=FixedAdmins({SCHOOL: {"admin"}}), now=now, new_id=lambda: f"r{next(counter)}"
+        chains=MongoChains(db),
+        log=MongoRecordLog(db, OutboxWriter("audit-test"), lambda: None),
+        admins=FixedAdmins({SCHOOL: {"admin"}}),
+        now=now,
+        new_id=lambda: f"r{next(counter)}",
     )
 
 
@@ -388,19 +399,19 @@ async def publish(bootstrap: str, prefix: str, events: list[tuple[str, Any]]) ->
 
 
 def consumer_for(
-    db: Any, bootstrap: str, prefix: str, group: str, dlq: KafkaProducerHandle, only: tuple[str, ...] = ()
-) -> EventConsumer:
-    trail = trail_on(db)
-    from audit.api.consumers import TOPICS
-
-    return EventConsumer(
+    db: Any, bootstrap: str, prefix: str, group: str, producer: KafkaProducerHandle, only: tuple[str, ...] = ()
+) -> Recording:
+    """The audit service's recorder, record log and chainer on `db` (the record log always read)."""
+    return recording(
+        db,
+        FixedAdmins({SCHOOL: {"admin"}}),
         bootstrap=bootstrap,
+        topic=lambda t: prefix + t,
         group_id=group,
-        topics=[prefix + t for t in only or TOPICS],
-        handler=Recorder(MongoDirectory(db), trail.record),
-        dead_letters=dlq,
-        initial_backoff=0.05,
         client_id=group,
+        producer=producer,
+        source_topics=only or TOPICS,
+        initial_backoff=0.05,
     )
 
 
@@ -426,18 +437,21 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     db: Any, kafka_bootstrap: str, unique: str
 ) -> None:
     prefix = f"t{unique}."
-    dlq = KafkaProducerHandle(kafka_bootstrap, f"dlq-{unique}")
-    consumer = consumer_for(db, kafka_bootstrap, prefix, f"g{unique}", dlq)
-    await consumer.start()
+    producer = KafkaProducerHandle(kafka_bootstrap, f"p-{unique}")
+    live = consumer_for(db, kafka_bootstrap, prefix, f"g{unique}", producer)
+    await live.start()
     try:
         # The chat events twice: a producer retry or an outbox republish (same event ids).
         await publish_day(db, kafka_bootstrap, prefix, repeat_chat=True)
         await until(lambda: _count(db, len(EXPECTED_KINDS)), "every entry")
+        # Reading the trail is an entry of its own, through the same record log.
+        await live.trail.list_entries("admin", "Bearer t", SCHOOL, 10, "", Filters())
+        await until(lambda: _count(db, len(EXPECTED_KINDS) + 1), "the read's entry")
     finally:
-        await consumer.stop()
+        await live.stop()
     got = await entries(db)
-    assert sorted(d["kind"] for d in got) == sorted(EXPECTED_KINDS)
-    assert [d["seq"] for d in got] == list(range(1, len(EXPECTED_KINDS) + 1))
+    assert sorted(d["kind"] for d in got) == sorted([*EXPECTED_KINDS, READ_KIND])
+    assert [d["seq"] for d in got] == list(range(1, len(EXPECTED_KINDS) + 2))
 
     dms = [d for d in got if d["kind"] == "chat.direct_message"]
     assert {(d["actor"], tuple(d["subjects"]), d["attrs"]["pair"]) for d in dms} == {
@@ -470,51 +484,42 @@ async def test_events_in_entries_out_and_redelivery_and_replay_change_nothing(
     # The person in no school the trail knows is in no chain.
     assert await db[ENTRIES].count_documents({"subjects": "u-nobody"}) == 0
 
-    # A replay of every topic from the start (a new consumer group) records nothing new.
+    # A replay of every topic from the start (a new consumer group) records nothing new, and the
+    # recorder's second look submits nothing to the record log.
     before = await entries(db)
-    dlq2 = KafkaProducerHandle(kafka_bootstrap, f"dlq2-{unique}")
-    replay = consumer_for(db, kafka_bootstrap, prefix, f"g2{unique}", dlq2)
+    submitted = await db[SUBMISSIONS].count_documents({})
+    replay = consumer_for(db, kafka_bootstrap, prefix, f"g2{unique}", producer)
     await replay.start()
     try:
-        await until(lambda: _lag_zero(replay), "the replay to reach the end", timeout=60)
+        await until(lambda: _lag_zero(replay.consumer), "the replay to reach the end", timeout=60)
     finally:
         await replay.stop()
-        await dlq.close()
-        await dlq2.close()
     assert await entries(db) == before
+    assert await db[SUBMISSIONS].count_documents({}) == submitted
     result = await trail_on(db).verify("admin", "Bearer t", SCHOOL)
-    assert result.broken is None and result.checked == len(EXPECTED_KINDS)
+    assert result.broken is None and result.checked == len(before)
 
-    # A replay of every topic into an EMPTY audit database (docs/audit.md, "Rebuilding a trail"):
-    # the people's topics first, so that every contact is classified as it was, then all topics.
-    # The same entries come back — one per event, each with the same kind, actor, subjects,
-    # attributes and time — in a chain that verifies.
+    # A replay of every topic into an EMPTY audit database (docs/audit.md, "Rebuilding a trail")
+    # rebuilds the SAME chain — every seq, time and hash — because the chain is built from the
+    # record log alone. Two passes: the record log with the people's topics, then every topic (the
+    # people known, every contact is judged as it was; what is chained already is not submitted).
     empty = db.client[db.name + "_rebuilt"]
     try:
         await ensure_indexes(empty, indexes())
-        for n, only in enumerate(((topics.IDENTITY_USER, topics.SCHOOL_MEMBERSHIP), ())):
-            dlq3 = KafkaProducerHandle(kafka_bootstrap, f"dlq3-{n}-{unique}")
-            rebuild = consumer_for(empty, kafka_bootstrap, prefix, f"g3-{n}-{unique}", dlq3, only)
+        for n, only in enumerate(((topics.IDENTITY_USER, topics.SCHOOL_MEMBERSHIP), TOPICS)):
+            rebuild = consumer_for(empty, kafka_bootstrap, prefix, f"g3-{n}-{unique}", producer, only)
             await rebuild.start()
             try:
-                await until(lambda c=rebuild: _lag_zero(c), "the rebuild to reach the end", timeout=60)  # type: ignore[misc]
-                await until(lambda: _people(empty, 4), "the people of the rebuild")
-                wanted = 4 if only else len(EXPECTED_KINDS)
-                await until(lambda w=wanted: _count(empty, w), "the rebuilt entries")  # type: ignore[misc]
+                await until(lambda c=rebuild: _lag_zero(c.consumer), "the rebuild to reach the end", timeout=60)  # type: ignore[misc]
+                await until(lambda: _count(empty, len(before)), "the rebuilt chain")
             finally:
                 await rebuild.stop()
-                await dlq3.close()
-        rebuilt = await entries(empty)
-
-        def content(docs: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
-            return {d["source"]: (d["kind"], d["actor"], d["subjects"], d["attrs"], d["occurred_at"]) for d in docs}
-
-        assert content(rebuilt) == content(before)
-        assert [d["seq"] for d in rebuilt] == list(range(1, len(before) + 1))
+        assert await entries(empty) == before
         again = await trail_on(empty).verify("admin", "Bearer t", SCHOOL)
         assert again.broken is None and again.checked == len(before)
     finally:
         await db.client.drop_database(empty.name)
+        await producer.close()
 
 
 async def _count(db: Any, n: int) -> bool:
@@ -545,7 +550,7 @@ async def test_two_consumers_racing_on_the_same_events_keep_one_chain(
         await publish_day(db, kafka_bootstrap, prefix)
         await until(lambda: _count(db, len(EXPECTED_KINDS)), "every entry")
         for c in consumers:
-            await until(lambda c=c: _lag_zero(c), "both consumers to reach the end", timeout=90)
+            await until(lambda c=c: _lag_zero(c.consumer), "both consumers to reach the end", timeout=90)
     finally:
         for c in consumers:
             await c.stop()

@@ -160,3 +160,25 @@ def test_pages_can_be_fed_one_at_a_time() -> None:
     for start in range(0, 12, 5):
         assert w.feed(chain[start : start + 5])
     assert w.finish(12) is None and w.checked == 12
+
+
+def test_a_record_crosses_the_record_log_unchanged_at_millisecond_precision() -> None:
+    from audit.codecs import record_of, recorded_event
+    from parta.audit.v1 import events_pb2
+    from parta_common.events.envelope import MalformedEvent
+
+    at = datetime(2026, 12, 7, 6, 1, 23, 456789, tzinfo=UTC)
+    record = Record(
+        "s1",
+        "chat.direct_message",
+        "t1",
+        ("s2", "s3"),
+        at,
+        "ev-1",
+        "parta.chat.v1.MessagePosted",
+        {"pair": "staff-student"},
+    )
+    back = record_of(events_pb2.AuditRecorded.FromString(recorded_event(record).SerializeToString()))
+    assert back == Record(**{**record.__dict__, "occurred_at": at.replace(microsecond=456000)})
+    with pytest.raises(MalformedEvent):
+        record_of(events_pb2.AuditRecorded(school_id="s1", source="ev-2"))

@@ -15,7 +15,7 @@ from parta_common.auth import Principal
 from parta_common.errors import InvalidArgument, PermissionDenied
 from parta_common.grpc.context import current_principal
 
-from tests.audit.fakes import FixedAdmins, MemoryChains
+from tests.audit.fakes import FixedAdmins, MemoryChains, MemoryRecordLog
 
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 
@@ -30,7 +30,10 @@ class Ctx:
 
 async def servicer_as(user: str) -> tuple[AuditServicer, FixedAdmins]:
     admins = FixedAdmins({"s1": {"admin"}})
-    trail = AuditTrail(chains=MemoryChains(), admins=admins, now=lambda: T0, new_id=lambda: "x")
+    chains = MemoryChains()
+    trail = AuditTrail(
+        chains=chains, log=MemoryRecordLog(chains, lambda: T0), admins=admins, now=lambda: T0, new_id=lambda: "x"
+    )
     await trail.record(
         Record("s1", "school.staff_verified", "admin", ("t1",), T0, "ev-1", "parta.school.v1.StaffVerified", {"a": "b"})
     )

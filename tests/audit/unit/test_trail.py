@@ -13,7 +13,7 @@ from audit.domain.chain import Problem, Record
 from parta_common.errors import InvalidArgument, PermissionDenied
 from parta_common.testing.fakes import FakeClock
 
-from tests.audit.fakes import FixedAdmins, MemoryChains
+from tests.audit.fakes import FixedAdmins, MemoryChains, MemoryRecordLog
 
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 
@@ -23,7 +23,12 @@ def make(n: int = 0, **kw: int) -> tuple[AuditTrail, MemoryChains]:
     counter = itertools.count(1)
     clock = FakeClock(T0)
     trail = AuditTrail(
-        chains=chains, admins=FixedAdmins({"s1": {"admin"}}), now=clock.now, new_id=lambda: f"id{next(counter)}", **kw
+        chains=chains,
+        log=MemoryRecordLog(chains, clock.now),
+        admins=FixedAdmins({"s1": {"admin"}}),
+        now=clock.now,
+        new_id=lambda: f"id{next(counter)}",
+        **kw,
     )
     return trail, chains
 

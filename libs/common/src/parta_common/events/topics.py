@@ -35,7 +35,20 @@ SCHOOL_TOPICS = (*SCHOOL_DIRECTORY, SCHOOL_INVITE)
 # erased account), keyed by the erased user id. Read by identity and audit.
 ERASURE_REPORT = "erasure.report.v1"
 
-ALL = (IDENTITY_USER, *SCHOOL_TOPICS, SCHOOL_TIMETABLE, CHAT_MESSAGE, MEDIA_SIGNAL_ROOM, ERASURE_REPORT, EXPORT_PARTS)
+# audit: what to append to each school's chain (AuditRecorded), keyed by school id; the chain is
+# built from this topic alone, so it is kept as long as the trail (docs/audit.md).
+AUDIT_RECORD = "audit.record.v1"
+
+ALL = (
+    IDENTITY_USER,
+    *SCHOOL_TOPICS,
+    SCHOOL_TIMETABLE,
+    CHAT_MESSAGE,
+    MEDIA_SIGNAL_ROOM,
+    ERASURE_REPORT,
+    EXPORT_PARTS,
+    AUDIT_RECORD,
+)
 
 # A record that keeps failing on its own goes to `<topic>.dlq` (parta_common.events.consumer).
 DLQ_SUFFIX = ".dlq"

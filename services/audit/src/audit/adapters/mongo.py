@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from parta_common.events.outbox import outbox_index
 from parta_common.mongo import Document, apply_versioned
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -34,6 +35,8 @@ MEMBERSHIPS = "memberships"
 PEOPLE = "people"
 DIRECT_CHATS = "direct_chats"
 ROOMS = "rooms"
+# The record log's markers and outbox (adapters/record_log.py).
+SUBMISSIONS = "submissions"
 
 # Concurrent writers on one school: each lost race costs one insert and a head catch-up.
 MAX_APPEND_ATTEMPTS = 200
@@ -51,6 +54,7 @@ def indexes() -> dict[str, list[IndexModel]]:
             IndexModel([("school_id", ASCENDING), ("source", ASCENDING)], name="by_source", unique=True),
         ],
         MEMBERSHIPS: [IndexModel([("user_id", ASCENDING), ("school_id", ASCENDING)], name="by_user")],
+        SUBMISSIONS: [outbox_index()],
     }
 
 

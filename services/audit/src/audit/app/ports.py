@@ -64,3 +64,10 @@ class Admins(Protocol):
     async def is_admin(self, user_id: str, school_id: str, credentials: str) -> bool:
         """Whether `user_id` administers `school_id` now (asked with the caller's own credentials)."""
         ...
+
+
+class RecordLog(Protocol):
+    async def submit(self, record: Record) -> None:
+        """Accepts `record` for its school's chain: durable once this returns, appended to the chain
+        moments later in the log's per-school order. Submitting a (school, source) again is a no-op."""
+        ...

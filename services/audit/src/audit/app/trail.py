@@ -1,5 +1,8 @@
 """Use cases of the audit trail: record an event's entry, list a school's entries (admins; the read
-itself recorded), verify a school's chain (admins)."""
+itself recorded), verify a school's chain (admins).
+
+Recording submits to the record log; the chainer appends what the log holds (api/chainer.py), so a
+read's own entry is durable before the page is read and shows in the chain moments later."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from parta_common.errors import InvalidArgument, PermissionDenied, Violations
 from parta_common.integers import MAX_CURSOR, require_int
 from parta_common.pagination import decode_page_token, encode_page_token, page_size
 
-from audit.app.ports import Admins, Chains, Filters
+from audit.app.ports import Admins, Chains, Filters, RecordLog
 from audit.domain.chain import Break, ChainWalk, Entry, Record
 
 READ_KIND = "audit.read"
@@ -43,6 +46,7 @@ class Verification:
 @dataclass
 class AuditTrail:
     chains: Chains
+    log: RecordLog
     admins: Admins
     now: Callable[[], datetime]
     new_id: Callable[[], str]
@@ -50,8 +54,8 @@ class AuditTrail:
     window_size: int = WINDOW
     verify_window: int = VERIFY_WINDOW
 
-    async def record(self, record: Record) -> Entry:
-        return await self.chains.append(record, self.now())
+    async def record(self, record: Record) -> None:
+        await self.log.submit(record)
 
     async def _require_admin(self, user_id: str, school_id: str, credentials: str) -> None:
         if not await self.admins.is_admin(user_id, school_id, credentials):
@@ -79,7 +83,7 @@ class AuditTrail:
         digest = _filters_digest(school_id, filters)
         before = self._cursor(token, digest)
         await self._require_admin(caller, school_id, credentials)
-        # Recorded before anything is read: a read that cannot be recorded returns nothing.
+        # Submitted before anything is read: a read that cannot be recorded returns nothing.
         attrs = {"filters": _describe(filters), "page": "next" if token else "first"}
         await self.record(
             Record(
