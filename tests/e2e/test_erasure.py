@@ -1,11 +1,12 @@
 """Erasure end to end (issue 17) — identity, school, chat, media-signal and audit as processes on the
-real Kafka and store. Петя (15) has messages, a file, a seat in 5А and a lesson's attendance; he
-deletes his account. Миша (10) has a message; his confirmed guardian Анна deletes his account. Within
-the documented bound (ERASURE_BOUND_SECONDS, docs/audit.md "Erasure") every service has reported,
-the report is Анна's to read and the school admin's in the audit trail (counts and ids only), and
-nothing of either child can be read any more: no message text (ListMessages, a Subscribe replay from
-the start), no file (DownloadFile, ListChatFiles), no name (display names, chat's system notes), no
-seat (the roster), no attendance row under their id."""
+real Kafka and store. Петя (15) has messages, a file, a vote in his teacher's poll, a seat in 5А
+and a lesson's attendance; he deletes his account. Миша (10) has a message; his confirmed guardian
+Анна deletes his account. Within the documented bound (ERASURE_BOUND_SECONDS, docs/audit.md
+"Erasure") every service has reported, the report is Анна's to read and the school admin's in the
+audit trail (counts and ids only), and nothing of either child can be read any more: no message
+text (ListMessages, a Subscribe replay from the start), no file (DownloadFile, ListChatFiles), no
+name (display names, chat's system notes), no seat (the roster), no attendance row under their id,
+no vote under his name (it still counts)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import grpc
 import pytest
 from google.protobuf.json_format import MessageToJson
 from parta.audit.v1 import audit_pb2, audit_pb2_grpc
-from parta.chat.v1 import chat_pb2
+from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.identity.v1 import (
     account_pb2,
     account_pb2_grpc,
@@ -135,6 +136,14 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
 
     file_id = (await stubs.files.UploadFile(parts(), metadata=petya.md, timeout=10)).file.file_id
     await send(petya, "конспект", (file_id,))
+    # Петя votes in his teacher's (named) poll.
+    polls = chat_pb2_grpc.PollServiceStub(stubs.channel)
+    create = chat_pb2.CreatePollRequest(
+        chat_id=class_chat, client_message_id="poll-1", question="Куда едем?", options=["Музей", "Театр"]
+    )
+    poll = await eventually(lambda: polls.CreatePoll(create, metadata=teacher.md, timeout=10), timeout=60)
+    vote = chat_pb2.VoteRequest(chat_id=class_chat, seq=poll.message.seq, option_indexes=[1])
+    await polls.Vote(vote, metadata=petya.md, timeout=10)
 
     media_channel = grpc.aio.insecure_channel(media_svc.address)
     rooms = mpb_grpc.RoomServiceStub(media_channel)
@@ -215,6 +224,7 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     assert counts["identity"]["profile"] == 1 and counts["identity"]["phone"] == 1
     assert counts["chat"]["messages_replaced"] == 1 and counts["school"]["memberships"] >= 1
     assert "attendance_anonymised" in counts["media-signal"]
+    assert {"announcements", "polls", "poll_votes", "materials"} <= set(counts["chat"])  # reported, zero too
     with pytest.raises(grpc.aio.AioRpcError) as not_yours:  # nobody else reads it
         await erasure.GetErasureReport(erasure_pb2.GetErasureReportRequest(user_id=misha.user_id), metadata=teacher.md)
     assert not_yours.value.code() == grpc.StatusCode.NOT_FOUND
@@ -224,6 +234,7 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     )
     assert petya_chat.actor_user_id == petya.user_id
     assert int(petya_chat.attributes["messages_replaced"]) == 2 and petya_chat.attributes["files"] == "1"
+    assert petya_chat.attributes["poll_votes"] == "1"
     petya_media = next(
         e for e in entries if e.subject_user_ids[0] == petya.user_id and e.attributes["service"] == "media-signal"
     )
@@ -254,6 +265,10 @@ async def test_deleted_accounts_are_erased_everywhere_within_the_bound_and_repor
     assert no_file.value.code() == grpc.StatusCode.NOT_FOUND
     files = await stubs.files.ListChatFiles(chat_pb2.ListChatFilesRequest(chat_id=class_chat), metadata=teacher.md)
     assert file_id not in {f.file_id for f in files.files}
+    # His vote still counts, naming no one.
+    options = (await polls.GetPoll(chat_pb2.GetPollRequest(chat_id=class_chat, seq=poll.message.seq),
+                                   metadata=teacher.md)).poll.options  # fmt: skip
+    assert [(o.votes, list(o.voter_user_ids)) for o in options] == [(0, []), (1, [])]
     roster = await sc.list_members(address, admin.token, sid)
     assert not gone & {m.user_id for m in roster}
     present = await attended()

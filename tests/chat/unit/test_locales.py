@@ -98,6 +98,7 @@ def test_the_texts_stay_word_for_word() -> None:
         SystemNote(SystemKind.LESSON_SCHEDULED, title="Физика"),
         untimed,
         SystemNote(SystemKind.LESSON_CANCELLED),
+        material_published("mat-1", ""),  # its title erased with its publisher
         SystemNote(SystemKind.UNSPECIFIED),
     ]
     assert [(note_text(n, "ru"), note_text(n, "en")) for n in cases] == [
@@ -114,6 +115,7 @@ def test_the_texts_stay_word_for_word() -> None:
         ("Физика", "Lesson Физика"),
         ("Урок изменён: Алгебра", "Lesson changed: Алгебра"),
         ("Урок отменён:", "Lesson cancelled:"),
+        ("Опубликован материал", "Material published"),
         ("Системное сообщение", "System message"),
     ]
     january = lesson_note("scheduled", "Химия", datetime(2027, 1, 4, 23, 30, tzinfo=UTC), MOSCOW)

@@ -31,7 +31,7 @@ from chat.adapters.kafka_live import KafkaLiveReader
 from chat.adapters.mongo import OUTBOX_COLLECTIONS, index_specs
 from chat.adapters.mongo.announcements import MongoAnnouncementRepository
 from chat.adapters.mongo.chats import MongoChatRepository
-from chat.adapters.mongo.erasure import MongoErasureContent
+from chat.adapters.mongo.erasure import MongoErasureContent, MongoErasureWorks
 from chat.adapters.mongo.exports import EXPORTS, MongoAuthoredMessages, MongoExportRepository, export_indexes
 from chat.adapters.mongo.materials import MongoMaterialRepository
 from chat.adapters.mongo.members import MongoMemberRepository
@@ -180,6 +180,7 @@ async def build(
     erasure = Erasure(
         MongoErasureLedger(db, SERVICE, settings.topic(topics.ERASURE_REPORT), OutboxWriter(SERVICE, now=clock.now)),
         MongoErasureContent(db),
+        MongoErasureWorks(db),
         ports.messages,
         ports.members,
         ports.facts,

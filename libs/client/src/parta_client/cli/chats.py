@@ -81,6 +81,8 @@ def system_text(note: chat_events.SystemNote, names: dict[str, str], lang: str =
         ):
             return _lesson_text(note, english)
         case chat_events.SYSTEM_KIND_MATERIAL_PUBLISHED:
+            if not note.title:  # its publisher's account was erased (docs/chat.md "Erasure")
+                return "Material published" if english else "Опубликован материал"
             return f"Material published: «{note.title}»" if english else f"Опубликован материал: «{note.title}»"
     return ""
 

@@ -266,7 +266,7 @@ class Announcements:
             try:
                 dm = await self.chats.open_direct_chat(user_id, chat.school_id, person)
                 await self.messages.send_message(
-                    user_id, dm.chat.chat_id, _reminder_message_id(announcement.announcement_id, person, day), text
+                    user_id, dm.chat.chat_id, reminder_message_id(announcement.announcement_id, person, day), text
                 )
             except DomainError as exc:
                 log.info("announcement_reminder_refused", chat_id=chat_id, seq=seq, reason=exc.reason)
@@ -296,16 +296,20 @@ class Announcements:
         return out
 
 
-def _reminder_message_id(announcement_id: str, person: str, day: str) -> str:
+def reminder_message_id(announcement_id: str, person: str, day: str) -> str:
     """The reminder DM's client message id: one per announcement, person and day (a retry of the
     same day's reminder is the same message), within the 64 characters an id may have."""
     return "remind-" + hashlib.sha256(f"{announcement_id}|{person}|{day}".encode()).hexdigest()[:40]
 
 
+def reminder_excerpt(text: str) -> str:
+    """What of the announcement's text a reminder quotes (its erasure strips it, app/erasure.py)."""
+    return text if len(text) <= REMINDER_EXCERPT else text[: REMINDER_EXCERPT - 1] + "…"
+
+
 def _reminder_text(locale: str, chat_title: str, text: str) -> str:
     """In the school's locale (system_notes.py)."""
-    excerpt = text if len(text) <= REMINDER_EXCERPT else text[: REMINDER_EXCERPT - 1] + "…"
-    return reminder_text(locale, chat_title, excerpt)
+    return reminder_text(locale, chat_title, reminder_excerpt(text))
 
 
 def build_announcements(

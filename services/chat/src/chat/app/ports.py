@@ -10,13 +10,16 @@ from typing import Literal, Protocol
 
 from parta_common.safety import SchoolPolicy
 
+from chat.domain.announcements import Announcement, Reminder
 from chat.domain.chats import Chat
 from chat.domain.events import ChatEvent
 from chat.domain.exports import DataExport, Part
 from chat.domain.files import FileKind, StoredFile
+from chat.domain.materials import Material
 from chat.domain.members import Member
 from chat.domain.messages import Message
 from chat.domain.moderation import Report
+from chat.domain.polls import Poll
 from chat.domain.provisioning import Membership, Profile, SchoolInfo
 
 
@@ -287,3 +290,46 @@ class ErasureContent(Protocol):
     async def erase_file_names(self, owner: str) -> int:
         """Blanks the names left on `owner`'s deleted files' records (the tombstones) and discards
         their unfinished uploads; returns how many records changed."""
+
+    async def notes_of_material(self, material_id: str, limit: int) -> list[Message]:
+        """«Material published» system messages of this material that still carry its title."""
+
+
+class ErasureWorks(Protocol):
+    """What an erasure looks for beyond messages: the announcements, polls and materials a person
+    posted, and where their id stands in others' (confirmations, family rows, votes). Issue 17."""
+
+    async def announcements_by(self, user_id: str, limit: int) -> list[Announcement]:
+        """Announcements `user_id` posted whose text is not erased yet (without their families)."""
+
+    async def save_erased_announcement(self, announcement: Announcement) -> bool:
+        """Stores the placeholder's text; False when there was no such announcement."""
+
+    async def reminders_of(self, announcement_id: str) -> list[Reminder]:
+        """Every reminder sent for it (each one a direct message to each person it reached)."""
+
+    async def remove_announcement(self, announcement_id: str) -> bool:
+        """Removes it with its family rows and reminders; False when it was gone already."""
+
+    async def anonymise_families(self, user_id: str, token: str) -> tuple[int, int]:
+        """In every announcement's family rows: `token` in place of `user_id` as the child and as
+        the one who confirmed, and `user_id` out of the guardians; returns how many rows named them
+        as the child or a guardian, and how many confirmations were theirs."""
+
+    async def polls_by(self, user_id: str, limit: int) -> list[Poll]:
+        """Polls `user_id` created whose question is not erased yet."""
+
+    async def save_erased_poll(self, poll: Poll) -> bool:
+        """Stores the placeholder's question, options and closing time; False when there was no such poll."""
+
+    async def remove_poll(self, poll_id: str) -> bool:
+        """Removes it with its votes; False when it was gone already."""
+
+    async def anonymise_votes(self, user_id: str) -> int:
+        """Drops `user_id` as the named voter of their votes (the votes still count); returns how many."""
+
+    async def materials_by(self, user_id: str, limit: int) -> list[Material]:
+        """Materials `user_id` published."""
+
+    async def remove_material(self, material_id: str) -> bool:
+        """False when it was gone already."""

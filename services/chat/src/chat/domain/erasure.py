@@ -1,11 +1,15 @@
 """Erasure of an account's content in chat (issue 17): what is left of a message whose author's
-account was erased, and of a system message that named them. docs/chat.md, "Erasure"."""
+account was erased, of a system message that named them, of an announcement or a poll they posted
+and of the note that announced a material they published. docs/chat.md, "Erasure"."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
+from chat.domain.announcements import Announcement
 from chat.domain.messages import Message
+from chat.domain.polls import Poll
 from chat.domain.system_notes import SystemNote
 
 
@@ -37,3 +41,29 @@ def names(message: Message, user_id: str) -> bool:
     """Does this system message carry `user_id`'s name?"""
     note = message.system_note
     return note is not None and note.subject_user_id == user_id and bool(note.subject_name)
+
+
+def erased_announcement(announcement: Announcement) -> Announcement:
+    """The placeholder of an announcement: its text goes (as its message's does); the families
+    asked, their confirmations and the deadline stay — they are the families', not the author's."""
+    return replace(announcement, text="")
+
+
+def erased_poll(poll: Poll, now: datetime) -> Poll:
+    """The placeholder of a poll: the question and every option's text go, the number of options and
+    the votes stay (the results keep their counts), and it is closed now if it was open — nobody
+    votes on a blank."""
+    return replace(poll, question="", options=["" for _ in poll.options], closed_at=poll.closed_at or now)
+
+
+def untitled_note(note: SystemNote) -> SystemNote:
+    """A «material published» note without the title the erased publisher wrote."""
+    return replace(note, title="")
+
+
+def unquoted(text: str, excerpt: str) -> str | None:
+    """A reminder's text without the announcement excerpt it ends with; None when it does not end
+    with it (edited since, or stripped before)."""
+    if not excerpt or not text.endswith(excerpt):
+        return None
+    return text[: len(text) - len(excerpt)].rstrip()

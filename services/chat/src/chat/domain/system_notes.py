@@ -145,6 +145,8 @@ NOTE_TEXTS: dict[SystemKind, NoteTexts] = {
     ),
     SystemKind.MATERIAL_PUBLISHED: NoteTexts(
         full={"ru": "Опубликован материал: «{title}»", "en": "Material published: «{title}»"},
+        short={"ru": "Опубликован материал", "en": "Material published"},
+        needs="title",
     ),
 }
 # A kind this build has no texts for (UNSPECIFIED).

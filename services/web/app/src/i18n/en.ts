@@ -409,5 +409,6 @@ export const en: Dictionary = {
   sizeKb: "{n} KB",
   sizeMb: "{n} MB",
   sysMaterialPublished: "Material published: «{title}»",
+  sysMaterialPublishedUntitled: "Material published",
   sysMaterialOpen: "Open materials",
 };

@@ -407,6 +407,7 @@ export const ru = {
   sizeKb: "{n} КБ",
   sizeMb: "{n} МБ",
   sysMaterialPublished: "Опубликован материал: «{title}»",
+  sysMaterialPublishedUntitled: "Опубликован материал",
   sysMaterialOpen: "Открыть материалы",
 };
 

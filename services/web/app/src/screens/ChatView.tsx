@@ -42,7 +42,7 @@ function systemText(message: MessageSnapshot): string {
     case "SYSTEM_KIND_LESSON_ENDED":
       return t("sysLessonEnded", { count: note.count ?? 0 });
     case "SYSTEM_KIND_MATERIAL_PUBLISHED":
-      return t("sysMaterialPublished", { title: note.title ?? "" });
+      return note.title ? t("sysMaterialPublished", { title: note.title }) : t("sysMaterialPublishedUntitled");
     default:
       return message.text ?? "";
   }

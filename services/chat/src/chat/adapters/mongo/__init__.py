@@ -58,6 +58,8 @@ def index_specs() -> dict[str, list[IndexModel]]:
             # Erasure (issue 17): a person's messages, and the system notes that name them.
             IndexModel([("sender", ASCENDING)], name="by_sender"),
             IndexModel([("note.subject_user_id", ASCENDING)], name="by_note_subject", sparse=True),
+            # ...and the «material published» notes of a material they published.
+            IndexModel([("note.material_id", ASCENDING)], name="by_note_material", sparse=True),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
         # PolicySync reads the schools whose projection changed since its last pass.
@@ -81,13 +83,35 @@ def index_specs() -> dict[str, list[IndexModel]]:
         "blobs.files": [
             IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
         ],
-        ANNOUNCEMENTS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
-        ANNOUNCEMENT_FAMILIES: [IndexModel([("ann", ASCENDING)], name="by_announcement"), outbox_index()],
-        ANNOUNCEMENT_REMINDERS: [IndexModel([("ann", ASCENDING)], name="by_announcement")],
-        POLLS: [IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True)],
-        POLL_VOTES: [IndexModel([("poll", ASCENDING)], name="by_poll"), outbox_index()],
+        # The by_author, by_child, by_guardian, by_confirmer, by_voter and by_publisher indexes are erasure's
+        # (issue 17): a person's announcements, polls and materials, and their id in others'.
+        ANNOUNCEMENTS: [
+            IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True),
+            IndexModel([("author", ASCENDING)], name="by_author"),
+        ],
+        ANNOUNCEMENT_FAMILIES: [
+            IndexModel([("ann", ASCENDING)], name="by_announcement"),
+            outbox_index(),
+            IndexModel([("child", ASCENDING)], name="by_child"),
+            IndexModel([("guardians", ASCENDING)], name="by_guardian"),
+            IndexModel([("by", ASCENDING)], name="by_confirmer"),
+        ],
+        ANNOUNCEMENT_REMINDERS: [
+            IndexModel([("ann", ASCENDING)], name="by_announcement"),
+            IndexModel([("child", ASCENDING)], name="by_child"),
+        ],
+        POLLS: [
+            IndexModel([("chat_id", ASCENDING), ("seq", ASCENDING)], name="by_chat_seq", unique=True),
+            IndexModel([("author", ASCENDING)], name="by_author"),
+        ],
+        POLL_VOTES: [
+            IndexModel([("poll", ASCENDING)], name="by_poll"),
+            outbox_index(),
+            IndexModel([("voter", ASCENDING)], name="by_voter", sparse=True),
+        ],
         MATERIALS: [
             IndexModel([("school_id", ASCENDING), ("class_id", ASCENDING), ("at", DESCENDING)], name="by_audience"),
             IndexModel([("file_id", ASCENDING)], name="by_file", sparse=True),
+            IndexModel([("by", ASCENDING)], name="by_publisher"),
         ],
     }

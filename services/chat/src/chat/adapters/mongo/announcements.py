@@ -25,7 +25,7 @@ DUPLICATE_KEY = 11000
 FAMILY_BATCH = 1000
 
 
-def _decode(d: Doc) -> Announcement:
+def decode_announcement(d: Doc) -> Announcement:
     return Announcement(
         announcement_id=d["_id"],
         chat_id=d["chat_id"],
@@ -102,15 +102,15 @@ class MongoAnnouncementRepository:
         }
         await self._announcements.update_one({"_id": a.announcement_id}, {"$setOnInsert": header}, upsert=True)
         d = await self._announcements.find_one({"_id": a.announcement_id})
-        return _decode(d) if d else a
+        return decode_announcement(d) if d else a
 
     async def get_by_seq(self, chat_id: str, seq: int) -> Announcement | None:
         d = await self._announcements.find_one({"chat_id": chat_id, "seq": seq})
-        return _decode(d) if d else None
+        return decode_announcement(d) if d else None
 
     async def in_chat(self, chat_id: str, limit: int) -> list[Announcement]:
         docs = await self._announcements.find({"chat_id": chat_id}).sort("seq", DESCENDING).limit(limit).to_list()
-        return [_decode(d) for d in docs]
+        return [decode_announcement(d) for d in docs]
 
     async def families(
         self, announcement_id: str, child_user_ids: Sequence[str] | None = None

@@ -11,7 +11,7 @@ from chat.adapters.mongo.codecs import Doc
 from chat.domain.materials import Material, MaterialKind
 
 
-def _decode(d: Doc) -> Material:
+def decode_material(d: Doc) -> Material:
     return Material(
         material_id=d["_id"],
         school_id=d["school_id"],
@@ -54,11 +54,11 @@ class MongoMaterialRepository:
             }
         await self._c.update_one({"_id": m.material_id}, {"$setOnInsert": fields}, upsert=True)
         d = await self._c.find_one({"_id": m.material_id})
-        return _decode(d) if d else m
+        return decode_material(d) if d else m
 
     async def get(self, material_id: str) -> Material | None:
         d = await self._c.find_one({"_id": material_id})
-        return _decode(d) if d else None
+        return decode_material(d) if d else None
 
     async def page(self, school_id: str, class_id: str, skip: int, limit: int) -> list[Material]:
         cursor = (
@@ -67,10 +67,10 @@ class MongoMaterialRepository:
             .skip(skip)
             .limit(limit)
         )
-        return [_decode(d) async for d in cursor]
+        return [decode_material(d) async for d in cursor]
 
     async def with_file(self, file_id: str) -> list[Material]:
-        return [_decode(d) async for d in self._c.find({"file_id": file_id})]
+        return [decode_material(d) async for d in self._c.find({"file_id": file_id})]
 
     async def remove(self, material_id: str) -> None:
         await self._c.delete_one({"_id": material_id})

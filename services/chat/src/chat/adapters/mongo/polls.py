@@ -19,7 +19,7 @@ from chat.domain import events as ev
 from chat.domain.polls import Poll, Vote
 
 
-def _decode(d: Doc) -> Poll:
+def decode_poll(d: Doc) -> Poll:
     return Poll(
         poll_id=d["_id"],
         chat_id=d["chat_id"],
@@ -69,11 +69,11 @@ class MongoPollRepository:
         }
         await self._polls.update_one({"_id": p.poll_id}, {"$setOnInsert": fields}, upsert=True)
         d = await self._polls.find_one({"_id": p.poll_id})
-        return _decode(d) if d else p
+        return decode_poll(d) if d else p
 
     async def get_by_seq(self, chat_id: str, seq: int) -> Poll | None:
         d = await self._polls.find_one({"chat_id": chat_id, "seq": seq})
-        return _decode(d) if d else None
+        return decode_poll(d) if d else None
 
     async def cast(self, vote: Vote, events: Sequence[ev.ChatEvent] = ()) -> Vote | None:
         v = vote
@@ -106,7 +106,7 @@ class MongoPollRepository:
 
     async def in_chat(self, chat_id: str, limit: int) -> list[Poll]:
         cursor = self._polls.find({"chat_id": chat_id}).sort("seq", DESCENDING).limit(limit)
-        return [_decode(d) async for d in cursor]
+        return [decode_poll(d) async for d in cursor]
 
     async def close(self, poll_id: str, at: datetime) -> None:
         await self._polls.update_one({"_id": poll_id, "closed_at": None}, {"$set": {"closed_at": at}})
