@@ -241,3 +241,22 @@ def test_quota_rules() -> None:
     assert effective_quota([], bounds) == 1000
     assert effective_quota([200, 3000], bounds) == 3000  # the most generous school wins
     assert effective_quota([200], bounds) == 200  # a school may give less than the default
+
+
+async def test_a_stream_cancelled_while_it_is_told_accepted_leaves_the_id_free() -> None:
+    fakes = Fakes()
+    files, store = fakes.app.files, fakes.files
+    told = asyncio.Event()
+
+    async def accepted() -> None:
+        told.set()
+        await asyncio.Event().wait()  # the initial metadata is still on its way when the client goes
+
+    upload = asyncio.create_task(files.upload("ann", "r-4", "a.txt", "text/plain", 3, chunks(b"abc"), accepted))
+    await told.wait()
+    upload.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upload
+    assert store.rows == {}  # the reservation was released with the stream
+    stored = await files.upload("ann", "r-4", "a.txt", "text/plain", 3, chunks(b"abc"))
+    assert stored.size_bytes == 3 and store.blobs[stored.file_id] == b"abc"

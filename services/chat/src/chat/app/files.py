@@ -170,12 +170,15 @@ class Files:
                 raise
             if not reserved:
                 raise InvalidArgument.field("metadata.request_id", "an upload with this request id is in progress")
-        if accepted is not None:
-            await accepted()
         sink = self.storage.sink(file, start)
         digest = hashlib.sha256()
         received = start
         try:
+            # Inside the cleanup: a stream cancelled while "accepted" is being sent (the client went
+            # away right after its metadata) must free the reservation too, or a retry with the same
+            # request id is "in progress" for good (stress run, stop 25).
+            if accepted is not None:
+                await accepted()
             async for offset, data in chunks:
                 if offset != received:
                     raise InvalidArgument.field("chunk.offset", f"expected offset {received}, got {offset}")
