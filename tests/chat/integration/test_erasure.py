@@ -27,7 +27,7 @@ from chat.adapters.mongo import (
 )
 from chat.adapters.mongo.codecs import message_doc
 from chat.adapters.mongo.erasure import MongoErasureContent, MongoErasureWorks
-from chat.domain.messages import Message
+from chat.domain.messages import Message, Reaction
 from chat.domain.system_notes import member_joined
 from parta.chat.v1 import chat_pb2, chat_pb2_grpc
 from parta.chat.v1 import events_pb2 as events
@@ -75,6 +75,10 @@ async def test_the_erasure_finds_what_is_left_of_a_person_and_blanks_it_once(mon
     assert [m.message_id for m in await content.notes_naming("misha", 10)] == ["n3"]
     await mongo_db[MESSAGES].replace_one({"_id": "m1"}, message_doc(replace(mine, text="", author_erased=True)))
     assert await content.messages_by("misha", 10) == []  # erased messages are not found again
+    reacted = replace(theirs, reactions=[Reaction("👍", ["bob"]), Reaction("❤", ["misha", "bob"])])
+    await mongo_db[MESSAGES].replace_one({"_id": "m2"}, message_doc(reacted))
+    assert [m.message_id for m in await content.reacted_by("misha", 10)] == ["m2"]
+    assert await content.reacted_by("bob2", 10) == []
 
     assert await content.erase_reports("misha") == 2
     assert await content.erase_reports("misha") == 0  # once
@@ -204,6 +208,15 @@ async def test_an_erased_teacher_and_parent_leave_nothing_readable_in_announceme
     )
     await materials_a.PublishMaterial(material, metadata=head.md)
     assert (await download(b, pam, up.file.file_id))[1] == b"%PDF diktant"
+    # pat reacts to pam's message; pam's own reaction is hers.
+    said = await b.chat.SendMessage(
+        chat_pb2.SendMessageRequest(chat_id=parents, client_message_id=uid("m"), text="Спасибо!"), metadata=pam.md
+    )
+    for who, stubs in ((pat, a), (pam, b)):
+        await stubs.chat.ReactToMessage(
+            chat_pb2.ReactToMessageRequest(chat_id=parents, seq=said.message.seq, emoji="👍", add=True),
+            metadata=who.md,
+        )
 
     await world.account_deleted(head.user_id, 9)
     await world.account_deleted(pat.user_id, 9)
@@ -223,6 +236,7 @@ async def test_an_erased_teacher_and_parent_leave_nothing_readable_in_announceme
     assert theirs["material_notes"] == 2  # the class's chat and its parents' chat
     assert (ledger[pat.user_id]["announcement_families"], ledger[pat.user_id]["announcement_confirmations"]) == (1, 1)
     assert ledger[pat.user_id]["poll_votes"] == 1
+    assert ledger[pat.user_id]["reactions"] == 1
 
     # The announcement: no text; the family still confirmed, by no one's id; pat no longer its guardian.
     [shown] = (
@@ -250,6 +264,10 @@ async def test_an_erased_teacher_and_parent_leave_nothing_readable_in_announceme
     dumped = str(history) + str(shown) + str(poll)
     assert [w for w in ("Экскурсия", "Куда едем", "Музей", "Театр", "Диктант") if w in dumped] == []
     assert pat.user_id not in str(shown) + str(poll)
+    # pat's reaction on pam's message still counts, under the erasure's token.
+    [thanks] = [m for m in history.messages if m.seq == said.message.seq]
+    [thumbs] = thanks.reactions
+    assert len(thumbs.user_ids) == 2 and pat.user_id not in thumbs.user_ids and pam.user_id in thumbs.user_ids
 
 
 async def _has_chat(stubs: Stubs, person: Person, chat_id: str) -> bool:

@@ -75,6 +75,10 @@ class FakeErasureContent:
                 found.append(m)
         return found[:limit]
 
+    async def reacted_by(self, user_id: str, limit: int) -> list[Message]:
+        rows = self.fakes.messages.rows.values()
+        return [m for m in rows if any(user_id in r.user_ids for r in m.reactions)][:limit]
+
 
 @dataclass
 class FakeErasureWorks:
@@ -174,6 +178,7 @@ async def _world(policy: SchoolPolicy | None = None) -> tuple[Fakes, Erasure, Me
     for seq, (sender, text) in enumerate([("ann", "мой секрет"), ("bob", "hello"), ("ann", "ещё")], start=1):
         rows[f"m{seq}"] = Message(CLASS, f"m{seq}", seq, seq, SCHOOL, sender, text, T0)
     rows["m1"].reactions = [Reaction("👍", ["bob"])]
+    rows["m2"].reactions = [Reaction("❤", ["ann", "bob"]), Reaction("👍", ["bob"])]
     rows["n4"] = Message(
         CLASS,
         "n4",
@@ -218,6 +223,11 @@ async def test_an_erased_authors_messages_become_empty_placeholders_and_everythi
         assert (m.text, m.file_ids, m.reactions, m.author_erased, m.deleted) == ("", [], [], True, False)
         assert m.update_seq > 4  # a new update: live streams and Subscribe replays get the empty one
     assert rows["m2"].text == "hello" and not rows["m2"].author_erased
+    # Her reaction on Bob's message still counts and names no one: the erasure's token stands in.
+    hearts, thumbs = rows["m2"].reactions
+    assert len(hearts.user_ids) == 2 and "ann" not in hearts.user_ids and hearts.user_ids[1] == "bob"
+    assert hearts.user_ids[0].startswith("erased-") and thumbs.user_ids == ["bob"]
+    assert rows["m2"].update_seq > 4  # live to every member like any change
     note = rows["n4"]
     assert note.system_note is not None and note.system_note.subject_name == "" and "Анна" not in note.text
     assert fakes.reports.rows["r1"].message is not None and fakes.reports.rows["r1"].message.text == ""
@@ -230,6 +240,7 @@ async def test_an_erased_authors_messages_become_empty_placeholders_and_everythi
         "messages_replaced": 2,
         "messages_removed": 0,
         "names_in_system_messages": 1,
+        "reactions": 1,
         "announcements": 0,
         "reminder_excerpts": 0,
         "announcement_families": 0,

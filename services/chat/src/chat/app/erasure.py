@@ -5,7 +5,8 @@ In order, each step idempotent (a replay finds nothing left to do):
 2. every message they wrote becomes an empty placeholder (author_erased), or is removed too when
    the school's policy says so (`erased_message_placeholders` false) — a new update_seq and a
    MessageChanged each, so open streams and Subscribe replays get the empty version;
-3. system messages that carried their name ("X joined") lose the name;
+3. system messages that carried their name ("X joined") lose the name, and on others' messages
+   the erasure's token stands in for them in each reaction they left (still counted, unnamed);
 4. the snapshots of their reported messages (the report queue) and the reasons they wrote in
    reports are blanked;
 5. the announcements they posted lose their text and their polls the question and options (a
@@ -53,6 +54,7 @@ from chat.domain.erasure import (
     names,
     unnamed_note,
     unquoted,
+    unreacted,
     untitled_note,
 )
 from chat.domain.messages import Message
@@ -121,6 +123,15 @@ class Erasure:
                 unnamed += await self._rewrite(message, partial(_unname, user_id=user_id, locale=locale))
             await self.ledger.add(user_id, "names_in_system_messages", unnamed)
             if not unnamed:
+                break
+
+        await self.ledger.add(user_id, "reactions", 0)
+        while batch := await self.content.reacted_by(user_id, BATCH):
+            anonymised = 0
+            for message in batch:
+                anonymised += await self._rewrite(message, partial(_unreact, user_id=user_id, token=run.token))
+            await self.ledger.add(user_id, "reactions", anonymised)
+            if not anonymised:
                 break
 
         await self.ledger.add(user_id, "report_snapshots", await self.content.erase_reports(user_id))
@@ -256,3 +267,8 @@ def _unquoted(message: Message, update_seq: int, *, excerpt: str) -> Message | N
     if text is None or message.author_erased:
         return None
     return replace(message, text=text, update_seq=update_seq)
+
+
+def _unreact(message: Message, update_seq: int, *, user_id: str, token: str) -> Message | None:
+    changed = unreacted(message, user_id, token)
+    return replace(changed, update_seq=update_seq) if changed is not None else None

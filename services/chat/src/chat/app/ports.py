@@ -294,6 +294,9 @@ class ErasureContent(Protocol):
     async def notes_of_material(self, material_id: str, limit: int) -> list[Message]:
         """«Material published» system messages of this material that still carry its title."""
 
+    async def reacted_by(self, user_id: str, limit: int) -> list[Message]:
+        """Messages on which `user_id` still stands among the people of a reaction."""
+
 
 class ErasureWorks(Protocol):
     """What an erasure looks for beyond messages: the announcements, polls and materials a person

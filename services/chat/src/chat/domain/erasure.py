@@ -1,6 +1,7 @@
 """Erasure of an account's content in chat (issue 17): what is left of a message whose author's
-account was erased, of a system message that named them, of an announcement or a poll they posted
-and of the note that announced a material they published. docs/chat.md, "Erasure"."""
+account was erased, of a system message that named them, of an announcement or a poll they posted,
+of the note that announced a material they published, and of their reactions on others' messages.
+docs/chat.md, "Erasure"."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chat.domain.announcements import Announcement
-from chat.domain.messages import Message
+from chat.domain.messages import Message, Reaction
 from chat.domain.polls import Poll
 from chat.domain.system_notes import SystemNote
 
@@ -67,3 +68,15 @@ def unquoted(text: str, excerpt: str) -> str | None:
     if not excerpt or not text.endswith(excerpt):
         return None
     return text[: len(text) - len(excerpt)].rstrip()
+
+
+def unreacted(message: Message, user_id: str, token: str) -> Message | None:
+    """The message with `token` (the erasure's) where `user_id` reacted: each reaction keeps its
+    count and names no one. None when they left no reaction on it."""
+    if not any(user_id in r.user_ids for r in message.reactions):
+        return None
+    reactions = [
+        Reaction(r.emoji, list(dict.fromkeys(token if u == user_id else u for u in r.user_ids)))
+        for r in message.reactions
+    ]
+    return replace(message, reactions=reactions)

@@ -60,6 +60,8 @@ def index_specs() -> dict[str, list[IndexModel]]:
             IndexModel([("note.subject_user_id", ASCENDING)], name="by_note_subject", sparse=True),
             # ...and the «material published» notes of a material they published.
             IndexModel([("note.material_id", ASCENDING)], name="by_note_material", sparse=True),
+            # ...and the messages they reacted to (each person of each reaction is a key).
+            IndexModel([("reactions.user_ids", ASCENDING)], name="by_reactor", sparse=True),
         ],
         MEMBERSHIPS: [IndexModel([("school_id", ASCENDING), ("user_id", ASCENDING)], name="by_person")],
         # PolicySync reads the schools whose projection changed since its last pass.

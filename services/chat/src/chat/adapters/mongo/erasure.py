@@ -59,6 +59,10 @@ class MongoErasureContent:
         query = {"note.material_id": material_id, "note.title": {"$ne": ""}}
         return [decode_message(d) for d in await self._messages.find(query, NO_OUTBOX).limit(limit).to_list()]
 
+    async def reacted_by(self, user_id: str, limit: int) -> list[Message]:
+        query = {"reactions.user_ids": user_id}
+        return [decode_message(d) for d in await self._messages.find(query, NO_OUTBOX).limit(limit).to_list()]
+
 
 class MongoErasureWorks:
     """The announcements, polls and materials of one person, and their id in others' (issue 17)."""
