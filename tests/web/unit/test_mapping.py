@@ -195,6 +195,12 @@ def test_method_table_is_an_allow_list() -> None:
     for name in ("ListAuditEntries", "VerifyAuditChain"):
         method = table.unary("parta.audit.v1.AuditService", name)
         assert method is not None and method.upstream == "audit"
+    # Data exports (issue 17): identity authorizes the request, chat reports progress; both need a session.
+    request = table.unary("parta.identity.v1.ExportService", "RequestDataExport")
+    assert request is not None and request.upstream == "identity" and not request.public
+    for name in ("GetDataExport", "ListDataExports"):
+        method = table.unary("parta.chat.v1.ExportService", name)
+        assert method is not None and method.upstream == "chat" and not method.public
 
 
 def test_download_headers() -> None:

@@ -13,6 +13,7 @@ import { About } from "./screens/About";
 import { ChatList } from "./screens/ChatList";
 import { ChatView } from "./screens/ChatView";
 import { Children } from "./screens/Children";
+import { ExportScreen } from "./components/DataExports";
 import { Join } from "./screens/Join";
 import { Broadcast } from "./screens/Broadcast";
 import { Call } from "./screens/Call";
@@ -134,6 +135,8 @@ function routeScreen(current: string) {
   if (room) return <Call key={room.id} roomId={room.id} />;
   const broadcast = match("/broadcast/:id", current);
   if (broadcast) return <Broadcast key={broadcast.id} roomId={broadcast.id} />;
+  const dataExport = match("/exports/:id", current);
+  if (dataExport) return <ExportScreen key={dataExport.id} exportId={dataExport.id} />;
   if (current === "/moderation") return <Moderation />;
   if (current === "/settings") return <Settings />;
   if (current === "/" || current === "/signin") return <ChatList />;

@@ -11,7 +11,9 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from parta.audit.v1 import audit_pb2
 from parta.chat.v1 import chat_pb2
+from parta.chat.v1 import exports_pb2 as chat_exports_pb2
 from parta.identity.v1 import account_pb2, auth_pb2, erasure_pb2, guardians_pb2, profiles_pb2
+from parta.identity.v1 import exports_pb2 as identity_exports_pb2
 from parta.media_signal.v1 import media_signal_pb2
 from parta.school.v1 import school_pb2, timetable_pb2
 
@@ -25,6 +27,8 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
         (account_pb2, ("AccountService",)),
         # A guardian deletes a young child's account and reads the erasure report (docs/identity.md).
         (erasure_pb2, ("ErasureService",)),
+        # My data or a child's (issue 17, docs/web.md "Data exports"): identity decides who may.
+        (identity_exports_pb2, ("ExportService",)),
     ],
     "school": [
         (
@@ -44,7 +48,9 @@ EXPOSED: dict[str, list[tuple[ModuleType, tuple[str, ...]]]] = {
         (
             chat_pb2,
             ("ChatService", "FileService", "AnnouncementService", "PollService", "MaterialService", "RetentionService"),
-        )
+        ),
+        # An export's progress and my exports (the requester only, which chat itself checks).
+        (chat_exports_pb2, ("ExportService",)),
     ],
     "media_signal": [(media_signal_pb2, ("RoomService", "SignalService"))],
     # The school's audit trail (docs/audit.md): admins only, which the audit service itself checks.

@@ -38,6 +38,9 @@ const REASON_KEYS: Record<string, Key> = {
   REPORT_DECIDED: "errorReportDecided",
   PROVISIONED_CHAT: "errorProvisionedChat",
   MEMBER_MUTED: "errorMuted",
+  // data exports (issue 17)
+  EXPORT_NOT_ALLOWED: "errorExportNotAllowed",
+  EXPORT_NOT_FOUND: "errorExportNotFound",
 };
 
 const FIELD_KEYS: Record<string, Key> = {

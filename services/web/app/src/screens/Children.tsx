@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { call, Chats, Guardians, Memberships } from "../api";
 import { ErrorNote } from "../components/common";
+import { DataExports } from "../components/DataExports";
 import { chatList, chatTitle, refreshChats } from "../chats";
 import { t } from "../i18n";
 import { navigate } from "../router";
@@ -153,6 +154,9 @@ function Child({ link, classes, onConsent }: { link: Link; classes: Member[]; on
           </li>
         ))}
       </ul>
+      <h3>{t("childData")}</h3>
+      <p class="muted">{t("childDataHint")}</p>
+      <DataExports subjectUserId={link.childUserId} buttonLabel={t("exportChild")} />
     </article>
   );
 }

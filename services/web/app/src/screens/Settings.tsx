@@ -5,10 +5,11 @@ import { useEffect, useState } from "preact/hooks";
 import { call, Chats } from "../api";
 import { chatList, refreshChats } from "../chats";
 import { ErrorNote, formatTime } from "../components/common";
+import { DataExports, ExportsAboutMe } from "../components/DataExports";
 import { t } from "../i18n";
 import { chatSettings, loadChatSettings, setBlocked } from "../moderation";
 import { nameOf, namesVersion } from "../names";
-import { hasRole } from "../session";
+import { hasRole, myUserId } from "../session";
 import { useSignal } from "../signal";
 import { useSubmit } from "../submit";
 import { ACTION_KEYS, chatLabel, STATE_KEYS } from "./Moderation";
@@ -31,6 +32,19 @@ export function Settings() {
       <MyReports />
       <BlockList />
       {hasRole("SCHOOL_ROLE_TEACHER") && <UrgentSwitch />}
+      <MyData />
+    </section>
+  );
+}
+
+/** My data (issue 17): export it, and — for a child of 14 or older — the exports a guardian made. */
+function MyData() {
+  return (
+    <section aria-labelledby="my-data-title" class="card">
+      <h2 id="my-data-title">{t("myDataTitle")}</h2>
+      <ExportsAboutMe />
+      <p class="muted">{t("myDataHint")}</p>
+      <DataExports subjectUserId={myUserId()} buttonLabel={t("exportMine")} />
     </section>
   );
 }
