@@ -1,7 +1,9 @@
 """Family-scoped export in the browser (issue 17): a parent exports the data of his child (16) from
 "Дети", watches the archive being assembled and downloads it — a zip with her profile and the
-message she wrote; the child sees on "Настройки" that her parent exported her data; a stranger is
-refused by the server (the export request, the export's page, the archive); axe-core on both screens."""
+message she wrote — then finds it again among her earlier exports and exports his own data from
+"Настройки"; the child reads on "Настройки" that her parent exported her data; a stranger is
+refused by the server (the export request, the export's page, the archive); axe-core on both
+screens."""
 
 from __future__ import annotations
 
@@ -77,6 +79,17 @@ async def test_a_parent_exports_his_childs_data_and_a_stranger_cannot(browser: B
             assert child.user_id in json.dumps(profile) and child.first in json.dumps(profile, ensure_ascii=False)
         await screenshot(parent, "data-export")
         await check_accessibility(parent, "children: data export")
+        # Read again, the export is among the child's earlier ones (ListDataExports), still downloadable.
+        await parent.reload()
+        earlier = parent.get_by_role("article", name=child.name).locator(f'li.export[data-export-id="{export_id}"]')
+        await expect(earlier.get_by_role("link", name=re.compile(r"^Скачать архив \("))).to_have_attribute("href", href)
+        # His own data, from his settings: a second archive, listed there and not under the child.
+        await parent.get_by_role("navigation").get_by_role("link", name="Настройки").click()
+        my_data = parent.get_by_role("region", name="Мои данные")
+        await my_data.get_by_role("button", name="Выгрузить мои данные").click()
+        mine = my_data.locator("li.export")
+        await expect(mine.get_by_role("link", name=re.compile(r"^Скачать архив \("))).to_be_visible(timeout=DELIVERY_MS)
+        assert await mine.get_attribute("data-export-id") != export_id
 
         # The child (16) is told, on her settings screen.
         await browser_sign_in(child_page, web, child.phone)
