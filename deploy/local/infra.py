@@ -68,13 +68,21 @@ def running_pid(name: str) -> int | None:
 
 
 def _no_core_files() -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """A crashing daemon (Janus under a test's load) must not drop a core file of hundreds of
+    megabytes into the working directory, where it is one `git add -A` from history. Set on this
+    process, so every child inherits it: a `preexec_fn` would run Python between fork and exec, and
+    in a process with other threads (a test's gRPC and driver threads) the child can die right there,
+    silently, while Popen reports a started process (a restarted test broker "exited while starting"
+    with an empty log under load, stop 25)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
 
 
 def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "ab")
+    _no_core_files()
     proc = subprocess.Popen(
         argv,
         stdout=log,
@@ -83,9 +91,6 @@ def spawn(name: str, argv: list[str], *, cwd: Path | None = None, env: dict[str,
         cwd=cwd or RUN,
         env={**os.environ, **(env or {})},
         start_new_session=True,
-        # A crashing daemon (Janus under a test's load) must not drop a core file of hundreds of
-        # megabytes into the working directory, where it is one `git add -A` from history.
-        preexec_fn=_no_core_files,
     )
     pid_file(name).write_text(str(proc.pid))
     return proc.pid
