@@ -111,11 +111,14 @@ async def test_class_chat_live_quiet_hours_and_resume(stack: Stack) -> None:
 
     # Night in Moscow (20:00 UTC = 23:00 MSK): the parent's DM to the class head is held.
     clock_file.write_text(datetime(2026, 9, 1, 20, 0, tzinfo=UTC).isoformat())
-    dm = (
-        await a.chat.OpenDirectChat(
+    # The parent's profile is on another topic than the seats: replica A may not have it yet
+    # (PROFILE_MISSING until then), as for the student's first message above.
+    opened = await eventually(
+        lambda: a.chat.OpenDirectChat(
             chat_pb2.OpenDirectChatRequest(school_id=school.school_id, user_id=teacher.user_id), metadata=parent.md
         )
-    ).chat.chat.chat_id
+    )
+    dm = opened.chat.chat.chat_id
     night = await b.chat.SendMessage(
         chat_pb2.SendMessageRequest(chat_id=dm, client_message_id="n1", text="Is there homework for Monday?"),
         metadata=parent.md,
